@@ -1,0 +1,50 @@
+'use strict'
+// Shared by the Jest suites: every suite gets its own Postgres schema on the
+// server in DATABASE_URL, migrated fresh and dropped afterwards.
+const { Client } = require('pg')
+const { InventoryService } = require('..')
+
+const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
+
+function uniqueSchema(tag) {
+  return `t_${tag}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`.toLowerCase()
+}
+
+/** Raw SQL access for assertions that must not go through the module under test. */
+async function sql(schema) {
+  const client = new Client({ connectionString: DATABASE_URL })
+  await client.connect()
+  if (schema) await client.query(`SET search_path TO "${schema}"`)
+  return client
+}
+
+async function freshService(tag, opts = {}) {
+  const schema = uniqueSchema(tag)
+  const inventory = await InventoryService.connect({ url: DATABASE_URL, schema, ...opts })
+  await inventory.migrate()
+  const db = await sql(schema)
+  return {
+    schema,
+    inventory,
+    db,
+    async cleanup() {
+      await inventory.close()
+      await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await db.end()
+    },
+  }
+}
+
+/** reserved_quantity of every live level next to the sum of its live reservations. */
+async function reservedDrift(db) {
+  const { rows } = await db.query(`
+    SELECT l.id, l.reserved_quantity::text AS reserved,
+           coalesce((SELECT sum(r.quantity) FROM reservation_item r
+                     WHERE r.inventory_item_id = l.inventory_item_id AND r.location_id = l.location_id
+                       AND r.deleted_at IS NULL), 0)::text AS live_sum,
+           (l.raw_reserved_quantity->>'value') AS raw
+    FROM inventory_level l WHERE l.deleted_at IS NULL`)
+  return rows.filter((r) => Number(r.reserved) !== Number(r.live_sum) || Number(r.raw) !== Number(r.reserved))
+}
+
+module.exports = { DATABASE_URL, uniqueSchema, sql, freshService, reservedDrift }

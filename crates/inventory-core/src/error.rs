@@ -1,0 +1,173 @@
+//! Errors carrying Medusa's `MedusaError.Types` strings so the JS side can
+//! rethrow them with the same `type` (and, where Medusa has one, message).
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorType {
+    NotFound,
+    InvalidData,
+    NotAllowed,
+    Conflict,
+    DbError,
+    Unexpected,
+}
+
+impl ErrorType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::NotFound => "not_found",
+            ErrorType::InvalidData => "invalid_data",
+            ErrorType::NotAllowed => "not_allowed",
+            ErrorType::Conflict => "conflict",
+            ErrorType::DbError => "database_error",
+            ErrorType::Unexpected => "unexpected_state",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorType,
+    pub message: String,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn new(kind: ErrorType, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorType::NotFound, message)
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorType::InvalidData, message)
+    }
+    pub fn not_allowed(message: impl Into<String>) -> Self {
+        Self::new(ErrorType::NotAllowed, message)
+    }
+    pub fn unexpected(message: impl Into<String>) -> Self {
+        Self::new(ErrorType::Unexpected, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.kind.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Splits a Postgres constraint detail such as
+/// `Key (inventory_item_id, location_id)=(a, b) already exists.` into keys and values.
+fn constraint_info(detail: &str) -> Option<(Vec<String>, Vec<String>)> {
+    let mut groups = Vec::new();
+    let mut rest = detail;
+    while let Some(start) = rest.find('(') {
+        let end = rest[start..].find(')')? + start;
+        groups.push(rest[start + 1..end].to_string());
+        rest = &rest[end + 1..];
+        if groups.len() == 2 {
+            break;
+        }
+    }
+    if groups.len() < 2 {
+        return None;
+    }
+    let split = |s: &str| s.split(',').map(|p| p.trim().to_string()).collect();
+    Some((split(&groups[0]), split(&groups[1])))
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Self {
+        let Some(db) = err.as_db_error() else {
+            return Error::new(ErrorType::DbError, err.to_string());
+        };
+        let table = db.table().unwrap_or("").replace('_', " ");
+        let code = db.code().code();
+        match code {
+            // Same wording as Medusa's dbErrorMapper, so callers matching on it keep working.
+            "23505" => match db.detail().and_then(constraint_info) {
+                Some((keys, values)) => Error::invalid(format!(
+                    "{} with {}, already exists.",
+                    upper_first(&table),
+                    keys.iter()
+                        .zip(values.iter())
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                None => Error::invalid(db.message().to_string()),
+            },
+            "23503" => {
+                let pairs = db
+                    .detail()
+                    .and_then(constraint_info)
+                    .map(|(keys, values)| {
+                        keys.iter()
+                            .zip(values.iter())
+                            .map(|(k, v)| format!("{k}: {v}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default();
+                Error::not_found(format!(
+                    "You tried to set relationship {pairs}, but such entity does not exist"
+                ))
+            }
+            "23502" => Error::invalid(format!(
+                "Cannot set field '{}' of {} to null",
+                db.column().unwrap_or("?"),
+                upper_first(&table)
+            )),
+            c if c.starts_with("22") => Error::invalid(db.message().to_string()),
+            "40P01" | "40001" => Error::new(ErrorType::Conflict, db.message().to_string()),
+            _ => Error::new(ErrorType::DbError, db.message().to_string()),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        match err {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => Error::new(ErrorType::DbError, other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_constraint_detail() {
+        let (k, v) = constraint_info(
+            "Key (inventory_item_id, location_id)=(iitem_1, loc_1) already exists.",
+        )
+        .unwrap();
+        assert_eq!(k, vec!["inventory_item_id", "location_id"]);
+        assert_eq!(v, vec!["iitem_1", "loc_1"]);
+    }
+
+    #[test]
+    fn display_prefixes_type() {
+        assert_eq!(
+            Error::not_found("x").to_string(),
+            "[not_found] x".to_string()
+        );
+    }
+}

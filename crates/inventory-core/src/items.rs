@@ -1,0 +1,198 @@
+//! InventoryItem: every statement that writes `inventory_item`.
+
+use crate::entity::INVENTORY_ITEM;
+use crate::error::{Error, Result};
+use crate::quantity::Rule;
+use crate::service::*;
+use crate::sql::Params;
+use serde_json::{json, Value};
+
+const ITEM_FIELDS: &[&str] = &[
+    "sku",
+    "origin_country",
+    "hs_code",
+    "mid_code",
+    "material",
+    "unit_of_measure",
+    "weight",
+    "length",
+    "height",
+    "width",
+    "requires_shipping",
+    "description",
+    "title",
+    "thumbnail",
+    "metadata",
+];
+
+static CREATE: InputSpec = InputSpec {
+    entity: &INVENTORY_ITEM,
+    writable: &[
+        "id",
+        "sku",
+        "origin_country",
+        "hs_code",
+        "mid_code",
+        "material",
+        "unit_of_measure",
+        "weight",
+        "length",
+        "height",
+        "width",
+        "requires_shipping",
+        "description",
+        "title",
+        "thumbnail",
+        "metadata",
+    ],
+    // Medusa drops location_levels from item input; levels have their own calls.
+    ignored: &["location_levels"],
+    required: &[],
+    not_null: &["id", "requires_shipping"],
+    numeric_rule: Rule::NonNegative,
+};
+
+static UPDATE: InputSpec = InputSpec {
+    writable: CREATE.writable,
+    required: &["id"],
+    ..CREATE
+};
+
+impl InventoryService {
+    pub async fn create_inventory_items(&self, input: &Value) -> Result<Value> {
+        let (inputs, was_array) = one_or_many(input);
+        let mut rows = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse_input(&CREATE, v, was_array.then_some(i)))
+            .collect::<Result<Vec<_>>>()?;
+        for r in rows.iter_mut() {
+            if get(r, "id").is_none() {
+                r.push(FieldValue {
+                    name: "id",
+                    kind: crate::entity::Kind::Text,
+                    text: Some(self.new_id(INVENTORY_ITEM.prefix)),
+                });
+            }
+        }
+        if rows.is_empty() {
+            return Ok(shape(vec![], was_array));
+        }
+        let mut cols = vec!["id"];
+        cols.extend_from_slice(ITEM_FIELDS);
+        let c = self.client().await?;
+        let out = insert_rows(
+            &c,
+            &INVENTORY_ITEM,
+            &cols,
+            &[("requires_shipping", "true")],
+            &rows,
+        )
+        .await?;
+        Ok(shape(out, was_array))
+    }
+
+    pub async fn update_inventory_items(&self, input: &Value) -> Result<Value> {
+        let (inputs, was_array) = one_or_many(input);
+        let rows = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse_input(&UPDATE, v, was_array.then_some(i)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut missing = Vec::new();
+        for r in &rows {
+            let mut params = Params::default();
+            let id = get_text(r, "id").unwrap_or_default();
+            let p = params.push(id.clone());
+            let sets = set_clause(r, &["id"], &mut params);
+            let sql = format!(
+                "UPDATE inventory_item AS t SET {sets} WHERE t.id = {p} AND t.deleted_at IS NULL RETURNING {}",
+                dto(&INVENTORY_ITEM)
+            );
+            let stmt = tx.prepare_cached(&sql).await?;
+            match tx.query_opt(&stmt, &params.refs()).await? {
+                Some(row) => out.push(row.get::<_, Value>(0)),
+                None => missing.push(id),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::not_found(format!(
+                "InventoryItem with id \"{}\" not found",
+                missing.join(", ")
+            )));
+        }
+        tx.commit().await?;
+        Ok(shape(out, was_array))
+    }
+
+    pub async fn delete_inventory_items(&self, ids: &Value) -> Result<Value> {
+        let ids = ids_of(ids, "ids")?;
+        let c = self.client().await?;
+        // Levels and reservations go with the item through the ON DELETE CASCADE foreign keys.
+        c.execute("DELETE FROM inventory_item WHERE id = ANY($1)", &[&ids])
+            .await?;
+        Ok(Value::Null)
+    }
+
+    /// Soft-deletes items with their levels and reservations, all stamped with the
+    /// same deleted_at so that restore brings back exactly what went with them.
+    pub async fn soft_delete_inventory_items(&self, ids: &Value, config: &Value) -> Result<Value> {
+        let ids = ids_of(ids, "ids")?;
+        let c = self.client().await?;
+        let row = c
+            .query_one(
+                "WITH i AS (UPDATE inventory_item SET deleted_at = now(), updated_at = now()
+                            WHERE id = ANY($1) AND deleted_at IS NULL RETURNING id),
+                      l AS (UPDATE inventory_level SET deleted_at = now(), updated_at = now()
+                            WHERE inventory_item_id IN (SELECT id FROM i) AND deleted_at IS NULL RETURNING id),
+                      r AS (UPDATE reservation_item SET deleted_at = now(), updated_at = now()
+                            WHERE inventory_item_id IN (SELECT id FROM i) AND deleted_at IS NULL RETURNING id)
+                 SELECT ARRAY(SELECT id FROM i), ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r)",
+                &[&ids],
+            )
+            .await?;
+        Ok(linkable_result(config, &row))
+    }
+
+    pub async fn restore_inventory_items(&self, ids: &Value, config: &Value) -> Result<Value> {
+        let ids = ids_of(ids, "ids")?;
+        let c = self.client().await?;
+        let row = c
+            .query_one(
+                "WITH src AS (SELECT id, deleted_at FROM inventory_item WHERE id = ANY($1) AND deleted_at IS NOT NULL),
+                      i AS (UPDATE inventory_item t SET deleted_at = NULL, updated_at = now()
+                            FROM src WHERE t.id = src.id RETURNING t.id),
+                      l AS (UPDATE inventory_level t SET deleted_at = NULL, updated_at = now()
+                            FROM src WHERE t.inventory_item_id = src.id AND t.deleted_at = src.deleted_at RETURNING t.id),
+                      r AS (UPDATE reservation_item t SET deleted_at = NULL, updated_at = now()
+                            FROM src WHERE t.inventory_item_id = src.id AND t.deleted_at = src.deleted_at RETURNING t.id)
+                 SELECT ARRAY(SELECT id FROM i), ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r)",
+                &[&ids],
+            )
+            .await?;
+        Ok(linkable_result(config, &row))
+    }
+}
+
+/// Medusa returns the affected ids keyed by linkable key only when asked to
+/// (`returnLinkableKeys`); otherwise the call resolves to undefined.
+pub fn linkable_result(config: &Value, row: &tokio_postgres::Row) -> Value {
+    let asked = config
+        .get("returnLinkableKeys")
+        .is_some_and(|v| !v.is_null());
+    if !asked {
+        return Value::Null;
+    }
+    let keys = ["inventory_item_id", "inventory_level_id", "reservation_item_id"];
+    let mut map = serde_json::Map::new();
+    for (i, k) in keys.iter().enumerate() {
+        let ids: Vec<String> = row.get(i);
+        if !ids.is_empty() {
+            map.insert(k.to_string(), json!(ids));
+        }
+    }
+    Value::Object(map)
+}

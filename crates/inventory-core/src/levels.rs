@@ -1,0 +1,430 @@
+//! InventoryLevel: every statement that writes `inventory_level`, and the
+//! quantity reads served from it.
+
+use crate::entity::{Kind, INVENTORY_LEVEL};
+use crate::error::{Error, Result};
+use crate::items::linkable_result;
+use crate::quantity::{parse_quantity, Rule};
+use crate::service::*;
+use crate::sql::Params;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use std::str::FromStr;
+
+static CREATE: InputSpec = InputSpec {
+    entity: &INVENTORY_LEVEL,
+    writable: &[
+        "id",
+        "inventory_item_id",
+        "location_id",
+        "stocked_quantity",
+        "incoming_quantity",
+        "metadata",
+    ],
+    // Only reservations move reserved_quantity; Medusa strips it from level input too.
+    ignored: &["reserved_quantity", "available_quantity"],
+    required: &["inventory_item_id", "location_id"],
+    not_null: &["id", "stocked_quantity", "incoming_quantity"],
+    numeric_rule: Rule::NonNegative,
+};
+
+static UPDATE: InputSpec = InputSpec {
+    required: &["inventory_item_id", "location_id"],
+    ..CREATE
+};
+
+/// Locks the live levels of the given (item, location) pairs in id order, the
+/// lock order every multi-level write in this crate uses, and returns
+/// (id, item, location, available) for those that exist.
+pub async fn lock_levels<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    pairs: &[(String, String)],
+) -> Result<Vec<(String, String, String, Decimal)>> {
+    let items: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
+    let locs: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+    let stmt = c
+        .prepare_cached(
+            "SELECT l.id, l.inventory_item_id, l.location_id, (l.stocked_quantity - l.reserved_quantity)::text
+             FROM inventory_level l
+             WHERE l.deleted_at IS NULL
+               AND (l.inventory_item_id, l.location_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+             ORDER BY l.id FOR UPDATE",
+        )
+        .await?;
+    let rows = c.query(&stmt, &[&items, &locs]).await?;
+    rows.iter()
+        .map(|r| {
+            let avail: String = r.get(3);
+            Ok((
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                Decimal::from_str(&avail).map_err(|e| Error::unexpected(e.to_string()))?,
+            ))
+        })
+        .collect()
+}
+
+fn not_stocked(item: &str, loc: &str) -> String {
+    format!("Item {item} is not stocked at location {loc}")
+}
+
+fn level_not_found(item: &str, loc: &str) -> Error {
+    Error::not_found(format!(
+        "Inventory level for item {item} and location {loc} not found"
+    ))
+}
+
+fn locations_of(v: &Value) -> Result<Vec<String>> {
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::invalid("locationIds must be an array of strings"))
+            })
+            .collect(),
+        _ => Err(Error::invalid("locationIds must be an array of strings")),
+    }
+}
+
+fn id_arg(v: &Value, name: &str) -> Result<String> {
+    v.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::invalid(format!("{name} must be a string")))
+}
+
+/// A quantity read back from Postgres as text, returned as a JS number.
+fn number(text: &str) -> Value {
+    let f: f64 = text.parse().unwrap_or(0.0);
+    json!(f)
+}
+
+impl InventoryService {
+    pub async fn create_inventory_levels(&self, input: &Value) -> Result<Value> {
+        let (inputs, was_array) = one_or_many(input);
+        let mut rows = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse_input(&CREATE, v, was_array.then_some(i)))
+            .collect::<Result<Vec<_>>>()?;
+        for r in rows.iter_mut() {
+            if get(r, "id").is_none() {
+                r.push(FieldValue {
+                    name: "id",
+                    kind: Kind::Text,
+                    text: Some(self.new_id(INVENTORY_LEVEL.prefix)),
+                });
+            }
+        }
+        if rows.is_empty() {
+            return Ok(shape(vec![], was_array));
+        }
+        let c = self.client().await?;
+        let out = insert_rows(
+            &c,
+            &INVENTORY_LEVEL,
+            &[
+                "id",
+                "inventory_item_id",
+                "location_id",
+                "stocked_quantity",
+                "reserved_quantity",
+                "incoming_quantity",
+                "metadata",
+            ],
+            &[
+                ("stocked_quantity", "0"),
+                ("reserved_quantity", "0"),
+                ("incoming_quantity", "0"),
+            ],
+            &rows,
+        )
+        .await?;
+        Ok(shape(out, was_array))
+    }
+
+    /// Sets stocked/incoming quantities and metadata of levels addressed by
+    /// (inventory_item_id, location_id). reserved_quantity is never taken from input.
+    pub async fn update_inventory_levels(&self, input: &Value) -> Result<Value> {
+        let (inputs, was_array) = one_or_many(input);
+        let rows = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse_input(&UPDATE, v, was_array.then_some(i)))
+            .collect::<Result<Vec<_>>>()?;
+        if rows.is_empty() {
+            return Ok(shape(vec![], was_array));
+        }
+        let pairs: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    get_text(r, "inventory_item_id").unwrap_or_default(),
+                    get_text(r, "location_id").unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let locked = lock_levels(&tx, &pairs).await?;
+        let missing: Vec<String> = pairs
+            .iter()
+            .filter(|(i, l)| !locked.iter().any(|x| &x.1 == i && &x.2 == l))
+            .map(|(i, l)| not_stocked(i, l))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::not_found(missing.join(", ")));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for (r, (item, loc)) in rows.iter().zip(&pairs) {
+            let mut params = Params::default();
+            let pi = params.push(item.clone());
+            let pl = params.push(loc.clone());
+            let sets = set_clause(r, &["id", "inventory_item_id", "location_id"], &mut params);
+            let sql = format!(
+                "UPDATE inventory_level AS t SET {sets}
+                 WHERE t.inventory_item_id = {pi} AND t.location_id = {pl} AND t.deleted_at IS NULL
+                 RETURNING {}",
+                dto(&INVENTORY_LEVEL)
+            );
+            let stmt = tx.prepare_cached(&sql).await?;
+            let row = tx.query_one(&stmt, &params.refs()).await?;
+            out.push(row.get::<_, Value>(0));
+        }
+        tx.commit().await?;
+        Ok(shape(out, was_array))
+    }
+
+    /// Adds `adjustment` to stocked_quantity as one guarded statement, so
+    /// concurrent adjustments never lose an update.
+    pub async fn adjust_inventory(&self, args: &[Value]) -> Result<Value> {
+        let (entries, was_array): (Vec<(String, String, Decimal)>, bool) = match args.first() {
+            Some(Value::Array(list)) => (
+                list.iter()
+                    .enumerate()
+                    .map(|(i, e)| {
+                        let at = |m: String| Error::invalid(format!("{m} (at index {i})"));
+                        let item = e
+                            .get("inventoryItemId")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| at("inventoryItemId must be a string".into()))?;
+                        let loc = e
+                            .get("locationId")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| at("locationId must be a string".into()))?;
+                        let adj = parse_quantity(
+                            e.get("adjustment").unwrap_or(&Value::Null),
+                            "adjustment",
+                            Rule::Any,
+                        )
+                        .map_err(|er| at(er.message))?;
+                        if let Some(obj) = e.as_object() {
+                            if let Some(k) = obj.keys().find(|k| {
+                                !["inventoryItemId", "locationId", "adjustment"].contains(&k.as_str())
+                            }) {
+                                return Err(at(format!("Unknown field '{k}' for adjustInventory")));
+                            }
+                        }
+                        Ok((item.to_string(), loc.to_string(), adj))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+                true,
+            ),
+            Some(item) => {
+                let item = id_arg(item, "inventoryItemId")?;
+                let loc = id_arg(args.get(1).unwrap_or(&Value::Null), "locationId")?;
+                let adj = parse_quantity(
+                    args.get(2).unwrap_or(&Value::Null),
+                    "adjustment",
+                    Rule::Any,
+                )?;
+                (vec![(item, loc, adj)], false)
+            }
+            None => return Err(Error::invalid("adjustInventory needs arguments")),
+        };
+        let sql = format!(
+            "UPDATE inventory_level AS t
+             SET stocked_quantity = trim_scale(t.stocked_quantity + $3::text::numeric),
+                 raw_stocked_quantity = {},
+                 updated_at = now()
+             WHERE t.inventory_item_id = $1 AND t.location_id = $2 AND t.deleted_at IS NULL
+             RETURNING {}",
+            raw_of("trim_scale(t.stocked_quantity + $3::text::numeric)"),
+            dto(&INVENTORY_LEVEL)
+        );
+        let mut c = self.client().await?;
+        if entries.len() == 1 {
+            // One statement, autocommit: the row lock it takes is its whole critical section.
+            let (item, loc, adj) = &entries[0];
+            let stmt = c.prepare_cached(&sql).await?;
+            let row = c
+                .query_opt(&stmt, &[item, loc, &adj.to_string()])
+                .await?
+                .ok_or_else(|| level_not_found(item, loc))?;
+            return Ok(shape(vec![row.get(0)], was_array));
+        }
+        let tx = c.transaction().await?;
+        let pairs: Vec<(String, String)> =
+            entries.iter().map(|(i, l, _)| (i.clone(), l.clone())).collect();
+        let locked = lock_levels(&tx, &pairs).await?;
+        if let Some((i, l)) = pairs
+            .iter()
+            .find(|(i, l)| !locked.iter().any(|x| &x.1 == i && &x.2 == l))
+        {
+            return Err(level_not_found(i, l));
+        }
+        let stmt = tx.prepare_cached(&sql).await?;
+        let mut out = Vec::with_capacity(entries.len());
+        for (item, loc, adj) in &entries {
+            let row = tx.query_one(&stmt, &[item, loc, &adj.to_string()]).await?;
+            out.push(row.get::<_, Value>(0));
+        }
+        tx.commit().await?;
+        Ok(shape(out, was_array))
+    }
+
+    pub async fn retrieve_inventory_level_by_item_and_location(
+        &self,
+        item: &Value,
+        loc: &Value,
+    ) -> Result<Value> {
+        let item = id_arg(item, "inventoryItemId")?;
+        let loc = id_arg(loc, "locationId")?;
+        let list = self
+            .list(
+                &INVENTORY_LEVEL,
+                &json!({ "inventory_item_id": item, "location_id": loc }),
+                &json!({ "take": 1 }),
+            )
+            .await?;
+        list.as_array()
+            .and_then(|a| a.first().cloned())
+            .ok_or_else(|| level_not_found(&item, &loc))
+    }
+
+    pub async fn delete_inventory_level(&self, item: &Value, loc: &Value) -> Result<Value> {
+        let item = id_arg(item, "inventoryItemId")?;
+        let loc = id_arg(loc, "locationId")?;
+        let c = self.client().await?;
+        c.execute(
+            "DELETE FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL",
+            &[&item, &loc],
+        )
+        .await?;
+        Ok(Value::Null)
+    }
+
+    pub async fn delete_inventory_levels(&self, ids: &Value) -> Result<Value> {
+        let ids = ids_of(ids, "ids")?;
+        let c = self.client().await?;
+        c.execute("DELETE FROM inventory_level WHERE id = ANY($1)", &[&ids])
+            .await?;
+        Ok(Value::Null)
+    }
+
+    pub async fn soft_delete_inventory_levels(&self, ids: &Value, config: &Value) -> Result<Value> {
+        let ids = ids_of(ids, "ids")?;
+        let c = self.client().await?;
+        let row = c
+            .query_one(
+                "WITH l AS (UPDATE inventory_level SET deleted_at = now(), updated_at = now()
+                            WHERE id = ANY($1) AND deleted_at IS NULL RETURNING id)
+                 SELECT ARRAY[]::text[], ARRAY(SELECT id FROM l), ARRAY[]::text[]",
+                &[&ids],
+            )
+            .await?;
+        Ok(linkable_result(config, &row))
+    }
+
+    pub async fn restore_inventory_levels(&self, ids: &Value, config: &Value) -> Result<Value> {
+        let ids = ids_of(ids, "ids")?;
+        let c = self.client().await?;
+        let row = c
+            .query_one(
+                "WITH l AS (UPDATE inventory_level SET deleted_at = NULL, updated_at = now()
+                            WHERE id = ANY($1) AND deleted_at IS NOT NULL RETURNING id)
+                 SELECT ARRAY[]::text[], ARRAY(SELECT id FROM l), ARRAY[]::text[]",
+                &[&ids],
+            )
+            .await?;
+        Ok(linkable_result(config, &row))
+    }
+
+    /// Soft-deletes every level at the location(s): the location is being removed.
+    pub async fn delete_inventory_item_level_by_location_id(&self, loc: &Value) -> Result<Value> {
+        let locs = locations_of(loc)?;
+        let c = self.client().await?;
+        let sql = format!(
+            "UPDATE inventory_level AS t SET deleted_at = now(), updated_at = now()
+             WHERE t.location_id = ANY($1) AND t.deleted_at IS NULL RETURNING {}",
+            dto(&INVENTORY_LEVEL)
+        );
+        let stmt = c.prepare_cached(&sql).await?;
+        let rows = c.query(&stmt, &[&locs]).await?;
+        let levels: Vec<Value> = rows.iter().map(|r| r.get(0)).collect();
+        Ok(json!([levels, {}]))
+    }
+
+    /// (item exists, sum of `expr` over the live levels at `locs`) in one round trip.
+    async fn sum_over_levels(&self, item: &str, locs: &[String], expr: &str) -> Result<(bool, String)> {
+        let c = self.client().await?;
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM inventory_item WHERE id = $1 AND deleted_at IS NULL),
+                    coalesce((SELECT sum({expr}) FROM inventory_level
+                              WHERE inventory_item_id = $1 AND location_id = ANY($2) AND deleted_at IS NULL), 0)::text"
+        );
+        let stmt = c.prepare_cached(&sql).await?;
+        let row = c.query_one(&stmt, &[&item, &locs]).await?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    async fn quantity(
+        &self,
+        item: &Value,
+        locs: &Value,
+        expr: &str,
+        check_item_when_empty: bool,
+    ) -> Result<(String, String)> {
+        let item = id_arg(item, "inventoryItemId")?;
+        let locs = locations_of(locs)?;
+        if locs.is_empty() && !check_item_when_empty {
+            return Ok((item, "0".into()));
+        }
+        let (exists, sum) = self.sum_over_levels(&item, &locs, expr).await?;
+        if !exists {
+            return Err(Error::not_found(format!(
+                "InventoryItem with id: {item} was not found"
+            )));
+        }
+        Ok((item, if locs.is_empty() { "0".into() } else { sum }))
+    }
+
+    pub async fn retrieve_available_quantity(&self, item: &Value, locs: &Value) -> Result<Value> {
+        let (_, q) = self
+            .quantity(item, locs, "stocked_quantity - reserved_quantity", false)
+            .await?;
+        Ok(number(&q))
+    }
+
+    pub async fn retrieve_stocked_quantity(&self, item: &Value, locs: &Value) -> Result<Value> {
+        let (_, q) = self.quantity(item, locs, "stocked_quantity", false).await?;
+        Ok(number(&q))
+    }
+
+    pub async fn retrieve_reserved_quantity(&self, item: &Value, locs: &Value) -> Result<Value> {
+        let (_, q) = self.quantity(item, locs, "reserved_quantity", true).await?;
+        Ok(number(&q))
+    }
+
+    pub async fn confirm_inventory(&self, item: &Value, locs: &Value, qty: &Value) -> Result<Value> {
+        let wanted = parse_quantity(qty, "quantity", Rule::NonNegative)?;
+        let (_, q) = self
+            .quantity(item, locs, "stocked_quantity - reserved_quantity", false)
+            .await?;
+        let available = Decimal::from_str(&q).map_err(|e| Error::unexpected(e.to_string()))?;
+        Ok(Value::Bool(available >= wanted))
+    }
+}

@@ -1,0 +1,16 @@
+//! Medusa-compatible inventory on Postgres: the domain and all SQL, with no
+//! Node bindings, so `cargo test` exercises it directly.
+
+pub mod dispatch;
+pub mod entity;
+pub mod error;
+pub mod items;
+pub mod levels;
+pub mod migrate;
+pub mod quantity;
+pub mod reservations;
+pub mod service;
+pub mod sql;
+
+pub use error::{Error, ErrorType, Result};
+pub use service::{ConnectOptions, InventoryService};

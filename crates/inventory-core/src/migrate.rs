@@ -1,0 +1,165 @@
+//! Schema identical to what @medusajs/inventory 2.21.2's migrations leave behind
+//! (same tables, column types and nullability, index and constraint names), so a
+//! database written by either module works with the other.
+
+use crate::error::Result;
+use deadpool_postgres::Client;
+
+/// Bumped whenever the statements below change.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Medusa's migration names for this module: recorded so that Medusa's own
+/// migrator, if switched back to, does not replay them over our tables.
+const MEDUSA_MIGRATIONS: &[&str] = &[
+    "Migration20240307132720",
+    "Migration20240719123015",
+    "Migration20241213063611",
+    "Migration20251010131115",
+    "Migration20260815185216",
+];
+
+/// Every statement is idempotent: it brings an empty schema, one migrated by
+/// Medusa's module (at any of its versions) or one of ours to the final shape.
+const STATEMENTS: &[&str] = &[
+    r#"CREATE TABLE IF NOT EXISTS "inventory_item" (
+        "id" text NOT NULL,
+        "created_at" timestamptz NOT NULL DEFAULT now(),
+        "updated_at" timestamptz NOT NULL DEFAULT now(),
+        "deleted_at" timestamptz NULL,
+        "sku" text NULL, "origin_country" text NULL, "hs_code" text NULL,
+        "mid_code" text NULL, "material" text NULL,
+        "weight" integer NULL, "length" integer NULL, "height" integer NULL, "width" integer NULL,
+        "requires_shipping" boolean NOT NULL DEFAULT true,
+        "description" text NULL, "title" text NULL, "thumbnail" text NULL,
+        "metadata" jsonb NULL,
+        CONSTRAINT "inventory_item_pkey" PRIMARY KEY ("id"))"#,
+    r#"ALTER TABLE "inventory_item" ADD COLUMN IF NOT EXISTS "unit_of_measure" text NULL"#,
+    r#"CREATE INDEX IF NOT EXISTS "IDX_inventory_item_deleted_at" ON "inventory_item" (deleted_at) WHERE deleted_at IS NOT NULL"#,
+    r#"DROP INDEX IF EXISTS "IDX_inventory_item_sku_unique""#,
+    r#"CREATE UNIQUE INDEX IF NOT EXISTS "IDX_inventory_item_sku" ON "inventory_item" (sku) WHERE deleted_at IS NULL"#,
+    r#"CREATE TABLE IF NOT EXISTS "inventory_level" (
+        "id" text NOT NULL,
+        "created_at" timestamptz NOT NULL DEFAULT now(),
+        "updated_at" timestamptz NOT NULL DEFAULT now(),
+        "deleted_at" timestamptz NULL,
+        "inventory_item_id" text NOT NULL,
+        "location_id" text NOT NULL,
+        "stocked_quantity" numeric NOT NULL DEFAULT 0,
+        "reserved_quantity" numeric NOT NULL DEFAULT 0,
+        "incoming_quantity" numeric NOT NULL DEFAULT 0,
+        "metadata" jsonb NULL,
+        CONSTRAINT "inventory_level_pkey" PRIMARY KEY ("id"))"#,
+    r#"ALTER TABLE "inventory_level"
+        ADD COLUMN IF NOT EXISTS "raw_stocked_quantity" jsonb NULL,
+        ADD COLUMN IF NOT EXISTS "raw_reserved_quantity" jsonb NULL,
+        ADD COLUMN IF NOT EXISTS "raw_incoming_quantity" jsonb NULL"#,
+    r#"CREATE INDEX IF NOT EXISTS "IDX_inventory_level_deleted_at" ON "inventory_level" (deleted_at) WHERE deleted_at IS NOT NULL"#,
+    r#"CREATE INDEX IF NOT EXISTS "IDX_inventory_level_inventory_item_id" ON "inventory_level" (inventory_item_id) WHERE deleted_at IS NULL"#,
+    r#"CREATE INDEX IF NOT EXISTS "IDX_inventory_level_location_id" ON "inventory_level" (location_id) WHERE deleted_at IS NULL"#,
+    r#"CREATE UNIQUE INDEX IF NOT EXISTS "IDX_inventory_level_location_id_inventory_item_id" ON "inventory_level" (inventory_item_id, location_id) WHERE deleted_at IS NULL"#,
+    r#"DROP INDEX IF EXISTS "IDX_inventory_level_item_location""#,
+    r#"CREATE TABLE IF NOT EXISTS "reservation_item" (
+        "id" text NOT NULL,
+        "created_at" timestamptz NOT NULL DEFAULT now(),
+        "updated_at" timestamptz NOT NULL DEFAULT now(),
+        "deleted_at" timestamptz NULL,
+        "line_item_id" text NULL,
+        "location_id" text NOT NULL,
+        "quantity" numeric NOT NULL,
+        "external_id" text NULL, "description" text NULL, "created_by" text NULL,
+        "metadata" jsonb NULL,
+        "inventory_item_id" text NOT NULL,
+        CONSTRAINT "reservation_item_pkey" PRIMARY KEY ("id"))"#,
+    r#"ALTER TABLE "reservation_item" ADD COLUMN IF NOT EXISTS "allow_backorder" boolean DEFAULT false"#,
+    r#"ALTER TABLE "reservation_item" ADD COLUMN IF NOT EXISTS "raw_quantity" jsonb NULL"#,
+    r#"CREATE INDEX IF NOT EXISTS "IDX_reservation_item_deleted_at" ON "reservation_item" (deleted_at) WHERE deleted_at IS NOT NULL"#,
+    r#"CREATE INDEX IF NOT EXISTS "IDX_reservation_item_line_item_id" ON "reservation_item" (line_item_id) WHERE deleted_at IS NULL"#,
+    r#"CREATE INDEX IF NOT EXISTS "IDX_reservation_item_location_id" ON "reservation_item" (location_id) WHERE deleted_at IS NULL"#,
+    r#"CREATE INDEX IF NOT EXISTS "IDX_reservation_item_inventory_item_id" ON "reservation_item" (inventory_item_id) WHERE deleted_at IS NULL"#,
+    // Medusa's first releases stored quantities as integers without raw twins.
+    r#"DO $$
+    DECLARE r record;
+    BEGIN
+      FOR r IN SELECT c.table_name, c.column_name FROM information_schema.columns c
+        WHERE c.table_schema = current_schema() AND c.data_type = 'integer'
+          AND (c.table_name, c.column_name) IN (('inventory_level','stocked_quantity'),
+               ('inventory_level','reserved_quantity'), ('inventory_level','incoming_quantity'),
+               ('reservation_item','quantity'))
+      LOOP
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE numeric USING (%I::numeric)',
+                       r.table_name, r.column_name, r.column_name);
+      END LOOP;
+    END $$"#,
+    r#"UPDATE "inventory_level" SET
+        raw_stocked_quantity = coalesce(raw_stocked_quantity, jsonb_build_object('value', stocked_quantity::text, 'precision', 20)),
+        raw_reserved_quantity = coalesce(raw_reserved_quantity, jsonb_build_object('value', reserved_quantity::text, 'precision', 20)),
+        raw_incoming_quantity = coalesce(raw_incoming_quantity, jsonb_build_object('value', incoming_quantity::text, 'precision', 20))
+      WHERE raw_stocked_quantity IS NULL OR raw_reserved_quantity IS NULL OR raw_incoming_quantity IS NULL"#,
+    r#"UPDATE "reservation_item" SET raw_quantity = jsonb_build_object('value', quantity::text, 'precision', 20)
+      WHERE raw_quantity IS NULL"#,
+    r#"DO $$
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'inventory_level_inventory_item_id_foreign'
+                     AND connamespace = current_schema()::regnamespace) THEN
+        ALTER TABLE "inventory_level" ADD CONSTRAINT "inventory_level_inventory_item_id_foreign"
+          FOREIGN KEY ("inventory_item_id") REFERENCES "inventory_item" ("id") ON UPDATE CASCADE ON DELETE CASCADE;
+      END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'reservation_item_inventory_item_id_foreign'
+                     AND connamespace = current_schema()::regnamespace) THEN
+        ALTER TABLE "reservation_item" ADD CONSTRAINT "reservation_item_inventory_item_id_foreign"
+          FOREIGN KEY ("inventory_item_id") REFERENCES "inventory_item" ("id") ON UPDATE CASCADE ON DELETE CASCADE;
+      END IF;
+    END $$"#,
+    r#"CREATE TABLE IF NOT EXISTS "mikro_orm_migrations" (
+        "id" serial PRIMARY KEY, "name" varchar(255), "executed_at" timestamptz DEFAULT current_timestamp)"#,
+];
+
+/// Creates or upgrades the tables. Safe to run concurrently from several
+/// processes: an advisory lock serializes them and each step is idempotent.
+pub async fn migrate(client: &mut Client, schema: &str) -> Result<i32> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(&format!(
+        "SELECT pg_advisory_xact_lock(hashtext('medusa-inventory-rs:' || {}));",
+        quote_literal(schema)
+    ))
+    .await?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {}; SET LOCAL search_path TO {};
+         CREATE TABLE IF NOT EXISTS medusa_inventory_rs_schema (
+           version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());",
+        quote_ident(schema),
+        quote_ident(schema)
+    ))
+    .await?;
+    let current: Option<i32> = tx
+        .query_one("SELECT max(version) FROM medusa_inventory_rs_schema", &[])
+        .await?
+        .get(0);
+    if current.unwrap_or(0) < SCHEMA_VERSION {
+        for stmt in STATEMENTS {
+            tx.batch_execute(stmt).await?;
+        }
+        tx.execute(
+            "INSERT INTO mikro_orm_migrations (name)
+             SELECT n FROM unnest($1::text[]) n
+             WHERE NOT EXISTS (SELECT 1 FROM mikro_orm_migrations m WHERE m.name = n)",
+            &[&MEDUSA_MIGRATIONS],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO medusa_inventory_rs_schema (version) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&SCHEMA_VERSION],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(SCHEMA_VERSION)
+}
+
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}

@@ -1,0 +1,427 @@
+//! Connection pool, id generation and the generic row operations shared by the
+//! three entities (read, insert, update, delete, soft delete, restore).
+
+use crate::entity::{Entity, Kind};
+use crate::error::{Error, Result};
+use crate::migrate::{self, quote_ident};
+use crate::quantity::{parse_quantity, Rule};
+use crate::sql::{self, scalar_text, FindConfig, Params};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub url: String,
+    pub schema: String,
+    pub max_connections: usize,
+}
+
+impl ConnectOptions {
+    pub fn from_json(v: &Value) -> Result<Self> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| Error::invalid("connect options must be an object"))?;
+        let mut opts = ConnectOptions {
+            url: String::new(),
+            schema: "public".into(),
+            max_connections: 10,
+        };
+        for (k, val) in obj {
+            match (k.as_str(), val) {
+                ("url", Value::String(s)) => opts.url = s.clone(),
+                ("schema", Value::String(s)) => opts.schema = s.clone(),
+                ("schema", Value::Null) => {}
+                ("maxConnections", Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => {
+                    opts.max_connections = n.as_u64().unwrap_or(10) as usize
+                }
+                ("maxConnections", Value::Null) => {}
+                ("url" | "schema" | "maxConnections", _) => {
+                    return Err(Error::invalid(format!("connect option {k} has the wrong type")))
+                }
+                _ => return Err(Error::invalid(format!("Unknown connect option '{k}'"))),
+            }
+        }
+        if opts.url.is_empty() {
+            return Err(Error::invalid("connect option url is required"));
+        }
+        let valid_schema = !opts.schema.is_empty()
+            && opts.schema.len() <= 63
+            && opts
+                .schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !opts.schema.starts_with(|c: char| c.is_ascii_digit());
+        if !valid_schema {
+            return Err(Error::invalid(
+                "schema must be a plain identifier (letters, digits, underscore)",
+            ));
+        }
+        Ok(opts)
+    }
+}
+
+pub struct InventoryService {
+    pub(crate) pool: Pool,
+    schema: String,
+    ids: Mutex<ulid::Generator>,
+}
+
+pub type Client = deadpool_postgres::Client;
+
+impl InventoryService {
+    pub async fn connect(opts: ConnectOptions) -> Result<Self> {
+        let mut cfg = tokio_postgres::Config::from_str(&opts.url)
+            .map_err(|e| Error::invalid(format!("url is not a valid Postgres URL: {e}")))?;
+        // Unqualified SQL everywhere; the schema is chosen once per connection.
+        cfg.options(format!("-c search_path={}", quote_ident(&opts.schema)));
+        if cfg.get_application_name().is_none() {
+            cfg.application_name("medusa-inventory-rs");
+        }
+        let mgr = Manager::from_config(
+            cfg,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(opts.max_connections)
+            .build()
+            .map_err(|e| Error::unexpected(e.to_string()))?;
+        // Fail at connect time, not on the first call, when the server is unreachable.
+        let _probe = pool.get().await?;
+        Ok(InventoryService {
+            pool,
+            schema: opts.schema,
+            ids: Mutex::new(ulid::Generator::new()),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<i32> {
+        let mut client = self.client().await?;
+        migrate::migrate(&mut client, &self.schema).await
+    }
+
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
+    pub async fn client(&self) -> Result<Client> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Monotonic ULIDs: ids created in one call sort in input order.
+    pub fn new_id(&self, prefix: &str) -> String {
+        let mut g = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        let id = g.generate().unwrap_or_else(|_| ulid::Ulid::new());
+        format!("{prefix}_{id}")
+    }
+
+    // ---- generic reads -------------------------------------------------
+
+    pub async fn list(&self, entity: &'static Entity, filter: &Value, config: &Value) -> Result<Value> {
+        let cfg = sql::parse_config(entity, config)?;
+        let c = self.client().await?;
+        Ok(Value::Array(list_with(&c, entity, filter, &cfg).await?))
+    }
+
+    pub async fn list_and_count(
+        &self,
+        entity: &'static Entity,
+        filter: &Value,
+        config: &Value,
+    ) -> Result<Value> {
+        let cfg = sql::parse_config(entity, config)?;
+        let mut params = Params::default();
+        let sql = sql::select_sql(entity, filter, &cfg, true, &mut params)?;
+        let c = self.client().await?;
+        let stmt = c.prepare_cached(&sql).await?;
+        let rows = c.query(&stmt, &params.refs()).await?;
+        let mut count: i64 = rows.first().map(|r| r.get(1)).unwrap_or(0);
+        if rows.is_empty() && cfg.skip.unwrap_or(0) > 0 {
+            // Paged past the end: the window count is unavailable, count directly.
+            let mut cfg2 = cfg.clone();
+            cfg2.skip = None;
+            cfg2.take = None;
+            let mut p2 = Params::default();
+            let inner = sql::select_sql(entity, filter, &cfg2, false, &mut p2)?;
+            let row = c
+                .query_one(&format!("SELECT count(*) FROM ({inner}) s"), &p2.refs())
+                .await?;
+            count = row.get(0);
+        }
+        let list: Vec<Value> = rows.iter().map(|r| r.get::<_, Value>(0)).collect();
+        Ok(Value::Array(vec![Value::Array(list), Value::from(count)]))
+    }
+
+    pub async fn retrieve(&self, entity: &'static Entity, id: &Value, config: &Value) -> Result<Value> {
+        let id = id.as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
+            Error::not_found(format!(
+                "{} - id must be defined",
+                lower_first(entity.name)
+            ))
+        })?;
+        let mut cfg = sql::parse_config(entity, config)?;
+        cfg.take = Some(1);
+        let c = self.client().await?;
+        let rows = list_with(&c, entity, &serde_json::json!({ "id": id }), &cfg).await?;
+        rows.into_iter().next().ok_or_else(|| {
+            Error::not_found(format!("{} with id: {id} was not found", entity.name))
+        })
+    }
+}
+
+pub fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+pub async fn list_with<C: GenericClient>(
+    c: &C,
+    entity: &'static Entity,
+    filter: &Value,
+    cfg: &FindConfig,
+) -> Result<Vec<Value>> {
+    let mut params = Params::default();
+    let sql = sql::select_sql(entity, filter, cfg, false, &mut params)?;
+    let stmt = c.prepare_cached(&sql).await?;
+    let rows = c.query(&stmt, &params.refs()).await?;
+    Ok(rows.iter().map(|r| r.get::<_, Value>(0)).collect())
+}
+
+/// Full DTO of a row, with the entity's default fields.
+pub fn dto(entity: &'static Entity) -> String {
+    sql::dto_expr(entity, "t", None, &[], false, 0).unwrap_or_default()
+}
+
+// ---- input parsing -------------------------------------------------------
+
+/// What a create or update may carry for one entity.
+pub struct InputSpec {
+    pub entity: &'static Entity,
+    /// Fields the caller may set.
+    pub writable: &'static [&'static str],
+    /// Fields accepted and dropped on purpose (e.g. reserved_quantity on levels).
+    pub ignored: &'static [&'static str],
+    /// Fields that must be present and not null.
+    pub required: &'static [&'static str],
+    /// Fields that may be omitted but never null.
+    pub not_null: &'static [&'static str],
+    pub numeric_rule: Rule,
+}
+
+/// One validated field value, rendered as text for a `::type` cast in SQL.
+#[derive(Debug, Clone)]
+pub struct FieldValue {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub text: Option<String>,
+}
+
+pub type Row = Vec<FieldValue>;
+
+pub fn get<'a>(row: &'a Row, name: &str) -> Option<&'a FieldValue> {
+    row.iter().find(|f| f.name == name)
+}
+
+pub fn get_text(row: &Row, name: &str) -> Option<String> {
+    get(row, name).and_then(|f| f.text.clone())
+}
+
+/// Validates one input object: unknown fields, wrong types, bad quantities and
+/// missing required fields are rejected naming the field.
+pub fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> Result<Row> {
+    let ctx = |msg: String| match index {
+        Some(i) => Error::invalid(format!("{msg} (at index {i})")),
+        None => Error::invalid(msg),
+    };
+    let obj: &Map<String, Value> = v.as_object().ok_or_else(|| {
+        ctx(format!(
+            "{} input must be an object",
+            spec.entity.name
+        ))
+    })?;
+    let mut row = Row::new();
+    for (k, val) in obj {
+        if spec.ignored.contains(&k.as_str()) {
+            continue;
+        }
+        if !spec.writable.contains(&k.as_str()) {
+            return Err(ctx(format!(
+                "Unknown field '{k}' for {}",
+                spec.entity.name
+            )));
+        }
+        let col = spec
+            .entity
+            .column(k)
+            .ok_or_else(|| Error::unexpected(format!("no column {k}")))?;
+        let text = match (col.kind, val) {
+            (_, Value::Null) => {
+                if spec.required.contains(&col.name) || spec.not_null.contains(&col.name) {
+                    return Err(ctx(format!("{k} must not be null")));
+                }
+                None
+            }
+            (Kind::Numeric, _) => Some(
+                parse_quantity(val, k, spec.numeric_rule)
+                    .map_err(|e| ctx(e.message))?
+                    .to_string(),
+            ),
+            (Kind::Json, Value::Object(_)) => Some(val.to_string()),
+            (Kind::Json, _) => return Err(ctx(format!("{k} must be an object"))),
+            (Kind::Text, Value::String(s)) if spec.required.contains(&col.name) && s.is_empty() => {
+                return Err(ctx(format!("{k} must not be empty")))
+            }
+            (kind, _) => Some(scalar_text(val, kind, k).map_err(|e| ctx(e.message))?),
+        };
+        row.push(FieldValue {
+            name: col.name,
+            kind: col.kind,
+            text,
+        });
+    }
+    for r in spec.required {
+        if get(&row, r).is_none() {
+            return Err(ctx(format!("{r} is required")));
+        }
+    }
+    Ok(row)
+}
+
+/// Accepts one object or an array of them; reports whether the input was an array.
+pub fn one_or_many(v: &Value) -> (Vec<&Value>, bool) {
+    match v {
+        Value::Array(a) => (a.iter().collect(), true),
+        other => (vec![other], false),
+    }
+}
+
+pub fn shape(values: Vec<Value>, was_array: bool) -> Value {
+    if was_array {
+        Value::Array(values)
+    } else {
+        values.into_iter().next().unwrap_or(Value::Null)
+    }
+}
+
+/// SQL that turns the text column `u.<name>` into the column's type.
+fn cast(name: &str, kind: Kind) -> String {
+    match kind {
+        Kind::Text => format!("u.{name}"),
+        Kind::Numeric => format!("trim_scale(u.{name}::numeric)"),
+        k => format!("u.{name}::{}", k.sql_type()),
+    }
+}
+
+pub fn raw_of(expr: &str) -> String {
+    format!("jsonb_build_object('value', ({expr})::text, 'precision', 20)")
+}
+
+/// Inserts `rows` (each already validated, each with an `id`) in one statement
+/// through UNNEST, and returns their DTOs in input order.
+pub async fn insert_rows<C: GenericClient>(
+    c: &C,
+    entity: &'static Entity,
+    cols: &[&'static str],
+    defaults: &[(&str, &str)],
+    rows: &[Row],
+) -> Result<Vec<Value>> {
+    let mut params = Params::default();
+    let mut names = Vec::new();
+    let mut exprs = Vec::new();
+    let mut unnest = Vec::new();
+    let mut aliases = Vec::new();
+    for name in cols {
+        let col = entity
+            .column(name)
+            .ok_or_else(|| Error::unexpected(format!("no column {name}")))?;
+        let values: Vec<Option<String>> = rows.iter().map(|r| get_text(r, name)).collect();
+        unnest.push(format!("{}::text[]", params.push(values)));
+        aliases.push(col.name.to_string());
+        let mut expr = cast(col.name, col.kind);
+        if let Some((_, d)) = defaults.iter().find(|(n, _)| n == name) {
+            expr = format!("coalesce({expr}, {d})");
+        }
+        names.push(col.name.to_string());
+        if col.kind == Kind::Numeric {
+            names.push(format!("raw_{}", col.name));
+            exprs.push(expr.clone());
+            exprs.push(raw_of(&expr));
+        } else {
+            exprs.push(expr);
+        }
+    }
+    let sql = format!(
+        "INSERT INTO {table} AS t ({names}) SELECT {exprs} FROM unnest({unnest}) AS u({aliases}) RETURNING {dto}",
+        table = entity.table,
+        names = names.join(", "),
+        exprs = exprs.join(", "),
+        unnest = unnest.join(", "),
+        aliases = aliases.join(", "),
+        dto = dto(entity)
+    );
+    let stmt = c.prepare_cached(&sql).await?;
+    let out = c.query(&stmt, &params.refs()).await?;
+    let mut by_id: HashMap<String, Value> = out
+        .iter()
+        .map(|r| {
+            let v: Value = r.get(0);
+            (v["id"].as_str().unwrap_or_default().to_string(), v)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let id = get_text(r, "id").unwrap_or_default();
+            by_id
+                .remove(&id)
+                .ok_or_else(|| Error::unexpected(format!("row {id} was not returned")))
+        })
+        .collect()
+}
+
+/// SET clause for an update of the given fields, metadata merged as Medusa does
+/// (keys set to "" are removed). Returns None when nothing is to be set.
+pub fn set_clause(row: &Row, skip: &[&str], params: &mut Params) -> String {
+    let mut sets = Vec::new();
+    for f in row {
+        if skip.contains(&f.name) {
+            continue;
+        }
+        let p = params.push(f.text.clone());
+        let expr = match f.kind {
+            Kind::Text => format!("{p}::text"),
+            Kind::Numeric => format!("trim_scale({p}::text::numeric)"),
+            Kind::Json if f.name == "metadata" => format!(
+                "CASE WHEN {p}::text IS NULL THEN NULL ELSE coalesce((SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(coalesce(t.metadata, '{{}}'::jsonb) || {p}::text::jsonb) e WHERE e.value <> '\"\"'::jsonb), '{{}}'::jsonb) END"
+            ),
+            k => format!("{p}::text::{}", k.sql_type()),
+        };
+        sets.push(format!("{} = {expr}", f.name));
+        if f.kind == Kind::Numeric {
+            sets.push(format!("raw_{} = {}", f.name, raw_of(&expr)));
+        }
+    }
+    sets.push("updated_at = now()".into());
+    sets.join(", ")
+}
+
+/// Ids from Medusa's `string | string[] | { id: ... }` selector shapes.
+pub fn ids_of(v: &Value, what: &str) -> Result<Vec<String>> {
+    let bad = || Error::invalid(format!("{what} must be an id or an array of ids"));
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
+            .collect(),
+        Value::Object(o) if o.len() == 1 && o.contains_key("id") => ids_of(&o["id"], what),
+        _ => Err(bad()),
+    }
+}

@@ -1,0 +1,607 @@
+//! Translation of Medusa's filter and find-config objects into parameterized SQL.
+//! Every value is bound as text (cast to the column's type in SQL); every
+//! identifier comes from the entity's allow-list.
+
+use crate::entity::{Entity, Kind};
+use crate::error::{Error, Result};
+use crate::quantity::{parse_quantity, Rule};
+use serde_json::{Map, Value};
+use tokio_postgres::types::ToSql;
+
+pub type Param = Box<dyn ToSql + Sync + Send>;
+
+#[derive(Default)]
+pub struct Params(pub Vec<Param>);
+
+impl Params {
+    pub fn push<T: ToSql + Sync + Send + 'static>(&mut self, v: T) -> String {
+        self.0.push(Box::new(v));
+        format!("${}", self.0.len())
+    }
+    pub fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.0
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+/// Renders a JSON scalar as the text Postgres will cast to `kind`, validating it first.
+pub fn scalar_text(v: &Value, kind: Kind, field: &str) -> Result<String> {
+    let wrong = |what: &str| Error::invalid(format!("{field} must be {what}"));
+    match kind {
+        Kind::Text | Kind::Timestamp => match v {
+            Value::String(s) => Ok(s.clone()),
+            _ => Err(wrong("a string")),
+        },
+        Kind::Int => match v {
+            Value::Number(n) if n.is_i64() => Ok(n.to_string()),
+            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+                Ok(format!("{}", n.as_f64().unwrap_or_default() as i64))
+            }
+            _ => Err(wrong("an integer")),
+        },
+        Kind::Bool => match v {
+            Value::Bool(b) => Ok(b.to_string()),
+            _ => Err(wrong("a boolean")),
+        },
+        Kind::Numeric => Ok(parse_quantity(v, field, Rule::Any)?.to_string()),
+        Kind::Json => Ok(v.to_string()),
+    }
+}
+
+/// The jsonb DTO expression for one row of `entity` aliased `alias`.
+/// `select` limits the fields (id is always present), `relations` embeds related rows.
+pub fn dto_expr(
+    entity: &'static Entity,
+    alias: &str,
+    select: Option<&[String]>,
+    relations: &[(String, Vec<String>)],
+    with_deleted: bool,
+    depth: usize,
+) -> Result<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut add = |name: &str, expr: String| {
+        parts.push(format!("'{name}', {expr}"));
+    };
+    let wanted = |name: &str| select.is_none_or(|s| s.iter().any(|f| f == name || f == "*"));
+    for c in entity.columns {
+        if c.name == "id" || wanted(c.name) {
+            add(c.name, format!("{alias}.{}", c.name));
+        }
+        if c.kind == Kind::Numeric {
+            let raw = format!("raw_{}", c.name);
+            if wanted(&raw) || (select.is_some() && wanted(c.name)) {
+                add(&raw, format!("{alias}.{raw}"));
+            }
+        }
+    }
+    for (name, expr, default) in entity.computed {
+        let on = match select {
+            None => *default,
+            Some(s) => s.iter().any(|f| f == name),
+        };
+        if on {
+            add(name, expr.replace("t.", &format!("{alias}.")));
+        }
+    }
+    if let Some(sel) = select {
+        for f in sel {
+            let known = f == "*"
+                || entity.column(f).is_some()
+                || entity.computed.iter().any(|(n, _, _)| n == f)
+                || f
+                    .strip_prefix("raw_")
+                    .and_then(|n| entity.column(n))
+                    .is_some_and(|c| c.kind == Kind::Numeric)
+                || relations.iter().any(|(r, _)| r == f);
+            if !known {
+                return Err(Error::invalid(format!(
+                    "Unknown field '{f}' in select for {}",
+                    entity.name
+                )));
+            }
+        }
+    }
+    for (rel_name, rel_select) in relations {
+        let rel = entity.relation(rel_name).ok_or_else(|| {
+            Error::invalid(format!("Unknown relation '{rel_name}' for {}", entity.name))
+        })?;
+        if depth > 1 {
+            return Err(Error::invalid("Relations may be nested one level deep"));
+        }
+        let ra = format!("r{depth}");
+        let sel = if rel_select.is_empty() {
+            None
+        } else {
+            Some(rel_select.as_slice())
+        };
+        let inner = dto_expr(rel.target, &ra, sel, &[], with_deleted, depth + 1)?;
+        let live = if with_deleted {
+            String::new()
+        } else {
+            format!(" AND {ra}.deleted_at IS NULL")
+        };
+        let expr = if rel.many {
+            format!(
+                "coalesce((SELECT jsonb_agg({inner} ORDER BY {ra}.id) FROM {} {ra} WHERE {ra}.{} = {alias}.id{live}), '[]'::jsonb)",
+                rel.target.table, rel.fk
+            )
+        } else {
+            format!(
+                "(SELECT {inner} FROM {} {ra} WHERE {ra}.id = {alias}.{}{live})",
+                rel.target.table, rel.fk
+            )
+        };
+        parts.push(format!("'{rel_name}', {expr}"));
+    }
+    // jsonb_build_object takes at most 100 arguments; merge chunks past that.
+    let chunks: Vec<String> = parts
+        .chunks(45)
+        .map(|c| format!("jsonb_build_object({})", c.join(", ")))
+        .collect();
+    Ok(chunks.join(" || "))
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+pub struct FilterOut {
+    pub sql: String,
+    pub mentions_deleted_at: bool,
+}
+
+/// Translates a Medusa filter object into a SQL boolean expression over alias `t`.
+pub fn filter_sql(entity: &'static Entity, filter: &Value, params: &mut Params) -> Result<FilterOut> {
+    let mut mentions = false;
+    let sql = filter_obj(entity, filter, params, &mut mentions)?;
+    Ok(FilterOut {
+        sql,
+        mentions_deleted_at: mentions,
+    })
+}
+
+fn filter_obj(
+    entity: &'static Entity,
+    filter: &Value,
+    params: &mut Params,
+    mentions: &mut bool,
+) -> Result<String> {
+    let obj = match filter {
+        Value::Null => return Ok("TRUE".into()),
+        Value::Object(o) => o,
+        _ => return Err(Error::invalid("filters must be an object")),
+    };
+    let mut conds: Vec<String> = Vec::new();
+    for (key, val) in obj {
+        match key.as_str() {
+            "$and" | "$or" => {
+                let arr = val
+                    .as_array()
+                    .ok_or_else(|| Error::invalid(format!("{key} must be an array")))?;
+                let parts = arr
+                    .iter()
+                    .map(|f| filter_obj(entity, f, params, mentions))
+                    .collect::<Result<Vec<_>>>()?;
+                if parts.is_empty() {
+                    continue;
+                }
+                let joiner = if key == "$and" { " AND " } else { " OR " };
+                conds.push(format!("({})", parts.join(joiner)));
+            }
+            "q" => {
+                let q = val
+                    .as_str()
+                    .ok_or_else(|| Error::invalid("q must be a string"))?;
+                if entity.searchable.is_empty() {
+                    return Err(Error::invalid(format!(
+                        "{} has no searchable fields for q",
+                        entity.name
+                    )));
+                }
+                let p = params.push(format!("%{}%", escape_like(q)));
+                let ors: Vec<String> = entity
+                    .searchable
+                    .iter()
+                    .map(|f| format!("t.{f} ILIKE {p}"))
+                    .collect();
+                conds.push(format!("({})", ors.join(" OR ")));
+            }
+            field => {
+                let col = entity.column(field).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "Unknown filter field '{field}' for {}",
+                        entity.name
+                    ))
+                })?;
+                if field == "deleted_at" {
+                    *mentions = true;
+                }
+                conds.push(field_cond(col.name, col.kind, val, params)?);
+            }
+        }
+    }
+    Ok(if conds.is_empty() {
+        "TRUE".into()
+    } else {
+        conds.join(" AND ")
+    })
+}
+
+fn array_texts(arr: &[Value], kind: Kind, field: &str) -> Result<Vec<String>> {
+    arr.iter()
+        .filter(|v| !v.is_null())
+        .map(|v| scalar_text(v, kind, field))
+        .collect()
+}
+
+fn field_cond(field: &str, kind: Kind, val: &Value, params: &mut Params) -> Result<String> {
+    let ty = kind.sql_type();
+    let col = format!("t.{field}");
+    match val {
+        Value::Null => Ok(format!("{col} IS NULL")),
+        Value::Array(arr) => {
+            let has_null = arr.iter().any(Value::is_null);
+            let p = params.push(array_texts(arr, kind, field)?);
+            let base = format!("{col} = ANY({p}::text[]::{ty}[])");
+            Ok(if has_null {
+                format!("({base} OR {col} IS NULL)")
+            } else {
+                base
+            })
+        }
+        Value::Object(ops) if ops.keys().any(|k| k.starts_with('$')) => {
+            let mut conds = Vec::new();
+            for (op, v) in ops {
+                conds.push(op_cond(&col, field, kind, op, v, params)?);
+            }
+            Ok(conds.join(" AND "))
+        }
+        Value::Object(_) if kind == Kind::Json => {
+            let p = params.push(val.to_string());
+            Ok(format!("{col} @> {p}::text::jsonb"))
+        }
+        v => {
+            let p = params.push(scalar_text(v, kind, field)?);
+            Ok(format!("{col} = {p}::text::{ty}"))
+        }
+    }
+}
+
+fn op_cond(
+    col: &str,
+    field: &str,
+    kind: Kind,
+    op: &str,
+    v: &Value,
+    params: &mut Params,
+) -> Result<String> {
+    let ty = kind.sql_type();
+    let scalar = |params: &mut Params, v: &Value| -> Result<String> {
+        let p = params.push(scalar_text(v, kind, field)?);
+        Ok(format!("{p}::text::{ty}"))
+    };
+    Ok(match (op, v) {
+        ("$eq", _) => field_cond(field, kind, v, params)?,
+        ("$ne", Value::Null) => format!("{col} IS NOT NULL"),
+        ("$ne", _) => format!("{col} <> {}", scalar(params, v)?),
+        ("$in" | "$nin", Value::Array(arr)) => {
+            let p = params.push(array_texts(arr, kind, field)?);
+            if op == "$in" {
+                format!("{col} = ANY({p}::text[]::{ty}[])")
+            } else {
+                format!("NOT ({col} = ANY({p}::text[]::{ty}[]))")
+            }
+        }
+        ("$in" | "$nin", _) => {
+            return Err(Error::invalid(format!("{field}: {op} takes an array")))
+        }
+        ("$lt" | "$lte" | "$gt" | "$gte", _) => {
+            let sym = match op {
+                "$lt" => "<",
+                "$lte" => "<=",
+                "$gt" => ">",
+                _ => ">=",
+            };
+            format!("{col} {sym} {}", scalar(params, v)?)
+        }
+        ("$like" | "$ilike", Value::String(s)) if kind == Kind::Text => {
+            let p = params.push(s.clone());
+            let word = if op == "$like" { "LIKE" } else { "ILIKE" };
+            format!("{col} {word} {p}")
+        }
+        ("$like" | "$ilike", _) => {
+            return Err(Error::invalid(format!(
+                "{field}: {op} takes a string on a text field"
+            )))
+        }
+        _ => {
+            return Err(Error::invalid(format!(
+                "Unknown operator '{op}' on field '{field}'"
+            )))
+        }
+    })
+}
+
+/// Medusa's find config: `{ skip, take, order, withDeleted, select, relations }`.
+#[derive(Debug, Default, Clone)]
+pub struct FindConfig {
+    pub skip: Option<i64>,
+    pub take: Option<i64>,
+    pub order: Vec<(String, bool)>,
+    pub with_deleted: bool,
+    pub select: Option<Vec<String>>,
+    pub relations: Vec<(String, Vec<String>)>,
+}
+
+fn non_negative_int(v: &Value, field: &str) -> Result<Option<i64>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) if i >= 0 => Ok(Some(i)),
+            _ => Err(Error::invalid(format!("{field} must be a non-negative integer"))),
+        },
+        _ => Err(Error::invalid(format!("{field} must be a non-negative integer"))),
+    }
+}
+
+pub fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
+    let mut cfg = FindConfig::default();
+    let obj = match v {
+        Value::Null => return Ok(cfg),
+        Value::Object(o) => o,
+        _ => return Err(Error::invalid("config must be an object")),
+    };
+    let mut relations: Vec<(String, Vec<String>)> = Vec::new();
+    let mut add_rel = |name: &str, field: Option<&str>| {
+        let pos = match relations.iter().position(|(r, _)| r == name) {
+            Some(p) => p,
+            None => {
+                relations.push((name.to_string(), Vec::new()));
+                relations.len() - 1
+            }
+        };
+        if let Some(f) = field {
+            if f != "*" {
+                relations[pos].1.push(f.to_string());
+            }
+        }
+    };
+    for (k, val) in obj {
+        match k.as_str() {
+            "skip" => cfg.skip = non_negative_int(val, "skip")?,
+            "take" => cfg.take = non_negative_int(val, "take")?,
+            "withDeleted" => {
+                cfg.with_deleted = match val {
+                    Value::Bool(b) => *b,
+                    Value::Null => false,
+                    _ => return Err(Error::invalid("withDeleted must be a boolean")),
+                }
+            }
+            "order" => {
+                if val.is_null() {
+                    continue;
+                }
+                let o: &Map<String, Value> = val
+                    .as_object()
+                    .ok_or_else(|| Error::invalid("order must be an object"))?;
+                for (f, dir) in o {
+                    let known = entity.column(f).is_some()
+                        || entity.computed.iter().any(|(n, _, _)| n == f);
+                    if !known {
+                        return Err(Error::invalid(format!(
+                            "Unknown order field '{f}' for {}",
+                            entity.name
+                        )));
+                    }
+                    let desc = match dir.as_str().map(str::to_ascii_uppercase).as_deref() {
+                        Some("ASC") => false,
+                        Some("DESC") => true,
+                        _ => {
+                            return Err(Error::invalid(format!(
+                                "order.{f} must be ASC or DESC"
+                            )))
+                        }
+                    };
+                    cfg.order.push((f.clone(), desc));
+                }
+            }
+            "select" => {
+                if val.is_null() {
+                    continue;
+                }
+                let arr = val
+                    .as_array()
+                    .ok_or_else(|| Error::invalid("select must be an array of field names"))?;
+                let mut sel = Vec::new();
+                for f in arr {
+                    let f = f
+                        .as_str()
+                        .ok_or_else(|| Error::invalid("select must be an array of field names"))?;
+                    if let Some(rel) = f.strip_prefix('*') {
+                        add_rel(rel, None);
+                    } else if let Some((rel, field)) = f.split_once('.') {
+                        add_rel(rel, Some(field));
+                    } else {
+                        sel.push(f.to_string());
+                    }
+                }
+                cfg.select = Some(sel);
+            }
+            "relations" => {
+                if val.is_null() {
+                    continue;
+                }
+                let arr = val
+                    .as_array()
+                    .ok_or_else(|| Error::invalid("relations must be an array"))?;
+                for r in arr {
+                    let r = r
+                        .as_str()
+                        .ok_or_else(|| Error::invalid("relations must be an array of names"))?;
+                    add_rel(r, None);
+                }
+            }
+            other => {
+                return Err(Error::invalid(format!("Unknown config option '{other}'")));
+            }
+        }
+    }
+    for (r, _) in &relations {
+        if entity.relation(r).is_none() {
+            return Err(Error::invalid(format!(
+                "Unknown relation '{r}' for {}",
+                entity.name
+            )));
+        }
+    }
+    cfg.relations = relations;
+    Ok(cfg)
+}
+
+/// A complete SELECT for list / listAndCount / retrieve.
+pub fn select_sql(
+    entity: &'static Entity,
+    filter: &Value,
+    cfg: &FindConfig,
+    with_count: bool,
+    params: &mut Params,
+) -> Result<String> {
+    let f = filter_sql(entity, filter, params)?;
+    let dto = dto_expr(
+        entity,
+        "t",
+        cfg.select.as_deref(),
+        &cfg.relations,
+        cfg.with_deleted,
+        0,
+    )?;
+    let live = if cfg.with_deleted || f.mentions_deleted_at {
+        ""
+    } else {
+        " AND t.deleted_at IS NULL"
+    };
+    let mut order: Vec<String> = cfg
+        .order
+        .iter()
+        .map(|(f, desc)| {
+            let expr = entity
+                .computed
+                .iter()
+                .find(|(n, _, _)| n == f)
+                .map(|(_, e, _)| e.to_string())
+                .unwrap_or_else(|| format!("t.{f}"));
+            format!("{expr} {}", if *desc { "DESC" } else { "ASC" })
+        })
+        .collect();
+    if !cfg.order.iter().any(|(f, _)| f == "id") {
+        order.push("t.id ASC".into());
+    }
+    let count = if with_count {
+        ", count(*) OVER () AS total"
+    } else {
+        ""
+    };
+    let mut sql = format!(
+        "SELECT {dto} AS dto{count} FROM {} t WHERE ({}){live} ORDER BY {}",
+        entity.table,
+        f.sql,
+        order.join(", ")
+    );
+    if let Some(take) = cfg.take {
+        sql.push_str(&format!(" LIMIT {}", params.push(take)));
+    }
+    if let Some(skip) = cfg.skip {
+        sql.push_str(&format!(" OFFSET {}", params.push(skip)));
+    }
+    Ok(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{INVENTORY_ITEM, INVENTORY_LEVEL};
+    use serde_json::json;
+
+    fn where_of(entity: &'static Entity, f: Value) -> (String, usize) {
+        let mut p = Params::default();
+        let out = filter_sql(entity, &f, &mut p).unwrap();
+        (out.sql, p.0.len())
+    }
+
+    #[test]
+    fn scalar_array_and_null_filters() {
+        let (sql, n) = where_of(&INVENTORY_ITEM, json!({"sku": "a", "id": ["x", "y"], "title": null}));
+        assert_eq!(n, 2);
+        assert!(sql.contains("t.sku = $1::text::text"), "{sql}");
+        assert!(sql.contains("t.id = ANY($2::text[]::text[])"), "{sql}");
+        assert!(sql.contains("t.title IS NULL"), "{sql}");
+    }
+
+    #[test]
+    fn operators_and_logic() {
+        let (sql, n) = where_of(
+            &INVENTORY_LEVEL,
+            json!({"$or": [{"stocked_quantity": {"$gte": 5, "$lt": "10.5"}}, {"location_id": {"$nin": ["a"]}}]}),
+        );
+        assert_eq!(n, 3);
+        assert!(sql.starts_with("(t.stocked_quantity >= $1::text::numeric AND t.stocked_quantity < $2::text::numeric OR NOT (t.location_id = ANY($3::text[]::text[])))"), "{sql}");
+    }
+
+    #[test]
+    fn q_searches_searchable_fields_with_escaped_pattern() {
+        let mut p = Params::default();
+        let out = filter_sql(&INVENTORY_ITEM, &json!({"q": "50%"}), &mut p).unwrap();
+        for f in ["sku", "hs_code", "mid_code", "description", "title"] {
+            assert!(out.sql.contains(&format!("t.{f} ILIKE $1")));
+        }
+        assert_eq!(p.0.len(), 1);
+    }
+
+    #[test]
+    fn unknown_fields_and_operators_are_invalid_data() {
+        let mut p = Params::default();
+        for f in [
+            json!({"sku; DROP TABLE x": 1}),
+            json!({"sku": {"$regex": "a"}}),
+            json!({"weight": {"$gt": "heavy"}}),
+            json!({"requires_shipping": "yes"}),
+            json!({"sku": {"$in": "a"}}),
+        ] {
+            let e = filter_sql(&INVENTORY_ITEM, &f, &mut p).err().unwrap();
+            assert_eq!(e.kind, crate::error::ErrorType::InvalidData, "{f}");
+        }
+    }
+
+    #[test]
+    fn soft_deleted_rows_hidden_unless_asked() {
+        let mut p = Params::default();
+        let cfg = parse_config(&INVENTORY_ITEM, &json!({"take": 5, "order": {"sku": "desc"}})).unwrap();
+        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, false, &mut p).unwrap();
+        assert!(sql.contains("AND t.deleted_at IS NULL"));
+        assert!(sql.contains("ORDER BY t.sku DESC, t.id ASC LIMIT $1"));
+        let cfg = parse_config(&INVENTORY_ITEM, &json!({"withDeleted": true})).unwrap();
+        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, false, &mut p).unwrap();
+        assert!(!sql.contains("deleted_at IS NULL"));
+    }
+
+    #[test]
+    fn select_and_relations_are_allow_listed() {
+        assert!(parse_config(&INVENTORY_ITEM, &json!({"relations": ["nope"]})).is_err());
+        assert!(parse_config(&INVENTORY_ITEM, &json!({"order": {"x; --": "ASC"}})).is_err());
+        assert!(parse_config(&INVENTORY_ITEM, &json!({"bogus": 1})).is_err());
+        let cfg = parse_config(
+            &INVENTORY_ITEM,
+            &json!({"select": ["sku", "stocked_quantity", "location_levels.location_id"]}),
+        )
+        .unwrap();
+        let mut p = Params::default();
+        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, false, &mut p).unwrap();
+        assert!(sql.contains("'sku', t.sku"));
+        assert!(sql.contains("'location_levels'"));
+        assert!(!sql.contains("'title'"));
+        let bad = parse_config(&INVENTORY_ITEM, &json!({"select": ["password"]})).unwrap();
+        assert!(select_sql(&INVENTORY_ITEM, &json!({}), &bad, false, &mut p).is_err());
+    }
+}

@@ -1,0 +1,125 @@
+'use strict'
+// The standalone API: a thin facade over the native addon. It only moves
+// values across (JSON both ways) and gives errors Medusa's shape.
+
+const native = require('../index.js')
+
+const DATE_KEYS = new Set(['created_at', 'updated_at', 'deleted_at'])
+
+/** Error thrown by every method: `type` is one of Medusa's MedusaError.Types. */
+class InventoryError extends Error {
+  constructor(type, message) {
+    super(message)
+    this.type = type
+    this.date = new Date()
+    // Lets Medusa's MedusaError.isMedusaError() and its HTTP error handler recognise it.
+    this.__isMedusaError = true
+  }
+}
+
+function toInventoryError(err) {
+  const m = /^\[([a-z_]+)\] ([\s\S]*)$/.exec(err && err.message)
+  if (!m) return err
+  const e = new InventoryError(m[1], m[2])
+  return e
+}
+
+// JSON has no NaN/Infinity or BigInt; send them in a shape the core rejects by field name.
+function replacer(_key, value) {
+  if (typeof value === 'number' && !Number.isFinite(value)) return { $nonFinite: String(value) }
+  if (typeof value === 'bigint') return value.toString()
+  return value
+}
+
+function reviver(key, value) {
+  return typeof value === 'string' && DATE_KEYS.has(key) ? new Date(value) : value
+}
+
+class InventoryService {
+  constructor(handle) {
+    this._native = handle
+  }
+
+  /**
+   * Opens a connection pool.
+   * @param {{ url?: string, schema?: string, maxConnections?: number }} options
+   */
+  static async connect(options = {}) {
+    const opts = { ...options }
+    if (!opts.url) opts.url = process.env.DATABASE_URL
+    try {
+      return new InventoryService(await native.connect(JSON.stringify(opts, replacer)))
+    } catch (e) {
+      throw toInventoryError(e)
+    }
+  }
+
+  /** Creates or upgrades the tables (idempotent); resolves to the schema version. */
+  async migrate() {
+    try {
+      return await this._native.migrate()
+    } catch (e) {
+      throw toInventoryError(e)
+    }
+  }
+
+  async close() {
+    this._native.close()
+  }
+
+  async _call(method, args) {
+    let payload
+    try {
+      payload = JSON.stringify(args, replacer)
+    } catch (e) {
+      throw new InventoryError('invalid_data', `Arguments of ${method} cannot be serialized: ${e.message}`)
+    }
+    let out
+    try {
+      out = await this._native.call(method, payload)
+    } catch (e) {
+      throw toInventoryError(e)
+    }
+    const value = JSON.parse(out, reviver)
+    return value === null ? undefined : value
+  }
+}
+
+// One method per Medusa IInventoryService data method, named as Medusa names them.
+// The trailing shared-context argument Medusa passes is accepted and ignored.
+const ARITY = {
+  adjustInventory: 3,
+  confirmInventory: 3,
+  deleteInventoryLevel: 2,
+  retrieveInventoryLevelByItemAndLocation: 2,
+  retrieveAvailableQuantity: 2,
+  retrieveStockedQuantity: 2,
+  retrieveReservedQuantity: 2,
+  deleteInventoryItemLevelByLocationId: 1,
+  deleteReservationItemsByLineItem: 1,
+  restoreReservationItemsByLineItem: 1,
+  deleteReservationItemByLocationId: 1,
+  deleteInventoryItems: 1,
+  deleteInventoryLevels: 1,
+  deleteReservationItems: 1,
+}
+function arityOf(name) {
+  if (name in ARITY) return ARITY[name]
+  if (/^(create|update)/.test(name)) return 1
+  return 2 // list*, listAndCount*, retrieve*, softDelete*, restore*: (selector, config)
+}
+
+for (const name of native.methods()) {
+  const arity = arityOf(name)
+  Object.defineProperty(InventoryService.prototype, name, {
+    value: function (...args) {
+      // adjustInventory(array) takes one argument; the string form takes three.
+      const n = name === 'adjustInventory' && Array.isArray(args[0]) ? 1 : arity
+      return this._call(name, args.slice(0, n))
+    },
+    writable: true,
+    configurable: true,
+  })
+}
+
+module.exports = { InventoryService, InventoryError, methods: native.methods() }

@@ -1,0 +1,102 @@
+//! The napi addon: converts JS values (JSON text) to core calls and core
+//! errors to JS errors. No domain logic lives here.
+
+use futures::FutureExt;
+use inventory_core::{dispatch, ConnectOptions, InventoryService};
+use napi_derive::napi;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Runs a core future, turning its error into a JS error whose message starts
+/// with `[type]`, and a panic into a rejected promise instead of a crashed process.
+async fn guarded<T>(
+    fut: impl Future<Output = inventory_core::Result<T>>,
+) -> napi::Result<T> {
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(napi::Error::from_reason(e.to_string())),
+        Err(p) => Err(napi::Error::from_reason(format!(
+            "[unexpected_state] internal error in medusa-inventory-rs: {}",
+            panic_message(p)
+        ))),
+    }
+}
+
+fn parse(json: &str, what: &str) -> inventory_core::Result<serde_json::Value> {
+    serde_json::from_str(json)
+        .map_err(|e| inventory_core::Error::invalid(format!("{what} is not valid JSON: {e}")))
+}
+
+#[napi]
+pub struct NativeInventory {
+    inner: Arc<InventoryService>,
+}
+
+/// Opens a pool. `options` is JSON: `{ url, schema?, maxConnections? }`.
+#[napi]
+pub async fn connect(options: String) -> napi::Result<NativeInventory> {
+    guarded(async move {
+        let opts = ConnectOptions::from_json(&parse(&options, "options")?)?;
+        let svc = InventoryService::connect(opts).await?;
+        Ok(NativeInventory {
+            inner: Arc::new(svc),
+        })
+    })
+    .await
+}
+
+/// The Medusa method names `call` accepts.
+#[napi]
+pub fn methods() -> Vec<String> {
+    dispatch::METHODS.iter().map(|s| s.to_string()).collect()
+}
+
+/// Panics inside the addon on purpose, so tests can prove a panic is a rejected promise.
+#[napi]
+pub async fn debug_panic() -> napi::Result<()> {
+    guarded(async {
+        let v: Vec<u8> = Vec::new();
+        let i = v.len() + 3;
+        let _ = v[i];
+        Ok(())
+    })
+    .await
+}
+
+#[napi]
+impl NativeInventory {
+    /// Creates or upgrades the tables; returns the schema version.
+    #[napi]
+    pub async fn migrate(&self) -> napi::Result<i32> {
+        let svc = self.inner.clone();
+        guarded(async move { svc.migrate().await }).await
+    }
+
+    /// Calls a Medusa method by name; `args` is the JSON array of its positional arguments.
+    #[napi]
+    pub async fn call(&self, method: String, args: String) -> napi::Result<String> {
+        let svc = self.inner.clone();
+        guarded(async move {
+            let args = match parse(&args, "arguments")? {
+                serde_json::Value::Array(a) => a,
+                other => vec![other],
+            };
+            let out = dispatch::call(&svc, &method, &args).await?;
+            Ok(out.to_string())
+        })
+        .await
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+}
