@@ -17,9 +17,7 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 
 /// Runs a core future, turning its error into a JS error whose message starts
 /// with `[type]`, and a panic into a rejected promise instead of a crashed process.
-async fn guarded<T>(
-    fut: impl Future<Output = inventory_core::Result<T>>,
-) -> napi::Result<T> {
+async fn guarded<T>(fut: impl Future<Output = inventory_core::Result<T>>) -> napi::Result<T> {
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(napi::Error::from_reason(e.to_string())),

@@ -85,9 +85,7 @@ pub async fn call(svc: &InventoryService, method: &str, args: &[Value]) -> Resul
         "deleteReservationItems" => svc.delete_reservation_items(a(0)).await,
         "softDeleteReservationItems" => svc.soft_delete_reservation_items(a(0), a(1)).await,
         "restoreReservationItems" => svc.restore_reservation_items(a(0), a(1)).await,
-        "deleteReservationItemsByLineItem" => {
-            svc.delete_reservation_items_by_line_item(a(0)).await
-        }
+        "deleteReservationItemsByLineItem" => svc.delete_reservation_items_by_line_item(a(0)).await,
         "restoreReservationItemsByLineItem" => {
             svc.restore_reservation_items_by_line_item(a(0)).await
         }

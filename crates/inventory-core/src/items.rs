@@ -186,7 +186,11 @@ pub fn linkable_result(config: &Value, row: &tokio_postgres::Row) -> Value {
     if !asked {
         return Value::Null;
     }
-    let keys = ["inventory_item_id", "inventory_level_id", "reservation_item_id"];
+    let keys = [
+        "inventory_item_id",
+        "inventory_level_id",
+        "reservation_item_id",
+    ];
     let mut map = serde_json::Map::new();
     for (i, k) in keys.iter().enumerate() {
         let ids: Vec<String> = row.get(i);

@@ -223,7 +223,8 @@ impl InventoryService {
                         .map_err(|er| at(er.message))?;
                         if let Some(obj) = e.as_object() {
                             if let Some(k) = obj.keys().find(|k| {
-                                !["inventoryItemId", "locationId", "adjustment"].contains(&k.as_str())
+                                !["inventoryItemId", "locationId", "adjustment"]
+                                    .contains(&k.as_str())
                             }) {
                                 return Err(at(format!("Unknown field '{k}' for adjustInventory")));
                             }
@@ -236,11 +237,8 @@ impl InventoryService {
             Some(item) => {
                 let item = id_arg(item, "inventoryItemId")?;
                 let loc = id_arg(args.get(1).unwrap_or(&Value::Null), "locationId")?;
-                let adj = parse_quantity(
-                    args.get(2).unwrap_or(&Value::Null),
-                    "adjustment",
-                    Rule::Any,
-                )?;
+                let adj =
+                    parse_quantity(args.get(2).unwrap_or(&Value::Null), "adjustment", Rule::Any)?;
                 (vec![(item, loc, adj)], false)
             }
             None => return Err(Error::invalid("adjustInventory needs arguments")),
@@ -267,8 +265,10 @@ impl InventoryService {
             return Ok(shape(vec![row.get(0)], was_array));
         }
         let tx = c.transaction().await?;
-        let pairs: Vec<(String, String)> =
-            entries.iter().map(|(i, l, _)| (i.clone(), l.clone())).collect();
+        let pairs: Vec<(String, String)> = entries
+            .iter()
+            .map(|(i, l, _)| (i.clone(), l.clone()))
+            .collect();
         let locked = lock_levels(&tx, &pairs).await?;
         if let Some((i, l)) = pairs
             .iter()
@@ -369,7 +369,12 @@ impl InventoryService {
     }
 
     /// (item exists, sum of `expr` over the live levels at `locs`) in one round trip.
-    async fn sum_over_levels(&self, item: &str, locs: &[String], expr: &str) -> Result<(bool, String)> {
+    async fn sum_over_levels(
+        &self,
+        item: &str,
+        locs: &[String],
+        expr: &str,
+    ) -> Result<(bool, String)> {
         let c = self.client().await?;
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM inventory_item WHERE id = $1 AND deleted_at IS NULL),
@@ -419,7 +424,12 @@ impl InventoryService {
         Ok(number(&q))
     }
 
-    pub async fn confirm_inventory(&self, item: &Value, locs: &Value, qty: &Value) -> Result<Value> {
+    pub async fn confirm_inventory(
+        &self,
+        item: &Value,
+        locs: &Value,
+        qty: &Value,
+    ) -> Result<Value> {
         let wanted = parse_quantity(qty, "quantity", Rule::NonNegative)?;
         let (_, q) = self
             .quantity(item, locs, "stocked_quantity - reserved_quantity", false)

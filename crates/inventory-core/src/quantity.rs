@@ -35,9 +35,8 @@ pub fn parse_quantity(value: &Value, field: &str, rule: Rule) -> Result<Decimal>
             let text = n.to_string();
             parse_str(&text).ok_or_else(|| bad("must be a finite number"))?
         }
-        Value::String(s) => parse_str(s).ok_or_else(|| {
-            Error::invalid(format!("{field} must be a number, received \"{s}\""))
-        })?,
+        Value::String(s) => parse_str(s)
+            .ok_or_else(|| Error::invalid(format!("{field} must be a number, received \"{s}\"")))?,
         Value::Object(map) => {
             // The facade encodes NaN/Infinity as {"$nonFinite": "NaN"} since JSON cannot carry them.
             if let Some(v) = map.get("$nonFinite") {

@@ -72,7 +72,9 @@ const INSERT_COLS: &[&str] = &[
 /// locks, and only if every level passes, raise reserved_quantity and insert
 /// the rows. A failing batch writes nothing and reports what failed.
 fn create_sql() -> String {
-    let unnest: Vec<String> = (1..=INSERT_COLS.len()).map(|i| format!("${i}::text[]")).collect();
+    let unnest: Vec<String> = (1..=INSERT_COLS.len())
+        .map(|i| format!("${i}::text[]"))
+        .collect();
     format!(
         "WITH u AS (
            SELECT * FROM unnest({unnest}) WITH ORDINALITY
@@ -201,9 +203,9 @@ fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
         Value::Array(a) => a
             .iter()
             .map(|x| {
-                x.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| Error::invalid(format!("{name} must be a string or an array of strings")))
+                x.as_str().map(str::to_string).ok_or_else(|| {
+                    Error::invalid(format!("{name} must be a string or an array of strings"))
+                })
             })
             .collect(),
         _ => Err(Error::invalid(format!(
@@ -320,19 +322,24 @@ impl InventoryService {
         if !missing.is_empty() {
             return Err(Error::invalid(format!(
                 "Reservation item with id {} not found",
-                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         // Net change per (item, location), and whether any non-backorder increase lands there.
         let mut delta: Vec<((String, String), Decimal, bool)> = Vec::new();
-        let mut add = |key: (String, String), q: Decimal, guarded: bool| {
-            match delta.iter_mut().find(|(k, _, _)| *k == key) {
-                Some(e) => {
-                    e.1 += q;
-                    e.2 |= guarded;
-                }
-                None => delta.push((key, q, guarded)),
+        let mut add = |key: (String, String), q: Decimal, guarded: bool| match delta
+            .iter_mut()
+            .find(|(k, _, _)| *k == key)
+        {
+            Some(e) => {
+                e.1 += q;
+                e.2 |= guarded;
             }
+            None => delta.push((key, q, guarded)),
         };
         for r in &rows {
             let id = get_text(r, "id").unwrap_or_default();
@@ -396,13 +403,22 @@ impl InventoryService {
                 dto(&RESERVATION_ITEM)
             );
             let stmt = tx.prepare_cached(&sql).await?;
-            out.push(tx.query_one(&stmt, &params.refs()).await?.get::<_, Value>(0));
+            out.push(
+                tx.query_one(&stmt, &params.refs())
+                    .await?
+                    .get::<_, Value>(0),
+            );
         }
         tx.commit().await?;
         Ok(shape(out, was_array))
     }
 
-    async fn release_by(&self, column: &str, values: Vec<String>, mode: Release) -> Result<Vec<String>> {
+    async fn release_by(
+        &self,
+        column: &str,
+        values: Vec<String>,
+        mode: Release,
+    ) -> Result<Vec<String>> {
         let mut params = Params::default();
         let p = params.push(values);
         let c = self.client().await?;
@@ -415,7 +431,11 @@ impl InventoryService {
         Ok(Value::Null)
     }
 
-    pub async fn soft_delete_reservation_items(&self, ids: &Value, config: &Value) -> Result<Value> {
+    pub async fn soft_delete_reservation_items(
+        &self,
+        ids: &Value,
+        config: &Value,
+    ) -> Result<Value> {
         let done = self
             .release_by("id", ids_of(ids, "ids")?, Release::SoftDelete)
             .await?;
@@ -439,7 +459,10 @@ impl InventoryService {
         Ok(Value::Null)
     }
 
-    pub async fn restore_reservation_items_by_line_item(&self, line_items: &Value) -> Result<Value> {
+    pub async fn restore_reservation_items_by_line_item(
+        &self,
+        line_items: &Value,
+    ) -> Result<Value> {
         self.release_by(
             "line_item_id",
             strings_of(line_items, "lineItemId")?,
@@ -471,4 +494,3 @@ fn reservation_keys(config: &Value, ids: Vec<String>) -> Value {
         Value::Null
     }
 }
-

@@ -39,7 +39,9 @@ impl ConnectOptions {
                 }
                 ("maxConnections", Value::Null) => {}
                 ("url" | "schema" | "maxConnections", _) => {
-                    return Err(Error::invalid(format!("connect option {k} has the wrong type")))
+                    return Err(Error::invalid(format!(
+                        "connect option {k} has the wrong type"
+                    )))
                 }
                 _ => return Err(Error::invalid(format!("Unknown connect option '{k}'"))),
             }
@@ -122,7 +124,12 @@ impl InventoryService {
 
     // ---- generic reads -------------------------------------------------
 
-    pub async fn list(&self, entity: &'static Entity, filter: &Value, config: &Value) -> Result<Value> {
+    pub async fn list(
+        &self,
+        entity: &'static Entity,
+        filter: &Value,
+        config: &Value,
+    ) -> Result<Value> {
         let cfg = sql::parse_config(entity, config)?;
         let c = self.client().await?;
         Ok(Value::Array(list_with(&c, entity, filter, &cfg).await?))
@@ -157,20 +164,22 @@ impl InventoryService {
         Ok(Value::Array(vec![Value::Array(list), Value::from(count)]))
     }
 
-    pub async fn retrieve(&self, entity: &'static Entity, id: &Value, config: &Value) -> Result<Value> {
+    pub async fn retrieve(
+        &self,
+        entity: &'static Entity,
+        id: &Value,
+        config: &Value,
+    ) -> Result<Value> {
         let id = id.as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::not_found(format!(
-                "{} - id must be defined",
-                lower_first(entity.name)
-            ))
+            Error::not_found(format!("{} - id must be defined", lower_first(entity.name)))
         })?;
         let mut cfg = sql::parse_config(entity, config)?;
         cfg.take = Some(1);
         let c = self.client().await?;
         let rows = list_with(&c, entity, &serde_json::json!({ "id": id }), &cfg).await?;
-        rows.into_iter().next().ok_or_else(|| {
-            Error::not_found(format!("{} with id: {id} was not found", entity.name))
-        })
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found(format!("{} with id: {id} was not found", entity.name)))
     }
 }
 
@@ -241,22 +250,16 @@ pub fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> Result<
         Some(i) => Error::invalid(format!("{msg} (at index {i})")),
         None => Error::invalid(msg),
     };
-    let obj: &Map<String, Value> = v.as_object().ok_or_else(|| {
-        ctx(format!(
-            "{} input must be an object",
-            spec.entity.name
-        ))
-    })?;
+    let obj: &Map<String, Value> = v
+        .as_object()
+        .ok_or_else(|| ctx(format!("{} input must be an object", spec.entity.name)))?;
     let mut row = Row::new();
     for (k, val) in obj {
         if spec.ignored.contains(&k.as_str()) {
             continue;
         }
         if !spec.writable.contains(&k.as_str()) {
-            return Err(ctx(format!(
-                "Unknown field '{k}' for {}",
-                spec.entity.name
-            )));
+            return Err(ctx(format!("Unknown field '{k}' for {}", spec.entity.name)));
         }
         let col = spec
             .entity

@@ -39,6 +39,7 @@ pub fn scalar_text(v: &Value, kind: Kind, field: &str) -> Result<String> {
             Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
                 Ok(format!("{}", n.as_f64().unwrap_or_default() as i64))
             }
+            Value::String(s) if s.trim().parse::<i64>().is_ok() => Ok(s.trim().to_string()),
             _ => Err(wrong("an integer")),
         },
         Kind::Bool => match v {
@@ -90,8 +91,7 @@ pub fn dto_expr(
             let known = f == "*"
                 || entity.column(f).is_some()
                 || entity.computed.iter().any(|(n, _, _)| n == f)
-                || f
-                    .strip_prefix("raw_")
+                || f.strip_prefix("raw_")
                     .and_then(|n| entity.column(n))
                     .is_some_and(|c| c.kind == Kind::Numeric)
                 || relations.iter().any(|(r, _)| r == f);
@@ -144,7 +144,9 @@ pub fn dto_expr(
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 pub struct FilterOut {
@@ -153,7 +155,11 @@ pub struct FilterOut {
 }
 
 /// Translates a Medusa filter object into a SQL boolean expression over alias `t`.
-pub fn filter_sql(entity: &'static Entity, filter: &Value, params: &mut Params) -> Result<FilterOut> {
+pub fn filter_sql(
+    entity: &'static Entity,
+    filter: &Value,
+    params: &mut Params,
+) -> Result<FilterOut> {
     let mut mentions = false;
     let sql = filter_obj(entity, filter, params, &mut mentions)?;
     Ok(FilterOut {
@@ -294,9 +300,7 @@ fn op_cond(
                 format!("NOT ({col} = ANY({p}::text[]::{ty}[]))")
             }
         }
-        ("$in" | "$nin", _) => {
-            return Err(Error::invalid(format!("{field}: {op} takes an array")))
-        }
+        ("$in" | "$nin", _) => return Err(Error::invalid(format!("{field}: {op} takes an array"))),
         ("$lt" | "$lte" | "$gt" | "$gte", _) => {
             let sym = match op {
                 "$lt" => "<",
@@ -340,9 +344,13 @@ fn non_negative_int(v: &Value, field: &str) -> Result<Option<i64>> {
         Value::Null => Ok(None),
         Value::Number(n) => match n.as_i64() {
             Some(i) if i >= 0 => Ok(Some(i)),
-            _ => Err(Error::invalid(format!("{field} must be a non-negative integer"))),
+            _ => Err(Error::invalid(format!(
+                "{field} must be a non-negative integer"
+            ))),
         },
-        _ => Err(Error::invalid(format!("{field} must be a non-negative integer"))),
+        _ => Err(Error::invalid(format!(
+            "{field} must be a non-negative integer"
+        ))),
     }
 }
 
@@ -398,11 +406,7 @@ pub fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
                     let desc = match dir.as_str().map(str::to_ascii_uppercase).as_deref() {
                         Some("ASC") => false,
                         Some("DESC") => true,
-                        _ => {
-                            return Err(Error::invalid(format!(
-                                "order.{f} must be ASC or DESC"
-                            )))
-                        }
+                        _ => return Err(Error::invalid(format!("order.{f} must be ASC or DESC"))),
                     };
                     cfg.order.push((f.clone(), desc));
                 }
@@ -532,7 +536,10 @@ mod tests {
 
     #[test]
     fn scalar_array_and_null_filters() {
-        let (sql, n) = where_of(&INVENTORY_ITEM, json!({"sku": "a", "id": ["x", "y"], "title": null}));
+        let (sql, n) = where_of(
+            &INVENTORY_ITEM,
+            json!({"sku": "a", "id": ["x", "y"], "title": null}),
+        );
         assert_eq!(n, 2);
         assert!(sql.contains("t.sku = $1::text::text"), "{sql}");
         assert!(sql.contains("t.id = ANY($2::text[]::text[])"), "{sql}");
@@ -577,7 +584,11 @@ mod tests {
     #[test]
     fn soft_deleted_rows_hidden_unless_asked() {
         let mut p = Params::default();
-        let cfg = parse_config(&INVENTORY_ITEM, &json!({"take": 5, "order": {"sku": "desc"}})).unwrap();
+        let cfg = parse_config(
+            &INVENTORY_ITEM,
+            &json!({"take": 5, "order": {"sku": "desc"}}),
+        )
+        .unwrap();
         let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, false, &mut p).unwrap();
         assert!(sql.contains("AND t.deleted_at IS NULL"));
         assert!(sql.contains("ORDER BY t.sku DESC, t.id ASC LIMIT $1"));

@@ -1,0 +1,194 @@
+'use strict'
+const { freshService } = require('./helpers')
+
+let t
+beforeAll(async () => {
+  t = await freshService('items')
+})
+afterAll(() => t.cleanup())
+
+describe('inventory items', () => {
+  test('object in → object out, array in → array out in input order, ids prefixed', async () => {
+    const one = await t.inventory.createInventoryItems({ sku: 'one', title: 'One', weight: 10, metadata: { a: 1 } })
+    expect(one).toMatchObject({ sku: 'one', title: 'One', weight: 10, requires_shipping: true, metadata: { a: 1 } })
+    expect(one.id).toMatch(/^iitem_[0-9A-HJKMNP-TV-Z]{26}$/)
+    expect(one.created_at).toBeInstanceOf(Date)
+    expect(one.deleted_at).toBeNull()
+
+    const many = await t.inventory.createInventoryItems(
+      Array.from({ length: 5 }, (_, i) => ({ sku: `many-${4 - i}`, requires_shipping: i % 2 === 0 }))
+    )
+    expect(Array.isArray(many)).toBe(true)
+    expect(many.map((i) => i.sku)).toEqual(['many-4', 'many-3', 'many-2', 'many-1', 'many-0'])
+    expect(many.map((i) => i.requires_shipping)).toEqual([true, false, true, false, true])
+  })
+
+  test('bulk create of 1000 items is one call and keeps order', async () => {
+    const input = Array.from({ length: 1000 }, (_, i) => ({ sku: `bulk-${i}`, hs_code: 'HS' + (i % 7) }))
+    const out = await t.inventory.createInventoryItems(input)
+    expect(out).toHaveLength(1000)
+    expect(out[999].sku).toBe('bulk-999')
+    const [, count] = await t.inventory.listAndCountInventoryItems({ sku: { $like: 'bulk-%' } }, { take: 10 })
+    expect(count).toBe(1000)
+  })
+
+  test('duplicate sku is invalid_data with Medusa’s message; nothing from the batch is written', async () => {
+    await expect(t.inventory.createInventoryItems([{ sku: 'dup-new' }, { sku: 'one' }])).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: 'Inventory item with sku: one, already exists.',
+    })
+    expect(await t.inventory.listInventoryItems({ sku: 'dup-new' })).toEqual([])
+  })
+
+  test('update, metadata merge, and not found', async () => {
+    const [a] = await t.inventory.createInventoryItems([{ sku: 'upd', metadata: { keep: 1, drop: 2 } }])
+    const u = await t.inventory.updateInventoryItems({ id: a.id, title: 'New', metadata: { drop: '', add: 3 } })
+    expect(u).toMatchObject({ id: a.id, title: 'New', sku: 'upd', metadata: { keep: 1, add: 3 } })
+    expect(u.metadata).not.toHaveProperty('drop')
+    expect(u.updated_at.getTime()).toBeGreaterThanOrEqual(a.updated_at.getTime())
+    const arr = await t.inventory.updateInventoryItems([{ id: a.id, hs_code: 'X' }])
+    expect(arr).toHaveLength(1)
+    await expect(t.inventory.updateInventoryItems({ id: 'iitem_missing', title: 'x' })).rejects.toMatchObject({
+      type: 'not_found',
+      message: 'InventoryItem with id "iitem_missing" not found',
+    })
+  })
+
+  test('retrieve: found, not found message, select', async () => {
+    const a = await t.inventory.createInventoryItems({ sku: 'ret', title: 'R' })
+    const got = await t.inventory.retrieveInventoryItem(a.id)
+    expect(got).toEqual(a)
+    const sel = await t.inventory.retrieveInventoryItem(a.id, { select: ['sku'] })
+    expect(sel).toEqual({ id: a.id, sku: 'ret' })
+    await expect(t.inventory.retrieveInventoryItem('iitem_nope')).rejects.toMatchObject({
+      type: 'not_found',
+      message: 'InventoryItem with id: iitem_nope was not found',
+    })
+  })
+
+  test('filters: operators, arrays, null, $or/$and, q, order, skip/take', async () => {
+    await t.inventory.createInventoryItems([
+      { sku: 'f-a', title: 'Red Shirt', weight: 1, hs_code: 'H1', origin_country: 'dk' },
+      { sku: 'f-b', title: 'Blue Shirt', weight: 5, description: 'cotton' },
+      { sku: 'f-c', title: 'Green Hat', weight: 9, mid_code: 'M-shirtish' },
+      { sku: 'f-d', title: '100% wool', weight: null },
+    ])
+    const skus = async (filter, config = {}) =>
+      (await t.inventory.listInventoryItems({ sku: { $like: 'f-%' }, ...filter }, { order: { sku: 'ASC' }, ...config })).map(
+        (i) => i.sku
+      )
+    expect(await skus({ weight: { $gte: 5 } })).toEqual(['f-b', 'f-c'])
+    expect(await skus({ weight: { $lt: 5, $gt: 0 } })).toEqual(['f-a'])
+    expect(await skus({ weight: null })).toEqual(['f-d'])
+    expect(await skus({ weight: { $ne: null, $nin: [5] } })).toEqual(['f-a', 'f-c'])
+    expect(await skus({ sku: ['f-a', 'f-c'] })).toEqual(['f-a', 'f-c'])
+    expect(await skus({ sku: { $in: ['f-b'] } })).toEqual(['f-b'])
+    expect(await skus({ title: { $ilike: '%shirt' } })).toEqual(['f-a', 'f-b'])
+    expect(await skus({ $or: [{ weight: 1 }, { title: 'Green Hat' }] })).toEqual(['f-a', 'f-c'])
+    expect(await skus({ $and: [{ weight: { $gt: 0 } }, { weight: { $lt: 9 } }] })).toEqual(['f-a', 'f-b'])
+    // q searches sku, hs_code, mid_code, description, title — case-insensitively
+    expect(await skus({ q: 'SHIRT' })).toEqual(['f-a', 'f-b', 'f-c'])
+    expect(await skus({ q: 'cotton' })).toEqual(['f-b'])
+    // % in q is a literal, not a wildcard
+    expect(await skus({ q: '100%' })).toEqual(['f-d'])
+    expect(await skus({ q: '1%l' })).toEqual([])
+    expect(await skus({}, { order: { weight: 'DESC' }, take: 2 })).toEqual(['f-d', 'f-c'])
+    expect(await skus({}, { skip: 1, take: 2 })).toEqual(['f-b', 'f-c'])
+    const [page, count] = await t.inventory.listAndCountInventoryItems({ sku: { $like: 'f-%' } }, { skip: 10, take: 2 })
+    expect(page).toEqual([])
+    expect(count).toBe(4)
+    expect(await skus({ metadata: null, created_at: { $lte: new Date(Date.now() + 60000) } })).toHaveLength(4)
+  })
+
+  test('unknown fields, operators and config are invalid_data and name the culprit', async () => {
+    await expect(t.inventory.listInventoryItems({ password: 'x' })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringContaining('password'),
+    })
+    await expect(t.inventory.listInventoryItems({ sku: { $regex: '.*' } })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringContaining('$regex'),
+    })
+    await expect(t.inventory.listInventoryItems({}, { order: { 'sku; DROP TABLE inventory_item': 'ASC' } })).rejects.toMatchObject({
+      type: 'invalid_data',
+    })
+    await expect(t.inventory.createInventoryItems({ sku: 'x', colour: 'red' })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringContaining("'colour'"),
+    })
+    await expect(t.inventory.createInventoryItems({ sku: 'x', weight: 'heavy' })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringContaining('weight'),
+    })
+    await expect(t.inventory.createInventoryItems({ sku: 'x', requires_shipping: 'yes' })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringContaining('requires_shipping'),
+    })
+    expect(await t.inventory.listInventoryItems({ sku: 'x' })).toEqual([])
+    // the injection attempt above did not drop anything
+    expect((await t.inventory.listInventoryItems({}, { take: 1 })).length).toBe(1)
+    // a value is data, never SQL
+    expect(await t.inventory.listInventoryItems({ sku: "' OR 1=1 --" })).toEqual([])
+  })
+
+  test('soft delete cascades to levels and reservations; restore brings back exactly those', async () => {
+    const item = await t.inventory.createInventoryItems({ sku: 'soft' })
+    await t.inventory.createInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'l1', stocked_quantity: 5 },
+      { inventory_item_id: item.id, location_id: 'l2', stocked_quantity: 5 },
+    ])
+    const res = await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'l1', quantity: 2 })
+    // a level soft-deleted earlier on its own must stay deleted after the item's restore
+    const [l2] = await t.inventory.listInventoryLevels({ inventory_item_id: item.id, location_id: 'l2' })
+    await t.inventory.softDeleteInventoryLevels([l2.id])
+
+    const keys = await t.inventory.softDeleteInventoryItems([item.id], { returnLinkableKeys: ['location_levels'] })
+    expect(keys.inventory_item_id).toEqual([item.id])
+    expect(keys.reservation_item_id).toEqual([res.id])
+    expect(await t.inventory.listInventoryItems({ id: item.id })).toEqual([])
+    expect(await t.inventory.listInventoryLevels({ inventory_item_id: item.id })).toEqual([])
+    expect(await t.inventory.listReservationItems({ inventory_item_id: item.id })).toEqual([])
+    const withDeleted = await t.inventory.listInventoryItems({ id: item.id }, { withDeleted: true })
+    expect(withDeleted[0].deleted_at).toBeInstanceOf(Date)
+
+    expect(await t.inventory.restoreInventoryItems([item.id])).toBeUndefined()
+    expect((await t.inventory.retrieveInventoryItem(item.id)).deleted_at).toBeNull()
+    const levels = await t.inventory.listInventoryLevels({ inventory_item_id: item.id })
+    expect(levels.map((l) => l.location_id)).toEqual(['l1'])
+    expect(levels[0].reserved_quantity).toBe(2)
+    expect(await t.inventory.listReservationItems({ inventory_item_id: item.id })).toHaveLength(1)
+  })
+
+  test('hard delete removes levels and reservations with the item', async () => {
+    const item = await t.inventory.createInventoryItems({ sku: 'hard' })
+    await t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'l1', stocked_quantity: 3 })
+    await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'l1', quantity: 1 })
+    expect(await t.inventory.deleteInventoryItems([item.id])).toBeUndefined()
+    const { rows } = await t.db.query(
+      `SELECT (SELECT count(*) FROM inventory_item WHERE id = $1)::int AS i,
+              (SELECT count(*) FROM inventory_level WHERE inventory_item_id = $1)::int AS l,
+              (SELECT count(*) FROM reservation_item WHERE inventory_item_id = $1)::int AS r`,
+      [item.id]
+    )
+    expect(rows[0]).toEqual({ i: 0, l: 0, r: 0 })
+  })
+
+  test('computed stocked/reserved quantities and relations through select', async () => {
+    const item = await t.inventory.createInventoryItems({ sku: 'computed' })
+    await t.inventory.createInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'a', stocked_quantity: 49.5 },
+      { inventory_item_id: item.id, location_id: 'b', stocked_quantity: '0.25' },
+    ])
+    await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity: 1.5 })
+    const [got] = await t.inventory.listInventoryItems(
+      { id: item.id },
+      { select: ['id', 'stocked_quantity', 'reserved_quantity', 'location_levels.location_id'] }
+    )
+    expect(got.stocked_quantity).toBe(49.75)
+    expect(got.reserved_quantity).toBe(1.5)
+    expect(got.location_levels.map((l) => l.location_id).sort()).toEqual(['a', 'b'])
+    const full = await t.inventory.retrieveInventoryItem(item.id, { relations: ['reservation_items'] })
+    expect(full.reservation_items).toHaveLength(1)
+    expect(full.reservation_items[0].quantity).toBe(1.5)
+  })
+})

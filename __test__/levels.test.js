@@ -1,0 +1,173 @@
+'use strict'
+const { freshService } = require('./helpers')
+
+let t
+let item
+beforeAll(async () => {
+  t = await freshService('levels')
+})
+afterAll(() => t.cleanup())
+beforeEach(async () => {
+  item = await t.inventory.createInventoryItems({ sku: `lv-${Math.random()}` })
+})
+
+const raw = (v) => ({ value: String(v), precision: 20 })
+
+describe('inventory levels', () => {
+  test('create: defaults, raw twins, available_quantity, reserved_quantity input ignored', async () => {
+    const lvl = await t.inventory.createInventoryLevels({
+      inventory_item_id: item.id,
+      location_id: 'loc',
+      stocked_quantity: 10,
+      reserved_quantity: 7,
+    })
+    expect(lvl).toMatchObject({
+      inventory_item_id: item.id,
+      location_id: 'loc',
+      stocked_quantity: 10,
+      reserved_quantity: 0,
+      incoming_quantity: 0,
+      available_quantity: 10,
+      raw_stocked_quantity: raw(10),
+      raw_reserved_quantity: raw(0),
+      raw_incoming_quantity: raw(0),
+    })
+    expect(lvl.id).toMatch(/^ilev_/)
+    const [arr] = await t.inventory.createInventoryLevels([{ inventory_item_id: item.id, location_id: 'loc2' }])
+    expect(arr.stocked_quantity).toBe(0)
+  })
+
+  test('unique (item, location) and unknown item give Medusa’s messages', async () => {
+    await t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'u' })
+    await expect(t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'u' })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: `Inventory level with inventory_item_id: ${item.id}, location_id: u, already exists.`,
+    })
+    await expect(t.inventory.createInventoryLevels({ inventory_item_id: 'iitem_ghost', location_id: 'u' })).rejects.toMatchObject({
+      type: 'not_found',
+      message: 'You tried to set relationship inventory_item_id: iitem_ghost, but such entity does not exist',
+    })
+  })
+
+  test('update by item+location; reserved_quantity cannot be set; missing level is not_found', async () => {
+    await t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'a', stocked_quantity: 5 })
+    await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity: 2 })
+    const u = await t.inventory.updateInventoryLevels({
+      inventory_item_id: item.id,
+      location_id: 'a',
+      stocked_quantity: 20,
+      incoming_quantity: 4,
+      reserved_quantity: 0,
+    })
+    expect(u).toMatchObject({ stocked_quantity: 20, incoming_quantity: 4, reserved_quantity: 2, available_quantity: 18 })
+    expect(u.raw_stocked_quantity).toEqual(raw(20))
+    const arr = await t.inventory.updateInventoryLevels([{ inventory_item_id: item.id, location_id: 'a', stocked_quantity: 21 }])
+    expect(arr[0].stocked_quantity).toBe(21)
+    await expect(
+      t.inventory.updateInventoryLevels([
+        { inventory_item_id: item.id, location_id: 'a', stocked_quantity: 1 },
+        { inventory_item_id: item.id, location_id: 'zz', stocked_quantity: 1 },
+      ])
+    ).rejects.toMatchObject({ type: 'not_found', message: `Item ${item.id} is not stocked at location zz` })
+    // the batch failed whole: the first update did not land
+    expect((await t.inventory.retrieveInventoryLevelByItemAndLocation(item.id, 'a')).stocked_quantity).toBe(21)
+  })
+
+  test('adjustInventory: single and batch, fractional, not found message', async () => {
+    await t.inventory.createInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'a', stocked_quantity: 10 },
+      { inventory_item_id: item.id, location_id: 'b', stocked_quantity: 1 },
+    ])
+    const one = await t.inventory.adjustInventory(item.id, 'a', -3)
+    expect(one).toMatchObject({ location_id: 'a', stocked_quantity: 7, raw_stocked_quantity: raw(7) })
+    const many = await t.inventory.adjustInventory([
+      { inventoryItemId: item.id, locationId: 'b', adjustment: 0.25 },
+      { inventoryItemId: item.id, locationId: 'a', adjustment: '2' },
+      { inventoryItemId: item.id, locationId: 'a', adjustment: 1 },
+    ])
+    expect(many.map((l) => [l.location_id, l.stocked_quantity])).toEqual([
+      ['b', 1.25],
+      ['a', 9],
+      ['a', 10],
+    ])
+    await expect(t.inventory.adjustInventory(item.id, 'nowhere', 1)).rejects.toMatchObject({
+      type: 'not_found',
+      message: `Inventory level for item ${item.id} and location nowhere not found`,
+    })
+    await expect(
+      t.inventory.adjustInventory([
+        { inventoryItemId: item.id, locationId: 'a', adjustment: 5 },
+        { inventoryItemId: item.id, locationId: 'nowhere', adjustment: 1 },
+      ])
+    ).rejects.toMatchObject({ type: 'not_found' })
+    expect((await t.inventory.retrieveInventoryLevelByItemAndLocation(item.id, 'a')).stocked_quantity).toBe(10)
+  })
+
+  test('quantities over a sales channel’s locations and confirmInventory', async () => {
+    await t.inventory.createInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'a', stocked_quantity: 49.5 },
+      { inventory_item_id: item.id, location_id: 'b', stocked_quantity: 3 },
+      { inventory_item_id: item.id, location_id: 'c', stocked_quantity: 100 },
+    ])
+    await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity: 0.5 })
+    expect(await t.inventory.retrieveStockedQuantity(item.id, ['a', 'b'])).toBe(52.5)
+    expect(await t.inventory.retrieveReservedQuantity(item.id, ['a', 'b'])).toBe(0.5)
+    expect(await t.inventory.retrieveAvailableQuantity(item.id, ['a', 'b'])).toBe(52)
+    expect(await t.inventory.retrieveAvailableQuantity(item.id, [])).toBe(0)
+    expect(await t.inventory.confirmInventory(item.id, ['a', 'b'], 52)).toBe(true)
+    expect(await t.inventory.confirmInventory(item.id, ['a', 'b'], 52.01)).toBe(false)
+    expect(await t.inventory.confirmInventory(item.id, ['c'], 100)).toBe(true)
+    await expect(t.inventory.retrieveAvailableQuantity('iitem_nope', ['a'])).rejects.toMatchObject({
+      type: 'not_found',
+      message: 'InventoryItem with id: iitem_nope was not found',
+    })
+    await expect(t.inventory.retrieveReservedQuantity('iitem_nope', [])).rejects.toMatchObject({ type: 'not_found' })
+    await expect(t.inventory.confirmInventory(item.id, ['a'], -1)).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringContaining('quantity'),
+    })
+  })
+
+  test('retrieve, list with filters, listAndCount, select', async () => {
+    const [a, b] = await t.inventory.createInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'a', stocked_quantity: 1 },
+      { inventory_item_id: item.id, location_id: 'b', stocked_quantity: 8 },
+    ])
+    expect(await t.inventory.retrieveInventoryLevel(a.id)).toEqual(a)
+    await expect(t.inventory.retrieveInventoryLevel('ilev_x')).rejects.toMatchObject({
+      type: 'not_found',
+      message: 'InventoryLevel with id: ilev_x was not found',
+    })
+    await expect(t.inventory.retrieveInventoryLevelByItemAndLocation(item.id, 'q')).rejects.toMatchObject({
+      type: 'not_found',
+      message: `Inventory level for item ${item.id} and location q not found`,
+    })
+    const [list, count] = await t.inventory.listAndCountInventoryLevels(
+      { inventory_item_id: item.id, stocked_quantity: { $gt: 2 } },
+      { select: ['location_id', 'available_quantity'] }
+    )
+    expect(count).toBe(1)
+    expect(list).toEqual([{ id: b.id, location_id: 'b', available_quantity: 8 }])
+    const withItem = await t.inventory.listInventoryLevels({ id: a.id }, { relations: ['inventory_item'] })
+    expect(withItem[0].inventory_item.sku).toBe(item.sku)
+  })
+
+  test('delete one level, many levels, soft delete/restore, and by location', async () => {
+    const [a, b, c] = await t.inventory.createInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'a' },
+      { inventory_item_id: item.id, location_id: 'b' },
+      { inventory_item_id: item.id, location_id: 'gone' },
+    ])
+    expect(await t.inventory.deleteInventoryLevel(item.id, 'a')).toBeUndefined()
+    await t.inventory.softDeleteInventoryLevels([b.id])
+    expect((await t.inventory.listInventoryLevels({ inventory_item_id: item.id })).map((l) => l.id)).toEqual([c.id])
+    await t.inventory.restoreInventoryLevels([b.id])
+    const [deleted, cascaded] = await t.inventory.deleteInventoryItemLevelByLocationId('gone')
+    expect(deleted.map((l) => l.id)).toEqual([c.id])
+    expect(cascaded).toEqual({})
+    expect((await t.inventory.listInventoryLevels({ inventory_item_id: item.id })).map((l) => l.id)).toEqual([b.id])
+    await t.inventory.deleteInventoryLevels([b.id])
+    const { rows } = await t.db.query('SELECT id FROM inventory_level WHERE inventory_item_id = $1', [item.id])
+    expect(rows.map((r) => r.id)).toEqual([c.id]) // only the soft-deleted one remains
+  })
+})
