@@ -71,7 +71,13 @@ const INSERT_COLS: &[&str] = &[
 /// the batch's summed demand per level against what is available under those
 /// locks, and only if every level passes, raise reserved_quantity and insert
 /// the rows. A failing batch writes nothing and reports what failed.
-fn create_sql() -> String {
+fn create_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(build_create_sql)
+}
+
+fn build_create_sql() -> String {
+    let dto_col = format!("{} AS dto", dto(&RESERVATION_ITEM));
     let unnest: Vec<String> = (1..=INSERT_COLS.len())
         .map(|i| format!("${i}::text[]"))
         .collect();
@@ -126,7 +132,7 @@ fn create_sql() -> String {
         cols = INSERT_COLS.join(", "),
         raw = raw_of("trim_scale(t.reserved_quantity + chk.total)"),
         raw_q = raw_of("trim_scale(u.quantity::numeric)"),
-        dto = format!("{} AS dto", dto(&RESERVATION_ITEM)),
+        dto = dto_col,
         dto_ref = "ins.dto",
     )
 }
@@ -244,7 +250,7 @@ impl InventoryService {
             params.push(values);
         }
         let c = self.client().await?;
-        let stmt = c.prepare_cached(&create_sql()).await?;
+        let stmt = c.prepare_cached(create_sql()).await?;
         let out = c.query(&stmt, &params.refs()).await?;
         let mut problems: Vec<(i64, String, String, String)> = Vec::new();
         let mut by_id: HashMap<String, Value> = HashMap::new();

@@ -204,9 +204,16 @@ pub async fn list_with<C: GenericClient>(
     Ok(rows.iter().map(|r| r.get::<_, Value>(0)).collect())
 }
 
-/// Full DTO of a row, with the entity's default fields.
-pub fn dto(entity: &'static Entity) -> String {
-    sql::dto_expr(entity, "t", None, &[], false, 0).unwrap_or_default()
+/// Full DTO of a row aliased `t`, with the entity's default fields (built once per entity).
+pub fn dto(entity: &'static Entity) -> &'static str {
+    use std::sync::OnceLock;
+    static CACHE: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = match entity.table {
+        "inventory_item" => &CACHE[0],
+        "inventory_level" => &CACHE[1],
+        _ => &CACHE[2],
+    };
+    slot.get_or_init(|| sql::dto_expr(entity, "t", None, &[], false, 0).unwrap_or_default())
 }
 
 // ---- input parsing -------------------------------------------------------

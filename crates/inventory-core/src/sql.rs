@@ -541,8 +541,8 @@ mod tests {
             json!({"sku": "a", "id": ["x", "y"], "title": null}),
         );
         assert_eq!(n, 2);
-        assert!(sql.contains("t.sku = $1::text::text"), "{sql}");
-        assert!(sql.contains("t.id = ANY($2::text[]::text[])"), "{sql}");
+        assert!(sql.contains("t.sku = $2::text::text"), "{sql}");
+        assert!(sql.contains("t.id = ANY($1::text[]::text[])"), "{sql}");
         assert!(sql.contains("t.title IS NULL"), "{sql}");
     }
 

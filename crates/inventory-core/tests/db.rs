@@ -1,0 +1,188 @@
+//! The core against a real Postgres (DATABASE_URL, else the local server),
+//! each test in a schema of its own.
+
+use inventory_core::{dispatch, ConnectOptions, ErrorType, InventoryService};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+struct Fixture {
+    svc: Arc<InventoryService>,
+    schema: String,
+}
+
+impl Fixture {
+    async fn new(tag: &str) -> Self {
+        let schema = format!(
+            "rt_{tag}_{}_{}",
+            std::process::id(),
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let svc = InventoryService::connect(ConnectOptions {
+            url: url(),
+            schema: schema.clone(),
+            max_connections: 16,
+        })
+        .await
+        .expect("connect");
+        svc.migrate().await.expect("migrate");
+        Fixture {
+            svc: Arc::new(svc),
+            schema,
+        }
+    }
+
+    async fn call(&self, method: &str, args: Value) -> inventory_core::Result<Value> {
+        let args = args.as_array().cloned().unwrap_or_default();
+        dispatch::call(&self.svc, method, &args).await
+    }
+
+    async fn drop_schema(self) {
+        let c = self.svc.client().await.unwrap();
+        c.batch_execute(&format!("DROP SCHEMA \"{}\" CASCADE", self.schema))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reservations_never_exceed_stock_under_concurrency() {
+    let f = Fixture::new("conc").await;
+    let item = f
+        .call("createInventoryItems", json!([{ "sku": "hot" }]))
+        .await
+        .unwrap();
+    let id = item["id"].as_str().unwrap().to_string();
+    f.call(
+        "createInventoryLevels",
+        json!([{ "inventory_item_id": id, "location_id": "l", "stocked_quantity": 7 }]),
+    )
+    .await
+    .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let svc = f.svc.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            dispatch::call(
+                &svc,
+                "createReservationItems",
+                &[json!({ "inventory_item_id": id, "location_id": "l", "quantity": 1, "line_item_id": format!("li{i}") })],
+            )
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => assert_eq!(e.kind, ErrorType::NotAllowed, "{e}"),
+        }
+    }
+    assert_eq!(ok, 7);
+    let c = f.svc.client().await.unwrap();
+    let row = c
+        .query_one(
+            "SELECT reserved_quantity::text, raw_reserved_quantity->>'value',
+                    (SELECT sum(quantity)::text FROM reservation_item WHERE deleted_at IS NULL)
+             FROM inventory_level",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (reserved, raw, live): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        (reserved.as_str(), raw.as_str(), live.as_str()),
+        ("7", "7", "7")
+    );
+    drop(c);
+    f.drop_schema().await;
+}
+
+#[tokio::test]
+async fn exact_decimals_round_trip() {
+    let f = Fixture::new("dec").await;
+    let item = f
+        .call("createInventoryItems", json!([{ "sku": "d" }]))
+        .await
+        .unwrap();
+    let id = item["id"].as_str().unwrap();
+    f.call(
+        "createInventoryLevels",
+        json!([{ "inventory_item_id": id, "location_id": "l", "stocked_quantity": "0.1" }]),
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        f.call("adjustInventory", json!([id, "l", 0.1]))
+            .await
+            .unwrap();
+    }
+    // 0.1 + 0.1 + 0.1 is exactly 0.3 in numeric, unlike in binary floating point.
+    let lvl = f
+        .call("retrieveInventoryLevelByItemAndLocation", json!([id, "l"]))
+        .await
+        .unwrap();
+    assert_eq!(lvl["raw_stocked_quantity"]["value"], json!("0.3"));
+    assert_eq!(
+        f.call("confirmInventory", json!([id, ["l"], "0.3"]))
+            .await
+            .unwrap(),
+        json!(true)
+    );
+    f.drop_schema().await;
+}
+
+#[tokio::test]
+async fn failed_batch_writes_nothing() {
+    let f = Fixture::new("atomic").await;
+    let items = f
+        .call(
+            "createInventoryItems",
+            json!([[{ "sku": "a" }, { "sku": "b" }]]),
+        )
+        .await
+        .unwrap();
+    let a = items[0]["id"].as_str().unwrap();
+    let b = items[1]["id"].as_str().unwrap();
+    f.call(
+        "createInventoryLevels",
+        json!([[{ "inventory_item_id": a, "location_id": "l", "stocked_quantity": 5 },
+                { "inventory_item_id": b, "location_id": "l", "stocked_quantity": 1 }]]),
+    )
+    .await
+    .unwrap();
+    let err = f
+        .call(
+            "createReservationItems",
+            json!([[{ "inventory_item_id": a, "location_id": "l", "quantity": 5 },
+                    { "inventory_item_id": b, "location_id": "l", "quantity": 2 }]]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorType::NotAllowed);
+    assert_eq!(
+        err.message,
+        format!("Not enough stock available for item {b} at location l")
+    );
+    let reserved = f
+        .call("retrieveReservedQuantity", json!([a, ["l"]]))
+        .await
+        .unwrap();
+    assert_eq!(reserved, json!(0.0));
+    let list = f.call("listReservationItems", json!([{}])).await.unwrap();
+    assert_eq!(list, json!([]));
+    f.drop_schema().await;
+}
+
+#[tokio::test]
+async fn unknown_method_is_invalid_data() {
+    let f = Fixture::new("unk").await;
+    let err = f.call("dropEverything", json!([])).await.unwrap_err();
+    assert_eq!(err.kind, ErrorType::InvalidData);
+    f.drop_schema().await;
+}
