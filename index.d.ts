@@ -12,7 +12,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeInventory {
   /** Creates or upgrades the tables; returns the schema version. */
   migrate(): Promise<number>
-  /** Calls a Medusa method by name; `args` is the JSON array of its positional arguments. */
+  /**
+   * Calls a Medusa method by name; `args` is the JSON array of its positional arguments.
+   * Resolves to JSON `{ result, changes: [[object, action, ids], …] }`, changes being
+   * what the committed call did (the Medusa adapter turns them into events).
+   */
   call(method: string, args: string): Promise<string>
   close(): void
 }

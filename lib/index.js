@@ -80,8 +80,8 @@ class InventoryService {
     } catch (e) {
       throw toInventoryError(e)
     }
-    const value = JSON.parse(out, reviver)
-    return value === null ? undefined : value
+    const { result } = JSON.parse(out, reviver)
+    return result === null ? undefined : result
   }
 }
 

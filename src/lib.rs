@@ -79,6 +79,8 @@ impl NativeInventory {
     }
 
     /// Calls a Medusa method by name; `args` is the JSON array of its positional arguments.
+    /// Resolves to JSON `{ result, changes: [[object, action, ids], …] }`, changes being
+    /// what the committed call did (the Medusa adapter turns them into events).
     #[napi]
     pub async fn call(&self, method: String, args: String) -> napi::Result<String> {
         let svc = self.inner.clone();
@@ -88,7 +90,7 @@ impl NativeInventory {
                 other => vec![other],
             };
             let out = dispatch::call(&svc, &method, &args).await?;
-            Ok(out.to_string())
+            Ok(out.to_json().to_string())
         })
         .await
     }

@@ -4,7 +4,7 @@
 
 use crate::entity::{INVENTORY_ITEM, INVENTORY_LEVEL, RESERVATION_ITEM};
 use crate::error::{Error, Result};
-use crate::service::InventoryService;
+use crate::service::{InventoryService, Outcome};
 use serde_json::Value;
 
 /// Every data method of Medusa's IInventoryService served by this crate.
@@ -46,26 +46,44 @@ pub const METHODS: &[&str] = &[
     "retrieveReservedQuantity",
 ];
 
-pub async fn call(svc: &InventoryService, method: &str, args: &[Value]) -> Result<Value> {
+pub async fn call(svc: &InventoryService, method: &str, args: &[Value]) -> Result<Outcome> {
     let null = Value::Null;
     let a = |i: usize| args.get(i).unwrap_or(&null);
     match method {
-        "listInventoryItems" => svc.list(&INVENTORY_ITEM, a(0), a(1)).await,
-        "listAndCountInventoryItems" => svc.list_and_count(&INVENTORY_ITEM, a(0), a(1)).await,
-        "retrieveInventoryItem" => svc.retrieve(&INVENTORY_ITEM, a(0), a(1)).await,
+        "listInventoryItems" => svc
+            .list(&INVENTORY_ITEM, a(0), a(1))
+            .await
+            .map(Outcome::from),
+        "listAndCountInventoryItems" => svc
+            .list_and_count(&INVENTORY_ITEM, a(0), a(1))
+            .await
+            .map(Outcome::from),
+        "retrieveInventoryItem" => svc
+            .retrieve(&INVENTORY_ITEM, a(0), a(1))
+            .await
+            .map(Outcome::from),
         "createInventoryItems" => svc.create_inventory_items(a(0)).await,
         "updateInventoryItems" => svc.update_inventory_items(a(0)).await,
         "deleteInventoryItems" => svc.delete_inventory_items(a(0)).await,
         "softDeleteInventoryItems" => svc.soft_delete_inventory_items(a(0), a(1)).await,
         "restoreInventoryItems" => svc.restore_inventory_items(a(0), a(1)).await,
 
-        "listInventoryLevels" => svc.list(&INVENTORY_LEVEL, a(0), a(1)).await,
-        "listAndCountInventoryLevels" => svc.list_and_count(&INVENTORY_LEVEL, a(0), a(1)).await,
-        "retrieveInventoryLevel" => svc.retrieve(&INVENTORY_LEVEL, a(0), a(1)).await,
-        "retrieveInventoryLevelByItemAndLocation" => {
-            svc.retrieve_inventory_level_by_item_and_location(a(0), a(1))
-                .await
-        }
+        "listInventoryLevels" => svc
+            .list(&INVENTORY_LEVEL, a(0), a(1))
+            .await
+            .map(Outcome::from),
+        "listAndCountInventoryLevels" => svc
+            .list_and_count(&INVENTORY_LEVEL, a(0), a(1))
+            .await
+            .map(Outcome::from),
+        "retrieveInventoryLevel" => svc
+            .retrieve(&INVENTORY_LEVEL, a(0), a(1))
+            .await
+            .map(Outcome::from),
+        "retrieveInventoryLevelByItemAndLocation" => svc
+            .retrieve_inventory_level_by_item_and_location(a(0), a(1))
+            .await
+            .map(Outcome::from),
         "createInventoryLevels" => svc.create_inventory_levels(a(0)).await,
         "updateInventoryLevels" => svc.update_inventory_levels(a(0)).await,
         "deleteInventoryLevel" => svc.delete_inventory_level(a(0), a(1)).await,
@@ -77,9 +95,18 @@ pub async fn call(svc: &InventoryService, method: &str, args: &[Value]) -> Resul
         }
         "adjustInventory" => svc.adjust_inventory(args).await,
 
-        "listReservationItems" => svc.list(&RESERVATION_ITEM, a(0), a(1)).await,
-        "listAndCountReservationItems" => svc.list_and_count(&RESERVATION_ITEM, a(0), a(1)).await,
-        "retrieveReservationItem" => svc.retrieve(&RESERVATION_ITEM, a(0), a(1)).await,
+        "listReservationItems" => svc
+            .list(&RESERVATION_ITEM, a(0), a(1))
+            .await
+            .map(Outcome::from),
+        "listAndCountReservationItems" => svc
+            .list_and_count(&RESERVATION_ITEM, a(0), a(1))
+            .await
+            .map(Outcome::from),
+        "retrieveReservationItem" => svc
+            .retrieve(&RESERVATION_ITEM, a(0), a(1))
+            .await
+            .map(Outcome::from),
         "createReservationItems" => svc.create_reservation_items(a(0)).await,
         "updateReservationItems" => svc.update_reservation_items(a(0)).await,
         "deleteReservationItems" => svc.delete_reservation_items(a(0)).await,
@@ -93,10 +120,22 @@ pub async fn call(svc: &InventoryService, method: &str, args: &[Value]) -> Resul
             svc.delete_reservation_item_by_location_id(a(0)).await
         }
 
-        "confirmInventory" => svc.confirm_inventory(a(0), a(1), a(2)).await,
-        "retrieveAvailableQuantity" => svc.retrieve_available_quantity(a(0), a(1)).await,
-        "retrieveStockedQuantity" => svc.retrieve_stocked_quantity(a(0), a(1)).await,
-        "retrieveReservedQuantity" => svc.retrieve_reserved_quantity(a(0), a(1)).await,
+        "confirmInventory" => svc
+            .confirm_inventory(a(0), a(1), a(2))
+            .await
+            .map(Outcome::from),
+        "retrieveAvailableQuantity" => svc
+            .retrieve_available_quantity(a(0), a(1))
+            .await
+            .map(Outcome::from),
+        "retrieveStockedQuantity" => svc
+            .retrieve_stocked_quantity(a(0), a(1))
+            .await
+            .map(Outcome::from),
+        "retrieveReservedQuantity" => svc
+            .retrieve_reserved_quantity(a(0), a(1))
+            .await
+            .map(Outcome::from),
         other => Err(Error::invalid(format!("Unknown method '{other}'"))),
     }
 }

@@ -59,7 +59,7 @@ static UPDATE: InputSpec = InputSpec {
 };
 
 impl InventoryService {
-    pub async fn create_inventory_items(&self, input: &Value) -> Result<Value> {
+    pub async fn create_inventory_items(&self, input: &Value) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let mut rows = inputs
             .iter()
@@ -76,7 +76,7 @@ impl InventoryService {
             }
         }
         if rows.is_empty() {
-            return Ok(shape(vec![], was_array));
+            return Ok(shape(vec![], was_array).into());
         }
         let mut cols = vec!["id"];
         cols.extend_from_slice(ITEM_FIELDS);
@@ -89,10 +89,11 @@ impl InventoryService {
             &rows,
         )
         .await?;
-        Ok(shape(out, was_array))
+        let ids = ids_in(&Value::Array(out.clone()));
+        Ok(Outcome::from(shape(out, was_array)).with(ITEM, "created", ids))
     }
 
-    pub async fn update_inventory_items(&self, input: &Value) -> Result<Value> {
+    pub async fn update_inventory_items(&self, input: &Value) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let rows = inputs
             .iter()
@@ -125,21 +126,31 @@ impl InventoryService {
             )));
         }
         tx.commit().await?;
-        Ok(shape(out, was_array))
+        let ids = ids_in(&Value::Array(out.clone()));
+        Ok(Outcome::from(shape(out, was_array)).with(ITEM, "updated", ids))
     }
 
-    pub async fn delete_inventory_items(&self, ids: &Value) -> Result<Value> {
+    pub async fn delete_inventory_items(&self, ids: &Value) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let c = self.client().await?;
         // Levels and reservations go with the item through the ON DELETE CASCADE foreign keys.
-        c.execute("DELETE FROM inventory_item WHERE id = ANY($1)", &[&ids])
+        let rows = c
+            .query(
+                "DELETE FROM inventory_item WHERE id = ANY($1) RETURNING id",
+                &[&ids],
+            )
             .await?;
-        Ok(Value::Null)
+        let gone = rows.iter().map(|r| r.get(0)).collect();
+        Ok(Outcome::from(Value::Null).with(ITEM, "deleted", gone))
     }
 
     /// Soft-deletes items with their levels and reservations, all stamped with the
     /// same deleted_at so that restore brings back exactly what went with them.
-    pub async fn soft_delete_inventory_items(&self, ids: &Value, config: &Value) -> Result<Value> {
+    pub async fn soft_delete_inventory_items(
+        &self,
+        ids: &Value,
+        config: &Value,
+    ) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let c = self.client().await?;
         let row = c
@@ -154,10 +165,14 @@ impl InventoryService {
                 &[&ids],
             )
             .await?;
-        Ok(linkable_result(config, &row))
+        // As Medusa: the item is deleted, its cascaded levels and reservations are updated.
+        Ok(Outcome::from(linkable_result(config, &row))
+            .with(ITEM, "deleted", row.get(0))
+            .with(RESERVATION, "updated", row.get(2))
+            .with(LEVEL, "updated", row.get(1)))
     }
 
-    pub async fn restore_inventory_items(&self, ids: &Value, config: &Value) -> Result<Value> {
+    pub async fn restore_inventory_items(&self, ids: &Value, config: &Value) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let c = self.client().await?;
         let row = c
@@ -173,7 +188,10 @@ impl InventoryService {
                 &[&ids],
             )
             .await?;
-        Ok(linkable_result(config, &row))
+        Ok(Outcome::from(linkable_result(config, &row))
+            .with(ITEM, "restored", row.get(0))
+            .with(LEVEL, "restored", row.get(1))
+            .with(RESERVATION, "restored", row.get(2)))
     }
 }
 

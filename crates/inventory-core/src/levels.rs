@@ -97,13 +97,22 @@ fn id_arg(v: &Value, name: &str) -> Result<String> {
 }
 
 /// A quantity read back from Postgres as text, returned as a JS number.
+fn updated_levels(levels: Vec<Value>, was_array: bool) -> Outcome {
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<String> = ids_in(&Value::Array(levels.clone()))
+        .into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    Outcome::from(shape(levels, was_array)).with(LEVEL, "updated", ids)
+}
+
 fn number(text: &str) -> Value {
     let f: f64 = text.parse().unwrap_or(0.0);
     json!(f)
 }
 
 impl InventoryService {
-    pub async fn create_inventory_levels(&self, input: &Value) -> Result<Value> {
+    pub async fn create_inventory_levels(&self, input: &Value) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let mut rows = inputs
             .iter()
@@ -120,7 +129,7 @@ impl InventoryService {
             }
         }
         if rows.is_empty() {
-            return Ok(shape(vec![], was_array));
+            return Ok(shape(vec![], was_array).into());
         }
         let c = self.client().await?;
         let out = insert_rows(
@@ -143,12 +152,13 @@ impl InventoryService {
             &rows,
         )
         .await?;
-        Ok(shape(out, was_array))
+        let ids = ids_in(&Value::Array(out.clone()));
+        Ok(Outcome::from(shape(out, was_array)).with(LEVEL, "created", ids))
     }
 
     /// Sets stocked/incoming quantities and metadata of levels addressed by
     /// (inventory_item_id, location_id). reserved_quantity is never taken from input.
-    pub async fn update_inventory_levels(&self, input: &Value) -> Result<Value> {
+    pub async fn update_inventory_levels(&self, input: &Value) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let rows = inputs
             .iter()
@@ -156,7 +166,7 @@ impl InventoryService {
             .map(|(i, v)| parse_input(&UPDATE, v, was_array.then_some(i)))
             .collect::<Result<Vec<_>>>()?;
         if rows.is_empty() {
-            return Ok(shape(vec![], was_array));
+            return Ok(shape(vec![], was_array).into());
         }
         let pairs: Vec<(String, String)> = rows
             .iter()
@@ -195,12 +205,12 @@ impl InventoryService {
             out.push(row.get::<_, Value>(0));
         }
         tx.commit().await?;
-        Ok(shape(out, was_array))
+        Ok(updated_levels(out, was_array))
     }
 
     /// Adds `adjustment` to stocked_quantity as one guarded statement, so
     /// concurrent adjustments never lose an update.
-    pub async fn adjust_inventory(&self, args: &[Value]) -> Result<Value> {
+    pub async fn adjust_inventory(&self, args: &[Value]) -> Result<Outcome> {
         let (entries, was_array): (Vec<(String, String, Decimal)>, bool) = match args.first() {
             Some(Value::Array(list)) => (
                 list.iter()
@@ -262,7 +272,7 @@ impl InventoryService {
                 .query_opt(&stmt, &[item, loc, &adj.to_string()])
                 .await?
                 .ok_or_else(|| level_not_found(item, loc))?;
-            return Ok(shape(vec![row.get(0)], was_array));
+            return Ok(updated_levels(vec![row.get(0)], was_array));
         }
         let tx = c.transaction().await?;
         let pairs: Vec<(String, String)> = entries
@@ -283,7 +293,7 @@ impl InventoryService {
             out.push(row.get::<_, Value>(0));
         }
         tx.commit().await?;
-        Ok(shape(out, was_array))
+        Ok(updated_levels(out, was_array))
     }
 
     pub async fn retrieve_inventory_level_by_item_and_location(
@@ -305,27 +315,38 @@ impl InventoryService {
             .ok_or_else(|| level_not_found(&item, &loc))
     }
 
-    pub async fn delete_inventory_level(&self, item: &Value, loc: &Value) -> Result<Value> {
+    pub async fn delete_inventory_level(&self, item: &Value, loc: &Value) -> Result<Outcome> {
         let item = id_arg(item, "inventoryItemId")?;
         let loc = id_arg(loc, "locationId")?;
         let c = self.client().await?;
-        c.execute(
-            "DELETE FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL",
-            &[&item, &loc],
-        )
-        .await?;
-        Ok(Value::Null)
+        let rows = c
+            .query(
+                "DELETE FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL RETURNING id",
+                &[&item, &loc],
+            )
+            .await?;
+        let gone = rows.iter().map(|r| r.get(0)).collect();
+        Ok(Outcome::from(Value::Null).with(LEVEL, "deleted", gone))
     }
 
-    pub async fn delete_inventory_levels(&self, ids: &Value) -> Result<Value> {
+    pub async fn delete_inventory_levels(&self, ids: &Value) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let c = self.client().await?;
-        c.execute("DELETE FROM inventory_level WHERE id = ANY($1)", &[&ids])
+        let rows = c
+            .query(
+                "DELETE FROM inventory_level WHERE id = ANY($1) RETURNING id",
+                &[&ids],
+            )
             .await?;
-        Ok(Value::Null)
+        let gone = rows.iter().map(|r| r.get(0)).collect();
+        Ok(Outcome::from(Value::Null).with(LEVEL, "deleted", gone))
     }
 
-    pub async fn soft_delete_inventory_levels(&self, ids: &Value, config: &Value) -> Result<Value> {
+    pub async fn soft_delete_inventory_levels(
+        &self,
+        ids: &Value,
+        config: &Value,
+    ) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let c = self.client().await?;
         let row = c
@@ -336,10 +357,10 @@ impl InventoryService {
                 &[&ids],
             )
             .await?;
-        Ok(linkable_result(config, &row))
+        Ok(Outcome::from(linkable_result(config, &row)).with(LEVEL, "deleted", row.get(1)))
     }
 
-    pub async fn restore_inventory_levels(&self, ids: &Value, config: &Value) -> Result<Value> {
+    pub async fn restore_inventory_levels(&self, ids: &Value, config: &Value) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let c = self.client().await?;
         let row = c
@@ -350,11 +371,11 @@ impl InventoryService {
                 &[&ids],
             )
             .await?;
-        Ok(linkable_result(config, &row))
+        Ok(Outcome::from(linkable_result(config, &row)).with(LEVEL, "restored", row.get(1)))
     }
 
     /// Soft-deletes every level at the location(s): the location is being removed.
-    pub async fn delete_inventory_item_level_by_location_id(&self, loc: &Value) -> Result<Value> {
+    pub async fn delete_inventory_item_level_by_location_id(&self, loc: &Value) -> Result<Outcome> {
         let locs = locations_of(loc)?;
         let c = self.client().await?;
         let sql = format!(
@@ -365,7 +386,8 @@ impl InventoryService {
         let stmt = c.prepare_cached(&sql).await?;
         let rows = c.query(&stmt, &[&locs]).await?;
         let levels: Vec<Value> = rows.iter().map(|r| r.get(0)).collect();
-        Ok(json!([levels, {}]))
+        let ids = ids_in(&Value::Array(levels.clone()));
+        Ok(Outcome::from(json!([levels, {}])).with(LEVEL, "deleted", ids))
     }
 
     /// (item exists, sum of `expr` over the live levels at `locs`) in one round trip.

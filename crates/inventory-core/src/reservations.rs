@@ -127,7 +127,9 @@ fn build_create_sql() -> String {
          )
          SELECT chk.problem, chk.item, chk.loc, NULL::jsonb, chk.ord FROM chk WHERE chk.problem IS NOT NULL
          UNION ALL
-         SELECT NULL, NULL, NULL, ins.dto, NULL FROM (SELECT {dto_ref} AS dto FROM ins) ins",
+         SELECT 'row', NULL, NULL, ins.dto, NULL FROM (SELECT {dto_ref} AS dto FROM ins) ins
+         UNION ALL
+         SELECT 'level', upd.id, NULL, NULL, NULL FROM upd",
         unnest = unnest.join(", "),
         cols = INSERT_COLS.join(", "),
         raw = raw_of("trim_scale(t.reserved_quantity + chk.total)"),
@@ -147,13 +149,13 @@ enum Release {
 /// Deletes, soft-deletes or restores the reservations matching `cond` (SQL over
 /// alias `t`) and moves reserved_quantity of their levels by the same amount,
 /// in one statement (reservations locked first, then levels, each in id order).
-/// Returns the ids touched.
+/// Returns the reservation ids touched and the level ids updated.
 async fn release<C: deadpool_postgres::GenericClient>(
     c: &C,
     cond: &str,
     params: &Params,
     mode: Release,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     let (pick, change, sign, counted) = match mode {
         Release::HardDelete => (
             "TRUE",
@@ -195,12 +197,12 @@ async fn release<C: deadpool_postgres::GenericClient>(
            FROM d WHERE t.id IN (SELECT id FROM lk) AND t.inventory_item_id = d.item AND t.location_id = d.loc
            RETURNING t.id
          )
-         SELECT ARRAY(SELECT id FROM ch ORDER BY id), (SELECT count(*) FROM upd)",
+         SELECT ARRAY(SELECT id FROM ch ORDER BY id), ARRAY(SELECT id FROM upd ORDER BY id)",
         raw = raw_of(&new_reserved),
     );
     let stmt = c.prepare_cached(&sql).await?;
     let row = c.query_one(&stmt, &params.refs()).await?;
-    Ok(row.get(0))
+    Ok((row.get(0), row.get(1)))
 }
 
 fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
@@ -225,7 +227,7 @@ fn dec(s: &str) -> Result<Decimal> {
 }
 
 impl InventoryService {
-    pub async fn create_reservation_items(&self, input: &Value) -> Result<Value> {
+    pub async fn create_reservation_items(&self, input: &Value) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let mut rows = inputs
             .iter()
@@ -233,7 +235,7 @@ impl InventoryService {
             .map(|(i, v)| parse_input(&CREATE, v, was_array.then_some(i)))
             .collect::<Result<Vec<_>>>()?;
         if rows.is_empty() {
-            return Ok(shape(vec![], was_array));
+            return Ok(shape(vec![], was_array).into());
         }
         for r in rows.iter_mut() {
             if get(r, "id").is_none() {
@@ -254,13 +256,16 @@ impl InventoryService {
         let out = c.query(&stmt, &params.refs()).await?;
         let mut problems: Vec<(i64, String, String, String)> = Vec::new();
         let mut by_id: HashMap<String, Value> = HashMap::new();
+        let mut levels: Vec<String> = Vec::new();
         for r in &out {
-            match r.get::<_, Option<String>>(0) {
-                Some(problem) => problems.push((r.get(4), problem, r.get(1), r.get(2))),
-                None => {
+            let kind: String = r.get(0);
+            match kind.as_str() {
+                "row" => {
                     let v: Value = r.get(3);
                     by_id.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
                 }
+                "level" => levels.push(r.get(1)),
+                _ => problems.push((r.get(4), kind, r.get(1), r.get(2))),
             }
         }
         if !problems.is_empty() {
@@ -289,12 +294,15 @@ impl InventoryService {
                     .ok_or_else(|| Error::unexpected(format!("reservation {id} was not returned")))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(shape(values, was_array))
+        let ids = ids_in(&Value::Array(values.clone()));
+        Ok(Outcome::from(shape(values, was_array))
+            .with(RESERVATION, "created", ids)
+            .with(LEVEL, "updated", levels))
     }
 
     /// Changes quantity, location or details of reservations. The levels they
     /// leave are released, the levels they move to are checked and charged.
-    pub async fn update_reservation_items(&self, input: &Value) -> Result<Value> {
+    pub async fn update_reservation_items(&self, input: &Value) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let rows = inputs
             .iter()
@@ -302,7 +310,7 @@ impl InventoryService {
             .map(|(i, v)| parse_input(&UPDATE, v, was_array.then_some(i)))
             .collect::<Result<Vec<_>>>()?;
         if rows.is_empty() {
-            return Ok(shape(vec![], was_array));
+            return Ok(shape(vec![], was_array).into());
         }
         let ids: Vec<String> = rows.iter().filter_map(|r| get_text(r, "id")).collect();
         let mut c = self.client().await?;
@@ -416,7 +424,10 @@ impl InventoryService {
             );
         }
         tx.commit().await?;
-        Ok(shape(out, was_array))
+        let ids = ids_in(&Value::Array(out.clone()));
+        Ok(Outcome::from(shape(out, was_array))
+            .with(LEVEL, "updated", level_ids)
+            .with(RESERVATION, "updated", ids))
     }
 
     async fn release_by(
@@ -424,68 +435,78 @@ impl InventoryService {
         column: &str,
         values: Vec<String>,
         mode: Release,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, Vec<String>)> {
         let mut params = Params::default();
         let p = params.push(values);
         let c = self.client().await?;
         release(&c, &format!("t.{column} = ANY({p}::text[])"), &params, mode).await
     }
 
-    pub async fn delete_reservation_items(&self, ids: &Value) -> Result<Value> {
-        self.release_by("id", ids_of(ids, "ids")?, Release::HardDelete)
-            .await?;
-        Ok(Value::Null)
+    /// Releases or restores reservations and reports it as Medusa does: the levels
+    /// are updated, the reservations deleted (or, beyond Medusa, restored).
+    async fn release_outcome(
+        &self,
+        column: &str,
+        values: Vec<String>,
+        mode: Release,
+        config: Option<&Value>,
+    ) -> Result<Outcome> {
+        let (done, levels) = self.release_by(column, values, mode).await?;
+        let result = match config {
+            Some(cfg) => reservation_keys(cfg, done.clone()),
+            None => Value::Null,
+        };
+        let action = if mode == Release::Restore {
+            "restored"
+        } else {
+            "deleted"
+        };
+        Ok(Outcome::from(result)
+            .with(LEVEL, "updated", levels)
+            .with(RESERVATION, action, done))
+    }
+
+    pub async fn delete_reservation_items(&self, ids: &Value) -> Result<Outcome> {
+        self.release_outcome("id", ids_of(ids, "ids")?, Release::HardDelete, None)
+            .await
     }
 
     pub async fn soft_delete_reservation_items(
         &self,
         ids: &Value,
         config: &Value,
-    ) -> Result<Value> {
-        let done = self
-            .release_by("id", ids_of(ids, "ids")?, Release::SoftDelete)
-            .await?;
-        Ok(reservation_keys(config, done))
+    ) -> Result<Outcome> {
+        self.release_outcome("id", ids_of(ids, "ids")?, Release::SoftDelete, Some(config))
+            .await
     }
 
-    pub async fn restore_reservation_items(&self, ids: &Value, config: &Value) -> Result<Value> {
-        let done = self
-            .release_by("id", ids_of(ids, "ids")?, Release::Restore)
-            .await?;
-        Ok(reservation_keys(config, done))
+    pub async fn restore_reservation_items(&self, ids: &Value, config: &Value) -> Result<Outcome> {
+        self.release_outcome("id", ids_of(ids, "ids")?, Release::Restore, Some(config))
+            .await
     }
 
-    pub async fn delete_reservation_items_by_line_item(&self, line_items: &Value) -> Result<Value> {
-        self.release_by(
-            "line_item_id",
-            strings_of(line_items, "lineItemId")?,
-            Release::SoftDelete,
-        )
-        .await?;
-        Ok(Value::Null)
+    pub async fn delete_reservation_items_by_line_item(
+        &self,
+        line_items: &Value,
+    ) -> Result<Outcome> {
+        let values = strings_of(line_items, "lineItemId")?;
+        self.release_outcome("line_item_id", values, Release::SoftDelete, None)
+            .await
     }
 
     pub async fn restore_reservation_items_by_line_item(
         &self,
         line_items: &Value,
-    ) -> Result<Value> {
-        self.release_by(
-            "line_item_id",
-            strings_of(line_items, "lineItemId")?,
-            Release::Restore,
-        )
-        .await?;
-        Ok(Value::Null)
+    ) -> Result<Outcome> {
+        let values = strings_of(line_items, "lineItemId")?;
+        self.release_outcome("line_item_id", values, Release::Restore, None)
+            .await
     }
 
-    pub async fn delete_reservation_item_by_location_id(&self, locs: &Value) -> Result<Value> {
-        self.release_by(
-            "location_id",
-            strings_of(locs, "locationId")?,
-            Release::SoftDelete,
-        )
-        .await?;
-        Ok(Value::Null)
+    pub async fn delete_reservation_item_by_location_id(&self, locs: &Value) -> Result<Outcome> {
+        let values = strings_of(locs, "locationId")?;
+        self.release_outcome("location_id", values, Release::SoftDelete, None)
+            .await
     }
 }
 

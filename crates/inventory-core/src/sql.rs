@@ -51,21 +51,112 @@ pub fn scalar_text(v: &Value, kind: Kind, field: &str) -> Result<String> {
     }
 }
 
-/// The jsonb DTO expression for one row of `entity` aliased `alias`.
-/// `select` limits the fields (id is always present), `relations` embeds related rows.
+/// Which fields and relations a read returns: Medusa's `select` paths
+/// (`sku`, `location_levels.location_id`, `*location_levels`, `location_levels.*`)
+/// and `relations`, as a tree.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Selection {
+    /// None: the entity's default fields.
+    pub fields: Option<Vec<String>>,
+    pub star: bool,
+    pub relations: Vec<(String, Selection)>,
+}
+
+const MAX_DEPTH: usize = 3;
+
+impl Selection {
+    fn child(&mut self, name: &str) -> &mut Selection {
+        let pos = match self.relations.iter().position(|(r, _)| r == name) {
+            Some(p) => p,
+            None => {
+                self.relations
+                    .push((name.to_string(), Selection::default()));
+                self.relations.len() - 1
+            }
+        };
+        &mut self.relations[pos].1
+    }
+
+    fn relation_of(entity: &'static Entity, name: &str) -> Result<&'static Entity> {
+        entity
+            .relation(name)
+            .map(|r| r.target)
+            .ok_or_else(|| Error::invalid(format!("Unknown relation '{name}' for {}", entity.name)))
+    }
+
+    /// Adds one `select` path, relative to `entity`.
+    pub fn add_select(&mut self, entity: &'static Entity, path: &str, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::invalid(format!(
+                "select path '{path}' is nested too deep"
+            )));
+        }
+        if path == "*" {
+            self.star = true;
+        } else if let Some(rel) = path.strip_prefix('*') {
+            Self::relation_of(entity, rel)?;
+            self.child(rel).star = true;
+        } else if let Some((head, rest)) = path.split_once('.') {
+            let target = Self::relation_of(entity, head)?;
+            self.child(head).add_select(target, rest, depth + 1)?;
+        } else if entity.relation(path).is_some() {
+            self.child(path).star = true;
+        } else {
+            self.fields
+                .get_or_insert_with(Vec::new)
+                .push(path.to_string());
+        }
+        Ok(())
+    }
+
+    /// Adds one `relations` entry (`location_levels`, `location_levels.inventory_item`).
+    pub fn add_relation(
+        &mut self,
+        entity: &'static Entity,
+        path: &str,
+        depth: usize,
+    ) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::invalid(format!(
+                "relation '{path}' is nested too deep"
+            )));
+        }
+        let (head, rest) = match path.split_once('.') {
+            Some((h, r)) => (h, Some(r)),
+            None => (path, None),
+        };
+        let target = Self::relation_of(entity, head)?;
+        let child = self.child(head);
+        match rest {
+            Some(r) => child.add_relation(target, r, depth + 1),
+            None => Ok(()),
+        }
+    }
+
+    fn effective_fields(&self) -> Option<&[String]> {
+        if self.star {
+            None
+        } else {
+            self.fields.as_deref()
+        }
+    }
+}
+
+/// The jsonb DTO expression for one row of `entity` aliased `alias`: the selected
+/// fields (id always), computed fields, and related rows as nested jsonb.
 pub fn dto_expr(
     entity: &'static Entity,
     alias: &str,
-    select: Option<&[String]>,
-    relations: &[(String, Vec<String>)],
+    sel: &Selection,
     with_deleted: bool,
     depth: usize,
 ) -> Result<String> {
+    let select = sel.effective_fields();
     let mut parts: Vec<String> = Vec::new();
     let mut add = |name: &str, expr: String| {
         parts.push(format!("'{name}', {expr}"));
     };
-    let wanted = |name: &str| select.is_none_or(|s| s.iter().any(|f| f == name || f == "*"));
+    let wanted = |name: &str| select.is_none_or(|s| s.iter().any(|f| f == name));
     for c in entity.columns {
         if c.name == "id" || wanted(c.name) {
             add(c.name, format!("{alias}.{}", c.name));
@@ -86,15 +177,13 @@ pub fn dto_expr(
             add(name, expr.replace("t.", &format!("{alias}.")));
         }
     }
-    if let Some(sel) = select {
-        for f in sel {
-            let known = f == "*"
-                || entity.column(f).is_some()
+    if let Some(fields) = select {
+        for f in fields {
+            let known = entity.column(f).is_some()
                 || entity.computed.iter().any(|(n, _, _)| n == f)
                 || f.strip_prefix("raw_")
                     .and_then(|n| entity.column(n))
-                    .is_some_and(|c| c.kind == Kind::Numeric)
-                || relations.iter().any(|(r, _)| r == f);
+                    .is_some_and(|c| c.kind == Kind::Numeric);
             if !known {
                 return Err(Error::invalid(format!(
                     "Unknown field '{f}' in select for {}",
@@ -103,20 +192,12 @@ pub fn dto_expr(
             }
         }
     }
-    for (rel_name, rel_select) in relations {
+    for (rel_name, rel_sel) in &sel.relations {
         let rel = entity.relation(rel_name).ok_or_else(|| {
             Error::invalid(format!("Unknown relation '{rel_name}' for {}", entity.name))
         })?;
-        if depth > 1 {
-            return Err(Error::invalid("Relations may be nested one level deep"));
-        }
         let ra = format!("r{depth}");
-        let sel = if rel_select.is_empty() {
-            None
-        } else {
-            Some(rel_select.as_slice())
-        };
-        let inner = dto_expr(rel.target, &ra, sel, &[], with_deleted, depth + 1)?;
+        let inner = dto_expr(rel.target, &ra, rel_sel, with_deleted, depth + 1)?;
         let live = if with_deleted {
             String::new()
         } else {
@@ -161,7 +242,7 @@ pub fn filter_sql(
     params: &mut Params,
 ) -> Result<FilterOut> {
     let mut mentions = false;
-    let sql = filter_obj(entity, filter, params, &mut mentions)?;
+    let sql = filter_obj(entity, filter, params, &mut mentions, "t", 0)?;
     Ok(FilterOut {
         sql,
         mentions_deleted_at: mentions,
@@ -173,6 +254,8 @@ fn filter_obj(
     filter: &Value,
     params: &mut Params,
     mentions: &mut bool,
+    alias: &str,
+    depth: usize,
 ) -> Result<String> {
     let obj = match filter {
         Value::Null => return Ok("TRUE".into()),
@@ -188,7 +271,7 @@ fn filter_obj(
                     .ok_or_else(|| Error::invalid(format!("{key} must be an array")))?;
                 let parts = arr
                     .iter()
-                    .map(|f| filter_obj(entity, f, params, mentions))
+                    .map(|f| filter_obj(entity, f, params, mentions, alias, depth))
                     .collect::<Result<Vec<_>>>()?;
                 if parts.is_empty() {
                     continue;
@@ -210,9 +293,30 @@ fn filter_obj(
                 let ors: Vec<String> = entity
                     .searchable
                     .iter()
-                    .map(|f| format!("t.{f} ILIKE {p}"))
+                    .map(|f| format!("{alias}.{f} ILIKE {p}"))
                     .collect();
                 conds.push(format!("({})", ors.join(" OR ")));
+            }
+            field if entity.relation(field).is_some() && val.is_object() => {
+                // Filter on a relation: keep rows that have a live related row matching it.
+                let rel = entity.relation(field).expect("checked above");
+                if depth > 1 {
+                    return Err(Error::invalid(
+                        "Relation filters may be nested one level deep",
+                    ));
+                }
+                let ra = format!("f{depth}");
+                let mut ignored = false;
+                let inner = filter_obj(rel.target, val, params, &mut ignored, &ra, depth + 1)?;
+                let join = if rel.many {
+                    format!("{ra}.{} = {alias}.id", rel.fk)
+                } else {
+                    format!("{ra}.id = {alias}.{}", rel.fk)
+                };
+                conds.push(format!(
+                    "EXISTS (SELECT 1 FROM {} {ra} WHERE {join} AND {ra}.deleted_at IS NULL AND ({inner}))",
+                    rel.target.table
+                ));
             }
             field => {
                 let col = entity.column(field).ok_or_else(|| {
@@ -224,7 +328,7 @@ fn filter_obj(
                 if field == "deleted_at" {
                     *mentions = true;
                 }
-                conds.push(field_cond(col.name, col.kind, val, params)?);
+                conds.push(field_cond(alias, col.name, col.kind, val, params)?);
             }
         }
     }
@@ -242,9 +346,15 @@ fn array_texts(arr: &[Value], kind: Kind, field: &str) -> Result<Vec<String>> {
         .collect()
 }
 
-fn field_cond(field: &str, kind: Kind, val: &Value, params: &mut Params) -> Result<String> {
+fn field_cond(
+    alias: &str,
+    field: &str,
+    kind: Kind,
+    val: &Value,
+    params: &mut Params,
+) -> Result<String> {
     let ty = kind.sql_type();
-    let col = format!("t.{field}");
+    let col = format!("{alias}.{field}");
     match val {
         Value::Null => Ok(format!("{col} IS NULL")),
         Value::Array(arr) => {
@@ -260,7 +370,7 @@ fn field_cond(field: &str, kind: Kind, val: &Value, params: &mut Params) -> Resu
         Value::Object(ops) if ops.keys().any(|k| k.starts_with('$')) => {
             let mut conds = Vec::new();
             for (op, v) in ops {
-                conds.push(op_cond(&col, field, kind, op, v, params)?);
+                conds.push(op_cond(alias, &col, field, kind, op, v, params)?);
             }
             Ok(conds.join(" AND "))
         }
@@ -276,6 +386,7 @@ fn field_cond(field: &str, kind: Kind, val: &Value, params: &mut Params) -> Resu
 }
 
 fn op_cond(
+    alias: &str,
     col: &str,
     field: &str,
     kind: Kind,
@@ -289,7 +400,7 @@ fn op_cond(
         Ok(format!("{p}::text::{ty}"))
     };
     Ok(match (op, v) {
-        ("$eq", _) => field_cond(field, kind, v, params)?,
+        ("$eq", _) => field_cond(alias, field, kind, v, params)?,
         ("$ne", Value::Null) => format!("{col} IS NOT NULL"),
         ("$ne", _) => format!("{col} <> {}", scalar(params, v)?),
         ("$in" | "$nin", Value::Array(arr)) => {
@@ -335,8 +446,7 @@ pub struct FindConfig {
     pub take: Option<i64>,
     pub order: Vec<(String, bool)>,
     pub with_deleted: bool,
-    pub select: Option<Vec<String>>,
-    pub relations: Vec<(String, Vec<String>)>,
+    pub selection: Selection,
 }
 
 fn non_negative_int(v: &Value, field: &str) -> Result<Option<i64>> {
@@ -361,21 +471,8 @@ pub fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
         Value::Object(o) => o,
         _ => return Err(Error::invalid("config must be an object")),
     };
-    let mut relations: Vec<(String, Vec<String>)> = Vec::new();
-    let mut add_rel = |name: &str, field: Option<&str>| {
-        let pos = match relations.iter().position(|(r, _)| r == name) {
-            Some(p) => p,
-            None => {
-                relations.push((name.to_string(), Vec::new()));
-                relations.len() - 1
-            }
-        };
-        if let Some(f) = field {
-            if f != "*" {
-                relations[pos].1.push(f.to_string());
-            }
-        }
-    };
+    let mut selection = Selection::default();
+    let mut relations: Vec<String> = Vec::new();
     for (k, val) in obj {
         match k.as_str() {
             "skip" => cfg.skip = non_negative_int(val, "skip")?,
@@ -418,20 +515,14 @@ pub fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
                 let arr = val
                     .as_array()
                     .ok_or_else(|| Error::invalid("select must be an array of field names"))?;
-                let mut sel = Vec::new();
+                // An explicit select replaces the default fields, even when it names only relations.
+                selection.fields.get_or_insert_with(Vec::new);
                 for f in arr {
                     let f = f
                         .as_str()
                         .ok_or_else(|| Error::invalid("select must be an array of field names"))?;
-                    if let Some(rel) = f.strip_prefix('*') {
-                        add_rel(rel, None);
-                    } else if let Some((rel, field)) = f.split_once('.') {
-                        add_rel(rel, Some(field));
-                    } else {
-                        sel.push(f.to_string());
-                    }
+                    selection.add_select(entity, f, 0)?;
                 }
-                cfg.select = Some(sel);
             }
             "relations" => {
                 if val.is_null() {
@@ -444,7 +535,7 @@ pub fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
                     let r = r
                         .as_str()
                         .ok_or_else(|| Error::invalid("relations must be an array of names"))?;
-                    add_rel(r, None);
+                    relations.push(r.to_string());
                 }
             }
             other => {
@@ -452,15 +543,10 @@ pub fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
             }
         }
     }
-    for (r, _) in &relations {
-        if entity.relation(r).is_none() {
-            return Err(Error::invalid(format!(
-                "Unknown relation '{r}' for {}",
-                entity.name
-            )));
-        }
+    for r in &relations {
+        selection.add_relation(entity, r, 0)?;
     }
-    cfg.relations = relations;
+    cfg.selection = selection;
     Ok(cfg)
 }
 
@@ -473,14 +559,7 @@ pub fn select_sql(
     params: &mut Params,
 ) -> Result<String> {
     let f = filter_sql(entity, filter, params)?;
-    let dto = dto_expr(
-        entity,
-        "t",
-        cfg.select.as_deref(),
-        &cfg.relations,
-        cfg.with_deleted,
-        0,
-    )?;
+    let dto = dto_expr(entity, "t", &cfg.selection, cfg.with_deleted, 0)?;
     let live = if cfg.with_deleted || f.mentions_deleted_at {
         ""
     } else {
@@ -582,6 +661,18 @@ mod tests {
     }
 
     #[test]
+    fn relation_filters_become_exists() {
+        let (sql, n) = where_of(
+            &INVENTORY_ITEM,
+            json!({"location_levels": {"location_id": ["a", "b"], "stocked_quantity": {"$gt": 0}}}),
+        );
+        assert_eq!(n, 2);
+        assert!(sql.starts_with("EXISTS (SELECT 1 FROM inventory_level f0 WHERE f0.inventory_item_id = t.id AND f0.deleted_at IS NULL AND (f0.location_id = ANY($1"), "{sql}");
+        let (sql, _) = where_of(&INVENTORY_LEVEL, json!({"inventory_item": {"sku": "x"}}));
+        assert!(sql.contains("f0.id = t.inventory_item_id"), "{sql}");
+    }
+
+    #[test]
     fn soft_deleted_rows_hidden_unless_asked() {
         let mut p = Params::default();
         let cfg = parse_config(
@@ -614,5 +705,29 @@ mod tests {
         assert!(!sql.contains("'title'"));
         let bad = parse_config(&INVENTORY_ITEM, &json!({"select": ["password"]})).unwrap();
         assert!(select_sql(&INVENTORY_ITEM, &json!({}), &bad, false, &mut p).is_err());
+        assert!(parse_config(
+            &INVENTORY_ITEM,
+            &json!({"select": ["location_levels.nope.x"]})
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn nested_select_paths_build_a_tree() {
+        let cfg = parse_config(
+            &INVENTORY_LEVEL,
+            &json!({"select": ["id", "inventory_item.sku", "inventory_item.location_levels.*"], "relations": ["inventory_item"]}),
+        )
+        .unwrap();
+        let item = &cfg.selection.relations[0];
+        assert_eq!(item.0, "inventory_item");
+        assert_eq!(item.1.fields, Some(vec!["sku".to_string()]));
+        assert!(item.1.relations[0].1.star);
+        let mut p = Params::default();
+        let sql = select_sql(&INVENTORY_LEVEL, &json!({}), &cfg, false, &mut p).unwrap();
+        assert!(
+            sql.contains("FROM inventory_level r1 WHERE r1.inventory_item_id = r0.id"),
+            "{sql}"
+        );
     }
 }

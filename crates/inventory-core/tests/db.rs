@@ -38,7 +38,9 @@ impl Fixture {
 
     async fn call(&self, method: &str, args: Value) -> inventory_core::Result<Value> {
         let args = args.as_array().cloned().unwrap_or_default();
-        dispatch::call(&self.svc, method, &args).await
+        dispatch::call(&self.svc, method, &args)
+            .await
+            .map(|o| o.result)
     }
 
     async fn drop_schema(self) {
@@ -184,5 +186,56 @@ async fn unknown_method_is_invalid_data() {
     let f = Fixture::new("unk").await;
     let err = f.call("dropEverything", json!([])).await.unwrap_err();
     assert_eq!(err.kind, ErrorType::InvalidData);
+    f.drop_schema().await;
+}
+
+#[tokio::test]
+async fn committed_changes_are_reported_for_events() {
+    let f = Fixture::new("changes").await;
+    let call = |m: &'static str, a: Value| {
+        let svc = f.svc.clone();
+        async move {
+            dispatch::call(&svc, m, a.as_array().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let item = call("createInventoryItems", json!([{ "sku": "e" }])).await;
+    let id = item.result["id"].as_str().unwrap().to_string();
+    assert_eq!(item.changes[0].object, "inventory_item");
+    assert_eq!(item.changes[0].action, "created");
+    assert_eq!(item.changes[0].ids, vec![id.clone()]);
+    let lvl = call(
+        "createInventoryLevels",
+        json!([{ "inventory_item_id": id, "location_id": "l", "stocked_quantity": 3 }]),
+    )
+    .await;
+    let level_id = lvl.result["id"].as_str().unwrap().to_string();
+    let res = call(
+        "createReservationItems",
+        json!([[{ "inventory_item_id": id, "location_id": "l", "quantity": 1, "line_item_id": "li" },
+                { "inventory_item_id": id, "location_id": "l", "quantity": 1 }]]),
+    )
+    .await;
+    let kinds: Vec<(&str, &str, usize)> = res
+        .changes
+        .iter()
+        .map(|c| (c.object, c.action, c.ids.len()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("reservation_item", "created", 2),
+            ("inventory_level", "updated", 1)
+        ]
+    );
+    assert_eq!(res.changes[1].ids, vec![level_id.clone()]);
+    let del = call("deleteReservationItemsByLineItem", json!(["li"])).await;
+    assert_eq!(del.result, Value::Null);
+    assert_eq!(del.changes[0].ids, vec![level_id]);
+    assert_eq!(del.changes[1].action, "deleted");
+    // A failed call reports nothing because it returns an error instead.
+    let nothing = call("deleteReservationItemsByLineItem", json!(["li"])).await;
+    assert!(nothing.changes.is_empty());
     f.drop_schema().await;
 }
