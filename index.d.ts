@@ -12,6 +12,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeInventory {
   /** Creates or upgrades the tables; returns the schema version. */
   migrate(): Promise<number>
+  /** Drops the module's tables (Medusa's migration revert). */
+  revertMigrations(): Promise<void>
   /**
    * Calls a Medusa method by name; `args` is the JSON array of its positional arguments.
    * Resolves to JSON `{ result, changes: [[object, action, ids], …] }`, changes being

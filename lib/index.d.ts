@@ -212,6 +212,8 @@ export declare class InventoryService {
   static connect(options?: ConnectOptions): Promise<InventoryService>
   /** Creates or upgrades the tables (idempotent); resolves to our schema version. */
   migrate(): Promise<number>
+  /** Drops the tables this module owns (what Medusa's migration revert does). Destructive. */
+  revertMigrations(): Promise<void>
   close(): Promise<void>
 
   listInventoryItems(filters?: Filters<InventoryItemDTO>, config?: FindConfig<InventoryItemDTO>, context?: Ctx): Promise<InventoryItemDTO[]>

@@ -63,11 +63,26 @@ class InventoryService {
     }
   }
 
+  /** Drops the tables this module owns (what Medusa's migration revert does). Destructive. */
+  async revertMigrations() {
+    try {
+      await this._native.revertMigrations()
+    } catch (e) {
+      throw toInventoryError(e)
+    }
+  }
+
   async close() {
     this._native.close()
   }
 
   async _call(method, args) {
+    const { result } = await this._callRaw(method, args)
+    return result === null ? undefined : result
+  }
+
+  /** Like a method call, but resolves to `{ result, changes }` (used by the Medusa adapter for events). */
+  async _callRaw(method, args) {
     let payload
     try {
       payload = JSON.stringify(args, replacer)
@@ -80,8 +95,7 @@ class InventoryService {
     } catch (e) {
       throw toInventoryError(e)
     }
-    const { result } = JSON.parse(out, reviver)
-    return result === null ? undefined : result
+    return JSON.parse(out, reviver)
   }
 }
 
@@ -122,4 +136,4 @@ for (const name of native.methods()) {
   })
 }
 
-module.exports = { InventoryService, InventoryError, methods: native.methods() }
+module.exports = { InventoryService, InventoryError, methods: native.methods(), arityOf }

@@ -78,6 +78,13 @@ impl NativeInventory {
         guarded(async move { svc.migrate().await }).await
     }
 
+    /// Drops the module's tables (Medusa's migration revert).
+    #[napi]
+    pub async fn revert_migrations(&self) -> napi::Result<()> {
+        let svc = self.inner.clone();
+        guarded(async move { svc.revert_migrations().await }).await
+    }
+
     /// Calls a Medusa method by name; `args` is the JSON array of its positional arguments.
     /// Resolves to JSON `{ result, changes: [[object, action, ids], …] }`, changes being
     /// what the committed call did (the Medusa adapter turns them into events).

@@ -19,13 +19,23 @@
 const { MedusaApp, MedusaAppMigrateUp, MedusaModule } = require('@medusajs/framework/modules-sdk')
 const { Modules, ModulesSdkUtils, ContainerRegistrationKeys } = require('@medusajs/framework/utils')
 
-const [url, schema] = process.argv.slice(2)
+// resolve: which inventory module to boot ('@medusajs/inventory' or ours, 'medusa-inventory-rs/medusa').
+const [url, schema, resolve = '@medusajs/inventory'] = process.argv.slice(2)
 if (!url || !schema) {
   process.stderr.write('usage: medusa-inventory-child.js <database url> <schema>\n')
   process.exit(2)
 }
 
 const connections = []
+// Records what the module emits (the database is real; only the bus is a recorder).
+const emitted = []
+const eventBus = {
+  async emit(messages, options) {
+    for (const m of [].concat(messages)) emitted.push({ name: m.name, data: m.data, metadata: m.metadata, options })
+  },
+  subscribe() {},
+  unsubscribe() {},
+}
 let app
 let service
 
@@ -45,10 +55,10 @@ function appOptions() {
   return {
     cwd: __dirname,
     sharedResourcesConfig: { database: { clientUrl: url, schema } },
-    injectedDependencies: { [ContainerRegistrationKeys.PG_CONNECTION]: knex },
+    injectedDependencies: { [ContainerRegistrationKeys.PG_CONNECTION]: knex, [Modules.EVENT_BUS]: eventBus },
     modulesConfig: {
       [Modules.INVENTORY]: {
-        resolve: '@medusajs/inventory',
+        resolve,
         options: { database: { clientUrl: url, schema, connection: knex } },
       },
     },
@@ -72,6 +82,16 @@ const ops = {
     if (typeof service[method] !== 'function') throw new Error(`no method ${method} on Medusa's inventory service`)
     const out = await service[method](...(args || []))
     return out === undefined ? null : JSON.parse(JSON.stringify(out))
+  },
+  /** Events emitted since the last call to this op. */
+  async events() {
+    return emitted.splice(0, emitted.length)
+  },
+  /** The module's linkable and joiner config as Medusa sees them (functions dropped). */
+  async definition() {
+    const mod = require(resolve)
+    const def = mod.default ?? mod
+    return JSON.parse(JSON.stringify({ linkable: def.linkable, joinerConfig: def.service.prototype.__joinerConfig() }))
   },
   async shutdown() {
     if (app) await app.onApplicationShutdown()

@@ -10,8 +10,8 @@ const CHILD = path.join(__dirname, 'medusa-inventory-child.js')
  * Starts a child process and resolves to a handle once it is ready.
  * `handle.service` proxies any IInventoryService method: `await m.service.listInventoryItems({})`.
  */
-function startMedusa(url, schema, { timeoutMs = 30000 } = {}) {
-  const child = fork(CHILD, [url, schema], {
+function startMedusa(url, schema, { timeoutMs = 30000, resolve = '@medusajs/inventory' } = {}) {
+  const child = fork(CHILD, [url, schema, resolve], {
     cwd: path.join(__dirname, '..', '..'),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'test' },
@@ -80,6 +80,8 @@ function startMedusa(url, schema, { timeoutMs = 30000 } = {}) {
     output: () => output,
     migrate: () => request('migrate'),
     load: () => request('load'),
+    events: () => request('events'),
+    definition: () => request('definition'),
     async stop() {
       if (exited) return
       const gone = new Promise((r) => child.once('exit', r))

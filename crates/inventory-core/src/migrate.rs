@@ -156,6 +156,36 @@ pub async fn migrate(client: &mut Client, schema: &str) -> Result<i32> {
     Ok(SCHEMA_VERSION)
 }
 
+/// Drops the module's tables and forgets its migrations (Medusa's and ours):
+/// what `medusa db:rollback inventory` asks of a module.
+pub async fn revert(client: &mut Client, schema: &str) -> Result<()> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(&format!(
+        "SELECT pg_advisory_xact_lock(hashtext('medusa-inventory-rs:' || {}));
+         SET LOCAL search_path TO {};
+         DROP TABLE IF EXISTS reservation_item, inventory_level, inventory_item, medusa_inventory_rs_schema;",
+        quote_literal(schema),
+        quote_ident(schema)
+    ))
+    .await?;
+    let has_log: bool = tx
+        .query_one(
+            "SELECT to_regclass('mikro_orm_migrations') IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get(0);
+    if has_log {
+        tx.execute(
+            "DELETE FROM mikro_orm_migrations WHERE name = ANY($1)",
+            &[&MEDUSA_MIGRATIONS],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }

@@ -171,6 +171,11 @@ impl InventoryService {
         migrate::migrate(&mut client, &self.schema).await
     }
 
+    pub async fn revert_migrations(&self) -> Result<()> {
+        let mut client = self.client().await?;
+        migrate::revert(&mut client, &self.schema).await
+    }
+
     pub fn close(&self) {
         self.pool.close();
     }

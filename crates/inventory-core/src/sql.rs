@@ -509,7 +509,8 @@ pub fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
                 }
             }
             "select" => {
-                if val.is_null() {
+                // Medusa treats an empty select like none: default fields.
+                if val.is_null() || val.as_array().is_some_and(|a| a.is_empty()) {
                     continue;
                 }
                 let arr = val

@@ -1,0 +1,211 @@
+'use strict'
+// `medusa-inventory-rs/medusa`: the module definition for Modules.INVENTORY.
+// In medusa-config: modules: [{ resolve: "medusa-inventory-rs/medusa" }].
+//
+// A thin adapter: every data method goes to the Rust core (one Postgres
+// transaction per call); this file only maps Medusa's calling conventions,
+// errors, BigNumbers and events onto it.
+const {
+  BigNumber,
+  MedusaError,
+  MedusaServiceModelObjectsSymbol,
+  Module,
+  Modules,
+  buildModuleResourceEventName,
+  composeMessage,
+  defineJoinerConfig,
+} = require('@medusajs/framework/utils')
+const { asValue } = require('@medusajs/framework/awilix')
+const { InventoryService, InventoryError, methods, arityOf } = require('../lib')
+const { InventoryItem, InventoryLevel, ReservationItem, schema } = require('./entities')
+
+const CONNECTION_KEY = 'medusaInventoryRsConnection'
+
+const joinerConfig = defineJoinerConfig(Modules.INVENTORY, {
+  schema,
+  models: [InventoryItem, InventoryLevel, ReservationItem],
+  alias: [
+    {
+      name: ['inventory_items', 'inventory_item', 'inventory'],
+      entity: 'InventoryItem',
+      args: { methodSuffix: 'InventoryItems' },
+    },
+    {
+      name: ['reservation', 'reservations', 'reservation_item', 'reservation_items'],
+      entity: 'ReservationItem',
+      args: { methodSuffix: 'ReservationItems' },
+    },
+  ],
+})
+
+/** Database from module options as Medusa passes them, else options.url, else the environment. */
+function databaseFrom(options = {}) {
+  const url =
+    options.database?.clientUrl ??
+    options.url ??
+    process.env.INVENTORY_DATABASE_URL ??
+    process.env.MEDUSA_DATABASE_URL ??
+    process.env.DATABASE_URL
+  if (!url) {
+    throw new MedusaError(
+      MedusaError.Types.INVALID_ARGUMENT,
+      'medusa-inventory-rs: no database URL. Set the module option database.clientUrl (Medusa passes its databaseUrl), options.url, or DATABASE_URL.'
+    )
+  }
+  const pool = options.database?.pool?.max ?? options.maxConnections
+  return {
+    url: url.replace(/([?&])ssl_mode=[^&]*(&|$)/gi, (m, p, s) => (p === '?' && s ? '?' : s)),
+    schema: options.database?.schema ?? options.schema ?? 'public',
+    ...(pool ? { maxConnections: pool } : {}),
+  }
+}
+
+function toMedusaError(e) {
+  if (e instanceof InventoryError) {
+    const err = new MedusaError(e.type, e.message)
+    err.stack = e.stack
+    return err
+  }
+  return e
+}
+
+// Medusa returns these as BigNumber; JSON serialization turns them back into numbers.
+const QUANTITY_METHODS = new Set(['retrieveAvailableQuantity', 'retrieveStockedQuantity', 'retrieveReservedQuantity'])
+
+function withBigNumbers(value) {
+  if (Array.isArray(value)) {
+    value.forEach(withBigNumbers)
+  } else if (value && typeof value === 'object' && !(value instanceof Date)) {
+    for (const key of Object.keys(value)) {
+      const v = value[key]
+      if (key === 'available_quantity' && typeof v === 'number') value[key] = new BigNumber(v)
+      else if (v && typeof v === 'object') withBigNumbers(v)
+    }
+  }
+  return value
+}
+
+const FIND_CONFIG_KEYS = ['skip', 'take', 'order', 'withDeleted', 'select', 'relations']
+
+/**
+ * Query passes its own bookkeeping along (args, options, cursor, __internal) and a
+ * `context` filter; the core only takes Medusa's find config and entity fields.
+ */
+function forCore(method, args) {
+  if (!/^(list|listAndCount|retrieve)(InventoryItems?|InventoryLevels?|ReservationItems?)$/.test(method)) return args
+  const out = [...args]
+  const filterIdx = method.startsWith('retrieve') ? -1 : 0
+  if (filterIdx === 0 && out[0] && typeof out[0] === 'object' && 'context' in out[0]) {
+    const { context, ...rest } = out[0]
+    out[0] = rest
+  }
+  const cfg = out[1]
+  if (cfg && typeof cfg === 'object') {
+    const clean = {}
+    for (const k of FIND_CONFIG_KEYS) if (cfg[k] !== undefined) clean[k] = cfg[k]
+    out[1] = clean
+  }
+  return out
+}
+
+class InventoryModuleService {
+  constructor(cradle, moduleDeclaration) {
+    this.moduleDeclaration = moduleDeclaration
+    this.connection_ = cradle[CONNECTION_KEY]
+    try {
+      this.eventBus_ = cradle[Modules.EVENT_BUS]
+    } catch {
+      this.eventBus_ = undefined
+    }
+    this.__hooks = {
+      onApplicationShutdown: async () => {
+        await this.connection_?.close()
+      },
+    }
+  }
+
+  __joinerConfig() {
+    return joinerConfig
+  }
+
+  /** Turns the core's committed changes into Medusa's event messages. */
+  async emitChanges_(changes, context) {
+    if (!changes.length) return
+    const raw = []
+    for (const [object, action, ids] of changes) {
+      const eventName = buildModuleResourceEventName({ prefix: Modules.INVENTORY, objectName: object, action })
+      for (const id of ids) {
+        raw.push({ eventName, source: Modules.INVENTORY, action, object, data: { id }, context })
+      }
+    }
+    if (context?.messageAggregator) {
+      // The caller (a workflow step) owns the aggregator and emits when it is done.
+      context.messageAggregator.saveRawMessageData(raw)
+      return
+    }
+    if (!this.eventBus_) return
+    const messages = raw.map((m) => composeMessage(m.eventName, { ...m }))
+    await this.eventBus_.emit(messages, { internal: true })
+  }
+}
+
+InventoryModuleService[MedusaServiceModelObjectsSymbol] = { InventoryItem, InventoryLevel, ReservationItem }
+
+for (const name of methods) {
+  Object.defineProperty(InventoryModuleService.prototype, name, {
+    value: async function (...args) {
+      const n = name === 'adjustInventory' && Array.isArray(args[0]) ? 1 : arityOf(name)
+      const context = args[n] ?? {}
+      let out
+      try {
+        out = await this.connection_._callRaw(name, forCore(name, args.slice(0, n)))
+      } catch (e) {
+        throw toMedusaError(e)
+      }
+      await this.emitChanges_(out.changes, context)
+      const result = out.result === null ? undefined : out.result
+      if (QUANTITY_METHODS.has(name)) return new BigNumber(result)
+      return withBigNumbers(result)
+    },
+    writable: true,
+    configurable: true,
+  })
+}
+
+/** Opens this module instance's pool; closed by the service's onApplicationShutdown hook. */
+async function connectionLoader({ container, options }) {
+  const inventory = await InventoryService.connect(databaseFrom(options))
+  container.register({ [CONNECTION_KEY]: asValue(inventory) })
+}
+
+/** `medusa db:migrate`: creates or upgrades the tables (recognises Medusa's own). */
+async function runMigrations({ options, logger } = {}) {
+  const inventory = await InventoryService.connect(databaseFrom(options))
+  try {
+    const version = await inventory.migrate()
+    logger?.info?.(`medusa-inventory-rs: schema at version ${version}`)
+  } finally {
+    await inventory.close()
+  }
+  return []
+}
+
+/** `medusa db:rollback inventory`: drops the module's tables. */
+async function revertMigration({ options, logger } = {}) {
+  const inventory = await InventoryService.connect(databaseFrom(options))
+  try {
+    await inventory.revertMigrations()
+    logger?.info?.('medusa-inventory-rs: inventory tables dropped')
+  } finally {
+    await inventory.close()
+  }
+}
+
+const definition = {
+  ...Module(Modules.INVENTORY, { service: InventoryModuleService, loaders: [connectionLoader] }),
+  runMigrations,
+  revertMigration,
+}
+
+// CommonJS and ES-interop shapes both: Medusa's loader takes `.default ?? module`.
+module.exports = { ...definition, default: definition, InventoryModuleService, joinerConfig }
