@@ -1,0 +1,17 @@
+// `medusa-inventory-rs/medusa`: the module definition for Modules.INVENTORY.
+import type { IInventoryService, ModuleJoinerConfig } from '@medusajs/types'
+
+/** The service Medusa resolves for Modules.INVENTORY: implements IInventoryService. */
+export declare class InventoryModuleService implements Pick<IInventoryService, keyof IInventoryService> {}
+export interface InventoryModuleService extends IInventoryService {}
+
+export declare const joinerConfig: ModuleJoinerConfig
+
+declare const definition: {
+  service: typeof InventoryModuleService
+  loaders: Array<(args: { container: unknown; options?: Record<string, unknown> }) => Promise<void>>
+  linkable: Record<'inventoryItem' | 'inventoryLevel' | 'reservationItem', Record<string, unknown>>
+  runMigrations(args?: { options?: Record<string, unknown>; logger?: unknown }): Promise<unknown[]>
+  revertMigration(args?: { options?: Record<string, unknown>; logger?: unknown }): Promise<void>
+}
+export default definition
