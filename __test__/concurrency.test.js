@@ -110,6 +110,56 @@ describe('concurrency (one process)', () => {
   })
 })
 
+describe('group commit of concurrent reservation calls', () => {
+  test('calls batched together still succeed or fail each on its own', async () => {
+    const item = await stockedItem(100)
+    const good = (i) => ({ inventory_item_id: item.id, location_id: 'loc', quantity: 1, line_item_id: `g${i}` })
+    const calls = [
+      ...Array.from({ length: 20 }, (_, i) => t.inventory.createReservationItems(good(i))),
+      t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'nowhere', quantity: 1 }),
+      t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'loc', quantity: 1000 }),
+      t.inventory.createReservationItems([good('bundle-a'), { ...good('bundle-b'), quantity: 5 }]),
+      // the same id twice: a database error for that call only
+      t.inventory.createReservationItems({ ...good('dup1'), id: 'resitem_dup' }),
+      t.inventory.createReservationItems({ ...good('dup2'), id: 'resitem_dup' }),
+    ]
+    const results = await Promise.allSettled(calls)
+    expect(results.slice(0, 20).every((r) => r.status === 'fulfilled')).toBe(true)
+    expect(results[20]).toMatchObject({
+      status: 'rejected',
+      reason: { type: 'not_found', message: `Item ${item.id} is not stocked at location nowhere` },
+    })
+    expect(results[21]).toMatchObject({
+      status: 'rejected',
+      reason: { type: 'not_allowed', message: `Not enough stock available for item ${item.id} at location loc` },
+    })
+    expect(results[22].status).toBe('fulfilled')
+    expect(results[22].value.map((r) => r.quantity)).toEqual([1, 5])
+    const dups = results.slice(23)
+    expect(dups.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+    expect(dups.filter((r) => r.status === 'rejected')[0].reason.type).toBe('invalid_data')
+    // 20 + 6 + 1 reserved, exactly the live reservations
+    expect(await liveReserved(item.id, 'loc')).toEqual({ reserved: 27, live: 27 })
+  })
+
+  test('with group commit turned off the guarantees are the same', async () => {
+    const { InventoryService } = require('..')
+    const plain = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, groupReservations: false })
+    try {
+      const item = await stockedItem(10)
+      const results = await Promise.allSettled(
+        Array.from({ length: 40 }, () =>
+          plain.createReservationItems({ inventory_item_id: item.id, location_id: 'loc', quantity: 1 })
+        )
+      )
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10)
+      expect(await liveReserved(item.id, 'loc')).toEqual({ reserved: 10, live: 10 })
+    } finally {
+      await plain.close()
+    }
+  })
+})
+
 describe('concurrency (several Node processes)', () => {
   test('4 processes × 16 reservations on stock 10: exactly 10 succeed overall', async () => {
     const item = await stockedItem(10)

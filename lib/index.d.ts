@@ -197,6 +197,12 @@ export interface ConnectOptions {
   schema?: string
   /** Pool size; default 10. */
   maxConnections?: number
+  /**
+   * Group commit for reservations (default true): while one reservation statement of this
+   * process is in flight, calls that arrive meanwhile go to Postgres together as one batch,
+   * each still succeeding or failing on its own.
+   */
+  groupReservations?: boolean
 }
 
 /** Thrown by every method; `type` is one of Medusa's MedusaError.Types. */

@@ -10,10 +10,13 @@ use crate::levels::lock_levels;
 use crate::quantity::Rule;
 use crate::service::*;
 use crate::sql::Params;
+use deadpool_postgres::Pool;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex as StdMutex};
+use tokio::sync::oneshot;
 
 static CREATE: InputSpec = InputSpec {
     entity: &RESERVATION_ITEM,
@@ -222,6 +225,335 @@ fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
     }
 }
 
+/// What one createReservationItems call gets back: its reservations (input order)
+/// and the ids of the levels it charged.
+type Reserved = (Vec<Value>, Vec<String>);
+
+/// Runs one call's reservations as the single guarded statement (one round trip).
+async fn reserve_alone(pool: &Pool, rows: &[Row]) -> Result<Reserved> {
+    let mut params = Params::default();
+    for col in INSERT_COLS {
+        let values: Vec<Option<String>> = rows.iter().map(|r| get_text(r, col)).collect();
+        params.push(values);
+    }
+    let c = pool.get().await?;
+    let stmt = c.prepare_cached(create_sql()).await?;
+    let out = c.query(&stmt, &params.refs()).await?;
+    let mut problems: Vec<(i64, String, String, String)> = Vec::new();
+    let mut by_id: HashMap<String, Value> = HashMap::new();
+    let mut levels: Vec<String> = Vec::new();
+    for r in &out {
+        let kind: String = r.get(0);
+        match kind.as_str() {
+            "row" => {
+                let v: Value = r.get(3);
+                by_id.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
+            }
+            "level" => levels.push(r.get(1)),
+            _ => problems.push((r.get(4), kind, r.get(1), r.get(2))),
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort();
+        let missing: Vec<(String, String)> = problems
+            .iter()
+            .filter(|p| p.1 == "missing")
+            .map(|p| (p.2.clone(), p.3.clone()))
+            .collect();
+        let short = problems.first().map(|p| (p.2.clone(), p.3.clone()));
+        return Err(reservation_error(&missing, short));
+    }
+    let values = rows
+        .iter()
+        .map(|r| {
+            let id = get_text(r, "id").unwrap_or_default();
+            by_id
+                .remove(&id)
+                .ok_or_else(|| Error::unexpected(format!("reservation {id} was not returned")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((values, levels))
+}
+
+/// Medusa's errors for a reservation that cannot be made: missing levels are
+/// reported (all of them) before a shortage.
+fn reservation_error(missing: &[(String, String)], short: Option<(String, String)>) -> Error {
+    if !missing.is_empty() {
+        return Error::not_found(
+            missing
+                .iter()
+                .map(|(i, l)| format!("Item {i} is not stocked at location {l}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    let (i, l) = short.unwrap_or_default();
+    Error::not_allowed(format!(
+        "Not enough stock available for item {i} at location {l}"
+    ))
+}
+
+/// One call's demand on one (item, location): (key, total, non-backorder part).
+type Demand = ((String, String), Decimal, Decimal);
+
+/// Demand of one call per (item, location), in first-seen order.
+fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
+    let mut out: Vec<Demand> = Vec::new();
+    for r in rows {
+        let key = (
+            get_text(r, "inventory_item_id").unwrap_or_default(),
+            get_text(r, "location_id").unwrap_or_default(),
+        );
+        let q = dec(&get_text(r, "quantity").unwrap_or_default())?;
+        let guarded = if get_text(r, "allow_backorder").as_deref() == Some("true") {
+            Decimal::ZERO
+        } else {
+            q
+        };
+        match out.iter_mut().find(|(k, _, _)| *k == key) {
+            Some(e) => {
+                e.1 += q;
+                e.2 += guarded;
+            }
+            None => out.push((key, q, guarded)),
+        }
+    }
+    Ok(out)
+}
+
+/// Several calls' reservations in one transaction: the levels they need are
+/// locked once (in id order), each call is checked in arrival order against
+/// what the calls before it left, and succeeds or fails on its own. This is
+/// what lets concurrent buyers of one hot item share a row lock instead of
+/// queueing on it one commit at a time.
+async fn reserve_batch(pool: &Pool, calls: &[&[Row]]) -> Result<Vec<Result<Reserved>>> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let demands = calls
+        .iter()
+        .map(|rows| demand_of(rows))
+        .collect::<Result<Vec<_>>>()?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for d in &demands {
+        for (k, _, _) in d {
+            if !pairs.contains(k) {
+                pairs.push(k.clone());
+            }
+        }
+    }
+    let locked = lock_levels(&tx, &pairs).await?;
+    let mut remaining: HashMap<(String, String), (String, Decimal)> = locked
+        .into_iter()
+        .map(|(id, item, loc, available)| ((item, loc), (id, available)))
+        .collect();
+    let mut outcomes: Vec<Option<Error>> = Vec::with_capacity(calls.len());
+    let mut level_delta: Vec<(String, Decimal)> = Vec::new();
+    let mut accepted_rows: Vec<Row> = Vec::new();
+    for d in &demands {
+        let missing: Vec<(String, String)> = d
+            .iter()
+            .filter(|(k, _, _)| !remaining.contains_key(k))
+            .map(|(k, _, _)| k.clone())
+            .collect();
+        let short = d
+            .iter()
+            .find(|(k, _, guarded)| {
+                *guarded > Decimal::ZERO && remaining.get(k).is_some_and(|(_, a)| *a < *guarded)
+            })
+            .map(|(k, _, _)| k.clone());
+        if !missing.is_empty() || short.is_some() {
+            outcomes.push(Some(reservation_error(&missing, short)));
+            continue;
+        }
+        for (k, total, _) in d {
+            let (id, available) = remaining.get_mut(k).expect("checked above");
+            *available -= *total;
+            match level_delta.iter_mut().find(|(l, _)| l == id) {
+                Some(e) => e.1 += *total,
+                None => level_delta.push((id.clone(), *total)),
+            }
+        }
+        outcomes.push(None);
+    }
+    for (rows, outcome) in calls.iter().zip(&outcomes) {
+        if outcome.is_none() {
+            accepted_rows.extend(rows.iter().cloned());
+        }
+    }
+    let mut inserted: HashMap<String, Value> = HashMap::new();
+    if !accepted_rows.is_empty() {
+        let new_reserved = "trim_scale(t.reserved_quantity + u.q::numeric)";
+        let sql = format!(
+            "UPDATE inventory_level t SET reserved_quantity = {new_reserved},
+                    raw_reserved_quantity = {}, updated_at = now()
+             FROM unnest($1::text[], $2::text[]) AS u(id, q) WHERE t.id = u.id",
+            raw_of(new_reserved)
+        );
+        let ids: Vec<&str> = level_delta.iter().map(|(i, _)| i.as_str()).collect();
+        let qs: Vec<String> = level_delta.iter().map(|(_, q)| q.to_string()).collect();
+        let stmt = tx.prepare_cached(&sql).await?;
+        tx.execute(&stmt, &[&ids, &qs]).await?;
+        let values = insert_rows(
+            &tx,
+            &RESERVATION_ITEM,
+            INSERT_COLS,
+            &[("allow_backorder", "false")],
+            &accepted_rows,
+        )
+        .await?;
+        for v in values {
+            inserted.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
+        }
+    }
+    tx.commit().await?;
+    let results = calls
+        .iter()
+        .zip(demands.iter())
+        .zip(outcomes)
+        .map(|((rows, d), outcome)| match outcome {
+            Some(e) => Err(e),
+            None => {
+                let values = rows
+                    .iter()
+                    .map(|r| {
+                        let id = get_text(r, "id").unwrap_or_default();
+                        inserted.remove(&id).ok_or_else(|| {
+                            Error::unexpected(format!("reservation {id} was not returned"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let levels = d
+                    .iter()
+                    .filter_map(|(k, _, _)| remaining.get(k).map(|(id, _)| id.clone()))
+                    .collect();
+                Ok((values, levels))
+            }
+        })
+        .collect();
+    Ok(results)
+}
+
+struct Waiting {
+    rows: Vec<Row>,
+    reply: oneshot::Sender<Result<Reserved>>,
+}
+
+#[derive(Default)]
+struct Lane {
+    busy: bool,
+    queue: Vec<Waiting>,
+}
+
+/// Group commit for reservations: while one reservation statement of this
+/// process is in flight, calls that arrive queue up and then go to Postgres
+/// together as one batch. An idle process pays one round trip per call; a busy
+/// one amortises the row locks and commits over every waiting caller.
+#[derive(Default, Clone)]
+pub struct Reserver {
+    lane: Arc<StdMutex<Lane>>,
+    grouped: bool,
+}
+
+/// Largest number of calls one batch carries.
+const MAX_BATCH: usize = 256;
+
+/// Hands the lane to the next batch (or marks it idle) however the holder ends,
+/// panics included, so a failure can never leave reservations stuck.
+struct LaneGuard {
+    reserver: Reserver,
+    pool: Pool,
+}
+
+impl Drop for LaneGuard {
+    fn drop(&mut self) {
+        self.reserver.hand_off(self.pool.clone());
+    }
+}
+
+impl Reserver {
+    pub fn new(grouped: bool) -> Self {
+        Reserver {
+            lane: Default::default(),
+            grouped,
+        }
+    }
+
+    async fn reserve(&self, pool: &Pool, rows: Vec<Row>) -> Result<Reserved> {
+        if !self.grouped {
+            return reserve_alone(pool, &rows).await;
+        }
+        // Either join the queue (Ok) or take the idle lane (Err gives the rows back).
+        let queued = {
+            let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
+            if lane.busy {
+                let (reply, rx) = oneshot::channel();
+                lane.queue.push(Waiting { rows, reply });
+                Ok(rx)
+            } else {
+                lane.busy = true;
+                Err(rows)
+            }
+        };
+        match queued {
+            Ok(rx) => rx
+                .await
+                .unwrap_or_else(|_| Err(Error::unexpected("reservation batch was dropped"))),
+            Err(rows) => {
+                let _guard = LaneGuard {
+                    reserver: self.clone(),
+                    pool: pool.clone(),
+                };
+                reserve_alone(pool, &rows).await
+            }
+        }
+    }
+
+    fn hand_off(&self, pool: Pool) {
+        let batch: Vec<Waiting> = {
+            let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
+            if lane.queue.is_empty() {
+                lane.busy = false;
+                return;
+            }
+            let n = lane.queue.len().min(MAX_BATCH);
+            lane.queue.drain(..n).collect()
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            for w in batch {
+                let _ = w
+                    .reply
+                    .send(Err(Error::unexpected("no async runtime for reservations")));
+            }
+            self.lane.lock().unwrap_or_else(|p| p.into_inner()).busy = false;
+            return;
+        };
+        let guard = LaneGuard {
+            reserver: self.clone(),
+            pool,
+        };
+        handle.spawn(async move {
+            let pool = guard.pool.clone();
+            let calls: Vec<&[Row]> = batch.iter().map(|w| w.rows.as_slice()).collect();
+            match reserve_batch(&pool, &calls).await {
+                Ok(results) => {
+                    for (w, r) in batch.into_iter().zip(results) {
+                        let _ = w.reply.send(r);
+                    }
+                }
+                // A database error fails the batch's transaction as a whole (an id
+                // supplied twice, say): retry each call alone so only its own fails.
+                Err(_) => {
+                    for w in batch {
+                        let r = reserve_alone(&pool, &w.rows).await;
+                        let _ = w.reply.send(r);
+                    }
+                }
+            }
+            drop(guard);
+        });
+    }
+}
+
 fn dec(s: &str) -> Result<Decimal> {
     Decimal::from_str(s).map_err(|e| Error::unexpected(e.to_string()))
 }
@@ -246,54 +578,7 @@ impl InventoryService {
                 });
             }
         }
-        let mut params = Params::default();
-        for col in INSERT_COLS {
-            let values: Vec<Option<String>> = rows.iter().map(|r| get_text(r, col)).collect();
-            params.push(values);
-        }
-        let c = self.client().await?;
-        let stmt = c.prepare_cached(create_sql()).await?;
-        let out = c.query(&stmt, &params.refs()).await?;
-        let mut problems: Vec<(i64, String, String, String)> = Vec::new();
-        let mut by_id: HashMap<String, Value> = HashMap::new();
-        let mut levels: Vec<String> = Vec::new();
-        for r in &out {
-            let kind: String = r.get(0);
-            match kind.as_str() {
-                "row" => {
-                    let v: Value = r.get(3);
-                    by_id.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
-                }
-                "level" => levels.push(r.get(1)),
-                _ => problems.push((r.get(4), kind, r.get(1), r.get(2))),
-            }
-        }
-        if !problems.is_empty() {
-            problems.sort();
-            // As Medusa: missing levels are reported (all of them) before shortages.
-            let missing: Vec<String> = problems
-                .iter()
-                .filter(|p| p.1 == "missing")
-                .map(|p| format!("Item {} is not stocked at location {}", p.2, p.3))
-                .collect();
-            if !missing.is_empty() {
-                return Err(Error::not_found(missing.join(", ")));
-            }
-            let p = &problems[0];
-            return Err(Error::not_allowed(format!(
-                "Not enough stock available for item {} at location {}",
-                p.2, p.3
-            )));
-        }
-        let values = rows
-            .iter()
-            .map(|r| {
-                let id = get_text(r, "id").unwrap_or_default();
-                by_id
-                    .remove(&id)
-                    .ok_or_else(|| Error::unexpected(format!("reservation {id} was not returned")))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let (values, levels) = self.reserver.reserve(&self.pool, rows).await?;
         let ids = ids_in(&Value::Array(values.clone()));
         Ok(Outcome::from(shape(values, was_array))
             .with(RESERVATION, "created", ids)

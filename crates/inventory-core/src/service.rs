@@ -17,6 +17,8 @@ pub struct ConnectOptions {
     pub url: String,
     pub schema: String,
     pub max_connections: usize,
+    /// Batch concurrent reservation calls of this process (group commit). Default on.
+    pub group_reservations: bool,
 }
 
 impl ConnectOptions {
@@ -28,6 +30,7 @@ impl ConnectOptions {
             url: String::new(),
             schema: "public".into(),
             max_connections: 10,
+            group_reservations: true,
         };
         for (k, val) in obj {
             match (k.as_str(), val) {
@@ -38,7 +41,9 @@ impl ConnectOptions {
                     opts.max_connections = n.as_u64().unwrap_or(10) as usize
                 }
                 ("maxConnections", Value::Null) => {}
-                ("url" | "schema" | "maxConnections", _) => {
+                ("groupReservations", Value::Bool(b)) => opts.group_reservations = *b,
+                ("groupReservations", Value::Null) => {}
+                ("url" | "schema" | "maxConnections" | "groupReservations", _) => {
                     return Err(Error::invalid(format!(
                         "connect option {k} has the wrong type"
                     )))
@@ -133,6 +138,7 @@ pub struct InventoryService {
     pub(crate) pool: Pool,
     schema: String,
     ids: Mutex<ulid::Generator>,
+    pub(crate) reserver: crate::reservations::Reserver,
 }
 
 pub type Client = deadpool_postgres::Client;
@@ -161,8 +167,9 @@ impl InventoryService {
         let _probe = pool.get().await?;
         Ok(InventoryService {
             pool,
-            schema: opts.schema,
+            schema: opts.schema.clone(),
             ids: Mutex::new(ulid::Generator::new()),
+            reserver: crate::reservations::Reserver::new(opts.group_reservations),
         })
     }
 

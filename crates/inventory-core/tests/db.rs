@@ -26,6 +26,7 @@ impl Fixture {
             url: url(),
             schema: schema.clone(),
             max_connections: 16,
+            group_reservations: true,
         })
         .await
         .expect("connect");
