@@ -142,16 +142,22 @@ describe('inventory items', () => {
     const [l2] = await t.inventory.listInventoryLevels({ inventory_item_id: item.id, location_id: 'l2' })
     await t.inventory.softDeleteInventoryLevels([l2.id])
 
-    const keys = await t.inventory.softDeleteInventoryItems([item.id], { returnLinkableKeys: ['location_levels'] })
-    expect(keys.inventory_item_id).toEqual([item.id])
-    expect(keys.reservation_item_id).toEqual([res.id])
+    const levels0 = await t.inventory.listInventoryLevels({ inventory_item_id: item.id })
+    const keys = await t.inventory.softDeleteInventoryItems([item.id], {
+      returnLinkableKeys: ['inventory_item_id', 'reservation_item_id'],
+    })
+    expect(keys).toEqual({ inventory_item_id: [item.id], reservation_item_id: [res.id] })
     expect(await t.inventory.listInventoryItems({ id: item.id })).toEqual([])
     expect(await t.inventory.listInventoryLevels({ inventory_item_id: item.id })).toEqual([])
     expect(await t.inventory.listReservationItems({ inventory_item_id: item.id })).toEqual([])
     const withDeleted = await t.inventory.listInventoryItems({ id: item.id }, { withDeleted: true })
     expect(withDeleted[0].deleted_at).toBeInstanceOf(Date)
 
-    expect(await t.inventory.restoreInventoryItems([item.id])).toBeUndefined()
+    expect(await t.inventory.restoreInventoryItems([item.id])).toEqual({
+      inventory_item_id: [item.id],
+      inventory_level_id: [levels0[0].id],
+      reservation_item_id: [res.id],
+    })
     expect((await t.inventory.retrieveInventoryItem(item.id)).deleted_at).toBeNull()
     const levels = await t.inventory.listInventoryLevels({ inventory_item_id: item.id })
     expect(levels.map((l) => l.location_id)).toEqual(['l1'])

@@ -11,6 +11,13 @@
 //   migrate            run Medusa's own migrations for the module (MedusaAppMigrateUp)
 //   load               boot the module through MedusaApp and keep its service
 //   call {method,args} invoke a method of the loaded IInventoryService
+//   callError {method,args}         invoke, expecting a throw: { isMedusaError, type, message }
+//   resultType {method,args,path}   constructor name of the result (or of result[path...])
+//   graph {args,options}            app.query.graph(args, options)
+//   callWithAggregator {method,args} invoke with a caller-owned MessageAggregator in the context
+//   concurrent {calls,startAt}      fire all calls at once, settled results in order
+//   loadedJoinerConfig              the joiner config Medusa registered for the loaded module
+//   definitionOf {resolve}          linkable + joiner config of another module definition
 //   shutdown           stop the app and exit
 //
 // Results are sent as JSON: Medusa's BigNumber serialises to a number through
@@ -18,6 +25,7 @@
 
 const { MedusaApp, MedusaAppMigrateUp, MedusaModule } = require('@medusajs/framework/modules-sdk')
 const { Modules, ModulesSdkUtils, ContainerRegistrationKeys } = require('@medusajs/framework/utils')
+const { BigNumber, MedusaError, MessageAggregator } = require('@medusajs/framework/utils')
 
 // resolve: which inventory module to boot ('@medusajs/inventory' or ours, 'medusa-inventory-rs/medusa').
 const [url, schema, resolve = '@medusajs/inventory'] = process.argv.slice(2)
@@ -65,6 +73,20 @@ function appOptions() {
   }
 }
 
+/**
+ * Arguments of the ops below cross IPC as JSON; these markers stand for values
+ * JSON cannot carry: { $number: 'NaN' | 'Infinity' | ... } and { $bigNumber: '2.5' }
+ * (a Medusa BigNumber, as Medusa's workflows pass quantities).
+ */
+function revive(v) {
+  if (Array.isArray(v)) return v.map(revive)
+  if (!v || typeof v !== 'object') return v
+  const keys = Object.keys(v)
+  if (keys.length === 1 && keys[0] === '$number') return Number(v.$number)
+  if (keys.length === 1 && keys[0] === '$bigNumber') return new BigNumber(v.$bigNumber)
+  return Object.fromEntries(keys.map((k) => [k, revive(v[k])]))
+}
+
 const ops = {
   async migrate() {
     await MedusaAppMigrateUp(appOptions())
@@ -90,6 +112,99 @@ const ops = {
   /** The module's linkable and joiner config as Medusa sees them (functions dropped). */
   async definition() {
     const mod = require(resolve)
+    const def = mod.default ?? mod
+    return JSON.parse(JSON.stringify({ linkable: def.linkable, joinerConfig: def.service.prototype.__joinerConfig() }))
+  },
+  /**
+   * Calls a method expecting it to throw; reports what was thrown as Medusa's
+   * code would see it (MedusaError.isMedusaError / instanceof, type, message).
+   */
+  async callError({ method, args }) {
+    if (!service) throw new Error('call before load')
+    try {
+      const out = await service[method](...revive(args || []))
+      return { threw: false, result: out === undefined ? null : JSON.parse(JSON.stringify(out)) }
+    } catch (e) {
+      return {
+        threw: true,
+        isMedusaError: MedusaError.isMedusaError(e),
+        instanceOfMedusaError: e instanceof MedusaError,
+        instanceOfError: e instanceof Error,
+        type: e && e.type,
+        message: e && e.message,
+      }
+    }
+  },
+  /**
+   * Calls a method and reports the constructor name of the result, or of the
+   * value at `path` inside it (e.g. ['0', 'available_quantity']).
+   */
+  async resultType({ method, args, path = [] }) {
+    if (!service) throw new Error('call before load')
+    let v = await service[method](...revive(args || []))
+    for (const k of path) v = v == null ? v : v[k]
+    return {
+      constructorName: v == null ? String(v) : v.constructor && v.constructor.name,
+      isBigNumber: v instanceof BigNumber,
+      typeofValue: typeof v,
+      numeric: v instanceof BigNumber ? v.numeric : typeof v === 'number' ? v : null,
+    }
+  },
+  /** Medusa's Query: app.query.graph(args, options), as route handlers and workflows use it. */
+  async graph({ args, options }) {
+    if (!app) throw new Error('graph before load')
+    const out = await app.query.graph(args, options)
+    return JSON.parse(JSON.stringify(out))
+  },
+  /**
+   * Calls a method with a caller-owned MessageAggregator in the shared context;
+   * the string '$context' in args marks where the context goes (else it is appended).
+   * Reports the result, what the aggregator holds afterwards and what reached the bus.
+   */
+  async callWithAggregator({ method, args = [], eventGroupId }) {
+    if (!service) throw new Error('call before load')
+    const aggregator = new MessageAggregator()
+    const context = { messageAggregator: aggregator, ...(eventGroupId ? { eventGroupId } : {}) }
+    const callArgs = args.includes('$context') ? revive(args).map((a) => (a === '$context' ? context : a)) : [...revive(args), context]
+    const before = emitted.length
+    const out = await service[method](...callArgs)
+    return {
+      result: out === undefined ? null : JSON.parse(JSON.stringify(out)),
+      aggregated: JSON.parse(JSON.stringify(aggregator.getMessages().default)),
+      emittedOnBus: JSON.parse(JSON.stringify(emitted.slice(before))),
+    }
+  },
+  /**
+   * Fires every call at once inside this process (after waiting until `startAt`,
+   * ms since epoch, if given) and returns the settled results in order.
+   */
+  async concurrent({ calls, startAt }) {
+    if (!service) throw new Error('call before load')
+    if (startAt) await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())))
+    const settled = await Promise.allSettled(calls.map(({ method, args }) => service[method](...revive(args || []))))
+    return settled.map((s) =>
+      s.status === 'fulfilled'
+        ? { ok: true, value: s.value === undefined ? null : JSON.parse(JSON.stringify(s.value)) }
+        : { ok: false, type: s.reason && s.reason.type, message: String(s.reason && s.reason.message) }
+    )
+  },
+  /** The joiner config Medusa registered for the loaded module, and whether Query may use it. */
+  async loadedJoinerConfig() {
+    if (!app) throw new Error('loadedJoinerConfig before load')
+    const [loaded] = MedusaModule.getLoadedModules().map((m) => m[Modules.INVENTORY]).filter(Boolean)
+    return JSON.parse(
+      JSON.stringify({
+        registered: MedusaModule.getJoinerConfig(Modules.INVENTORY),
+        // What Query reads: the loader sets the joiner config on the loaded instance.
+        fromService: typeof service.__joinerConfig === 'function' ? service.__joinerConfig() : service.__joinerConfig,
+        isQueryable: loaded?.__definition?.isQueryable ?? null,
+        definitionKey: loaded?.__definition?.key ?? null,
+      })
+    )
+  },
+  /** linkable + joiner config of any module definition, resolved from this child (functions dropped). */
+  async definitionOf({ resolve: which }) {
+    const mod = require(which)
     const def = mod.default ?? mod
     return JSON.parse(JSON.stringify({ linkable: def.linkable, joinerConfig: def.service.prototype.__joinerConfig() }))
   },

@@ -82,6 +82,13 @@ function startMedusa(url, schema, { timeoutMs = 30000, resolve = '@medusajs/inve
     load: () => request('load'),
     events: () => request('events'),
     definition: () => request('definition'),
+    callError: (method, ...args) => request('callError', { method, args }),
+    resultType: (method, args, path) => request('resultType', { method, args, path }),
+    graph: (args, options) => request('graph', { args, options }),
+    callWithAggregator: (method, args, extra = {}) => request('callWithAggregator', { method, args, ...extra }),
+    concurrent: (calls, startAt) => request('concurrent', { calls, startAt }),
+    definitionOf: (resolve) => request('definitionOf', { resolve }),
+    loadedJoinerConfig: () => request('loadedJoinerConfig'),
     async stop() {
       if (exited) return
       const gone = new Promise((r) => child.once('exit', r))

@@ -165,11 +165,10 @@ impl InventoryService {
                 &[&ids],
             )
             .await?;
-        // As Medusa: the item is deleted, its cascaded levels and reservations are updated.
         Ok(Outcome::from(linkable_result(config, &row))
             .with(ITEM, "deleted", row.get(0))
-            .with(RESERVATION, "updated", row.get(2))
-            .with(LEVEL, "updated", row.get(1)))
+            .with(LEVEL, "deleted", row.get(1))
+            .with(RESERVATION, "deleted", row.get(2)))
     }
 
     pub async fn restore_inventory_items(&self, ids: &Value, config: &Value) -> Result<Outcome> {
@@ -195,15 +194,15 @@ impl InventoryService {
     }
 }
 
-/// Medusa returns the affected ids keyed by linkable key only when asked to
-/// (`returnLinkableKeys`); otherwise the call resolves to undefined.
+/// As Medusa's generated softDelete/restore: the ids of every row the call
+/// touched, keyed by linkable key, narrowed to `returnLinkableKeys` when given
+/// (Medusa's link cascade acts on every key it gets back).
 pub fn linkable_result(config: &Value, row: &tokio_postgres::Row) -> Value {
-    let asked = config
+    let pick: Vec<&str> = config
         .get("returnLinkableKeys")
-        .is_some_and(|v| !v.is_null());
-    if !asked {
-        return Value::Null;
-    }
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     let keys = [
         "inventory_item_id",
         "inventory_level_id",
@@ -212,7 +211,7 @@ pub fn linkable_result(config: &Value, row: &tokio_postgres::Row) -> Value {
     let mut map = serde_json::Map::new();
     for (i, k) in keys.iter().enumerate() {
         let ids: Vec<String> = row.get(i);
-        if !ids.is_empty() {
+        if !ids.is_empty() && (pick.is_empty() || pick.contains(k)) {
             map.insert(k.to_string(), json!(ids));
         }
     }

@@ -387,7 +387,10 @@ impl InventoryService {
         let rows = c.query(&stmt, &[&locs]).await?;
         let levels: Vec<Value> = rows.iter().map(|r| r.get(0)).collect();
         let ids = ids_in(&Value::Array(levels.clone()));
-        Ok(Outcome::from(json!([levels, {}])).with(LEVEL, "deleted", ids))
+        Ok(
+            Outcome::from(json!([levels, { "InventoryLevel": levels }]))
+                .with(LEVEL, "deleted", ids),
+        )
     }
 
     /// (item exists, sum of `expr` over the live levels at `locs`) in one round trip.

@@ -101,6 +101,12 @@ impl Selection {
             self.child(head).add_select(target, rest, depth + 1)?;
         } else if entity.relation(path).is_some() {
             self.child(path).star = true;
+        } else if path
+            .strip_suffix("_id")
+            .and_then(|r| entity.relation(r))
+            .is_some_and(|r| r.many)
+        {
+            // Medusa's Query adds `<has-many relation>_id` to selects; there is no such column.
         } else {
             self.fields
                 .get_or_insert_with(Vec::new)
