@@ -7,24 +7,6 @@ use crate::service::*;
 use crate::sql::Params;
 use serde_json::{json, Value};
 
-const ITEM_FIELDS: &[&str] = &[
-    "sku",
-    "origin_country",
-    "hs_code",
-    "mid_code",
-    "material",
-    "unit_of_measure",
-    "weight",
-    "length",
-    "height",
-    "width",
-    "requires_shipping",
-    "description",
-    "title",
-    "thumbnail",
-    "metadata",
-];
-
 static CREATE: InputSpec = InputSpec {
     entity: &INVENTORY_ITEM,
     writable: &[
@@ -60,31 +42,15 @@ static UPDATE: InputSpec = InputSpec {
 
 impl InventoryService {
     pub async fn create_inventory_items(&self, input: &Value) -> Result<Outcome> {
-        let (inputs, was_array) = one_or_many(input);
-        let mut rows = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parse_input(&CREATE, v, was_array.then_some(i)))
-            .collect::<Result<Vec<_>>>()?;
-        for r in rows.iter_mut() {
-            if get(r, "id").is_none() {
-                r.push(FieldValue {
-                    name: "id",
-                    kind: crate::entity::Kind::Text,
-                    text: Some(self.new_id(INVENTORY_ITEM.prefix)),
-                });
-            }
-        }
+        let (rows, was_array) = self.parse_create(&CREATE, input)?;
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
-        let mut cols = vec!["id"];
-        cols.extend_from_slice(ITEM_FIELDS);
         let c = self.client().await?;
         let out = insert_rows(
             &c,
             &INVENTORY_ITEM,
-            &cols,
+            CREATE.writable,
             &[("requires_shipping", "true")],
             &rows,
         )

@@ -1,7 +1,7 @@
 //! InventoryLevel: every statement that writes `inventory_level`, and the
 //! quantity reads served from it.
 
-use crate::entity::{Kind, INVENTORY_LEVEL};
+use crate::entity::INVENTORY_LEVEL;
 use crate::error::{Error, Result};
 use crate::items::linkable_result;
 use crate::quantity::{parse_quantity, Rule};
@@ -113,21 +113,7 @@ fn number(text: &str) -> Value {
 
 impl InventoryService {
     pub async fn create_inventory_levels(&self, input: &Value) -> Result<Outcome> {
-        let (inputs, was_array) = one_or_many(input);
-        let mut rows = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parse_input(&CREATE, v, was_array.then_some(i)))
-            .collect::<Result<Vec<_>>>()?;
-        for r in rows.iter_mut() {
-            if get(r, "id").is_none() {
-                r.push(FieldValue {
-                    name: "id",
-                    kind: Kind::Text,
-                    text: Some(self.new_id(INVENTORY_LEVEL.prefix)),
-                });
-            }
-        }
+        let (rows, was_array) = self.parse_create(&CREATE, input)?;
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }

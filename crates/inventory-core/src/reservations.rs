@@ -4,7 +4,7 @@
 //! Lock order, everywhere: reservation rows (by id), then level rows (by id).
 //! No path locks a level and then a reservation, so no two calls deadlock.
 
-use crate::entity::{Kind, RESERVATION_ITEM};
+use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
 use crate::levels::lock_levels;
 use crate::quantity::Rule;
@@ -560,24 +560,7 @@ fn dec(s: &str) -> Result<Decimal> {
 
 impl InventoryService {
     pub async fn create_reservation_items(&self, input: &Value) -> Result<Outcome> {
-        let (inputs, was_array) = one_or_many(input);
-        let mut rows = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parse_input(&CREATE, v, was_array.then_some(i)))
-            .collect::<Result<Vec<_>>>()?;
-        if rows.is_empty() {
-            return Ok(shape(vec![], was_array).into());
-        }
-        for r in rows.iter_mut() {
-            if get(r, "id").is_none() {
-                r.push(FieldValue {
-                    name: "id",
-                    kind: Kind::Text,
-                    text: Some(self.new_id(RESERVATION_ITEM.prefix)),
-                });
-            }
-        }
+        let (rows, was_array) = self.parse_create(&CREATE, input)?;
         let (values, levels) = self.reserver.reserve(&self.pool, rows).await?;
         let ids = ids_in(&Value::Array(values.clone()));
         Ok(Outcome::from(shape(values, was_array))

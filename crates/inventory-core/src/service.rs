@@ -191,6 +191,27 @@ impl InventoryService {
         Ok(self.pool.get().await?)
     }
 
+    /// Validates a create call's input (one object or an array) and gives every row
+    /// without an id a new one. Returns the rows and whether the input was an array.
+    pub fn parse_create(&self, spec: &InputSpec, input: &Value) -> Result<(Vec<Row>, bool)> {
+        let (inputs, was_array) = one_or_many(input);
+        let mut rows = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse_input(spec, v, was_array.then_some(i)))
+            .collect::<Result<Vec<_>>>()?;
+        for r in rows.iter_mut() {
+            if get(r, "id").is_none() {
+                r.push(FieldValue {
+                    name: "id",
+                    kind: Kind::Text,
+                    text: Some(self.new_id(spec.entity.prefix)),
+                });
+            }
+        }
+        Ok((rows, was_array))
+    }
+
     /// Monotonic ULIDs: ids created in one call sort in input order.
     pub fn new_id(&self, prefix: &str) -> String {
         let mut g = self.ids.lock().unwrap_or_else(|p| p.into_inner());
