@@ -588,23 +588,29 @@ pub fn select_sql(
     if !cfg.order.iter().any(|(f, _)| f == "id") {
         order.push("t.id ASC".into());
     }
+    let order = order.join(", ");
+    let filtered = format!("FROM {} t WHERE ({}){live}", entity.table, f.sql);
+    // The count is its own aggregate, so it never builds a DTO for rows outside the page.
     let count = if with_count {
-        ", count(*) OVER () AS total"
+        format!(", (SELECT count(*) {filtered}) AS total")
     } else {
-        ""
+        String::new()
     };
-    let mut sql = format!(
-        "SELECT {dto} AS dto{count} FROM {} t WHERE ({}){live} ORDER BY {}",
-        entity.table,
-        f.sql,
-        order.join(", ")
-    );
+    let mut page = String::new();
     if let Some(take) = cfg.take {
-        sql.push_str(&format!(" LIMIT {}", params.push(take)));
+        page.push_str(&format!(" LIMIT {}", params.push(take)));
     }
     if let Some(skip) = cfg.skip {
-        sql.push_str(&format!(" OFFSET {}", params.push(skip)));
+        page.push_str(&format!(" OFFSET {}", params.push(skip)));
     }
+    let sql = if page.is_empty() {
+        format!("SELECT {dto} AS dto{count} {filtered} ORDER BY {order}")
+    } else {
+        // Pick the page first, then build DTOs for its rows only.
+        format!(
+            "SELECT {dto} AS dto{count} FROM (SELECT t.* {filtered} ORDER BY {order}{page}) t ORDER BY {order}"
+        )
+    };
     Ok(sql)
 }
 
@@ -689,7 +695,10 @@ mod tests {
         .unwrap();
         let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, false, &mut p).unwrap();
         assert!(sql.contains("AND t.deleted_at IS NULL"));
-        assert!(sql.contains("ORDER BY t.sku DESC, t.id ASC LIMIT $1"));
+        assert!(
+            sql.contains("ORDER BY t.sku DESC, t.id ASC LIMIT $1) t ORDER BY t.sku DESC"),
+            "{sql}"
+        );
         let cfg = parse_config(&INVENTORY_ITEM, &json!({"withDeleted": true})).unwrap();
         let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, false, &mut p).unwrap();
         assert!(!sql.contains("deleted_at IS NULL"));
