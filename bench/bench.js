@@ -1,0 +1,322 @@
+#!/usr/bin/env node
+'use strict'
+// medusa-inventory-rs vs @medusajs/inventory 2.21.2, both loaded through
+// Medusa's module loader, on one Postgres, in one run, beside the floors.
+// `node bench.js --help` for the options; README.md for what is measured.
+require('./lib/one-medusa')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { fork, execFileSync } = require('node:child_process')
+const db = require('./lib/db')
+const { writeFloors } = require('./lib/pgbench')
+const { buildReport } = require('./lib/report')
+
+const HELP = `usage: node bench.js [options]   (npm run bench -- [options])
+
+  --smoke              a few calls of everything, tiny counts (CI; no timing claims)
+  --full               also 100k items through createInventoryItems and the 1M × 5 scale reads
+  --bulk[=N]           createInventoryItems of N items (default 100000) in batches of 1000, with a progress bar
+  --scale[=N]          the scale part: N items (default 1000000) × 5 locations, reads only
+  --scale-ours-only    run the scale reads on our module only
+  --only=ours|peer     run one module (ratios are then left out)
+  --iterations=N       timed calls per sequential operation (default 300)
+  --duration=S         seconds per concurrent scenario (default 5)
+  --pgbench-seconds=S  seconds per pgbench run (default 5)
+  --no-pgbench         skip the pgbench write floors
+  --pool=N             connections per module (default 10, both modules)
+  --out=DIR            where results go (default results/, --smoke: a temp dir)
+  --keep               keep the benchmark database afterwards
+
+  BENCH_FULL=1, BENCH_BULK=N, BENCH_SCALE=N   the same as --full, --bulk=N, --scale=N
+  DATABASE_URL         the Postgres to use; unset: an embedded Postgres from npm
+  PGBENCH              path of pgbench (else PATH, then /usr/lib/postgresql/*/bin)`
+
+function parseArgs(argv) {
+  const o = {}
+  for (const a of argv) {
+    const m = /^--([\w-]+)(?:=(.*))?$/.exec(a)
+    if (!m) throw new Error(`unknown argument ${a}\n\n${HELP}`)
+    o[m[1]] = m[2] === undefined ? true : m[2]
+  }
+  return o
+}
+
+const args = parseArgs(process.argv.slice(2))
+// The optional parts can also be switched on from the environment.
+if (process.env.BENCH_FULL === '1' && args.full === undefined) args.full = true
+if (process.env.BENCH_BULK && args.bulk === undefined) args.bulk = process.env.BENCH_BULK
+if (process.env.BENCH_SCALE && args.scale === undefined) args.scale = process.env.BENCH_SCALE
+if (args.help) {
+  console.log(HELP)
+  process.exit(0)
+}
+
+const smoke = !!args.smoke
+const full = !!args.full
+const num = (v, d) => (v === undefined || v === true ? d : Number(v))
+
+const profile = smoke
+  ? {
+      iterations: 3,
+      warmup: 1,
+      bulkIterations: 1,
+      minIterations: 1,
+      maxSeconds: 5,
+      floorIterations: 5,
+      callers: 32,
+      hotCallers: 64,
+      durationMs: 300,
+      hotStock: 10,
+      hotAttempts: 1,
+      scaleIterations: 3,
+      scaleMaxSeconds: 5,
+      pgbenchSeconds: 0,
+      pgbenchTransactions: 3,
+      floorItems: 1000,
+      seedItems: 200,
+    }
+  : {
+      iterations: num(args.iterations, 300),
+      warmup: 20,
+      bulkIterations: Math.max(3, Math.round(num(args.iterations, 300) / 30)),
+      minIterations: 30,
+      maxSeconds: 20,
+      floorIterations: Math.max(300, num(args.iterations, 300)),
+      callers: 32,
+      hotCallers: 64,
+      durationMs: num(args.duration, 5) * 1000,
+      hotStock: 50,
+      hotAttempts: 3,
+      scaleIterations: 200,
+      scaleMaxSeconds: 20,
+      pgbenchSeconds: num(args['pgbench-seconds'], 5),
+      pgbenchTransactions: 0,
+      floorItems: 1000,
+      seedItems: 1000,
+    }
+
+const bulkItems = args.bulk ? num(args.bulk, 100_000) : full ? 100_000 : smoke ? 0 : 0
+const scaleItems = args.scale ? num(args.scale, 1_000_000) : full ? 1_000_000 : 0
+const impls = args.only ? [String(args.only)] : ['ours', 'peer']
+for (const i of impls) if (!['ours', 'peer'].includes(i)) throw new Error(`--only must be ours or peer`)
+const pool = num(args.pool, 10)
+const outDir = args.out ? path.resolve(String(args.out)) : smoke ? fs.mkdtempSync(path.join(os.tmpdir(), 'medusa-inventory-bench-smoke-')) : path.join(__dirname, 'results')
+
+function log(msg) {
+  process.stderr.write(`${msg}\n`)
+}
+
+function gitInfo() {
+  const root = path.resolve(__dirname, '..')
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '.', ':!bench'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    return { commit, dirty: dirty.length > 0 }
+  } catch {
+    return { commit: null, dirty: null }
+  }
+}
+
+/** Runs one module's task in its own process; resolves to its result. */
+function runChild(config) {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'lib', 'runner.js'), [], {
+      execArgv: ['--expose-gc'],
+      env: { ...process.env, BENCH_CHILD_CONFIG: JSON.stringify(config), NODE_ENV: 'production' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    let got = null
+    child.on('message', (m) => (got = m))
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      if (got && got.ok) resolve(got.result)
+      else reject(new Error(got ? got.error : `${config.impl} ${config.task} exited (code ${code}, signal ${signal})`))
+    })
+  })
+}
+
+/** The 1M × 5 data set, written with SQL in our schema (tables identical to Medusa's). */
+async function seedScale(url, schema, n) {
+  const { InventoryService } = require('medusa-inventory-rs')
+  const svc = await InventoryService.connect({ url, schema, maxConnections: 1 })
+  try {
+    await svc.migrate()
+  } finally {
+    await svc.close()
+  }
+  const { Client } = require('pg')
+  const c = new Client({ connectionString: url, options: `-c search_path=${schema}` })
+  await c.connect()
+  const t0 = Date.now()
+  try {
+    const step = 100_000
+    for (let start = 1; start <= n; start += step) {
+      const end = Math.min(n, start + step - 1)
+      await c.query(
+        `INSERT INTO inventory_item (id, sku, title, description)
+         SELECT 'iitem_scale_' || lpad(g::text, 7, '0'), 'SCALE-' || lpad(g::text, 7, '0'),
+                'Scale shirt ' || g, 'Cotton shirt number ' || g
+         FROM generate_series($1::int, $2::int) g`,
+        [start, end]
+      )
+      await c.query(
+        `INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, raw_stocked_quantity,
+                                      reserved_quantity, raw_reserved_quantity, incoming_quantity, raw_incoming_quantity)
+         SELECT 'ilev_scale_' || lpad(g::text, 7, '0') || '_' || l, 'iitem_scale_' || lpad(g::text, 7, '0'), 'sloc_scale_' || l,
+                100, '{"value":"100","precision":20}', 0, '{"value":"0","precision":20}', 0, '{"value":"0","precision":20}'
+         FROM generate_series($1::int, $2::int) g, generate_series(1, 5) l`,
+        [start, end]
+      )
+      const done = end
+      const line = `[scale] seeding ${done}/${n} items × 5 locations ${((Date.now() - t0) / 1000).toFixed(0)} s`
+      if (process.stderr.isTTY) process.stderr.write(`\r${line}${done === n ? '\n' : ''}`)
+      else log(line)
+    }
+    await c.query('VACUUM ANALYZE inventory_item')
+    await c.query('VACUUM ANALYZE inventory_level')
+  } finally {
+    await c.end()
+  }
+  return { items: n, locations: 5, levels: n * 5, seconds: Math.round((Date.now() - t0) / 100) / 10, how: 'SQL INSERT … SELECT generate_series, then VACUUM ANALYZE' }
+}
+
+async function main() {
+  const runId = `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}_${process.pid}`
+  const startedAt = new Date()
+  const load0 = os.loadavg()
+  let server = null
+  let database = null
+  const cleanup = async () => {
+    if (database && !args.keep) {
+      try {
+        await database.drop()
+      } catch (e) {
+        log(`[db] could not drop ${database.name}: ${e.message}`)
+      }
+    }
+    if (server) await server.stop()
+  }
+  process.once('SIGINT', () => {
+    log('interrupted: cleaning up')
+    cleanup().finally(() => process.exit(130))
+  })
+  try {
+    let baseUrl = process.env.DATABASE_URL
+    if (baseUrl) log(`[db] using DATABASE_URL (${db.redact(baseUrl)})`)
+    else {
+      server = await db.startEmbedded({ log })
+      baseUrl = server.url
+    }
+    database = await db.freshDatabase(baseUrl, runId, { log })
+    const url = database.url
+    const info = await db.serverInfo(url)
+    log(`[db] ${database.created ? `fresh database ${database.name}` : `database ${database.name} (fresh schemas)`}, PostgreSQL ${info.server_version}, synchronous_commit=${info.synchronous_commit}`)
+    if (load0[0] > os.cpus().length * 0.5) log(`[bench] load average ${load0.map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores: the machine is busy, expect noisy numbers`)
+    const schema = (name) => (database.created ? name : `${name}_${runId}`)
+
+    const results = {}
+    const failures = []
+    for (const impl of impls) {
+      log(`\n== ${impl}: ${impl === 'ours' ? 'medusa-inventory-rs/medusa' : '@medusajs/inventory 2.21.2'} through MedusaApp, schema ${schema(impl)}`)
+      try {
+        results[impl] = await runChild({
+          impl,
+          task: 'main',
+          url,
+          schema: schema(impl),
+          pool,
+          runId,
+          profile,
+          bulkItems,
+          traffic: impl === 'ours',
+        })
+      } catch (e) {
+        // One module failing to boot or crashing still leaves a report of the other.
+        log(`[bench] ${impl} failed: ${e.message}`)
+        results[impl] = { error: e.message }
+        failures.push(impl)
+      }
+    }
+
+    let pgbench = { available: false, reason: 'skipped (--no-pgbench)' }
+    if (!args['no-pgbench']) {
+      log(`\n== write floors: pgbench on our statements, schema ${schema('floor')}`)
+      const { InventoryService } = require('medusa-inventory-rs')
+      pgbench = await writeFloors({ InventoryService, url, schema: schema('floor'), profile, log })
+      if (!pgbench.available) log(`[pgbench] skipped: ${pgbench.reason}`)
+    }
+
+    let scale = null
+    if (scaleItems) {
+      log(`\n== scale: ${scaleItems} items × 5 locations, schema ${schema('scale')}`)
+      scale = { seed: await seedScale(url, schema('scale'), scaleItems) }
+      log(`[scale] seeded in ${scale.seed.seconds} s`)
+      const scaleImpls = args['scale-ours-only'] ? impls.filter((i) => i === 'ours') : impls
+      for (const impl of scaleImpls) {
+        try {
+          const r = await runChild({ impl, task: 'scale', url, schema: schema('scale'), pool, runId, profile, scaleItems })
+          scale[impl] = r.scale
+        } catch (e) {
+          log(`[bench] ${impl} scale failed: ${e.message}`)
+          failures.push(`${impl} (scale)`)
+        }
+      }
+      if (args['scale-ours-only']) scale.note = 'peer not run on the scale data set (--scale-ours-only)'
+    }
+
+    const load1 = os.loadavg()
+    const report = {
+      meta: {
+        run_id: runId,
+        started_at: startedAt.toISOString(),
+        finished_at: new Date().toISOString(),
+        mode: smoke ? 'smoke' : full ? 'full' : 'default',
+        // The load at the start is other people's; by the end it includes this run's own.
+        noisy: smoke || load0[0] > os.cpus().length * 0.5,
+        machine: {
+          cpus: os.cpus().length,
+          cpu_model: os.cpus()[0] && os.cpus()[0].model,
+          memory_gib: Math.round(os.totalmem() / 2 ** 30),
+          loadavg_start: load0.map((x) => Math.round(x * 100) / 100),
+          loadavg_end: load1.map((x) => Math.round(x * 100) / 100),
+        },
+        node: process.version,
+        postgres: { version: info.server_version, synchronous_commit: info.synchronous_commit, fsync: info.fsync, shared_buffers: info.shared_buffers, embedded: !!server, url: db.redact(url) },
+        repo: gitInfo(),
+        profile,
+        pool_per_module: pool,
+        bulk_items: bulkItems,
+        scale_items: scaleItems,
+        peer: '@medusajs/inventory@2.21.2',
+      },
+      results,
+      pgbench,
+      scale,
+    }
+    const { markdown, svg, summary } = buildReport(report)
+    report.summary = summary
+    fs.mkdirSync(outDir, { recursive: true })
+    const json = JSON.stringify(report, null, 2)
+    fs.writeFileSync(path.join(outDir, 'latest.json'), json)
+    fs.writeFileSync(path.join(outDir, `${runId}.json`), json)
+    fs.writeFileSync(path.join(outDir, 'latest.md'), markdown)
+    fs.writeFileSync(path.join(outDir, 'latest.svg'), svg)
+    console.log(`\n${markdown}`)
+    log(`[bench] wrote ${path.join(outDir, 'latest.json')} (and ${runId}.json), latest.md, latest.svg`)
+    if (failures.length) {
+      process.exitCode = 1
+      log(`[bench] failed: ${failures.join(', ')}`)
+    }
+  } finally {
+    await cleanup()
+  }
+}
+
+main().then(
+  () => process.exit(process.exitCode || 0),
+  (e) => {
+    console.error(e && e.stack ? e.stack : e)
+    process.exit(1)
+  }
+)

@@ -1,0 +1,268 @@
+'use strict'
+// Write floors: pgbench running the very statements our module sends.
+//
+// The statements are not copied from the Rust source: they are taken off the
+// wire (./wire-tap.js) while our module makes one reservation and one
+// adjustment, with their bound parameters, and turned into pgbench scripts.
+// So the floor follows the SQL whenever the module changes.
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync, spawn } = require('node:child_process')
+const { startTap } = require('./wire-tap')
+const { summarize, round } = require('./stats')
+
+const FLOOR_LOCATION = 'sloc_pgb'
+const ITEM_PREFIX = 'iitem_pgb_'
+
+/** Path and version of a usable pgbench, or { reason } when there is none. */
+function findPgbench() {
+  const candidates = []
+  if (process.env.PGBENCH) candidates.push(process.env.PGBENCH)
+  candidates.push('pgbench')
+  try {
+    const base = '/usr/lib/postgresql'
+    for (const v of fs.readdirSync(base).sort((a, b) => Number(b) - Number(a))) {
+      candidates.push(path.join(base, v, 'bin', 'pgbench'))
+    }
+  } catch {
+    // no Debian-style PostgreSQL install
+  }
+  for (const bin of candidates) {
+    try {
+      const version = execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+      return { bin, version }
+    } catch {
+      // try the next one
+    }
+  }
+  return {
+    reason:
+      'pgbench not found (set PGBENCH, put it on PATH, or install postgresql-client / postgresql-contrib; the embedded Postgres from npm ships no pgbench)',
+  }
+}
+
+/** The floor schema: our tables, `items` items with a level each at sloc_pgb, item 0 being the hot one. */
+async function setupFloorSchema(InventoryService, url, schema, items) {
+  const svc = await InventoryService.connect({ url, schema, maxConnections: 2 })
+  try {
+    await svc.migrate()
+    for (let start = 0; start <= items; start += 1000) {
+      const batch = []
+      for (let i = start; i <= Math.min(items, start + 999); i++) batch.push({ id: `${ITEM_PREFIX}${i}`, sku: `PGB-${i}`, title: `pgbench ${i}` })
+      await svc.createInventoryItems(batch)
+      await svc.createInventoryLevels(
+        batch.map((b) => ({ inventory_item_id: b.id, location_id: FLOOR_LOCATION, stocked_quantity: 1_000_000_000 }))
+      )
+    }
+  } finally {
+    await svc.close()
+  }
+}
+
+/** The Bind of the one statement a call executed (the call is made twice: the second is taken). */
+async function captureOne(svc, tap, call) {
+  await call()
+  const mark = tap.mark()
+  await call()
+  const binds = tap.since(mark).filter((e) => e.type === 'B' || e.type === 'Q')
+  const stmts = binds.filter((e) => e.type === 'B')
+  if (binds.length !== 1 || stmts.length !== 1) {
+    throw new Error(`expected the call to be one prepared statement, saw ${binds.length} (${binds.map((b) => (b.sql || '').slice(0, 40)).join(' | ')})`)
+  }
+  return { sql: stmts[0].sql, params: stmts[0].params }
+}
+
+async function captureStatements(InventoryService, url, schema) {
+  const tap = await startTap(url)
+  const svc = await InventoryService.connect({ url: tap.url, schema, maxConnections: 1 })
+  try {
+    let k = 0
+    const reserve = await captureOne(svc, tap, () =>
+      svc.createReservationItems([
+        { inventory_item_id: `${ITEM_PREFIX}1`, location_id: FLOOR_LOCATION, quantity: 1, line_item_id: `ordli_pgb_${k++}` },
+      ])
+    )
+    const adjust = await captureOne(svc, tap, () => svc.adjustInventory(`${ITEM_PREFIX}1`, FLOOR_LOCATION, 1))
+    return { reserve, adjust }
+  } finally {
+    await svc.close()
+    await tap.close()
+  }
+}
+
+function quote(s) {
+  return `'${String(s).replace(/'/g, "''")}'`
+}
+
+/** A bound value as SQL for the script: the item becomes :n, new ids become fresh ones, the rest stays literal. */
+function renderValue(v) {
+  if (v === null) return 'NULL'
+  if (typeof v === 'string') {
+    if (v === `${ITEM_PREFIX}1`) return `('${ITEM_PREFIX}' || (:n)::text)`
+    if (/^ordli_pgb_\d+$/.test(v)) return quote('ordli_pgb')
+    if (/^resitem_/.test(v)) return `('resitem_pgb' || replace(gen_random_uuid()::text, '-', ''))`
+    return quote(v)
+  }
+  if (v && Array.isArray(v.array)) return `ARRAY[${v.array.map(renderValue).join(', ')}]::text[]`
+  throw new Error(`cannot render a bound parameter of this kind in a pgbench script: ${JSON.stringify(v)}`)
+}
+
+/** A pgbench script for a captured statement; `n` picks the item (1..items, or the hot item 0). */
+function scriptFor(captured, { hot, items }) {
+  const sql = captured.sql.replace(/\$(\d+)/g, (m, d) => {
+    const i = Number(d) - 1
+    if (i >= captured.params.length) throw new Error(`statement uses $${d} but only ${captured.params.length} parameters were bound`)
+    return renderValue(captured.params[i])
+  })
+  // pgbench reads :name as a variable; only casts (::) may appear besides our own :n.
+  const stray = sql.replace(/::/g, '').match(/:(?!n\b)[A-Za-z_]\w*/)
+  if (stray) throw new Error(`statement contains ${stray[0]}, which pgbench would read as a variable`)
+  if (sql.includes(';')) throw new Error('statement contains a semicolon')
+  const set = hot ? '\\set n 0' : `\\set n random(1, ${items})`
+  return `${set}\n${sql.replace(/\s+/g, ' ').trim()};\n`
+}
+
+function pgEnv(url, schema) {
+  const u = new URL(url)
+  return {
+    ...process.env,
+    PGHOST: u.hostname || '127.0.0.1',
+    PGPORT: u.port || '5432',
+    PGUSER: decodeURIComponent(u.username || 'postgres'),
+    PGPASSWORD: decodeURIComponent(u.password || ''),
+    PGDATABASE: decodeURIComponent(u.pathname.slice(1) || 'postgres'),
+    PGOPTIONS: `-c search_path=${schema}`,
+    PGAPPNAME: 'medusa-inventory-bench-pgbench',
+  }
+}
+
+function runProcess(bin, args, opts) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.stderr.on('data', (d) => (err += d))
+    p.on('error', reject)
+    p.on('exit', (code) => (code === 0 ? resolve({ out, err }) : reject(new Error(`pgbench exited ${code}: ${(err || out).trim().slice(-800)}`))))
+  })
+}
+
+/**
+ * Runs one script. clients/threads as pgbench's -c/-j; either seconds (-T) or
+ * transactions per client (-t). With latencies: per-transaction log (-l) for p50/p99.
+ */
+async function runScript(pg, { url, schema, name, script, clients, seconds, transactions, latencies }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-pgbench-${name}-`))
+  try {
+    const file = path.join(dir, `${name}.sql`)
+    fs.writeFileSync(file, script)
+    const threads = Math.min(clients, Math.max(1, os.cpus().length))
+    const args = ['-n', '-M', 'prepared', '-f', file, '-c', String(clients), '-j', String(threads)]
+    args.push(...(seconds ? ['-T', String(seconds)] : ['-t', String(transactions)]))
+    if (latencies) args.push('-l', `--log-prefix=${path.join(dir, 'log')}`)
+    const { out } = await runProcess(pg.bin, args, { env: pgEnv(url, schema), cwd: dir })
+    const num = (re) => {
+      const m = re.exec(out)
+      return m ? Number(m[1]) : null
+    }
+    const result = {
+      clients,
+      threads,
+      tps: round(num(/tps = ([\d.]+) \(without initial connection time\)/) ?? num(/tps = ([\d.]+)/), 1),
+      latency_avg_ms: num(/latency average = ([\d.]+) ms/),
+      transactions: num(/number of transactions actually processed: (\d+)/),
+      failed: num(/number of failed transactions: (\d+)/) ?? 0,
+    }
+    if (latencies) {
+      const samples = []
+      for (const f of fs.readdirSync(dir).filter((f) => f.startsWith('log.'))) {
+        for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) {
+          const cols = line.trim().split(/\s+/)
+          if (cols.length >= 3 && /^\d+$/.test(cols[2])) samples.push(Number(cols[2]) / 1000)
+        }
+      }
+      const s = summarize(samples, samples.reduce((a, b) => a + b, 0))
+      Object.assign(result, { p50: s.p50, p90: s.p90, p99: s.p99, n: s.n })
+    }
+    return result
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * All write floors. Resolves to { available, reason?, version, statements, runs }.
+ * profile: { pgbenchSeconds (0 = use pgbenchTransactions), pgbenchTransactions, callers, hotCallers, floorItems }.
+ */
+async function writeFloors({ InventoryService, url, schema, profile, log }) {
+  const pg = findPgbench()
+  if (!pg.bin) return { available: false, reason: pg.reason }
+  const out = { available: true, bin: pg.bin, version: pg.version, schema, statements: {}, runs: {} }
+  const items = profile.floorItems
+  await setupFloorSchema(InventoryService, url, schema, items)
+  let captured
+  try {
+    captured = await captureStatements(InventoryService, url, schema)
+  } catch (e) {
+    return { ...out, available: false, reason: `could not take our statements off the wire: ${e.message}` }
+  }
+  const scripts = {}
+  try {
+    scripts.reserve = scriptFor(captured.reserve, { hot: false, items })
+    scripts.reserve_hot = scriptFor(captured.reserve, { hot: true, items })
+    scripts.adjust = scriptFor(captured.adjust, { hot: false, items })
+  } catch (e) {
+    return { ...out, available: false, reason: `could not turn our statements into pgbench scripts: ${e.message}` }
+  }
+  scripts.select1 = 'SELECT 1;\n'
+  out.statements = {
+    reserve: captured.reserve.sql.replace(/\s+/g, ' ').trim(),
+    adjust: captured.adjust.sql.replace(/\s+/g, ' ').trim(),
+  }
+  const timing = profile.pgbenchSeconds ? { seconds: profile.pgbenchSeconds } : { transactions: profile.pgbenchTransactions }
+  const plan = [
+    ['select1_c1', 'select1', 1, true, 'SELECT 1, 1 client (libpq, prepared)'],
+    ['reserve_c1', 'reserve', 1, true, 'our guarded reservation statement, 1 client, 1000 items'],
+    ['adjust_c1', 'adjust', 1, true, 'our adjust UPDATE, 1 client, 1000 items'],
+    ['reserve_c32', 'reserve', profile.callers, false, `our guarded reservation statement, ${profile.callers} clients, 1000 items`],
+    ['adjust_c32', 'adjust', profile.callers, false, `our adjust UPDATE, ${profile.callers} clients, 1000 items`],
+    ['reserve_hot', 'reserve_hot', profile.hotCallers, false, `our guarded reservation statement, ${profile.hotCallers} clients, one level`],
+  ]
+  // pgbench does not look at what a statement returns: count what each run
+  // wrote, so a script that quietly did nothing cannot pass for a floor.
+  const { Client } = require('pg')
+  const check = new Client({ connectionString: url, options: `-c search_path=${schema}` })
+  await check.connect()
+  const effect = {
+    select1: async () => 0,
+    reserve: async () => Number((await check.query('SELECT count(*) AS n FROM reservation_item')).rows[0].n),
+    reserve_hot: async () => Number((await check.query('SELECT count(*) AS n FROM reservation_item')).rows[0].n),
+    adjust: async () =>
+      Number((await check.query(`SELECT sum(stocked_quantity) - count(*) * 1000000000 AS n FROM inventory_level WHERE location_id = '${FLOOR_LOCATION}'`)).rows[0].n),
+  }
+  try {
+    for (const [key, script, clients, latencies, what] of plan) {
+      try {
+        const before = await effect[script]()
+        const r = { what, ...(await runScript(pg, { url, schema, name: key, script: scripts[script], clients, latencies, ...timing })) }
+        if (script !== 'select1') {
+          r.rows_written = (await effect[script]()) - before
+          r.verified = r.rows_written === r.transactions - r.failed
+          if (!r.verified) r.error = `pgbench reported ${r.transactions} transactions but ${r.rows_written} were written: not a valid floor`
+        }
+        out.runs[key] = r
+        log(`[pgbench] ${what}: ${r.tps} tps${latencies ? `, p50 ${r.p50} ms, p99 ${r.p99} ms` : ''}${r.failed ? `, ${r.failed} failed` : ''}${r.error ? ` (${r.error})` : ''}`)
+      } catch (e) {
+        out.runs[key] = { what, error: e.message }
+        log(`[pgbench] ${what}: FAILED ${e.message}`)
+      }
+    }
+  } finally {
+    await check.end()
+  }
+  return out
+}
+
+module.exports = { findPgbench, writeFloors, scriptFor, renderValue }

@@ -1,0 +1,347 @@
+'use strict'
+// Turns a run's results into the summary, the Markdown tables and the SVG chart.
+const { OPS } = require('./ops')
+
+const fmt = (x, digits) => {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '—'
+  if (digits !== undefined) return x.toFixed(digits)
+  if (x >= 100) return x.toFixed(0)
+  if (x >= 10) return x.toFixed(1)
+  if (x >= 1) return x.toFixed(2)
+  return x.toFixed(3)
+}
+const ms = (x) => (x === null || x === undefined ? '—' : `${fmt(x)} ms`)
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : null)
+const times = (x) => (x === null ? '—' : `${fmt(x, x >= 10 ? 0 : 1)}×`)
+const pct = (x) => (x === null ? '—' : `${Math.round(x * 100)}%`)
+
+/** pgbench runs that completed and wrote what they claimed. */
+function validRuns(report) {
+  const all = (report.pgbench && report.pgbench.available && report.pgbench.runs) || {}
+  return Object.fromEntries(Object.entries(all).filter(([, r]) => r && !r.error))
+}
+
+function floorFor(op, report) {
+  const ours = report.results.ours
+  const runs = validRuns(report)
+  if (op.batch) return { what: 'n/a (batch of 1000 rows)', p50: null }
+  if (op.floor === 'pgbench:reserve' && runs.reserve_c1 && runs.reserve_c1.p50) {
+    return { what: 'pgbench: our reservation statement, 1 client', p50: runs.reserve_c1.p50, p99: runs.reserve_c1.p99 }
+  }
+  if (op.floor === 'pgbench:adjust' && runs.adjust_c1 && runs.adjust_c1.p50) {
+    return { what: 'pgbench: our adjust UPDATE, 1 client', p50: runs.adjust_c1.p50, p99: runs.adjust_c1.p99 }
+  }
+  if (ours && ours.floors && ours.floors.min) {
+    return { what: 'one round trip (our cheapest real query)', p50: ours.floors.min.p50, p99: ours.floors.min.p99 }
+  }
+  const peer = report.results.peer
+  if (peer && peer.floors && peer.floors.pg_select1) {
+    return { what: 'node-postgres SELECT 1', p50: peer.floors.pg_select1.p50, p99: peer.floors.pg_select1.p99 }
+  }
+  return { what: 'n/a', p50: null }
+}
+
+function summarizeRun(report) {
+  const { ours, peer } = report.results
+  const sequential = OPS.map((op) => {
+    const o = ours && ours.sequential && ours.sequential[op.key]
+    const p = peer && peer.sequential && peer.sequential[op.key]
+    const floor = floorFor(op, report)
+    const rt = ours && ours.traffic && ours.traffic[op.key]
+    return {
+      key: op.key,
+      label: op.label,
+      ours: o && !o.error ? { p50: o.p50, p99: o.p99, ops_per_s: o.ops_per_s, n: o.n, rows_per_s: o.rows_per_s } : o || null,
+      peer: p && !p.error ? { p50: p.p50, p99: p.p99, ops_per_s: p.ops_per_s, n: p.n, rows_per_s: p.rows_per_s } : p || null,
+      peer_over_ours_p50: ratio(p && p.p50, o && o.p50),
+      floor,
+      ours_over_floor_p50: ratio(o && o.p50, floor.p50),
+      ours_round_trips: rt && !rt.error ? rt.roundTrips : null,
+    }
+  })
+  return { sequential }
+}
+
+function markdown(report, summary) {
+  const { meta, results, pgbench, scale } = report
+  const { ours, peer } = results
+  const L = []
+  const pg = meta.postgres
+  L.push(`# Inventory benchmark: medusa-inventory-rs vs @medusajs/inventory 2.21.2`)
+  L.push('')
+  if (meta.noisy) {
+    L.push(
+      `> **Noisy run** (${meta.mode === 'smoke' ? 'smoke mode: tiny counts, not a measurement' : `load average ${meta.machine.loadavg_start.join(' ')} at the start, on ${meta.machine.cpus} cores`}). Read ratios, not absolute numbers.`
+    )
+    L.push('')
+  }
+  L.push(
+    `${meta.started_at} · ${meta.mode} mode · PostgreSQL ${pg.version}${pg.embedded ? ' (embedded, from npm)' : ''}, synchronous_commit=${pg.synchronous_commit}, fsync=${pg.fsync} · Node ${meta.node} · ${meta.machine.cpus} cores (${meta.machine.cpu_model}) · pool ${meta.pool_per_module} connections per module · repo ${meta.repo.commit ? meta.repo.commit.slice(0, 10) : '?'}${meta.repo.dirty ? ' (with uncommitted changes)' : ''}`
+  )
+  L.push('')
+  L.push(
+    `Both modules are booted by Medusa's loader (\`MedusaAppMigrateUp\` + \`MedusaApp\`), each in its own Node process and schema of one fresh database, with ${meta.profile.seedItems} items × 5 locations seeded and ANALYZEd; calls go to \`app.modules.inventory\`. p50/p99 in ms; ops/s = calls per second of one sequential caller.`
+  )
+  L.push('')
+  for (const [name, r] of [['ours', ours], ['peer', peer]]) {
+    if (r && r.error) {
+      L.push(`> **${name} failed:** ${String(r.error).split('\n')[0]}`)
+      L.push('')
+    }
+  }
+  L.push('## One caller at a time')
+  L.push('')
+  L.push('| operation | ours p50 | ours p99 | ours ops/s | peer p50 | peer p99 | peer ops/s | peer/ours | floor p50 | ours/floor | round trips (ours) |')
+  L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+  for (const r of summary.sequential) {
+    const cell = (s, k) => (s && s.error ? 'error' : s ? fmt(s[k]) : '—')
+    L.push(
+      `| ${r.label} | ${cell(r.ours, 'p50')} | ${cell(r.ours, 'p99')} | ${cell(r.ours, 'ops_per_s')} | ${cell(r.peer, 'p50')} | ${cell(r.peer, 'p99')} | ${cell(r.peer, 'ops_per_s')} | ${times(r.peer_over_ours_p50)} | ${fmt(r.floor.p50)}${r.floor.p50 !== null ? floorMark(r.floor.what) : ''} | ${times(r.ours_over_floor_p50)} | ${r.ours_round_trips ?? '—'} |`
+    )
+  }
+  L.push('')
+  L.push('Floors: ¹ one round trip of our cheapest real query (see below); ² pgbench, 1 client, running the statement our module sends for this call. ours/floor is p50 over p50.')
+  const errs = summary.sequential.filter((r) => (r.ours && r.ours.error) || (r.peer && r.peer.error))
+  for (const r of errs) {
+    if (r.ours && r.ours.error) L.push(`- ours, ${r.label}: error: ${r.ours.error}`)
+    if (r.peer && r.peer.error) L.push(`- peer, ${r.label}: error: ${r.peer.error}`)
+  }
+  for (const r of summary.sequential) {
+    if (r.ours && r.ours.rows_per_s) L.push(`- ${r.label}: ours ${fmt(r.ours.rows_per_s)} rows/s${r.peer && r.peer.rows_per_s ? `, peer ${fmt(r.peer.rows_per_s)} rows/s` : ''}.`)
+  }
+  L.push('')
+
+  L.push('## Floors')
+  L.push('')
+  L.push('| floor | p50 | p99 | throughput |')
+  L.push('|---|--:|--:|--:|')
+  const fl = (label, s, tp) => L.push(`| ${label} | ${s ? fmt(s.p50) : '—'} | ${s ? fmt(s.p99) : '—'} | ${tp ?? '—'} |`)
+  if (ours && ours.floors) {
+    fl('ours: `retrieveReservedQuantity(item, [])` through Medusa (one statement, napi + tokio-postgres)', ours.floors.min)
+    fl('ours: the same call on the standalone `InventoryService` (no Medusa adapter)', ours.floors.min_facade)
+    fl('node-postgres `SELECT 1` (in our process)', ours.floors.pg_select1)
+  }
+  if (peer && peer.floors) {
+    fl("peer path: `knex.raw('SELECT 1')` on the module's knex pool", peer.floors.min)
+    fl('node-postgres `SELECT 1` (in the peer process)', peer.floors.pg_select1)
+  }
+  if (pgbench && pgbench.available) {
+    for (const [k, r] of Object.entries(pgbench.runs)) {
+      if (r.error) L.push(`| pgbench: ${r.what} | error | | ${r.error.slice(0, 80)} |`)
+      else L.push(`| pgbench: ${r.what} | ${r.p50 !== undefined ? fmt(r.p50) : '—'} | ${r.p99 !== undefined ? fmt(r.p99) : '—'} | ${fmt(r.tps)} tps |`)
+    }
+  } else {
+    L.push(`| pgbench write floors | skipped | | ${(pgbench && pgbench.reason) || ''} |`)
+  }
+  L.push('')
+  L.push(
+    "There is no `SELECT 1` entry point in our addon; our read floor is the cheapest real call it has: `retrieveReservedQuantity(item, [])`, one prepared statement (item exists? + a sum over no levels) in one round trip."
+  )
+  L.push('')
+
+  L.push('## Concurrent callers (one process, pool of ' + meta.pool_per_module + ')')
+  L.push('')
+  L.push('| scenario | ours ops/s | ours p50 / p99 | peer ops/s | peer p50 / p99 | ours/peer | floor |')
+  L.push('|---|--:|--:|--:|--:|--:|--:|')
+  const runs = validRuns(report)
+  const conc = (label, o, p, floorTps, floorWhat) => {
+    const oo = o && !o.error ? o : null
+    const pp = p && !p.error ? p : null
+    const floorCell = floorTps ? `${fmt(floorTps)} tps (${floorWhat}); ours = ${pct(ratio(oo && oo.ops_per_s, floorTps))}` : '—'
+    L.push(
+      `| ${label} | ${oo ? fmt(oo.ops_per_s) : '—'} | ${oo ? `${fmt(oo.p50)} / ${fmt(oo.p99)}` : '—'} | ${pp ? fmt(pp.ops_per_s) : '—'} | ${pp ? `${fmt(pp.p50)} / ${fmt(pp.p99)}` : '—'} | ${times(ratio(oo && oo.ops_per_s, pp && pp.ops_per_s))} | ${floorCell} |`
+    )
+  }
+  const callers = meta.profile.callers
+  conc(`${callers} callers: createReservationItems (1 line), ${meta.profile.seedItems} items`, ours && ours.reserve32, peer && peer.reserve32, runs.reserve_c32 && runs.reserve_c32.tps, `pgbench, ${callers} clients`)
+  conc(`${callers} callers: mixed workload¹`, ours && ours.mixed, peer && peer.mixed, null)
+  L.push('')
+  L.push(
+    `The pgbench floor runs one reservation per transaction. Our module can pass it: reservations that arrive while one is in flight are group-committed (one transaction, one commit for many calls).`
+  )
+  L.push('')
+  L.push(
+    '¹ 35% retrieveAvailableQuantity, 15% confirmInventory, 20% createReservationItems (1 line), 10% deleteReservationItemsByLineItem (of an earlier reservation of the same caller), 10% adjustInventory, 10% listInventoryItems (q, take 50); each caller follows its own seeded sequence, the same for both modules.'
+  )
+  const failures = []
+  for (const [name, r] of [['ours', ours], ['peer', peer]]) {
+    for (const sc of ['reserve32', 'mixed']) {
+      if (r && r[sc] && r[sc].failed) failures.push(`${name} ${sc}: ${r[sc].failed} failed calls (${Object.entries(r[sc].errors).map(([k, v]) => `${v}× ${k}`).join('; ')})`)
+    }
+  }
+  if (failures.length) {
+    L.push('')
+    for (const f of failures) L.push(`- ${f}`)
+  }
+  L.push('')
+
+  L.push(`## Hot item: ${meta.profile.hotCallers} callers reserving 1 unit each on one level`)
+  L.push('')
+  L.push(
+    `Throughput: stock that never runs out, ${meta.profile.durationMs / 1000} s. Oversell: stock ${meta.profile.hotStock}, every caller tries ${meta.profile.hotAttempts}× at once (${meta.profile.hotCallers * meta.profile.hotAttempts} attempts); counted afterwards in SQL. "Locking" = each call inside \`locking.execute([inventory_item_id], …)\` of Medusa's Locking module (in-memory provider, the default), as Medusa's \`reserveInventoryStep\` does at checkout.`
+  )
+  L.push('')
+  L.push('| module | attempts/s | committed/s | p50 / p99 | oversell test: committed | oversold units | reserved_quantity − live reservations |')
+  L.push('|---|--:|--:|--:|--:|--:|--:|')
+  const hotRow = (label, h) => {
+    if (!h) return
+    if (h.error) return L.push(`| ${label} | ${h.error} | | | | | |`)
+    L.push(
+      `| ${label} | ${fmt(h.attempts_per_s)} | ${fmt(h.committed_per_s)} | ${fmt(h.p50)} / ${fmt(h.p99)} | ${h.oversell.committed} of stock ${h.oversell.stock} | ${h.oversell.oversold_units} | ${fmt(h.oversell.drift, 0)} (throughput run: ${fmt(h.throughput_check.drift, 0)}) |`
+    )
+  }
+  if (ours && ours.hot) {
+    hotRow('ours', ours.hot.plain)
+    hotRow('ours, inside locking.execute', ours.hot.locking)
+  }
+  if (peer && peer.hot) {
+    hotRow('peer', peer.hot.plain)
+    hotRow('peer, inside locking.execute', peer.hot.locking)
+  }
+  if (runs.reserve_hot && runs.reserve_hot.tps) {
+    L.push(`| floor: pgbench, ${runs.reserve_hot.clients} clients, our reservation statement on one row | | ${fmt(runs.reserve_hot.tps)} | | | | |`)
+  }
+  const hotErrs = []
+  for (const [name, r] of [['ours', ours], ['peer', peer]]) {
+    for (const v of ['plain', 'locking']) {
+      const h = r && r.hot && r.hot[v]
+      if (h && h.errors && Object.keys(h.errors).length) hotErrs.push(`${name} ${v}: ${Object.entries(h.errors).map(([k, n]) => `${n}× ${k}`).join('; ')}`)
+    }
+  }
+  if (hotErrs.length) {
+    L.push('')
+    for (const e of hotErrs) L.push(`- errors in the throughput run, ${e}`)
+  }
+  L.push('')
+
+  if ((ours && ours.bulk) || (peer && peer.bulk)) {
+    L.push(`## createInventoryItems: ${meta.bulk_items} items in batches of 1000`)
+    L.push('')
+    L.push('| module | total | items/s | batch p50 / p99 |')
+    L.push('|---|--:|--:|--:|')
+    for (const [name, r] of [['ours', ours], ['peer', peer]]) {
+      if (r && r.bulk) L.push(`| ${name} | ${fmt(r.bulk.total_s)} s | ${fmt(r.bulk.items_per_s)} | ${fmt(r.bulk.batch_latency.p50)} / ${fmt(r.bulk.batch_latency.p99)} ms |`)
+    }
+    L.push('')
+  }
+
+  if (scale) {
+    L.push(`## Scale: ${scale.seed.items.toLocaleString('en')} items × ${scale.seed.locations} locations (reads)`)
+    L.push('')
+    L.push(`Seeded with SQL (${scale.seed.how}) in ${scale.seed.seconds} s; both modules read the same tables.${scale.note ? ' ' + scale.note + '.' : ''}`)
+    L.push('')
+    L.push('| read | ours p50 | ours p99 | peer p50 | peer p99 | peer/ours |')
+    L.push('|---|--:|--:|--:|--:|--:|')
+    const keys = Object.keys(scale.ours || scale.peer || {})
+    for (const k of keys) {
+      const o = scale.ours && scale.ours[k]
+      const p = scale.peer && scale.peer[k]
+      const c = (s, f) => (!s ? '—' : s.error ? 'error' : fmt(s[f]))
+      L.push(`| ${(o || p).label} | ${c(o, 'p50')} | ${c(o, 'p99')} | ${c(p, 'p50')} | ${c(p, 'p99')} | ${times(ratio(p && p.p50, o && o.p50))} |`)
+    }
+    L.push('')
+  }
+
+  if (ours && ours.traffic) {
+    L.push('## What our module sends per call')
+    L.push('')
+    L.push('Taken off the wire (a proxy in front of Postgres) on the second call, statements already prepared. A round trip is a Sync or a simple query.')
+    L.push('')
+    L.push('| operation | round trips | statements |')
+    L.push('|---|--:|---|')
+    for (const op of OPS) {
+      const t = ours.traffic[op.key]
+      if (!t) continue
+      if (t.error) L.push(`| ${op.label} | error | ${t.error} |`)
+      else L.push(`| ${op.label} | ${t.roundTrips} | ${t.statements.map((s) => '`' + s.slice(0, 60).replace(/\|/g, '\\|') + (s.length > 60 ? '…' : '') + '`').join('<br>')} |`)
+    }
+    L.push('')
+  }
+  return L.join('\n')
+}
+
+function floorMark(what) {
+  return what.startsWith('pgbench') ? '²' : what.startsWith('one round trip') ? '¹' : ''
+}
+
+// ---- SVG ------------------------------------------------------------------------------
+
+function esc(s) {
+  return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
+/** Horizontal bars, log scale: per operation p50 of ours, peer and floor, with a p99 whisker. */
+function svgChart(report, summary) {
+  const rows = summary.sequential
+  const series = [
+    { name: 'ours (medusa-inventory-rs)', color: '#d9480f', get: (r) => r.ours },
+    { name: 'peer (@medusajs/inventory 2.21.2)', color: '#1c7ed6', get: (r) => r.peer },
+    { name: 'floor', color: '#868e96', get: (r) => (r.floor.p50 ? r.floor : null) },
+  ]
+  const values = []
+  for (const r of rows) for (const s of series) {
+    const v = s.get(r)
+    if (v && !v.error && v.p50 > 0) values.push(v.p50, v.p99 || v.p50)
+  }
+  const lo = Math.pow(10, Math.floor(Math.log10(Math.max(1e-3, Math.min(...values, 1)))))
+  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values, 1))))
+  const left = 350
+  const width = 1000
+  const plotW = width - left - 30
+  const barH = 9
+  const groupH = series.length * (barH + 2) + 12
+  const top = 78
+  const height = top + rows.length * groupH + 46
+  const x = (v) => left + ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotW
+  const out = []
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`)
+  out.push(`<rect width="100%" height="100%" fill="#fff"/>`)
+  const m = report.meta
+  out.push(`<text x="12" y="22" font-size="15" font-weight="bold">Latency per call, one caller: p50 bar, p99 whisker (ms, log scale)</text>`)
+  out.push(
+    `<text x="12" y="40" fill="#495057">${esc(`${m.started_at.slice(0, 16).replace('T', ' ')} · PostgreSQL ${m.postgres.version}${m.postgres.embedded ? ' (embedded)' : ''} · ${m.machine.cpus} cores · both modules through Medusa's loader${m.noisy ? ' · NOISY RUN' : ''}`)}</text>`
+  )
+  let lx = 12
+  for (const s of series) {
+    out.push(`<rect x="${lx}" y="50" width="12" height="10" fill="${s.color}"/><text x="${lx + 16}" y="59">${esc(s.name)}</text>`)
+    lx += 24 + s.name.length * 6.6
+  }
+  // Grid.
+  for (let d = lo; d <= hi * 1.0001; d *= 10) {
+    for (const k of [1, 2, 5]) {
+      const v = d * k
+      if (v > hi * 1.0001) break
+      const gx = x(v)
+      out.push(`<line x1="${gx.toFixed(1)}" y1="${top - 6}" x2="${gx.toFixed(1)}" y2="${height - 30}" stroke="${k === 1 ? '#ced4da' : '#f1f3f5'}"/>`)
+      if (k === 1 || rows.length > 0) out.push(`<text x="${gx.toFixed(1)}" y="${height - 14}" text-anchor="middle" fill="#495057" font-size="11">${v >= 1 ? v : v.toPrecision(1)}</text>`)
+    }
+  }
+  rows.forEach((r, i) => {
+    const gy = top + i * groupH
+    out.push(`<text x="${left - 8}" y="${gy + groupH / 2}" text-anchor="end" dominant-baseline="middle">${esc(r.label)}</text>`)
+    series.forEach((s, j) => {
+      const v = s.get(r)
+      const y = gy + j * (barH + 2)
+      if (!v || v.error || !(v.p50 > 0)) return
+      out.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(v.p50) - left).toFixed(1)}" height="${barH}" fill="${s.color}"><title>${esc(`${s.name}: p50 ${v.p50} ms, p99 ${v.p99 ?? '—'} ms`)}</title></rect>`)
+      if (v.p99 && v.p99 > v.p50) {
+        const cy = y + barH / 2
+        out.push(`<line x1="${x(v.p50).toFixed(1)}" y1="${cy}" x2="${x(v.p99).toFixed(1)}" y2="${cy}" stroke="${s.color}" stroke-width="1"/>`)
+        out.push(`<line x1="${x(v.p99).toFixed(1)}" y1="${y + 1}" x2="${x(v.p99).toFixed(1)}" y2="${y + barH - 1}" stroke="${s.color}" stroke-width="1.5"/>`)
+      }
+      out.push(`<text x="${(Math.max(x(v.p99 || v.p50), x(v.p50)) + 4).toFixed(1)}" y="${y + barH - 1}" font-size="9" fill="#343a40">${fmt(v.p50)}</text>`)
+    })
+  })
+  out.push(
+    `<text x="12" y="${height - 2}" font-size="10" fill="#868e96">floor: one round trip of our cheapest real query; for createReservationItems and adjustInventory, pgbench (1 client) running the statement our module sends</text>`
+  )
+  out.push('</svg>')
+  return out.join('\n')
+}
+
+function buildReport(report) {
+  const summary = summarizeRun(report)
+  return { summary, markdown: markdown(report, summary), svg: svgChart(report, summary) }
+}
+
+module.exports = { buildReport }

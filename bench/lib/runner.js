@@ -1,0 +1,615 @@
+'use strict'
+// One module under test, in a Node process of its own (forked by ../bench.js).
+//
+// The module is booted the way a Medusa application boots it: Medusa's own
+// loader (MedusaAppMigrateUp, then MedusaApp from @medusajs/framework/modules-sdk)
+// with the module's `resolve`, beside Medusa's Locking module (in-memory
+// provider, the default). Every timed call goes to app.modules.inventory.
+//
+// Config comes as JSON in BENCH_CHILD_CONFIG; the result goes back over IPC.
+const { benchRoot } = require('./one-medusa')
+const { MedusaApp, MedusaAppMigrateUp, MedusaModule } = require('@medusajs/framework/modules-sdk')
+const { ContainerRegistrationKeys, Modules, ModulesSdkUtils } = require('@medusajs/framework/utils')
+const { Client } = require('pg')
+const { OPS, LOCATIONS, seed, createItems, picker, pad } = require('./ops')
+const { summarize, now, rng, round } = require('./stats')
+
+const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG || '{}')
+const profile = cfg.profile
+const IMPL_RESOLVE = {
+  ours: () => require.resolve('medusa-inventory-rs/medusa'),
+  peer: () => require.resolve('@medusajs/inventory'),
+}
+
+function log(msg) {
+  process.stderr.write(`[${cfg.impl}] ${msg}\n`)
+}
+
+function gc() {
+  if (typeof global.gc === 'function') global.gc()
+}
+
+// Medusa's modules log through the container's logger; keep the output to warnings and errors.
+const logger = new Proxy(
+  {},
+  {
+    get: (_t, name) => {
+      if (name === 'error' || name === 'warn') return (...a) => process.stderr.write(`[${cfg.impl}:medusa ${name}] ${a.map(String).join(' ')}\n`)
+      if (name === 'shouldLog') return () => false
+      return () => {}
+    },
+  }
+)
+
+// A bus that takes the events and drops them (what the modules emit is not under test here).
+let eventsEmitted = 0
+const eventBus = {
+  async emit(messages) {
+    eventsEmitted += [].concat(messages).length
+  },
+  subscribe() {},
+  unsubscribe() {},
+}
+
+async function boot({ migrate }) {
+  const resolve = IMPL_RESOLVE[cfg.impl]()
+  const knexes = []
+  // A knex pool per MedusaApp call: the migrate step closes the one it was given.
+  const newKnex = () => {
+    const k = ModulesSdkUtils.createPgConnection({ clientUrl: cfg.url, schema: cfg.schema, pool: { min: 0, max: cfg.pool } })
+    knexes.push(k)
+    return k
+  }
+  const options = (knex) => ({
+    cwd: benchRoot,
+    sharedResourcesConfig: { database: { clientUrl: cfg.url, schema: cfg.schema } },
+    injectedDependencies: {
+      [ContainerRegistrationKeys.PG_CONNECTION]: knex,
+      [ContainerRegistrationKeys.LOGGER]: logger,
+      [Modules.EVENT_BUS]: eventBus,
+    },
+    modulesConfig: {
+      [Modules.INVENTORY]: {
+        resolve,
+        // `connection` is what makes Medusa's own migrations land in cfg.schema;
+        // `pool.max` sizes our pool (Medusa's module uses the knex pool it is given).
+        options: { database: { clientUrl: cfg.url, schema: cfg.schema, connection: knex, pool: { max: cfg.pool } } },
+      },
+      [Modules.LOCKING]: { resolve: '@medusajs/locking' },
+    },
+  })
+  // Without @medusajs/medusa installed, MedusaApp warns that it cannot set up
+  // link modules; this benchmark loads no module that links, so that warning is dropped.
+  const warn = console.warn
+  console.warn = (...a) => {
+    if (typeof a[0] === 'string' && a[0].startsWith('Error initializing link modules')) return
+    warn(...a)
+  }
+  const t0 = now()
+  if (migrate) {
+    // Medusa's migrator reports on stdout; keep the benchmark's output readable.
+    const { log: l, info: i } = console
+    console.log = console.info = () => {}
+    try {
+      await MedusaAppMigrateUp(options(newKnex()))
+    } finally {
+      console.log = l
+      console.info = i
+    }
+    MedusaModule.clearInstances()
+  }
+  const t1 = now()
+  const knex = newKnex()
+  const app = await MedusaApp(options(knex))
+  const t2 = now()
+  const svc = app.modules[Modules.INVENTORY]
+  const locking = app.modules[Modules.LOCKING]
+  if (!svc) throw new Error('the inventory module did not load')
+  log(`loaded through MedusaApp (${resolve.replace(benchRoot, 'bench')}): migrate ${Math.round(t1 - t0)} ms, load ${Math.round(t2 - t1)} ms`)
+  return {
+    app,
+    svc,
+    locking,
+    knex,
+    boot: { migrate_ms: round(t1 - t0, 1), load_ms: round(t2 - t1, 1), locking_loaded: !!locking },
+    async stop() {
+      await app.onApplicationShutdown()
+      for (const k of knexes) {
+        try {
+          await k.destroy()
+        } catch {
+          // already closed by Medusa
+        }
+      }
+    },
+  }
+}
+
+/** Direct SQL on the module's schema, for checks (never timed). */
+async function sqlClient() {
+  const c = new Client({ connectionString: cfg.url, options: `-c search_path=${cfg.schema}` })
+  await c.connect()
+  return c
+}
+
+// ---- sequential -------------------------------------------------------------
+
+async function timeSequential(n, call, { maxSeconds = profile.maxSeconds, minIterations = profile.minIterations } = {}) {
+  const samples = []
+  const start = now()
+  const deadline = start + maxSeconds * 1000
+  for (let i = 0; i < n; i++) {
+    const t0 = now()
+    await call(i)
+    samples.push(now() - t0)
+    if (samples.length >= minIterations && now() > deadline) break
+  }
+  return { samples, wall: now() - start }
+}
+
+async function runOp(op, svc, env) {
+  const iterations = op.iterations ? op.iterations(profile) : profile.iterations
+  const warmup = op.batch ? Math.min(1, profile.warmup) : profile.warmup
+  const n = warmup + iterations
+  const ctx = await op.prepare(svc, n, env)
+  for (let i = 0; i < warmup; i++) await op.call(svc, ctx, i, env)
+  gc()
+  const { samples, wall } = await timeSequential(iterations, (i) => op.call(svc, ctx, warmup + i, env))
+  const extra = op.batch ? { batch: op.batch, rows_per_s: round((samples.length * op.batch * 1000) / wall, 0) } : {}
+  return summarize(samples, wall, extra)
+}
+
+async function floors(ctx, env) {
+  const out = {}
+  const n = profile.floorIterations
+  const pg = new Client({ connectionString: cfg.url })
+  await pg.connect()
+  try {
+    for (let i = 0; i < profile.warmup; i++) await pg.query('SELECT 1')
+    gc()
+    const r = await timeSequential(n, () => pg.query('SELECT 1'))
+    out.pg_select1 = summarize(r.samples, r.wall, { what: 'node-postgres Client, SELECT 1 (simple query)' })
+  } finally {
+    await pg.end()
+  }
+  if (cfg.impl === 'peer') {
+    for (let i = 0; i < profile.warmup; i++) await ctx.knex.raw('SELECT 1')
+    gc()
+    const r = await timeSequential(n, () => ctx.knex.raw('SELECT 1'))
+    out.min = summarize(r.samples, r.wall, { what: "knex.raw('SELECT 1') on the module's knex pool (node-postgres)" })
+  } else {
+    // No SELECT 1 entry point in the addon: our cheapest real query is
+    // retrieveReservedQuantity(item, []): one statement (item exists? + sum over
+    // no levels), one round trip, through the Medusa adapter, napi and tokio-postgres.
+    const call = () => ctx.svc.retrieveReservedQuantity(env.items[0], [])
+    for (let i = 0; i < profile.warmup; i++) await call()
+    gc()
+    let r = await timeSequential(n, call)
+    out.min = summarize(r.samples, r.wall, {
+      what: 'retrieveReservedQuantity(item, []) through Medusa: one real statement via napi + tokio-postgres',
+    })
+    const { InventoryService } = require('medusa-inventory-rs')
+    const direct = await InventoryService.connect({ url: cfg.url, schema: cfg.schema, maxConnections: 2 })
+    try {
+      const call2 = () => direct.retrieveReservedQuantity(env.items[0], [])
+      for (let i = 0; i < profile.warmup; i++) await call2()
+      gc()
+      r = await timeSequential(n, call2)
+      out.min_facade = summarize(r.samples, r.wall, {
+        what: 'the same call on the standalone InventoryService (no Medusa adapter)',
+      })
+    } finally {
+      await direct.close()
+    }
+  }
+  return out
+}
+
+// ---- concurrent ---------------------------------------------------------------
+
+/**
+ * `callers` loops run `step(caller, state)` until the deadline; each step
+ * resolves to the name of what it did. Returns overall and per-name stats.
+ */
+async function runLoops({ callers, durationMs, step, init = () => ({}) }) {
+  const byName = new Map()
+  const errors = new Map()
+  let total = 0
+  let failed = 0
+  const start = now()
+  const deadline = start + durationMs
+  await Promise.all(
+    Array.from({ length: callers }, async (_, c) => {
+      const state = init(c)
+      while (now() < deadline) {
+        const t0 = now()
+        let name
+        try {
+          name = await step(c, state)
+        } catch (e) {
+          failed++
+          const key = `${e && e.type ? e.type + ': ' : ''}${String(e && e.message).replace(/(iitem|ilev|resitem)_\w+/g, '$1_…').slice(0, 120)}`
+          errors.set(key, (errors.get(key) || 0) + 1)
+          name = state.lastName || 'error'
+        }
+        const dt = now() - t0
+        total++
+        if (!byName.has(name)) byName.set(name, [])
+        byName.get(name).push(dt)
+      }
+    })
+  )
+  const wall = now() - start
+  const all = [...byName.values()].flat()
+  const ops = {}
+  for (const [name, samples] of byName) ops[name] = summarize(samples, wall)
+  return {
+    callers,
+    duration_ms: round(wall, 0),
+    total,
+    failed,
+    ops_per_s: round((total * 1000) / wall, 1),
+    p50: summarize(all, wall).p50,
+    p99: summarize(all, wall).p99,
+    ops,
+    errors: Object.fromEntries(errors),
+  }
+}
+
+async function reserve32(svc, env) {
+  const r = await runLoops({
+    callers: profile.callers,
+    durationMs: profile.durationMs,
+    init: (c) => ({ pick: picker(1000 + c, env.items.length), n: 0, lastName: 'createReservationItems' }),
+    step: async (c, s) => {
+      await svc.createReservationItems([
+        {
+          inventory_item_id: env.items[s.pick()],
+          location_id: LOCATIONS[4],
+          quantity: 1,
+          line_item_id: `ordli_${env.tag}_c32_${c}_${s.n++}`,
+        },
+      ])
+      return 'createReservationItems'
+    },
+  })
+  return r
+}
+
+const MIX = [
+  ['retrieveAvailableQuantity', 0.35],
+  ['confirmInventory', 0.15],
+  ['createReservationItems', 0.2],
+  ['deleteReservationItemsByLineItem', 0.1],
+  ['adjustInventory', 0.1],
+  ['listInventoryItems', 0.1],
+]
+
+async function mixed(svc, env) {
+  return runLoops({
+    callers: profile.callers,
+    durationMs: profile.durationMs,
+    init: (c) => ({ r: rng(5000 + c), pick: picker(2000 + c, env.items.length), lines: [], n: 0 }),
+    step: async (c, s) => {
+      let x = s.r()
+      let name = MIX[MIX.length - 1][0]
+      for (const [n, w] of MIX) {
+        if (x < w) {
+          name = n
+          break
+        }
+        x -= w
+      }
+      if (name === 'deleteReservationItemsByLineItem' && !s.lines.length) name = 'createReservationItems'
+      s.lastName = name
+      const item = env.items[s.pick()]
+      switch (name) {
+        case 'retrieveAvailableQuantity':
+          await svc.retrieveAvailableQuantity(item, [LOCATIONS[0], LOCATIONS[1]])
+          break
+        case 'confirmInventory':
+          await svc.confirmInventory(item, [LOCATIONS[0]], 1)
+          break
+        case 'createReservationItems': {
+          const line = `ordli_${env.tag}_mix_${c}_${s.n++}`
+          await svc.createReservationItems([{ inventory_item_id: item, location_id: LOCATIONS[0], quantity: 1, line_item_id: line }])
+          s.lines.push(line)
+          break
+        }
+        case 'deleteReservationItemsByLineItem':
+          await svc.deleteReservationItemsByLineItem(s.lines.pop())
+          break
+        case 'adjustInventory':
+          await svc.adjustInventory(item, LOCATIONS[0], s.n % 2 ? 1 : -1)
+          break
+        default:
+          await svc.listInventoryItems({ q: 'shirt' }, { take: 50 })
+      }
+      return name
+    },
+  })
+}
+
+/** A fresh item with one level at LOCATIONS[0] holding `stock`. */
+async function hotLevel(svc, label, stock) {
+  const [item] = await svc.createInventoryItems([{ sku: `HOT-${label}`, title: `Hot item ${label}` }])
+  await svc.createInventoryLevels([{ inventory_item_id: item.id, location_id: LOCATIONS[0], stocked_quantity: stock }])
+  return item.id
+}
+
+async function levelState(sql, item) {
+  const { rows: lv } = await sql.query(
+    `SELECT stocked_quantity::text AS stocked, reserved_quantity::text AS reserved
+     FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL`,
+    [item, LOCATIONS[0]]
+  )
+  const { rows: rs } = await sql.query(
+    `SELECT coalesce(sum(quantity), 0)::text AS live, count(*)::int AS n
+     FROM reservation_item WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL`,
+    [item, LOCATIONS[0]]
+  )
+  const stocked = Number(lv[0].stocked)
+  const reserved = Number(lv[0].reserved)
+  const live = Number(rs[0].live)
+  return {
+    stocked,
+    reserved_quantity: reserved,
+    live_reservations: rs[0].n,
+    live_reserved_sum: live,
+    oversold_units: Math.max(0, live - stocked),
+    drift: reserved - live, // reserved_quantity minus what the live reservations add up to
+  }
+}
+
+/**
+ * 64 callers reserving 1 unit each on one level, plain or inside
+ * locking.execute([item], …) as Medusa's reserveInventoryStep does.
+ * throughput: stock large enough never to run out, for durationMs.
+ * oversell:   stock S, every caller tries `hotAttempts` times at once.
+ */
+async function hotItem(ctx, env, withLocking, sql) {
+  const { svc, locking } = ctx
+  const label = `${env.tag}-${withLocking ? 'lock' : 'plain'}`
+  if (withLocking && !locking) return { error: 'Locking module not loaded' }
+  const reserve = (item, line) => {
+    const run = () =>
+      svc.createReservationItems([{ inventory_item_id: item, location_id: LOCATIONS[0], quantity: 1, line_item_id: line }])
+    return withLocking ? locking.execute([item], run) : run()
+  }
+  // Throughput.
+  const big = await hotLevel(svc, `${label}-t`, 1_000_000_000)
+  let committed = 0
+  const t = await runLoops({
+    callers: profile.hotCallers,
+    durationMs: profile.durationMs,
+    init: () => ({ n: 0, lastName: 'reserve' }),
+    step: async (c, s) => {
+      await reserve(big, `ordli_${label}_t_${c}_${s.n++}`)
+      committed++
+      return 'reserve'
+    },
+  })
+  const afterThroughput = await levelState(sql, big)
+  // Oversell.
+  const stock = profile.hotStock
+  const small = await hotLevel(svc, `${label}-o`, stock)
+  let ok = 0
+  const refused = {}
+  const t0 = now()
+  await Promise.all(
+    Array.from({ length: profile.hotCallers }, async (_, c) => {
+      for (let k = 0; k < profile.hotAttempts; k++) {
+        try {
+          await reserve(small, `ordli_${label}_o_${c}_${k}`)
+          ok++
+        } catch (e) {
+          const key = (e && e.type) || String(e && e.message).slice(0, 60)
+          refused[key] = (refused[key] || 0) + 1
+        }
+      }
+    })
+  )
+  const oversellWall = now() - t0
+  const afterOversell = await levelState(sql, small)
+  return {
+    callers: profile.hotCallers,
+    locking: withLocking,
+    attempts: t.total,
+    attempts_per_s: t.ops_per_s,
+    committed,
+    committed_per_s: round((committed * 1000) / t.duration_ms, 1),
+    p50: t.p50,
+    p99: t.p99,
+    errors: t.errors,
+    throughput_check: afterThroughput,
+    oversell: {
+      stock,
+      attempts: profile.hotCallers * profile.hotAttempts,
+      committed: ok,
+      refused,
+      wall_ms: round(oversellWall, 1),
+      ...afterOversell,
+    },
+  }
+}
+
+// ---- optional bulk and scale ----------------------------------------------------
+
+function progress(label, done, total, t0) {
+  const width = 30
+  const filled = Math.round((done / total) * width)
+  const secs = (now() - t0) / 1000
+  const line = `[${cfg.impl}] ${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${secs.toFixed(1)} s`
+  if (process.stderr.isTTY) process.stderr.write(`\r${line}${done === total ? '\n' : ''}`)
+  else if (done === total || done % Math.max(1, Math.round(total / 10)) === 0) process.stderr.write(`${line}\n`)
+}
+
+async function bulk(svc, env, total) {
+  const batches = Math.ceil(total / 1000)
+  const samples = []
+  const t0 = now()
+  for (let b = 0; b < batches; b++) {
+    const rows = []
+    for (let j = 0; j < 1000 && b * 1000 + j < total; j++) {
+      rows.push({ sku: `BULK100K-${env.tag}-${b}-${j}`, title: `Bulk shirt ${b}-${j}` })
+    }
+    const s = now()
+    await svc.createInventoryItems(rows)
+    samples.push(now() - s)
+    progress(`createInventoryItems ${total} in batches of 1000`, Math.min(total, (b + 1) * 1000), total, t0)
+  }
+  const wall = now() - t0
+  return { items: total, batch: 1000, total_s: round(wall / 1000, 2), items_per_s: round((total * 1000) / wall, 0), batch_latency: summarize(samples, wall) }
+}
+
+async function scaleReads(svc) {
+  const N = cfg.scaleItems
+  const id = (g) => `iitem_scale_${String(g).padStart(7, '0')}`
+  const r = rng(99)
+  const any = () => 1 + Math.floor(r() * N)
+  const allLocs = [1, 2, 3, 4, 5].map((l) => `sloc_scale_${l}`)
+  const ops = [
+    ['retrieveAvailableQuantity', 'retrieveAvailableQuantity (5 locations)', () => svc.retrieveAvailableQuantity(id(any()), allLocs)],
+    ['confirmInventory', 'confirmInventory (1 location)', () => svc.confirmInventory(id(any()), [allLocs[0]], 1)],
+    ['listInventoryItems_page', 'listInventoryItems (take 50, skip random ≤ 10000)', () => svc.listInventoryItems({}, { take: 50, skip: Math.floor(r() * 10000) })],
+    ['listInventoryItems_location', 'listInventoryItems (location_levels filter, take 50)', () => svc.listInventoryItems({ location_levels: { location_id: allLocs[2] } }, { take: 50 })],
+    ['listInventoryItems_q', 'listInventoryItems (q = one sku, take 50)', () => svc.listInventoryItems({ q: `SCALE-${String(any()).padStart(7, '0')}` }, { take: 50 })],
+    ['listAndCountInventoryItems', 'listAndCountInventoryItems (take 50, with count)', () => svc.listAndCountInventoryItems({}, { take: 50 })],
+  ]
+  const out = {}
+  for (const [key, label, call] of ops) {
+    try {
+      for (let i = 0; i < Math.min(3, profile.warmup); i++) await call()
+      gc()
+      const t = await timeSequential(profile.scaleIterations, call, { maxSeconds: profile.scaleMaxSeconds, minIterations: 3 })
+      out[key] = { label, ...summarize(t.samples, t.wall) }
+      log(`scale ${label}: p50 ${out[key].p50} ms, p99 ${out[key].p99} ms (n=${out[key].n})`)
+    } catch (e) {
+      out[key] = { label, error: String(e && e.message) }
+      log(`scale ${label}: FAILED ${e && e.message}`)
+    }
+  }
+  return out
+}
+
+// ---- round trips per op (ours) ----------------------------------------------------
+
+async function traffic(env) {
+  const { startTap, describeTraffic } = require('./wire-tap')
+  const { InventoryService } = require('medusa-inventory-rs')
+  const tap = await startTap(cfg.url)
+  const svc = await InventoryService.connect({ url: tap.url, schema: cfg.schema, maxConnections: 1 })
+  const out = {}
+  try {
+    const tenv = { ...env, round: 'tap' }
+    for (const op of OPS) {
+      try {
+        const ctx = await op.prepare(svc, 3, tenv)
+        await op.call(svc, ctx, 0, tenv) // prepares and caches the statements
+        const mark = tap.mark()
+        await op.call(svc, ctx, 1, tenv)
+        out[op.key] = describeTraffic(tap.since(mark))
+      } catch (e) {
+        out[op.key] = { error: String(e && e.message) }
+      }
+    }
+    await svc.retrieveReservedQuantity(env.items[0], [])
+    const mark = tap.mark()
+    await svc.retrieveReservedQuantity(env.items[0], [])
+    out.min = describeTraffic(tap.since(mark))
+  } finally {
+    await svc.close()
+    await tap.close()
+  }
+  return out
+}
+
+// ---- main --------------------------------------------------------------------------
+
+async function main() {
+  const result = { impl: cfg.impl, task: cfg.task, schema: cfg.schema, pool: cfg.pool }
+  const ctx = await boot({ migrate: cfg.task === 'main' })
+  result.boot = ctx.boot
+  try {
+    if (cfg.task === 'scale') {
+      result.scale = await scaleReads(ctx.svc)
+      return result
+    }
+    const tag = `${cfg.impl}${cfg.runId}`
+    let t0 = now()
+    const env = { ...(await seed(ctx.svc, tag, profile.seedItems)), round: 'main' }
+    // Fresh tables have no planner statistics until autovacuum gets to them;
+    // a shop's tables have. Without this, list queries plan as if the tables were empty.
+    const analyze = await sqlClient()
+    try {
+      await analyze.query('ANALYZE inventory_item, inventory_level, reservation_item')
+    } finally {
+      await analyze.end()
+    }
+    log(`seeded ${env.items.length} items × ${LOCATIONS.length} locations in ${Math.round(now() - t0)} ms (then ANALYZE)`)
+
+    result.floors = await floors(ctx, env)
+    log(`floor: node-postgres SELECT 1 p50 ${result.floors.pg_select1.p50} ms; ${cfg.impl === 'ours' ? 'our minimal call' : 'knex SELECT 1'} p50 ${result.floors.min.p50} ms`)
+
+    result.sequential = {}
+    for (const op of OPS) {
+      try {
+        result.sequential[op.key] = await runOp(op, ctx.svc, env)
+        const s = result.sequential[op.key]
+        log(`${op.label}: p50 ${s.p50} ms, p99 ${s.p99} ms, ${s.ops_per_s} ops/s (n=${s.n})`)
+      } catch (e) {
+        result.sequential[op.key] = { error: String(e && e.message) }
+        log(`${op.label}: FAILED ${e && e.message}`)
+      }
+    }
+
+    const sql = await sqlClient()
+    try {
+      gc()
+      result.reserve32 = await reserve32(ctx.svc, env)
+      log(`${profile.callers} callers reserving on ${env.items.length} items: ${result.reserve32.ops_per_s} reservations/s, p50 ${result.reserve32.p50} ms, p99 ${result.reserve32.p99} ms, failed ${result.reserve32.failed}`)
+      gc()
+      result.mixed = await mixed(ctx.svc, env)
+      log(`${profile.callers} callers, mixed workload: ${result.mixed.ops_per_s} ops/s, p50 ${result.mixed.p50} ms, p99 ${result.mixed.p99} ms, failed ${result.mixed.failed}`)
+      result.hot = {}
+      for (const withLocking of [false, true]) {
+        gc()
+        const key = withLocking ? 'locking' : 'plain'
+        result.hot[key] = await hotItem(ctx, env, withLocking, sql)
+        const h = result.hot[key]
+        if (h.error) log(`hot item (${key}): ${h.error}`)
+        else
+          log(
+            `hot item, ${h.callers} callers${withLocking ? ' inside locking.execute' : ''}: ${h.attempts_per_s} attempts/s, ${h.committed_per_s} committed/s; ` +
+              `stock ${h.oversell.stock}: ${h.oversell.committed} committed, oversold ${h.oversell.oversold_units}, drift ${h.oversell.drift}`
+          )
+      }
+    } finally {
+      await sql.end()
+    }
+
+    if (cfg.bulkItems) {
+      gc()
+      result.bulk = await bulk(ctx.svc, env, cfg.bulkItems)
+      log(`${cfg.bulkItems} items: ${result.bulk.total_s} s, ${result.bulk.items_per_s} items/s`)
+    }
+
+    if (cfg.impl === 'ours' && cfg.traffic) {
+      result.traffic = await traffic(env)
+    }
+    result.events_emitted = eventsEmitted
+    return result
+  } finally {
+    await ctx.stop()
+  }
+}
+
+main().then(
+  (result) => {
+    process.send({ ok: true, result }, () => process.exit(0))
+  },
+  (e) => {
+    process.stderr.write(`[${cfg.impl}] failed: ${(e && e.stack) || e}\n`)
+    process.send({ ok: false, error: String((e && e.stack) || e) }, () => process.exit(1))
+  }
+)

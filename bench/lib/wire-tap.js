@@ -1,0 +1,193 @@
+'use strict'
+// A TCP proxy in front of Postgres that reads what clients send (the frontend
+// side of the wire protocol) and forwards every byte unchanged. Used to see
+// which statements our addon sends for an operation, how many round trips an
+// operation takes (a Sync or a simple Query each), and to take the exact SQL
+// and parameters of a statement for pgbench. Not on any timed path.
+const net = require('node:net')
+
+const SSL_REQUEST = 80877103
+const GSSENC_REQUEST = 80877104
+const CANCEL_REQUEST = 80877102
+
+function cstring(buf, at) {
+  const end = buf.indexOf(0, at)
+  return [buf.toString('utf8', at, end), end + 1]
+}
+
+/**
+ * Decodes one Bind parameter sent in binary format. tokio-postgres sends text
+ * as its UTF-8 bytes and text[] as a binary array; anything else comes back as
+ * { hex }. Text-format parameters are returned as strings.
+ */
+function decodeParam(bytes, binary) {
+  if (bytes === null) return null
+  if (!binary) return bytes.toString('utf8')
+  if (bytes.length >= 12) {
+    const ndim = bytes.readInt32BE(0)
+    const flags = bytes.readInt32BE(4)
+    const oid = bytes.readUInt32BE(8)
+    const textual = oid === 25 || oid === 1043 || oid === 19
+    if ((ndim === 0 || ndim === 1) && (flags === 0 || flags === 1) && textual) {
+      if (ndim === 0) return { array: [] }
+      const n = bytes.readInt32BE(12)
+      let at = 20
+      const out = []
+      for (let i = 0; i < n; i++) {
+        const len = bytes.readInt32BE(at)
+        at += 4
+        if (len < 0) out.push(null)
+        else {
+          out.push(bytes.toString('utf8', at, at + len))
+          at += len
+        }
+      }
+      if (at === bytes.length) return { array: out }
+    }
+  }
+  const s = bytes.toString('utf8')
+  // Printable text is text; otherwise keep the bytes.
+  if (/^[\x20-\x7e\u00a0-\uffff]*$/.test(s)) return s
+  return { hex: bytes.toString('hex') }
+}
+
+/** Parses frontend messages out of one connection's client->server stream. */
+class FrontendParser {
+  constructor(onMessage) {
+    this.buf = Buffer.alloc(0)
+    this.started = false
+    this.onMessage = onMessage
+  }
+  push(chunk) {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk
+    for (;;) {
+      if (!this.started) {
+        if (this.buf.length < 8) return
+        const len = this.buf.readInt32BE(0)
+        if (this.buf.length < len) return
+        const code = this.buf.readInt32BE(4)
+        this.buf = this.buf.subarray(len)
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST || code === CANCEL_REQUEST) continue
+        this.started = true // StartupMessage
+        continue
+      }
+      if (this.buf.length < 5) return
+      const type = String.fromCharCode(this.buf[0])
+      const len = this.buf.readInt32BE(1)
+      if (this.buf.length < 1 + len) return
+      const body = this.buf.subarray(5, 1 + len)
+      this.buf = this.buf.subarray(1 + len)
+      this.onMessage(type, body)
+    }
+  }
+}
+
+function parseMessage(type, body) {
+  switch (type) {
+    case 'Q':
+      return { type, sql: cstring(body, 0)[0] }
+    case 'P': {
+      const [name, at] = cstring(body, 0)
+      const [sql] = cstring(body, at)
+      return { type, name, sql }
+    }
+    case 'B': {
+      let [portal, at] = cstring(body, 0)
+      let statement
+      ;[statement, at] = cstring(body, at)
+      const nFormats = body.readInt16BE(at)
+      at += 2
+      const formats = []
+      for (let i = 0; i < nFormats; i++, at += 2) formats.push(body.readInt16BE(at))
+      const nParams = body.readInt16BE(at)
+      at += 2
+      const params = []
+      for (let i = 0; i < nParams; i++) {
+        const len = body.readInt32BE(at)
+        at += 4
+        const bytes = len < 0 ? null : body.subarray(at, at + len)
+        if (len > 0) at += len
+        const fmt = nFormats === 0 ? 0 : nFormats === 1 ? formats[0] : formats[i]
+        params.push(decodeParam(bytes, fmt === 1))
+      }
+      return { type, portal, statement, params }
+    }
+    default:
+      return { type }
+  }
+}
+
+/**
+ * Starts the proxy. Resolves to { port, url(base), events, mark(), since(mark), close() }.
+ * events: every frontend message seen, in order, as { type, sql?, name?, statement?, params? }.
+ */
+async function startTap(targetUrl) {
+  const target = new URL(targetUrl)
+  const host = target.hostname || '127.0.0.1'
+  const targetPort = Number(target.port || 5432)
+  const events = []
+  const sockets = new Set()
+  const statements = new Map() // prepared statement name -> sql
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, host)
+    sockets.add(client)
+    sockets.add(upstream)
+    const parser = new FrontendParser((type, body) => {
+      const m = parseMessage(type, body)
+      if (m.type === 'P' && m.name) statements.set(m.name, m.sql)
+      if (m.type === 'B') m.sql = m.statement ? statements.get(m.statement) : undefined
+      events.push(m)
+    })
+    client.on('data', (d) => {
+      try {
+        parser.push(d)
+      } catch (e) {
+        events.push({ type: '!', error: String(e) })
+      }
+      upstream.write(d)
+    })
+    upstream.on('data', (d) => client.write(d))
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    client.on('error', end)
+    upstream.on('error', end)
+    client.on('close', end)
+    upstream.on('close', end)
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address()
+  const proxied = new URL(targetUrl)
+  proxied.hostname = '127.0.0.1'
+  proxied.port = String(port)
+  return {
+    port,
+    url: proxied.toString(),
+    events,
+    mark: () => events.length,
+    since: (mark) => events.slice(mark),
+    async close() {
+      for (const s of sockets) s.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
+/**
+ * What one operation sent: round trips (Syncs plus simple Queries: each waits
+ * for the server), and the statements in order (simple queries and executed
+ * prepared statements).
+ */
+function describeTraffic(events) {
+  const roundTrips = events.filter((e) => e.type === 'S' || e.type === 'Q').length
+  const parses = events.filter((e) => e.type === 'P').length
+  const statements = events
+    .filter((e) => e.type === 'Q' || e.type === 'B')
+    .map((e) => (e.sql || '?').replace(/\s+/g, ' ').trim())
+  return { roundTrips, parses, statements }
+}
+
+module.exports = { startTap, describeTraffic, decodeParam }
