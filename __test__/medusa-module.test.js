@@ -778,6 +778,22 @@ describe('3. Medusa’s Query (app.query.graph) over our module = over the refer
     expect(sorted(o.data[0].reservation_items.map((x) => x.quantity))).toEqual([0.25, 2.5])
   })
 
+  test('select entries and relations that name nothing are ignored, as the reference does (admin `fields`)', async () => {
+    const { r, o } = await both({
+      entity: 'inventory_items',
+      fields: ['id', 'sku', 'no_such_field', 'location_levels.location_id'],
+      filters: { sku: ['q-mug'] },
+    })
+    expect(r.error).toBeUndefined()
+    expect(o.error).toBeUndefined()
+    expect(o.data[0].sku).toBe('q-mug')
+    expect(o.data[0]).not.toHaveProperty('no_such_field')
+    const list = await ours.service.listInventoryItems({ sku: ['q-mug'] }, { select: ['sku', 'bogus'], relations: ['nowhere'] })
+    expect(list.map((i) => i.sku)).toEqual(['q-mug'])
+    // filters stay strict
+    await expect(ours.service.listInventoryItems({ bogus: 1 })).rejects.toMatchObject({ type: 'invalid_data' })
+  })
+
   test('fields: [*] on items (shared fields; the reference adds null stocked/reserved_quantity)', async () => {
     const { r, o } = await both({ entity: 'inventory_items', fields: ['*'], filters: { sku: ['q-mug'] } })
     expect(o).toEqual(r)

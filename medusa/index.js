@@ -55,7 +55,8 @@ function databaseFrom(options = {}) {
   const pool = options.database?.pool?.max ?? options.maxConnections
   return {
     url: url.replace(/([?&])ssl_mode=[^&]*(&|$)/gi, (m, p, s) => (p === '?' && s ? '?' : s)),
-    schema: options.database?.schema ?? options.schema ?? 'public',
+    // Medusa passes schema '' when the project sets none.
+    schema: options.database?.schema || options.schema || 'public',
     ...(pool ? { maxConnections: pool } : {}),
   }
 }
@@ -87,12 +88,60 @@ function withBigNumbers(value) {
 
 const FIND_CONFIG_KEYS = ['skip', 'take', 'order', 'withDeleted', 'select', 'relations']
 
+// What each entity exposes to select paths: its fields and its relations (name → entity).
+const SHAPES = {
+  InventoryItem: {
+    fields: ['id', 'created_at', 'updated_at', 'deleted_at', 'sku', 'origin_country', 'hs_code', 'mid_code',
+      'material', 'unit_of_measure', 'weight', 'length', 'height', 'width', 'requires_shipping', 'description',
+      'title', 'thumbnail', 'metadata', 'stocked_quantity', 'reserved_quantity'],
+    relations: { location_levels: 'InventoryLevel', reservation_items: 'ReservationItem' },
+  },
+  InventoryLevel: {
+    fields: ['id', 'created_at', 'updated_at', 'deleted_at', 'inventory_item_id', 'location_id', 'stocked_quantity',
+      'reserved_quantity', 'incoming_quantity', 'raw_stocked_quantity', 'raw_reserved_quantity',
+      'raw_incoming_quantity', 'metadata', 'available_quantity'],
+    relations: { inventory_item: 'InventoryItem' },
+  },
+  ReservationItem: {
+    fields: ['id', 'created_at', 'updated_at', 'deleted_at', 'line_item_id', 'allow_backorder', 'location_id',
+      'quantity', 'raw_quantity', 'external_id', 'description', 'created_by', 'metadata', 'inventory_item_id'],
+    relations: { inventory_item: 'InventoryItem' },
+  },
+}
+
+/** Whether a select path (`sku`, `*location_levels`, `location_levels.location_id`) names something real. */
+function knownPath(entity, path) {
+  const shape = SHAPES[entity]
+  if (path === '*') return true
+  if (path.startsWith('*')) return path.slice(1) in shape.relations
+  const dot = path.indexOf('.')
+  if (dot < 0) return shape.fields.includes(path) || path in shape.relations
+  const head = path.slice(0, dot)
+  return head in shape.relations && knownPath(shape.relations[head], path.slice(dot + 1))
+}
+
+/**
+ * Medusa (MikroORM underneath) ignores select entries and relations that name nothing,
+ * and its admin routes pass such `fields` through; the module does the same rather than
+ * fail the request. Filters stay strict.
+ */
+function knownSelection(entity, cfg) {
+  const out = { ...cfg }
+  if (Array.isArray(cfg.select)) out.select = cfg.select.filter((p) => typeof p === 'string' && knownPath(entity, p))
+  if (Array.isArray(cfg.relations)) {
+    out.relations = cfg.relations.filter((r) => typeof r === 'string' && knownPath(entity, r.replace(/\.?\*$/, '')))
+  }
+  return out
+}
+
 /**
  * Query passes its own bookkeeping along (args, options, cursor, __internal) and a
  * `context` filter; the core only takes Medusa's find config and entity fields.
  */
 function forCore(method, args) {
-  if (!/^(list|listAndCount|retrieve)(InventoryItems?|InventoryLevels?|ReservationItems?)$/.test(method)) return args
+  const m = /^(list|listAndCount|retrieve)(InventoryItem|InventoryLevel|ReservationItem)s?$/.exec(method)
+  if (!m) return args
+  const entity = m[2]
   const out = [...args]
   const filterIdx = method.startsWith('retrieve') ? -1 : 0
   if (filterIdx === 0 && out[0] && typeof out[0] === 'object' && 'context' in out[0]) {
@@ -103,7 +152,7 @@ function forCore(method, args) {
   if (cfg && typeof cfg === 'object') {
     const clean = {}
     for (const k of FIND_CONFIG_KEYS) if (cfg[k] !== undefined) clean[k] = cfg[k]
-    out[1] = clean
+    out[1] = knownSelection(entity, clean)
   }
   return out
 }
