@@ -88,25 +88,21 @@ function withBigNumbers(value) {
 
 const FIND_CONFIG_KEYS = ['skip', 'take', 'order', 'withDeleted', 'select', 'relations']
 
-// What each entity exposes to select paths: its fields and its relations (name → entity).
-const SHAPES = {
-  InventoryItem: {
-    fields: ['id', 'created_at', 'updated_at', 'deleted_at', 'sku', 'origin_country', 'hs_code', 'mid_code',
-      'material', 'unit_of_measure', 'weight', 'length', 'height', 'width', 'requires_shipping', 'description',
-      'title', 'thumbnail', 'metadata', 'stocked_quantity', 'reserved_quantity'],
-    relations: { location_levels: 'InventoryLevel', reservation_items: 'ReservationItem' },
-  },
-  InventoryLevel: {
-    fields: ['id', 'created_at', 'updated_at', 'deleted_at', 'inventory_item_id', 'location_id', 'stocked_quantity',
-      'reserved_quantity', 'incoming_quantity', 'raw_stocked_quantity', 'raw_reserved_quantity',
-      'raw_incoming_quantity', 'metadata', 'available_quantity'],
-    relations: { inventory_item: 'InventoryItem' },
-  },
-  ReservationItem: {
-    fields: ['id', 'created_at', 'updated_at', 'deleted_at', 'line_item_id', 'allow_backorder', 'location_id',
-      'quantity', 'raw_quantity', 'external_id', 'description', 'created_by', 'metadata', 'inventory_item_id'],
-    relations: { inventory_item: 'InventoryItem' },
-  },
+// What each entity exposes to select paths, read off the DML declarations:
+// its fields (belongs-to relations add their `<name>_id`) and its relations (name → entity).
+const RELATION_TYPES = ['belongsTo', 'hasMany', 'hasOne', 'manyToMany']
+const SHAPES = {}
+for (const model of [InventoryItem, InventoryLevel, ReservationItem]) {
+  const shape = { fields: [], relations: {} }
+  for (const [name, property] of Object.entries(model.schema)) {
+    if (RELATION_TYPES.includes(property.type)) {
+      shape.relations[name] = property.parse(name).entity().name
+      if (property.type === 'belongsTo') shape.fields.push(`${name}_id`)
+    } else {
+      shape.fields.push(name)
+    }
+  }
+  SHAPES[model.name] = shape
 }
 
 /** Whether a select path (`sku`, `*location_levels`, `location_levels.location_id`) names something real. */
@@ -143,8 +139,7 @@ function forCore(method, args) {
   if (!m) return args
   const entity = m[2]
   const out = [...args]
-  const filterIdx = method.startsWith('retrieve') ? -1 : 0
-  if (filterIdx === 0 && out[0] && typeof out[0] === 'object' && 'context' in out[0]) {
+  if (m[1] !== 'retrieve' && out[0] && typeof out[0] === 'object' && 'context' in out[0]) {
     const { context, ...rest } = out[0]
     out[0] = rest
   }
