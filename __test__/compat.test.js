@@ -103,20 +103,8 @@ async function migrationLog(schema) {
 
 // ---- comparing what the two modules return -------------------------------
 
-const ITEM_FIELDS = [
-  'id', 'sku', 'title', 'description', 'thumbnail', 'origin_country', 'hs_code', 'mid_code', 'material',
-  'unit_of_measure', 'weight', 'length', 'height', 'width', 'requires_shipping', 'metadata',
-  'created_at', 'updated_at', 'deleted_at',
-]
-const LEVEL_FIELDS = [
-  'id', 'inventory_item_id', 'location_id', 'stocked_quantity', 'reserved_quantity', 'incoming_quantity',
-  'available_quantity', 'raw_stocked_quantity', 'raw_reserved_quantity', 'raw_incoming_quantity', 'metadata',
-  'created_at', 'updated_at', 'deleted_at',
-]
-const RESERVATION_FIELDS = [
-  'id', 'inventory_item_id', 'location_id', 'line_item_id', 'quantity', 'raw_quantity', 'allow_backorder',
-  'external_id', 'description', 'created_by', 'metadata', 'created_at', 'updated_at', 'deleted_at',
-]
+// The DTO fields both modules return, compared field by field.
+const { ITEM_FIELDS, LEVEL_FIELDS, RESERVATION_FIELDS } = require('./support/module-script')
 
 /** Field by field, dates as ISO strings, raw_* values as numbers (Medusa may pad them with zeros). */
 function view(row, fields) {
