@@ -203,6 +203,24 @@ export interface ConnectOptions {
    * each still succeeding or failing on its own.
    */
   groupReservations?: boolean
+  /**
+   * TLS, in node-postgres's shapes; when given it wins over the URL's sslmode parameters.
+   * `false`: no TLS. `true`: TLS, certificate chain and host name checked against the Mozilla
+   * roots. `{ rejectUnauthorized: false }`: encrypted, not verified. `{ ca, cert, key }`: verify
+   * against `ca` (PEM) and authenticate with a client certificate.
+   */
+  ssl?: boolean | SslOptions
+}
+
+export interface SslOptions {
+  /** Default true: check the chain (against `ca`, else the Mozilla roots) and the host name. */
+  rejectUnauthorized?: boolean
+  /** Trusted CA certificate(s), PEM. */
+  ca?: string | Buffer | Array<string | Buffer>
+  /** Client certificate (chain), PEM; needs `key`. */
+  cert?: string | Buffer | Array<string | Buffer>
+  /** Client private key, PEM (unencrypted PKCS#8, PKCS#1 or SEC1). */
+  key?: string | Buffer
 }
 
 /** Thrown by every method; `type` is one of Medusa's MedusaError.Types. */

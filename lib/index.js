@@ -35,6 +35,28 @@ function reviver(key, value) {
   return typeof value === 'string' && DATE_KEYS.has(key) ? new Date(value) : value
 }
 
+/** PEM as text: node-postgres accepts strings, Buffers and arrays of either. */
+function pemText(value) {
+  if (Array.isArray(value)) return value.map(pemText).join('\n')
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return Buffer.from(value).toString('utf8')
+  return value
+}
+
+/**
+ * node-postgres's `ssl` option in the form the core reads. Keys it does not know are
+ * kept (functions as a marker, since JSON would drop them) so the core names them.
+ */
+function sslOption(ssl) {
+  if (ssl === undefined || ssl === null || typeof ssl !== 'object' || Buffer.isBuffer(ssl)) return ssl
+  const out = {}
+  for (const [key, value] of Object.entries(ssl)) {
+    if (value === undefined) continue
+    if (key === 'ca' || key === 'cert' || key === 'key') out[key] = pemText(value)
+    else out[key] = typeof value === 'function' ? `[function ${key}]` : value
+  }
+  return out
+}
+
 class InventoryService {
   constructor(handle) {
     this._native = handle
@@ -42,11 +64,12 @@ class InventoryService {
 
   /**
    * Opens a connection pool.
-   * @param {{ url?: string, schema?: string, maxConnections?: number }} options
+   * @param {import('./index').ConnectOptions} options
    */
   static async connect(options = {}) {
     const opts = { ...options }
     if (!opts.url) opts.url = process.env.DATABASE_URL
+    if ('ssl' in opts) opts.ssl = sslOption(opts.ssl)
     try {
       return new InventoryService(await native.connect(JSON.stringify(opts, replacer)))
     } catch (e) {

@@ -38,6 +38,16 @@ const joinerConfig = defineJoinerConfig(Modules.INVENTORY, {
   ],
 })
 
+/**
+ * TLS as the project configured it for Medusa: module option `ssl`, else the project's
+ * databaseDriverOptions (`{ ssl }` or `{ connection: { ssl } }`, what Medusa's own pg
+ * connection reads). Undefined when none is set, so the URL's sslmode/ssl_mode decides.
+ */
+function sslFrom(options = {}) {
+  const driver = options.database?.driverOptions
+  return options.ssl ?? driver?.ssl ?? driver?.connection?.ssl ?? undefined
+}
+
 /** Database from module options as Medusa passes them, else options.url, else the environment. */
 function databaseFrom(options = {}) {
   const url =
@@ -53,11 +63,14 @@ function databaseFrom(options = {}) {
     )
   }
   const pool = options.database?.pool?.max ?? options.maxConnections
+  const ssl = sslFrom(options)
   return {
-    url: url.replace(/([?&])ssl_mode=[^&]*(&|$)/gi, (m, p, s) => (p === '?' && s ? '?' : s)),
+    // ssl_mode= (Medusa's spelling) stays in the URL: the core reads it as sslmode.
+    url,
     // Medusa passes schema '' when the project sets none.
     schema: options.database?.schema || options.schema || 'public',
     ...(pool ? { maxConnections: pool } : {}),
+    ...(ssl !== undefined ? { ssl } : {}),
   }
 }
 

@@ -1,6 +1,7 @@
 //! Medusa-compatible inventory on Postgres: the domain and all SQL, with no
 //! Node bindings, so `cargo test` exercises it directly.
 
+mod connection;
 pub mod dispatch;
 pub mod entity;
 pub mod error;
@@ -12,5 +13,6 @@ pub mod reservations;
 pub mod service;
 pub mod sql;
 
+pub use connection::SslOption;
 pub use error::{Error, ErrorType, Result};
 pub use service::{ConnectOptions, InventoryService};

@@ -1,6 +1,7 @@
 //! Connection pool, id generation and the generic row operations shared by the
 //! three entities (read, insert, update, delete, soft delete, restore).
 
+use crate::connection::{self, Connector, SslOption};
 use crate::entity::{Entity, Kind};
 use crate::error::{Error, Result};
 use crate::migrate::{self, quote_ident};
@@ -9,7 +10,6 @@ use crate::sql::{self, scalar_text, FindConfig, Params};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Mutex;
 
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub struct ConnectOptions {
     pub max_connections: usize,
     /// Batch concurrent reservation calls of this process (group commit). Default on.
     pub group_reservations: bool,
+    /// node-postgres's `ssl` option; when set it wins over the URL's TLS parameters.
+    pub ssl: Option<SslOption>,
 }
 
 impl ConnectOptions {
@@ -31,6 +33,7 @@ impl ConnectOptions {
             schema: "public".into(),
             max_connections: 10,
             group_reservations: true,
+            ssl: None,
         };
         for (k, val) in obj {
             match (k.as_str(), val) {
@@ -43,6 +46,7 @@ impl ConnectOptions {
                 ("maxConnections", Value::Null) => {}
                 ("groupReservations", Value::Bool(b)) => opts.group_reservations = *b,
                 ("groupReservations", Value::Null) => {}
+                ("ssl", v) => opts.ssl = SslOption::from_json(v)?,
                 ("url" | "schema" | "maxConnections" | "groupReservations", _) => {
                     return Err(Error::invalid(format!(
                         "connect option {k} has the wrong type"
@@ -145,26 +149,27 @@ pub type Client = deadpool_postgres::Client;
 
 impl InventoryService {
     pub async fn connect(opts: ConnectOptions) -> Result<Self> {
-        let mut cfg = tokio_postgres::Config::from_str(&opts.url)
-            .map_err(|e| Error::invalid(format!("url is not a valid Postgres URL: {e}")))?;
+        let prepared = connection::prepare(&opts.url, opts.ssl.as_ref())?;
+        let mut cfg = prepared.config.clone();
         // Unqualified SQL everywhere; the schema is chosen once per connection.
         cfg.options(format!("-c search_path={}", quote_ident(&opts.schema)));
         if cfg.get_application_name().is_none() {
             cfg.application_name("medusa-inventory-rs");
         }
-        let mgr = Manager::from_config(
-            cfg,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let mgr = match &prepared.connector {
+            Connector::Plain => Manager::from_config(cfg, tokio_postgres::NoTls, manager_config()),
+            Connector::Tls(tls) => Manager::from_config(cfg, tls.clone(), manager_config()),
+        };
         let pool = Pool::builder(mgr)
             .max_size(opts.max_connections)
             .build()
             .map_err(|e| Error::unexpected(e.to_string()))?;
-        // Fail at connect time, not on the first call, when the server is unreachable.
-        let _probe = pool.get().await?;
+        // Fail at connect time, not on the first call, when the server is unreachable
+        // or the TLS requirements cannot be met.
+        let _probe = pool.get().await.map_err(|e| prepared.connect_error(e))?;
         Ok(InventoryService {
             pool,
             schema: opts.schema.clone(),

@@ -27,6 +27,7 @@ impl Fixture {
             schema: schema.clone(),
             max_connections: 16,
             group_reservations: true,
+            ssl: None,
         })
         .await
         .expect("connect");
