@@ -53,8 +53,14 @@ async function startEmbeddedPostgres({ tag = 'medusa-inventory-rs', flags = [], 
     onError: (e) => process.env.DEBUG_PG && console.error(String(e)),
   })
   log(`[db] DATABASE_URL not set: starting an embedded Postgres on port ${port}`)
-  await pg.initialise()
-  await pg.start()
+  try {
+    await pg.initialise()
+    await pg.start()
+  } catch (e) {
+    // A server that failed to start is not running; leave no half-made data dir behind.
+    fs.rmSync(dir, { recursive: true, force: true })
+    throw e || new Error('embedded Postgres did not start')
+  }
   let stopped = false
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,

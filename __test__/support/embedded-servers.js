@@ -5,21 +5,21 @@
 // Usage: node embedded-servers.js '<JSON array of { tag, flags }>'
 const { startEmbeddedPostgres } = require('../../scripts/embedded-postgres')
 
+const servers = []
+async function stopAll(code) {
+  await Promise.allSettled(servers.map((s) => s.stop()))
+  process.exit(code)
+}
+
 async function main() {
-  const specs = JSON.parse(process.argv[2])
-  const servers = []
-  const stopAll = async () => {
-    await Promise.allSettled(servers.map((s) => s.stop()))
-    process.exit(0)
-  }
-  process.stdin.on('end', stopAll)
+  process.stdin.on('end', () => stopAll(0))
   process.stdin.resume()
-  process.on('SIGTERM', stopAll)
-  for (const spec of specs) servers.push(await startEmbeddedPostgres(spec))
+  process.on('SIGTERM', () => stopAll(0))
+  for (const spec of JSON.parse(process.argv[2])) servers.push(await startEmbeddedPostgres(spec))
   process.stdout.write(JSON.stringify(servers.map(({ url, port }) => ({ url, port }))) + '\n')
 }
 
 main().catch((e) => {
   process.stderr.write(`embedded servers failed: ${e && e.message}\n`)
-  process.exit(1)
+  return stopAll(1)
 })
