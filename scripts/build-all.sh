@@ -6,9 +6,11 @@
 # with Windows it only succeeds in the workflow's publish job.
 #
 #   Linux x64/arm64 host: linux gnu x64 + arm64 with napi-rs's gcc cross
-#     toolchain (glibc 2.17, from npm); linux musl x64 + arm64 and macOS
-#     x64 + arm64 with cargo-zigbuild (zig and cargo-zigbuild from PyPI, in
-#     target/zig-venv). Windows MSVC needs Microsoft's SDK: build it on Windows.
+#     toolchain (glibc 2.17, from npm); linux musl x64 + arm64 with
+#     cargo-zigbuild (zig and cargo-zigbuild from PyPI, in target/zig-venv).
+#     macOS targets compile with zig too but the link needs Apple's SDK (Rust's
+#     std links CoreFoundation): pass them explicitly with SDKROOT set.
+#     Windows MSVC needs Microsoft's SDK: build it on Windows.
 #   macOS host: both darwin targets natively.  Windows host: MSVC natively.
 #
 # Usage: scripts/build-all.sh [rust-target-triple...]   (default: all of the above)
@@ -19,7 +21,7 @@ host="$(node -p 'process.platform + "-" + process.arch')"
 case "$host" in
   linux-x64|linux-arm64)
     default=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl
-      aarch64-unknown-linux-musl aarch64-apple-darwin x86_64-apple-darwin) ;;
+      aarch64-unknown-linux-musl) ;;
   darwin-*) default=(aarch64-apple-darwin x86_64-apple-darwin) ;;
   win32-x64) default=(x86_64-pc-windows-msvc) ;;
   win32-arm64) default=(aarch64-pc-windows-msvc) ;;
