@@ -20,6 +20,8 @@ const path = require('node:path')
 const { Client } = require('pg')
 const { startMedusa } = require('../__test__/support/medusa')
 const { catalogOf } = require('../__test__/support/catalog')
+const { ITEM_FIELDS, LEVEL_FIELDS, RESERVATION_FIELDS } = require('../__test__/support/module-script')
+const { isDeepStrictEqual } = require('node:util')
 
 const ROOT = path.resolve(__dirname, '..')
 const DATABASE_URL = process.env.DATABASE_URL
@@ -31,14 +33,6 @@ const LOC = 'sloc_old'
 const argv = process.argv.slice(2)
 const installOnly = argv.includes('--install-only')
 const versions = argv.filter((a) => !a.startsWith('--'))
-if (!versions.length || versions.some((v) => !/^2\.\d+\.\d+$/.test(v))) {
-  console.error('usage: node scripts/medusa-versions.js [--install-only] <2.x.y>...')
-  process.exit(2)
-}
-if (!installOnly && !DATABASE_URL) {
-  console.error('DATABASE_URL is not set (run through `npm run test:medusa-versions`, which provides one)')
-  process.exit(2)
-}
 
 const log = (...a) => console.log('[versions]', ...a)
 
@@ -80,7 +74,9 @@ function pack(dir) {
 
 /** An app pinned to `version`, with the packed module; installs; returns its dir. */
 function makeApp(version, tarball, { full }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `medusa-inventory-rs-${version}-`))
+  // No dot in the dir name: MikroORM takes a cwd with an extension for a file and then
+  // cannot find @mikro-orm/migrations from it.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `medusa-inventory-rs-${version.replace(/\./g, '_')}-`))
   const dependencies = { '@medusajs/framework': version, 'medusa-inventory-rs': `file:${tarball}` }
   if (full) {
     Object.assign(dependencies, {
@@ -162,20 +158,25 @@ function diff(a, b) {
   return out
 }
 
+/** The app's `medusa` CLI; a logged error counts as failure (db:migrate exits 0 on some). */
 function medusa(dir, database, args, env = {}) {
-  return run(path.join(dir, 'node_modules/.bin/medusa'), args, {
+  const r = run(path.join(dir, 'node_modules/.bin/medusa'), args, {
     cwd: dir,
     env: { DATABASE_URL: urlFor(database), NODE_ENV: 'development', ...env },
   })
+  // eslint-disable-next-line no-control-regex
+  const errors = r.output.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => /^error:/.test(l))
+  return errors.length ? { status: r.status || 1, output: `${errors.join('\n')}\n--- output:\n${r.output}` } : r
 }
 
-/** Shared DTO fields of two rows (what the older module returned), raw_* values as numbers. */
+const DTO_FIELDS = { items: ITEM_FIELDS, levels: LEVEL_FIELDS, reservations: RESERVATION_FIELDS }
+
+/** The DTO fields of a row the older module returned, raw_* values as numbers. */
 function view(row, fields) {
   const out = {}
   for (const f of fields) {
     let v = row[f]
     if (f.startsWith('raw_') && v && typeof v === 'object') v = { ...v, value: Number(v.value) }
-    if (Array.isArray(v)) v = v.map((x) => (x && typeof x === 'object' ? view(x, Object.keys(x).filter((k) => k in x)) : x))
     out[f] = v
   }
   return out
@@ -188,25 +189,31 @@ async function readAll(handle) {
   return { items, levels, reservations }
 }
 
-/** Equal on every field the older module returned (ours may return more, e.g. unit_of_measure). */
+/** Equal on every DTO field the older module returned (ours may return more: unit_of_measure). */
 function sameRows(before, after) {
   const problems = []
   for (const kind of Object.keys(before)) {
     if (before[kind].length !== after[kind].length) problems.push(`${kind}: ${before[kind].length} rows before, ${after[kind].length} after`)
-    before[kind].forEach((b, i) => {
+    for (const b of before[kind]) {
       const a = after[kind].find((x) => x.id === b.id)
-      if (!a) return problems.push(`${kind} ${b.id} missing`)
-      const fields = Object.keys(b).filter((f) => f !== 'location_levels' && f !== 'available_quantity')
+      if (!a) {
+        problems.push(`${kind} ${b.id} missing`)
+        continue
+      }
+      const fields = DTO_FIELDS[kind].filter((f) => f in b && f !== 'available_quantity')
       const [vb, va] = [view(b, fields), view(a, fields)]
-      if (JSON.stringify(vb) !== JSON.stringify(va)) problems.push(`${kind} ${b.id}: ${JSON.stringify(vb)} != ${JSON.stringify(va)}`)
-    })
+      if (!isDeepStrictEqual(vb, va)) problems.push(`${kind} ${b.id}: ${JSON.stringify(vb)} != ${JSON.stringify(va)}`)
+    }
   }
   return problems
 }
 
 async function oldDatabase(dir, version, database, shape) {
   const env = { MEDUSA_APP_DIR: dir }
+  const t0 = Date.now()
+  const at = (what) => log(`${version} old db: ${what} (${Math.round((Date.now() - t0) / 1000)}s)`)
   must(medusa(dir, database, ['db:migrate'], { INVENTORY_MODULE: 'medusa' }), `medusa db:migrate with @medusajs/inventory@${version}`)
+  at(`migrated by @medusajs/inventory@${version}`)
   const url = urlFor(database)
   const old = await inventoryCatalog(database, 'public')
   // Rows written by that version's own module.
@@ -226,11 +233,13 @@ async function oldDatabase(dir, version, database, shape) {
       { inventory_item_id: shirt.id, location_id: LOC, quantity: 2.5, line_item_id: 'li_old', description: 'old order' },
     ])
     before = await readAll(stock)
+    at('rows written through it')
   } finally {
     await stock.stop()
   }
   // Switch to ours and migrate in place.
   must(medusa(dir, database, ['db:migrate']), 'medusa db:migrate with medusa-inventory-rs on the old database')
+  at('migrated in place by ours')
   const migrated = await inventoryCatalog(database, 'public')
   const schemaDiff = diff(shape, migrated)
   if (schemaDiff.length) throw new Error(`old database after our migrate differs from 2.21.2:\n${schemaDiff.join('\n')}`)
@@ -249,7 +258,7 @@ async function oldDatabase(dir, version, database, shape) {
   } finally {
     await ours.stop()
   }
-  return `${diff(shape, old).length} catalog differences before, 0 after; rows intact`
+  return `before ours: ${diff(shape, old).join('; ')}; after: none; rows intact`
 }
 
 async function matrixFor(version, tarball, shape, dbTag) {
@@ -262,6 +271,7 @@ async function matrixFor(version, tarball, shape, dbTag) {
     try {
       const note = await fn()
       row[col] = `ok (${Math.round((Date.now() - t0) / 1000)}s)`
+      log(`${version} ${col}: ${row[col]}`)
       if (note) notes.push(`${col}: ${note}`)
       return true
     } catch (e) {
@@ -306,25 +316,37 @@ async function matrixFor(version, tarball, shape, dbTag) {
     await step('old db', () => oldDatabase(dir, version, old, shape))
     return { row, notes }
   } finally {
-    await admin(async (c) => {
-      for (const d of databases) await c.query(`DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`)
-    }).catch((e) => console.error('[versions] dropping databases:', e.message))
+    if (databases.length) {
+      await admin(async (c) => {
+        for (const d of databases) await c.query(`DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`)
+      }).catch((e) => console.error('[versions] dropping databases:', e.message))
+    }
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 
 async function main() {
+  if (!versions.length || versions.some((v) => !/^2\.\d+\.\d+$/.test(v))) {
+    console.error('usage: node scripts/medusa-versions.js [--install-only] <2.x.y>...')
+    process.exit(2)
+  }
+  if (!installOnly && !DATABASE_URL) {
+    console.error('DATABASE_URL is not set (run through `npm run test:medusa-versions`, which provides one)')
+    process.exit(2)
+  }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'medusa-inventory-rs-pack-'))
   const dbTag = `mirs_v_${process.pid}`
   const shapeDb = `${dbTag}_shape`
   const results = []
   try {
+    const t0 = Date.now()
     const tarball = pack(work)
-    log(`packed ${path.basename(tarball)}`)
+    log(`packed ${path.basename(tarball)} (${Math.round((Date.now() - t0) / 1000)}s)`)
     let shape
     if (!installOnly) {
       await admin((c) => c.query(`CREATE DATABASE "${shapeDb}"`))
       shape = await referenceShape(shapeDb)
+      log(`Medusa 2.21.2's inventory schema taken from its own migrations (${Math.round((Date.now() - t0) / 1000)}s)`)
     }
     for (const version of versions) {
       log(`== Medusa ${version}`)
@@ -349,7 +371,11 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e)
+    process.exit(1)
+  })
+}
+
+module.exports = { oldDatabase, referenceShape, admin }
