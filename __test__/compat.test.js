@@ -9,6 +9,7 @@
 const { InventoryService } = require('..')
 const { DATABASE_URL, uniqueSchema, sql, reservedDrift } = require('./helpers')
 const { startMedusa } = require('./support/medusa')
+const { catalogOf } = require('./support/catalog')
 
 jest.setTimeout(60000)
 
@@ -51,50 +52,7 @@ async function oursOn(schema) {
 }
 
 /** Tables, columns, indexes, constraints, sequences and triggers of one schema, schema name normalised. */
-async function catalog(schema) {
-  const strip = (text) => (text == null ? text : text.split(`"${schema}".`).join('').split(`${schema}.`).join(''))
-  const keep = (table) => !IGNORED_TABLES.includes(table)
-  const q = (text, params) => admin.query(text, params).then((r) => r.rows)
-
-  const tables = (
-    await q(`SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])
-  ).filter((r) => keep(r.table_name))
-  const columns = (
-    await q(
-      `SELECT table_name, column_name, ordinal_position, data_type, udt_name, character_maximum_length,
-              numeric_precision, numeric_scale, is_nullable, column_default, is_identity, is_generated
-       FROM information_schema.columns WHERE table_schema = $1 ORDER BY table_name, column_name`,
-      [schema]
-    )
-  )
-    .filter((r) => keep(r.table_name))
-    .map((r) => ({ ...r, column_default: strip(r.column_default) }))
-  const indexes = (
-    await q(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [schema])
-  )
-    .filter((r) => keep(r.tablename))
-    .map((r) => ({ ...r, indexdef: strip(r.indexdef) }))
-  const constraints = (
-    await q(
-      `SELECT c.relname AS table_name, k.conname, k.contype, pg_get_constraintdef(k.oid) AS def,
-              k.condeferrable, k.condeferred
-       FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-       WHERE k.connamespace = $1::regnamespace ORDER BY k.conname`,
-      [schema]
-    )
-  )
-    .filter((r) => keep(r.table_name))
-    .map((r) => ({ ...r, def: strip(r.def) }))
-  const sequences = (
-    await q(`SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = $1 ORDER BY 1`, [schema])
-  ).filter((r) => !IGNORED_TABLES.some((t) => r.sequence_name.startsWith(`${t}_`)))
-  const triggers = await q(
-    `SELECT c.relname AS table_name, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-     WHERE c.relnamespace = $1::regnamespace AND NOT t.tgisinternal ORDER BY 2`,
-    [schema]
-  )
-  return { tables, columns, indexes, constraints, sequences, triggers }
-}
+const catalog = (schema) => catalogOf(admin, schema, (table) => !IGNORED_TABLES.includes(table))
 
 async function migrationLog(schema) {
   const { rows } = await admin.query(`SELECT name FROM "${schema}".mikro_orm_migrations ORDER BY name`)

@@ -15,11 +15,25 @@ const {
   composeMessage,
   defineJoinerConfig,
 } = require('@medusajs/framework/utils')
-const { asValue } = require('@medusajs/framework/awilix')
+const { asValue } = awilix()
 const { InventoryService, InventoryError, methods, arityOf } = require('../lib')
 const { InventoryItem, InventoryLevel, ReservationItem, schema } = require('./entities')
 
 const CONNECTION_KEY = 'medusaInventoryRsConnection'
+
+/**
+ * The awilix of the app's Medusa container. `@medusajs/framework/awilix` exists from
+ * 2.11 on; before that the framework's own `awilix` dependency, resolved from inside
+ * the framework (so a hoisted or nested copy alike).
+ */
+function awilix() {
+  try {
+    return require('@medusajs/framework/awilix')
+  } catch (e) {
+    if (e.code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' && e.code !== 'MODULE_NOT_FOUND') throw e
+    return require('module').createRequire(require.resolve('@medusajs/framework/utils'))('awilix')
+  }
+}
 
 const joinerConfig = defineJoinerConfig(Modules.INVENTORY, {
   schema,
@@ -197,7 +211,8 @@ class InventoryModuleService {
     }
     if (context?.messageAggregator) {
       // The caller (a workflow step) owns the aggregator and emits when it is done.
-      context.messageAggregator.saveRawMessageData(raw)
+      // sharedContext: aggregators before 2.11 ignore each message's own context (eventGroupId).
+      context.messageAggregator.saveRawMessageData(raw, { sharedContext: context })
       return
     }
     if (!this.eventBus_) return

@@ -23,9 +23,13 @@
 // Results are sent as JSON: Medusa's BigNumber serialises to a number through
 // its toJSON(), Dates to ISO strings.
 
-const { MedusaApp, MedusaAppMigrateUp, MedusaModule } = require('@medusajs/framework/modules-sdk')
-const { Modules, ModulesSdkUtils, ContainerRegistrationKeys } = require('@medusajs/framework/utils')
-const { BigNumber, MedusaError, MessageAggregator } = require('@medusajs/framework/utils')
+// MEDUSA_APP_DIR (the version matrix, scripts/medusa-versions.js): Medusa and both
+// modules come from that app's node_modules, i.e. that app's Medusa version.
+const APP_DIR = process.env.MEDUSA_APP_DIR
+const load = APP_DIR ? require('module').createRequire(require('path').join(APP_DIR, 'package.json')) : require
+const { MedusaApp, MedusaAppMigrateUp, MedusaModule } = load('@medusajs/framework/modules-sdk')
+const { Modules, ModulesSdkUtils, ContainerRegistrationKeys } = load('@medusajs/framework/utils')
+const { BigNumber, MedusaError, MessageAggregator } = load('@medusajs/framework/utils')
 
 // resolve: which inventory module to boot ('@medusajs/inventory' or ours, 'medusa-inventory-rs/medusa').
 const [url, schema, resolve = '@medusajs/inventory'] = process.argv.slice(2)
@@ -61,7 +65,7 @@ function connection() {
 function appOptions() {
   const knex = connection()
   return {
-    cwd: __dirname,
+    cwd: APP_DIR || __dirname,
     sharedResourcesConfig: { database: { clientUrl: url, schema } },
     injectedDependencies: { [ContainerRegistrationKeys.PG_CONNECTION]: knex, [Modules.EVENT_BUS]: eventBus },
     modulesConfig: {
@@ -111,7 +115,7 @@ const ops = {
   },
   /** The module's linkable and joiner config as Medusa sees them (functions dropped). */
   async definition() {
-    const mod = require(resolve)
+    const mod = load(resolve)
     const def = mod.default ?? mod
     return JSON.parse(JSON.stringify({ linkable: def.linkable, joinerConfig: def.service.prototype.__joinerConfig() }))
   },
@@ -204,7 +208,7 @@ const ops = {
   },
   /** linkable + joiner config of any module definition, resolved from this child (functions dropped). */
   async definitionOf({ resolve: which }) {
-    const mod = require(which)
+    const mod = load(which)
     const def = mod.default ?? mod
     return JSON.parse(JSON.stringify({ linkable: def.linkable, joinerConfig: def.service.prototype.__joinerConfig() }))
   },

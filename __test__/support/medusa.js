@@ -9,12 +9,15 @@ const CHILD = path.join(__dirname, 'medusa-inventory-child.js')
 /**
  * Starts a child process and resolves to a handle once it is ready.
  * `handle.service` proxies any IInventoryService method: `await m.service.listInventoryItems({})`.
+ * `env` adds to the child's environment (MEDUSA_APP_DIR: Medusa and the modules from that app).
  */
-function startMedusa(url, schema, { timeoutMs = 30000, resolve = '@medusajs/inventory' } = {}) {
+function startMedusa(url, schema, { timeoutMs = 30000, resolve = '@medusajs/inventory', env = {} } = {}) {
+  const childEnv = { ...process.env, NODE_ENV: 'test', ...env }
   const child = fork(CHILD, [url, schema, resolve], {
-    cwd: path.join(__dirname, '..', '..'),
+    // Medusa's loader resolves module names from the process's cwd (older versions ignore its `cwd` option).
+    cwd: childEnv.MEDUSA_APP_DIR || path.join(__dirname, '..', '..'),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'test' },
+    env: childEnv,
   })
   let output = ''
   child.stdout.on('data', (d) => (output += d))
