@@ -227,6 +227,10 @@ export interface SslOptions {
 export declare class InventoryError extends Error {
   type: 'not_found' | 'invalid_data' | 'not_allowed' | 'conflict' | 'database_error' | 'unexpected_state'
   date: Date
+  /** SQLSTATE of a database error, for logs. */
+  code?: string
+  /** Raw database or panic text, for logs; never part of `message`. */
+  cause?: string
 }
 
 type Ids = string | string[]
