@@ -193,9 +193,9 @@ export interface SoftDeleteConfig {
 export interface ConnectOptions {
   /** Postgres URL; defaults to process.env.DATABASE_URL. */
   url?: string
-  /** Schema holding the tables; default "public". */
+  /** Schema holding the tables (letters, digits, underscore; case kept); default "public". */
   schema?: string
-  /** Pool size; default 10. */
+  /** Pool size, an integer from 1 to 1000; default 10. */
   maxConnections?: number
   /**
    * Group commit for reservations (default true): while one reservation statement of this
