@@ -141,7 +141,10 @@ impl From<tokio_postgres::Error> for Error {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
-                None => Error::invalid(db.message().to_string()),
+                None => detailed(Error::invalid(format!(
+                    "{} already exists",
+                    upper_first(&table)
+                ))),
             },
             "23503" => {
                 let pairs = db
