@@ -12,6 +12,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeInventory {
   /** Creates or upgrades the tables; returns the schema version. */
   migrate(): Promise<number>
+  /**
+   * The largest prepared-statement cache a pooled connection had when handed
+   * out; tests use it to prove the cache stays bounded.
+   */
+  debugStatementCacheHighWater(): number
   /** Drops the module's tables (Medusa's migration revert). */
   revertMigrations(): Promise<void>
   /**

@@ -193,9 +193,9 @@ export interface SoftDeleteConfig {
 export interface ConnectOptions {
   /** Postgres URL; defaults to process.env.DATABASE_URL. */
   url?: string
-  /** Schema holding the tables; default "public". */
+  /** Schema holding the tables (letters, digits, underscore; case kept); default "public". */
   schema?: string
-  /** Pool size; default 10. */
+  /** Pool size, an integer from 1 to 1000; default 10. */
   maxConnections?: number
   /**
    * Group commit for reservations (default true): while one reservation statement of this
@@ -227,6 +227,10 @@ export interface SslOptions {
 export declare class InventoryError extends Error {
   type: 'not_found' | 'invalid_data' | 'not_allowed' | 'conflict' | 'database_error' | 'unexpected_state'
   date: Date
+  /** SQLSTATE of a database error, for logs. */
+  code?: string
+  /** Raw database or panic text, for logs; never part of `message`. */
+  cause?: string
 }
 
 type Ids = string | string[]

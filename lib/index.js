@@ -53,10 +53,22 @@ class InventoryError extends Error {
   }
 }
 
+// The addon's message is `[type] message`, optionally followed by a last line
+// `[details] {"code", "cause"}`: the SQLSTATE and raw database/panic text, kept off
+// the message (callers and HTTP responses see it) and on properties for logs.
 function toInventoryError(err) {
-  const m = /^\[([a-z_]+)\] ([\s\S]*)$/.exec(err && err.message)
+  const m = /^\[([a-z_]+)\] ([\s\S]*?)(?:\n\[details\] (\{.*\}))?$/.exec(err && err.message)
   if (!m) return err
   const e = new InventoryError(m[1], m[2])
+  if (m[3]) {
+    try {
+      const details = JSON.parse(m[3])
+      if (details.code) e.code = details.code
+      if (details.cause) e.cause = details.cause
+    } catch {
+      // Malformed details only lose the log fields.
+    }
+  }
   return e
 }
 

@@ -92,6 +92,9 @@ function toMedusaError(e) {
   if (e instanceof InventoryError) {
     const err = new MedusaError(e.type, e.message)
     err.stack = e.stack
+    // SQLSTATE and raw cause, for logs only (never in the message).
+    if (e.code !== undefined) err.code = e.code
+    if (e.cause !== undefined) err.cause = e.cause
     return err
   }
   return e

@@ -16,21 +16,31 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Runs a core future, turning its error into a JS error whose message starts
-/// with `[type]`, and a panic into a rejected promise instead of a crashed process.
+/// with `[type]` (details for logs on a last `[details]` line), and a panic into a
+/// rejected promise instead of a crashed process.
 async fn guarded<T>(fut: impl Future<Output = inventory_core::Result<T>>) -> napi::Result<T> {
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(napi::Error::from_reason(e.to_string())),
-        Err(p) => Err(napi::Error::from_reason(format!(
-            "[unexpected_state] internal error in medusa-inventory-rs: {}",
-            panic_message(p)
-        ))),
+        Ok(Err(e)) => Err(napi::Error::from_reason(e.to_wire())),
+        Err(p) => Err(napi::Error::from_reason(
+            inventory_core::Error::unexpected("internal error in medusa-inventory-rs")
+                .with_cause(None, panic_message(p))
+                .to_wire(),
+        )),
     }
 }
 
+/// Parses the facade's JSON. It always sends valid JSON, so the one failure a caller
+/// can cause is nesting past serde_json's recursion limit (128).
 fn parse(json: &str, what: &str) -> inventory_core::Result<serde_json::Value> {
-    serde_json::from_str(json)
-        .map_err(|e| inventory_core::Error::invalid(format!("{what} is not valid JSON: {e}")))
+    serde_json::from_str(json).map_err(|e| {
+        let message = if e.to_string().starts_with("recursion limit exceeded") {
+            format!("{what} are nested too deeply")
+        } else {
+            format!("{what} are not valid JSON")
+        };
+        inventory_core::Error::invalid(message).with_cause(None, e.to_string())
+    })
 }
 
 #[napi]
@@ -76,6 +86,13 @@ impl NativeInventory {
     pub async fn migrate(&self) -> napi::Result<i32> {
         let svc = self.inner.clone();
         guarded(async move { svc.migrate().await }).await
+    }
+
+    /// The largest prepared-statement cache a pooled connection had when handed
+    /// out; tests use it to prove the cache stays bounded.
+    #[napi]
+    pub fn debug_statement_cache_high_water(&self) -> u32 {
+        self.inner.statement_cache_high_water() as u32
     }
 
     /// Drops the module's tables (Medusa's migration revert).

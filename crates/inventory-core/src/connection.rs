@@ -673,8 +673,10 @@ impl Prepared {
         let deadpool_postgres::PoolError::Backend(pg) = &err else {
             return err.into();
         };
-        if pg.as_db_error().is_some() {
-            return err.into();
+        // At connect time the server's and client's own words (authentication,
+        // pg_hba, refused connection) are what the operator needs.
+        if let Some(db) = pg.as_db_error() {
+            return Error::new(ErrorType::DbError, db.message().to_string());
         }
         let origin = &self.plan.origin;
         // tokio-postgres's Display leaves out the cause; its source holds it.
@@ -690,7 +692,7 @@ impl Prepared {
             .and_then(|io| io.get_ref())
             .and_then(|e| e.downcast_ref::<rustls::Error>());
         let Some(tls) = tls else {
-            return err.into();
+            return Error::new(ErrorType::DbError, pg.to_string());
         };
         let roots = match &self.plan.roots {
             None => "the Mozilla root certificates".to_string(),

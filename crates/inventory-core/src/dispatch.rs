@@ -47,6 +47,7 @@ pub const METHODS: &[&str] = &[
 ];
 
 pub async fn call(svc: &InventoryService, method: &str, args: &[Value]) -> Result<Outcome> {
+    crate::limits::check_args(args)?;
     let null = Value::Null;
     let a = |i: usize| args.get(i).unwrap_or(&null);
     match method {

@@ -30,6 +30,10 @@ impl ErrorType {
 pub struct Error {
     pub kind: ErrorType,
     pub message: String,
+    /// For logs, never shown as the message: the SQLSTATE of a database error.
+    pub code: Option<String>,
+    /// For logs, never shown as the message: the raw database or panic text.
+    pub cause: Option<String>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -39,7 +43,25 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            code: None,
+            cause: None,
         }
+    }
+    /// Attaches the SQLSTATE and raw cause, kept out of the message.
+    pub fn with_cause(mut self, code: Option<&str>, cause: impl Into<String>) -> Self {
+        self.code = code.map(str::to_string);
+        self.cause = Some(cause.into());
+        self
+    }
+    /// `[type] message`, then on a last line `[details] {"code":…,"cause":…}` when
+    /// there are any: what the addon hands to JS (lib/index.js splits it again).
+    pub fn to_wire(&self) -> String {
+        let mut s = self.to_string();
+        if self.code.is_some() || self.cause.is_some() {
+            let details = serde_json::json!({ "code": self.code, "cause": self.cause });
+            s.push_str(&format!("\n[details] {details}"));
+        }
+        s
     }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorType::NotFound, message)
@@ -94,8 +116,17 @@ fn constraint_info(detail: &str) -> Option<(Vec<String>, Vec<String>)> {
 impl From<tokio_postgres::Error> for Error {
     fn from(err: tokio_postgres::Error) -> Self {
         let Some(db) = err.as_db_error() else {
-            return Error::new(ErrorType::DbError, err.to_string());
+            // Lost connections, unreadable responses: the client library's text is
+            // for logs; the caller learns the database call failed.
+            return Error::new(
+                ErrorType::DbError,
+                "the database connection failed or returned an unreadable response",
+            )
+            .with_cause(None, err.to_string());
         };
+        let raw = db.message().to_string();
+        let code_str = db.code().code().to_string();
+        let detailed = |e: Error| e.with_cause(Some(&code_str), raw.clone());
         let table = db.table().unwrap_or("").replace('_', " ");
         let code = db.code().code();
         match code {
@@ -110,7 +141,10 @@ impl From<tokio_postgres::Error> for Error {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
-                None => Error::invalid(db.message().to_string()),
+                None => detailed(Error::invalid(format!(
+                    "{} already exists",
+                    upper_first(&table)
+                ))),
             },
             "23503" => {
                 let pairs = db
@@ -133,9 +167,18 @@ impl From<tokio_postgres::Error> for Error {
                 db.column().unwrap_or("?"),
                 upper_first(&table)
             )),
-            c if c.starts_with("22") => Error::invalid(db.message().to_string()),
-            "40P01" | "40001" => Error::new(ErrorType::Conflict, db.message().to_string()),
-            _ => Error::new(ErrorType::DbError, db.message().to_string()),
+            // Input validation should have caught these; the message stays generic.
+            c if c.starts_with("22") => detailed(Error::invalid(format!(
+                "a value was rejected by the database (SQLSTATE {c})"
+            ))),
+            "40P01" | "40001" => detailed(Error::new(
+                ErrorType::Conflict,
+                "the call conflicted with a concurrent one; retry it",
+            )),
+            c => detailed(Error::new(
+                ErrorType::DbError,
+                format!("the database refused the call (SQLSTATE {c})"),
+            )),
         }
     }
 }
@@ -161,6 +204,21 @@ mod tests {
         .unwrap();
         assert_eq!(k, vec!["inventory_item_id", "location_id"]);
         assert_eq!(v, vec!["iitem_1", "loc_1"]);
+    }
+
+    #[test]
+    fn wire_form_carries_details_on_a_last_line() {
+        let e = Error::invalid("weight is wrong");
+        assert_eq!(e.to_wire(), "[invalid_data] weight is wrong");
+        let e = Error::new(
+            ErrorType::DbError,
+            "the database refused the call (SQLSTATE XX000)",
+        )
+        .with_cause(Some("XX000"), "boom\nline 2");
+        assert_eq!(
+            e.to_wire(),
+            "[database_error] the database refused the call (SQLSTATE XX000)\n[details] {\"cause\":\"boom\\nline 2\",\"code\":\"XX000\"}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod entity;
 pub mod error;
 pub mod items;
 pub mod levels;
+pub mod limits;
 pub mod migrate;
 pub mod quantity;
 pub mod reservations;

@@ -100,12 +100,12 @@ const STATEMENTS: &[&str] = &[
     r#"DO $$
     BEGIN
       IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'inventory_level_inventory_item_id_foreign'
-                     AND connamespace = current_schema()::regnamespace) THEN
+                     AND connamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())) THEN
         ALTER TABLE "inventory_level" ADD CONSTRAINT "inventory_level_inventory_item_id_foreign"
           FOREIGN KEY ("inventory_item_id") REFERENCES "inventory_item" ("id") ON UPDATE CASCADE ON DELETE CASCADE;
       END IF;
       IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'reservation_item_inventory_item_id_foreign'
-                     AND connamespace = current_schema()::regnamespace) THEN
+                     AND connamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())) THEN
         ALTER TABLE "reservation_item" ADD CONSTRAINT "reservation_item_inventory_item_id_foreign"
           FOREIGN KEY ("inventory_item_id") REFERENCES "inventory_item" ("id") ON UPDATE CASCADE ON DELETE CASCADE;
       END IF;

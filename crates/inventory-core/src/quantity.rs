@@ -1,10 +1,22 @@
 //! Quantities arrive from JS as numbers, numeric strings or Medusa's BigNumber
 //! shapes (`{ value: "5", precision: 20 }`); they are kept exact as Decimal.
+//!
+//! The quantity domain, decided once: a decimal written in JSON number syntax
+//! (`-12.5`, `3e4`; no `_`, `+`, hex, blanks or `.5`) with at most
+//! [`MAX_DIGITS`] (28) significant digits, at most 28 decimal places and a
+//! magnitude below 10^28. Every such value is exact in `rust_decimal` (96-bit
+//! mantissa), in Postgres `numeric` and in Medusa's raw JSON `{ value, precision }`
+//! text, so nothing inside it is rounded; anything outside is rejected as
+//! `invalid_data` naming the field. Code that computes a quantity (sums of levels,
+//! adjustments) checks the result with [`in_domain`] / [`check_domain`].
 
 use crate::error::{Error, Result};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::str::FromStr;
+
+/// Significant digits, decimal places and integer digits a quantity may have.
+pub const MAX_DIGITS: usize = 28;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
@@ -16,14 +28,113 @@ pub enum Rule {
     Any,
 }
 
-fn parse_str(s: &str) -> Option<Decimal> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
+/// Whether a computed value lies inside the quantity domain (see the module doc).
+pub fn in_domain(d: &Decimal) -> bool {
+    let n = d.normalize();
+    let mantissa = n.mantissa().unsigned_abs();
+    // < 10^28 significant digits and < 10^28 in magnitude (scale is at most 28 by type).
+    const LIMIT: u128 = 10_000_000_000_000_000_000_000_000_000;
+    mantissa < LIMIT && n.abs().trunc().mantissa().unsigned_abs() < LIMIT
+}
+
+/// `Ok(d)` when `d` is inside the quantity domain, else invalid_data naming `field`.
+pub fn check_domain(d: Decimal, field: &str) -> Result<Decimal> {
+    if in_domain(&d) {
+        Ok(d)
+    } else {
+        Err(Error::invalid(format!(
+            "{field} is outside the supported quantity range (at most {MAX_DIGITS} significant digits, magnitude below 10^{MAX_DIGITS})"
+        )))
     }
-    Decimal::from_str(s)
-        .ok()
-        .or_else(|| Decimal::from_scientific(s).ok())
+}
+
+/// Parses JSON-number text exactly, or says why it is outside the domain.
+fn parse_str(s: &str) -> std::result::Result<Decimal, String> {
+    let not_number = || "must be a number".to_string();
+    let b = s.trim().as_bytes();
+    let mut i = 0;
+    let neg = b.first() == Some(&b'-');
+    if neg {
+        i += 1;
+    }
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int = &b[int_start..i];
+    if int.is_empty() || (int.len() > 1 && int[0] == b'0') {
+        return Err(not_number());
+    }
+    let mut frac: &[u8] = &[];
+    if i < b.len() && b[i] == b'.' {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac = &b[start..i];
+        if frac.is_empty() {
+            return Err(not_number());
+        }
+    }
+    let mut exp: i64 = 0;
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        let exp_neg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            // Saturate: a huge exponent is out of range either way.
+            exp = (exp * 10 + i64::from(b[i] - b'0')).min(1_000_000);
+            i += 1;
+        }
+        if i == start {
+            return Err(not_number());
+        }
+        if exp_neg {
+            exp = -exp;
+        }
+    }
+    if i != b.len() {
+        return Err(not_number());
+    }
+    // value = digits × 10^(exp - frac.len()), digits without leading/trailing zeros.
+    let all: Vec<u8> = int.iter().chain(frac.iter()).copied().collect();
+    let first = all.iter().position(|&c| c != b'0');
+    let Some(first) = first else {
+        return Ok(Decimal::ZERO);
+    };
+    let last = all.iter().rposition(|&c| c != b'0').unwrap_or(first);
+    let digits = &all[first..=last];
+    let mut exp10 = exp - frac.len() as i64 + (all.len() - 1 - last) as i64;
+    if digits.len() > MAX_DIGITS {
+        return Err(format!("must have at most {MAX_DIGITS} significant digits"));
+    }
+    if exp10 < -(MAX_DIGITS as i64) {
+        return Err(format!("must have at most {MAX_DIGITS} decimal places"));
+    }
+    if digits.len() as i64 + exp10 > MAX_DIGITS as i64 {
+        return Err(format!("must be less than 10^{MAX_DIGITS} in magnitude"));
+    }
+    let mut text = String::from_utf8_lossy(digits).into_owned();
+    while exp10 > 0 {
+        text.push('0');
+        exp10 -= 1;
+    }
+    let mantissa = i128::from_str(&text).map_err(|_| not_number())?;
+    let d =
+        Decimal::try_from_i128_with_scale(if neg { -mantissa } else { mantissa }, (-exp10) as u32)
+            .map_err(|_| not_number())?;
+    Ok(d)
 }
 
 /// Parses `value` as an exact decimal, naming `field` in every rejection.
@@ -33,10 +144,22 @@ pub fn parse_quantity(value: &Value, field: &str, rule: Rule) -> Result<Decimal>
         Value::Number(n) => {
             // Shortest round-trip text of the f64 keeps 0.1 as 0.1, not its binary expansion.
             let text = n.to_string();
-            parse_str(&text).ok_or_else(|| bad("must be a finite number"))?
+            parse_str(&text).map_err(|why| {
+                if why == "must be a number" {
+                    bad("must be a finite number")
+                } else {
+                    bad(&why)
+                }
+            })?
         }
-        Value::String(s) => parse_str(s)
-            .ok_or_else(|| Error::invalid(format!("{field} must be a number, received \"{s}\"")))?,
+        Value::String(s) => parse_str(s).map_err(|why| {
+            if why == "must be a number" {
+                let shown: String = s.chars().take(40).collect();
+                Error::invalid(format!("{field} must be a number, received \"{shown}\""))
+            } else {
+                bad(&why)
+            }
+        })?,
         Value::Object(map) => {
             // The facade encodes NaN/Infinity as {"$nonFinite": "NaN"} since JSON cannot carry them.
             if let Some(v) = map.get("$nonFinite") {
@@ -104,5 +227,51 @@ mod tests {
     fn any_rule_allows_negative_adjustments() {
         let d = parse_quantity(&json!(-3), "adjustment", Rule::Any).unwrap();
         assert_eq!(d.to_string(), "-3");
+    }
+
+    #[test]
+    fn domain_is_exact_or_rejected() {
+        let ok = |v: Value| {
+            parse_quantity(&v, "quantity", Rule::Any)
+                .unwrap()
+                .to_string()
+        };
+        let err = |v: Value| {
+            parse_quantity(&v, "quantity", Rule::Any)
+                .unwrap_err()
+                .message
+        };
+        // 28 significant digits are kept exactly; 29 are refused, never rounded.
+        assert_eq!(
+            ok(json!("1234567890123456789012345678")),
+            "1234567890123456789012345678"
+        );
+        assert_eq!(
+            ok(json!("0.1234567890123456789012345678")),
+            "0.1234567890123456789012345678"
+        );
+        assert_eq!(ok(json!("1e-28")), "0.0000000000000000000000000001");
+        assert_eq!(ok(json!("-12.50e1")), "-125");
+        assert_eq!(ok(json!("0.000")), "0");
+        assert!(
+            err(json!("12345678901234567890123456789")).contains("at most 28 significant digits")
+        );
+        assert!(err(json!("1e-29")).contains("at most 28 decimal places"));
+        assert!(err(json!("1e28")).contains("less than 10^28"));
+        assert!(err(json!("79228162514264337593543950336")).starts_with("quantity "));
+        assert!(err(json!(1e30)).contains("less than 10^28"));
+        for bad in [
+            "1_000", "+5", ".5", "5.", "0x10", "1e", "--1", "01", "1 000", "NaN", "Infinity",
+        ] {
+            assert!(err(json!(bad)).contains("must be a number"), "{bad}");
+        }
+        assert!(in_domain(
+            &Decimal::from_str("9999999999999999999999999999").unwrap()
+        ));
+        assert!(!in_domain(&Decimal::MAX));
+        assert!(check_domain(Decimal::MAX, "stocked_quantity")
+            .unwrap_err()
+            .message
+            .starts_with("stocked_quantity "));
     }
 }

@@ -7,10 +7,20 @@ use crate::error::{Error, Result};
 use crate::migrate::{self, quote_ident};
 use crate::quantity::{parse_quantity, Rule};
 use crate::sql::{self, scalar_text, FindConfig, Params};
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{
+    ClientWrapper, GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod,
+};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+/// Largest pool a process may open (Postgres' own default max_connections is 100).
+pub const MAX_CONNECTIONS: u64 = 1_000;
+
+/// Prepared statements kept per connection. Filter shapes come from HTTP query
+/// strings, so the cache must not grow with them: past this size it is emptied
+/// (the hot statements are prepared again on their next use).
+pub const MAX_CACHED_STATEMENTS: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -40,8 +50,16 @@ impl ConnectOptions {
                 ("url", Value::String(s)) => opts.url = s.clone(),
                 ("schema", Value::String(s)) => opts.schema = s.clone(),
                 ("schema", Value::Null) => {}
-                ("maxConnections", Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => {
-                    opts.max_connections = n.as_u64().unwrap_or(10) as usize
+                ("maxConnections", Value::Number(n)) => {
+                    // deadpool allocates the whole pool's slots up front: a huge value aborts Node.
+                    match n.as_u64() {
+                        Some(m @ 1..=MAX_CONNECTIONS) => opts.max_connections = m as usize,
+                        _ => {
+                            return Err(Error::invalid(format!(
+                                "connect option maxConnections must be an integer from 1 to {MAX_CONNECTIONS}"
+                            )))
+                        }
+                    }
                 }
                 ("maxConnections", Value::Null) => {}
                 ("groupReservations", Value::Bool(b)) => opts.group_reservations = *b,
@@ -143,6 +161,7 @@ pub struct InventoryService {
     schema: String,
     ids: Mutex<ulid::Generator>,
     pub(crate) reserver: crate::reservations::Reserver,
+    cache_high_water: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub type Client = deadpool_postgres::Client;
@@ -152,7 +171,13 @@ impl InventoryService {
         let prepared = connection::prepare(&opts.url, opts.ssl.as_ref())?;
         let mut cfg = prepared.config.clone();
         // Unqualified SQL everywhere; the schema is chosen once per connection.
-        cfg.options(format!("-c search_path={}", quote_ident(&opts.schema)));
+        // The URL's own `options` (e.g. `-c default_transaction_read_only=on`) are kept.
+        let search_path = format!("-c search_path={}", quote_ident(&opts.schema));
+        let options = match cfg.get_options() {
+            Some(own) if !own.trim().is_empty() => format!("{own} {search_path}"),
+            _ => search_path,
+        };
+        cfg.options(options);
         if cfg.get_application_name().is_none() {
             cfg.application_name("medusa-inventory-rs");
         }
@@ -163,8 +188,22 @@ impl InventoryService {
             Connector::Plain => Manager::from_config(cfg, tokio_postgres::NoTls, manager_config()),
             Connector::Tls(tls) => Manager::from_config(cfg, tls.clone(), manager_config()),
         };
+        // Every hand-out of a pooled connection (all paths use the pool) bounds its
+        // statement cache: at most MAX_CACHED_STATEMENTS plus what one call prepares.
+        let high_water = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = high_water.clone();
+        let bound_cache = deadpool_postgres::Hook::sync_fn(move |c: &mut ClientWrapper, _| {
+            let size = c.statement_cache.size();
+            seen.fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+            if size >= MAX_CACHED_STATEMENTS {
+                // Dropping the statements closes them on the server.
+                c.statement_cache.clear();
+            }
+            Ok(())
+        });
         let pool = Pool::builder(mgr)
             .max_size(opts.max_connections)
+            .post_recycle(bound_cache)
             .build()
             .map_err(|e| Error::unexpected(e.to_string()))?;
         // Fail at connect time, not on the first call, when the server is unreachable
@@ -175,6 +214,7 @@ impl InventoryService {
             schema: opts.schema.clone(),
             ids: Mutex::new(ulid::Generator::new()),
             reserver: crate::reservations::Reserver::new(opts.group_reservations),
+            cache_high_water: high_water,
         })
     }
 
@@ -194,6 +234,12 @@ impl InventoryService {
 
     pub async fn client(&self) -> Result<Client> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The largest statement cache a connection had when handed out (for tests).
+    pub fn statement_cache_high_water(&self) -> usize {
+        self.cache_high_water
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Validates a create call's input (one object or an array) and gives every row
@@ -250,8 +296,9 @@ impl InventoryService {
         let stmt = c.prepare_cached(&sql).await?;
         let rows = c.query(&stmt, &params.refs()).await?;
         let mut count: i64 = rows.first().map(|r| r.get(1)).unwrap_or(0);
-        if rows.is_empty() && cfg.skip.unwrap_or(0) > 0 {
-            // Paged past the end: the window count is unavailable, count directly.
+        if rows.is_empty() && (cfg.skip.unwrap_or(0) > 0 || cfg.take == Some(0)) {
+            // Paged past the end or asked for no rows (Medusa still counts them):
+            // the window count is unavailable, count directly.
             let mut cfg2 = cfg.clone();
             cfg2.skip = None;
             cfg2.take = None;
@@ -388,10 +435,18 @@ pub fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> Result<
                     .map_err(|e| ctx(e.message))?
                     .to_string(),
             ),
-            (Kind::Json, Value::Object(_)) => Some(val.to_string()),
+            (Kind::Json, Value::Object(_)) => {
+                let text = val.to_string();
+                crate::limits::check_metadata(k, &text).map_err(|e| ctx(e.message))?;
+                Some(text)
+            }
             (Kind::Json, _) => return Err(ctx(format!("{k} must be an object"))),
             (Kind::Text, Value::String(s)) if spec.required.contains(&col.name) && s.is_empty() => {
                 return Err(ctx(format!("{k} must not be empty")))
+            }
+            (Kind::Text, Value::String(s)) => {
+                crate::limits::check_text(k, s).map_err(|e| ctx(e.message))?;
+                Some(s.clone())
             }
             (kind, _) => Some(scalar_text(val, kind, k).map_err(|e| ctx(e.message))?),
         };

@@ -30,18 +30,28 @@ impl Params {
 pub fn scalar_text(v: &Value, kind: Kind, field: &str) -> Result<String> {
     let wrong = |what: &str| Error::invalid(format!("{field} must be {what}"));
     match kind {
-        Kind::Text | Kind::Timestamp => match v {
+        Kind::Text => match v {
             Value::String(s) => Ok(s.clone()),
             _ => Err(wrong("a string")),
         },
-        Kind::Int => match v {
-            Value::Number(n) if n.is_i64() => Ok(n.to_string()),
-            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
-                Ok(format!("{}", n.as_f64().unwrap_or_default() as i64))
-            }
-            Value::String(s) if s.trim().parse::<i64>().is_ok() => Ok(s.trim().to_string()),
-            _ => Err(wrong("an integer")),
+        Kind::Timestamp => match v {
+            Value::String(s) if crate::limits::is_timestamp(s) => Ok(s.clone()),
+            _ => Err(wrong("an ISO 8601 date or timestamp")),
         },
+        Kind::Int => {
+            let n = match v {
+                Value::Number(n) if n.is_i64() => n.as_i64(),
+                // Outside i64 saturates, then fails the integer range check.
+                Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+                    n.as_f64().map(|f| f as i64)
+                }
+                Value::Number(n) if n.is_u64() => Some(i64::MAX),
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| wrong("an integer"))?;
+            Ok(crate::limits::check_int(field, n)?.to_string())
+        }
         Kind::Bool => match v {
             Value::Bool(b) => Ok(b.to_string()),
             _ => Err(wrong("a boolean")),
@@ -236,6 +246,7 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
+#[derive(Debug)]
 pub struct FilterOut {
     pub sql: String,
     pub mentions_deleted_at: bool,
@@ -248,20 +259,46 @@ pub fn filter_sql(
     params: &mut Params,
 ) -> Result<FilterOut> {
     let mut mentions = false;
-    let sql = filter_obj(entity, filter, params, &mut mentions, "t", 0)?;
+    let mut walk = Walk {
+        mentions: &mut mentions,
+        conditions: 0,
+    };
+    let sql = filter_obj(entity, filter, params, &mut walk, "t", 0, 0)?;
     Ok(FilterOut {
         sql,
         mentions_deleted_at: mentions,
     })
 }
 
+/// State of one filter translation: whether it names deleted_at, and how many
+/// conditions it has so far (bounded by limits::MAX_FILTER_CONDITIONS).
+struct Walk<'a> {
+    mentions: &'a mut bool,
+    conditions: usize,
+}
+
+impl Walk<'_> {
+    fn count(&mut self) -> Result<()> {
+        self.conditions += 1;
+        if self.conditions > crate::limits::MAX_FILTER_CONDITIONS {
+            return Err(Error::invalid(format!(
+                "filters have more than {} conditions",
+                crate::limits::MAX_FILTER_CONDITIONS
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `depth`: relation nesting; `nest`: `$and`/`$or` nesting.
 fn filter_obj(
     entity: &'static Entity,
     filter: &Value,
     params: &mut Params,
-    mentions: &mut bool,
+    walk: &mut Walk<'_>,
     alias: &str,
     depth: usize,
+    nest: usize,
 ) -> Result<String> {
     let obj = match filter {
         Value::Null => return Ok("TRUE".into()),
@@ -270,14 +307,24 @@ fn filter_obj(
     };
     let mut conds: Vec<String> = Vec::new();
     for (key, val) in obj {
+        walk.count()?;
         match key.as_str() {
             "$and" | "$or" => {
                 let arr = val
                     .as_array()
                     .ok_or_else(|| Error::invalid(format!("{key} must be an array")))?;
+                if nest >= crate::limits::MAX_FILTER_DEPTH {
+                    return Err(Error::invalid(format!(
+                        "filters nest $and/$or more than {} levels deep",
+                        crate::limits::MAX_FILTER_DEPTH
+                    )));
+                }
                 let parts = arr
                     .iter()
-                    .map(|f| filter_obj(entity, f, params, mentions, alias, depth))
+                    .map(|f| {
+                        walk.count()?;
+                        filter_obj(entity, f, params, walk, alias, depth, nest + 1)
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 if parts.is_empty() {
                     continue;
@@ -313,7 +360,20 @@ fn filter_obj(
                 }
                 let ra = format!("f{depth}");
                 let mut ignored = false;
-                let inner = filter_obj(rel.target, val, params, &mut ignored, &ra, depth + 1)?;
+                let mut inner_walk = Walk {
+                    mentions: &mut ignored,
+                    conditions: walk.conditions,
+                };
+                let inner = filter_obj(
+                    rel.target,
+                    val,
+                    params,
+                    &mut inner_walk,
+                    &ra,
+                    depth + 1,
+                    nest,
+                )?;
+                walk.conditions = inner_walk.conditions;
                 let join = if rel.many {
                     format!("{ra}.{} = {alias}.id", rel.fk)
                 } else {
@@ -332,7 +392,7 @@ fn filter_obj(
                     ))
                 })?;
                 if field == "deleted_at" {
-                    *mentions = true;
+                    *walk.mentions = true;
                 }
                 conds.push(field_cond(alias, col.name, col.kind, val, params)?);
             }
@@ -670,6 +730,42 @@ mod tests {
         ] {
             let e = filter_sql(&INVENTORY_ITEM, &f, &mut p).err().unwrap();
             assert_eq!(e.kind, crate::error::ErrorType::InvalidData, "{f}");
+        }
+    }
+
+    #[test]
+    fn filters_are_bounded_in_depth_and_width() {
+        let mut deep = json!({"sku": "x"});
+        for _ in 0..crate::limits::MAX_FILTER_DEPTH {
+            deep = json!({ "$or": [deep] });
+        }
+        let mut p = Params::default();
+        assert!(filter_sql(&INVENTORY_ITEM, &deep, &mut p).is_ok());
+        let e = filter_sql(&INVENTORY_ITEM, &json!({ "$or": [deep] }), &mut p).unwrap_err();
+        assert!(
+            e.message.contains("more than 16 levels deep"),
+            "{}",
+            e.message
+        );
+        let wide: Vec<Value> = (0..2000).map(|_| json!({"sku": "x"})).collect();
+        let e = filter_sql(&INVENTORY_ITEM, &json!({ "$or": wide }), &mut p).unwrap_err();
+        assert!(
+            e.message.contains("more than 1000 conditions"),
+            "{}",
+            e.message
+        );
+        for (f, want) in [
+            (
+                json!({"created_at": "garbage"}),
+                "created_at must be an ISO 8601",
+            ),
+            (
+                json!({"weight": {"$gt": 1e10}}),
+                "weight must be an integer between",
+            ),
+        ] {
+            let e = filter_sql(&INVENTORY_ITEM, &f, &mut p).unwrap_err();
+            assert!(e.message.starts_with(want), "{}", e.message);
         }
     }
 

@@ -1,0 +1,251 @@
+//! Bounds on what one call may send, checked before any SQL runs, so oversized or
+//! malformed input is a clean `invalid_data` naming the field instead of a Postgres,
+//! serde or allocator failure that reaches the caller raw.
+
+use crate::error::{Error, Result};
+use serde_json::Value;
+
+/// Elements in any one array of a call's arguments (creates, updates, ids, `$in` lists).
+pub const MAX_ARRAY_LEN: usize = 10_000;
+/// Bytes of a text column with a btree index: Postgres refuses index rows over ~2700
+/// bytes, and (inventory_item_id, location_id) share one.
+pub const MAX_INDEXED_TEXT: usize = 1_024;
+/// Bytes of any other text column.
+pub const MAX_TEXT: usize = 65_536;
+/// Bytes of a `metadata` object, serialized.
+pub const MAX_METADATA: usize = 262_144;
+/// Nesting of `$and` / `$or` in a filter.
+pub const MAX_FILTER_DEPTH: usize = 16;
+/// Conditions (fields, operators, `$and`/`$or` branches) in one filter; Postgres binds
+/// at most 65 535 parameters and large ORs only cost the server.
+pub const MAX_FILTER_CONDITIONS: usize = 1_000;
+
+/// Text columns with a btree index in the migration (see migrate.rs).
+const INDEXED: &[&str] = &[
+    "id",
+    "sku",
+    "inventory_item_id",
+    "location_id",
+    "line_item_id",
+    "external_id",
+];
+
+/// Rejects NUL characters anywhere (Postgres text and jsonb cannot hold U+0000) and
+/// arrays longer than [`MAX_ARRAY_LEN`], naming the nearest object key.
+pub fn check_args(args: &[Value]) -> Result<()> {
+    for a in args {
+        walk(a, "arguments")?;
+    }
+    Ok(())
+}
+
+fn walk(v: &Value, field: &str) -> Result<()> {
+    match v {
+        Value::String(s) if s.contains('\0') => Err(Error::invalid(format!(
+            "{field} must not contain NUL (\\u0000) characters"
+        ))),
+        Value::Array(a) => {
+            if a.len() > MAX_ARRAY_LEN {
+                return Err(Error::invalid(format!(
+                    "{field} has {} elements; at most {MAX_ARRAY_LEN} are accepted in one call",
+                    a.len()
+                )));
+            }
+            a.iter().try_for_each(|x| walk(x, field))
+        }
+        Value::Object(o) => o.iter().try_for_each(|(k, x)| {
+            if k.contains('\0') {
+                return Err(Error::invalid(format!(
+                    "a key in {field} must not contain NUL (\\u0000) characters"
+                )));
+            }
+            walk(x, k)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Size limit of a written text column.
+pub fn check_text(field: &str, s: &str) -> Result<()> {
+    let max = if INDEXED.contains(&field) {
+        MAX_INDEXED_TEXT
+    } else {
+        MAX_TEXT
+    };
+    if s.len() > max {
+        return Err(Error::invalid(format!(
+            "{field} is {} bytes long; at most {max} bytes are accepted",
+            s.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Size limit of a written metadata object (its JSON text).
+pub fn check_metadata(field: &str, json: &str) -> Result<()> {
+    if json.len() > MAX_METADATA {
+        return Err(Error::invalid(format!(
+            "{field} is {} bytes as JSON; at most {MAX_METADATA} bytes are accepted",
+            json.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The range of a Postgres `integer` column.
+pub fn check_int(field: &str, n: i64) -> Result<i64> {
+    if i32::try_from(n).is_err() {
+        return Err(Error::invalid(format!(
+            "{field} must be an integer between {} and {}",
+            i32::MIN,
+            i32::MAX
+        )));
+    }
+    Ok(n)
+}
+
+/// Whether `s` is a timestamp Postgres' `timestamptz` input accepts, in the ISO 8601
+/// forms JSON carries (`2024-05-01`, `2024-05-01T10:00:00.123Z`, `… 10:00+02:00`).
+pub fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(r)?;
+        if part.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(part).ok()?.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !(1..=12).contains(&m) {
+        return false;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if d == 0 || d > days[m as usize - 1] || y == 0 {
+        return false;
+    }
+    let mut i = 10;
+    if i == b.len() {
+        return true;
+    }
+    if b[i] != b'T' && b[i] != b't' && b[i] != b' ' {
+        return false;
+    }
+    let (Some(h), Some(mi)) = (num(i + 1..i + 3), num(i + 4..i + 6)) else {
+        return false;
+    };
+    if b.get(i + 3) != Some(&b':') || h > 23 || mi > 59 {
+        return false;
+    }
+    i += 6;
+    if b.get(i) == Some(&b':') {
+        match num(i + 1..i + 3) {
+            Some(sec) if sec <= 59 => i += 3,
+            _ => return false,
+        }
+        if b.get(i) == Some(&b'.') {
+            let start = i + 1;
+            i = start;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i == start {
+                return false;
+            }
+        }
+    }
+    match &b[i..] {
+        [] | [b'Z'] | [b'z'] => true,
+        [b'+' | b'-', rest @ ..] => {
+            let ok2 = |p: &[u8]| p.len() == 2 && p.iter().all(u8::is_ascii_digit);
+            match rest.len() {
+                2 => ok2(rest),
+                4 => ok2(&rest[..2]) && ok2(&rest[2..]),
+                5 => ok2(&rest[..2]) && rest[2] == b':' && ok2(&rest[3..]),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nul_and_long_arrays_are_named() {
+        let e = check_args(&[json!({"sku": "a\u{0}b"})]).unwrap_err();
+        assert!(
+            e.message.starts_with("sku must not contain NUL"),
+            "{}",
+            e.message
+        );
+        let e = check_args(&[json!({"metadata": {"k": ["x\u{0}"]}})]).unwrap_err();
+        assert!(
+            e.message.starts_with("k must not contain NUL"),
+            "{}",
+            e.message
+        );
+        assert!(check_args(&[json!({"metadata": {"a\u{0}": 1}})]).is_err());
+        let big: Vec<Value> = (0..=MAX_ARRAY_LEN).map(|i| json!(i.to_string())).collect();
+        let e = check_args(&[json!({ "id": big })]).unwrap_err();
+        assert!(
+            e.message.starts_with("id has 10001 elements"),
+            "{}",
+            e.message
+        );
+        assert!(check_args(&[json!({"sku": "ok", "ids": ["a", "b"]})]).is_ok());
+    }
+
+    #[test]
+    fn timestamps() {
+        for ok in [
+            "2024-05-01",
+            "2024-02-29T10:00:00Z",
+            "2024-05-01T10:00:00.123Z",
+            "2024-05-01 10:00",
+            "2024-05-01T10:00:00+02:00",
+            "2024-05-01T10:00:00-0530",
+        ] {
+            assert!(is_timestamp(ok), "{ok}");
+        }
+        for bad in [
+            "garbage",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-05-01T25:00",
+            "2024-05-01T10:00:00.Z",
+            "2024-05-01X",
+            "",
+            "2024-5-1",
+        ] {
+            assert!(!is_timestamp(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ints_and_text() {
+        assert!(check_int("weight", 10_000_000_000).is_err());
+        assert_eq!(check_int("weight", -5).unwrap(), -5);
+        assert!(check_text("sku", &"x".repeat(MAX_INDEXED_TEXT + 1)).is_err());
+        assert!(check_text("description", &"x".repeat(MAX_INDEXED_TEXT + 1)).is_ok());
+    }
+}
