@@ -844,7 +844,9 @@ impl InventoryService {
             }
         }
         if !level_ids.is_empty() {
-            let new_reserved = "trim_scale(t.reserved_quantity + u.q::numeric)";
+            // Never below zero, as in release(): a reservation from before its
+            // level was re-created must not drive the new level negative.
+            let new_reserved = "greatest(trim_scale(t.reserved_quantity + u.q::numeric), 0)";
             let sql = format!(
                 "UPDATE inventory_level t SET reserved_quantity = {new_reserved},
                         raw_reserved_quantity = {}, updated_at = now()
