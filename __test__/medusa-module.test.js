@@ -282,8 +282,9 @@ const STEPS = [
   { name: 'delete levels by location', method: 'deleteInventoryItemLevelByLocationId', refStale: true, unordered: true, args: () => [LB] },
   { name: 'levels left', method: 'listInventoryLevels', args: () => [{}], unordered: true },
   { name: 'delete levels (ids)', method: 'deleteInventoryLevels', args: (L) => [[L.id('lvl:cap@a')]] },
-  { name: 'soft delete level, object selector', method: 'softDeleteInventoryLevels', args: (L) => [{ id: L.id('lvl:mug@a') }] },
-  { name: 'restore level (string)', method: 'restoreInventoryLevels', restored: ['lvl:mug@a'], args: (L) => [L.id('lvl:mug@a')] },
+  // Ours releases a level's live reservations with it (README) and restores them with it.
+  { name: 'soft delete level, object selector', method: 'softDeleteInventoryLevels', released: ['res:mug@a'], args: (L) => [{ id: L.id('lvl:mug@a') }] },
+  { name: 'restore level (string)', method: 'restoreInventoryLevels', restored: ['lvl:mug@a', 'res:mug@a'], args: (L) => [L.id('lvl:mug@a')] },
   // item deletes / restores (cascading to live levels and reservations)
   { name: 'soft delete item', method: 'softDeleteInventoryItems', args: (L) => [[L.id('mug')]] },
   { name: 'items after soft delete', method: 'listInventoryItems', args: () => [{}], unordered: true },
@@ -394,12 +395,14 @@ describe('2/4/5. the same script through both loaded modules', () => {
     })
   })
 
-  describe('events equal the reference’s (restore: ours adds `restored` for the restored rows)', () => {
+  describe('events equal the reference’s (restore: ours adds `restored` for the restored rows; a removed level: `deleted` for the reservations released with it)', () => {
     test.each(STEPS.map((s) => [s.name, s]))('%s', (_name, step) => {
       const r = R[step.name].events
       const o = O[step.name].events
       const restored = o.filter((e) => e.name.endsWith('.restored'))
-      expect(o.filter((e) => !e.name.endsWith('.restored'))).toEqual(r)
+      const released = o.filter((e) => e.name === 'inventory.reservation-item.deleted' && (step.released || []).includes(e.data.id.slice(1, -1)))
+      expect(released).toHaveLength((step.released || []).length)
+      expect(o.filter((e) => !e.name.endsWith('.restored') && !released.includes(e))).toEqual(r)
       const expectedRestored = (step.restored || []).map((label) => `<${label}>`).sort()
       expect(restored.map((e) => e.data.id).sort()).toEqual(expectedRestored)
       for (const e of o) {

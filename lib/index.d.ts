@@ -201,8 +201,10 @@ export interface ConnectOptions {
    * Group commit for reservations (default true): while one reservation statement of this
    * process is in flight, calls that arrive meanwhile go to Postgres together as one batch,
    * each still succeeding or failing on its own.
+   * `{ forceGroupOf: n }` is a test hook: calls wait until n are queued (or a second
+   * passes) and then run as one group, so grouped behaviour can be tested deterministically.
    */
-  groupReservations?: boolean
+  groupReservations?: boolean | { forceGroupOf: number }
   /**
    * TLS, in node-postgres's shapes; when given it wins over the URL's sslmode parameters.
    * `false`: no TLS. `true`: TLS, certificate chain and host name checked against the Mozilla

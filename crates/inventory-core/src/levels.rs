@@ -3,8 +3,9 @@
 
 use crate::entity::INVENTORY_LEVEL;
 use crate::error::{Error, Result};
-use crate::items::linkable_result;
+
 use crate::quantity::{parse_quantity, Rule};
+use crate::reservations::{beyond_level, LEVEL_MAX};
 use crate::service::*;
 use crate::sql::Params;
 use rust_decimal::Decimal;
@@ -106,9 +107,51 @@ fn updated_levels(levels: Vec<Value>, was_array: bool) -> Outcome {
     Outcome::from(shape(levels, was_array)).with(LEVEL, "updated", ids)
 }
 
+/// As Medusa's generated softDelete/restore result for levels: their ids under
+/// `inventory_level_id`, unless `returnLinkableKeys` leaves that key out.
+fn linkable_ids(config: &Value, levels: &[String]) -> Value {
+    let pick: Vec<&str> = config
+        .get("returnLinkableKeys")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut map = serde_json::Map::new();
+    if !levels.is_empty() && (pick.is_empty() || pick.contains(&"inventory_level_id")) {
+        map.insert("inventory_level_id".into(), json!(levels));
+    }
+    Value::Object(map)
+}
+
 fn number(text: &str) -> Value {
     let f: f64 = text.parse().unwrap_or(0.0);
     json!(f)
+}
+
+/// Orders two plain decimal texts (optional '-', digits, optional '.digits')
+/// exactly, whatever their size.
+fn compare_decimal_text(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let split = |s: &str| -> (bool, String, String) {
+        let (neg, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
+        let (i, f) = s.split_once('.').unwrap_or((s, ""));
+        let i = i.trim_start_matches('0').to_string();
+        let f = f.trim_end_matches('0').to_string();
+        let zero = i.is_empty() && f.is_empty();
+        (neg && !zero, i, f)
+    };
+    let (na, ia, fa) = split(a);
+    let (nb, ib, fb) = split(b);
+    let mag = ia
+        .len()
+        .cmp(&ib.len())
+        .then_with(|| ia.cmp(&ib))
+        .then_with(|| fa.cmp(&fb));
+    match (na, nb) {
+        (false, true) => Ordering::Greater,
+        (true, false) => Ordering::Less,
+        (false, false) => mag,
+        (true, true) => mag.reverse(),
+    }
 }
 
 impl InventoryService {
@@ -245,19 +288,33 @@ impl InventoryService {
                  raw_stocked_quantity = {},
                  updated_at = now()
              WHERE t.inventory_item_id = $1 AND t.location_id = $2 AND t.deleted_at IS NULL
+               AND abs(t.stocked_quantity + $3::text::numeric) <= {max}
+               AND t.stocked_quantity + $3::text::numeric - t.reserved_quantity >= -{max}
              RETURNING {}",
             raw_of("trim_scale(t.stocked_quantity + $3::text::numeric)"),
-            dto(&INVENTORY_LEVEL)
+            dto(&INVENTORY_LEVEL),
+            max = format!("{LEVEL_MAX}::numeric"),
         );
         let mut c = self.client().await?;
         if entries.len() == 1 {
             // One statement, autocommit: the row lock it takes is its whole critical section.
             let (item, loc, adj) = &entries[0];
             let stmt = c.prepare_cached(&sql).await?;
-            let row = c
-                .query_opt(&stmt, &[item, loc, &adj.to_string()])
-                .await?
-                .ok_or_else(|| level_not_found(item, loc))?;
+            let Some(row) = c.query_opt(&stmt, &[item, loc, &adj.to_string()]).await? else {
+                // No row: either no live level, or one the adjustment would push out of range.
+                let exists = c
+                    .query_opt(
+                        "SELECT 1 FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL",
+                        &[item, loc],
+                    )
+                    .await?
+                    .is_some();
+                return Err(if exists {
+                    beyond_level("adjustment", item, loc)
+                } else {
+                    level_not_found(item, loc)
+                });
+            };
             return Ok(updated_levels(vec![row.get(0)], was_array));
         }
         let tx = c.transaction().await?;
@@ -275,7 +332,10 @@ impl InventoryService {
         let stmt = tx.prepare_cached(&sql).await?;
         let mut out = Vec::with_capacity(entries.len());
         for (item, loc, adj) in &entries {
-            let row = tx.query_one(&stmt, &[item, loc, &adj.to_string()]).await?;
+            let row = tx
+                .query_opt(&stmt, &[item, loc, &adj.to_string()])
+                .await?
+                .ok_or_else(|| beyond_level("adjustment", item, loc))?;
             out.push(row.get::<_, Value>(0));
         }
         tx.commit().await?;
@@ -301,31 +361,90 @@ impl InventoryService {
             .ok_or_else(|| level_not_found(&item, &loc))
     }
 
+    /// Takes away the levels matching `cond` (SQL over alias `t`) together with
+    /// their live reservations, which are soft-deleted at the same instant (as
+    /// soft-deleting an item does): a reservation cannot outlive its level, so
+    /// a level re-created later starts from nothing reserved and the invariant
+    /// "reserved_quantity = sum of live reservations at the live level" holds.
+    /// Returns the levels' DTOs and the reservation ids released.
+    async fn remove_levels(
+        &self,
+        cond: &str,
+        params: &Params,
+        hard: bool,
+    ) -> Result<(Vec<Value>, Vec<String>)> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // Lock order as everywhere: reservations, then levels. Once the levels are
+        // locked no reservation can be created at them, so the last statement
+        // sees them all.
+        let sql = format!(
+            "SELECT r.id FROM reservation_item r JOIN inventory_level t
+               ON t.inventory_item_id = r.inventory_item_id AND t.location_id = r.location_id
+             WHERE ({cond}) AND t.deleted_at IS NULL AND r.deleted_at IS NULL
+             ORDER BY r.id FOR UPDATE OF r"
+        );
+        tx.query(&sql, &params.refs()).await?;
+        let sql =
+            format!("SELECT t.id FROM inventory_level t WHERE ({cond}) ORDER BY t.id FOR UPDATE");
+        tx.query(&sql, &params.refs()).await?;
+        let change = if hard {
+            format!("DELETE FROM inventory_level t WHERE ({cond})")
+        } else {
+            format!(
+                "UPDATE inventory_level t SET deleted_at = now(), updated_at = now()
+                 WHERE ({cond}) AND t.deleted_at IS NULL"
+            )
+        };
+        // A hard delete returns the old row: only levels that were live held reservations.
+        let held = if hard {
+            "lv.deleted_at IS NULL"
+        } else {
+            "TRUE"
+        };
+        let sql = format!(
+            "WITH lv AS ({change} RETURNING t.inventory_item_id, t.location_id, t.deleted_at, {dto} AS dto),
+                  rr AS (UPDATE reservation_item r SET deleted_at = now(), updated_at = now()
+                         FROM lv WHERE {held}
+                           AND r.inventory_item_id = lv.inventory_item_id AND r.location_id = lv.location_id
+                           AND r.deleted_at IS NULL
+                         RETURNING r.id)
+             SELECT ARRAY(SELECT dto FROM lv), ARRAY(SELECT id FROM rr ORDER BY id)",
+            dto = dto(&INVENTORY_LEVEL)
+        );
+        let row = tx.query_one(&sql, &params.refs()).await?;
+        tx.commit().await?;
+        Ok((row.get(0), row.get(1)))
+    }
+
     pub async fn delete_inventory_level(&self, item: &Value, loc: &Value) -> Result<Outcome> {
         let item = id_arg(item, "inventoryItemId")?;
         let loc = id_arg(loc, "locationId")?;
-        let c = self.client().await?;
-        let rows = c
-            .query(
-                "DELETE FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL RETURNING id",
-                &[&item, &loc],
+        let mut params = Params::default();
+        let (pi, pl) = (params.push(item), params.push(loc));
+        let (levels, released) = self
+            .remove_levels(
+                &format!(
+                    "t.inventory_item_id = {pi} AND t.location_id = {pl} AND t.deleted_at IS NULL"
+                ),
+                &params,
+                true,
             )
             .await?;
-        let gone = rows.iter().map(|r| r.get(0)).collect();
-        Ok(Outcome::from(Value::Null).with(LEVEL, "deleted", gone))
+        Ok(Outcome::from(Value::Null)
+            .with(LEVEL, "deleted", ids_in(&Value::Array(levels)))
+            .with(RESERVATION, "deleted", released))
     }
 
     pub async fn delete_inventory_levels(&self, ids: &Value) -> Result<Outcome> {
-        let ids = ids_of(ids, "ids")?;
-        let c = self.client().await?;
-        let rows = c
-            .query(
-                "DELETE FROM inventory_level WHERE id = ANY($1) RETURNING id",
-                &[&ids],
-            )
+        let mut params = Params::default();
+        let p = params.push(ids_of(ids, "ids")?);
+        let (levels, released) = self
+            .remove_levels(&format!("t.id = ANY({p}::text[])"), &params, true)
             .await?;
-        let gone = rows.iter().map(|r| r.get(0)).collect();
-        Ok(Outcome::from(Value::Null).with(LEVEL, "deleted", gone))
+        Ok(Outcome::from(Value::Null)
+            .with(LEVEL, "deleted", ids_in(&Value::Array(levels)))
+            .with(RESERVATION, "deleted", released))
     }
 
     pub async fn soft_delete_inventory_levels(
@@ -333,50 +452,57 @@ impl InventoryService {
         ids: &Value,
         config: &Value,
     ) -> Result<Outcome> {
-        let ids = ids_of(ids, "ids")?;
-        let c = self.client().await?;
-        let row = c
-            .query_one(
-                "WITH l AS (UPDATE inventory_level SET deleted_at = now(), updated_at = now()
-                            WHERE id = ANY($1) AND deleted_at IS NULL RETURNING id)
-                 SELECT ARRAY[]::text[], ARRAY(SELECT id FROM l), ARRAY[]::text[]",
-                &[&ids],
-            )
+        let mut params = Params::default();
+        let p = params.push(ids_of(ids, "ids")?);
+        let (levels, released) = self
+            .remove_levels(&format!("t.id = ANY({p}::text[])"), &params, false)
             .await?;
-        Ok(Outcome::from(linkable_result(config, &row)).with(LEVEL, "deleted", row.get(1)))
+        let level_ids = ids_in(&Value::Array(levels));
+        let result = linkable_ids(config, &level_ids);
+        Ok(Outcome::from(result)
+            .with(LEVEL, "deleted", level_ids)
+            .with(RESERVATION, "deleted", released))
     }
 
+    /// Restores levels with the reservations that were released with them (same
+    /// deleted_at), and sets reserved_quantity to exactly what those hold.
     pub async fn restore_inventory_levels(&self, ids: &Value, config: &Value) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let c = self.client().await?;
-        let row = c
-            .query_one(
-                "WITH l AS (UPDATE inventory_level SET deleted_at = NULL, updated_at = now()
-                            WHERE id = ANY($1) AND deleted_at IS NOT NULL RETURNING id)
-                 SELECT ARRAY[]::text[], ARRAY(SELECT id FROM l), ARRAY[]::text[]",
-                &[&ids],
-            )
-            .await?;
-        Ok(Outcome::from(linkable_result(config, &row)).with(LEVEL, "restored", row.get(1)))
+        let new_reserved = "coalesce((SELECT trim_scale(sum(r.quantity)) FROM r
+                              WHERE r.inventory_item_id = t.inventory_item_id AND r.location_id = t.location_id), 0)";
+        let sql = format!(
+            "WITH src AS (SELECT id, inventory_item_id, location_id, deleted_at FROM inventory_level
+                          WHERE id = ANY($1) AND deleted_at IS NOT NULL ORDER BY id FOR UPDATE),
+                  r AS (UPDATE reservation_item t SET deleted_at = NULL, updated_at = now()
+                        FROM src WHERE t.inventory_item_id = src.inventory_item_id
+                          AND t.location_id = src.location_id AND t.deleted_at = src.deleted_at
+                        RETURNING t.id, t.inventory_item_id, t.location_id, t.quantity),
+                  l AS (UPDATE inventory_level t SET deleted_at = NULL, updated_at = now(),
+                               reserved_quantity = {new_reserved}, raw_reserved_quantity = {raw}
+                        FROM src WHERE t.id = src.id RETURNING t.id)
+             SELECT ARRAY[]::text[], ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r ORDER BY id)",
+            raw = raw_of(new_reserved)
+        );
+        let row = c.query_one(&sql, &[&ids]).await?;
+        let released: Vec<String> = row.get(2);
+        let level_ids: Vec<String> = row.get(1);
+        Ok(Outcome::from(linkable_ids(config, &level_ids))
+            .with(LEVEL, "restored", level_ids)
+            .with(RESERVATION, "restored", released))
     }
 
     /// Soft-deletes every level at the location(s): the location is being removed.
     pub async fn delete_inventory_item_level_by_location_id(&self, loc: &Value) -> Result<Outcome> {
-        let locs = locations_of(loc)?;
-        let c = self.client().await?;
-        let sql = format!(
-            "UPDATE inventory_level AS t SET deleted_at = now(), updated_at = now()
-             WHERE t.location_id = ANY($1) AND t.deleted_at IS NULL RETURNING {}",
-            dto(&INVENTORY_LEVEL)
-        );
-        let stmt = c.prepare_cached(&sql).await?;
-        let rows = c.query(&stmt, &[&locs]).await?;
-        let levels: Vec<Value> = rows.iter().map(|r| r.get(0)).collect();
+        let mut params = Params::default();
+        let p = params.push(locations_of(loc)?);
+        let (levels, released) = self
+            .remove_levels(&format!("t.location_id = ANY({p}::text[])"), &params, false)
+            .await?;
         let ids = ids_in(&Value::Array(levels.clone()));
-        Ok(
-            Outcome::from(json!([levels, { "InventoryLevel": levels }]))
-                .with(LEVEL, "deleted", ids),
-        )
+        Ok(Outcome::from(json!([levels, { "InventoryLevel": levels }]))
+            .with(LEVEL, "deleted", ids)
+            .with(RESERVATION, "deleted", released))
     }
 
     /// (item exists, sum of `expr` over the live levels at `locs`) in one round trip.
@@ -445,7 +571,10 @@ impl InventoryService {
         let (_, q) = self
             .quantity(item, locs, "stocked_quantity - reserved_quantity", false)
             .await?;
-        let available = Decimal::from_str(&q).map_err(|e| Error::unexpected(e.to_string()))?;
-        Ok(Value::Bool(available >= wanted))
+        // Compared as exact decimals of any size: a sum over several levels may
+        // exceed what one level can hold.
+        Ok(Value::Bool(
+            compare_decimal_text(&q, &wanted.to_string()).is_ge(),
+        ))
     }
 }

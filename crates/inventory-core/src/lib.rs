@@ -16,4 +16,5 @@ pub mod sql;
 
 pub use connection::SslOption;
 pub use error::{Error, ErrorType, Result};
+pub use reservations::Grouping;
 pub use service::{ConnectOptions, InventoryService};

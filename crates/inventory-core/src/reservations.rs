@@ -6,7 +6,6 @@
 
 use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
-use crate::levels::lock_levels;
 use crate::quantity::Rule;
 use crate::service::*;
 use crate::sql::Params;
@@ -70,78 +69,6 @@ const INSERT_COLS: &[&str] = &[
     "metadata",
 ];
 
-/// The whole reservation in one statement: lock the levels in id order, check
-/// the batch's summed demand per level against what is available under those
-/// locks, and only if every level passes, raise reserved_quantity and insert
-/// the rows. A failing batch writes nothing and reports what failed.
-fn create_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(build_create_sql)
-}
-
-fn build_create_sql() -> String {
-    let dto_col = format!("{} AS dto", dto(&RESERVATION_ITEM));
-    let unnest: Vec<String> = (1..=INSERT_COLS.len())
-        .map(|i| format!("${i}::text[]"))
-        .collect();
-    format!(
-        "WITH u AS (
-           SELECT * FROM unnest({unnest}) WITH ORDINALITY
-             AS u({cols}, ord)
-         ),
-         d AS (
-           SELECT inventory_item_id AS item, location_id AS loc, min(ord) AS ord,
-                  sum(quantity::numeric) AS total,
-                  coalesce(sum(quantity::numeric) FILTER (WHERE NOT coalesce(allow_backorder::boolean, false)), 0) AS guarded
-           FROM u GROUP BY 1, 2
-         ),
-         lk AS MATERIALIZED (
-           SELECT l.id, l.inventory_item_id, l.location_id,
-                  l.stocked_quantity - l.reserved_quantity AS available
-           FROM inventory_level l
-           WHERE l.deleted_at IS NULL
-             AND (l.inventory_item_id, l.location_id) IN (SELECT item, loc FROM d)
-           ORDER BY l.id FOR UPDATE
-         ),
-         chk AS MATERIALIZED (
-           SELECT d.item, d.loc, d.ord, d.total, lk.id AS level_id,
-                  CASE WHEN lk.id IS NULL THEN 'missing'
-                       WHEN d.guarded > 0 AND lk.available < d.guarded THEN 'short' END AS problem
-           FROM d LEFT JOIN lk ON lk.inventory_item_id = d.item AND lk.location_id = d.loc
-         ),
-         ok AS (SELECT NOT EXISTS (SELECT 1 FROM chk WHERE problem IS NOT NULL) AS ok),
-         upd AS (
-           UPDATE inventory_level t
-           SET reserved_quantity = trim_scale(t.reserved_quantity + chk.total),
-               raw_reserved_quantity = {raw},
-               updated_at = now()
-           FROM chk, ok WHERE ok.ok AND t.id = chk.level_id
-           RETURNING t.id
-         ),
-         ins AS (
-           INSERT INTO reservation_item AS t
-             (id, inventory_item_id, location_id, quantity, raw_quantity, allow_backorder,
-              line_item_id, external_id, description, created_by, metadata)
-           SELECT u.id, u.inventory_item_id, u.location_id, trim_scale(u.quantity::numeric),
-                  {raw_q}, coalesce(u.allow_backorder::boolean, false),
-                  u.line_item_id, u.external_id, u.description, u.created_by, u.metadata::jsonb
-           FROM u, ok WHERE ok.ok
-           RETURNING {dto}
-         )
-         SELECT chk.problem, chk.item, chk.loc, NULL::jsonb, chk.ord FROM chk WHERE chk.problem IS NOT NULL
-         UNION ALL
-         SELECT 'row', NULL, NULL, ins.dto, NULL FROM (SELECT {dto_ref} AS dto FROM ins) ins
-         UNION ALL
-         SELECT 'level', upd.id, NULL, NULL, NULL FROM upd",
-        unnest = unnest.join(", "),
-        cols = INSERT_COLS.join(", "),
-        raw = raw_of("trim_scale(t.reserved_quantity + chk.total)"),
-        raw_q = raw_of("trim_scale(u.quantity::numeric)"),
-        dto = dto_col,
-        dto_ref = "ins.dto",
-    )
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Release {
     HardDelete,
@@ -182,7 +109,12 @@ async fn release<C: deadpool_postgres::GenericClient>(
             "",
         ),
     };
-    let new_reserved = format!("trim_scale(t.reserved_quantity {sign} d.q)");
+    if mode == Release::Restore {
+        return restore(c, cond, params).await;
+    }
+    // Never below zero, even for a reservation that outlived its level's history
+    // (levels taken away release their reservations, see levels.rs).
+    let new_reserved = format!("greatest(trim_scale(t.reserved_quantity {sign} d.q), 0)");
     let sql = format!(
         "WITH r AS MATERIALIZED (
            SELECT t.id, t.deleted_at IS NULL AS live FROM reservation_item t
@@ -208,6 +140,77 @@ async fn release<C: deadpool_postgres::GenericClient>(
     Ok((row.get(0), row.get(1)))
 }
 
+/// Restores soft-deleted reservations as a create would make them: the level
+/// must be live and, unless the reservation allows backorder, have the
+/// quantity available; otherwise nothing is restored and the error says why
+/// (Medusa's messages). One statement: reservations locked, then levels.
+async fn restore<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    cond: &str,
+    params: &Params,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let max = format!("{LEVEL_MAX}::numeric");
+    let new_reserved = "trim_scale(t.reserved_quantity + chk.total)";
+    let sql = format!(
+        "WITH r AS MATERIALIZED (
+           SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
+                  coalesce(t.allow_backorder, false) AS bo
+           FROM reservation_item t
+           WHERE ({cond}) AND t.deleted_at IS NOT NULL ORDER BY t.id FOR UPDATE
+         ),
+         d AS (
+           SELECT item, loc, sum(q) AS total, coalesce(sum(q) FILTER (WHERE NOT bo), 0) AS guarded
+           FROM r GROUP BY 1, 2
+         ),
+         lk AS MATERIALIZED (
+           SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity
+           FROM inventory_level l
+           WHERE l.deleted_at IS NULL AND (l.inventory_item_id, l.location_id) IN (SELECT item, loc FROM d)
+           ORDER BY l.id FOR UPDATE
+         ),
+         chk AS MATERIALIZED (
+           SELECT d.item, d.loc, d.total, lk.id AS level_id,
+                  CASE WHEN lk.id IS NULL THEN 'missing'
+                       WHEN d.guarded > 0 AND lk.stocked_quantity - lk.reserved_quantity < d.guarded THEN 'short'
+                       WHEN lk.reserved_quantity + d.total > {max}
+                         OR lk.stocked_quantity - lk.reserved_quantity - d.total < -{max}
+                         THEN 'beyond' END AS problem
+           FROM d LEFT JOIN lk ON lk.inventory_item_id = d.item AND lk.location_id = d.loc
+         ),
+         ok AS (SELECT NOT EXISTS (SELECT 1 FROM chk WHERE problem IS NOT NULL) AS ok),
+         ch AS (
+           UPDATE reservation_item t SET deleted_at = NULL, updated_at = now()
+           FROM r, ok WHERE ok.ok AND t.id = r.id RETURNING t.id
+         ),
+         upd AS (
+           UPDATE inventory_level t SET reserved_quantity = {new_reserved},
+                  raw_reserved_quantity = {raw}, updated_at = now()
+           FROM chk, ok WHERE ok.ok AND t.id = chk.level_id
+           RETURNING t.id
+         ),
+         p AS (SELECT problem, item, loc FROM chk WHERE problem IS NOT NULL
+               ORDER BY problem = 'missing' DESC, item, loc LIMIT 1)
+         SELECT ARRAY(SELECT id FROM ch ORDER BY id), ARRAY(SELECT id FROM upd ORDER BY id),
+                p.problem, p.item, p.loc
+         FROM (SELECT 1) one LEFT JOIN p ON true",
+        raw = raw_of(new_reserved),
+    );
+    let stmt = c.prepare_cached(&sql).await?;
+    let row = c.query_one(&stmt, &params.refs()).await?;
+    if let (Some(kind), Some(item), Some(loc)) = (
+        row.get::<_, Option<String>>(2),
+        row.get::<_, Option<String>>(3),
+        row.get::<_, Option<String>>(4),
+    ) {
+        return Err(match kind.as_str() {
+            "missing" => reservation_error(&[(item, loc)], None),
+            "short" => reservation_error(&[], Some((item, loc))),
+            _ => beyond_level("quantity", &item, &loc),
+        });
+    }
+    Ok((row.get(0), row.get(1)))
+}
+
 fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
@@ -229,50 +232,16 @@ fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
 /// and the ids of the levels it charged.
 type Reserved = (Vec<Value>, Vec<String>);
 
-/// Runs one call's reservations as the single guarded statement (one round trip).
-async fn reserve_alone(pool: &Pool, rows: &[Row]) -> Result<Reserved> {
-    let mut params = Params::default();
-    for col in INSERT_COLS {
-        let values: Vec<Option<String>> = rows.iter().map(|r| get_text(r, col)).collect();
-        params.push(values);
-    }
-    let c = pool.get().await?;
-    let stmt = c.prepare_cached(create_sql()).await?;
-    let out = c.query(&stmt, &params.refs()).await?;
-    let mut problems: Vec<(i64, String, String, String)> = Vec::new();
-    let mut by_id: HashMap<String, Value> = HashMap::new();
-    let mut levels: Vec<String> = Vec::new();
-    for r in &out {
-        let kind: String = r.get(0);
-        match kind.as_str() {
-            "row" => {
-                let v: Value = r.get(3);
-                by_id.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
-            }
-            "level" => levels.push(r.get(1)),
-            _ => problems.push((r.get(4), kind, r.get(1), r.get(2))),
-        }
-    }
-    if !problems.is_empty() {
-        problems.sort();
-        let missing: Vec<(String, String)> = problems
-            .iter()
-            .filter(|p| p.1 == "missing")
-            .map(|p| (p.2.clone(), p.3.clone()))
-            .collect();
-        let short = problems.first().map(|p| (p.2.clone(), p.3.clone()));
-        return Err(reservation_error(&missing, short));
-    }
-    let values = rows
-        .iter()
-        .map(|r| {
-            let id = get_text(r, "id").unwrap_or_default();
-            by_id
-                .remove(&id)
-                .ok_or_else(|| Error::unexpected(format!("reservation {id} was not returned")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((values, levels))
+/// Largest magnitude a level quantity (stocked, reserved, and available =
+/// stocked - reserved) may take: what rust_decimal reads back exactly. Every
+/// write that moves a level refuses to leave it outside, so no accepted write
+/// produces a level that later calls cannot read.
+pub(crate) const LEVEL_MAX: Decimal = Decimal::MAX;
+
+pub(crate) fn beyond_level(field: &str, item: &str, loc: &str) -> Error {
+    Error::invalid(format!(
+        "{field} would take the inventory level of item {item} at location {loc} beyond {LEVEL_MAX}"
+    ))
 }
 
 /// Medusa's errors for a reservation that cannot be made: missing levels are
@@ -296,7 +265,8 @@ fn reservation_error(missing: &[(String, String)], short: Option<(String, String
 /// One call's demand on one (item, location): (key, total, non-backorder part).
 type Demand = ((String, String), Decimal, Decimal);
 
-/// Demand of one call per (item, location), in first-seen order.
+/// Demand of one call per (item, location), in first-seen order. Sums are
+/// checked: lines whose total leaves the decimal domain fail this call only.
 fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
     let mut out: Vec<Demand> = Vec::new();
     for r in rows {
@@ -312,8 +282,9 @@ fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
         };
         match out.iter_mut().find(|(k, _, _)| *k == key) {
             Some(e) => {
-                e.1 += q;
-                e.2 += guarded;
+                let too_big = || beyond_level("quantity", &key.0, &key.1);
+                e.1 = e.1.checked_add(q).ok_or_else(too_big)?;
+                e.2 = e.2.checked_add(guarded).ok_or_else(too_big)?;
             }
             None => out.push((key, q, guarded)),
         }
@@ -321,116 +292,225 @@ fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
     Ok(out)
 }
 
-/// Several calls' reservations in one transaction: the levels they need are
-/// locked once (in id order), each call is checked in arrival order against
-/// what the calls before it left, and succeeds or fails on its own. This is
-/// what lets concurrent buyers of one hot item share a row lock instead of
-/// queueing on it one commit at a time.
-async fn reserve_batch(pool: &Pool, calls: &[&[Row]]) -> Result<Vec<Result<Reserved>>> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let demands = calls
+/// A locked live level: id, available (stocked - reserved), reserved.
+type Locked = (String, Decimal, Decimal);
+
+/// Locks the live levels of `pairs` in id order (the crate's lock order).
+async fn lock_for_reserve<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    pairs: &[(String, String)],
+) -> Result<HashMap<(String, String), Locked>> {
+    let items: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
+    let locs: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+    let stmt = c
+        .prepare_cached(
+            "SELECT l.id, l.inventory_item_id, l.location_id,
+                    (l.stocked_quantity - l.reserved_quantity)::text, l.reserved_quantity::text
+             FROM inventory_level l
+             WHERE l.deleted_at IS NULL
+               AND (l.inventory_item_id, l.location_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+             ORDER BY l.id FOR UPDATE",
+        )
+        .await?;
+    c.query(&stmt, &[&items, &locs])
+        .await?
         .iter()
-        .map(|rows| demand_of(rows))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|r| {
+            Ok((
+                (r.get(1), r.get(2)),
+                (r.get(0), dec(r.get(3))?, dec(r.get(4))?),
+            ))
+        })
+        .collect()
+}
+
+/// Decides one call against the levels as the calls before it in its group
+/// left them, and charges them if it passes. Pure Rust, no I/O: the same
+/// decision for a call alone and for a call inside a group.
+fn decide(demand: &[Demand], levels: &mut HashMap<(String, String), Locked>) -> Result<()> {
+    let missing: Vec<(String, String)> = demand
+        .iter()
+        .filter(|(k, _, _)| !levels.contains_key(k))
+        .map(|(k, _, _)| k.clone())
+        .collect();
+    let short = demand
+        .iter()
+        .find(|(k, _, guarded)| {
+            *guarded > Decimal::ZERO && levels.get(k).is_some_and(|(_, a, _)| *a < *guarded)
+        })
+        .map(|(k, _, _)| k.clone());
+    if !missing.is_empty() || short.is_some() {
+        return Err(reservation_error(&missing, short));
+    }
+    // Compute every new level state before changing any, so a refusal charges nothing.
+    let mut next = Vec::with_capacity(demand.len());
+    for (k, total, _) in demand {
+        let (_, available, reserved) = &levels[k];
+        let reserved = reserved
+            .checked_add(*total)
+            .filter(|r| *r <= LEVEL_MAX)
+            .ok_or_else(|| beyond_level("quantity", &k.0, &k.1))?;
+        let available = available
+            .checked_sub(*total)
+            .ok_or_else(|| beyond_level("quantity", &k.0, &k.1))?;
+        next.push((k, available, reserved));
+    }
+    for (k, available, reserved) in next {
+        let e = levels.get_mut(k).expect("checked above");
+        e.1 = available;
+        e.2 = reserved;
+    }
+    Ok(())
+}
+
+/// Runs `f`, turning a panic into this call's own error (last line of defence:
+/// arithmetic is checked, but one caller must never fail the others).
+fn no_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(Error::unexpected("the reservation could not be processed")))
+}
+
+/// The reservation engine. Every createReservationItems call goes through here,
+/// alone (a group of one) or with the calls that queued behind it: the levels
+/// they need are locked once (in id order), each call is decided in arrival
+/// order against what the calls before it left, and only the accepted calls'
+/// rows are written, in one transaction. An error of the transaction as a
+/// whole (an id supplied twice, say) is returned as Err: the caller retries
+/// each call alone so that only its own fails.
+async fn reserve_group(pool: &Pool, calls: &[Vec<Row>]) -> Result<Vec<Result<Reserved>>> {
+    let demands: Vec<Result<Vec<Demand>>> = calls
+        .iter()
+        .map(|rows| no_panic(|| demand_of(rows)))
+        .collect();
     let mut pairs: Vec<(String, String)> = Vec::new();
-    for d in &demands {
+    for d in demands.iter().flatten() {
         for (k, _, _) in d {
             if !pairs.contains(k) {
                 pairs.push(k.clone());
             }
         }
     }
-    let locked = lock_levels(&tx, &pairs).await?;
-    let mut remaining: HashMap<(String, String), (String, Decimal)> = locked
-        .into_iter()
-        .map(|(id, item, loc, available)| ((item, loc), (id, available)))
-        .collect();
-    let mut outcomes: Vec<Option<Error>> = Vec::with_capacity(calls.len());
-    let mut level_delta: Vec<(String, Decimal)> = Vec::new();
-    let mut accepted_rows: Vec<Row> = Vec::new();
-    for d in &demands {
-        let missing: Vec<(String, String)> = d
-            .iter()
-            .filter(|(k, _, _)| !remaining.contains_key(k))
-            .map(|(k, _, _)| k.clone())
-            .collect();
-        let short = d
-            .iter()
-            .find(|(k, _, guarded)| {
-                *guarded > Decimal::ZERO && remaining.get(k).is_some_and(|(_, a)| *a < *guarded)
-            })
-            .map(|(k, _, _)| k.clone());
-        if !missing.is_empty() || short.is_some() {
-            outcomes.push(Some(reservation_error(&missing, short)));
-            continue;
-        }
-        for (k, total, _) in d {
-            let (id, available) = remaining.get_mut(k).expect("checked above");
-            *available -= *total;
-            match level_delta.iter_mut().find(|(l, _)| l == id) {
-                Some(e) => e.1 += *total,
-                None => level_delta.push((id.clone(), *total)),
-            }
-        }
-        outcomes.push(None);
+    if pairs.is_empty() {
+        return Ok(demands
+            .into_iter()
+            .map(|d| d.map(|_| (vec![], vec![])))
+            .collect());
     }
-    for (rows, outcome) in calls.iter().zip(&outcomes) {
-        if outcome.is_none() {
-            accepted_rows.extend(rows.iter().cloned());
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let mut levels = lock_for_reserve(&tx, &pairs).await?;
+    let decided: Vec<Result<Vec<Demand>>> = demands
+        .into_iter()
+        .map(|d| d.and_then(|d| no_panic(|| decide(&d, &mut levels)).map(|_| d)))
+        .collect();
+    let mut accepted: Vec<Row> = Vec::new();
+    let mut charge_ids: Vec<String> = Vec::new();
+    let mut charge_qs: Vec<String> = Vec::new();
+    for (rows, d) in calls.iter().zip(&decided) {
+        if d.is_ok() {
+            for r in rows {
+                let key = (
+                    get_text(r, "inventory_item_id").unwrap_or_default(),
+                    get_text(r, "location_id").unwrap_or_default(),
+                );
+                charge_ids.push(levels[&key].0.clone());
+                charge_qs.push(get_text(r, "quantity").unwrap_or_default());
+                accepted.push(r.clone());
+            }
         }
     }
     let mut inserted: HashMap<String, Value> = HashMap::new();
-    if !accepted_rows.is_empty() {
-        let new_reserved = "trim_scale(t.reserved_quantity + u.q::numeric)";
+    if !accepted.is_empty() {
+        // Postgres sums the accepted lines itself (exact numeric), and refuses a
+        // level that would leave the readable domain (the checks above already do).
+        let new_reserved = "trim_scale(t.reserved_quantity + d.q)";
         let sql = format!(
-            "UPDATE inventory_level t SET reserved_quantity = {new_reserved},
+            "WITH d AS (SELECT id, sum(q::numeric) AS q FROM unnest($1::text[], $2::text[]) AS u(id, q) GROUP BY id)
+             UPDATE inventory_level t SET reserved_quantity = {new_reserved},
                     raw_reserved_quantity = {}, updated_at = now()
-             FROM unnest($1::text[], $2::text[]) AS u(id, q) WHERE t.id = u.id",
+             FROM d WHERE t.id = d.id
+               AND {new_reserved} <= $3::text::numeric
+               AND t.stocked_quantity - {new_reserved} >= -$3::text::numeric",
             raw_of(new_reserved)
         );
-        let ids: Vec<&str> = level_delta.iter().map(|(i, _)| i.as_str()).collect();
-        let qs: Vec<String> = level_delta.iter().map(|(_, q)| q.to_string()).collect();
         let stmt = tx.prepare_cached(&sql).await?;
-        tx.execute(&stmt, &[&ids, &qs]).await?;
-        let values = insert_rows(
-            &tx,
-            &RESERVATION_ITEM,
-            INSERT_COLS,
-            &[("allow_backorder", "false")],
-            &accepted_rows,
-        )
-        .await?;
+        let max = LEVEL_MAX.to_string();
+        let (updated, values) = tokio::try_join!(
+            async {
+                tx.execute(&stmt, &[&charge_ids, &charge_qs, &max])
+                    .await
+                    .map_err(Error::from)
+            },
+            insert_rows(
+                &tx,
+                &RESERVATION_ITEM,
+                INSERT_COLS,
+                &[("allow_backorder", "false")],
+                &accepted,
+            )
+        )?;
+        let mut distinct = charge_ids.clone();
+        distinct.sort();
+        distinct.dedup();
+        if updated as usize != distinct.len() {
+            return Err(Error::invalid(
+                "quantity would take an inventory level beyond what it can hold",
+            ));
+        }
         for v in values {
             inserted.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
         }
     }
     tx.commit().await?;
-    let results = calls
+    Ok(calls
         .iter()
-        .zip(demands.iter())
-        .zip(outcomes)
-        .map(|((rows, d), outcome)| match outcome {
-            Some(e) => Err(e),
-            None => {
-                let values = rows
-                    .iter()
-                    .map(|r| {
-                        let id = get_text(r, "id").unwrap_or_default();
-                        inserted.remove(&id).ok_or_else(|| {
-                            Error::unexpected(format!("reservation {id} was not returned"))
-                        })
+        .zip(decided)
+        .map(|(rows, d)| {
+            let d = d?;
+            let values = rows
+                .iter()
+                .map(|r| {
+                    let id = get_text(r, "id").unwrap_or_default();
+                    inserted.remove(&id).ok_or_else(|| {
+                        Error::unexpected(format!("reservation {id} was not returned"))
                     })
-                    .collect::<Result<Vec<_>>>()?;
-                let levels = d
-                    .iter()
-                    .filter_map(|(k, _, _)| remaining.get(k).map(|(id, _)| id.clone()))
-                    .collect();
-                Ok((values, levels))
-            }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let ids = d.iter().map(|(k, _, _)| levels[k].0.clone()).collect();
+            Ok((values, ids))
         })
-        .collect();
-    Ok(results)
+        .collect())
+}
+
+/// Runs a group on its own task so that even a panic in it is contained; when
+/// the group fails as a whole, every call is retried as a group of one.
+async fn run_group(pool: Pool, calls: Vec<Vec<Row>>) -> Vec<Result<Reserved>> {
+    let n = calls.len();
+    let calls = Arc::new(calls);
+    let (p, c) = (pool.clone(), calls.clone());
+    let whole = tokio::spawn(async move { reserve_group(&p, &c).await }).await;
+    match whole {
+        Ok(Ok(results)) => results,
+        Ok(Err(e)) if n == 1 => vec![Err(e)],
+        Err(_) if n == 1 => vec![Err(Error::unexpected(
+            "the reservation could not be processed",
+        ))],
+        _ => {
+            let mut out = Vec::with_capacity(n);
+            for call in calls.iter() {
+                let (p, one) = (pool.clone(), vec![call.clone()]);
+                let r = match tokio::spawn(async move { reserve_group(&p, &one).await }).await {
+                    Ok(Ok(mut r)) => r.pop().unwrap_or_else(|| {
+                        Err(Error::unexpected("the reservation could not be processed"))
+                    }),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(Error::unexpected("the reservation could not be processed")),
+                };
+                out.push(r);
+            }
+            out
+        }
+    }
 }
 
 struct Waiting {
@@ -442,22 +522,39 @@ struct Waiting {
 struct Lane {
     busy: bool,
     queue: Vec<Waiting>,
+    /// Forced groups drained so far; a late flush timer of an earlier group must
+    /// not split the next one.
+    groups: u64,
 }
 
-/// Group commit for reservations: while one reservation statement of this
-/// process is in flight, calls that arrive queue up and then go to Postgres
-/// together as one batch. An idle process pays one round trip per call; a busy
-/// one amortises the row locks and commits over every waiting caller.
-#[derive(Default, Clone)]
+/// How createReservationItems calls of this process are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// Every call is a group of one.
+    Off,
+    /// Group commit: while a group is in flight, calls that arrive queue up and
+    /// then go to Postgres together as the next group.
+    Auto,
+    /// Test hook: calls wait until this many are queued and then run as one
+    /// group (or, after a second, whatever has queued), so grouped behaviour
+    /// can be tested deterministically.
+    ForceGroupOf(usize),
+}
+
+/// Group commit for reservations. An idle process pays one transaction per
+/// call; a busy one amortises the row locks and commits over every waiting
+/// caller. Grouping only changes which calls share a transaction: the decision
+/// for each call is the same engine (`reserve_group`) either way.
+#[derive(Clone)]
 pub struct Reserver {
     lane: Arc<StdMutex<Lane>>,
-    grouped: bool,
+    grouping: Grouping,
 }
 
-/// Largest number of calls one batch carries.
+/// Largest number of calls one group carries.
 const MAX_BATCH: usize = 256;
 
-/// Hands the lane to the next batch (or marks it idle) however the holder ends,
+/// Hands the lane to the next group (or marks it idle) however the holder ends,
 /// panics included, so a failure can never leave reservations stuck.
 struct LaneGuard {
     reserver: Reserver,
@@ -470,40 +567,116 @@ impl Drop for LaneGuard {
     }
 }
 
+fn send_all(batch: Vec<Waiting>, results: Vec<Result<Reserved>>) {
+    let mut results = results.into_iter();
+    for w in batch {
+        let r = results
+            .next()
+            .unwrap_or_else(|| Err(Error::unexpected("the reservation could not be processed")));
+        let _ = w.reply.send(r);
+    }
+}
+
+impl Grouping {
+    /// `{ forceGroupOf: n }`, 1 <= n <= MAX_BATCH: the test hook.
+    pub fn from_json(o: &serde_json::Map<String, Value>) -> Result<Self> {
+        let bad = || {
+            Error::invalid(format!(
+                "connect option groupReservations must be a boolean or {{ forceGroupOf: 1..{MAX_BATCH} }}"
+            ))
+        };
+        match (o.len(), o.get("forceGroupOf").and_then(Value::as_u64)) {
+            (1, Some(n)) if (1..=MAX_BATCH as u64).contains(&n) => {
+                Ok(Grouping::ForceGroupOf(n as usize))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
 impl Reserver {
-    pub fn new(grouped: bool) -> Self {
+    pub fn new(grouping: Grouping) -> Self {
         Reserver {
             lane: Default::default(),
-            grouped,
+            grouping,
         }
     }
 
     async fn reserve(&self, pool: &Pool, rows: Vec<Row>) -> Result<Reserved> {
-        if !self.grouped {
-            return reserve_alone(pool, &rows).await;
-        }
-        // Either join the queue (Ok) or take the idle lane (Err gives the rows back).
-        let queued = {
-            let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
-            if lane.busy {
+        let one = |r: Vec<Result<Reserved>>| {
+            r.into_iter()
+                .next()
+                .unwrap_or_else(|| Err(Error::unexpected("the reservation could not be processed")))
+        };
+        let queued = match self.grouping {
+            Grouping::Off => return one(run_group(pool.clone(), vec![rows]).await),
+            Grouping::ForceGroupOf(n) => {
                 let (reply, rx) = oneshot::channel();
-                lane.queue.push(Waiting { rows, reply });
+                let (full, group) = {
+                    let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
+                    lane.queue.push(Waiting { rows, reply });
+                    let group = lane.groups;
+                    let full = lane.queue.len() >= n;
+                    if full {
+                        lane.groups += 1;
+                    }
+                    (
+                        full.then(|| lane.queue.drain(..).collect::<Vec<_>>()),
+                        group,
+                    )
+                };
+                let pool = pool.clone();
+                match full {
+                    Some(batch) => {
+                        tokio::spawn(async move {
+                            let calls = batch.iter().map(|w| w.rows.clone()).collect();
+                            send_all(batch, run_group(pool, calls).await);
+                        });
+                    }
+                    None => {
+                        let lane = self.lane.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            let batch: Vec<Waiting> = {
+                                let mut lane = lane.lock().unwrap_or_else(|p| p.into_inner());
+                                if lane.groups != group {
+                                    return;
+                                }
+                                lane.groups += 1;
+                                lane.queue.drain(..).collect()
+                            };
+                            if !batch.is_empty() {
+                                let calls = batch.iter().map(|w| w.rows.clone()).collect();
+                                send_all(batch, run_group(pool, calls).await);
+                            }
+                        });
+                    }
+                }
                 Ok(rx)
-            } else {
-                lane.busy = true;
-                Err(rows)
+            }
+            Grouping::Auto => {
+                // Either join the queue (Ok) or take the idle lane (Err gives the rows back).
+                let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
+                if lane.busy {
+                    let (reply, rx) = oneshot::channel();
+                    lane.queue.push(Waiting { rows, reply });
+                    Ok(rx)
+                } else {
+                    lane.busy = true;
+                    Err(rows)
+                }
             }
         };
         match queued {
-            Ok(rx) => rx
-                .await
-                .unwrap_or_else(|_| Err(Error::unexpected("reservation batch was dropped"))),
+            Ok(rx) => rx.await.unwrap_or_else(|_| {
+                Err(Error::unexpected("the reservation could not be processed"))
+            }),
             Err(rows) => {
                 let _guard = LaneGuard {
                     reserver: self.clone(),
                     pool: pool.clone(),
                 };
-                reserve_alone(pool, &rows).await
+                one(run_group(pool.clone(), vec![rows]).await)
             }
         }
     }
@@ -533,29 +706,19 @@ impl Reserver {
         };
         handle.spawn(async move {
             let pool = guard.pool.clone();
-            let calls: Vec<&[Row]> = batch.iter().map(|w| w.rows.as_slice()).collect();
-            match reserve_batch(&pool, &calls).await {
-                Ok(results) => {
-                    for (w, r) in batch.into_iter().zip(results) {
-                        let _ = w.reply.send(r);
-                    }
-                }
-                // A database error fails the batch's transaction as a whole (an id
-                // supplied twice, say): retry each call alone so only its own fails.
-                Err(_) => {
-                    for w in batch {
-                        let r = reserve_alone(&pool, &w.rows).await;
-                        let _ = w.reply.send(r);
-                    }
-                }
-            }
+            let calls = batch.iter().map(|w| w.rows.clone()).collect();
+            send_all(batch, run_group(pool, calls).await);
             drop(guard);
         });
     }
 }
 
 fn dec(s: &str) -> Result<Decimal> {
-    Decimal::from_str(s).map_err(|e| Error::unexpected(e.to_string()))
+    Decimal::from_str(s).map_err(|_| {
+        Error::invalid(format!(
+            "quantity must be a number within ±{LEVEL_MAX}, received \"{s}\""
+        ))
+    })
 }
 
 impl InventoryService {
@@ -581,6 +744,14 @@ impl InventoryService {
             return Ok(shape(vec![], was_array).into());
         }
         let ids: Vec<String> = rows.iter().filter_map(|r| get_text(r, "id")).collect();
+        // Two changes to one reservation in one call would each be computed from
+        // its old quantity and release it twice: refuse, naming the id.
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = ids.iter().find(|id| !seen.insert(id.as_str())) {
+            return Err(Error::invalid(format!(
+                "Reservation item with id {dup} appears more than once in one update"
+            )));
+        }
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let stmt = tx
@@ -613,15 +784,17 @@ impl InventoryService {
         }
         // Net change per (item, location), and whether any non-backorder increase lands there.
         let mut delta: Vec<((String, String), Decimal, bool)> = Vec::new();
-        let mut add = |key: (String, String), q: Decimal, guarded: bool| match delta
-            .iter_mut()
-            .find(|(k, _, _)| *k == key)
-        {
-            Some(e) => {
-                e.1 += q;
-                e.2 |= guarded;
+        let mut add = |key: (String, String), q: Decimal, guarded: bool| -> Result<()> {
+            match delta.iter_mut().find(|(k, _, _)| *k == key) {
+                Some(e) => {
+                    e.1 =
+                        e.1.checked_add(q)
+                            .ok_or_else(|| beyond_level("quantity", &key.0, &key.1))?;
+                    e.2 |= guarded;
+                }
+                None => delta.push((key, q, guarded)),
             }
-            None => delta.push((key, q, guarded)),
+            Ok(())
         };
         for r in &rows {
             let id = get_text(r, "id").unwrap_or_default();
@@ -636,21 +809,27 @@ impl InventoryService {
                 None => *old_bo,
             };
             let increases = new_loc != *old_loc || new_q > *old_q;
-            add((item.clone(), old_loc.clone()), -*old_q, false);
-            add((item.clone(), new_loc), new_q, increases && !backorder);
+            add((item.clone(), old_loc.clone()), -*old_q, false)?;
+            add((item.clone(), new_loc), new_q, increases && !backorder)?;
         }
         delta.retain(|(_, q, _)| !q.is_zero());
         let pairs: Vec<(String, String)> = delta.iter().map(|(k, _, _)| k.clone()).collect();
-        let locked = lock_levels(&tx, &pairs).await?;
+        let locked = lock_for_reserve(&tx, &pairs).await?;
         let mut level_ids = Vec::new();
         let mut level_deltas = Vec::new();
-        for ((item, loc), q, guarded) in &delta {
-            match locked.iter().find(|l| &l.1 == item && &l.2 == loc) {
-                Some((id, _, _, available)) => {
+        for (key, q, guarded) in &delta {
+            let (item, loc) = key;
+            match locked.get(key) {
+                Some((id, available, reserved)) => {
                     if *guarded && q.is_sign_positive() && *available < *q {
                         return Err(Error::not_allowed(format!(
                             "Not enough stock available for item {item} at location {loc}"
                         )));
+                    }
+                    let fits = reserved.checked_add(*q).is_some_and(|r| r <= LEVEL_MAX)
+                        && available.checked_sub(*q).is_some();
+                    if !fits {
+                        return Err(beyond_level("quantity", item, loc));
                     }
                     level_ids.push(id.clone());
                     level_deltas.push(q.to_string());
@@ -665,7 +844,9 @@ impl InventoryService {
             }
         }
         if !level_ids.is_empty() {
-            let new_reserved = "trim_scale(t.reserved_quantity + u.q::numeric)";
+            // Never below zero, as in release(): a reservation from before its
+            // level was re-created must not drive the new level negative.
+            let new_reserved = "greatest(trim_scale(t.reserved_quantity + u.q::numeric), 0)";
             let sql = format!(
                 "UPDATE inventory_level t SET reserved_quantity = {new_reserved},
                         raw_reserved_quantity = {}, updated_at = now()

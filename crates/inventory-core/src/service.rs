@@ -27,8 +27,9 @@ pub struct ConnectOptions {
     pub url: String,
     pub schema: String,
     pub max_connections: usize,
-    /// Batch concurrent reservation calls of this process (group commit). Default on.
-    pub group_reservations: bool,
+    /// Batch concurrent reservation calls of this process (group commit). Default
+    /// Auto; `{ forceGroupOf: n }` is a test hook (see Grouping).
+    pub group_reservations: crate::reservations::Grouping,
     /// node-postgres's `ssl` option; when set it wins over the URL's TLS parameters.
     pub ssl: Option<SslOption>,
 }
@@ -42,7 +43,7 @@ impl ConnectOptions {
             url: String::new(),
             schema: "public".into(),
             max_connections: 10,
-            group_reservations: true,
+            group_reservations: crate::reservations::Grouping::Auto,
             ssl: None,
         };
         for (k, val) in obj {
@@ -62,7 +63,15 @@ impl ConnectOptions {
                     }
                 }
                 ("maxConnections", Value::Null) => {}
-                ("groupReservations", Value::Bool(b)) => opts.group_reservations = *b,
+                ("groupReservations", Value::Bool(b)) => {
+                    opts.group_reservations = match b {
+                        true => crate::reservations::Grouping::Auto,
+                        false => crate::reservations::Grouping::Off,
+                    }
+                }
+                ("groupReservations", Value::Object(o)) => {
+                    opts.group_reservations = crate::reservations::Grouping::from_json(o)?
+                }
                 ("groupReservations", Value::Null) => {}
                 ("ssl", v) => opts.ssl = SslOption::from_json(v)?,
                 ("url" | "schema" | "maxConnections" | "groupReservations", _) => {

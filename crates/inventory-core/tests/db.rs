@@ -17,6 +17,10 @@ struct Fixture {
 
 impl Fixture {
     async fn new(tag: &str) -> Self {
+        Self::grouped(tag, inventory_core::Grouping::Auto).await
+    }
+
+    async fn grouped(tag: &str, grouping: inventory_core::Grouping) -> Self {
         let schema = format!(
             "rt_{tag}_{}_{}",
             std::process::id(),
@@ -26,7 +30,7 @@ impl Fixture {
             url: url(),
             schema: schema.clone(),
             max_connections: 16,
-            group_reservations: true,
+            group_reservations: grouping,
             ssl: None,
         })
         .await
@@ -239,5 +243,56 @@ async fn committed_changes_are_reported_for_events() {
     // A failed call reports nothing because it returns an error instead.
     let nothing = call("deleteReservationItemsByLineItem", json!(["li"])).await;
     assert!(nothing.changes.is_empty());
+    f.drop_schema().await;
+}
+
+/// The poisoned group of issue 9: one call whose two lines overflow the decimal
+/// domain, queued with 20 innocent calls. Only the poisoned call fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poisoned_call_fails_alone_in_its_group() {
+    let f = Fixture::grouped("poison", inventory_core::Grouping::ForceGroupOf(21)).await;
+    let item = f
+        .call("createInventoryItems", json!([{ "sku": "p" }]))
+        .await
+        .unwrap();
+    let id = item["id"].as_str().unwrap().to_string();
+    f.call(
+        "createInventoryLevels",
+        json!([{ "inventory_item_id": id, "location_id": "loc", "stocked_quantity": 100 }]),
+    )
+    .await
+    .unwrap();
+    let huge = "79228162514264337593543950335";
+    let mut calls = Vec::new();
+    let line = json!({ "inventory_item_id": id, "location_id": "loc", "quantity": huge, "allow_backorder": true });
+    let svc = f.svc.clone();
+    calls.push(tokio::spawn(async move {
+        dispatch::call(&svc, "createReservationItems", &[json!([line, line])]).await
+    }));
+    for _ in 0..20 {
+        let svc = f.svc.clone();
+        let one = json!({ "inventory_item_id": id, "location_id": "loc", "quantity": 1 });
+        calls.push(tokio::spawn(async move {
+            dispatch::call(&svc, "createReservationItems", &[one]).await
+        }));
+    }
+    let mut ok = 0;
+    let mut invalid = 0;
+    for c in calls {
+        match c.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                assert_eq!(e.kind, ErrorType::InvalidData, "{}", e.message);
+                assert!(e.message.starts_with("quantity "), "{}", e.message);
+                invalid += 1;
+            }
+        }
+    }
+    assert_eq!((ok, invalid), (20, 1));
+    let reserved = f
+        .call("retrieveReservedQuantity", json!([id, ["loc"]]))
+        .await
+        .unwrap();
+    assert_eq!(reserved, json!(20.0));
     f.drop_schema().await;
 }

@@ -1,0 +1,276 @@
+'use strict'
+// Invariants on the rarer write paths: one reservation engine for lone and
+// grouped calls, checked arithmetic, restores, duplicate ids, levels taken away.
+const { InventoryService } = require('..')
+const { freshService, reservedDrift, DATABASE_URL } = require('./helpers')
+
+const HUGE = '79228162514264337593543950335' // rust_decimal's largest value
+
+let t
+let grouped // same schema, every call forced into a group of GROUP
+const GROUP = 8
+beforeAll(async () => {
+  t = await freshService('inv', { maxConnections: 8, groupReservations: false })
+  grouped = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: GROUP } })
+})
+afterAll(async () => {
+  await grouped.close()
+  await t.cleanup()
+})
+
+let n = 0
+async function stocked(stock, loc = 'loc') {
+  const item = await t.inventory.createInventoryItems({ sku: `inv-${++n}-${Math.random()}` })
+  await t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: loc, stocked_quantity: stock })
+  return item
+}
+
+async function level(itemId, loc = 'loc') {
+  const { rows } = await t.db.query(
+    `SELECT reserved_quantity::text AS reserved, (stocked_quantity - reserved_quantity)::text AS available
+     FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL`,
+    [itemId, loc]
+  )
+  return rows[0]
+}
+
+const settle = async (p) => p.then((v) => ({ ok: v }), (e) => ({ err: { type: e.type, message: e.message } }))
+// Results compared without ids and timestamps.
+const strip = (r) =>
+  r.ok
+    ? { ok: [].concat(r.ok).map(({ inventory_item_id, location_id, quantity, allow_backorder }) => ({ inventory_item_id, location_id, quantity, allow_backorder })) }
+    : r
+
+/** Runs `input` inside a forced group of GROUP calls (the others reserve 1 unit of their own items). */
+async function inGroup(input) {
+  const fillers = await Promise.all(Array.from({ length: GROUP - 1 }, () => stocked(5)))
+  const all = await Promise.all([
+    settle(grouped.createReservationItems(input)),
+    ...fillers.map((f) => settle(grouped.createReservationItems({ inventory_item_id: f.id, location_id: 'loc', quantity: 1 }))),
+  ])
+  return { mine: all[0], others: all.slice(1) }
+}
+
+describe('one reservation engine', () => {
+  const cases = [
+    ['succeeds', (i) => ({ inventory_item_id: i.id, location_id: 'loc', quantity: 3 })],
+    ['short', (i) => ({ inventory_item_id: i.id, location_id: 'loc', quantity: 11 })],
+    ['not stocked', (i) => ({ inventory_item_id: i.id, location_id: 'nowhere', quantity: 1 })],
+    ['two lines, one short', (i) => [
+      { inventory_item_id: i.id, location_id: 'loc', quantity: 6 },
+      { inventory_item_id: i.id, location_id: 'loc', quantity: 5 },
+    ]],
+    ['backorder beyond stock', (i) => ({ inventory_item_id: i.id, location_id: 'loc', quantity: 50, allow_backorder: true })],
+    ['overflowing lines', (i) => [
+      { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+      { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+    ]],
+    ['beyond what a level holds', (i) => [
+      { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+      { inventory_item_id: i.id, location_id: 'loc', quantity: 1, allow_backorder: true },
+    ]],
+  ]
+  test.each(cases)('a lone call and the same call in a group give the same result: %s', async (_, make) => {
+    const a = await stocked(10)
+    const b = await stocked(10)
+    const alone = await settle(t.inventory.createReservationItems(make(a)))
+    const { mine, others } = await inGroup(make(b))
+    const swap = (r) => JSON.parse(JSON.stringify(strip(r)).split(a.id).join('ITEM'))
+    expect(JSON.parse(JSON.stringify(strip(mine)).split(b.id).join('ITEM'))).toEqual(swap(alone))
+    expect(others.every((o) => o.ok)).toBe(true)
+    expect(await level(a.id)).toEqual(await level(b.id))
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+
+  test('the messages are Medusa\'s', async () => {
+    const i = await stocked(10)
+    const short = await inGroup({ inventory_item_id: i.id, location_id: 'loc', quantity: 11 })
+    expect(short.mine.err).toEqual({ type: 'not_allowed', message: `Not enough stock available for item ${i.id} at location loc` })
+    const missing = await inGroup({ inventory_item_id: i.id, location_id: 'L2', quantity: 1 })
+    expect(missing.mine.err).toEqual({ type: 'not_found', message: `Item ${i.id} is not stocked at location L2` })
+    const overflow = await inGroup([
+      { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+      { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+    ])
+    expect(overflow.mine.err.type).toBe('invalid_data')
+    expect(overflow.mine.err.message).toMatch(/^quantity /)
+    expect(overflow.mine.err.message).not.toMatch(/overflow|panic/i)
+  })
+
+  test('a poisoned call fails alone: the innocent calls of its group succeed', async () => {
+    const hot = await stocked(100)
+    const poisoned = await stocked(10)
+    const results = await Promise.all([
+      settle(grouped.createReservationItems([
+        { inventory_item_id: poisoned.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+        { inventory_item_id: poisoned.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+      ])),
+      ...Array.from({ length: GROUP - 1 }, () => settle(grouped.createReservationItems({ inventory_item_id: hot.id, location_id: 'loc', quantity: 1 }))),
+    ])
+    expect(results[0].err.type).toBe('invalid_data')
+    expect(results.slice(1).filter((r) => r.ok)).toHaveLength(GROUP - 1)
+    expect(await level(hot.id)).toEqual({ reserved: String(GROUP - 1), available: String(100 - GROUP + 1) })
+    expect(await level(poisoned.id)).toEqual({ reserved: '0', available: '10' })
+  })
+
+  test('a duplicate id fails its own call only', async () => {
+    const hot = await stocked(100)
+    const first = await t.inventory.createReservationItems({ inventory_item_id: hot.id, location_id: 'loc', quantity: 1 })
+    const results = await Promise.all([
+      settle(grouped.createReservationItems({ id: first.id, inventory_item_id: hot.id, location_id: 'loc', quantity: 1 })),
+      ...Array.from({ length: GROUP - 1 }, () => settle(grouped.createReservationItems({ inventory_item_id: hot.id, location_id: 'loc', quantity: 1 }))),
+    ])
+    expect(results[0].err).toBeDefined()
+    expect(results.slice(1).every((r) => r.ok)).toBe(true)
+    expect((await level(hot.id)).reserved).toBe(String(GROUP))
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+})
+
+describe('checked arithmetic', () => {
+  test('updateReservationItems whose quantities overflow is invalid_data naming quantity', async () => {
+    const i = await stocked(10)
+    const [a, b] = await t.inventory.createReservationItems([
+      { inventory_item_id: i.id, location_id: 'loc', quantity: 1 },
+      { inventory_item_id: i.id, location_id: 'loc', quantity: 1 },
+    ])
+    const err = await t.inventory
+      .updateReservationItems([
+        { id: a.id, quantity: HUGE, allow_backorder: true },
+        { id: b.id, quantity: HUGE, allow_backorder: true },
+      ])
+      .catch((e) => e)
+    expect(err.type).toBe('invalid_data')
+    expect(err.message).toMatch(/^quantity /)
+    expect(err.message).not.toMatch(/overflow|panic/i)
+    expect(await level(i.id)).toEqual({ reserved: '2', available: '8' })
+  })
+
+  test('adjustInventory cannot push a level out of what later calls can read', async () => {
+    const i = await stocked('79000000000000000000000000000')
+    const err = await t.inventory.adjustInventory(i.id, 'loc', 7.9e28).catch((e) => e)
+    expect(err.type).toBe('invalid_data')
+    expect(err.message).toMatch(/^adjustment /)
+    const arrayErr = await t.inventory
+      .adjustInventory([{ inventoryItemId: i.id, locationId: 'loc', adjustment: 7.9e28 }, { inventoryItemId: i.id, locationId: 'loc', adjustment: 1 }])
+      .catch((e) => e)
+    expect(arrayErr.type).toBe('invalid_data')
+    // The level still works for every call.
+    await t.inventory.adjustInventory([{ inventoryItemId: i.id, locationId: 'loc', adjustment: 1 }])
+    await t.inventory.updateInventoryLevels({ inventory_item_id: i.id, location_id: 'loc', stocked_quantity: 5 })
+    expect(await t.inventory.confirmInventory(i.id, ['loc'], 5)).toBe(true)
+  })
+
+  test('confirmInventory compares sums beyond one level exactly', async () => {
+    const i = await stocked('79000000000000000000000000000', 'a')
+    await t.inventory.createInventoryLevels({ inventory_item_id: i.id, location_id: 'b', stocked_quantity: '79000000000000000000000000000' })
+    expect(await t.inventory.confirmInventory(i.id, ['a', 'b'], '79228162514264337593543950335')).toBe(true)
+  })
+})
+
+describe('restores re-check availability', () => {
+  test('restoreReservationItems refuses to over-reserve and writes nothing', async () => {
+    const i = await stocked(10)
+    const first = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 10 })
+    await t.inventory.softDeleteReservationItems([first.id])
+    await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 10 })
+    const err = await t.inventory.restoreReservationItems([first.id]).catch((e) => e)
+    expect({ type: err.type, message: err.message }).toEqual({
+      type: 'not_allowed',
+      message: `Not enough stock available for item ${i.id} at location loc`,
+    })
+    expect(await level(i.id)).toEqual({ reserved: '10', available: '0' })
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+
+  test('restoreReservationItemsByLineItem refuses too; with room it restores', async () => {
+    const i = await stocked(10)
+    await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 10, line_item_id: 'li-r' })
+    await t.inventory.deleteReservationItemsByLineItem('li-r')
+    const other = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 10 })
+    const err = await t.inventory.restoreReservationItemsByLineItem('li-r').catch((e) => e)
+    expect(err.type).toBe('not_allowed')
+    expect(await level(i.id)).toEqual({ reserved: '10', available: '0' })
+    await t.inventory.deleteReservationItems([other.id])
+    await t.inventory.restoreReservationItemsByLineItem('li-r')
+    expect(await level(i.id)).toEqual({ reserved: '10', available: '0' })
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+
+  test('a backorder reservation restores beyond stock', async () => {
+    const i = await stocked(1)
+    const r = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 5, allow_backorder: true })
+    await t.inventory.softDeleteReservationItems([r.id])
+    await t.inventory.restoreReservationItems([r.id])
+    expect(await level(i.id)).toEqual({ reserved: '5', available: '-4' })
+  })
+})
+
+describe('duplicate ids', () => {
+  test('updateReservationItems rejects an id given twice, naming it', async () => {
+    const i = await stocked(10)
+    const r = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 5 })
+    const err = await t.inventory.updateReservationItems([{ id: r.id, quantity: 3 }, { id: r.id, quantity: 3 }]).catch((e) => e)
+    expect(err.type).toBe('invalid_data')
+    expect(err.message).toContain(r.id)
+    expect(await level(i.id)).toEqual({ reserved: '5', available: '5' })
+  })
+
+  test('delete, softDelete and restore with an id twice release it once', async () => {
+    const i = await stocked(10)
+    const [a, b] = await t.inventory.createReservationItems([
+      { inventory_item_id: i.id, location_id: 'loc', quantity: 2 },
+      { inventory_item_id: i.id, location_id: 'loc', quantity: 3 },
+    ])
+    await t.inventory.softDeleteReservationItems([a.id, a.id])
+    expect((await level(i.id)).reserved).toBe('3')
+    await t.inventory.restoreReservationItems([a.id, a.id])
+    expect((await level(i.id)).reserved).toBe('5')
+    await t.inventory.deleteReservationItems([b.id, b.id])
+    expect((await level(i.id)).reserved).toBe('2')
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+})
+
+describe('levels taken away release their reservations', () => {
+  test('soft-deleted level, re-created: deleting the old reservation leaves the new level at 0', async () => {
+    const i = await stocked(10)
+    const r = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 5 })
+    const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
+    await t.inventory.softDeleteInventoryLevels([lvl.id])
+    await t.inventory.createInventoryLevels({ inventory_item_id: i.id, location_id: 'loc', stocked_quantity: 10 })
+    await t.inventory.deleteReservationItems([r.id])
+    expect(await level(i.id)).toEqual({ reserved: '0', available: '10' })
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+
+  test('hard-deleted level and location removal release too; the old reservation cannot be restored onto a new level beyond stock', async () => {
+    const i = await stocked(10)
+    const r = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 5 })
+    await t.inventory.deleteInventoryLevel(i.id, 'loc')
+    const { rows } = await t.db.query('SELECT deleted_at IS NOT NULL AS gone FROM reservation_item WHERE id = $1', [r.id])
+    expect(rows[0].gone).toBe(true)
+    await t.inventory.createInventoryLevels({ inventory_item_id: i.id, location_id: 'loc', stocked_quantity: 4 })
+    await t.inventory.softDeleteReservationItems([r.id])
+    expect(await level(i.id)).toEqual({ reserved: '0', available: '4' })
+    expect((await t.inventory.restoreReservationItems([r.id]).catch((e) => e)).type).toBe('not_allowed')
+
+    const j = await stocked(10, 'gone-loc')
+    await t.inventory.createReservationItems({ inventory_item_id: j.id, location_id: 'gone-loc', quantity: 5 })
+    await t.inventory.deleteInventoryItemLevelByLocationId('gone-loc')
+    await t.inventory.createInventoryLevels({ inventory_item_id: j.id, location_id: 'gone-loc', stocked_quantity: 10 })
+    await t.inventory.deleteReservationItemByLocationId('gone-loc')
+    expect(await level(j.id, 'gone-loc')).toEqual({ reserved: '0', available: '10' })
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+
+  test('restoring a soft-deleted level brings back the reservations released with it', async () => {
+    const i = await stocked(10)
+    await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 4 })
+    const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
+    await t.inventory.softDeleteInventoryLevels([lvl.id])
+    await t.inventory.restoreInventoryLevels([lvl.id])
+    expect(await level(i.id)).toEqual({ reserved: '4', available: '6' })
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+})
