@@ -233,10 +233,12 @@ fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
 type Reserved = (Vec<Value>, Vec<String>);
 
 /// Largest magnitude a level quantity (stocked, reserved, and available =
-/// stocked - reserved) may take: what rust_decimal reads back exactly. Every
-/// write that moves a level refuses to leave it outside, so no accepted write
-/// produces a level that later calls cannot read.
-pub(crate) const LEVEL_MAX: Decimal = Decimal::MAX;
+/// stocked - reserved) may take: the top of the input domain (quantity.rs,
+/// magnitude below 10^28), so a level always reads back as a valid quantity.
+/// Every write that moves a level refuses to leave it outside, so no accepted
+/// write produces a level that later calls cannot read.
+pub(crate) const LEVEL_MAX: Decimal =
+    Decimal::from_parts(0x0fff_ffff, 0x3e25_0261, 0x204f_ce5e, false, 0);
 
 pub(crate) fn beyond_level(field: &str, item: &str, loc: &str) -> Error {
     Error::invalid(format!(
@@ -968,5 +970,20 @@ fn reservation_keys(config: &Value, ids: Vec<String>) -> Value {
         serde_json::json!({ "reservation_item_id": ids })
     } else {
         Value::Null
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LEVEL_MAX;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    #[test]
+    fn level_max_is_the_top_of_the_quantity_domain() {
+        let top = Decimal::from_str("9999999999999999999999999999").unwrap();
+        assert_eq!(LEVEL_MAX, top);
+        assert!(crate::quantity::in_domain(&LEVEL_MAX));
+        assert!(!crate::quantity::in_domain(&(LEVEL_MAX + Decimal::ONE)));
     }
 }
