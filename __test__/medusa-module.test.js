@@ -12,7 +12,7 @@
 //   4. events per mutating call = reference's (restore: ours adds `restored`),
 //      and the caller-owned MessageAggregator path
 //   5. one scripted sequence against both: same results on shared fields; and,
-//      labelled, the cases of ../shared/CONTEXT.md where the reference is wrong
+//      labelled, the cases where the reference is wrong (README, "Why")
 //   6. concurrency across two Node processes, each with its own loaded module
 const fs = require('fs')
 const path = require('path')
@@ -888,7 +888,7 @@ function labelsFor(map) {
 
 // ---- 5b. where the reference is wrong ----------------------------------------------
 
-describe('5b. CONTEXT.md: where @medusajs/inventory 2.21.2 is wrong and ours is right', () => {
+describe('5b. where @medusajs/inventory 2.21.2 is wrong and ours is right', () => {
   async function stocked(m, sku, levels) {
     const it = await m.service.createInventoryItems({ sku })
     await m.service.createInventoryLevels(levels.map(([location_id, stocked_quantity]) => ({ inventory_item_id: it.id, location_id, stocked_quantity })))
