@@ -161,6 +161,74 @@ describe('checked arithmetic', () => {
     expect(await t.inventory.confirmInventory(i.id, ['loc'], 5)).toBe(true)
   })
 
+  // A level must keep reading back as valid quantities: stocked, reserved and
+  // available each at most 28 significant digits. HUGE - 0.25 has 30.
+  describe('no write leaves a level past 28 significant digits', () => {
+    const refused = async (p) => {
+      const err = await p.then(() => null, (e) => e)
+      expect(err && { type: err.type, field: err.message.split(' ')[0] }).toEqual({ type: 'invalid_data', field: expect.any(String) })
+      expect(err.message).toMatch(/28 significant digits/)
+      return err
+    }
+    const readable = async (i, loc = 'loc') => {
+      await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, loc)
+      await t.inventory.confirmInventory(i.id, [loc], 1)
+      await t.inventory.retrieveAvailableQuantity(i.id, [loc])
+      expect(await reservedDrift(t.db)).toEqual([])
+    }
+
+    test('adjustInventory, single and array form', async () => {
+      const i = await stocked(HUGE)
+      await refused(t.inventory.adjustInventory(i.id, 'loc', -0.25))
+      await refused(t.inventory.adjustInventory([{ inventoryItemId: i.id, locationId: 'loc', adjustment: '-0.25' }]))
+      expect(await level(i.id)).toEqual({ reserved: '0', available: HUGE })
+      await readable(i)
+    })
+
+    test('updateInventoryLevels: available = stocked - reserved counts too', async () => {
+      const i = await stocked(1)
+      await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 0.25 })
+      await refused(t.inventory.updateInventoryLevels({ inventory_item_id: i.id, location_id: 'loc', stocked_quantity: HUGE }))
+      expect(await level(i.id)).toEqual({ reserved: '0.25', available: '0.75' })
+      await readable(i)
+    })
+
+    test('createReservationItems, alone and in a group; updateReservationItems', async () => {
+      const a = await stocked(HUGE)
+      const b = await stocked(HUGE)
+      const alone = await refused(t.inventory.createReservationItems({ inventory_item_id: a.id, location_id: 'loc', quantity: 0.25 }))
+      const { mine } = await inGroup({ inventory_item_id: b.id, location_id: 'loc', quantity: 0.25 })
+      expect(mine.err).toEqual({ type: alone.type, message: alone.message.split(a.id).join(b.id) })
+      const r = await t.inventory.createReservationItems({ inventory_item_id: a.id, location_id: 'loc', quantity: 1 })
+      await refused(t.inventory.updateReservationItems({ id: r.id, quantity: 0.75 }))
+      expect(await level(a.id)).toEqual({ reserved: '1', available: '9999999999999999999999999998' })
+      expect(await level(b.id)).toEqual({ reserved: '0', available: HUGE })
+      await readable(a)
+    })
+
+    test('releases and restores of reservations', async () => {
+      // Backorder at stock 0: reserved climbs to HUGE through in-domain steps.
+      const i = await stocked(0)
+      const bo = (quantity, line_item_id) => ({ inventory_item_id: i.id, location_id: 'loc', quantity, allow_backorder: true, line_item_id })
+      const [small] = await t.inventory.createReservationItems([bo(0.25, 'li-small'), bo(0.75), bo('9999999999999999999999999998')])
+      await refused(t.inventory.deleteReservationItems([small.id]))
+      await refused(t.inventory.softDeleteReservationItems([small.id]))
+      await refused(t.inventory.deleteReservationItemsByLineItem('li-small'))
+      const { rows } = await t.db.query('SELECT deleted_at FROM reservation_item WHERE id = $1', [small.id])
+      expect(rows).toEqual([{ deleted_at: null }])
+      expect(await level(i.id)).toEqual({ reserved: HUGE, available: '-' + HUGE })
+      await readable(i)
+
+      const j = await stocked(0)
+      const q = await t.inventory.createReservationItems({ inventory_item_id: j.id, location_id: 'loc', quantity: 0.25, allow_backorder: true })
+      await t.inventory.softDeleteReservationItems([q.id])
+      await t.inventory.createReservationItems({ inventory_item_id: j.id, location_id: 'loc', quantity: '1000000000000000000000000000', allow_backorder: true })
+      await refused(t.inventory.restoreReservationItems([q.id]))
+      expect(await level(j.id)).toEqual({ reserved: '1000000000000000000000000000', available: '-1000000000000000000000000000' })
+      await readable(j)
+    })
+  })
+
   test('confirmInventory compares sums beyond one level exactly', async () => {
     const i = await stocked('9000000000000000000000000000', 'a')
     await t.inventory.createInventoryLevels({ inventory_item_id: i.id, location_id: 'b', stocked_quantity: '9000000000000000000000000000' })

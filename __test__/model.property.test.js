@@ -33,6 +33,8 @@ const over = (u) => u > MAX || u < -MAX
 // A valid input quantity: magnitude below 10^28 and at most 28 significant digits
 // (a level may hold e.g. HUGE - 0.25, which is exact but not a valid input).
 const inDomain = (u) => !over(u) && text(u < 0n ? -u : u).replace('.', '').replace(/^0+/, '').length <= 28
+// A level the service may hold: stocked, reserved and available all read back as valid quantities.
+const fits = (stocked, reserved) => inDomain(stocked) && inDomain(reserved) && inDomain(stocked - reserved)
 
 // Quantities: small ones incl. fractions, and a few extremes at and beyond the domain top.
 const small = fc.constantFrom(0.25, 0.5, 1, 1.5, 2, 3, 5)
@@ -88,6 +90,9 @@ const reservedAt = (m, k) => m.res.filter((r) => !r.deleted && key(r.item, r.loc
 const live = (m, k) => { const l = m.levels.get(k); return l && !l.deleted ? l : undefined }
 const avail = (m, k) => live(m, k).stocked - reservedAt(m, k)
 
+/** Whether every live level still fits after releasing reservations (m -> next). */
+const releaseFits = (m, next) => [...m.levels.keys()].every((k) => !live(m, k) || fits(live(m, k).stocked, reservedAt(next, k)))
+
 /** Applies one op to the service and predicts it on a copy of the model. Returns { expect: types|null, next }. */
 async function step(m, o) {
   const svc = t.inventory
@@ -115,7 +120,8 @@ async function step(m, o) {
       else {
         const l = next.levels.get(k)
         l.stocked = units(o.stocked)
-        if (l.stocked - reservedAt(m, k) < 0n) l.mayGoNegative = true
+        if (!fits(l.stocked, reservedAt(m, k))) want = ['invalid_data']
+        else if (l.stocked - reservedAt(m, k) < 0n) l.mayGoNegative = true
       }
       call = () => svc.updateInventoryLevels({ inventory_item_id: items[o.item], location_id: o.loc, stocked_quantity: o.stocked })
       break
@@ -132,7 +138,7 @@ async function step(m, o) {
           const k = key(items[e.item], e.loc)
           const l = next.levels.get(k)
           l.stocked += units(e.by)
-          if (over(l.stocked) || over(l.stocked - reservedAt(m, k))) { want = ['invalid_data']; break }
+          if (!fits(l.stocked, reservedAt(m, k))) { want = ['invalid_data']; break }
           if (l.stocked - reservedAt(m, k) < 0n) l.mayGoNegative = true
         }
       }
@@ -150,15 +156,18 @@ async function step(m, o) {
         ...(l.line ? { line_item_id: l.line } : {}),
       }))
       if (!o.array && input.length !== 1) return { skip: true }
-      if (!o.lines.every((l) => validQty(l.quantity))) want = ['invalid_data']
+      const demand = new Map()
+      if (o.lines.every((l) => validQty(l.quantity))) {
+        for (const l of o.lines) { const k = key(items[l.item], l.loc); demand.set(k, (demand.get(k) ?? 0n) + units(l.quantity)) }
+      }
+      // A call's own total per level must be a valid quantity: refused before any level is looked at.
+      if (!o.lines.every((l) => validQty(l.quantity)) || [...demand.values()].some((d) => !inDomain(d))) want = ['invalid_data']
       else if (o.lines.some((l) => !live(m, key(items[l.item], l.loc)))) want = ['not_found']
       else {
-        const demand = new Map()
-        for (const l of o.lines) { const k = key(items[l.item], l.loc); demand.set(k, (demand.get(k) ?? 0n) + units(l.quantity)) }
         for (const [k, d] of demand) {
           const r = reservedAt(m, k) + d
           if (!o.backorder && d > avail(m, k)) want = ['not_allowed']
-          else if (!want && (over(r) || over(live(m, k).stocked - r))) want = ['invalid_data']
+          else if (!want && !fits(live(m, k).stocked, r)) want = ['invalid_data']
         }
         if (!want) {
           for (const [k] of demand) if (live(m, k).stocked - reservedAt(m, k) - demand.get(k) < 0n) next.levels.get(k).mayGoNegative = true
@@ -182,7 +191,7 @@ async function step(m, o) {
         const delta = units(o.quantity) - r.q
         if (!live(m, k)) want = ['not_found']
         else if (!r.backorder && delta > 0n && delta > avail(m, k)) want = ['not_allowed']
-        else if (over(reservedAt(m, k) + delta) || over(live(m, k).stocked - reservedAt(m, k) - delta)) want = ['invalid_data']
+        else if (!fits(live(m, k).stocked, reservedAt(m, k) + delta)) want = ['invalid_data']
         else {
           next.res[ix(o.r)].q = units(o.quantity)
           if (avail(m, k) - delta < 0n) next.levels.get(k).mayGoNegative = true
@@ -199,7 +208,8 @@ async function step(m, o) {
         const k = key(r.item, o.loc)
         if (!live(m, k)) want = ['not_found']
         else if (!r.backorder && r.q > avail(m, k)) want = ['not_allowed']
-        else if (over(reservedAt(m, k) + r.q) || over(live(m, k).stocked - reservedAt(m, k) - r.q)) want = ['invalid_data']
+        else if (!fits(live(m, k).stocked, reservedAt(m, k) + r.q)) want = ['invalid_data']
+        else if (!fits(live(m, key(r.item, r.loc)).stocked, reservedAt(m, key(r.item, r.loc)) - r.q)) want = ['invalid_data']
         else {
           next.res[ix(o.r)].loc = o.loc
           if (avail(m, k) - r.q < 0n) next.levels.get(k).mayGoNegative = true
@@ -211,11 +221,13 @@ async function step(m, o) {
     case 'delete': {
       const ids = new Set(o.rs.map((i) => resAt(i)?.id).filter(Boolean))
       next.res = next.res.filter((r) => !ids.has(r.id))
+      if (!releaseFits(m, next)) want = ['invalid_data']
       call = () => svc.deleteReservationItems(o.rs.map(idOf))
       break
     }
     case 'softDelete': {
       for (const i of o.rs) if (resAt(i) && !resAt(i).deleted) next.res[ix(i)].deleted = 'user'
+      if (!releaseFits(m, next)) want = ['invalid_data']
       call = () => svc.softDeleteReservationItems(o.rs.map(idOf))
       break
     }
@@ -237,7 +249,7 @@ async function step(m, o) {
         for (const [k, d] of demand) {
           const r = reservedAt(m, k) + d.all
           if (d.checked > 0n && d.all > avail(m, k)) want = ['not_allowed', 'invalid_data']
-          else if (over(r) || over(live(m, k).stocked - r)) want = ['invalid_data']
+          else if (!fits(live(m, k).stocked, r)) want = ['invalid_data']
           else if (live(m, k).stocked - r < 0n) next.levels.get(k).mayGoNegative = true
         }
       }
@@ -247,6 +259,7 @@ async function step(m, o) {
     }
     case 'deleteByLine': {
       for (const r of next.res) if (!r.deleted && r.line === o.line) r.deleted = 'user'
+      if (!releaseFits(m, next)) want = ['invalid_data']
       call = () => svc.deleteReservationItemsByLineItem(o.line)
       break
     }

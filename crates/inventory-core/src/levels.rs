@@ -4,8 +4,9 @@
 use crate::entity::INVENTORY_LEVEL;
 use crate::error::{Error, Result};
 
+use crate::quantity::sql_level_fits;
 use crate::quantity::{parse_quantity, Rule};
-use crate::reservations::{beyond_level, LEVEL_MAX};
+use crate::reservations::beyond_level;
 use crate::service::*;
 use crate::sql::Params;
 use rust_decimal::Decimal;
@@ -223,14 +224,20 @@ impl InventoryService {
             let pi = params.push(item.clone());
             let pl = params.push(loc.clone());
             let sets = set_clause(r, &["id", "inventory_item_id", "location_id"], &mut params);
+            // The new row must read back (its available = stocked - reserved
+            // too); otherwise the error drops the transaction, rolling it back.
             let sql = format!(
                 "UPDATE inventory_level AS t SET {sets}
                  WHERE t.inventory_item_id = {pi} AND t.location_id = {pl} AND t.deleted_at IS NULL
-                 RETURNING {}",
-                dto(&INVENTORY_LEVEL)
+                 RETURNING {}, {}",
+                dto(&INVENTORY_LEVEL),
+                sql_level_fits("t.stocked_quantity", "t.reserved_quantity"),
             );
             let stmt = tx.prepare_cached(&sql).await?;
             let row = tx.query_one(&stmt, &params.refs()).await?;
+            if !row.get::<_, bool>(1) {
+                return Err(beyond_level("stocked_quantity", item, loc));
+            }
             out.push(row.get::<_, Value>(0));
         }
         tx.commit().await?;
@@ -288,12 +295,14 @@ impl InventoryService {
                  raw_stocked_quantity = {},
                  updated_at = now()
              WHERE t.inventory_item_id = $1 AND t.location_id = $2 AND t.deleted_at IS NULL
-               AND abs(t.stocked_quantity + $3::text::numeric) <= {max}
-               AND t.stocked_quantity + $3::text::numeric - t.reserved_quantity >= -{max}
+               AND {}
              RETURNING {}",
             raw_of("trim_scale(t.stocked_quantity + $3::text::numeric)"),
+            sql_level_fits(
+                "t.stocked_quantity + $3::text::numeric",
+                "t.reserved_quantity"
+            ),
             dto(&INVENTORY_LEVEL),
-            max = format!("{LEVEL_MAX}::numeric"),
         );
         let mut c = self.client().await?;
         if entries.len() == 1 {

@@ -6,7 +6,7 @@
 
 use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
-use crate::quantity::Rule;
+use crate::quantity::{add_in_domain, sql_level_fits, Rule, MAX_DIGITS};
 use crate::service::*;
 use crate::sql::Params;
 use deadpool_postgres::Pool;
@@ -86,57 +86,62 @@ async fn release<C: deadpool_postgres::GenericClient>(
     params: &Params,
     mode: Release,
 ) -> Result<(Vec<String>, Vec<String>)> {
-    let (pick, change, sign, counted) = match mode {
+    let (pick, change, counted) = match mode {
         Release::HardDelete => (
             "TRUE",
-            "DELETE FROM reservation_item t USING r WHERE t.id = r.id
-             RETURNING t.id, t.inventory_item_id, t.location_id, t.quantity, r.live",
-            "-",
+            "DELETE FROM reservation_item t USING r WHERE t.id = r.id AND NOT EXISTS (SELECT 1 FROM bad)
+             RETURNING t.id",
             "WHERE live",
         ),
         Release::SoftDelete => (
             "t.deleted_at IS NULL",
-            "UPDATE reservation_item t SET deleted_at = now(), updated_at = now() FROM r WHERE t.id = r.id
-             RETURNING t.id, t.inventory_item_id, t.location_id, t.quantity, r.live",
-            "-",
+            "UPDATE reservation_item t SET deleted_at = now(), updated_at = now()
+             FROM r WHERE t.id = r.id AND NOT EXISTS (SELECT 1 FROM bad)
+             RETURNING t.id",
             "",
         ),
-        Release::Restore => (
-            "t.deleted_at IS NOT NULL",
-            "UPDATE reservation_item t SET deleted_at = NULL, updated_at = now() FROM r WHERE t.id = r.id
-             RETURNING t.id, t.inventory_item_id, t.location_id, t.quantity, r.live",
-            "+",
-            "",
-        ),
+        Release::Restore => return restore(c, cond, params).await,
     };
-    if mode == Release::Restore {
-        return restore(c, cond, params).await;
-    }
     // Never below zero, even for a reservation that outlived its level's history
-    // (levels taken away release their reservations, see levels.rs).
-    let new_reserved = format!("greatest(trim_scale(t.reserved_quantity {sign} d.q), 0)");
+    // (levels taken away release their reservations, see levels.rs). A release
+    // that would leave a level unreadable (past 28 significant digits: reserved
+    // 10^28 - 1 released by 0.25) changes nothing and says so.
+    let new_reserved = "greatest(trim_scale(l.reserved_quantity - d.q), 0)";
     let sql = format!(
         "WITH r AS MATERIALIZED (
-           SELECT t.id, t.deleted_at IS NULL AS live FROM reservation_item t
+           SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
+                  t.deleted_at IS NULL AS live
+           FROM reservation_item t
            WHERE ({cond}) AND {pick} ORDER BY t.id FOR UPDATE
          ),
-         ch AS ({change}),
-         d AS (SELECT inventory_item_id AS item, location_id AS loc, sum(quantity) AS q FROM ch {counted} GROUP BY 1, 2),
+         d AS (SELECT item, loc, sum(q) AS q FROM r {counted} GROUP BY 1, 2),
          lk AS MATERIALIZED (
-           SELECT l.id FROM inventory_level l JOIN d ON l.inventory_item_id = d.item AND l.location_id = d.loc
+           SELECT l.id, l.inventory_item_id AS item, l.location_id AS loc,
+                  l.stocked_quantity AS stocked, {new_reserved} AS reserved
+           FROM inventory_level l JOIN d ON l.inventory_item_id = d.item AND l.location_id = d.loc
            WHERE l.deleted_at IS NULL ORDER BY l.id FOR UPDATE OF l
          ),
+         bad AS (SELECT item, loc FROM lk WHERE NOT {fits} ORDER BY item, loc LIMIT 1),
+         ch AS ({change}),
          upd AS (
-           UPDATE inventory_level t SET reserved_quantity = {new_reserved},
+           UPDATE inventory_level t SET reserved_quantity = lk.reserved,
                   raw_reserved_quantity = {raw}, updated_at = now()
-           FROM d WHERE t.id IN (SELECT id FROM lk) AND t.inventory_item_id = d.item AND t.location_id = d.loc
+           FROM lk WHERE t.id = lk.id AND NOT EXISTS (SELECT 1 FROM bad)
            RETURNING t.id
          )
-         SELECT ARRAY(SELECT id FROM ch ORDER BY id), ARRAY(SELECT id FROM upd ORDER BY id)",
-        raw = raw_of(&new_reserved),
+         SELECT ARRAY(SELECT id FROM ch ORDER BY id), ARRAY(SELECT id FROM upd ORDER BY id),
+                (SELECT item FROM bad), (SELECT loc FROM bad)",
+        raw = raw_of("lk.reserved"),
+        fits = sql_level_fits("lk.stocked", "lk.reserved"),
     );
     let stmt = c.prepare_cached(&sql).await?;
     let row = c.query_one(&stmt, &params.refs()).await?;
+    if let (Some(item), Some(loc)) = (
+        row.get::<_, Option<String>>(2),
+        row.get::<_, Option<String>>(3),
+    ) {
+        return Err(beyond_level("quantity", &item, &loc));
+    }
     Ok((row.get(0), row.get(1)))
 }
 
@@ -149,7 +154,6 @@ async fn restore<C: deadpool_postgres::GenericClient>(
     cond: &str,
     params: &Params,
 ) -> Result<(Vec<String>, Vec<String>)> {
-    let max = format!("{LEVEL_MAX}::numeric");
     let new_reserved = "trim_scale(t.reserved_quantity + chk.total)";
     let sql = format!(
         "WITH r AS MATERIALIZED (
@@ -172,9 +176,7 @@ async fn restore<C: deadpool_postgres::GenericClient>(
            SELECT d.item, d.loc, d.total, lk.id AS level_id,
                   CASE WHEN lk.id IS NULL THEN 'missing'
                        WHEN d.guarded > 0 AND lk.stocked_quantity - lk.reserved_quantity < d.guarded THEN 'short'
-                       WHEN lk.reserved_quantity + d.total > {max}
-                         OR lk.stocked_quantity - lk.reserved_quantity - d.total < -{max}
-                         THEN 'beyond' END AS problem
+                       WHEN NOT {fits} THEN 'beyond' END AS problem
            FROM d LEFT JOIN lk ON lk.inventory_item_id = d.item AND lk.location_id = d.loc
          ),
          ok AS (SELECT NOT EXISTS (SELECT 1 FROM chk WHERE problem IS NOT NULL) AS ok),
@@ -194,6 +196,7 @@ async fn restore<C: deadpool_postgres::GenericClient>(
                 p.problem, p.item, p.loc
          FROM (SELECT 1) one LEFT JOIN p ON true",
         raw = raw_of(new_reserved),
+        fits = sql_level_fits("lk.stocked_quantity", "lk.reserved_quantity + d.total"),
     );
     let stmt = c.prepare_cached(&sql).await?;
     let row = c.query_one(&stmt, &params.refs()).await?;
@@ -233,16 +236,17 @@ fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
 type Reserved = (Vec<Value>, Vec<String>);
 
 /// Largest magnitude a level quantity (stocked, reserved, and available =
-/// stocked - reserved) may take: the top of the input domain (quantity.rs,
-/// magnitude below 10^28), so a level always reads back as a valid quantity.
-/// Every write that moves a level refuses to leave it outside, so no accepted
-/// write produces a level that later calls cannot read.
+/// stocked - reserved) may take: the top of the input domain (quantity.rs).
+/// Every write that moves a level refuses to leave any of the three outside
+/// the domain (magnitude and significant digits, `sql_level_fits`), so no
+/// accepted write produces a level that later calls cannot read.
 pub(crate) const LEVEL_MAX: Decimal =
     Decimal::from_parts(0x0fff_ffff, 0x3e25_0261, 0x204f_ce5e, false, 0);
 
 pub(crate) fn beyond_level(field: &str, item: &str, loc: &str) -> Error {
     Error::invalid(format!(
-        "{field} would take the inventory level of item {item} at location {loc} beyond {LEVEL_MAX}"
+        "{field} would take the inventory level of item {item} at location {loc} beyond {LEVEL_MAX} \
+         or past {MAX_DIGITS} significant digits"
     ))
 }
 
@@ -285,8 +289,8 @@ fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
         match out.iter_mut().find(|(k, _, _)| *k == key) {
             Some(e) => {
                 let too_big = || beyond_level("quantity", &key.0, &key.1);
-                e.1 = e.1.checked_add(q).ok_or_else(too_big)?;
-                e.2 = e.2.checked_add(guarded).ok_or_else(too_big)?;
+                e.1 = add_in_domain(e.1, q).ok_or_else(too_big)?;
+                e.2 = add_in_domain(e.2, guarded).ok_or_else(too_big)?;
             }
             None => out.push((key, q, guarded)),
         }
@@ -348,13 +352,9 @@ fn decide(demand: &[Demand], levels: &mut HashMap<(String, String), Locked>) -> 
     let mut next = Vec::with_capacity(demand.len());
     for (k, total, _) in demand {
         let (_, available, reserved) = &levels[k];
-        let reserved = reserved
-            .checked_add(*total)
-            .filter(|r| *r <= LEVEL_MAX)
-            .ok_or_else(|| beyond_level("quantity", &k.0, &k.1))?;
-        let available = available
-            .checked_sub(*total)
-            .ok_or_else(|| beyond_level("quantity", &k.0, &k.1))?;
+        let beyond = || beyond_level("quantity", &k.0, &k.1);
+        let reserved = add_in_domain(*reserved, *total).ok_or_else(beyond)?;
+        let available = add_in_domain(*available, -*total).ok_or_else(beyond)?;
         next.push((k, available, reserved));
     }
     for (k, available, reserved) in next {
@@ -430,16 +430,14 @@ async fn reserve_group(pool: &Pool, calls: &[Vec<Row>]) -> Result<Vec<Result<Res
             "WITH d AS (SELECT id, sum(q::numeric) AS q FROM unnest($1::text[], $2::text[]) AS u(id, q) GROUP BY id)
              UPDATE inventory_level t SET reserved_quantity = {new_reserved},
                     raw_reserved_quantity = {}, updated_at = now()
-             FROM d WHERE t.id = d.id
-               AND {new_reserved} <= $3::text::numeric
-               AND t.stocked_quantity - {new_reserved} >= -$3::text::numeric",
-            raw_of(new_reserved)
+             FROM d WHERE t.id = d.id AND {}",
+            raw_of(new_reserved),
+            sql_level_fits("t.stocked_quantity", new_reserved),
         );
         let stmt = tx.prepare_cached(&sql).await?;
-        let max = LEVEL_MAX.to_string();
         let (updated, values) = tokio::try_join!(
             async {
-                tx.execute(&stmt, &[&charge_ids, &charge_qs, &max])
+                tx.execute(&stmt, &[&charge_ids, &charge_qs])
                     .await
                     .map_err(Error::from)
             },
@@ -784,20 +782,12 @@ impl InventoryService {
                     .join(", ")
             )));
         }
-        // Net change per (item, location), and whether any non-backorder increase lands there.
-        let mut delta: Vec<((String, String), Decimal, bool)> = Vec::new();
-        let mut add = |key: (String, String), q: Decimal, guarded: bool| -> Result<()> {
-            match delta.iter_mut().find(|(k, _, _)| *k == key) {
-                Some(e) => {
-                    e.1 =
-                        e.1.checked_add(q)
-                            .ok_or_else(|| beyond_level("quantity", &key.0, &key.1))?;
-                    e.2 |= guarded;
-                }
-                None => delta.push((key, q, guarded)),
-            }
-            Ok(())
-        };
+        // Every reservation leaves its old level (-old quantity) and lands on its
+        // new one (+new quantity, checked against stock when it grows or moves
+        // without backorder). Postgres nets and checks these terms per level in
+        // exact numeric: a net term need not be a valid quantity on its own
+        // (0.25 -> 10^28 - 1 nets 10^28 - 1.25), only the level it leaves must be.
+        let (mut t_item, mut t_loc, mut t_q, mut t_guard) = (vec![], vec![], vec![], vec![]);
         for r in &rows {
             let id = get_text(r, "id").unwrap_or_default();
             let (item, old_loc, old_q, old_bo) = &current[&id];
@@ -811,33 +801,57 @@ impl InventoryService {
                 None => *old_bo,
             };
             let increases = new_loc != *old_loc || new_q > *old_q;
-            add((item.clone(), old_loc.clone()), -*old_q, false)?;
-            add((item.clone(), new_loc), new_q, increases && !backorder)?;
+            for (loc, q, guarded) in [
+                (old_loc.clone(), -*old_q, false),
+                (new_loc, new_q, increases && !backorder),
+            ] {
+                t_item.push(item.clone());
+                t_loc.push(loc);
+                t_q.push(q.to_string());
+                t_guard.push(guarded);
+            }
         }
-        delta.retain(|(_, q, _)| !q.is_zero());
-        let pairs: Vec<(String, String)> = delta.iter().map(|(k, _, _)| k.clone()).collect();
-        let locked = lock_for_reserve(&tx, &pairs).await?;
+        // Levels locked in id order (the crate's lock order), then one row per
+        // level the call moves, in first-mention order.
+        let new_reserved = "greatest(trim_scale(lk.reserved_quantity + d.q), 0)";
+        let sql = format!(
+            "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[])
+                        WITH ORDINALITY AS u(item, loc, q, guarded, n)),
+                  d AS (SELECT item, loc, sum(q::numeric) AS q, bool_or(guarded) AS guarded, min(n) AS n
+                        FROM u GROUP BY 1, 2),
+                  lk AS MATERIALIZED (
+                    SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity
+                    FROM inventory_level l
+                    WHERE l.deleted_at IS NULL AND (l.inventory_item_id, l.location_id) IN (SELECT item, loc FROM d)
+                    ORDER BY l.id FOR UPDATE)
+             SELECT d.item, d.loc, lk.id, d.q::text, d.q > 0,
+                    d.guarded AND d.q > 0 AND lk.stocked_quantity - lk.reserved_quantity < d.q,
+                    {fits}
+             FROM d LEFT JOIN lk ON lk.inventory_item_id = d.item AND lk.location_id = d.loc
+             WHERE d.q <> 0 ORDER BY d.n",
+            fits = sql_level_fits("lk.stocked_quantity", new_reserved),
+        );
+        let stmt = tx.prepare_cached(&sql).await?;
+        let moved = tx.query(&stmt, &[&t_item, &t_loc, &t_q, &t_guard]).await?;
         let mut level_ids = Vec::new();
         let mut level_deltas = Vec::new();
-        for (key, q, guarded) in &delta {
-            let (item, loc) = key;
-            match locked.get(key) {
-                Some((id, available, reserved)) => {
-                    if *guarded && q.is_sign_positive() && *available < *q {
-                        return Err(Error::not_allowed(format!(
-                            "Not enough stock available for item {item} at location {loc}"
-                        )));
-                    }
-                    let fits = reserved.checked_add(*q).is_some_and(|r| r <= LEVEL_MAX)
-                        && available.checked_sub(*q).is_some();
-                    if !fits {
-                        return Err(beyond_level("quantity", item, loc));
-                    }
-                    level_ids.push(id.clone());
-                    level_deltas.push(q.to_string());
+        for m in &moved {
+            let (item, loc): (String, String) = (m.get(0), m.get(1));
+            match m.get::<_, Option<String>>(2) {
+                Some(_) if m.get::<_, bool>(5) => {
+                    return Err(Error::not_allowed(format!(
+                        "Not enough stock available for item {item} at location {loc}"
+                    )))
+                }
+                Some(_) if !m.get::<_, bool>(6) => {
+                    return Err(beyond_level("quantity", &item, &loc))
+                }
+                Some(id) => {
+                    level_ids.push(id);
+                    level_deltas.push(m.get::<_, String>(3));
                 }
                 // A release from a level that no longer exists has nothing to give back.
-                None if q.is_sign_negative() => {}
+                None if !m.get::<_, bool>(4) => {}
                 None => {
                     return Err(Error::not_found(format!(
                         "Item {item} is not stocked at location {loc}"
@@ -853,7 +867,7 @@ impl InventoryService {
                 "UPDATE inventory_level t SET reserved_quantity = {new_reserved},
                         raw_reserved_quantity = {}, updated_at = now()
                  FROM unnest($1::text[], $2::text[]) AS u(id, q) WHERE t.id = u.id",
-                raw_of(new_reserved)
+                raw_of(new_reserved),
             );
             let stmt = tx.prepare_cached(&sql).await?;
             tx.execute(&stmt, &[&level_ids, &level_deltas]).await?;
