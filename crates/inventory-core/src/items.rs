@@ -2,6 +2,7 @@
 
 use crate::entity::INVENTORY_ITEM;
 use crate::error::{Error, Result};
+use crate::levels::locked_removal;
 use crate::quantity::Rule;
 use crate::service::*;
 use crate::sql::Params;
@@ -117,20 +118,26 @@ impl InventoryService {
         ids: &Value,
         config: &Value,
     ) -> Result<Outcome> {
-        let ids = ids_of(ids, "ids")?;
-        let c = self.client().await?;
-        let row = c
-            .query_one(
+        let mut params = Params::default();
+        let p = params.push(ids_of(ids, "ids")?);
+        let mut c = self.client().await?;
+        // Reservations, then levels, locked first (the crate's order), so no
+        // reservation arrives at a level while it is being taken away.
+        let row = locked_removal(
+            &mut c,
+            &format!("t.inventory_item_id = ANY({p}::text[])"),
+            &params,
+            &format!(
                 "WITH i AS (UPDATE inventory_item SET deleted_at = now(), updated_at = now()
-                            WHERE id = ANY($1) AND deleted_at IS NULL RETURNING id),
+                            WHERE id = ANY({p}) AND deleted_at IS NULL RETURNING id),
                       l AS (UPDATE inventory_level SET deleted_at = now(), updated_at = now()
                             WHERE inventory_item_id IN (SELECT id FROM i) AND deleted_at IS NULL RETURNING id),
                       r AS (UPDATE reservation_item SET deleted_at = now(), updated_at = now()
                             WHERE inventory_item_id IN (SELECT id FROM i) AND deleted_at IS NULL RETURNING id)
-                 SELECT ARRAY(SELECT id FROM i), ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r)",
-                &[&ids],
-            )
-            .await?;
+                 SELECT ARRAY(SELECT id FROM i), ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r)"
+            ),
+        )
+        .await?;
         Ok(Outcome::from(linkable_result(config, &row))
             .with(ITEM, "deleted", row.get(0))
             .with(LEVEL, "deleted", row.get(1))
@@ -139,8 +146,18 @@ impl InventoryService {
 
     pub async fn restore_inventory_items(&self, ids: &Value, config: &Value) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
-        let c = self.client().await?;
-        let row = c
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // The reservations that went with the items are locked first (the
+        // crate's order: reservations, then levels), then restored with them.
+        tx.query(
+            "SELECT r.id FROM reservation_item r JOIN inventory_item i ON i.id = r.inventory_item_id
+             WHERE i.id = ANY($1) AND i.deleted_at IS NOT NULL AND r.deleted_at = i.deleted_at
+             ORDER BY r.id FOR UPDATE OF r",
+            &[&ids],
+        )
+        .await?;
+        let row = tx
             .query_one(
                 "WITH src AS (SELECT id, deleted_at FROM inventory_item WHERE id = ANY($1) AND deleted_at IS NOT NULL),
                       i AS (UPDATE inventory_item t SET deleted_at = NULL, updated_at = now()
@@ -153,6 +170,7 @@ impl InventoryService {
                 &[&ids],
             )
             .await?;
+        tx.commit().await?;
         Ok(Outcome::from(linkable_result(config, &row))
             .with(ITEM, "restored", row.get(0))
             .with(LEVEL, "restored", row.get(1))

@@ -2,7 +2,7 @@
 //! quantity reads served from it.
 
 use crate::entity::INVENTORY_LEVEL;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorType, Result};
 
 use crate::quantity::sql_level_fits;
 use crate::quantity::{parse_quantity, Rule};
@@ -155,6 +155,79 @@ fn compare_decimal_text(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// How often a removal re-takes its locks when reservations arrive between them.
+const LOCK_ATTEMPTS: usize = 5;
+
+/// Runs `sql` (same `params`) in a transaction that first holds the locks
+/// [`lock_levels_and_reservations`] takes, starting again (a bounded number of
+/// times) when reservations arrived between its steps; commits and returns
+/// the statement's one row.
+pub(crate) async fn locked_removal(
+    c: &mut deadpool_postgres::Client,
+    cond: &str,
+    params: &Params,
+    sql: &str,
+) -> Result<tokio_postgres::Row> {
+    for _ in 0..LOCK_ATTEMPTS {
+        let tx = c.transaction().await?;
+        if lock_levels_and_reservations(&tx, cond, params).await? {
+            let row = tx.query_one(sql, &params.refs()).await?;
+            tx.commit().await?;
+            return Ok(row);
+        }
+        tx.rollback().await?;
+    }
+    Err(Error::new(
+        ErrorType::Conflict,
+        "reservations kept arriving at the levels being removed; retry the call",
+    ))
+}
+
+/// Locks, in the crate's order, the live reservations at the levels matching
+/// `cond` (alias `t`), then those levels. A reservation created at one of them
+/// between the two steps is not locked, and its holder may be waiting for the
+/// level: then this returns false and the caller rolls back and starts again,
+/// never waiting for a reservation while it holds a level. Once the levels are
+/// locked no reservation can arrive (creates and moves lock the level first).
+pub(crate) async fn lock_levels_and_reservations(
+    tx: &deadpool_postgres::Transaction<'_>,
+    cond: &str,
+    params: &Params,
+) -> Result<bool> {
+    let at_levels = format!(
+        "FROM reservation_item r JOIN inventory_level t
+           ON t.inventory_item_id = r.inventory_item_id AND t.location_id = r.location_id
+         WHERE ({cond}) AND t.deleted_at IS NULL AND r.deleted_at IS NULL"
+    );
+    let locked: Vec<String> = tx
+        .query(
+            &format!("SELECT r.id {at_levels} ORDER BY r.id FOR UPDATE OF r"),
+            &params.refs(),
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tx.query(
+        &format!("SELECT t.id FROM inventory_level t WHERE ({cond}) ORDER BY t.id FOR UPDATE"),
+        &params.refs(),
+    )
+    .await?;
+    // A new statement: its snapshot includes every reservation committed before
+    // the level locks were granted.
+    let mut refs = params.refs();
+    refs.push(&locked);
+    let n = refs.len();
+    let late: bool = tx
+        .query_one(
+            &format!("SELECT EXISTS (SELECT 1 {at_levels} AND r.id <> ALL(${n}::text[]))"),
+            &refs,
+        )
+        .await?
+        .get(0);
+    Ok(!late)
+}
+
 impl InventoryService {
     pub async fn create_inventory_levels(&self, input: &Value) -> Result<Outcome> {
         let (rows, was_array) = self.parse_create(&CREATE, input)?;
@@ -289,14 +362,25 @@ impl InventoryService {
             }
             None => return Err(Error::invalid("adjustInventory needs arguments")),
         };
+        // One statement answers both questions: the level is locked (latest
+        // version), then moved only if it stays readable. The first column is
+        // its DTO, NULL when refused; the second says whether a live level was
+        // there, in the same snapshot (a second query could see a level
+        // restored meanwhile and misreport a missing level as out of range).
         let sql = format!(
-            "UPDATE inventory_level AS t
-             SET stocked_quantity = trim_scale(t.stocked_quantity + $3::text::numeric),
-                 raw_stocked_quantity = {},
-                 updated_at = now()
-             WHERE t.inventory_item_id = $1 AND t.location_id = $2 AND t.deleted_at IS NULL
-               AND {}
-             RETURNING {}",
+            "WITH lv AS MATERIALIZED (
+               SELECT id FROM inventory_level
+               WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL FOR UPDATE
+             ),
+             u AS (
+               UPDATE inventory_level AS t
+               SET stocked_quantity = trim_scale(t.stocked_quantity + $3::text::numeric),
+                   raw_stocked_quantity = {},
+                   updated_at = now()
+               FROM lv WHERE t.id = lv.id AND {}
+               RETURNING {} AS dto
+             )
+             SELECT (SELECT dto FROM u), EXISTS (SELECT 1 FROM lv)",
             raw_of("trim_scale(t.stocked_quantity + $3::text::numeric)"),
             sql_level_fits(
                 "t.stocked_quantity + $3::text::numeric",
@@ -304,27 +388,20 @@ impl InventoryService {
             ),
             dto(&INVENTORY_LEVEL),
         );
+        let moved = |row: tokio_postgres::Row, item: &str, loc: &str| -> Result<Value> {
+            match (row.get::<_, Option<Value>>(0), row.get::<_, bool>(1)) {
+                (Some(dto), _) => Ok(dto),
+                (None, true) => Err(beyond_level("adjustment", item, loc)),
+                (None, false) => Err(level_not_found(item, loc)),
+            }
+        };
         let mut c = self.client().await?;
         if entries.len() == 1 {
             // One statement, autocommit: the row lock it takes is its whole critical section.
             let (item, loc, adj) = &entries[0];
             let stmt = c.prepare_cached(&sql).await?;
-            let Some(row) = c.query_opt(&stmt, &[item, loc, &adj.to_string()]).await? else {
-                // No row: either no live level, or one the adjustment would push out of range.
-                let exists = c
-                    .query_opt(
-                        "SELECT 1 FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL",
-                        &[item, loc],
-                    )
-                    .await?
-                    .is_some();
-                return Err(if exists {
-                    beyond_level("adjustment", item, loc)
-                } else {
-                    level_not_found(item, loc)
-                });
-            };
-            return Ok(updated_levels(vec![row.get(0)], was_array));
+            let row = c.query_one(&stmt, &[item, loc, &adj.to_string()]).await?;
+            return Ok(updated_levels(vec![moved(row, item, loc)?], was_array));
         }
         let tx = c.transaction().await?;
         let pairs: Vec<(String, String)> = entries
@@ -341,11 +418,8 @@ impl InventoryService {
         let stmt = tx.prepare_cached(&sql).await?;
         let mut out = Vec::with_capacity(entries.len());
         for (item, loc, adj) in &entries {
-            let row = tx
-                .query_opt(&stmt, &[item, loc, &adj.to_string()])
-                .await?
-                .ok_or_else(|| beyond_level("adjustment", item, loc))?;
-            out.push(row.get::<_, Value>(0));
+            let row = tx.query_one(&stmt, &[item, loc, &adj.to_string()]).await?;
+            out.push(moved(row, item, loc)?);
         }
         tx.commit().await?;
         Ok(updated_levels(out, was_array))
@@ -383,20 +457,6 @@ impl InventoryService {
         hard: bool,
     ) -> Result<(Vec<Value>, Vec<String>)> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        // Lock order as everywhere: reservations, then levels. Once the levels are
-        // locked no reservation can be created at them, so the last statement
-        // sees them all.
-        let sql = format!(
-            "SELECT r.id FROM reservation_item r JOIN inventory_level t
-               ON t.inventory_item_id = r.inventory_item_id AND t.location_id = r.location_id
-             WHERE ({cond}) AND t.deleted_at IS NULL AND r.deleted_at IS NULL
-             ORDER BY r.id FOR UPDATE OF r"
-        );
-        tx.query(&sql, &params.refs()).await?;
-        let sql =
-            format!("SELECT t.id FROM inventory_level t WHERE ({cond}) ORDER BY t.id FOR UPDATE");
-        tx.query(&sql, &params.refs()).await?;
         let change = if hard {
             format!("DELETE FROM inventory_level t WHERE ({cond})")
         } else {
@@ -421,8 +481,7 @@ impl InventoryService {
              SELECT ARRAY(SELECT dto FROM lv), ARRAY(SELECT id FROM rr ORDER BY id)",
             dto = dto(&INVENTORY_LEVEL)
         );
-        let row = tx.query_one(&sql, &params.refs()).await?;
-        tx.commit().await?;
+        let row = locked_removal(&mut c, cond, params, &sql).await?;
         Ok((row.get(0), row.get(1)))
     }
 
@@ -477,7 +536,19 @@ impl InventoryService {
     /// deleted_at), and sets reserved_quantity to exactly what those hold.
     pub async fn restore_inventory_levels(&self, ids: &Value, config: &Value) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
-        let c = self.client().await?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // Lock order as everywhere: the reservations released with these levels
+        // first, then (next statement) the levels.
+        let stmt = tx
+            .prepare_cached(
+                "SELECT r.id FROM reservation_item r JOIN inventory_level l
+                   ON l.inventory_item_id = r.inventory_item_id AND l.location_id = r.location_id
+                 WHERE l.id = ANY($1) AND l.deleted_at IS NOT NULL AND r.deleted_at = l.deleted_at
+                 ORDER BY r.id FOR UPDATE OF r",
+            )
+            .await?;
+        tx.query(&stmt, &[&ids]).await?;
         let new_reserved = "coalesce((SELECT trim_scale(sum(r.quantity)) FROM r
                               WHERE r.inventory_item_id = t.inventory_item_id AND r.location_id = t.location_id), 0)";
         let sql = format!(
@@ -493,7 +564,8 @@ impl InventoryService {
              SELECT ARRAY[]::text[], ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r ORDER BY id)",
             raw = raw_of(new_reserved)
         );
-        let row = c.query_one(&sql, &[&ids]).await?;
+        let row = tx.query_one(&sql, &[&ids]).await?;
+        tx.commit().await?;
         let released: Vec<String> = row.get(2);
         let level_ids: Vec<String> = row.get(1);
         Ok(Outcome::from(linkable_ids(config, &level_ids))

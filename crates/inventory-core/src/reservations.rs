@@ -102,6 +102,10 @@ async fn release<C: deadpool_postgres::GenericClient>(
         ),
         Release::Restore => return restore(c, cond, params).await,
     };
+    // The levels are locked whether or not this statement's snapshot shows
+    // them live, and judged live after the lock (whose row is the latest
+    // version): a level restored together with these reservations by a call
+    // that committed while this one waited for them is live, and is released.
     // Never below zero, even for a reservation that outlived its level's history
     // (levels taken away release their reservations, see levels.rs). A release
     // that would leave a level unreadable (past 28 significant digits: reserved
@@ -115,12 +119,13 @@ async fn release<C: deadpool_postgres::GenericClient>(
            WHERE ({cond}) AND {pick} ORDER BY t.id FOR UPDATE
          ),
          d AS (SELECT item, loc, sum(q) AS q FROM r {counted} GROUP BY 1, 2),
-         lk AS MATERIALIZED (
-           SELECT l.id, l.inventory_item_id AS item, l.location_id AS loc,
+         lk0 AS MATERIALIZED (
+           SELECT l.id, l.inventory_item_id AS item, l.location_id AS loc, l.deleted_at,
                   l.stocked_quantity AS stocked, {new_reserved} AS reserved
            FROM inventory_level l JOIN d ON l.inventory_item_id = d.item AND l.location_id = d.loc
-           WHERE l.deleted_at IS NULL ORDER BY l.id FOR UPDATE OF l
+           ORDER BY l.id FOR UPDATE OF l
          ),
+         lk AS (SELECT * FROM lk0 WHERE deleted_at IS NULL),
          bad AS (SELECT item, loc FROM lk WHERE NOT {fits} ORDER BY item, loc LIMIT 1),
          ch AS ({change}),
          upd AS (
@@ -461,7 +466,16 @@ async fn reserve_group(pool: &Pool, calls: &[Vec<Row>]) -> Result<Vec<Result<Res
             inserted.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
         }
     }
-    tx.commit().await?;
+    if let Err(e) = tx.commit().await {
+        // The COMMIT may have landed: retrying these calls alone would write
+        // them twice (or report them refused), so each accepted call gets the
+        // error and its outcome stays unknown, as for a lone call.
+        let e = Error::from(e);
+        return Ok(decided
+            .into_iter()
+            .map(|d| d.and_then(|_| Err(e.clone())))
+            .collect());
+    }
     Ok(calls
         .iter()
         .zip(decided)
