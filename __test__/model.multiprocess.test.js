@@ -30,7 +30,7 @@
 //
 // Rounds of ROUND calls per process start from fresh items, which keeps the model
 // small. PROPERTY_SEED, PROPERTY_PROCS (3), PROPERTY_STEPS (calls per process,
-// 120; PROPERTY_LONG=1 makes it 2000). A failure names the seed, round and epoch
+// 200; PROPERTY_LONG=1 makes it 2000). A failure names the seed, round and epoch
 // and prints the epoch's calls and outcomes; the interleaving itself is up to the
 // scheduler, so the printed log, not the seed alone, is the reproduction.
 const path = require('node:path')
@@ -41,7 +41,7 @@ const M = require('./support/model')
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 42)
 const PROCS = Number(process.env.PROPERTY_PROCS ?? 3)
-const STEPS = Number(process.env.PROPERTY_STEPS ?? (process.env.PROPERTY_LONG === '1' ? 2000 : 120))
+const STEPS = Number(process.env.PROPERTY_STEPS ?? (process.env.PROPERTY_LONG === '1' ? 2000 : 200))
 const ROUND = 40
 const LOCS = ['a', 'b', 'c']
 const ROUNDS = Math.ceil(STEPS / ROUND)
