@@ -1,0 +1,392 @@
+'use strict'
+// Shared by the model-based property suites: exact quantities (BigInt hundredths),
+// the quantity domain, the quantity generators, and a model of the write calls
+// over concrete ids (used by the multi-process suite to check every interleaving
+// it may have to explain).
+const fc = require('fast-check')
+
+const HUGE = '9999999999999999999999999999' // top of the quantity domain (10^28 - 1)
+const MAX = BigInt(HUGE) * 100n // the level bound, in hundredths
+
+/** Decimal text (at most 2 fraction digits that are not zero) -> BigInt hundredths, exactly. */
+function units(s) {
+  s = String(s)
+  const neg = s.startsWith('-')
+  if (neg) s = s.slice(1)
+  const [int, frac = ''] = s.split('.')
+  if (frac.length > 2 && /[^0]/.test(frac.slice(2))) throw new Error(`unexpected precision: ${s}`)
+  const v = BigInt(int) * 100n + BigInt((frac + '00').slice(0, 2))
+  return neg ? -v : v
+}
+const text = (u) => {
+  const neg = u < 0n
+  const a = neg ? -u : u
+  const frac = (a % 100n).toString().padStart(2, '0').replace(/0+$/, '')
+  return `${neg ? '-' : ''}${a / 100n}${frac ? '.' + frac : ''}`
+}
+const over = (u) => u > MAX || u < -MAX
+// A valid input quantity: magnitude below 10^28 and at most 28 significant digits
+// (a level may hold e.g. HUGE - 0.25, which is exact but not a valid input).
+const inDomain = (u) => !over(u) && text(u < 0n ? -u : u).replace('.', '').replace(/^0+/, '').length <= 28
+
+// Quantities: small ones incl. fractions, and a few extremes at and beyond the domain top.
+const small = fc.constantFrom(0.25, 0.5, 1, 1.5, 2, 3, 5)
+const qty = fc.oneof({ weight: 12, arbitrary: small }, { weight: 1, arbitrary: fc.constantFrom(HUGE, '10000000000000000000000000000', 0, -1) })
+const stock = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(0, 0.5, 2, 4.25, 10) }, { weight: 1, arbitrary: fc.constantFrom(HUGE, -1) })
+const adj = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(-3, -0.25, 0.5, 1, 4) }, { weight: 1, arbitrary: fc.constantFrom(HUGE, '-' + HUGE) })
+
+/** Is q an accepted reservation quantity (> 0, inside the domain)? */
+const validQty = (q) => units(q) > 0n && inDomain(units(q))
+/** An accepted stocked quantity (>= 0, inside the domain)? */
+const validStock = (s) => units(s) >= 0n && inDomain(units(s))
+/** A level may hold these only if stocked, reserved and available all stay in the domain. */
+const levelInDomain = (stocked, reserved) => inDomain(stocked) && inDomain(reserved) && inDomain(stocked - reserved)
+
+// ---------------------------------------------------------------------------
+// The model over concrete ids. State: levels by id ({ id, item, loc, stocked,
+// deleted }), reservations by id ({ id, item, loc, q, backorder, line, deleted },
+// deleted: null | 'user' | 'level:<id>', the latter restored with its level).
+// States are treated as immutable: a transition copies what it changes.
+
+const emptyState = () => ({ levels: new Map(), res: new Map() })
+const key = (item, loc) => `${item}|${loc}`
+const liveLevel = (s, item, loc) => {
+  for (const l of s.levels.values()) if (!l.deleted && l.item === item && l.loc === loc) return l
+  return undefined
+}
+function reservedAt(s, item, loc) {
+  let sum = 0n
+  for (const r of s.res.values()) if (!r.deleted && r.item === item && r.loc === loc) sum += r.q
+  return sum
+}
+const clone = (s) => ({ levels: new Map(s.levels), res: new Map(s.res) })
+
+/** The quantities a DTO carries, read exactly from its raw_* twins. */
+const levelOf = (dto) => ({ stocked: units(dto.raw_stocked_quantity.value), reserved: units(dto.raw_reserved_quantity.value) })
+const qOf = (dto) => units(dto.raw_quantity.value)
+
+/**
+ * Predicts one call on state s. Returns { refuse: [types] } (any one of them is
+ * right: the call names several reasons) or { accept(ret) -> { next } | { bad } },
+ * which checks the value the call returned and yields the next state.
+ */
+function predict(s, c) {
+  // When a call breaks several rules (too little stock, and a sum beyond the
+  // domain), the product may name either: any of them is accepted.
+  const refuse = (...types) => ({ refuse: types })
+  const ok = (accept) => ({ accept })
+  const same = ok(() => ({ next: s }))
+  // A level the call leaves: its new stocked and reserved must stay in the domain.
+  const lvl = (item, loc) => liveLevel(s, item, loc)
+  switch (c.op) {
+    case 'createLevels': {
+      if (!c.levels.every((l) => validStock(l.stocked))) return refuse('invalid_data')
+      const ks = c.levels.map((l) => key(l.item, l.loc))
+      if (new Set(ks).size < ks.length || c.levels.some((l) => lvl(l.item, l.loc))) return refuse('invalid_data')
+      return ok((ret) => {
+        const n = clone(s)
+        for (const [i, l] of c.levels.entries()) {
+          const d = ret[i]
+          if (!d || d.inventory_item_id !== l.item || d.location_id !== l.loc || levelOf(d).stocked !== units(l.stocked) || levelOf(d).reserved !== 0n) {
+            return { bad: `created level ${i} reads ${JSON.stringify(d)}` }
+          }
+          n.levels.set(d.id, { id: d.id, item: l.item, loc: l.loc, stocked: units(l.stocked), deleted: false })
+        }
+        return { next: n }
+      })
+    }
+    case 'updateLevel': {
+      if (!validStock(c.stocked)) return refuse('invalid_data')
+      const l = lvl(c.item, c.loc)
+      if (!l) return refuse('not_found')
+      const reserved = reservedAt(s, c.item, c.loc)
+      if (!levelInDomain(units(c.stocked), reserved)) return refuse('invalid_data')
+      return ok((ret) => {
+        const got = levelOf(ret)
+        if (ret.id !== l.id || got.stocked !== units(c.stocked) || got.reserved !== reserved) return { bad: `returned ${text(got.stocked)}/${text(got.reserved)}` }
+        const n = clone(s)
+        n.levels.set(l.id, { ...l, stocked: units(c.stocked) })
+        return { next: n }
+      })
+    }
+    case 'adjust':
+    case 'adjustMany': {
+      const entries = c.op === 'adjust' ? [c] : c.entries
+      if (entries.some((e) => !lvl(e.item, e.loc))) return refuse('not_found')
+      // Applied in order, each entry sees the ones before it.
+      const n = clone(s)
+      const post = []
+      for (const e of entries) {
+        const l = liveLevel(n, e.item, e.loc)
+        const stocked = l.stocked + units(e.by)
+        const reserved = reservedAt(n, e.item, e.loc)
+        if (!levelInDomain(stocked, reserved)) return refuse('invalid_data')
+        n.levels.set(l.id, { ...l, stocked })
+        post.push({ id: l.id, stocked, reserved })
+      }
+      return ok((ret) => {
+        ret = [].concat(ret)
+        for (const [i, p] of post.entries()) {
+          const got = ret[i] && levelOf(ret[i])
+          if (!got || ret[i].id !== p.id || got.stocked !== p.stocked || got.reserved !== p.reserved) {
+            return { bad: `entry ${i} returned ${got ? `${text(got.stocked)}/${text(got.reserved)}` : 'nothing'}, model ${text(p.stocked)}/${text(p.reserved)}` }
+          }
+        }
+        return { next: n }
+      })
+    }
+    case 'reserve': {
+      if (!c.lines.every((l) => validQty(l.quantity))) return refuse('invalid_data')
+      const demand = new Map()
+      for (const l of c.lines) demand.set(key(l.item, l.loc), { item: l.item, loc: l.loc, d: (demand.get(key(l.item, l.loc))?.d ?? 0n) + units(l.quantity) })
+      // One location's demand beyond the domain is bad input, whether or not the level exists.
+      const sumBeyond = [...demand.values()].some((x) => !inDomain(x.d))
+      if (c.lines.some((l) => !lvl(l.item, l.loc))) return sumBeyond ? refuse('not_found', 'invalid_data') : refuse('not_found')
+      const why = new Set()
+      for (const { item, loc, d } of demand.values()) {
+        const stocked = lvl(item, loc).stocked
+        const reserved = reservedAt(s, item, loc)
+        if (!c.backorder && d > stocked - reserved) why.add('not_allowed')
+        if (!levelInDomain(stocked, reserved + d)) why.add('invalid_data')
+      }
+      if (why.size) return refuse(...why)
+      return ok((ret) => {
+        ret = [].concat(ret)
+        const n = clone(s)
+        for (const [i, l] of c.lines.entries()) {
+          const d = ret[i]
+          if (!d || d.inventory_item_id !== l.item || d.location_id !== l.loc || qOf(d) !== units(l.quantity) || d.allow_backorder !== c.backorder || (d.line_item_id ?? undefined) !== l.line) {
+            return { bad: `reservation ${i} reads ${JSON.stringify(d)}` }
+          }
+          n.res.set(d.id, { id: d.id, item: l.item, loc: l.loc, q: units(l.quantity), backorder: c.backorder, line: l.line, deleted: null })
+        }
+        return { next: n }
+      })
+    }
+    case 'updateQty':
+    case 'move': {
+      if (c.op === 'updateQty' && !validQty(c.quantity)) return refuse('invalid_data')
+      const r = s.res.get(c.id)
+      if (!r || r.deleted) return refuse('invalid_data', 'not_found') // "Reservation item with id X not found"
+      const to = c.op === 'move' ? c.loc : r.loc
+      const q = c.op === 'updateQty' ? units(c.quantity) : r.q
+      const done = (n) => ok((ret) => {
+        if (ret.id !== r.id || ret.location_id !== to || qOf(ret) !== q) return { bad: `returned ${ret.location_id} ${qOf(ret)}` }
+        return { next: n }
+      })
+      if (to === r.loc && q === r.q) return done(s)
+      const target = lvl(r.item, to)
+      if (!target) return refuse('not_found')
+      const why = new Set()
+      const stocked = target.stocked
+      const reserved = reservedAt(s, r.item, to)
+      const charge = to === r.loc ? q - r.q : q
+      const increases = to !== r.loc || q > r.q
+      if (increases && !r.backorder && charge > stocked - reserved) why.add('not_allowed')
+      if (!levelInDomain(stocked, reserved + charge)) why.add('invalid_data')
+      if (to !== r.loc) {
+        const from = lvl(r.item, r.loc)
+        if (!levelInDomain(from.stocked, reservedAt(s, r.item, r.loc) - r.q)) why.add('invalid_data')
+      }
+      if (why.size) return refuse(...why)
+      const n = clone(s)
+      n.res.set(r.id, { ...r, loc: to, q })
+      return done(n)
+    }
+    case 'delete':
+    case 'softDelete':
+    case 'deleteByLine': {
+      const hit = [...s.res.values()].filter((r) =>
+        c.op === 'deleteByLine' ? !r.deleted && r.line === c.line : c.ids.includes(r.id) && (c.op === 'delete' || !r.deleted)
+      )
+      // Releasing must leave each level in the domain too.
+      const n = clone(s)
+      for (const r of hit) {
+        if (c.op === 'delete') n.res.delete(r.id)
+        else n.res.set(r.id, { ...r, deleted: 'user' })
+      }
+      for (const r of hit.filter((x) => !x.deleted)) {
+        const l = lvl(r.item, r.loc)
+        if (!levelInDomain(l.stocked, reservedAt(n, r.item, r.loc))) return refuse('invalid_data')
+      }
+      return ok(() => ({ next: n }))
+    }
+    case 'restore':
+    case 'restoreByLine': {
+      const hit = [...s.res.values()].filter((r) => r.deleted && (c.op === 'restore' ? c.ids.includes(r.id) : r.line === c.line))
+      if (!hit.length) return same
+      const demand = new Map()
+      for (const r of hit) {
+        const d = demand.get(key(r.item, r.loc)) ?? { item: r.item, loc: r.loc, all: 0n, guarded: 0n }
+        d.all += r.q
+        if (!r.backorder) d.guarded += r.q
+        demand.set(key(r.item, r.loc), d)
+      }
+      // Restores are checked like creates: a missing level first, then the quantity
+      // the non-backorder reservations need, then the domain.
+      const ds = [...demand.values()]
+      if (ds.some((d) => !lvl(d.item, d.loc))) return refuse('not_found')
+      const why = new Set()
+      for (const d of ds) {
+        const stocked = lvl(d.item, d.loc).stocked
+        const reserved = reservedAt(s, d.item, d.loc)
+        if (d.guarded > 0n && d.guarded > stocked - reserved) why.add('not_allowed')
+        if (!levelInDomain(stocked, reserved + d.all)) why.add('invalid_data')
+      }
+      if (why.size) return refuse(...why)
+      const n = clone(s)
+      for (const r of hit) n.res.set(r.id, { ...r, deleted: null })
+      return ok(() => ({ next: n }))
+    }
+    case 'softDeleteLevel': {
+      const l = s.levels.get(c.id)
+      if (!l || l.deleted) return same
+      const n = clone(s)
+      n.levels.set(l.id, { ...l, deleted: true })
+      for (const r of s.res.values()) if (!r.deleted && r.item === l.item && r.loc === l.loc) n.res.set(r.id, { ...r, deleted: `level:${l.id}` })
+      return ok(() => ({ next: n }))
+    }
+    case 'restoreLevel': {
+      const l = s.levels.get(c.id)
+      if (!l || !l.deleted) return same
+      // Another live level at the same item and location: the unique index refuses.
+      if (lvl(l.item, l.loc)) return refuse('invalid_data')
+      const n = clone(s)
+      n.levels.set(l.id, { ...l, deleted: false })
+      for (const r of s.res.values()) if (r.deleted === `level:${l.id}`) n.res.set(r.id, { ...r, deleted: null })
+      return ok(() => ({ next: n }))
+    }
+    case 'read': {
+      let sum = 0n
+      for (const loc of c.locs) {
+        const l = lvl(c.item, loc)
+        if (l) sum += l.stocked - reservedAt(s, c.item, loc)
+      }
+      return ok((ret) => {
+        // A JS number: exact while small, else the nearest double of the exact text.
+        const want = Number(text(sum))
+        const close = sum > -(2n ** 50n) && sum < 2n ** 50n ? ret === want : Math.abs(ret - want) <= Math.abs(want) * 1e-15
+        return close ? { next: s } : { bad: `read ${ret}, model ${text(sum)}` }
+      })
+    }
+    case 'readLevel': {
+      const l = lvl(c.item, c.loc)
+      if (!l) return refuse('not_found')
+      const reserved = reservedAt(s, c.item, c.loc)
+      return ok((ret) => {
+        const got = levelOf(ret)
+        return ret.id === l.id && got.stocked === l.stocked && got.reserved === reserved
+          ? { next: s }
+          : { bad: `read ${text(got.stocked)}/${text(got.reserved)}, model ${text(l.stocked)}/${text(reserved)}` }
+      })
+    }
+    default:
+      throw new Error(`unknown op ${c.op}`)
+  }
+}
+
+/** Runs one concrete call on the service; resolves to { ok } or { err: { type, message } }. */
+async function invoke(svc, c) {
+  const run = () => {
+    switch (c.op) {
+      case 'createLevels':
+        return svc.createInventoryLevels(c.levels.map((l) => ({ inventory_item_id: l.item, location_id: l.loc, stocked_quantity: l.stocked })))
+      case 'updateLevel':
+        return svc.updateInventoryLevels({ inventory_item_id: c.item, location_id: c.loc, stocked_quantity: c.stocked })
+      case 'adjust':
+        return svc.adjustInventory(c.item, c.loc, c.by)
+      case 'adjustMany':
+        return svc.adjustInventory(c.entries.map((e) => ({ inventoryItemId: e.item, locationId: e.loc, adjustment: e.by })))
+      case 'reserve': {
+        const input = c.lines.map((l) => ({
+          inventory_item_id: l.item,
+          location_id: l.loc,
+          quantity: l.quantity,
+          allow_backorder: c.backorder,
+          ...(l.line ? { line_item_id: l.line } : {}),
+        }))
+        return svc.createReservationItems(c.array ? input : input[0])
+      }
+      case 'updateQty':
+        return svc.updateReservationItems({ id: c.id, quantity: c.quantity })
+      case 'move':
+        return svc.updateReservationItems({ id: c.id, location_id: c.loc })
+      case 'delete':
+        return svc.deleteReservationItems(c.ids)
+      case 'softDelete':
+        return svc.softDeleteReservationItems(c.ids)
+      case 'restore':
+        return svc.restoreReservationItems(c.ids)
+      case 'deleteByLine':
+        return svc.deleteReservationItemsByLineItem(c.line)
+      case 'restoreByLine':
+        return svc.restoreReservationItemsByLineItem(c.line)
+      case 'softDeleteLevel':
+        return svc.softDeleteInventoryLevels([c.id])
+      case 'restoreLevel':
+        return svc.restoreInventoryLevels([c.id])
+      case 'read':
+        return svc.retrieveAvailableQuantity(c.item, c.locs)
+      case 'readLevel':
+        return svc.retrieveInventoryLevelByItemAndLocation(c.item, c.loc)
+      default:
+        throw new Error(`unknown op ${c.op}`)
+    }
+  }
+  try {
+    return { ok: (await run()) ?? null }
+  } catch (e) {
+    return { err: { type: e.type ?? 'untyped', message: String(e.message ?? e) } }
+  }
+}
+
+/** The database's levels and reservations of the given items, as plain comparable rows. */
+async function dbState(db, items) {
+  const levels = await db.query(
+    `SELECT id, inventory_item_id AS item, location_id AS loc, deleted_at IS NOT NULL AS deleted,
+            stocked_quantity::text AS stocked, reserved_quantity::text AS reserved
+     FROM inventory_level WHERE inventory_item_id = ANY($1) ORDER BY id`,
+    [items]
+  )
+  const res = await db.query(
+    `SELECT id, inventory_item_id AS item, location_id AS loc, quantity::text AS q, deleted_at IS NOT NULL AS deleted,
+            coalesce(allow_backorder, false) AS backorder, line_item_id AS line
+     FROM reservation_item WHERE inventory_item_id = ANY($1) ORDER BY id`,
+    [items]
+  )
+  const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) // JS order, not the collation's
+  levels.rows.sort(byId)
+  res.rows.sort(byId)
+  return {
+    levels: levels.rows.map((l) => `${l.id} ${l.item} ${l.loc} ${l.deleted ? 'deleted' : `${l.stocked}/${l.reserved}`}`),
+    res: res.rows.map((r) => `${r.id} ${r.item} ${r.loc} ${r.q} ${r.deleted ? 'deleted' : 'live'} ${r.backorder ? 'bo' : '-'} ${r.line ?? '-'}`),
+  }
+}
+
+/** The model state in dbState's terms (a deleted level's reserved column is not compared). */
+function modelRows(s) {
+  const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  const levels = [...s.levels.values()].sort(byId).map((l) =>
+    `${l.id} ${l.item} ${l.loc} ${l.deleted ? 'deleted' : `${text(l.stocked)}/${text(reservedAt(s, l.item, l.loc))}`}`
+  )
+  const res = [...s.res.values()].sort(byId).map((r) =>
+    `${r.id} ${r.item} ${r.loc} ${text(r.q)} ${r.deleted ? 'deleted' : 'live'} ${r.backorder ? 'bo' : '-'} ${r.line ?? '-'}`
+  )
+  return { levels, res }
+}
+/** dbState rows with the numbers normalised (Postgres keeps a scale, e.g. 2.50). */
+const normalRows = (rows) => ({
+  levels: rows.levels.map((l) => l.replace(/(-?[\d.]+)\/(-?[\d.]+)$/, (_, a, b) => `${text(units(a))}/${text(units(b))}`)),
+  res: rows.res.map((r) => r.replace(/^(\S+ \S+ \S+ )(\S+)/, (_, p, q) => p + text(units(q)))),
+})
+/** A state's identity for de-duplication, hidden tags included. */
+const stateKey = (s) => {
+  const rows = modelRows(s)
+  const tags = [...s.res.values()].filter((r) => r.deleted).map((r) => `${r.id}:${r.deleted}`).sort()
+  return rows.levels.join('\n') + '\n' + rows.res.join('\n') + '\n' + tags.join(',')
+}
+
+module.exports = {
+  HUGE, MAX, units, text, over, inDomain, small, qty, stock, adj, validQty, validStock, levelInDomain,
+  emptyState, key, liveLevel, reservedAt, predict, invoke, dbState, modelRows, normalRows, stateKey,
+}
