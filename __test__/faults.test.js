@@ -17,6 +17,7 @@ const { spawn, fork } = require('node:child_process')
 const { Client } = require('pg')
 const { InventoryService } = require('..')
 const { reservedDrift } = require('./helpers')
+const { commitCutter } = require('./support/commit-cutter')
 
 const SEED = Number(process.env.FAULT_SEED || 7340)
 const SOAK = Number(process.env.FAULT_ROUNDS || 0)
@@ -410,5 +411,76 @@ test('acknowledged calls survive backend terminations and a server crash; refuse
   for (const kind of ['terminate', 'crash']) {
     const last = rounds.filter((r) => r.kind === kind).pop()
     expect(count((c) => c.outcome === 'ack' && c.epoch > last.epoch)).toBeGreaterThanOrEqual(WORKERS * ACKS)
+  }
+})
+
+test('a call whose COMMIT was acknowledged by the server but lost on the way is never reported as refused', async () => {
+  // Deterministic: a proxy (support/commit-cutter.js) drops the connection in place of the reply
+  // that says the call's transaction ended, so each call below has committed. Its caller may be told it succeeded or that the outcome is unknown,
+  // but a refusal (not_allowed, invalid_data, ...) would tell it that nothing was written.
+  const schema = 'fault_lost_ack'
+  const setup = await InventoryService.connect({ url: server.url, schema, maxConnections: 2 })
+  await setup.migrate()
+  const item = await setup.createInventoryItems({ sku: 'lost-ack' })
+  await setup.createInventoryLevels({ inventory_item_id: item.id, location_id: 'l', stocked_quantity: 100 })
+  const reserve = (line, quantity = 1) => ({ inventory_item_id: item.id, location_id: 'l', quantity, line_item_id: line })
+  const [toUpdate, toDelete] = await setup.createReservationItems([
+    reserve('lost-update'),
+    reserve('lost-delete'),
+    reserve('lost-delete-by-line'),
+  ])
+  await setup.close()
+
+  const cutter = await commitCutter(server.port)
+  const url = server.url.replace(`:${server.port}/`, `:${cutter.port}/`)
+  const outcomes = []
+  // A fresh pool per case: the cut connection must not be reused by the next case.
+  async function cut(name, opts, calls) {
+    const inventory = await InventoryService.connect({ url, schema, maxConnections: 2, ...opts })
+    const before = cutter.cuts
+    cutter.arm(1)
+    const settled = await Promise.allSettled(calls.map((f) => f(inventory)))
+    await inventory.close()
+    expect({ name, cuts: cutter.cuts - before }).toEqual({ name, cuts: 1 })
+    settled.forEach((r, i) => {
+      const e = r.reason
+      outcomes.push(
+        r.status === 'fulfilled'
+          ? { name, call: i, outcome: 'ack' }
+          : { name, call: i, outcome: ['database_error', 'unexpected_state'].includes(e.type) ? 'unknown' : 'refused', error: `[${e.type}] ${e.message}` }
+      )
+    })
+  }
+  try {
+    await cut('create, alone', { groupReservations: false }, [(inv) => inv.createReservationItems(reserve('lost-single', 2))])
+    await cut('create, two calls in one group commit', { groupReservations: { forceGroupOf: 2 } }, [
+      (inv) => inv.createReservationItems(reserve('lost-group-a', 3)),
+      (inv) => inv.createReservationItems(reserve('lost-group-b', 4)),
+    ])
+    await cut('update', {}, [(inv) => inv.updateReservationItems({ id: toUpdate.id, quantity: 5 })])
+    await cut('delete', {}, [(inv) => inv.deleteReservationItems(toDelete.id)])
+    await cut('delete by line item', {}, [(inv) => inv.deleteReservationItemsByLineItem('lost-delete-by-line')])
+  } finally {
+    await cutter.close()
+  }
+
+  const db = await connect()
+  await db.query(`SET search_path TO "${schema}"`)
+  try {
+    // Every cut call committed: the data shows all of them.
+    const { rows } = await db.query(
+      `SELECT line_item_id AS line, quantity::int AS q, deleted_at IS NOT NULL AS deleted FROM reservation_item ORDER BY line_item_id`
+    )
+    expect(rows).toEqual([
+      { line: 'lost-delete-by-line', q: 1, deleted: true },
+      { line: 'lost-group-a', q: 3, deleted: false },
+      { line: 'lost-group-b', q: 4, deleted: false },
+      { line: 'lost-single', q: 2, deleted: false },
+      { line: 'lost-update', q: 5, deleted: false },
+    ])
+    expect(await reservedDrift(db)).toEqual([])
+    expect(outcomes.filter((o) => o.outcome === 'refused')).toEqual([])
+  } finally {
+    await db.end()
   }
 })
