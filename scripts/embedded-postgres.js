@@ -174,9 +174,63 @@ function spawnError(e, file, { uid } = {}) {
   return new Error(`Cannot run ${file}: ${e.message}. Run \`npm ci\` in the project, ${ADVICE}.`)
 }
 
+/** Pids of the live processes whose parent is `pid` (from /proc on Linux, ps elsewhere). */
+function childPids(pid) {
+  const pairs = []
+  if (fs.existsSync('/proc/self/stat')) {
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue
+      try {
+        // The command name may hold spaces and parentheses: the fields start after the last ')'.
+        const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8')
+        const [, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        pairs.push([Number(name), Number(ppid)])
+      } catch {} // exited meanwhile
+    }
+  } else {
+    const out = execFileSync('ps', ['-A', '-o', 'pid=', '-o', 'ppid='], { encoding: 'utf8' })
+    for (const line of out.trim().split('\n')) pairs.push(line.trim().split(/\s+/).map(Number))
+  }
+  return pairs.filter(([, ppid]) => ppid === pid).map(([p]) => p)
+}
+
+function signal(pid, sig) {
+  try {
+    process.kill(pid, sig)
+  } catch (e) {
+    if (e.code !== 'ESRCH') throw e
+  }
+}
+
+/** False once `pid` has exited (a zombie nobody reaps counts as exited: it holds no resources). */
+function alive(pid) {
+  try {
+    process.kill(pid, 0)
+  } catch (e) {
+    return e.code !== 'ESRCH'
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return !fs.existsSync('/proc/self/stat') // no /proc: kill(0) is all we know
+  }
+}
+
+async function waitGone(pids, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const left = pids.filter(alive)
+    if (!left.length) return
+    if (Date.now() > deadline) throw new Error(`postgres processes ${left.join(', ')} did not exit after SIGKILL`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 /**
- * Starts a throwaway Postgres on 127.0.0.1; resolves to { url, port, stop() }. stop() also removes
- * its data directory. `flags` are extra `postgres` arguments (e.g. ['-c', 'max_connections=200']).
+ * Starts a throwaway Postgres on 127.0.0.1; resolves to { url, port, stop(), crash(), start() }.
+ * stop() also removes its data directory; crash() and start() are for fault tests. `flags` are
+ * extra `postgres` arguments (e.g. ['-c', 'max_connections=200']).
  */
 async function startEmbeddedPostgres({ tag = 'medusa-inventory-rs', flags = [], log = () => {} } = {}) {
   const found = await locateBinaries()
@@ -194,7 +248,7 @@ async function startEmbeddedPostgres({ tag = 'medusa-inventory-rs', flags = [], 
   const data = path.join(dir, 'data')
   const pwfile = path.join(dir, 'pwfile')
   const password = 'postgres'
-  let child
+  let child // the running postmaster (replaced by start() after crash())
   let stopped = false
   const cleanup = () => fs.rmSync(dir, { recursive: true, force: true })
   try {
@@ -223,29 +277,33 @@ async function startEmbeddedPostgres({ tag = 'medusa-inventory-rs', flags = [], 
     )
     fs.rmSync(pwfile, { force: true })
 
-    child = spawn(
-      bin.postgres,
-      ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...flags],
-      { ...opts, stdio: ['ignore', 'ignore', 'pipe'] }
-    )
-    await new Promise((resolve, reject) => {
-      let err = ''
-      const onData = (d) => {
-        err += d
-        if (err.includes('database system is ready to accept connections')) {
-          child.stderr.off('data', onData)
-          child.stderr.resume() // keep draining; the server keeps logging
-          resolve()
-        }
-      }
-      child.stderr.on('data', onData)
-      child.on('error', (e) => reject(spawnError(e, bin.postgres, opts)))
-      child.on('exit', (code, signal) =>
-        reject(new Error(`postgres exited during startup (${signal || `exit ${code}`}): ${err.trim()}\n${ADVICE}.`))
+    const launch = async () => {
+      const proc = spawn(
+        bin.postgres,
+        ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...flags],
+        { ...opts, stdio: ['ignore', 'ignore', 'pipe'] }
       )
-    })
+      child = proc
+      await new Promise((resolve, reject) => {
+        let err = ''
+        const onData = (d) => {
+          err += d
+          if (err.includes('database system is ready to accept connections')) {
+            proc.stderr.off('data', onData)
+            proc.stderr.resume() // keep draining; the server keeps logging
+            resolve()
+          }
+        }
+        proc.stderr.on('data', onData)
+        proc.on('error', (e) => reject(spawnError(e, bin.postgres, opts)))
+        proc.on('exit', (code, signal) =>
+          reject(new Error(`postgres exited during startup (${signal || `exit ${code}`}): ${err.trim()}\n${ADVICE}.`))
+        )
+      })
+    }
+    await launch()
     // If the caller exits without stop(), do not leave a server behind.
-    const onExit = () => child.exitCode === null && child.kill('SIGQUIT')
+    const onExit = () => child.exitCode === null && child.signalCode === null && child.kill('SIGQUIT')
     process.on('exit', onExit)
 
     return {
@@ -265,6 +323,33 @@ async function startEmbeddedPostgres({ tag = 'medusa-inventory-rs', flags = [], 
         } finally {
           cleanup()
         }
+      },
+      /**
+       * Fault injection: kills the server the way kill -9 or the OOM killer would. Every server
+       * process gets SIGKILL, so none of them cleans up, answers its client or flushes anything
+       * (the OS still has what they wrote: this is a process crash, not a power cut). The data
+       * dir stays for start(), which then runs crash recovery. Resolves once they are all gone.
+       */
+      async crash() {
+        const pm = child
+        if (stopped || pm.exitCode !== null || pm.signalCode !== null) throw new Error('postgres is not running')
+        // Frozen first: it forks nothing and reacts to no child's death while they are killed.
+        process.kill(pm.pid, 'SIGSTOP')
+        const backends = childPids(pm.pid)
+        for (const pid of backends) signal(pid, 'SIGKILL')
+        await new Promise((resolve) => {
+          pm.once('exit', resolve)
+          pm.kill('SIGKILL')
+        })
+        // A process still attached to the old shared memory would make the next start fail
+        // ("pre-existing shared memory block is still in use").
+        await waitGone(backends)
+      },
+      /** Starts the server again on the same data dir and port (after crash()). */
+      async start() {
+        if (stopped) throw new Error('postgres was stopped')
+        if (child.exitCode === null && child.signalCode === null) throw new Error('postgres is already running')
+        await launch()
       },
     }
   } catch (e) {

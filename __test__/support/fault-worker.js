@@ -1,0 +1,207 @@
+'use strict'
+// One load process of the fault test (__test__/faults.test.js), run with child_process.fork.
+// It has its own InventoryService pool and keeps `lanes` concurrent callers busy with a seeded
+// mix of reservation creates / updates / deletes and adjustInventory(±1) on a few shared levels,
+// and logs every call with its outcome: 'ack' (resolved), 'refused' (a Medusa error that means
+// nothing was written) or 'unknown' (the database call failed: it may or may not have landed).
+//
+// Messages from the parent:
+//   { type: 'start', url, schema, worker, seed, lanes, levels: [{ item, loc, kind }] } -> { type: 'ready' }
+//   { type: 'epoch', epoch }: calls started from now on are tagged with it
+//   { type: 'waitAcks', token, n, maxFailures }: answered { type: 'acks', token, ok } once n calls
+//     started after it were acknowledged (ok: true), or once maxFailures of them failed in a row
+//     for another reason than stock (ok: false, with their errors): the pool did not recover
+//   { type: 'stop' }: lanes finish their call, the pool closes -> { type: 'log', calls }
+// The process exits when the parent disconnects.
+const { InventoryService, InventoryError } = require('../..')
+
+// Errors after which the call's effect is unknown: the database call itself failed.
+const UNKNOWN = new Set(['database_error', 'unexpected_state'])
+// ...except this SQLSTATE, cannot_connect_now: a server still starting up refused the connection,
+// so nothing of the call ran.
+const NOT_CONNECTED = '57P03'
+
+function rng(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+let inventory
+let cfg
+let rand
+let epoch = 0
+let stopping = false
+let seq = 0
+const calls = []
+const mine = new Map() // id -> { id, line, level, busy }: acknowledged reservations of this process
+const waiters = new Set()
+
+const pick = (list) => list[Math.floor(rand() * list.length)]
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+function classify(e) {
+  if (e instanceof InventoryError) {
+    return {
+      outcome: UNKNOWN.has(e.type) && e.code !== NOT_CONNECTED ? 'unknown' : 'refused',
+      errType: e.type,
+      errMessage: e.message,
+      errCode: e.code,
+      errCause: e.cause,
+    }
+  }
+  // Not a Medusa error at all: the parent reports it.
+  return { outcome: 'unknown', errType: 'untyped', errMessage: String(e && (e.stack || e.message || e)) }
+}
+
+/** Runs one call and logs it; resolves to the log entry. */
+async function record(entry, fn) {
+  entry.n = seq++
+  entry.worker = cfg.worker
+  entry.epoch = epoch
+  entry.t0 = Date.now()
+  const started = waiters.size ? [...waiters] : []
+  try {
+    entry.result = await fn()
+    entry.outcome = 'ack'
+  } catch (e) {
+    Object.assign(entry, classify(e))
+  }
+  entry.t1 = Date.now()
+  calls.push(entry)
+  for (const w of started) w.observe(entry)
+  return entry
+}
+
+async function create() {
+  const level = pick(cfg.levels)
+  const line = `f${cfg.worker}-${seq}`
+  const quantity = 1 + Math.floor(rand() * 3)
+  const allow_backorder = level.kind === 'backorder' && rand() < 0.5
+  const e = await record(
+    { op: 'create', line, item: level.item, loc: level.loc, quantity, allow_backorder },
+    () =>
+      inventory.createReservationItems({
+        inventory_item_id: level.item,
+        location_id: level.loc,
+        quantity,
+        allow_backorder,
+        line_item_id: line,
+      })
+  )
+  if (e.outcome === 'ack') {
+    e.id = e.result.id
+    mine.set(e.id, { id: e.id, line, level, busy: false })
+  }
+  delete e.result
+  return e
+}
+
+async function update(r) {
+  const quantity = 1 + Math.floor(rand() * 3)
+  const e = await record({ op: 'update', id: r.id, line: r.line, quantity }, () =>
+    inventory.updateReservationItems({ id: r.id, quantity })
+  )
+  delete e.result
+  return e
+}
+
+async function remove(r) {
+  const byLine = rand() < 0.5
+  const e = await record({ op: byLine ? 'deleteByLine' : 'delete', id: r.id, line: r.line }, () =>
+    byLine ? inventory.deleteReservationItemsByLineItem(r.line) : inventory.deleteReservationItems(r.id)
+  )
+  delete e.result
+  // After an unknown delete the reservation may be gone: leave it alone from now on.
+  if (e.outcome !== 'refused') mine.delete(r.id)
+  return e
+}
+
+async function adjust() {
+  const level = pick(cfg.levels)
+  // Only the loose levels (huge stock) go down: elsewhere available >= 0 must hold exactly.
+  const adjustment = level.kind === 'loose' && rand() < 0.5 ? -1 : 1
+  const e = await record({ op: 'adjust', item: level.item, loc: level.loc, adjustment }, () =>
+    inventory.adjustInventory(level.item, level.loc, adjustment)
+  )
+  delete e.result
+  return e
+}
+
+async function lane() {
+  let failures = 0
+  while (!stopping) {
+    const x = rand()
+    // A reservation is used by one call at a time, so its calls are ordered.
+    const free = x >= 0.4 && x < 0.7 ? [...mine.values()].filter((r) => !r.busy) : []
+    let e
+    if (free.length) {
+      const r = pick(free)
+      r.busy = true
+      try {
+        e = await (x < 0.55 ? update(r) : remove(r))
+      } finally {
+        r.busy = false
+      }
+    } else {
+      e = await (x < 0.7 ? create() : adjust())
+    }
+    // While the server is down calls fail at once: back off instead of spinning.
+    failures = e.outcome === 'ack' || e.errType === 'not_allowed' ? 0 : failures + 1
+    if (failures) await sleep(Math.min(100, 2 ** failures) + Math.floor(rand() * 5))
+  }
+}
+
+function waitAcks({ token, n, maxFailures }) {
+  let acks = 0
+  let failuresInARow = 0
+  const failures = []
+  const w = {
+    observe(entry) {
+      if (!waiters.has(w)) return
+      if (entry.outcome === 'ack') {
+        acks++
+        failuresInARow = 0
+        failures.length = 0
+      } else if (entry.errType !== 'not_allowed') {
+        failuresInARow++
+        if (failures.length < 5) failures.push(`${entry.op}: [${entry.errType}] ${entry.errMessage} (${entry.errCause || ''})`)
+      }
+      if (acks >= n || failuresInARow >= maxFailures) {
+        waiters.delete(w)
+        process.send({ type: 'acks', token, ok: acks >= n, acks, failures })
+      }
+    },
+  }
+  waiters.add(w)
+}
+
+let running = []
+process.on('message', async (msg) => {
+  try {
+    if (msg.type === 'start') {
+      cfg = msg
+      rand = rng(msg.seed)
+      inventory = await InventoryService.connect({ url: msg.url, schema: msg.schema, maxConnections: 4 })
+      running = Array.from({ length: msg.lanes }, () => lane())
+      process.send({ type: 'ready' })
+    } else if (msg.type === 'epoch') {
+      epoch = msg.epoch
+    } else if (msg.type === 'waitAcks') {
+      waitAcks(msg)
+    } else if (msg.type === 'stop') {
+      stopping = true
+      await Promise.all(running)
+      await inventory.close()
+      process.send({ type: 'log', calls }) // the parent then disconnects, which ends this process
+    }
+  } catch (e) {
+    process.send({ type: 'fatal', error: String(e && (e.stack || e.message)) })
+  }
+})
+process.on('disconnect', () => process.exit(0))
