@@ -2,7 +2,7 @@
 // Invariants on the rarer write paths: one reservation engine for lone and
 // grouped calls, checked arithmetic, restores, duplicate ids, levels taken away.
 const { InventoryService } = require('..')
-const { freshService, reservedDrift, DATABASE_URL } = require('./helpers')
+const { freshService, reservedDrift, sql, DATABASE_URL } = require('./helpers')
 
 const HUGE = '9999999999999999999999999999' // the largest quantity the domain accepts (10^28 - 1)
 
@@ -329,6 +329,44 @@ describe('levels taken away release their reservations', () => {
     await t.inventory.createInventoryLevels({ inventory_item_id: j.id, location_id: 'gone-loc', stocked_quantity: 10 })
     await t.inventory.deleteReservationItemByLocationId('gone-loc')
     expect(await level(j.id, 'gone-loc')).toEqual({ reserved: '0', available: '10' })
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+
+  test('a release waiting on a reservation that a level restore brings back releases it from the restored level', async () => {
+    // restoreInventoryLevels and deleteReservationItems both need reservation r; a third
+    // session holds it, so both queue, and the restore commits first. The delete then
+    // sees r live and must take it off the level the restore brought back.
+    const i = await stocked(10)
+    const r = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 1 })
+    const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
+    await t.inventory.softDeleteInventoryLevels([lvl.id])
+    const holder = await sql(t.schema)
+    const holderPid = (await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
+    // Waits until n backends wait behind the holder (directly or behind one that does).
+    const waiting = async (n) => {
+      for (;;) {
+        const { rows } = await t.db.query(
+          `WITH RECURSIVE w(pid) AS (
+             SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))
+             UNION SELECT a.pid FROM pg_stat_activity a JOIN w ON w.pid = ANY(pg_blocking_pids(a.pid)))
+           SELECT count(*)::int AS n FROM w`, [holderPid])
+        if (rows[0].n >= n) return
+        await new Promise((res) => setTimeout(res, 10))
+      }
+    }
+    try {
+      await holder.query('BEGIN')
+      await holder.query('SELECT 1 FROM reservation_item WHERE id = $1 FOR UPDATE', [r.id])
+      const restore = t.inventory.restoreInventoryLevels([lvl.id])
+      await waiting(1)
+      const del = t.inventory.deleteReservationItems([r.id])
+      await waiting(2)
+      await holder.query('COMMIT')
+      await Promise.all([restore, del])
+    } finally {
+      await holder.end()
+    }
+    expect(await level(i.id)).toEqual({ reserved: '0', available: '10' })
     expect(await reservedDrift(t.db)).toEqual([])
   })
 
