@@ -847,32 +847,31 @@ impl InventoryService {
         );
         let stmt = tx.prepare_cached(&sql).await?;
         let moved = tx.query(&stmt, &[&t_item, &t_loc, &t_q, &t_guard]).await?;
-        let mut level_ids = Vec::new();
-        let mut level_deltas = Vec::new();
-        for m in &moved {
-            let (item, loc): (String, String) = (m.get(0), m.get(1));
-            match m.get::<_, Option<String>>(2) {
-                Some(_) if m.get::<_, bool>(5) => {
-                    return Err(Error::not_allowed(format!(
-                        "Not enough stock available for item {item} at location {loc}"
-                    )))
-                }
-                Some(_) if !m.get::<_, bool>(6) => {
-                    return Err(beyond_level("quantity", &item, &loc))
-                }
-                Some(id) => {
-                    level_ids.push(id);
-                    level_deltas.push(m.get::<_, String>(3));
-                }
-                // A release from a level that no longer exists has nothing to give back.
-                None if !m.get::<_, bool>(4) => {}
-                None => {
-                    return Err(Error::not_found(format!(
-                        "Item {item} is not stocked at location {loc}"
-                    )))
-                }
-            }
+        // Errors in Medusa's precedence, as for creates: a missing level, then a
+        // shortage, then a level that would leave the quantity domain.
+        let pair = |m: &tokio_postgres::Row| (m.get::<_, String>(0), m.get::<_, String>(1));
+        let live = |m: &tokio_postgres::Row| m.get::<_, Option<String>>(2).is_some();
+        if let Some(m) = moved.iter().find(|m| !live(m) && m.get::<_, bool>(4)) {
+            let (item, loc) = pair(m);
+            return Err(Error::not_found(format!(
+                "Item {item} is not stocked at location {loc}"
+            )));
         }
+        if let Some(m) = moved.iter().find(|m| live(m) && m.get::<_, bool>(5)) {
+            let (item, loc) = pair(m);
+            return Err(Error::not_allowed(format!(
+                "Not enough stock available for item {item} at location {loc}"
+            )));
+        }
+        if let Some(m) = moved.iter().find(|m| live(m) && !m.get::<_, bool>(6)) {
+            let (item, loc) = pair(m);
+            return Err(beyond_level("quantity", &item, &loc));
+        }
+        // A release from a level that no longer exists has nothing to give back.
+        let (level_ids, level_deltas): (Vec<String>, Vec<String>) = moved
+            .iter()
+            .filter_map(|m| Some((m.get::<_, Option<String>>(2)?, m.get::<_, String>(3))))
+            .unzip();
         if !level_ids.is_empty() {
             // Never below zero, as in release(): a reservation from before its
             // level was re-created must not drive the new level negative.
