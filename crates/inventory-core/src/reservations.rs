@@ -94,7 +94,7 @@ async fn release<C: deadpool_postgres::GenericClient>(
             "WHERE live",
         ),
         Release::SoftDelete => (
-            "t.deleted_at IS NULL",
+            "live",
             "UPDATE reservation_item t SET deleted_at = now(), updated_at = now()
              FROM r WHERE t.id = r.id AND NOT EXISTS (SELECT 1 FROM bad)
              RETURNING t.id",
@@ -102,22 +102,23 @@ async fn release<C: deadpool_postgres::GenericClient>(
         ),
         Release::Restore => return restore(c, cond, params).await,
     };
-    // The levels are locked whether or not this statement's snapshot shows
-    // them live, and judged live after the lock (whose row is the latest
-    // version): a level restored together with these reservations by a call
-    // that committed while this one waited for them is live, and is released.
+    // Reservations and levels are locked whether or not this statement's
+    // snapshot shows them live, and judged after the lock (whose row is the
+    // latest version): a reservation or level restored by a call that committed
+    // while this one waited is live, and is released.
     // Never below zero, even for a reservation that outlived its level's history
     // (levels taken away release their reservations, see levels.rs). A release
     // that would leave a level unreadable (past 28 significant digits: reserved
     // 10^28 - 1 released by 0.25) changes nothing and says so.
     let new_reserved = "greatest(trim_scale(l.reserved_quantity - d.q), 0)";
     let sql = format!(
-        "WITH r AS MATERIALIZED (
+        "WITH r0 AS MATERIALIZED (
            SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
                   t.deleted_at IS NULL AS live
            FROM reservation_item t
-           WHERE ({cond}) AND {pick} ORDER BY t.id FOR UPDATE
+           WHERE ({cond}) ORDER BY t.id FOR UPDATE
          ),
+         r AS (SELECT * FROM r0 WHERE {pick}),
          d AS (SELECT item, loc, sum(q) AS q FROM r {counted} GROUP BY 1, 2),
          lk0 AS MATERIALIZED (
            SELECT l.id, l.inventory_item_id AS item, l.location_id AS loc, l.deleted_at,
@@ -161,12 +162,13 @@ async fn restore<C: deadpool_postgres::GenericClient>(
 ) -> Result<(Vec<String>, Vec<String>)> {
     let new_reserved = "trim_scale(t.reserved_quantity + chk.total)";
     let sql = format!(
-        "WITH r AS MATERIALIZED (
+        "WITH r0 AS MATERIALIZED (
            SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
-                  coalesce(t.allow_backorder, false) AS bo
+                  coalesce(t.allow_backorder, false) AS bo, t.deleted_at IS NOT NULL AS gone
            FROM reservation_item t
-           WHERE ({cond}) AND t.deleted_at IS NOT NULL ORDER BY t.id FOR UPDATE
+           WHERE ({cond}) ORDER BY t.id FOR UPDATE
          ),
+         r AS (SELECT * FROM r0 WHERE gone),
          d AS (
            SELECT item, loc, sum(q) AS total, coalesce(sum(q) FILTER (WHERE NOT bo), 0) AS guarded
            FROM r GROUP BY 1, 2
@@ -239,6 +241,9 @@ fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
 /// What one createReservationItems call gets back: its reservations (input order)
 /// and the ids of the levels it charged.
 type Reserved = (Vec<Value>, Vec<String>);
+
+/// Passes a release by line item or location makes before giving up (`conflict`).
+const PREDICATE_PASSES: usize = 5;
 
 /// Largest magnitude a level quantity (stocked, reserved, and available =
 /// stocked - reserved) may take: the top of the input domain (quantity.rs).
@@ -916,8 +921,34 @@ impl InventoryService {
     ) -> Result<(Vec<String>, Vec<String>)> {
         let mut params = Params::default();
         let p = params.push(values);
-        let c = self.client().await?;
-        release(&c, &format!("t.{column} = ANY({p}::text[])"), &params, mode).await
+        let cond = format!("t.{column} = ANY({p}::text[])");
+        let mut c = self.client().await?;
+        if column == "id" {
+            // Ids name a fixed set of rows, all locked (and judged) by one statement.
+            return release(&c, &cond, &params, mode).await;
+        }
+        // A line item or location also matches rows created after the statement's
+        // snapshot. Passes in one transaction, each with a fresh snapshot, until
+        // one finds nothing more: every matching row committed before this call
+        // commits is acted on, and a create waiting on a level this call holds
+        // comes after it.
+        let tx = c.transaction().await?;
+        let (mut done, mut levels) = (Vec::new(), Vec::new());
+        for _ in 0..PREDICATE_PASSES {
+            let (d, l) = release(&tx, &cond, &params, mode).await?;
+            if d.is_empty() {
+                tx.commit().await?;
+                levels.sort();
+                levels.dedup();
+                return Ok((done, levels));
+            }
+            done.extend(d);
+            levels.extend(l);
+        }
+        Err(Error::new(
+            crate::error::ErrorType::Conflict,
+            "reservations kept arriving for this call; retry it",
+        ))
     }
 
     /// Releases or restores reservations and reports it as Medusa does: the levels
