@@ -44,6 +44,7 @@ fn parse(json: &str, what: &str) -> inventory_core::Result<serde_json::Value> {
 }
 
 #[napi]
+#[derive(Debug)]
 pub struct NativeInventory {
     inner: Arc<InventoryService>,
 }

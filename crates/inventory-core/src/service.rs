@@ -173,6 +173,15 @@ pub struct InventoryService {
     cache_high_water: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
+impl std::fmt::Debug for InventoryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InventoryService")
+            .field("schema", &self.schema)
+            .field("pool", &self.pool.status())
+            .finish_non_exhaustive()
+    }
+}
+
 pub type Client = deadpool_postgres::Client;
 
 impl InventoryService {
@@ -379,6 +388,7 @@ pub fn dto(entity: &'static Entity) -> &'static str {
 // ---- input parsing -------------------------------------------------------
 
 /// What a create or update may carry for one entity.
+#[derive(Debug)]
 pub struct InputSpec {
     pub entity: &'static Entity,
     /// Fields the caller may set.
