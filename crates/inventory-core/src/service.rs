@@ -1,5 +1,8 @@
-//! Connection pool, id generation and the generic row operations shared by the
-//! three entities (read, insert, update, delete, soft delete, restore).
+//! The service handle (connect options, pool, statement cache bound, id
+//! generation), call outcomes with their change events, and the row helpers the
+//! three entities share: input parsing, list/count/retrieve, insert, SET clauses.
+//! Deletes, soft deletes and restores live with each entity (items, levels,
+//! reservations).
 
 use crate::connection::{self, Connector, SslOption};
 use crate::entity::{Entity, Kind};
