@@ -12,11 +12,6 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeInventory {
   /** Creates or upgrades the tables; returns the schema version. */
   migrate(): Promise<number>
-  /**
-   * The largest prepared-statement cache a pooled connection had when handed
-   * out; tests use it to prove the cache stays bounded.
-   */
-  debugStatementCacheHighWater(): number
   /** Drops the module's tables (Medusa's migration revert). */
   revertMigrations(): Promise<void>
   /**
@@ -30,9 +25,6 @@ export declare class NativeInventory {
 
 /** Opens a pool. `options` is JSON: `{ url, schema?, maxConnections? }`. */
 export declare function connect(options: string): Promise<NativeInventory>
-
-/** Panics inside the addon on purpose, so tests can prove a panic is a rejected promise. */
-export declare function debugPanic(): Promise<void>
 
 /** The Medusa method names `call` accepts. */
 export declare function methods(): Array<string>

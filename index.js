@@ -837,5 +837,4 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeInventory = nativeBinding.NativeInventory
 module.exports.connect = nativeBinding.connect
-module.exports.debugPanic = nativeBinding.debugPanic
 module.exports.methods = nativeBinding.methods

@@ -153,7 +153,7 @@ describe('inventory levels', () => {
   })
 
   test('delete one level, many levels, soft delete/restore, and by location', async () => {
-    const [a, b, c] = await t.inventory.createInventoryLevels([
+    const [, b, c] = await t.inventory.createInventoryLevels([
       { inventory_item_id: item.id, location_id: 'a' },
       { inventory_item_id: item.id, location_id: 'b' },
       { inventory_item_id: item.id, location_id: 'gone' },

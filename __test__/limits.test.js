@@ -3,7 +3,7 @@
 // option, writes nothing and carries no raw Postgres, serde or panic text.
 const fs = require('node:fs')
 const { InventoryService } = require('..')
-const { freshService, sql, DATABASE_URL } = require('./helpers')
+const { freshService, DATABASE_URL } = require('./helpers')
 
 const RAW = /invalid byte sequence|out of range for type|syntax for type|index row|parsing response|recursion limit|capacity overflow|panicked|Addition overflowed|Invalid decimal/i
 

@@ -13,9 +13,21 @@
 #     Windows MSVC needs Microsoft's SDK: build it on Windows.
 #   macOS host: both darwin targets natively.  Windows host: MSVC natively.
 #
-# Usage: scripts/build-all.sh [rust-target-triple...]   (default: all of the above)
+# --test-hooks: the test build instead (Cargo feature test-hooks: entry points only the tests
+# call), into artifacts/test-hooks-<triple>/, for the workflow's test jobs; never published.
+# It is generated in target/addon/test, so the root's index.js / index.d.ts stay the published API's.
+#
+# Usage: scripts/build-all.sh [--test-hooks] [rust-target-triple...]   (default: all of the above)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+kind=bindings
+build=()
+if [ "${1:-}" = "--test-hooks" ]; then
+  shift
+  kind=test-hooks
+  build=(--features test-hooks --output-dir target/addon/test)
+fi
 
 host="$(node -p 'process.platform + "-" + process.arch')"
 case "$host" in
@@ -61,17 +73,20 @@ for triple in "${targets[@]}"; do
   esac
   command -v rustup >/dev/null && rustup target add "$triple" >/dev/null
   echo "== $triple ${flags[*]:-(native)}"
-  npx napi build --platform --release --target "$triple" "${flags[@]}"
+  npx napi build --platform --release --target "$triple" "${flags[@]}" "${build[@]}"
   platform="$(node -p "require('@napi-rs/cli').parseTriple('$triple').platformArchABI")"
   file="medusa-inventory-rs.$platform.node"
-  mkdir -p "artifacts/bindings-$triple"
-  # The host's own binary stays in place too: tests and the loader use it.
+  built="$file"
+  [ "$kind" = bindings ] || built="target/addon/test/$file"
+  mkdir -p "artifacts/$kind-$triple"
+  # The host's own binary stays at the root too: tests and the loader use it.
   if [ "$platform" = "$hostkey" ]; then
-    cp "$file" "artifacts/bindings-$triple/"
+    cp "$built" "artifacts/$kind-$triple/"
+    [ "$built" = "$file" ] || cp "$built" "$file"
   else
-    mv "$file" "artifacts/bindings-$triple/"
+    mv "$built" "artifacts/$kind-$triple/"
   fi
-  out="artifacts/bindings-$triple/$file"
+  out="artifacts/$kind-$triple/$file"
   floor=""
   if [[ "$triple" == *-linux-gnu ]]; then
     floor="$(objdump -T "$out" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"

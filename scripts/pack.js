@@ -1,11 +1,11 @@
 'use strict'
 // The package as users get it.
 //
-//   node scripts/pack.js                   (npm run pack:local) build the addon when stale (needs
-//                                          Rust), then `npm pack` into packed/ (emptied first): the
-//                                          main package and, when the project has napi-rs platform
+//   node scripts/pack.js [--glibc217]      (npm run pack:local) build the published addon when stale
+//                                          (needs Rust), then `npm pack` into packed/ (emptied first):
+//                                          the main package and, when the project has napi-rs platform
 //                                          packages (npm/<platform>/package.json), the host's one with
-//                                          the freshly built binary copied in.
+//                                          that binary copied in. --glibc217: as scripts/ensure-built.js.
 //   node scripts/pack.js --install <dir>   `npm install --no-save` every tarball in packed/ into the
 //                                          project at <dir>, all in one command so the main package's
 //                                          optionalDependencies find the platform package among them.
@@ -13,11 +13,15 @@
 //
 // --no-save keeps the tarballs out of <dir>'s package.json and package-lock.json: their hashes
 // change on every rebuild, and a lock pinning one would break the next `npm ci`.
+//
+// The published addon is built without the `test-hooks` feature, in target/addon/publish, apart
+// from the test build at the root (scripts/ensure-built.js). The loader and types that build
+// generates must be the committed index.js and index.d.ts: those are what the package ships.
 const fs = require('node:fs')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
+const { root, binaryName, outdated, napiBuild } = require('./ensure-built.js')
 
-const root = path.resolve(__dirname, '..')
 const out = path.join(root, 'packed')
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 
@@ -50,8 +54,22 @@ function pack(dir) {
   return { file, files: info.files.map((f) => f.path) }
 }
 
-function packAll() {
-  execFileSync(process.execPath, [path.join(__dirname, 'ensure-built.js')], { cwd: root, stdio: 'inherit' })
+/** The published addon (no test hooks), built when stale; its generated loader checked. */
+function publishedBinary(glibc217) {
+  const dir = path.join(root, 'target', 'addon', 'publish')
+  const binary = path.join(dir, binaryName)
+  if (outdated(binary)) napiBuild({ outDir: dir, glibc217 })
+  else console.log(`[pack] published addon is up to date (${path.relative(root, binary)})`)
+  for (const f of ['index.js', 'index.d.ts']) {
+    if (fs.readFileSync(path.join(dir, f), 'utf8') !== fs.readFileSync(path.join(root, f), 'utf8')) {
+      fail(`${f} differs from what the build generates (${path.relative(root, path.join(dir, f))}): run \`npm run build\` and commit it`)
+    }
+  }
+  return binary
+}
+
+function packAll(glibc217) {
+  const built = publishedBinary(glibc217)
   fs.rmSync(out, { recursive: true, force: true })
   fs.mkdirSync(out)
 
@@ -63,10 +81,10 @@ function packAll() {
   if (platformDir) {
     const pkg = JSON.parse(fs.readFileSync(path.join(platformDir, 'package.json'), 'utf8'))
     const binary = pkg.main
-    if (!binary || !fs.existsSync(path.join(root, binary))) {
-      fail(`${path.relative(root, platformDir)}/package.json names "main": ${JSON.stringify(binary)}, not a built file at the root`)
+    if (binary !== binaryName) {
+      fail(`${path.relative(root, platformDir)}/package.json names "main": ${JSON.stringify(binary)}, not ${binaryName}`)
     }
-    fs.copyFileSync(path.join(root, binary), path.join(platformDir, binary))
+    fs.copyFileSync(built, path.join(platformDir, binary))
     tarballs.push(pack(platformDir))
   }
   // Whatever the layout, what a user installs must carry a native binary for this host.
@@ -89,8 +107,8 @@ const args = process.argv.slice(2)
 if (args[0] === '--install') {
   if (!args[1]) fail('usage: node scripts/pack.js --install <project dir>')
   installInto(path.resolve(args[1]))
-} else if (args.length === 0) {
-  packAll()
+} else if (args.length === 0 || (args.length === 1 && args[0] === '--glibc217')) {
+  packAll(args[0] === '--glibc217')
 } else {
-  fail('usage: node scripts/pack.js [--install <project dir>]')
+  fail('usage: node scripts/pack.js [--glibc217] | --install <project dir>')
 }

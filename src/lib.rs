@@ -44,6 +44,7 @@ fn parse(json: &str, what: &str) -> inventory_core::Result<serde_json::Value> {
 }
 
 #[napi]
+#[derive(Debug)]
 pub struct NativeInventory {
     inner: Arc<InventoryService>,
 }
@@ -68,6 +69,7 @@ pub fn methods() -> Vec<String> {
 }
 
 /// Panics inside the addon on purpose, so tests can prove a panic is a rejected promise.
+#[cfg(feature = "test-hooks")]
 #[napi]
 pub async fn debug_panic() -> napi::Result<()> {
     guarded(async {
@@ -86,13 +88,6 @@ impl NativeInventory {
     pub async fn migrate(&self) -> napi::Result<i32> {
         let svc = self.inner.clone();
         guarded(async move { svc.migrate().await }).await
-    }
-
-    /// The largest prepared-statement cache a pooled connection had when handed
-    /// out; tests use it to prove the cache stays bounded.
-    #[napi]
-    pub fn debug_statement_cache_high_water(&self) -> u32 {
-        self.inner.statement_cache_high_water() as u32
     }
 
     /// Drops the module's tables (Medusa's migration revert).
@@ -122,5 +117,16 @@ impl NativeInventory {
     #[napi]
     pub fn close(&self) {
         self.inner.close();
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+#[napi]
+impl NativeInventory {
+    /// The largest prepared-statement cache a pooled connection had when handed
+    /// out; tests use it to prove the cache stays bounded.
+    #[napi]
+    pub fn debug_statement_cache_high_water(&self) -> u32 {
+        self.inner.statement_cache_high_water() as u32
     }
 }

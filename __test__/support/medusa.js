@@ -97,7 +97,7 @@ function startMedusa(url, schema, { timeoutMs = 30000, resolve = '@medusajs/inve
       const gone = new Promise((r) => child.once('exit', r))
       try {
         await request('shutdown')
-      } catch (_) {
+      } catch {
         // fall through to kill
       }
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000)

@@ -10,7 +10,6 @@ const fmt = (x, digits) => {
   if (x >= 1) return x.toFixed(2)
   return x.toFixed(3)
 }
-const ms = (x) => (x === null || x === undefined ? '—' : `${fmt(x)} ms`)
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : null)
 const times = (x) => (x === null ? '—' : `${fmt(x, x >= 10 ? 0 : 1)}×`)
 const pct = (x) => (x === null ? '—' : `${Math.round(x * 100)}%`)
@@ -126,7 +125,7 @@ function markdown(report, summary) {
     fl('node-postgres `SELECT 1` (in the peer process)', peer.floors.pg_select1)
   }
   if (pgbench && pgbench.available) {
-    for (const [k, r] of Object.entries(pgbench.runs)) {
+    for (const r of Object.values(pgbench.runs)) {
       if (r.error) L.push(`| pgbench: ${r.what} | error | | ${r.error.slice(0, 80)} |`)
       else L.push(`| pgbench: ${r.what} | ${r.p50 !== undefined ? fmt(r.p50) : '—'} | ${r.p99 !== undefined ? fmt(r.p99) : '—'} | ${fmt(r.tps)} tps |`)
     }

@@ -11,7 +11,7 @@ const { benchRoot } = require('./one-medusa')
 const { MedusaApp, MedusaAppMigrateUp, MedusaModule } = require('@medusajs/framework/modules-sdk')
 const { ContainerRegistrationKeys, Modules, ModulesSdkUtils } = require('@medusajs/framework/utils')
 const { Client } = require('pg')
-const { OPS, LOCATIONS, seed, createItems, picker, pad } = require('./ops')
+const { OPS, LOCATIONS, seed, picker } = require('./ops')
 const { summarize, now, rng, round } = require('./stats')
 
 const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG || '{}')

@@ -98,7 +98,8 @@ fn id_arg(v: &Value, name: &str) -> Result<String> {
         .ok_or_else(|| Error::invalid(format!("{name} must be a string")))
 }
 
-/// A quantity read back from Postgres as text, returned as a JS number.
+/// The outcome of a level update: the levels (one or an array, as given) and one
+/// `updated` change naming each level once.
 fn updated_levels(levels: Vec<Value>, was_array: bool) -> Outcome {
     let mut seen = std::collections::HashSet::new();
     let ids: Vec<String> = ids_in(&Value::Array(levels.clone()))

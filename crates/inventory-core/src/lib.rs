@@ -1,6 +1,8 @@
 //! Medusa-compatible inventory on Postgres: the domain and all SQL, with no
 //! Node bindings, so `cargo test` exercises it directly.
 
+#![forbid(unsafe_code)]
+
 mod connection;
 pub mod dispatch;
 pub mod entity;

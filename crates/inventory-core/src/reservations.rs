@@ -570,6 +570,14 @@ pub struct Reserver {
     grouping: Grouping,
 }
 
+impl std::fmt::Debug for Reserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reserver")
+            .field("grouping", &self.grouping)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Largest number of calls one group carries.
 const MAX_BATCH: usize = 256;
 

@@ -1,5 +1,8 @@
-//! Connection pool, id generation and the generic row operations shared by the
-//! three entities (read, insert, update, delete, soft delete, restore).
+//! The service handle (connect options, pool, statement cache bound, id
+//! generation), call outcomes with their change events, and the row helpers the
+//! three entities share: input parsing, list/count/retrieve, insert, SET clauses.
+//! Deletes, soft deletes and restores live with each entity (items, levels,
+//! reservations).
 
 use crate::connection::{self, Connector, SslOption};
 use crate::entity::{Entity, Kind};
@@ -171,6 +174,15 @@ pub struct InventoryService {
     ids: Mutex<ulid::Generator>,
     pub(crate) reserver: crate::reservations::Reserver,
     cache_high_water: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::fmt::Debug for InventoryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InventoryService")
+            .field("schema", &self.schema)
+            .field("pool", &self.pool.status())
+            .finish_non_exhaustive()
+    }
 }
 
 pub type Client = deadpool_postgres::Client;
@@ -379,6 +391,7 @@ pub fn dto(entity: &'static Entity) -> &'static str {
 // ---- input parsing -------------------------------------------------------
 
 /// What a create or update may carry for one entity.
+#[derive(Debug)]
 pub struct InputSpec {
     pub entity: &'static Entity,
     /// Fields the caller may set.

@@ -13,6 +13,12 @@ pub type Param = Box<dyn ToSql + Sync + Send>;
 #[derive(Default)]
 pub struct Params(pub Vec<Param>);
 
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Params({} values)", self.0.len())
+    }
+}
+
 impl Params {
     pub fn push<T: ToSql + Sync + Send + 'static>(&mut self, v: T) -> String {
         self.0.push(Box::new(v));
