@@ -358,16 +358,17 @@ async function dbState(db, items) {
   levels.rows.sort(byId)
   res.rows.sort(byId)
   return {
-    levels: levels.rows.map((l) => `${l.id} ${l.item} ${l.loc} ${l.deleted ? 'deleted' : `${l.stocked}/${l.reserved}`}`),
+    levels: levels.rows.map((l) => `${l.id} ${l.item} ${l.loc} ${l.deleted ? `deleted ${l.stocked}` : `${l.stocked}/${l.reserved}`}`),
     res: res.rows.map((r) => `${r.id} ${r.item} ${r.loc} ${r.q} ${r.deleted ? 'deleted' : 'live'} ${r.backorder ? 'bo' : '-'} ${r.line ?? '-'}`),
   }
 }
 
-/** The model state in dbState's terms (a deleted level's reserved column is not compared). */
+/** The model state in dbState's terms (a deleted level's reserved column is not compared;
+ * its stocked is: a restore brings it back, so states differing only there must stay apart). */
 function modelRows(s) {
   const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   const levels = [...s.levels.values()].sort(byId).map((l) =>
-    `${l.id} ${l.item} ${l.loc} ${l.deleted ? 'deleted' : `${text(l.stocked)}/${text(reservedAt(s, l.item, l.loc))}`}`
+    `${l.id} ${l.item} ${l.loc} ${l.deleted ? `deleted ${text(l.stocked)}` : `${text(l.stocked)}/${text(reservedAt(s, l.item, l.loc))}`}`
   )
   const res = [...s.res.values()].sort(byId).map((r) =>
     `${r.id} ${r.item} ${r.loc} ${text(r.q)} ${r.deleted ? 'deleted' : 'live'} ${r.backorder ? 'bo' : '-'} ${r.line ?? '-'}`
@@ -376,7 +377,10 @@ function modelRows(s) {
 }
 /** dbState rows with the numbers normalised (Postgres keeps a scale, e.g. 2.50). */
 const normalRows = (rows) => ({
-  levels: rows.levels.map((l) => l.replace(/(-?[\d.]+)\/(-?[\d.]+)$/, (_, a, b) => `${text(units(a))}/${text(units(b))}`)),
+  levels: rows.levels.map((l) =>
+    l
+      .replace(/(-?[\d.]+)\/(-?[\d.]+)$/, (_, a, b) => `${text(units(a))}/${text(units(b))}`)
+      .replace(/deleted (-?[\d.]+)$/, (_, a) => `deleted ${text(units(a))}`)),
   res: rows.res.map((r) => r.replace(/^(\S+ \S+ \S+ )(\S+)/, (_, p, q) => p + text(units(q)))),
 })
 /** A state's identity for de-duplication, hidden tags included. */

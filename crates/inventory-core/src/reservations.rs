@@ -242,7 +242,7 @@ fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
 /// and the ids of the levels it charged.
 type Reserved = (Vec<Value>, Vec<String>);
 
-/// Passes a release by line item or location makes before giving up (`conflict`).
+/// Attempts a release by line item or location makes before giving up (`conflict`).
 const PREDICATE_PASSES: usize = 5;
 
 /// Largest magnitude a level quantity (stocked, reserved, and available =
@@ -936,22 +936,31 @@ impl InventoryService {
             return release(&c, &cond, &params, mode).await;
         }
         // A line item or location also matches rows created after the statement's
-        // snapshot. Passes in one transaction, each with a fresh snapshot, until
-        // one finds nothing more: every matching row committed before this call
-        // commits is acted on, and a create waiting on a level this call holds
-        // comes after it.
-        let tx = c.transaction().await?;
-        let (mut done, mut levels) = (Vec::new(), Vec::new());
+        // snapshot. After the release (which holds its levels), a new statement
+        // looks again; if something matching arrived meanwhile, the transaction
+        // rolls back and starts over, never locking a reservation while holding a
+        // level (the crate's lock order). So every matching row committed before
+        // this call commits is acted on, and a create waiting on a level this
+        // call holds comes after it.
+        let left = match mode {
+            Release::HardDelete => "TRUE",
+            Release::SoftDelete => "t.deleted_at IS NULL",
+            Release::Restore => "t.deleted_at IS NOT NULL",
+        };
+        let check =
+            format!("SELECT EXISTS (SELECT 1 FROM reservation_item t WHERE ({cond}) AND {left})");
         for _ in 0..PREDICATE_PASSES {
-            let (d, l) = release(&tx, &cond, &params, mode).await?;
-            if d.is_empty() {
+            let tx = c.transaction().await?;
+            let done = release(&tx, &cond, &params, mode).await?;
+            if !tx
+                .query_one(&check, &params.refs())
+                .await?
+                .get::<_, bool>(0)
+            {
                 tx.commit().await?;
-                levels.sort();
-                levels.dedup();
-                return Ok((done, levels));
+                return Ok(done);
             }
-            done.extend(d);
-            levels.extend(l);
+            tx.rollback().await?;
         }
         Err(Error::new(
             crate::error::ErrorType::Conflict,
