@@ -34,5 +34,15 @@ export declare function connect(options: string): Promise<NativeInventory>
 /** Panics inside the addon on purpose, so tests can prove a panic is a rejected promise. */
 export declare function debugPanic(): Promise<void>
 
+/** Every `code` a rejection of this addon can carry (Medusa's error types). */
+export declare function errorTypes(): Array<string>
+
 /** The Medusa method names `call` accepts. */
 export declare function methods(): Array<string>
+
+/**
+ * Where results hold timestamps, as JSON: `{ methods: { name: entity }, entities:
+ * { entity: { dates: [column], relations: { relation: entity } } } }`. The facade
+ * revives those columns as Dates and nothing else (metadata keeps its strings).
+ */
+export declare function resultSchema(): string

@@ -838,4 +838,6 @@ module.exports = nativeBinding
 module.exports.NativeInventory = nativeBinding.NativeInventory
 module.exports.connect = nativeBinding.connect
 module.exports.debugPanic = nativeBinding.debugPanic
+module.exports.errorTypes = nativeBinding.errorTypes
 module.exports.methods = nativeBinding.methods
+module.exports.resultSchema = nativeBinding.resultSchema
