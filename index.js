@@ -837,4 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeInventory = nativeBinding.NativeInventory
 module.exports.connect = nativeBinding.connect
+module.exports.errorTypes = nativeBinding.errorTypes
 module.exports.methods = nativeBinding.methods
+module.exports.resultSchema = nativeBinding.resultSchema

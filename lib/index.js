@@ -40,8 +40,6 @@ function loadNative() {
   }
 }
 
-const DATE_KEYS = new Set(['created_at', 'updated_at', 'deleted_at'])
-
 /** Error thrown by every method: `type` is one of Medusa's MedusaError.Types. */
 class InventoryError extends Error {
   constructor(type, message) {
@@ -53,34 +51,94 @@ class InventoryError extends Error {
   }
 }
 
-// The addon's message is `[type] message`, optionally followed by a last line
-// `[details] {"code", "cause"}`: the SQLSTATE and raw database/panic text, kept off
-// the message (callers and HTTP responses see it) and on properties for logs.
+// The addon rejects with its fields as data: `code` is the Medusa type, `sqlState` and
+// `detail` (SQLSTATE, raw database or panic text) are for logs, kept off the message.
+const ERROR_TYPES = new Set(native.errorTypes())
+
 function toInventoryError(err) {
-  const m = /^\[([a-z_]+)\] ([\s\S]*?)(?:\n\[details\] (\{.*\}))?$/.exec(err && err.message)
-  if (!m) return err
-  const e = new InventoryError(m[1], m[2])
-  if (m[3]) {
-    try {
-      const details = JSON.parse(m[3])
-      if (details.code) e.code = details.code
-      if (details.cause) e.cause = details.cause
-    } catch {
-      // Malformed details only lose the log fields.
-    }
-  }
+  if (!err || !ERROR_TYPES.has(err.code)) return err
+  const e = new InventoryError(err.code, err.message)
+  if (err.sqlState !== undefined) e.code = err.sqlState
+  if (err.detail !== undefined) e.cause = err.detail
   return e
 }
 
-// JSON has no NaN/Infinity or BigInt; send them in a shape the core rejects by field name.
-function replacer(_key, value) {
-  if (typeof value === 'number' && !Number.isFinite(value)) return { $nonFinite: String(value) }
+// JSON has no NaN/Infinity: serializing stops there, and the error path finds the field.
+class NonFinite {
+  constructor(holder, key, value) {
+    this.holder = holder
+    this.key = key
+    this.value = value
+  }
+}
+
+function replacer(key, value) {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new NonFinite(this, key, value)
   if (typeof value === 'bigint') return value.toString()
   return value
 }
 
-function reviver(key, value) {
-  return typeof value === 'string' && DATE_KEYS.has(key) ? new Date(value) : value
+/** Path of `holder` inside `root` (object keys and array indexes), found by identity. */
+function pathOf(root, holder, seen = new Set()) {
+  if (root === holder) return []
+  if (root === null || typeof root !== 'object' || seen.has(root)) return null
+  seen.add(root)
+  for (const key of Object.keys(root)) {
+    const rest = pathOf(root[key], holder, seen)
+    if (rest) return [Array.isArray(root) ? Number(key) : key, ...rest]
+  }
+  return null
+}
+
+/**
+ * invalid_data naming where a non-finite number sat: `metadata.scores[1]`, `quantity`.
+ * With `params` the root is the positional arguments: a bare argument is named by its
+ * parameter, and the argument index is left out of deeper paths.
+ */
+function nonFiniteError(root, nf, params) {
+  const holderPath = pathOf(root, nf.holder)
+  const path = holderPath ? [...holderPath, Array.isArray(nf.holder) ? Number(nf.key) : nf.key] : [nf.key]
+  if (params && typeof path[0] === 'number') {
+    const index = path.shift()
+    if (!path.length) path.push(params[index] || `argument ${index + 1}`)
+  }
+  const name = path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('')
+  return new InventoryError('invalid_data', `${name} must be a finite number, received ${nf.value}`)
+}
+
+function stringify(root, params) {
+  try {
+    return JSON.stringify(root, replacer)
+  } catch (e) {
+    if (e instanceof NonFinite) throw nonFiniteError(root, e, params)
+    throw e
+  }
+}
+
+// Results are revived by the schema: timestamp columns of the returned entity and
+// of its relations become Dates; every other value (metadata included) stays as sent.
+const RESULT_SCHEMA = JSON.parse(native.resultSchema())
+const SHAPES = {}
+for (const [name, { dates }] of Object.entries(RESULT_SCHEMA.entities)) SHAPES[name] = { dates, nested: {} }
+for (const [name, { relations }] of Object.entries(RESULT_SCHEMA.entities)) {
+  const nested = SHAPES[name].nested
+  for (const [relation, target] of Object.entries(relations)) nested[relation] = SHAPES[target]
+  // Cascade maps (`{ InventoryLevel: [levels] }`) are keyed by entity name.
+  for (const entity of Object.keys(SHAPES)) nested[entity] ??= SHAPES[entity]
+}
+
+function reviveDates(value, shape) {
+  if (Array.isArray(value)) {
+    for (const v of value) reviveDates(v, shape)
+  } else if (value !== null && typeof value === 'object') {
+    for (const key of shape.dates) {
+      if (typeof value[key] === 'string') value[key] = new Date(value[key])
+    }
+    for (const key in shape.nested) {
+      if (value[key] !== null && typeof value[key] === 'object') reviveDates(value[key], shape.nested[key])
+    }
+  }
+  return value
 }
 
 /** PEM as text: node-postgres accepts strings, Buffers and arrays of either. */
@@ -119,7 +177,7 @@ class InventoryService {
     if (!opts.url) opts.url = process.env.DATABASE_URL
     if ('ssl' in opts) opts.ssl = sslOption(opts.ssl)
     try {
-      return new InventoryService(await native.connect(JSON.stringify(opts, replacer)))
+      return new InventoryService(await native.connect(stringify(opts)))
     } catch (e) {
       throw toInventoryError(e)
     }
@@ -156,8 +214,9 @@ class InventoryService {
   async _callRaw(method, args) {
     let payload
     try {
-      payload = JSON.stringify(args, replacer)
+      payload = stringify(args, paramsOf(method))
     } catch (e) {
+      if (e instanceof InventoryError) throw e
       throw new InventoryError('invalid_data', `Arguments of ${method} cannot be serialized: ${e.message}`)
     }
     let out
@@ -166,32 +225,41 @@ class InventoryService {
     } catch (e) {
       throw toInventoryError(e)
     }
-    return JSON.parse(out, reviver)
+    const shape = SHAPES[RESULT_SCHEMA.methods[method]]
+    const parsed = JSON.parse(out)
+    if (shape) reviveDates(parsed.result, shape)
+    return parsed
   }
 }
 
 // One method per Medusa IInventoryService data method, named as Medusa names them.
 // The trailing shared-context argument Medusa passes is accepted and ignored.
-const ARITY = {
-  adjustInventory: 3,
-  confirmInventory: 3,
-  deleteInventoryLevel: 2,
-  retrieveInventoryLevelByItemAndLocation: 2,
-  retrieveAvailableQuantity: 2,
-  retrieveStockedQuantity: 2,
-  retrieveReservedQuantity: 2,
-  deleteInventoryItemLevelByLocationId: 1,
-  deleteReservationItemsByLineItem: 1,
-  restoreReservationItemsByLineItem: 1,
-  deleteReservationItemByLocationId: 1,
-  deleteInventoryItems: 1,
-  deleteInventoryLevels: 1,
-  deleteReservationItems: 1,
+// Parameters as Medusa names them: their count is the arity, their names name bad values.
+const PARAMS = {
+  adjustInventory: ['inventoryItemId', 'locationId', 'adjustment'],
+  confirmInventory: ['inventoryItemId', 'locationIds', 'quantity'],
+  deleteInventoryLevel: ['inventoryItemId', 'locationId'],
+  retrieveInventoryLevelByItemAndLocation: ['inventoryItemId', 'locationId'],
+  retrieveAvailableQuantity: ['inventoryItemId', 'locationIds'],
+  retrieveStockedQuantity: ['inventoryItemId', 'locationIds'],
+  retrieveReservedQuantity: ['inventoryItemId', 'locationIds'],
+  deleteInventoryItemLevelByLocationId: ['locationId'],
+  deleteReservationItemsByLineItem: ['lineItemId'],
+  restoreReservationItemsByLineItem: ['lineItemId'],
+  deleteReservationItemByLocationId: ['locationId'],
+  deleteInventoryItems: ['ids'],
+  deleteInventoryLevels: ['ids'],
+  deleteReservationItems: ['ids'],
+}
+function paramsOf(name) {
+  if (name in PARAMS) return PARAMS[name]
+  if (/^(create|update)/.test(name)) return ['data']
+  if (/^retrieve/.test(name)) return ['id', 'config']
+  if (/^(softDelete|restore)/.test(name)) return ['ids', 'config']
+  return ['selector', 'config'] // list*, listAndCount*
 }
 function arityOf(name) {
-  if (name in ARITY) return ARITY[name]
-  if (/^(create|update)/.test(name)) return 1
-  return 2 // list*, listAndCount*, retrieve*, softDelete*, restore*: (selector, config)
+  return paramsOf(name).length
 }
 
 for (const name of native.methods()) {

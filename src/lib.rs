@@ -2,7 +2,9 @@
 //! errors to JS errors. No domain logic lives here.
 
 use futures::FutureExt;
-use inventory_core::{dispatch, ConnectOptions, InventoryService};
+use inventory_core::{dispatch, entity, ConnectOptions, ErrorType, InventoryService};
+use napi::bindgen_prelude::{JsObjectValue, JsValue, PromiseRaw, ToNapiValue};
+use napi::Env;
 use napi_derive::napi;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -15,19 +17,49 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Runs a core future, turning its error into a JS error whose message starts
-/// with `[type]` (details for logs on a last `[details]` line), and a panic into a
-/// rejected promise instead of a crashed process.
-async fn guarded<T>(fut: impl Future<Output = inventory_core::Result<T>>) -> napi::Result<T> {
+/// Runs a core future, turning a panic into a typed error instead of a crashed process.
+async fn guarded<T>(
+    fut: impl Future<Output = inventory_core::Result<T>>,
+) -> inventory_core::Result<T> {
     match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(napi::Error::from_reason(e.to_wire())),
-        Err(p) => Err(napi::Error::from_reason(
+        Ok(r) => r,
+        Err(p) => Err(
             inventory_core::Error::unexpected("internal error in medusa-inventory-rs")
-                .with_cause(None, panic_message(p))
-                .to_wire(),
-        )),
+                .with_cause(None, panic_message(p)),
+        ),
     }
+}
+
+/// The JS error a core error rejects with, its fields as data: `code` is Medusa's
+/// error type, `message` Medusa's message, and for logs only `sqlState` (the
+/// SQLSTATE) and `detail` (raw database or panic text). Built here on the JS thread
+/// because an async `#[napi]` fn can only reject with a `napi::Error<Status>`, whose
+/// `code` is a Node-API status and whose `cause` cannot hold the SQLSTATE.
+fn js_error(env: &Env, e: inventory_core::Error) -> napi::Error {
+    let build = || -> napi::Result<napi::Error> {
+        let mut obj = env.create_error(napi::Error::from_reason(e.message.as_str()))?;
+        obj.set_named_property("code", e.kind.as_str())?;
+        if let Some(code) = &e.code {
+            obj.set_named_property("sqlState", code.as_str())?;
+        }
+        if let Some(cause) = &e.cause {
+            obj.set_named_property("detail", cause.as_str())?;
+        }
+        Ok(napi::Error::from(obj.to_unknown()))
+    };
+    // Only an engine that cannot allocate fails here; its error then stands in.
+    build().unwrap_or_else(|err| err)
+}
+
+/// Starts a core future on the runtime; the promise settles on the JS thread, where
+/// an error is built as an object with data fields (see [`js_error`]).
+fn settle<T: Send + ToNapiValue + 'static>(
+    env: &Env,
+    fut: impl Future<Output = inventory_core::Result<T>> + Send + 'static,
+) -> napi::Result<PromiseRaw<'_, T>> {
+    env.spawn_future_with_callback(async move { Ok(guarded(fut).await) }, |env, out| {
+        out.map_err(|e| js_error(env, e))
+    })
 }
 
 /// Parses the facade's JSON. It always sends valid JSON, so the one failure a caller
@@ -51,15 +83,14 @@ pub struct NativeInventory {
 
 /// Opens a pool. `options` is JSON: `{ url, schema?, maxConnections? }`.
 #[napi]
-pub async fn connect(options: String) -> napi::Result<NativeInventory> {
-    guarded(async move {
+pub fn connect(env: &Env, options: String) -> napi::Result<PromiseRaw<'_, NativeInventory>> {
+    settle(env, async move {
         let opts = ConnectOptions::from_json(&parse(&options, "options")?)?;
         let svc = InventoryService::connect(opts).await?;
         Ok(NativeInventory {
             inner: Arc::new(svc),
         })
     })
-    .await
 }
 
 /// The Medusa method names `call` accepts.
@@ -68,42 +99,85 @@ pub fn methods() -> Vec<String> {
     dispatch::METHODS.iter().map(|s| s.to_string()).collect()
 }
 
+/// Where results hold timestamps, as JSON: `{ methods: { name: entity }, entities:
+/// { entity: { dates: [column], relations: { relation: entity } } } }`. The facade
+/// revives those columns as Dates and nothing else (metadata keeps its strings).
+#[napi]
+pub fn result_schema() -> String {
+    let entities: serde_json::Map<_, _> = entity::ENTITIES
+        .iter()
+        .map(|e| {
+            let dates: Vec<_> = e
+                .columns
+                .iter()
+                .filter(|c| c.kind == entity::Kind::Timestamp)
+                .map(|c| c.name)
+                .collect();
+            let relations: serde_json::Map<_, _> = e
+                .relations
+                .iter()
+                .map(|r| (r.name.to_string(), r.target.name.into()))
+                .collect();
+            let shape = serde_json::json!({ "dates": dates, "relations": relations });
+            (e.name.to_string(), shape)
+        })
+        .collect();
+    let methods: serde_json::Map<_, _> = dispatch::METHODS
+        .iter()
+        .filter_map(|m| dispatch::result_entity(m).map(|e| (m.to_string(), e.name.into())))
+        .collect();
+    serde_json::json!({ "methods": methods, "entities": entities }).to_string()
+}
+
+/// Every `code` a rejection of this addon can carry (Medusa's error types).
+#[napi]
+pub fn error_types() -> Vec<String> {
+    ErrorType::ALL
+        .iter()
+        .map(|t| t.as_str().to_string())
+        .collect()
+}
+
 /// Panics inside the addon on purpose, so tests can prove a panic is a rejected promise.
 #[cfg(feature = "test-hooks")]
-#[napi]
-pub async fn debug_panic() -> napi::Result<()> {
-    guarded(async {
+#[napi(ts_return_type = "Promise<void>")]
+pub fn debug_panic(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
+    settle(env, async {
         let v: Vec<u8> = Vec::new();
         let i = v.len() + 3;
         let _ = v[i];
         Ok(())
     })
-    .await
 }
 
 #[napi]
 impl NativeInventory {
     /// Creates or upgrades the tables; returns the schema version.
     #[napi]
-    pub async fn migrate(&self) -> napi::Result<i32> {
+    pub fn migrate<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, i32>> {
         let svc = self.inner.clone();
-        guarded(async move { svc.migrate().await }).await
+        settle(env, async move { svc.migrate().await })
     }
 
     /// Drops the module's tables (Medusa's migration revert).
-    #[napi]
-    pub async fn revert_migrations(&self) -> napi::Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn revert_migrations<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
         let svc = self.inner.clone();
-        guarded(async move { svc.revert_migrations().await }).await
+        settle(env, async move { svc.revert_migrations().await })
     }
 
     /// Calls a Medusa method by name; `args` is the JSON array of its positional arguments.
     /// Resolves to JSON `{ result, changes: [[object, action, ids], …] }`, changes being
     /// what the committed call did (the Medusa adapter turns them into events).
     #[napi]
-    pub async fn call(&self, method: String, args: String) -> napi::Result<String> {
+    pub fn call<'env>(
+        &self,
+        env: &'env Env,
+        method: String,
+        args: String,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
         let svc = self.inner.clone();
-        guarded(async move {
+        settle(env, async move {
             let args = match parse(&args, "arguments")? {
                 serde_json::Value::Array(a) => a,
                 other => vec![other],
@@ -111,7 +185,6 @@ impl NativeInventory {
             let out = dispatch::call(&svc, &method, &args).await?;
             Ok(out.to_json().to_string())
         })
-        .await
     }
 
     #[napi]

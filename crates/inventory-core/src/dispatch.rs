@@ -2,7 +2,7 @@
 //! positional arguments, as JSON. Keeping the table here leaves the addon a
 //! pure value converter.
 
-use crate::entity::{INVENTORY_ITEM, INVENTORY_LEVEL, RESERVATION_ITEM};
+use crate::entity::{Entity, INVENTORY_ITEM, INVENTORY_LEVEL, RESERVATION_ITEM};
 use crate::error::{Error, Result};
 use crate::service::{InventoryService, Outcome};
 use serde_json::Value;
@@ -45,6 +45,33 @@ pub const METHODS: &[&str] = &[
     "retrieveStockedQuantity",
     "retrieveReservedQuantity",
 ];
+
+/// The entity whose rows a method returns (alone, in an array, or as `[rows, count]`),
+/// so the facade knows where timestamp columns are; None for scalars and id maps.
+pub fn result_entity(method: &str) -> Option<&'static Entity> {
+    match method {
+        "listInventoryItems"
+        | "listAndCountInventoryItems"
+        | "retrieveInventoryItem"
+        | "createInventoryItems"
+        | "updateInventoryItems" => Some(&INVENTORY_ITEM),
+        "listInventoryLevels"
+        | "listAndCountInventoryLevels"
+        | "retrieveInventoryLevel"
+        | "retrieveInventoryLevelByItemAndLocation"
+        | "createInventoryLevels"
+        | "updateInventoryLevels"
+        | "adjustInventory"
+        // [levels, { InventoryLevel: levels }]
+        | "deleteInventoryItemLevelByLocationId" => Some(&INVENTORY_LEVEL),
+        "listReservationItems"
+        | "listAndCountReservationItems"
+        | "retrieveReservationItem"
+        | "createReservationItems"
+        | "updateReservationItems" => Some(&RESERVATION_ITEM),
+        _ => None,
+    }
+}
 
 pub async fn call(svc: &InventoryService, method: &str, args: &[Value]) -> Result<Outcome> {
     crate::limits::check_args(args)?;

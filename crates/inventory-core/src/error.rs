@@ -14,6 +14,15 @@ pub enum ErrorType {
 }
 
 impl ErrorType {
+    pub const ALL: [ErrorType; 6] = [
+        ErrorType::NotFound,
+        ErrorType::InvalidData,
+        ErrorType::NotAllowed,
+        ErrorType::Conflict,
+        ErrorType::DbError,
+        ErrorType::Unexpected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorType::NotFound => "not_found",
@@ -52,16 +61,6 @@ impl Error {
         self.code = code.map(str::to_string);
         self.cause = Some(cause.into());
         self
-    }
-    /// `[type] message`, then on a last line `[details] {"code":…,"cause":…}` when
-    /// there are any: what the addon hands to JS (lib/index.js splits it again).
-    pub fn to_wire(&self) -> String {
-        let mut s = self.to_string();
-        if self.code.is_some() || self.cause.is_some() {
-            let details = serde_json::json!({ "code": self.code, "cause": self.cause });
-            s.push_str(&format!("\n[details] {details}"));
-        }
-        s
     }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorType::NotFound, message)
@@ -204,21 +203,6 @@ mod tests {
         .unwrap();
         assert_eq!(k, vec!["inventory_item_id", "location_id"]);
         assert_eq!(v, vec!["iitem_1", "loc_1"]);
-    }
-
-    #[test]
-    fn wire_form_carries_details_on_a_last_line() {
-        let e = Error::invalid("weight is wrong");
-        assert_eq!(e.to_wire(), "[invalid_data] weight is wrong");
-        let e = Error::new(
-            ErrorType::DbError,
-            "the database refused the call (SQLSTATE XX000)",
-        )
-        .with_cause(Some("XX000"), "boom\nline 2");
-        assert_eq!(
-            e.to_wire(),
-            "[database_error] the database refused the call (SQLSTATE XX000)\n[details] {\"cause\":\"boom\\nline 2\",\"code\":\"XX000\"}"
-        );
     }
 
     #[test]

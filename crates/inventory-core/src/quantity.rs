@@ -201,21 +201,12 @@ pub fn parse_quantity(value: &Value, field: &str, rule: Rule) -> Result<Decimal>
                 bad(&why)
             }
         })?,
-        Value::Object(map) => {
-            // The facade encodes NaN/Infinity as {"$nonFinite": "NaN"} since JSON cannot carry them.
-            if let Some(v) = map.get("$nonFinite") {
-                return Err(Error::invalid(format!(
-                    "{field} must be a finite number, received {}",
-                    v.as_str().unwrap_or("a non-finite value")
-                )));
+        Value::Object(map) => match map.get("value") {
+            Some(inner @ (Value::Number(_) | Value::String(_))) => {
+                return parse_quantity(inner, field, rule)
             }
-            match map.get("value") {
-                Some(inner @ (Value::Number(_) | Value::String(_))) => {
-                    return parse_quantity(inner, field, rule)
-                }
-                _ => return Err(bad("must be a number")),
-            }
-        }
+            _ => return Err(bad("must be a number")),
+        },
         Value::Null => return Err(bad("is required")),
         _ => return Err(bad("must be a number")),
     };
@@ -255,7 +246,6 @@ mod tests {
             (json!(true), Rule::Any),
             (json!([1]), Rule::Any),
             (json!(null), Rule::Any),
-            (json!({"$nonFinite": "NaN"}), Rule::Any),
             (json!({"value": null}), Rule::Any),
         ] {
             let err = e(v.clone(), r);
