@@ -23,18 +23,16 @@ export declare class NativeInventory {
   close(): void
 }
 
+/**
+ * The API as JSON: `{ methods: [{ name, params, arrayParams, entity, kind, result }],
+ * entities: { entity: { dates: [column], relations: { relation: entity } } } }`.
+ * The facade builds its methods from `methods` and revives the `dates` columns of a
+ * method's `result` entity (and its relations) as Dates, nothing else.
+ */
+export declare function api(): string
+
 /** Opens a pool. `options` is JSON: `{ url, schema?, maxConnections? }`. */
 export declare function connect(options: string): Promise<NativeInventory>
 
 /** Every `code` a rejection of this addon can carry (Medusa's error types). */
 export declare function errorTypes(): Array<string>
-
-/** The Medusa method names `call` accepts. */
-export declare function methods(): Array<string>
-
-/**
- * Where results hold timestamps, as JSON: `{ methods: { name: entity }, entities:
- * { entity: { dates: [column], relations: { relation: entity } } } }`. The facade
- * revives those columns as Dates and nothing else (metadata keeps its strings).
- */
-export declare function resultSchema(): string

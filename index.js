@@ -836,7 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeInventory = nativeBinding.NativeInventory
+module.exports.api = nativeBinding.api
 module.exports.connect = nativeBinding.connect
 module.exports.errorTypes = nativeBinding.errorTypes
-module.exports.methods = nativeBinding.methods
-module.exports.resultSchema = nativeBinding.resultSchema

@@ -2,43 +2,7 @@
 // The standalone API: a thin facade over the native addon. It only moves
 // values across (JSON both ways) and gives errors Medusa's shape.
 
-const native = loadNative()
-
-// The generated loader (../index.js) picks ./medusa-inventory-rs.<platform>.node or the
-// platform package npm installed from optionalDependencies. When neither is there its
-// error blames an npm bug; this one names the platform and the two ways out.
-function loadNative() {
-  try {
-    return require('../index.js')
-  } catch (e) {
-    const { platform, arch } = process
-    let libc = ''
-    if (platform === 'linux') {
-      const header = process.report && process.report.getReport().header
-      libc = header && header.glibcVersionRuntime ? 'gnu' : 'musl'
-    } else if (platform === 'win32') libc = 'msvc'
-    const key = [platform, arch, libc].filter(Boolean).join('-')
-    // napi.targets holds Rust triples: x86_64-unknown-linux-gnu is published as linux-x64-gnu.
-    const prebuilt = require('../package.json').napi.targets.some((t) => {
-      const [cpu, , os, abi] = t.split('-')
-      const p = { darwin: 'darwin', linux: 'linux', windows: 'win32' }[os]
-      return [p, { x86_64: 'x64', aarch64: 'arm64' }[cpu], abi].filter(Boolean).join('-') === key
-    })
-    const err = new Error(
-      `medusa-inventory-rs: no native binary loaded for ${key} ` +
-        `(process.platform=${platform}, arch=${arch}${libc ? `, libc=${libc}` : ''}). ` +
-        (prebuilt
-          ? `Install the prebuilt one: npm install medusa-inventory-rs-${key} ` +
-            '(npm skips it when optional dependencies are omitted or the lockfile was made on another platform). '
-          : 'No prebuilt binary is published for this platform. ') +
-        'To build from source, install Rust (https://rustup.rs) and run `npm install && npm run build` ' +
-        'in a checkout of medusa-inventory-rs (the loader\'s errors are in `cause`).',
-    )
-    err.code = 'ERR_MEDUSA_INVENTORY_RS_NATIVE'
-    err.cause = e
-    throw err
-  }
-}
+const { native, API, CALL, splitArgs } = require('./internal')
 
 /** Error thrown by every method: `type` is one of Medusa's MedusaError.Types. */
 class InventoryError extends Error {
@@ -117,10 +81,9 @@ function stringify(root, params) {
 
 // Results are revived by the schema: timestamp columns of the returned entity and
 // of its relations become Dates; every other value (metadata included) stays as sent.
-const RESULT_SCHEMA = JSON.parse(native.resultSchema())
 const SHAPES = {}
-for (const [name, { dates }] of Object.entries(RESULT_SCHEMA.entities)) SHAPES[name] = { dates, nested: {} }
-for (const [name, { relations }] of Object.entries(RESULT_SCHEMA.entities)) {
+for (const [name, { dates }] of Object.entries(API.entities)) SHAPES[name] = { dates, nested: {} }
+for (const [name, { relations }] of Object.entries(API.entities)) {
   const nested = SHAPES[name].nested
   for (const [relation, target] of Object.entries(relations)) nested[relation] = SHAPES[target]
   // Cascade maps (`{ InventoryLevel: [levels] }`) are keyed by entity name.
@@ -204,75 +167,51 @@ class InventoryService {
   async close() {
     this._native.close()
   }
+}
 
-  async _call(method, args) {
-    const { result } = await this._callRaw(method, args)
-    return result === null ? undefined : result
+/**
+ * The one path to the addon: positional arguments of the manifest method `spec`
+ * (context already split off) to `{ result, changes }`. Internal (lib/internal.js):
+ * the Medusa adapter uses it for the changes it turns into events.
+ */
+InventoryService.prototype[CALL] = async function (spec, args) {
+  let payload
+  try {
+    payload = stringify(args, spec.params)
+  } catch (e) {
+    if (e instanceof InventoryError) throw e
+    throw new InventoryError('invalid_data', `Arguments of ${spec.name} cannot be serialized: ${e.message}`)
   }
-
-  /** Like a method call, but resolves to `{ result, changes }` (used by the Medusa adapter for events). */
-  async _callRaw(method, args) {
-    let payload
-    try {
-      payload = stringify(args, paramsOf(method))
-    } catch (e) {
-      if (e instanceof InventoryError) throw e
-      throw new InventoryError('invalid_data', `Arguments of ${method} cannot be serialized: ${e.message}`)
-    }
-    let out
-    try {
-      out = await this._native.call(method, payload)
-    } catch (e) {
-      throw toInventoryError(e)
-    }
-    const shape = SHAPES[RESULT_SCHEMA.methods[method]]
-    const parsed = JSON.parse(out)
-    if (shape) reviveDates(parsed.result, shape)
-    return parsed
+  let out
+  try {
+    out = await this._native.call(spec.name, payload)
+  } catch (e) {
+    throw toInventoryError(e)
   }
+  const parsed = JSON.parse(out)
+  const shape = SHAPES[spec.result]
+  if (shape) reviveDates(parsed.result, shape)
+  return parsed
 }
 
-// One method per Medusa IInventoryService data method, named as Medusa names them.
-// The trailing shared-context argument Medusa passes is accepted and ignored.
-// Parameters as Medusa names them: their count is the arity, their names name bad values.
-const PARAMS = {
-  adjustInventory: ['inventoryItemId', 'locationId', 'adjustment'],
-  confirmInventory: ['inventoryItemId', 'locationIds', 'quantity'],
-  deleteInventoryLevel: ['inventoryItemId', 'locationId'],
-  retrieveInventoryLevelByItemAndLocation: ['inventoryItemId', 'locationId'],
-  retrieveAvailableQuantity: ['inventoryItemId', 'locationIds'],
-  retrieveStockedQuantity: ['inventoryItemId', 'locationIds'],
-  retrieveReservedQuantity: ['inventoryItemId', 'locationIds'],
-  deleteInventoryItemLevelByLocationId: ['locationId'],
-  deleteReservationItemsByLineItem: ['lineItemId'],
-  restoreReservationItemsByLineItem: ['lineItemId'],
-  deleteReservationItemByLocationId: ['locationId'],
-  deleteInventoryItems: ['ids'],
-  deleteInventoryLevels: ['ids'],
-  deleteReservationItems: ['ids'],
-}
-function paramsOf(name) {
-  if (name in PARAMS) return PARAMS[name]
-  if (/^(create|update)/.test(name)) return ['data']
-  if (/^retrieve/.test(name)) return ['id', 'config']
-  if (/^(softDelete|restore)/.test(name)) return ['ids', 'config']
-  return ['selector', 'config'] // list*, listAndCount*
-}
-function arityOf(name) {
-  return paramsOf(name).length
-}
-
-for (const name of native.methods()) {
-  const arity = arityOf(name)
-  Object.defineProperty(InventoryService.prototype, name, {
-    value: function (...args) {
-      // adjustInventory(array) takes one argument; the string form takes three.
-      const n = name === 'adjustInventory' && Array.isArray(args[0]) ? 1 : arity
-      return this._call(name, args.slice(0, n))
+// One method per manifest entry (Medusa's IInventoryService data methods, named as
+// Medusa names them); the trailing shared-context argument is accepted and ignored.
+for (const spec of API.methods) {
+  Object.defineProperty(InventoryService.prototype, spec.name, {
+    value: async function (...args) {
+      const { result } = await this[CALL](spec, splitArgs(spec, args).args)
+      return result === null ? undefined : result
     },
     writable: true,
     configurable: true,
   })
 }
 
-module.exports = { InventoryService, InventoryError, methods: native.methods(), arityOf }
+const methods = API.methods.map((m) => m.name)
+
+/** How many positional arguments (before the context) a method takes. */
+function arityOf(name) {
+  return API.byName.get(name)?.params.length
+}
+
+module.exports = { InventoryService, InventoryError, methods, arityOf }

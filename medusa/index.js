@@ -16,7 +16,8 @@ const {
   defineJoinerConfig,
 } = require('@medusajs/framework/utils')
 const { asValue } = awilix()
-const { InventoryService, InventoryError, methods, arityOf } = require('../lib')
+const { InventoryService, InventoryError } = require('../lib')
+const { API, CALL, splitArgs } = require('../lib/internal')
 const { InventoryItem, InventoryLevel, ReservationItem, schema } = require('./entities')
 
 const CONNECTION_KEY = 'medusaInventoryRsConnection'
@@ -100,9 +101,6 @@ function toMedusaError(e) {
   return e
 }
 
-// Medusa returns these as BigNumber; JSON serialization turns them back into numbers.
-const QUANTITY_METHODS = new Set(['retrieveAvailableQuantity', 'retrieveStockedQuantity', 'retrieveReservedQuantity'])
-
 function withBigNumbers(value) {
   if (Array.isArray(value)) {
     value.forEach(withBigNumbers)
@@ -164,12 +162,12 @@ function knownSelection(entity, cfg) {
  * Query passes its own bookkeeping along (args, options, cursor, __internal) and a
  * `context` filter; the core only takes Medusa's find config and entity fields.
  */
-function forCore(method, args) {
-  const m = /^(list|listAndCount|retrieve)(InventoryItem|InventoryLevel|ReservationItem)s?$/.exec(method)
-  if (!m) return args
-  const entity = m[2]
+function forCore(spec, args) {
+  // Reads taking a find config: list*, listAndCount* (a selector first) and retrieve* (an id).
+  if (spec.kind !== 'read' || spec.params[1] !== 'config') return args
+  const entity = spec.entity
   const out = [...args]
-  if (m[1] !== 'retrieve' && out[0] && typeof out[0] === 'object' && 'context' in out[0]) {
+  if (spec.params[0] === 'selector' && out[0] && typeof out[0] === 'object' && 'context' in out[0]) {
     const { context, ...rest } = out[0]
     out[0] = rest
   }
@@ -226,20 +224,22 @@ class InventoryModuleService {
 
 InventoryModuleService[MedusaServiceModelObjectsSymbol] = { InventoryItem, InventoryLevel, ReservationItem }
 
-for (const name of methods) {
-  Object.defineProperty(InventoryModuleService.prototype, name, {
-    value: async function (...args) {
-      const n = name === 'adjustInventory' && Array.isArray(args[0]) ? 1 : arityOf(name)
-      const context = args[n] ?? {}
+for (const spec of API.methods) {
+  Object.defineProperty(InventoryModuleService.prototype, spec.name, {
+    value: async function (...params) {
+      const split = splitArgs(spec, params)
+      const args = split.args
+      const context = split.context ?? {}
       let out
       try {
-        out = await this.connection_._callRaw(name, forCore(name, args.slice(0, n)))
+        out = await this.connection_[CALL](spec, forCore(spec, args))
       } catch (e) {
         throw toMedusaError(e)
       }
       await this.emitChanges_(out.changes, context)
       const result = out.result === null ? undefined : out.result
-      if (QUANTITY_METHODS.has(name)) return new BigNumber(result)
+      // Medusa returns quantities as BigNumber; JSON serialization turns them back into numbers.
+      if (spec.kind === 'quantity') return new BigNumber(result)
       return withBigNumbers(result)
     },
     writable: true,

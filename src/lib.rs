@@ -93,17 +93,12 @@ pub fn connect(env: &Env, options: String) -> napi::Result<PromiseRaw<'_, Native
     })
 }
 
-/// The Medusa method names `call` accepts.
+/// The API as JSON: `{ methods: [{ name, params, arrayParams, entity, kind, result }],
+/// entities: { entity: { dates: [column], relations: { relation: entity } } } }`.
+/// The facade builds its methods from `methods` and revives the `dates` columns of a
+/// method's `result` entity (and its relations) as Dates, nothing else.
 #[napi]
-pub fn methods() -> Vec<String> {
-    dispatch::METHODS.iter().map(|s| s.to_string()).collect()
-}
-
-/// Where results hold timestamps, as JSON: `{ methods: { name: entity }, entities:
-/// { entity: { dates: [column], relations: { relation: entity } } } }`. The facade
-/// revives those columns as Dates and nothing else (metadata keeps its strings).
-#[napi]
-pub fn result_schema() -> String {
+pub fn api() -> String {
     let entities: serde_json::Map<_, _> = entity::ENTITIES
         .iter()
         .map(|e| {
@@ -122,11 +117,7 @@ pub fn result_schema() -> String {
             (e.name.to_string(), shape)
         })
         .collect();
-    let methods: serde_json::Map<_, _> = dispatch::METHODS
-        .iter()
-        .filter_map(|m| dispatch::result_entity(m).map(|e| (m.to_string(), e.name.into())))
-        .collect();
-    serde_json::json!({ "methods": methods, "entities": entities }).to_string()
+    serde_json::json!({ "methods": dispatch::manifest_json(), "entities": entities }).to_string()
 }
 
 /// Every `code` a rejection of this addon can carry (Medusa's error types).

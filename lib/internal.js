@@ -1,0 +1,62 @@
+'use strict'
+// What lib/index.js and the Medusa adapter (medusa/index.js) share and users do not
+// see (package.json exports only "." and "./medusa"): the addon, its API manifest and
+// the internal call that returns a method's changes next to its result.
+
+const native = loadNative()
+
+// The generated loader (../index.js) picks ./medusa-inventory-rs.<platform>.node or the
+// platform package npm installed from optionalDependencies. When neither is there its
+// error blames an npm bug; this one names the platform and the two ways out.
+function loadNative() {
+  try {
+    return require('../index.js')
+  } catch (e) {
+    const { platform, arch } = process
+    let libc = ''
+    if (platform === 'linux') {
+      const header = process.report && process.report.getReport().header
+      libc = header && header.glibcVersionRuntime ? 'gnu' : 'musl'
+    } else if (platform === 'win32') libc = 'msvc'
+    const key = [platform, arch, libc].filter(Boolean).join('-')
+    // napi.targets holds Rust triples: x86_64-unknown-linux-gnu is published as linux-x64-gnu.
+    const prebuilt = require('../package.json').napi.targets.some((t) => {
+      const [cpu, , os, abi] = t.split('-')
+      const p = { darwin: 'darwin', linux: 'linux', windows: 'win32' }[os]
+      return [p, { x86_64: 'x64', aarch64: 'arm64' }[cpu], abi].filter(Boolean).join('-') === key
+    })
+    const err = new Error(
+      `medusa-inventory-rs: no native binary loaded for ${key} ` +
+        `(process.platform=${platform}, arch=${arch}${libc ? `, libc=${libc}` : ''}). ` +
+        (prebuilt
+          ? `Install the prebuilt one: npm install medusa-inventory-rs-${key} ` +
+            '(npm skips it when optional dependencies are omitted or the lockfile was made on another platform). '
+          : 'No prebuilt binary is published for this platform. ') +
+        'To build from source, install Rust (https://rustup.rs) and run `npm install && npm run build` ' +
+        'in a checkout of medusa-inventory-rs (the loader\'s errors are in `cause`).',
+    )
+    err.code = 'ERR_MEDUSA_INVENTORY_RS_NATIVE'
+    err.cause = e
+    throw err
+  }
+}
+
+// The API manifest, defined once in the core (crates/inventory-core/src/dispatch.rs):
+// `methods` [{ name, params, arrayParams, entity, kind, result }] and `entities`
+// (timestamp columns and relations of each entity, for reviving results).
+const API = JSON.parse(native.api())
+API.byName = new Map(API.methods.map((m) => [m.name, m]))
+
+/**
+ * A call's positional arguments and the shared context after them. adjustInventory's
+ * batch form (an array first) takes `arrayParams`, the positional form `params`.
+ */
+function splitArgs(spec, args) {
+  const n = spec.arrayParams && Array.isArray(args[0]) ? spec.arrayParams.length : spec.params.length
+  return { args: args.slice(0, n), context: args[n] }
+}
+
+/** `service[CALL](spec, args)` resolves to `{ result, changes }`: see lib/index.js. */
+const CALL = Symbol('medusa-inventory-rs call')
+
+module.exports = { native, API, CALL, splitArgs }
