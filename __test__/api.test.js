@@ -1,0 +1,132 @@
+'use strict'
+// The API manifest (crates/inventory-core/src/dispatch.rs) is the one list of methods:
+// each is served by the addon, the standalone facade and the Medusa module service, with
+// Medusa's parameters, and nothing else is exposed; the typings list the same methods.
+const fs = require('node:fs')
+const path = require('node:path')
+const ts = require('typescript')
+const native = require('../index.js')
+const lib = require('..')
+const { InventoryModuleService } = require('../medusa')
+const { freshService } = require('./helpers')
+
+const API = JSON.parse(native.api())
+const NAMES = API.methods.map((m) => m.name)
+
+let t
+beforeAll(async () => {
+  t = await freshService('api')
+})
+afterAll(() => t.cleanup())
+
+/** The methods of IInventoryService, read from @medusajs/types itself. */
+function interfaceMethods() {
+  const file = path.resolve(__dirname, '../node_modules/@medusajs/types/dist/inventory/service.d.ts')
+  const text = fs.readFileSync(file, 'utf8')
+  return [...new Set([...text.matchAll(/^ {4}([a-zA-Z]+)(?:<[^>]*>)?\(/gm)].map((m) => m[1]))].sort()
+}
+
+/** Own prototype members of a class, other than those listed. */
+function ownMethods(cls, besides) {
+  return Object.getOwnPropertyNames(cls.prototype).filter((n) => !besides.includes(n)).sort()
+}
+
+/** Arguments for `spec` with NaN at `at` (a parameter, or the context slot after them). */
+function withNaN(spec, at) {
+  const args = spec.params.map(() => 'x')
+  args[at] = NaN
+  return args
+}
+
+test('the manifest lists exactly the data methods of Medusa’s IInventoryService, each described', () => {
+  expect([...NAMES].sort()).toEqual(interfaceMethods())
+  expect(NAMES).toHaveLength(35)
+  const entities = Object.keys(API.entities)
+  for (const m of API.methods) {
+    expect(m.params.length).toBeGreaterThan(0)
+    expect(['read', 'write', 'quantity']).toContain(m.kind)
+    expect(entities).toContain(m.entity)
+    if (m.result !== null) expect(entities).toContain(m.result)
+  }
+  expect(lib.methods).toEqual(NAMES)
+  for (const m of API.methods) expect(lib.arityOf(m.name)).toBe(m.params.length)
+})
+
+test('the addon dispatches every manifest method and no other name', async () => {
+  for (const name of NAMES) {
+    const outcome = await t.inventory._native.call(name, '[]').then(
+      (out) => ({ out: JSON.parse(out) }),
+      (error) => ({ error })
+    )
+    // Served: it resolved, or the core rejected its (missing) arguments.
+    if (outcome.error) expect([name, outcome.error.message]).not.toEqual([name, expect.stringMatching(/Unknown method/)])
+    else expect(outcome.out).toHaveProperty('changes')
+  }
+  for (const name of ['listInventoryItem', 'constructor', 'migrate', '']) {
+    await expect(t.inventory._native.call(name, '[]')).rejects.toMatchObject({ code: 'invalid_data', message: `Unknown method '${name}'` })
+  }
+})
+
+test('the facade has every manifest method, with Medusa’s parameters, and nothing else', async () => {
+  expect(ownMethods(lib.InventoryService, ['constructor', 'migrate', 'revertMigrations', 'close'])).toEqual([...NAMES].sort())
+  expect(Object.getOwnPropertyNames(lib.InventoryService).filter((n) => typeof lib.InventoryService[n] === 'function')).toEqual(['connect'])
+  expect(Object.keys(lib).sort()).toEqual(['InventoryError', 'InventoryService', 'arityOf', 'methods'])
+  for (const spec of API.methods) {
+    // A bad value in parameter i is named by Medusa's name for it: the arguments are positional as Medusa's.
+    for (let i = 0; i < spec.params.length; i++) {
+      await expect(t.inventory[spec.name](...withNaN(spec, i))).rejects.toMatchObject({
+        type: 'invalid_data',
+        message: `${spec.params[i]} must be a finite number, received NaN`,
+      })
+    }
+    // The argument after them is the shared context: never sent to the core.
+    const after = await t.inventory[spec.name](...withNaN(spec, spec.params.length)).catch((e) => e)
+    expect(String(after && after.message)).not.toMatch(/finite number/)
+  }
+  // adjustInventory's batch form takes one argument: what follows is the context.
+  const level = await t.inventory.createInventoryLevels({ inventory_item_id: (await t.inventory.createInventoryItems({})).id, location_id: 'sloc_api' })
+  const adjusted = await t.inventory.adjustInventory([{ inventoryItemId: level.inventory_item_id, locationId: 'sloc_api', adjustment: 2 }], NaN)
+  expect(adjusted).toEqual([expect.objectContaining({ stocked_quantity: 2 })])
+})
+
+test('the Medusa module service has every manifest method, with Medusa’s parameters, and nothing else', async () => {
+  expect(ownMethods(InventoryModuleService, ['constructor', '__joinerConfig', 'emitChanges_'])).toEqual([...NAMES].sort())
+  const service = new InventoryModuleService({ medusaInventoryRsConnection: t.inventory }, {})
+  for (const spec of API.methods) {
+    for (let i = 0; i < spec.params.length; i++) {
+      await expect(service[spec.name](...withNaN(spec, i))).rejects.toMatchObject({
+        type: 'invalid_data',
+        message: `${spec.params[i]} must be a finite number, received NaN`,
+      })
+    }
+    const after = await service[spec.name](...withNaN(spec, spec.params.length)).catch((e) => e)
+    expect(String(after && after.message)).not.toMatch(/finite number/)
+  }
+  const [level] = await service.listInventoryLevels({ location_id: 'sloc_api' })
+  expect((await service.retrieveStockedQuantity(level.inventory_item_id, ['sloc_api'])).numeric).toBe(2)
+})
+
+/** Method signatures of `InventoryService` in lib/index.d.ts: name → parameter counts without the context, per overload. */
+function typedMethods() {
+  const file = path.resolve(__dirname, '../lib/index.d.ts')
+  const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest)
+  const cls = source.statements.find((s) => ts.isClassDeclaration(s) && s.name && s.name.text === 'InventoryService')
+  const out = {}
+  for (const member of cls.members) {
+    if (!ts.isMethodDeclaration(member) || member.modifiers?.some((m) => m.kind === ts.SyntaxKind.StaticKeyword)) continue
+    const params = member.parameters.map((p) => p.name.text)
+    const name = member.name.text
+    ;(out[name] ??= []).push(params.at(-1) === 'context' ? params.length - 1 : params.length)
+  }
+  return out
+}
+
+test('lib/index.d.ts types exactly the manifest methods, with their arity', () => {
+  const typed = typedMethods()
+  const lifecycle = ['migrate', 'revertMigrations', 'close']
+  expect(Object.keys(typed).filter((n) => !lifecycle.includes(n)).sort()).toEqual([...NAMES].sort())
+  for (const spec of API.methods) {
+    const arities = [spec.params.length, ...(spec.arrayParams ? [spec.arrayParams.length] : [])]
+    for (const n of typed[spec.name]) expect([spec.name, arities]).toEqual([spec.name, expect.arrayContaining([n])])
+  }
+})
