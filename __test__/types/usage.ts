@@ -67,7 +67,7 @@ export async function standalone(): Promise<void> {
   // @ts-expect-error a reservation needs its item and location
   await inv.createReservationItems({ quantity: 1 })
   // @ts-expect-error results are typed: a level has no sku
-  level.sku
+  void level.sku
   // @ts-expect-error adjustInventory takes an item, a location and a quantity, or a batch
   await inv.adjustInventory(item.id, 5)
   // @ts-expect-error not a method of IInventoryService
