@@ -1,0 +1,134 @@
+//! Call input: the per-entity input specs, validation of one input object
+//! into a typed row, and Medusa's one-or-many / id selector shapes.
+
+use crate::entity::{Entity, Kind};
+use crate::error::{Error, Result};
+use crate::quantity::{parse_quantity, Rule};
+use crate::sql::scalar_text;
+use serde_json::{Map, Value};
+
+/// What a create or update may carry for one entity.
+#[derive(Debug)]
+pub(crate) struct InputSpec {
+    pub(crate) entity: &'static Entity,
+    /// Fields the caller may set.
+    pub(crate) writable: &'static [&'static str],
+    /// Fields accepted and dropped on purpose (e.g. reserved_quantity on levels).
+    pub(crate) ignored: &'static [&'static str],
+    /// Fields that must be present and not null.
+    pub(crate) required: &'static [&'static str],
+    /// Fields that may be omitted but never null.
+    pub(crate) not_null: &'static [&'static str],
+    pub(crate) numeric_rule: Rule,
+}
+
+/// One validated field value, rendered as text for a `::type` cast in SQL.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldValue {
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) text: Option<String>,
+}
+
+pub(crate) type Row = Vec<FieldValue>;
+
+pub(crate) fn get<'a>(row: &'a Row, name: &str) -> Option<&'a FieldValue> {
+    row.iter().find(|f| f.name == name)
+}
+
+pub(crate) fn get_text(row: &Row, name: &str) -> Option<String> {
+    get(row, name).and_then(|f| f.text.clone())
+}
+
+/// Validates one input object: unknown fields, wrong types, bad quantities and
+/// missing required fields are rejected naming the field.
+pub(crate) fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> Result<Row> {
+    let ctx = |msg: String| match index {
+        Some(i) => Error::invalid(format!("{msg} (at index {i})")),
+        None => Error::invalid(msg),
+    };
+    let obj: &Map<String, Value> = v
+        .as_object()
+        .ok_or_else(|| ctx(format!("{} input must be an object", spec.entity.name)))?;
+    let mut row = Row::new();
+    for (k, val) in obj {
+        if spec.ignored.contains(&k.as_str()) {
+            continue;
+        }
+        if !spec.writable.contains(&k.as_str()) {
+            return Err(ctx(format!("Unknown field '{k}' for {}", spec.entity.name)));
+        }
+        let col = spec
+            .entity
+            .column(k)
+            .ok_or_else(|| Error::unexpected(format!("no column {k}")))?;
+        let text = match (col.kind, val) {
+            (_, Value::Null) => {
+                if spec.required.contains(&col.name) || spec.not_null.contains(&col.name) {
+                    return Err(ctx(format!("{k} must not be null")));
+                }
+                None
+            }
+            (Kind::Numeric, _) => Some(
+                parse_quantity(val, k, spec.numeric_rule)
+                    .map_err(|e| ctx(e.message))?
+                    .to_string(),
+            ),
+            (Kind::Json, Value::Object(_)) => {
+                let text = val.to_string();
+                crate::limits::check_metadata(k, &text).map_err(|e| ctx(e.message))?;
+                Some(text)
+            }
+            (Kind::Json, _) => return Err(ctx(format!("{k} must be an object"))),
+            (Kind::Text, Value::String(s)) if spec.required.contains(&col.name) && s.is_empty() => {
+                return Err(ctx(format!("{k} must not be empty")))
+            }
+            (Kind::Text, Value::String(s)) => {
+                crate::limits::check_text(k, s).map_err(|e| ctx(e.message))?;
+                Some(s.clone())
+            }
+            (kind, _) => Some(scalar_text(val, kind, k).map_err(|e| ctx(e.message))?),
+        };
+        row.push(FieldValue {
+            name: col.name,
+            kind: col.kind,
+            text,
+        });
+    }
+    for r in spec.required {
+        if get(&row, r).is_none() {
+            return Err(ctx(format!("{r} is required")));
+        }
+    }
+    Ok(row)
+}
+
+/// Accepts one object or an array of them; reports whether the input was an array.
+pub(crate) fn one_or_many(v: &Value) -> (Vec<&Value>, bool) {
+    match v {
+        Value::Array(a) => (a.iter().collect(), true),
+        other => (vec![other], false),
+    }
+}
+
+pub(crate) fn shape(values: Vec<Value>, was_array: bool) -> Value {
+    if was_array {
+        Value::Array(values)
+    } else {
+        values.into_iter().next().unwrap_or(Value::Null)
+    }
+}
+
+/// Ids from Medusa's `string | string[] | { id: ... }` selector shapes.
+pub(crate) fn ids_of(v: &Value, what: &str) -> Result<Vec<String>> {
+    let bad = || Error::invalid(format!("{what} must be an id or an array of ids"));
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
+            .collect(),
+        Value::Object(o) if o.len() == 1 && o.contains_key("id") => ids_of(&o["id"], what),
+        _ => Err(bad()),
+    }
+}
