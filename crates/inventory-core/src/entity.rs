@@ -52,8 +52,7 @@ pub struct Entity {
     pub prefix: &'static str,
     pub columns: &'static [Column],
     pub searchable: &'static [&'static str],
-    /// (name, SQL over alias `t`, included when no select is given)
-    pub computed: &'static [(&'static str, &'static str, bool)],
+    pub computed: &'static [Computed],
     pub relations: &'static [Relation],
 }
 
@@ -63,6 +62,38 @@ impl Entity {
     }
     pub fn relation(&self, name: &str) -> Option<&'static Relation> {
         self.relations.iter().find(|r| r.name == name)
+    }
+}
+
+/// A field computed in SQL rather than stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Computed {
+    pub name: &'static str,
+    pub value: Derived,
+    /// Part of the DTO when no select is given.
+    pub default: bool,
+}
+
+/// How a computed field is derived from its row.
+#[derive(Debug, Clone, Copy)]
+pub enum Derived {
+    /// Sum of this column over the item's live levels (0 without any).
+    LevelSum(&'static str),
+    /// stocked_quantity - reserved_quantity of the level itself.
+    Available,
+}
+
+impl Derived {
+    /// The SQL for the row aliased `alias`.
+    pub fn sql(self, alias: &str) -> String {
+        match self {
+            Derived::LevelSum(column) => format!(
+                "coalesce((SELECT sum(il.{column}) FROM inventory_level il WHERE il.inventory_item_id = {alias}.id AND il.deleted_at IS NULL), 0)"
+            ),
+            Derived::Available => {
+                format!("({alias}.stocked_quantity - {alias}.reserved_quantity)")
+            }
+        }
     }
 }
 
@@ -103,16 +134,16 @@ pub static INVENTORY_ITEM: Entity = Entity {
     ],
     searchable: &["sku", "hs_code", "mid_code", "description", "title"],
     computed: &[
-        (
-            "stocked_quantity",
-            "coalesce((SELECT sum(il.stocked_quantity) FROM inventory_level il WHERE il.inventory_item_id = t.id AND il.deleted_at IS NULL), 0)",
-            false,
-        ),
-        (
-            "reserved_quantity",
-            "coalesce((SELECT sum(il.reserved_quantity) FROM inventory_level il WHERE il.inventory_item_id = t.id AND il.deleted_at IS NULL), 0)",
-            false,
-        ),
+        Computed {
+            name: "stocked_quantity",
+            value: Derived::LevelSum("stocked_quantity"),
+            default: false,
+        },
+        Computed {
+            name: "reserved_quantity",
+            value: Derived::LevelSum("reserved_quantity"),
+            default: false,
+        },
     ],
     relations: &[
         Relation {
@@ -147,11 +178,11 @@ pub static INVENTORY_LEVEL: Entity = Entity {
         col("metadata", Kind::Json),
     ],
     searchable: &[],
-    computed: &[(
-        "available_quantity",
-        "(t.stocked_quantity - t.reserved_quantity)",
-        true,
-    )],
+    computed: &[Computed {
+        name: "available_quantity",
+        value: Derived::Available,
+        default: true,
+    }],
     relations: &[Relation {
         name: "inventory_item",
         target: &INVENTORY_ITEM,

@@ -195,19 +195,19 @@ pub(crate) fn dto_expr(
             }
         }
     }
-    for (name, expr, default) in entity.computed {
+    for c in entity.computed {
         let on = match select {
-            None => *default,
-            Some(s) => s.iter().any(|f| f == name),
+            None => c.default,
+            Some(s) => s.iter().any(|f| f == c.name),
         };
         if on {
-            add(name, expr.replace("t.", &format!("{alias}.")));
+            add(c.name, c.value.sql(alias));
         }
     }
     if let Some(fields) = select {
         for f in fields {
             let known = entity.column(f).is_some()
-                || entity.computed.iter().any(|(n, _, _)| n == f)
+                || entity.computed.iter().any(|c| c.name == f)
                 || f.strip_prefix("raw_")
                     .and_then(|n| entity.column(n))
                     .is_some_and(|c| c.kind == Kind::Numeric);
@@ -569,8 +569,8 @@ pub(crate) fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindCon
                     .as_object()
                     .ok_or_else(|| Error::invalid("order must be an object"))?;
                 for (f, dir) in o {
-                    let known = entity.column(f).is_some()
-                        || entity.computed.iter().any(|(n, _, _)| n == f);
+                    let known =
+                        entity.column(f).is_some() || entity.computed.iter().any(|c| c.name == f);
                     if !known {
                         return Err(Error::invalid(format!(
                             "Unknown order field '{f}' for {}",
@@ -650,8 +650,8 @@ pub(crate) fn select_sql(
             let expr = entity
                 .computed
                 .iter()
-                .find(|(n, _, _)| n == f)
-                .map(|(_, e, _)| e.to_string())
+                .find(|c| c.name == f)
+                .map(|c| c.value.sql("t"))
                 .unwrap_or_else(|| format!("t.{f}"));
             format!("{expr} {}", if *desc { "DESC" } else { "ASC" })
         })
