@@ -100,8 +100,9 @@ pub fn methods() -> Vec<String> {
 }
 
 /// Where results hold timestamps, as JSON: `{ methods: { name: entity }, entities:
-/// { entity: { dates: [column], relations: { relation: entity } } } }`. The facade
-/// revives those columns as Dates and nothing else (metadata keeps its strings).
+/// { entity: { dates: [column], relations: { relation: entity }, columns: { column:
+/// { type, create, update } }, computed: [field], ignored: [field] } } }`. The facade
+/// revives the `dates` columns as Dates and nothing else (metadata keeps its strings).
 #[napi]
 pub fn result_schema() -> String {
     let entities: serde_json::Map<_, _> = entity::ENTITIES
@@ -118,7 +119,28 @@ pub fn result_schema() -> String {
                 .iter()
                 .map(|r| (r.name.to_string(), r.target.name.into()))
                 .collect();
-            let shape = serde_json::json!({ "dates": dates, "relations": relations });
+            // The rest describes the entity for the Jest suite, which checks the JS
+            // declarations (medusa/entities.js, lib/index.d.ts) against it.
+            let columns: serde_json::Map<_, _> = e
+                .columns
+                .iter()
+                .map(|c| {
+                    let col = serde_json::json!({
+                        "type": c.kind.sql_type(),
+                        "create": c.create.as_str(),
+                        "update": c.update.as_str(),
+                    });
+                    (c.name.to_string(), col)
+                })
+                .collect();
+            let computed: Vec<_> = e.computed.iter().map(|c| c.name).collect();
+            let shape = serde_json::json!({
+                "dates": dates,
+                "relations": relations,
+                "columns": columns,
+                "computed": computed,
+                "ignored": e.ignored,
+            });
             (e.name.to_string(), shape)
         })
         .collect();

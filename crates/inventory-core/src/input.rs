@@ -1,25 +1,41 @@
-//! Call input: the per-entity input specs, validation of one input object
-//! into a typed row, and Medusa's one-or-many / id selector shapes.
+//! Call input: validation of one create or update input object into a typed
+//! row, following the entity description (entity.rs), and Medusa's
+//! one-or-many / id selector shapes.
 
-use crate::entity::{Entity, Kind};
+use crate::entity::{Column, Entity, Input, Kind};
 use crate::error::{Error, Result};
-use crate::quantity::{parse_quantity, Rule};
+use crate::quantity::parse_quantity;
 use crate::sql::scalar_text;
 use serde_json::{Map, Value};
 
-/// What a create or update may carry for one entity.
+/// What a create or update may carry for one entity: the entity's columns'
+/// `create` or `update` rules.
 #[derive(Debug)]
 pub(crate) struct InputSpec {
     pub(crate) entity: &'static Entity,
-    /// Fields the caller may set.
-    pub(crate) writable: &'static [&'static str],
-    /// Fields accepted and dropped on purpose (e.g. reserved_quantity on levels).
-    pub(crate) ignored: &'static [&'static str],
-    /// Fields that must be present and not null.
-    pub(crate) required: &'static [&'static str],
-    /// Fields that may be omitted but never null.
-    pub(crate) not_null: &'static [&'static str],
-    pub(crate) numeric_rule: Rule,
+    update: bool,
+}
+
+impl InputSpec {
+    pub(crate) const fn create(entity: &'static Entity) -> Self {
+        InputSpec {
+            entity,
+            update: false,
+        }
+    }
+    pub(crate) const fn update(entity: &'static Entity) -> Self {
+        InputSpec {
+            entity,
+            update: true,
+        }
+    }
+    fn rule(&self, col: &Column) -> Input {
+        if self.update {
+            col.update
+        } else {
+            col.create
+        }
+    }
 }
 
 /// One validated field value, rendered as text for a `::type` cast in SQL.
@@ -52,25 +68,22 @@ pub(crate) fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> 
         .ok_or_else(|| ctx(format!("{} input must be an object", spec.entity.name)))?;
     let mut row = Row::new();
     for (k, val) in obj {
-        if spec.ignored.contains(&k.as_str()) {
+        if spec.entity.ignored.contains(&k.as_str()) {
             continue;
         }
-        if !spec.writable.contains(&k.as_str()) {
+        let Some(col) = spec.entity.column(k).filter(|c| spec.rule(c) != Input::No) else {
             return Err(ctx(format!("Unknown field '{k}' for {}", spec.entity.name)));
-        }
-        let col = spec
-            .entity
-            .column(k)
-            .ok_or_else(|| Error::unexpected(format!("no column {k}")))?;
+        };
+        let rule = spec.rule(col);
         let text = match (col.kind, val) {
             (_, Value::Null) => {
-                if spec.required.contains(&col.name) || spec.not_null.contains(&col.name) {
+                if matches!(rule, Input::Required | Input::NotNull) {
                     return Err(ctx(format!("{k} must not be null")));
                 }
                 None
             }
             (Kind::Numeric, _) => Some(
-                parse_quantity(val, k, spec.numeric_rule)
+                parse_quantity(val, k, spec.entity.numeric_rule)
                     .map_err(|e| ctx(e.message))?
                     .to_string(),
             ),
@@ -80,7 +93,7 @@ pub(crate) fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> 
                 Some(text)
             }
             (Kind::Json, _) => return Err(ctx(format!("{k} must be an object"))),
-            (Kind::Text, Value::String(s)) if spec.required.contains(&col.name) && s.is_empty() => {
+            (Kind::Text, Value::String(s)) if rule == Input::Required && s.is_empty() => {
                 return Err(ctx(format!("{k} must not be empty")))
             }
             (Kind::Text, Value::String(s)) => {
@@ -95,9 +108,9 @@ pub(crate) fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> 
             text,
         });
     }
-    for r in spec.required {
-        if get(&row, r).is_none() {
-            return Err(ctx(format!("{r} is required")));
+    for c in spec.entity.columns {
+        if spec.rule(c) == Input::Required && get(&row, c.name).is_none() {
+            return Err(ctx(format!("{} is required", c.name)));
         }
     }
     Ok(row)

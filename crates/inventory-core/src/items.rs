@@ -4,45 +4,14 @@ use crate::entity::INVENTORY_ITEM;
 use crate::error::{Error, Result};
 use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
 use crate::outcome::{ids_in, Outcome, ITEM, LEVEL, RESERVATION};
-use crate::quantity::Rule;
 use crate::service::InventoryService;
 use crate::sql::Params;
 use crate::stock::locked_removal;
 use crate::write::{dto, insert_rows, set_clause};
 use serde_json::{json, Value};
 
-static CREATE: InputSpec = InputSpec {
-    entity: &INVENTORY_ITEM,
-    writable: &[
-        "id",
-        "sku",
-        "origin_country",
-        "hs_code",
-        "mid_code",
-        "material",
-        "unit_of_measure",
-        "weight",
-        "length",
-        "height",
-        "width",
-        "requires_shipping",
-        "description",
-        "title",
-        "thumbnail",
-        "metadata",
-    ],
-    // Medusa drops location_levels from item input; levels have their own calls.
-    ignored: &["location_levels"],
-    required: &[],
-    not_null: &["id", "requires_shipping"],
-    numeric_rule: Rule::NonNegative,
-};
-
-static UPDATE: InputSpec = InputSpec {
-    writable: CREATE.writable,
-    required: &["id"],
-    ..CREATE
-};
+static CREATE: InputSpec = InputSpec::create(&INVENTORY_ITEM);
+static UPDATE: InputSpec = InputSpec::update(&INVENTORY_ITEM);
 
 impl InventoryService {
     pub(crate) async fn create_inventory_items(&self, input: &Value) -> Result<Outcome> {
@@ -51,14 +20,7 @@ impl InventoryService {
             return Ok(shape(vec![], was_array).into());
         }
         let c = self.client().await?;
-        let out = insert_rows(
-            &c,
-            &INVENTORY_ITEM,
-            CREATE.writable,
-            &[("requires_shipping", "true")],
-            &rows,
-        )
-        .await?;
+        let out = insert_rows(&c, &INVENTORY_ITEM, &rows).await?;
         let ids = ids_in(&Value::Array(out.clone()));
         Ok(Outcome::from(shape(out, was_array)).with(ITEM, "created", ids))
     }

@@ -16,27 +16,8 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::str::FromStr;
 
-static CREATE: InputSpec = InputSpec {
-    entity: &INVENTORY_LEVEL,
-    writable: &[
-        "id",
-        "inventory_item_id",
-        "location_id",
-        "stocked_quantity",
-        "incoming_quantity",
-        "metadata",
-    ],
-    // Only reservations move reserved_quantity; Medusa strips it from level input too.
-    ignored: &["reserved_quantity", "available_quantity"],
-    required: &["inventory_item_id", "location_id"],
-    not_null: &["id", "stocked_quantity", "incoming_quantity"],
-    numeric_rule: Rule::NonNegative,
-};
-
-static UPDATE: InputSpec = InputSpec {
-    required: &["inventory_item_id", "location_id"],
-    ..CREATE
-};
+static CREATE: InputSpec = InputSpec::create(&INVENTORY_LEVEL);
+static UPDATE: InputSpec = InputSpec::update(&INVENTORY_LEVEL);
 
 /// Locks the live levels of the given (item, location) pairs in id order, the
 /// lock order every multi-level write in this crate uses, and returns
@@ -166,26 +147,7 @@ impl InventoryService {
             return Ok(shape(vec![], was_array).into());
         }
         let c = self.client().await?;
-        let out = insert_rows(
-            &c,
-            &INVENTORY_LEVEL,
-            &[
-                "id",
-                "inventory_item_id",
-                "location_id",
-                "stocked_quantity",
-                "reserved_quantity",
-                "incoming_quantity",
-                "metadata",
-            ],
-            &[
-                ("stocked_quantity", "0"),
-                ("reserved_quantity", "0"),
-                ("incoming_quantity", "0"),
-            ],
-            &rows,
-        )
-        .await?;
+        let out = insert_rows(&c, &INVENTORY_LEVEL, &rows).await?;
         let ids = ids_in(&Value::Array(out.clone()));
         Ok(Outcome::from(shape(out, was_array)).with(LEVEL, "created", ids))
     }

@@ -15,19 +15,6 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::HashMap;
 
-const INSERT_COLS: &[&str] = &[
-    "id",
-    "inventory_item_id",
-    "location_id",
-    "quantity",
-    "allow_backorder",
-    "line_item_id",
-    "external_id",
-    "description",
-    "created_by",
-    "metadata",
-];
-
 /// What one createReservationItems call gets back: its reservations (input order)
 /// and the ids of the levels it charged.
 pub(crate) type Reserved = (Vec<Value>, Vec<String>);
@@ -229,13 +216,7 @@ pub(crate) async fn reserve_group(
                     .await
                     .map_err(Error::from)
             },
-            insert_rows(
-                &tx,
-                &RESERVATION_ITEM,
-                INSERT_COLS,
-                &[("allow_backorder", "false")],
-                &accepted,
-            )
+            insert_rows(&tx, &RESERVATION_ITEM, &accepted)
         )?;
         let mut distinct = charge_ids.clone();
         distinct.sort();

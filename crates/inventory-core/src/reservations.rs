@@ -8,7 +8,7 @@ use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
 use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
-use crate::quantity::{sql_level_fits, Rule};
+use crate::quantity::sql_level_fits;
 use crate::reservation_engine::reservation_error;
 use crate::service::InventoryService;
 use crate::sql::Params;
@@ -18,44 +18,8 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::HashMap;
 
-static CREATE: InputSpec = InputSpec {
-    entity: &RESERVATION_ITEM,
-    writable: &[
-        "id",
-        "inventory_item_id",
-        "location_id",
-        "quantity",
-        "allow_backorder",
-        "line_item_id",
-        "external_id",
-        "description",
-        "created_by",
-        "metadata",
-    ],
-    ignored: &[],
-    required: &["inventory_item_id", "location_id", "quantity"],
-    not_null: &["id", "allow_backorder"],
-    numeric_rule: Rule::Positive,
-};
-
-static UPDATE: InputSpec = InputSpec {
-    entity: &RESERVATION_ITEM,
-    writable: &[
-        "id",
-        "location_id",
-        "quantity",
-        "allow_backorder",
-        "line_item_id",
-        "external_id",
-        "description",
-        "created_by",
-        "metadata",
-    ],
-    ignored: &[],
-    required: &["id"],
-    not_null: &["location_id", "quantity", "allow_backorder"],
-    numeric_rule: Rule::Positive,
-};
+static CREATE: InputSpec = InputSpec::create(&RESERVATION_ITEM);
+static UPDATE: InputSpec = InputSpec::update(&RESERVATION_ITEM);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Release {

@@ -37,12 +37,11 @@ pub(crate) fn raw_of(expr: &str) -> String {
 }
 
 /// Inserts `rows` (each already validated, each with an `id`) in one statement
-/// through UNNEST, and returns their DTOs in input order.
+/// through UNNEST, and returns their DTOs in input order. The columns written
+/// are those create input may set or that have an insert default (entity.rs).
 pub(crate) async fn insert_rows<C: GenericClient>(
     c: &C,
     entity: &'static Entity,
-    cols: &[&'static str],
-    defaults: &[(&str, &str)],
     rows: &[Row],
 ) -> Result<Vec<Value>> {
     let mut params = Params::default();
@@ -50,15 +49,12 @@ pub(crate) async fn insert_rows<C: GenericClient>(
     let mut exprs = Vec::new();
     let mut unnest = Vec::new();
     let mut aliases = Vec::new();
-    for name in cols {
-        let col = entity
-            .column(name)
-            .ok_or_else(|| Error::unexpected(format!("no column {name}")))?;
-        let values: Vec<Option<String>> = rows.iter().map(|r| get_text(r, name)).collect();
+    for col in entity.columns.iter().filter(|c| c.inserted()) {
+        let values: Vec<Option<String>> = rows.iter().map(|r| get_text(r, col.name)).collect();
         unnest.push(format!("{}::text[]", params.push(values)));
         aliases.push(col.name.to_string());
         let mut expr = cast(col.name, col.kind);
-        if let Some((_, d)) = defaults.iter().find(|(n, _)| n == name) {
+        if let Some(d) = col.default {
             expr = format!("coalesce({expr}, {d})");
         }
         names.push(col.name.to_string());
