@@ -6,6 +6,7 @@ use crate::entity::{Column, Entity, Input, Kind};
 use crate::error::{Error, Result};
 use crate::quantity::parse_quantity;
 use crate::sql::scalar_text;
+use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 /// What a create or update may carry for one entity: the entity's columns'
@@ -38,12 +39,22 @@ impl InputSpec {
     }
 }
 
-/// One validated field value, rendered as text for a `::type` cast in SQL.
+/// One validated field value, rendered as text for a `::type` cast in SQL,
+/// and kept typed where Rust decides on it (quantities, booleans).
 #[derive(Debug, Clone)]
 pub(crate) struct FieldValue {
     pub(crate) name: &'static str,
     pub(crate) kind: Kind,
     pub(crate) text: Option<String>,
+    pub(crate) typed: Typed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Typed {
+    /// Null, or a kind only SQL reads.
+    Untyped,
+    Quantity(Decimal),
+    Flag(bool),
 }
 
 pub(crate) type Row = Vec<FieldValue>;
@@ -54,6 +65,22 @@ pub(crate) fn get<'a>(row: &'a Row, name: &str) -> Option<&'a FieldValue> {
 
 pub(crate) fn get_text(row: &Row, name: &str) -> Option<String> {
     get(row, name).and_then(|f| f.text.clone())
+}
+
+/// A numeric field's value, when given and not null.
+pub(crate) fn get_quantity(row: &Row, name: &str) -> Option<Decimal> {
+    match get(row, name)?.typed {
+        Typed::Quantity(d) => Some(d),
+        _ => None,
+    }
+}
+
+/// A boolean field's value, when given and not null.
+pub(crate) fn get_flag(row: &Row, name: &str) -> Option<bool> {
+    match get(row, name)?.typed {
+        Typed::Flag(b) => Some(b),
+        _ => None,
+    }
 }
 
 /// Validates one input object: unknown fields, wrong types, bad quantities and
@@ -75,6 +102,7 @@ pub(crate) fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> 
             return Err(ctx(format!("Unknown field '{k}' for {}", spec.entity.name)));
         };
         let rule = spec.rule(col);
+        let mut typed = Typed::Untyped;
         let text = match (col.kind, val) {
             (_, Value::Null) => {
                 if matches!(rule, Input::Required | Input::NotNull) {
@@ -82,11 +110,16 @@ pub(crate) fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> 
                 }
                 None
             }
-            (Kind::Numeric, _) => Some(
-                parse_quantity(val, k, spec.entity.numeric_rule)
-                    .map_err(|e| ctx(e.message))?
-                    .to_string(),
-            ),
+            (Kind::Numeric, _) => {
+                let d =
+                    parse_quantity(val, k, spec.entity.numeric_rule).map_err(|e| ctx(e.message))?;
+                typed = Typed::Quantity(d);
+                Some(d.to_string())
+            }
+            (Kind::Bool, Value::Bool(b)) => {
+                typed = Typed::Flag(*b);
+                Some(b.to_string())
+            }
             (Kind::Json, Value::Object(_)) => {
                 let text = val.to_string();
                 crate::limits::check_metadata(k, &text).map_err(|e| ctx(e.message))?;
@@ -106,6 +139,7 @@ pub(crate) fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> 
             name: col.name,
             kind: col.kind,
             text,
+            typed,
         });
     }
     for c in spec.entity.columns {

@@ -14,7 +14,6 @@ use crate::stock::{beyond_level, locked_removal};
 use crate::write::{dto, insert_rows, raw_of, set_clause};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use std::str::FromStr;
 
 static CREATE: InputSpec = InputSpec::create(&INVENTORY_LEVEL);
 static UPDATE: InputSpec = InputSpec::update(&INVENTORY_LEVEL);
@@ -30,7 +29,7 @@ pub(crate) async fn lock_levels<C: deadpool_postgres::GenericClient>(
     let locs: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
     let stmt = c
         .prepare_cached(
-            "SELECT l.id, l.inventory_item_id, l.location_id, (l.stocked_quantity - l.reserved_quantity)::text
+            "SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity - l.reserved_quantity
              FROM inventory_level l
              WHERE l.deleted_at IS NULL
                AND (l.inventory_item_id, l.location_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
@@ -40,13 +39,8 @@ pub(crate) async fn lock_levels<C: deadpool_postgres::GenericClient>(
     let rows = c.query(&stmt, &[&items, &locs]).await?;
     rows.iter()
         .map(|r| {
-            let avail: String = r.get(3);
-            Ok((
-                r.get(0),
-                r.get(1),
-                r.get(2),
-                Decimal::from_str(&avail).map_err(|e| Error::unexpected(e.to_string()))?,
-            ))
+            let avail: Decimal = r.try_get(3).map_err(|e| Error::unexpected(e.to_string()))?;
+            Ok((r.get(0), r.get(1), r.get(2), avail))
         })
         .collect()
 }

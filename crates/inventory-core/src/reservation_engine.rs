@@ -6,9 +6,9 @@
 
 use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
-use crate::input::{get_text, Row};
+use crate::input::{get_flag, get_quantity, get_text, Row};
 use crate::quantity::{add_in_domain, sql_level_fits};
-use crate::stock::{beyond_level, dec};
+use crate::stock::{beyond_level, quantity_at};
 use crate::write::{insert_rows, raw_of};
 use deadpool_postgres::Pool;
 use rust_decimal::Decimal;
@@ -52,8 +52,8 @@ fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
             get_text(r, "inventory_item_id").unwrap_or_default(),
             get_text(r, "location_id").unwrap_or_default(),
         );
-        let q = dec(&get_text(r, "quantity").unwrap_or_default())?;
-        let guarded = if get_text(r, "allow_backorder").as_deref() == Some("true") {
+        let q = get_quantity(r, "quantity").unwrap_or_default();
+        let guarded = if get_flag(r, "allow_backorder") == Some(true) {
             Decimal::ZERO
         } else {
             q
@@ -83,7 +83,7 @@ async fn lock_for_reserve<C: deadpool_postgres::GenericClient>(
     let stmt = c
         .prepare_cached(
             "SELECT l.id, l.inventory_item_id, l.location_id,
-                    (l.stocked_quantity - l.reserved_quantity)::text, l.reserved_quantity::text
+                    l.stocked_quantity - l.reserved_quantity, l.reserved_quantity
              FROM inventory_level l
              WHERE l.deleted_at IS NULL
                AND (l.inventory_item_id, l.location_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
@@ -96,7 +96,7 @@ async fn lock_for_reserve<C: deadpool_postgres::GenericClient>(
         .map(|r| {
             Ok((
                 (r.get(1), r.get(2)),
-                (r.get(0), dec(r.get(3))?, dec(r.get(4))?),
+                (r.get(0), quantity_at(r, 3)?, quantity_at(r, 4)?),
             ))
         })
         .collect()

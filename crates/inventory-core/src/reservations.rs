@@ -6,13 +6,15 @@
 
 use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
-use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
+use crate::input::{
+    get_flag, get_quantity, get_text, ids_of, one_or_many, parse_input, shape, InputSpec,
+};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::quantity::sql_level_fits;
 use crate::reservation_engine::reservation_error;
 use crate::service::InventoryService;
 use crate::sql::Params;
-use crate::stock::{beyond_level, dec};
+use crate::stock::{beyond_level, quantity_at};
 use crate::write::{dto, raw_of, set_clause};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -228,7 +230,7 @@ impl InventoryService {
         let tx = c.transaction().await?;
         let stmt = tx
             .prepare_cached(
-                "SELECT id, inventory_item_id, location_id, quantity::text, coalesce(allow_backorder, false)
+                "SELECT id, inventory_item_id, location_id, quantity, coalesce(allow_backorder, false)
                  FROM reservation_item WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR UPDATE",
             )
             .await?;
@@ -239,7 +241,7 @@ impl InventoryService {
             .map(|r| {
                 Ok((
                     r.get::<_, String>(0),
-                    (r.get(1), r.get(2), dec(r.get::<_, &str>(3))?, r.get(4)),
+                    (r.get(1), r.get(2), quantity_at(r, 3)?, r.get(4)),
                 ))
             })
             .collect::<Result<_>>()?;
@@ -264,14 +266,8 @@ impl InventoryService {
             let id = get_text(r, "id").unwrap_or_default();
             let (item, old_loc, old_q, old_bo) = &current[&id];
             let new_loc = get_text(r, "location_id").unwrap_or_else(|| old_loc.clone());
-            let new_q = match get_text(r, "quantity") {
-                Some(q) => dec(&q)?,
-                None => *old_q,
-            };
-            let backorder = match get_text(r, "allow_backorder") {
-                Some(b) => b == "true",
-                None => *old_bo,
-            };
+            let new_q = get_quantity(r, "quantity").unwrap_or(*old_q);
+            let backorder = get_flag(r, "allow_backorder").unwrap_or(*old_bo);
             let increases = new_loc != *old_loc || new_q > *old_q;
             for (loc, q, guarded) in [
                 (old_loc.clone(), -*old_q, false),

@@ -6,7 +6,7 @@
 use crate::connection::{self, Connector, SslOption};
 use crate::entity::{Entity, Kind};
 use crate::error::{Error, Result};
-use crate::input::{get, one_or_many, parse_input, FieldValue, InputSpec, Row};
+use crate::input::{get, one_or_many, parse_input, FieldValue, InputSpec, Row, Typed};
 use crate::migrate::{self, quote_ident};
 use crate::reserver::{Grouping, Reserver};
 use crate::sql::{self, FindConfig, Params};
@@ -213,6 +213,7 @@ impl InventoryService {
                     name: "id",
                     kind: Kind::Text,
                     text: Some(self.new_id(spec.entity.prefix)),
+                    typed: Typed::Untyped,
                 });
             }
         }

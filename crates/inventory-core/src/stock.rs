@@ -6,7 +6,6 @@ use crate::error::{Error, ErrorType, Result};
 use crate::quantity::MAX_DIGITS;
 use crate::sql::Params;
 use rust_decimal::Decimal;
-use std::str::FromStr;
 
 /// Largest magnitude a level quantity (stocked, reserved, and available =
 /// stocked - reserved) may take: the top of the input domain (quantity.rs).
@@ -23,12 +22,12 @@ pub(crate) fn beyond_level(field: &str, item: &str, loc: &str) -> Error {
     ))
 }
 
-pub(crate) fn dec(s: &str) -> Result<Decimal> {
-    Decimal::from_str(s).map_err(|_| {
-        Error::invalid(format!(
-            "quantity must be a number within ±{LEVEL_MAX}, received \"{s}\""
-        ))
-    })
+/// A quantity column of a level or reservation row, read as numeric. Every
+/// write keeps them inside the domain; a row outside it (written by other
+/// code) is refused as the text path refused it.
+pub(crate) fn quantity_at(row: &tokio_postgres::Row, idx: usize) -> Result<Decimal> {
+    row.try_get(idx)
+        .map_err(|_| Error::invalid(format!("quantity must be a number within ±{LEVEL_MAX}")))
 }
 
 /// How often a removal re-takes its locks when reservations arrive between them.
