@@ -93,7 +93,7 @@ impl Column {
         self
     }
     /// Whether an insert writes it: create input sets it or it has a default.
-    pub fn inserted(&self) -> bool {
+    pub(crate) fn inserted(&self) -> bool {
         self.create != Input::No || self.default.is_some()
     }
 }
@@ -124,10 +124,10 @@ pub struct Entity {
 }
 
 impl Entity {
-    pub fn column(&self, name: &str) -> Option<&'static Column> {
+    pub(crate) fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
     }
-    pub fn relation(&self, name: &str) -> Option<&'static Relation> {
+    pub(crate) fn relation(&self, name: &str) -> Option<&'static Relation> {
         self.relations.iter().find(|r| r.name == name)
     }
 }
@@ -152,7 +152,7 @@ pub enum Derived {
 
 impl Derived {
     /// The SQL for the row aliased `alias`.
-    pub fn sql(self, alias: &str) -> String {
+    pub(crate) fn sql(self, alias: &str) -> String {
         match self {
             Derived::LevelSum(column) => format!(
                 "coalesce((SELECT sum(il.{column}) FROM inventory_level il WHERE il.inventory_item_id = {alias}.id AND il.deleted_at IS NULL), 0)"

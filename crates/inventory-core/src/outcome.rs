@@ -27,13 +27,18 @@ impl From<Value> for Outcome {
     }
 }
 
-pub const ITEM: &str = "inventory_item";
-pub const LEVEL: &str = "inventory_level";
-pub const RESERVATION: &str = "reservation_item";
+pub(crate) const ITEM: &str = "inventory_item";
+pub(crate) const LEVEL: &str = "inventory_level";
+pub(crate) const RESERVATION: &str = "reservation_item";
 
 impl Outcome {
     /// Records a change; empty id lists are dropped.
-    pub fn with(mut self, object: &'static str, action: &'static str, ids: Vec<String>) -> Self {
+    pub(crate) fn with(
+        mut self,
+        object: &'static str,
+        action: &'static str,
+        ids: Vec<String>,
+    ) -> Self {
         if !ids.is_empty() {
             self.changes.push(Change {
                 object,
@@ -55,7 +60,7 @@ impl Outcome {
 }
 
 /// The `id`s of a DTO or an array of DTOs.
-pub fn ids_in(v: &Value) -> Vec<String> {
+pub(crate) fn ids_in(v: &Value) -> Vec<String> {
     match v {
         Value::Array(a) => a.iter().flat_map(ids_in).collect(),
         Value::Object(o) => o

@@ -17,12 +17,12 @@ use serde_json::Value;
 use std::sync::Mutex;
 
 /// Largest pool a process may open (Postgres' own default max_connections is 100).
-pub const MAX_CONNECTIONS: u64 = 1_000;
+pub(crate) const MAX_CONNECTIONS: u64 = 1_000;
 
 /// Prepared statements kept per connection. Filter shapes come from HTTP query
 /// strings, so the cache must not grow with them: past this size it is emptied
 /// (the hot statements are prepared again on their next use).
-pub const MAX_CACHED_STATEMENTS: usize = 256;
+pub(crate) const MAX_CACHED_STATEMENTS: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
