@@ -94,7 +94,8 @@ pub fn connect(env: &Env, options: String) -> napi::Result<PromiseRaw<'_, Native
 }
 
 /// The API as JSON: `{ methods: [{ name, params, arrayParams, entity, kind, result }],
-/// entities: { entity: { dates: [column], relations: { relation: entity } } } }`.
+/// entities: { entity: { dates: [column], relations: { relation: entity }, columns:
+/// { column: { type, create, update } }, computed: [field], ignored: [field] } } }`.
 /// The facade builds its methods from `methods` and revives the `dates` columns of a
 /// method's `result` entity (and its relations) as Dates, nothing else.
 #[napi]
@@ -113,7 +114,28 @@ pub fn api() -> String {
                 .iter()
                 .map(|r| (r.name.to_string(), r.target.name.into()))
                 .collect();
-            let shape = serde_json::json!({ "dates": dates, "relations": relations });
+            // The rest describes the entity for the Jest suite, which checks the JS
+            // declarations (medusa/entities.js, lib/index.d.ts) against it.
+            let columns: serde_json::Map<_, _> = e
+                .columns
+                .iter()
+                .map(|c| {
+                    let col = serde_json::json!({
+                        "type": c.kind.sql_type(),
+                        "create": c.create.as_str(),
+                        "update": c.update.as_str(),
+                    });
+                    (c.name.to_string(), col)
+                })
+                .collect();
+            let computed: Vec<_> = e.computed.iter().map(|c| c.name).collect();
+            let shape = serde_json::json!({
+                "dates": dates,
+                "relations": relations,
+                "columns": columns,
+                "computed": computed,
+                "ignored": e.ignored,
+            });
             (e.name.to_string(), shape)
         })
         .collect();

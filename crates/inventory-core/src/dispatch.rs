@@ -5,7 +5,8 @@
 
 use crate::entity::{Entity, INVENTORY_ITEM, INVENTORY_LEVEL, RESERVATION_ITEM};
 use crate::error::{Error, Result};
-use crate::service::{InventoryService, Outcome};
+use crate::outcome::Outcome;
+use crate::service::InventoryService;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;

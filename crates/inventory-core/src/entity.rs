@@ -1,5 +1,12 @@
-//! Column allow-lists for the three tables. Every field name that reaches SQL
-//! is looked up here first; anything else is rejected as invalid_data.
+//! The one description of each table: its columns (type, what create and
+//! update input may set, the insert default), computed fields and relations.
+//! Input validation, inserts and DTOs derive from it, and every field name
+//! that reaches SQL is looked up here first; anything else is rejected as
+//! invalid_data. A new column is added here and in a migration (migrate.rs);
+//! the Jest suite checks medusa/entities.js and lib/index.d.ts against it.
+
+use crate::quantity::Rule;
+use Input::{NotNull, Optional, Required};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -25,14 +32,70 @@ impl Kind {
     }
 }
 
+/// How a create or an update treats one column of its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Not accepted: an unknown field.
+    No,
+    /// May be omitted or null.
+    Optional,
+    /// May be omitted, never null.
+    NotNull,
+    /// Must be present and not null (text: not empty either).
+    Required,
+}
+
+impl Input {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Input::No => "no",
+            Optional => "optional",
+            NotNull => "notNull",
+            Required => "required",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
+    pub create: Input,
+    pub update: Input,
+    /// SQL an insert uses when the input leaves the column out or null.
+    pub default: Option<&'static str>,
 }
 
+/// A column no input sets.
 const fn col(name: &'static str, kind: Kind) -> Column {
-    Column { name, kind }
+    Column {
+        name,
+        kind,
+        create: Input::No,
+        update: Input::No,
+        default: None,
+    }
+}
+
+/// A column create and update input may set or null.
+const fn field(name: &'static str, kind: Kind) -> Column {
+    col(name, kind).input(Optional, Optional)
+}
+
+impl Column {
+    const fn input(mut self, create: Input, update: Input) -> Self {
+        self.create = create;
+        self.update = update;
+        self
+    }
+    const fn default(mut self, sql: &'static str) -> Self {
+        self.default = Some(sql);
+        self
+    }
+    /// Whether an insert writes it: create input sets it or it has a default.
+    pub(crate) fn inserted(&self) -> bool {
+        self.create != Input::No || self.default.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -52,25 +115,59 @@ pub struct Entity {
     pub prefix: &'static str,
     pub columns: &'static [Column],
     pub searchable: &'static [&'static str],
-    /// (name, SQL over alias `t`, included when no select is given)
-    pub computed: &'static [(&'static str, &'static str, bool)],
+    pub computed: &'static [Computed],
     pub relations: &'static [Relation],
+    /// Input fields accepted and dropped on purpose (Medusa strips them too).
+    pub ignored: &'static [&'static str],
+    /// What a quantity in create or update input may be.
+    pub(crate) numeric_rule: Rule,
 }
 
 impl Entity {
-    pub fn column(&self, name: &str) -> Option<&'static Column> {
+    pub(crate) fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
     }
-    pub fn relation(&self, name: &str) -> Option<&'static Relation> {
+    pub(crate) fn relation(&self, name: &str) -> Option<&'static Relation> {
         self.relations.iter().find(|r| r.name == name)
+    }
+}
+
+/// A field computed in SQL rather than stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Computed {
+    pub name: &'static str,
+    pub value: Derived,
+    /// Part of the DTO when no select is given.
+    pub default: bool,
+}
+
+/// How a computed field is derived from its row.
+#[derive(Debug, Clone, Copy)]
+pub enum Derived {
+    /// Sum of this column over the item's live levels (0 without any).
+    LevelSum(&'static str),
+    /// stocked_quantity - reserved_quantity of the level itself.
+    Available,
+}
+
+impl Derived {
+    /// The SQL for the row aliased `alias`.
+    pub(crate) fn sql(self, alias: &str) -> String {
+        match self {
+            Derived::LevelSum(column) => format!(
+                "coalesce((SELECT sum(il.{column}) FROM inventory_level il WHERE il.inventory_item_id = {alias}.id AND il.deleted_at IS NULL), 0)"
+            ),
+            Derived::Available => {
+                format!("({alias}.stocked_quantity - {alias}.reserved_quantity)")
+            }
+        }
     }
 }
 
 /// The three entities, for code that describes all of them (the facade's date revival).
 pub static ENTITIES: [&Entity; 3] = [&INVENTORY_ITEM, &INVENTORY_LEVEL, &RESERVATION_ITEM];
 
-const TS: [Column; 4] = [
-    col("id", Kind::Text),
+const TS: [Column; 3] = [
     col("created_at", Kind::Timestamp),
     col("updated_at", Kind::Timestamp),
     col("deleted_at", Kind::Timestamp),
@@ -81,38 +178,40 @@ pub static INVENTORY_ITEM: Entity = Entity {
     table: "inventory_item",
     prefix: "iitem",
     columns: &[
+        col("id", Kind::Text).input(NotNull, Required),
         TS[0],
         TS[1],
         TS[2],
-        TS[3],
-        col("sku", Kind::Text),
-        col("origin_country", Kind::Text),
-        col("hs_code", Kind::Text),
-        col("mid_code", Kind::Text),
-        col("material", Kind::Text),
-        col("unit_of_measure", Kind::Text),
-        col("weight", Kind::Int),
-        col("length", Kind::Int),
-        col("height", Kind::Int),
-        col("width", Kind::Int),
-        col("requires_shipping", Kind::Bool),
-        col("description", Kind::Text),
-        col("title", Kind::Text),
-        col("thumbnail", Kind::Text),
-        col("metadata", Kind::Json),
+        field("sku", Kind::Text),
+        field("origin_country", Kind::Text),
+        field("hs_code", Kind::Text),
+        field("mid_code", Kind::Text),
+        field("material", Kind::Text),
+        field("unit_of_measure", Kind::Text),
+        field("weight", Kind::Int),
+        field("length", Kind::Int),
+        field("height", Kind::Int),
+        field("width", Kind::Int),
+        col("requires_shipping", Kind::Bool)
+            .input(NotNull, NotNull)
+            .default("true"),
+        field("description", Kind::Text),
+        field("title", Kind::Text),
+        field("thumbnail", Kind::Text),
+        field("metadata", Kind::Json),
     ],
     searchable: &["sku", "hs_code", "mid_code", "description", "title"],
     computed: &[
-        (
-            "stocked_quantity",
-            "coalesce((SELECT sum(il.stocked_quantity) FROM inventory_level il WHERE il.inventory_item_id = t.id AND il.deleted_at IS NULL), 0)",
-            false,
-        ),
-        (
-            "reserved_quantity",
-            "coalesce((SELECT sum(il.reserved_quantity) FROM inventory_level il WHERE il.inventory_item_id = t.id AND il.deleted_at IS NULL), 0)",
-            false,
-        ),
+        Computed {
+            name: "stocked_quantity",
+            value: Derived::LevelSum("stocked_quantity"),
+            default: false,
+        },
+        Computed {
+            name: "reserved_quantity",
+            value: Derived::LevelSum("reserved_quantity"),
+            default: false,
+        },
     ],
     relations: &[
         Relation {
@@ -128,6 +227,9 @@ pub static INVENTORY_ITEM: Entity = Entity {
             fk: "inventory_item_id",
         },
     ],
+    // Medusa drops location_levels from item input; levels have their own calls.
+    ignored: &["location_levels"],
+    numeric_rule: Rule::NonNegative,
 };
 
 pub static INVENTORY_LEVEL: Entity = Entity {
@@ -135,29 +237,37 @@ pub static INVENTORY_LEVEL: Entity = Entity {
     table: "inventory_level",
     prefix: "ilev",
     columns: &[
+        col("id", Kind::Text).input(NotNull, NotNull),
         TS[0],
         TS[1],
         TS[2],
-        TS[3],
-        col("inventory_item_id", Kind::Text),
-        col("location_id", Kind::Text),
-        col("stocked_quantity", Kind::Numeric),
-        col("reserved_quantity", Kind::Numeric),
-        col("incoming_quantity", Kind::Numeric),
-        col("metadata", Kind::Json),
+        col("inventory_item_id", Kind::Text).input(Required, Required),
+        col("location_id", Kind::Text).input(Required, Required),
+        col("stocked_quantity", Kind::Numeric)
+            .input(NotNull, NotNull)
+            .default("0"),
+        // Only reservations move it.
+        col("reserved_quantity", Kind::Numeric).default("0"),
+        col("incoming_quantity", Kind::Numeric)
+            .input(NotNull, NotNull)
+            .default("0"),
+        field("metadata", Kind::Json),
     ],
     searchable: &[],
-    computed: &[(
-        "available_quantity",
-        "(t.stocked_quantity - t.reserved_quantity)",
-        true,
-    )],
+    computed: &[Computed {
+        name: "available_quantity",
+        value: Derived::Available,
+        default: true,
+    }],
     relations: &[Relation {
         name: "inventory_item",
         target: &INVENTORY_ITEM,
         many: false,
         fk: "inventory_item_id",
     }],
+    // Only reservations move reserved_quantity; Medusa strips it from level input too.
+    ignored: &["reserved_quantity", "available_quantity"],
+    numeric_rule: Rule::NonNegative,
 };
 
 pub static RESERVATION_ITEM: Entity = Entity {
@@ -165,19 +275,23 @@ pub static RESERVATION_ITEM: Entity = Entity {
     table: "reservation_item",
     prefix: "resitem",
     columns: &[
+        col("id", Kind::Text).input(NotNull, Required),
         TS[0],
         TS[1],
         TS[2],
-        TS[3],
-        col("line_item_id", Kind::Text),
-        col("allow_backorder", Kind::Bool),
-        col("location_id", Kind::Text),
-        col("quantity", Kind::Numeric),
-        col("external_id", Kind::Text),
-        col("description", Kind::Text),
-        col("created_by", Kind::Text),
-        col("metadata", Kind::Json),
-        col("inventory_item_id", Kind::Text),
+        // Before location_id and quantity: a create missing several required
+        // fields names the first in this order.
+        col("inventory_item_id", Kind::Text).input(Required, Input::No),
+        field("line_item_id", Kind::Text),
+        col("allow_backorder", Kind::Bool)
+            .input(NotNull, NotNull)
+            .default("false"),
+        col("location_id", Kind::Text).input(Required, NotNull),
+        col("quantity", Kind::Numeric).input(Required, NotNull),
+        field("external_id", Kind::Text),
+        field("description", Kind::Text),
+        field("created_by", Kind::Text),
+        field("metadata", Kind::Json),
     ],
     searchable: &["description"],
     computed: &[],
@@ -187,4 +301,6 @@ pub static RESERVATION_ITEM: Entity = Entity {
         many: false,
         fk: "inventory_item_id",
     }],
+    ignored: &[],
+    numeric_rule: Rule::Positive,
 };

@@ -2,65 +2,30 @@
 
 use crate::entity::INVENTORY_ITEM;
 use crate::error::{Error, Result};
-use crate::levels::locked_removal;
-use crate::quantity::Rule;
-use crate::service::*;
+use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
+use crate::outcome::{ids_in, Outcome, ITEM, LEVEL, RESERVATION};
+use crate::service::InventoryService;
 use crate::sql::Params;
+use crate::stock::locked_removal;
+use crate::write::{dto, insert_rows, set_clause};
 use serde_json::{json, Value};
 
-static CREATE: InputSpec = InputSpec {
-    entity: &INVENTORY_ITEM,
-    writable: &[
-        "id",
-        "sku",
-        "origin_country",
-        "hs_code",
-        "mid_code",
-        "material",
-        "unit_of_measure",
-        "weight",
-        "length",
-        "height",
-        "width",
-        "requires_shipping",
-        "description",
-        "title",
-        "thumbnail",
-        "metadata",
-    ],
-    // Medusa drops location_levels from item input; levels have their own calls.
-    ignored: &["location_levels"],
-    required: &[],
-    not_null: &["id", "requires_shipping"],
-    numeric_rule: Rule::NonNegative,
-};
-
-static UPDATE: InputSpec = InputSpec {
-    writable: CREATE.writable,
-    required: &["id"],
-    ..CREATE
-};
+static CREATE: InputSpec = InputSpec::create(&INVENTORY_ITEM);
+static UPDATE: InputSpec = InputSpec::update(&INVENTORY_ITEM);
 
 impl InventoryService {
-    pub async fn create_inventory_items(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn create_inventory_items(&self, input: &Value) -> Result<Outcome> {
         let (rows, was_array) = self.parse_create(&CREATE, input)?;
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
         let c = self.client().await?;
-        let out = insert_rows(
-            &c,
-            &INVENTORY_ITEM,
-            CREATE.writable,
-            &[("requires_shipping", "true")],
-            &rows,
-        )
-        .await?;
+        let out = insert_rows(&c, &INVENTORY_ITEM, &rows).await?;
         let ids = ids_in(&Value::Array(out.clone()));
         Ok(Outcome::from(shape(out, was_array)).with(ITEM, "created", ids))
     }
 
-    pub async fn update_inventory_items(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn update_inventory_items(&self, input: &Value) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let rows = inputs
             .iter()
@@ -97,7 +62,7 @@ impl InventoryService {
         Ok(Outcome::from(shape(out, was_array)).with(ITEM, "updated", ids))
     }
 
-    pub async fn delete_inventory_items(&self, ids: &Value) -> Result<Outcome> {
+    pub(crate) async fn delete_inventory_items(&self, ids: &Value) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let c = self.client().await?;
         // Levels and reservations go with the item through the ON DELETE CASCADE foreign keys.
@@ -113,7 +78,7 @@ impl InventoryService {
 
     /// Soft-deletes items with their levels and reservations, all stamped with the
     /// same deleted_at so that restore brings back exactly what went with them.
-    pub async fn soft_delete_inventory_items(
+    pub(crate) async fn soft_delete_inventory_items(
         &self,
         ids: &Value,
         config: &Value,
@@ -144,7 +109,11 @@ impl InventoryService {
             .with(RESERVATION, "deleted", row.get(2)))
     }
 
-    pub async fn restore_inventory_items(&self, ids: &Value, config: &Value) -> Result<Outcome> {
+    pub(crate) async fn restore_inventory_items(
+        &self,
+        ids: &Value,
+        config: &Value,
+    ) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
@@ -181,7 +150,7 @@ impl InventoryService {
 /// As Medusa's generated softDelete/restore: the ids of every row the call
 /// touched, keyed by linkable key, narrowed to `returnLinkableKeys` when given
 /// (Medusa's link cascade acts on every key it gets back).
-pub fn linkable_result(config: &Value, row: &tokio_postgres::Row) -> Value {
+pub(crate) fn linkable_result(config: &Value, row: &tokio_postgres::Row) -> Value {
     let pick: Vec<&str> = config
         .get("returnLinkableKeys")
         .and_then(Value::as_array)

@@ -2,43 +2,26 @@
 //! quantity reads served from it.
 
 use crate::entity::INVENTORY_LEVEL;
-use crate::error::{Error, ErrorType, Result};
+use crate::error::{Error, Result};
 
+use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
+use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::quantity::sql_level_fits;
 use crate::quantity::{parse_quantity, Rule};
-use crate::reservations::beyond_level;
-use crate::service::*;
+use crate::service::InventoryService;
 use crate::sql::Params;
+use crate::stock::{beyond_level, locked_removal};
+use crate::write::{dto, insert_rows, raw_of, set_clause};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use std::str::FromStr;
 
-static CREATE: InputSpec = InputSpec {
-    entity: &INVENTORY_LEVEL,
-    writable: &[
-        "id",
-        "inventory_item_id",
-        "location_id",
-        "stocked_quantity",
-        "incoming_quantity",
-        "metadata",
-    ],
-    // Only reservations move reserved_quantity; Medusa strips it from level input too.
-    ignored: &["reserved_quantity", "available_quantity"],
-    required: &["inventory_item_id", "location_id"],
-    not_null: &["id", "stocked_quantity", "incoming_quantity"],
-    numeric_rule: Rule::NonNegative,
-};
-
-static UPDATE: InputSpec = InputSpec {
-    required: &["inventory_item_id", "location_id"],
-    ..CREATE
-};
+static CREATE: InputSpec = InputSpec::create(&INVENTORY_LEVEL);
+static UPDATE: InputSpec = InputSpec::update(&INVENTORY_LEVEL);
 
 /// Locks the live levels of the given (item, location) pairs in id order, the
 /// lock order every multi-level write in this crate uses, and returns
 /// (id, item, location, available) for those that exist.
-pub async fn lock_levels<C: deadpool_postgres::GenericClient>(
+pub(crate) async fn lock_levels<C: deadpool_postgres::GenericClient>(
     c: &C,
     pairs: &[(String, String)],
 ) -> Result<Vec<(String, String, String, Decimal)>> {
@@ -46,7 +29,7 @@ pub async fn lock_levels<C: deadpool_postgres::GenericClient>(
     let locs: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
     let stmt = c
         .prepare_cached(
-            "SELECT l.id, l.inventory_item_id, l.location_id, (l.stocked_quantity - l.reserved_quantity)::text
+            "SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity - l.reserved_quantity
              FROM inventory_level l
              WHERE l.deleted_at IS NULL
                AND (l.inventory_item_id, l.location_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
@@ -56,13 +39,8 @@ pub async fn lock_levels<C: deadpool_postgres::GenericClient>(
     let rows = c.query(&stmt, &[&items, &locs]).await?;
     rows.iter()
         .map(|r| {
-            let avail: String = r.get(3);
-            Ok((
-                r.get(0),
-                r.get(1),
-                r.get(2),
-                Decimal::from_str(&avail).map_err(|e| Error::unexpected(e.to_string()))?,
-            ))
+            let avail: Decimal = r.try_get(3).map_err(|e| Error::unexpected(e.to_string()))?;
+            Ok((r.get(0), r.get(1), r.get(2), avail))
         })
         .collect()
 }
@@ -156,113 +134,21 @@ fn compare_decimal_text(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-/// How often a removal re-takes its locks when reservations arrive between them.
-const LOCK_ATTEMPTS: usize = 5;
-
-/// Runs `sql` (same `params`) in a transaction that first holds the locks
-/// [`lock_levels_and_reservations`] takes, starting again (a bounded number of
-/// times) when reservations arrived between its steps; commits and returns
-/// the statement's one row.
-pub(crate) async fn locked_removal(
-    c: &mut deadpool_postgres::Client,
-    cond: &str,
-    params: &Params,
-    sql: &str,
-) -> Result<tokio_postgres::Row> {
-    for _ in 0..LOCK_ATTEMPTS {
-        let tx = c.transaction().await?;
-        if lock_levels_and_reservations(&tx, cond, params).await? {
-            let row = tx.query_one(sql, &params.refs()).await?;
-            tx.commit().await?;
-            return Ok(row);
-        }
-        tx.rollback().await?;
-    }
-    Err(Error::new(
-        ErrorType::Conflict,
-        "reservations kept arriving at the levels being removed; retry the call",
-    ))
-}
-
-/// Locks, in the crate's order, the live reservations at the levels matching
-/// `cond` (alias `t`), then those levels. A reservation created at one of them
-/// between the two steps is not locked, and its holder may be waiting for the
-/// level: then this returns false and the caller rolls back and starts again,
-/// never waiting for a reservation while it holds a level. Once the levels are
-/// locked no reservation can arrive (creates and moves lock the level first).
-pub(crate) async fn lock_levels_and_reservations(
-    tx: &deadpool_postgres::Transaction<'_>,
-    cond: &str,
-    params: &Params,
-) -> Result<bool> {
-    let at_levels = format!(
-        "FROM reservation_item r JOIN inventory_level t
-           ON t.inventory_item_id = r.inventory_item_id AND t.location_id = r.location_id
-         WHERE ({cond}) AND t.deleted_at IS NULL AND r.deleted_at IS NULL"
-    );
-    let locked: Vec<String> = tx
-        .query(
-            &format!("SELECT r.id {at_levels} ORDER BY r.id FOR UPDATE OF r"),
-            &params.refs(),
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    tx.query(
-        &format!("SELECT t.id FROM inventory_level t WHERE ({cond}) ORDER BY t.id FOR UPDATE"),
-        &params.refs(),
-    )
-    .await?;
-    // A new statement: its snapshot includes every reservation committed before
-    // the level locks were granted.
-    let mut refs = params.refs();
-    refs.push(&locked);
-    let n = refs.len();
-    let late: bool = tx
-        .query_one(
-            &format!("SELECT EXISTS (SELECT 1 {at_levels} AND r.id <> ALL(${n}::text[]))"),
-            &refs,
-        )
-        .await?
-        .get(0);
-    Ok(!late)
-}
-
 impl InventoryService {
-    pub async fn create_inventory_levels(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn create_inventory_levels(&self, input: &Value) -> Result<Outcome> {
         let (rows, was_array) = self.parse_create(&CREATE, input)?;
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
         let c = self.client().await?;
-        let out = insert_rows(
-            &c,
-            &INVENTORY_LEVEL,
-            &[
-                "id",
-                "inventory_item_id",
-                "location_id",
-                "stocked_quantity",
-                "reserved_quantity",
-                "incoming_quantity",
-                "metadata",
-            ],
-            &[
-                ("stocked_quantity", "0"),
-                ("reserved_quantity", "0"),
-                ("incoming_quantity", "0"),
-            ],
-            &rows,
-        )
-        .await?;
+        let out = insert_rows(&c, &INVENTORY_LEVEL, &rows).await?;
         let ids = ids_in(&Value::Array(out.clone()));
         Ok(Outcome::from(shape(out, was_array)).with(LEVEL, "created", ids))
     }
 
     /// Sets stocked/incoming quantities and metadata of levels addressed by
     /// (inventory_item_id, location_id). reserved_quantity is never taken from input.
-    pub async fn update_inventory_levels(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn update_inventory_levels(&self, input: &Value) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let rows = inputs
             .iter()
@@ -320,7 +206,7 @@ impl InventoryService {
 
     /// Adds `adjustment` to stocked_quantity as one guarded statement, so
     /// concurrent adjustments never lose an update.
-    pub async fn adjust_inventory(&self, args: &[Value]) -> Result<Outcome> {
+    pub(crate) async fn adjust_inventory(&self, args: &[Value]) -> Result<Outcome> {
         let (entries, was_array): (Vec<(String, String, Decimal)>, bool) = match args.first() {
             Some(Value::Array(list)) => (
                 list.iter()
@@ -426,7 +312,7 @@ impl InventoryService {
         Ok(updated_levels(out, was_array))
     }
 
-    pub async fn retrieve_inventory_level_by_item_and_location(
+    pub(crate) async fn retrieve_inventory_level_by_item_and_location(
         &self,
         item: &Value,
         loc: &Value,
@@ -486,7 +372,11 @@ impl InventoryService {
         Ok((row.get(0), row.get(1)))
     }
 
-    pub async fn delete_inventory_level(&self, item: &Value, loc: &Value) -> Result<Outcome> {
+    pub(crate) async fn delete_inventory_level(
+        &self,
+        item: &Value,
+        loc: &Value,
+    ) -> Result<Outcome> {
         let item = id_arg(item, "inventoryItemId")?;
         let loc = id_arg(loc, "locationId")?;
         let mut params = Params::default();
@@ -505,7 +395,7 @@ impl InventoryService {
             .with(RESERVATION, "deleted", released))
     }
 
-    pub async fn delete_inventory_levels(&self, ids: &Value) -> Result<Outcome> {
+    pub(crate) async fn delete_inventory_levels(&self, ids: &Value) -> Result<Outcome> {
         let mut params = Params::default();
         let p = params.push(ids_of(ids, "ids")?);
         let (levels, released) = self
@@ -516,7 +406,7 @@ impl InventoryService {
             .with(RESERVATION, "deleted", released))
     }
 
-    pub async fn soft_delete_inventory_levels(
+    pub(crate) async fn soft_delete_inventory_levels(
         &self,
         ids: &Value,
         config: &Value,
@@ -535,7 +425,11 @@ impl InventoryService {
 
     /// Restores levels with the reservations that were released with them (same
     /// deleted_at), and sets reserved_quantity to exactly what those hold.
-    pub async fn restore_inventory_levels(&self, ids: &Value, config: &Value) -> Result<Outcome> {
+    pub(crate) async fn restore_inventory_levels(
+        &self,
+        ids: &Value,
+        config: &Value,
+    ) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
@@ -575,7 +469,10 @@ impl InventoryService {
     }
 
     /// Soft-deletes every level at the location(s): the location is being removed.
-    pub async fn delete_inventory_item_level_by_location_id(&self, loc: &Value) -> Result<Outcome> {
+    pub(crate) async fn delete_inventory_item_level_by_location_id(
+        &self,
+        loc: &Value,
+    ) -> Result<Outcome> {
         let mut params = Params::default();
         let p = params.push(locations_of(loc)?);
         let (levels, released) = self
@@ -626,24 +523,36 @@ impl InventoryService {
         Ok((item, if locs.is_empty() { "0".into() } else { sum }))
     }
 
-    pub async fn retrieve_available_quantity(&self, item: &Value, locs: &Value) -> Result<Value> {
+    pub(crate) async fn retrieve_available_quantity(
+        &self,
+        item: &Value,
+        locs: &Value,
+    ) -> Result<Value> {
         let (_, q) = self
             .quantity(item, locs, "stocked_quantity - reserved_quantity", false)
             .await?;
         Ok(number(&q))
     }
 
-    pub async fn retrieve_stocked_quantity(&self, item: &Value, locs: &Value) -> Result<Value> {
+    pub(crate) async fn retrieve_stocked_quantity(
+        &self,
+        item: &Value,
+        locs: &Value,
+    ) -> Result<Value> {
         let (_, q) = self.quantity(item, locs, "stocked_quantity", false).await?;
         Ok(number(&q))
     }
 
-    pub async fn retrieve_reserved_quantity(&self, item: &Value, locs: &Value) -> Result<Value> {
+    pub(crate) async fn retrieve_reserved_quantity(
+        &self,
+        item: &Value,
+        locs: &Value,
+    ) -> Result<Value> {
         let (_, q) = self.quantity(item, locs, "reserved_quantity", true).await?;
         Ok(number(&q))
     }
 
-    pub async fn confirm_inventory(
+    pub(crate) async fn confirm_inventory(
         &self,
         item: &Value,
         locs: &Value,

@@ -1,5 +1,21 @@
 //! Medusa-compatible inventory on Postgres: the domain and all SQL, with no
 //! Node bindings, so `cargo test` exercises it directly.
+//!
+//! Modules, top to bottom; each `use`s only modules below it:
+//!
+//! - `dispatch`: Medusa method names to calls.
+//! - `items`, `levels`, `reservations`: each entity's writes and reads
+//!   (`impl InventoryService` blocks).
+//! - `service`: the handle (connect, pool, ids) and generic list/retrieve.
+//! - `reserver`: group commit of concurrent reservation calls, in front of
+//! - `reservation_engine`: decides and writes a group of reservations.
+//! - `stock`: level-domain rules shared by levels and reservations
+//!   (LEVEL_MAX, the level-removal lock protocol).
+//! - `write`: DTOs, inserts and SET clauses from validated rows.
+//! - `input`: input specs and validation into rows; `outcome`: results and
+//!   change events.
+//! - `sql` (filters, selections, DTO expressions), `entity` (the tables),
+//!   `quantity`, `limits`, `migrate`, `connection`, `error`.
 
 #![forbid(unsafe_code)]
 
@@ -7,16 +23,23 @@ mod connection;
 pub mod dispatch;
 pub mod entity;
 pub mod error;
-pub mod items;
-pub mod levels;
-pub mod limits;
-pub mod migrate;
-pub mod quantity;
-pub mod reservations;
-pub mod service;
-pub mod sql;
+mod input;
+mod items;
+mod levels;
+mod limits;
+mod migrate;
+mod outcome;
+mod quantity;
+mod reservation_engine;
+mod reservations;
+mod reserver;
+mod service;
+mod sql;
+mod stock;
+mod write;
 
 pub use connection::SslOption;
 pub use error::{Error, ErrorType, Result};
-pub use reservations::Grouping;
+pub use outcome::{Change, Outcome};
+pub use reserver::Grouping;
 pub use service::{ConnectOptions, InventoryService};

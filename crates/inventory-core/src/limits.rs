@@ -6,19 +6,19 @@ use crate::error::{Error, Result};
 use serde_json::Value;
 
 /// Elements in any one array of a call's arguments (creates, updates, ids, `$in` lists).
-pub const MAX_ARRAY_LEN: usize = 10_000;
+pub(crate) const MAX_ARRAY_LEN: usize = 10_000;
 /// Bytes of a text column with a btree index: Postgres refuses index rows over ~2700
 /// bytes, and (inventory_item_id, location_id) share one.
-pub const MAX_INDEXED_TEXT: usize = 1_024;
+pub(crate) const MAX_INDEXED_TEXT: usize = 1_024;
 /// Bytes of any other text column.
-pub const MAX_TEXT: usize = 65_536;
+pub(crate) const MAX_TEXT: usize = 65_536;
 /// Bytes of a `metadata` object, serialized.
-pub const MAX_METADATA: usize = 262_144;
+pub(crate) const MAX_METADATA: usize = 262_144;
 /// Nesting of `$and` / `$or` in a filter.
-pub const MAX_FILTER_DEPTH: usize = 16;
+pub(crate) const MAX_FILTER_DEPTH: usize = 16;
 /// Conditions (fields, operators, `$and`/`$or` branches) in one filter; Postgres binds
 /// at most 65 535 parameters and large ORs only cost the server.
-pub const MAX_FILTER_CONDITIONS: usize = 1_000;
+pub(crate) const MAX_FILTER_CONDITIONS: usize = 1_000;
 
 /// Text columns with a btree index in the migration (see migrate.rs).
 const INDEXED: &[&str] = &[
@@ -32,7 +32,7 @@ const INDEXED: &[&str] = &[
 
 /// Rejects NUL characters anywhere (Postgres text and jsonb cannot hold U+0000) and
 /// arrays longer than [`MAX_ARRAY_LEN`], naming the nearest object key.
-pub fn check_args(args: &[Value]) -> Result<()> {
+pub(crate) fn check_args(args: &[Value]) -> Result<()> {
     for a in args {
         walk(a, "arguments")?;
     }
@@ -66,7 +66,7 @@ fn walk(v: &Value, field: &str) -> Result<()> {
 }
 
 /// Size limit of a written text column.
-pub fn check_text(field: &str, s: &str) -> Result<()> {
+pub(crate) fn check_text(field: &str, s: &str) -> Result<()> {
     let max = if INDEXED.contains(&field) {
         MAX_INDEXED_TEXT
     } else {
@@ -82,7 +82,7 @@ pub fn check_text(field: &str, s: &str) -> Result<()> {
 }
 
 /// Size limit of a written metadata object (its JSON text).
-pub fn check_metadata(field: &str, json: &str) -> Result<()> {
+pub(crate) fn check_metadata(field: &str, json: &str) -> Result<()> {
     if json.len() > MAX_METADATA {
         return Err(Error::invalid(format!(
             "{field} is {} bytes as JSON; at most {MAX_METADATA} bytes are accepted",
@@ -93,7 +93,7 @@ pub fn check_metadata(field: &str, json: &str) -> Result<()> {
 }
 
 /// The range of a Postgres `integer` column.
-pub fn check_int(field: &str, n: i64) -> Result<i64> {
+pub(crate) fn check_int(field: &str, n: i64) -> Result<i64> {
     if i32::try_from(n).is_err() {
         return Err(Error::invalid(format!(
             "{field} must be an integer between {} and {}",
@@ -106,7 +106,7 @@ pub fn check_int(field: &str, n: i64) -> Result<i64> {
 
 /// Whether `s` is a timestamp Postgres' `timestamptz` input accepts, in the ISO 8601
 /// forms JSON carries (`2024-05-01`, `2024-05-01T10:00:00.123Z`, `… 10:00+02:00`).
-pub fn is_timestamp(s: &str) -> bool {
+pub(crate) fn is_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let part = b.get(r)?;

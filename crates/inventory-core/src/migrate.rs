@@ -6,7 +6,7 @@ use crate::error::Result;
 use deadpool_postgres::Client;
 
 /// Bumped whenever the statements below change.
-pub const SCHEMA_VERSION: i32 = 1;
+pub(crate) const SCHEMA_VERSION: i32 = 1;
 
 /// Medusa's migration names for this module: recorded so that Medusa's own
 /// migrator, if switched back to, does not replay them over our tables.
@@ -116,7 +116,7 @@ const STATEMENTS: &[&str] = &[
 
 /// Creates or upgrades the tables. Safe to run concurrently from several
 /// processes: an advisory lock serializes them and each step is idempotent.
-pub async fn migrate(client: &mut Client, schema: &str) -> Result<i32> {
+pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<i32> {
     let tx = client.transaction().await?;
     tx.batch_execute(&format!(
         "SELECT pg_advisory_xact_lock(hashtext('medusa-inventory-rs:' || {}));",
@@ -158,7 +158,7 @@ pub async fn migrate(client: &mut Client, schema: &str) -> Result<i32> {
 
 /// Drops the module's tables and forgets its migrations (Medusa's and ours):
 /// what `medusa db:rollback inventory` asks of a module.
-pub async fn revert(client: &mut Client, schema: &str) -> Result<()> {
+pub(crate) async fn revert(client: &mut Client, schema: &str) -> Result<()> {
     let tx = client.transaction().await?;
     tx.batch_execute(&format!(
         "SELECT pg_advisory_xact_lock(hashtext('medusa-inventory-rs:' || {}));
@@ -186,7 +186,7 @@ pub async fn revert(client: &mut Client, schema: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn quote_ident(s: &str) -> String {
+pub(crate) fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 

@@ -8,7 +8,7 @@
 //! mantissa), in Postgres `numeric` and in Medusa's raw JSON `{ value, precision }`
 //! text, so nothing inside it is rounded; anything outside is rejected as
 //! `invalid_data` naming the field. Code that computes a quantity (sums of levels,
-//! adjustments) checks the result with [`in_domain`] / [`check_domain`].
+//! adjustments) checks the result with [`in_domain`] / [`add_in_domain`].
 
 use crate::error::{Error, Result};
 use rust_decimal::Decimal;
@@ -16,10 +16,10 @@ use serde_json::Value;
 use std::str::FromStr;
 
 /// Significant digits, decimal places and integer digits a quantity may have.
-pub const MAX_DIGITS: usize = 28;
+pub(crate) const MAX_DIGITS: usize = 28;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
+pub(crate) enum Rule {
     /// > 0: reservation quantities.
     Positive,
     /// >= 0: stock levels, confirmInventory's quantity.
@@ -29,7 +29,7 @@ pub enum Rule {
 }
 
 /// Whether a computed value lies inside the quantity domain (see the module doc).
-pub fn in_domain(d: &Decimal) -> bool {
+pub(crate) fn in_domain(d: &Decimal) -> bool {
     let n = d.normalize();
     let mantissa = n.mantissa().unsigned_abs();
     // < 10^28 significant digits and < 10^28 in magnitude (scale is at most 28 by type).
@@ -42,7 +42,7 @@ pub fn in_domain(d: &Decimal) -> bool {
 /// more than 28 digits (HUGE - 0.25 comes back as HUGE - 0.2), so the sum is
 /// formed on aligned i128 mantissas instead. An aligned mantissa that
 /// overflows i128 means the sum has more than 28 significant digits anyway.
-pub fn add_in_domain(a: Decimal, b: Decimal) -> Option<Decimal> {
+pub(crate) fn add_in_domain(a: Decimal, b: Decimal) -> Option<Decimal> {
     let (a, b) = (a.normalize(), b.normalize());
     let scale = a.scale().max(b.scale());
     let align = |d: Decimal| {
@@ -76,17 +76,6 @@ pub(crate) fn sql_level_fits(stocked: &str, reserved: &str) -> String {
         sql_in_domain(reserved),
         sql_in_domain(&format!("({stocked}) - ({reserved})"))
     )
-}
-
-/// `Ok(d)` when `d` is inside the quantity domain, else invalid_data naming `field`.
-pub fn check_domain(d: Decimal, field: &str) -> Result<Decimal> {
-    if in_domain(&d) {
-        Ok(d)
-    } else {
-        Err(Error::invalid(format!(
-            "{field} is outside the supported quantity range (at most {MAX_DIGITS} significant digits, magnitude below 10^{MAX_DIGITS})"
-        )))
-    }
 }
 
 /// Parses JSON-number text exactly, or says why it is outside the domain.
@@ -179,7 +168,7 @@ fn parse_str(s: &str) -> std::result::Result<Decimal, String> {
 }
 
 /// Parses `value` as an exact decimal, naming `field` in every rejection.
-pub fn parse_quantity(value: &Value, field: &str, rule: Rule) -> Result<Decimal> {
+pub(crate) fn parse_quantity(value: &Value, field: &str, rule: Rule) -> Result<Decimal> {
     let bad = |why: &str| Error::invalid(format!("{field} {why}"));
     let d = match value {
         Value::Number(n) => {
@@ -300,10 +289,6 @@ mod tests {
             &Decimal::from_str("9999999999999999999999999999").unwrap()
         ));
         assert!(!in_domain(&Decimal::MAX));
-        assert!(check_domain(Decimal::MAX, "stocked_quantity")
-            .unwrap_err()
-            .message
-            .starts_with("stocked_quantity "));
     }
 
     #[test]

@@ -6,68 +6,22 @@
 
 use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
-use crate::quantity::{add_in_domain, sql_level_fits, Rule, MAX_DIGITS};
-use crate::service::*;
+use crate::input::{
+    get_flag, get_quantity, get_text, ids_of, one_or_many, parse_input, shape, InputSpec,
+};
+use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
+use crate::quantity::sql_level_fits;
+use crate::reservation_engine::reservation_error;
+use crate::service::InventoryService;
 use crate::sql::Params;
-use deadpool_postgres::Pool;
+use crate::stock::{beyond_level, quantity_at};
+use crate::write::{dto, raw_of, set_clause};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::str::FromStr;
-use std::sync::{Arc, Mutex as StdMutex};
-use tokio::sync::oneshot;
 
-static CREATE: InputSpec = InputSpec {
-    entity: &RESERVATION_ITEM,
-    writable: &[
-        "id",
-        "inventory_item_id",
-        "location_id",
-        "quantity",
-        "allow_backorder",
-        "line_item_id",
-        "external_id",
-        "description",
-        "created_by",
-        "metadata",
-    ],
-    ignored: &[],
-    required: &["inventory_item_id", "location_id", "quantity"],
-    not_null: &["id", "allow_backorder"],
-    numeric_rule: Rule::Positive,
-};
-
-static UPDATE: InputSpec = InputSpec {
-    entity: &RESERVATION_ITEM,
-    writable: &[
-        "id",
-        "location_id",
-        "quantity",
-        "allow_backorder",
-        "line_item_id",
-        "external_id",
-        "description",
-        "created_by",
-        "metadata",
-    ],
-    ignored: &[],
-    required: &["id"],
-    not_null: &["location_id", "quantity", "allow_backorder"],
-    numeric_rule: Rule::Positive,
-};
-
-const INSERT_COLS: &[&str] = &[
-    "id",
-    "inventory_item_id",
-    "location_id",
-    "quantity",
-    "allow_backorder",
-    "line_item_id",
-    "external_id",
-    "description",
-    "created_by",
-    "metadata",
-];
+static CREATE: InputSpec = InputSpec::create(&RESERVATION_ITEM);
+static UPDATE: InputSpec = InputSpec::update(&RESERVATION_ITEM);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Release {
@@ -238,518 +192,11 @@ fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
     }
 }
 
-/// What one createReservationItems call gets back: its reservations (input order)
-/// and the ids of the levels it charged.
-type Reserved = (Vec<Value>, Vec<String>);
-
 /// Attempts a release by line item or location makes before giving up (`conflict`).
 const PREDICATE_PASSES: usize = 5;
 
-/// Largest magnitude a level quantity (stocked, reserved, and available =
-/// stocked - reserved) may take: the top of the input domain (quantity.rs).
-/// Every write that moves a level refuses to leave any of the three outside
-/// the domain (magnitude and significant digits, `sql_level_fits`), so no
-/// accepted write produces a level that later calls cannot read.
-pub(crate) const LEVEL_MAX: Decimal =
-    Decimal::from_parts(0x0fff_ffff, 0x3e25_0261, 0x204f_ce5e, false, 0);
-
-pub(crate) fn beyond_level(field: &str, item: &str, loc: &str) -> Error {
-    Error::invalid(format!(
-        "{field} would take the inventory level of item {item} at location {loc} beyond {LEVEL_MAX} \
-         or past {MAX_DIGITS} significant digits"
-    ))
-}
-
-/// Medusa's errors for a reservation that cannot be made: missing levels are
-/// reported (all of them) before a shortage.
-fn reservation_error(missing: &[(String, String)], short: Option<(String, String)>) -> Error {
-    if !missing.is_empty() {
-        return Error::not_found(
-            missing
-                .iter()
-                .map(|(i, l)| format!("Item {i} is not stocked at location {l}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-    }
-    let (i, l) = short.unwrap_or_default();
-    Error::not_allowed(format!(
-        "Not enough stock available for item {i} at location {l}"
-    ))
-}
-
-/// One call's demand on one (item, location): (key, total, non-backorder part).
-type Demand = ((String, String), Decimal, Decimal);
-
-/// Demand of one call per (item, location), in first-seen order. Sums are
-/// checked: lines whose total leaves the decimal domain fail this call only.
-fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
-    let mut out: Vec<Demand> = Vec::new();
-    for r in rows {
-        let key = (
-            get_text(r, "inventory_item_id").unwrap_or_default(),
-            get_text(r, "location_id").unwrap_or_default(),
-        );
-        let q = dec(&get_text(r, "quantity").unwrap_or_default())?;
-        let guarded = if get_text(r, "allow_backorder").as_deref() == Some("true") {
-            Decimal::ZERO
-        } else {
-            q
-        };
-        match out.iter_mut().find(|(k, _, _)| *k == key) {
-            Some(e) => {
-                let too_big = || beyond_level("quantity", &key.0, &key.1);
-                e.1 = add_in_domain(e.1, q).ok_or_else(too_big)?;
-                e.2 = add_in_domain(e.2, guarded).ok_or_else(too_big)?;
-            }
-            None => out.push((key, q, guarded)),
-        }
-    }
-    Ok(out)
-}
-
-/// A locked live level: id, available (stocked - reserved), reserved.
-type Locked = (String, Decimal, Decimal);
-
-/// Locks the live levels of `pairs` in id order (the crate's lock order).
-async fn lock_for_reserve<C: deadpool_postgres::GenericClient>(
-    c: &C,
-    pairs: &[(String, String)],
-) -> Result<HashMap<(String, String), Locked>> {
-    let items: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
-    let locs: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
-    let stmt = c
-        .prepare_cached(
-            "SELECT l.id, l.inventory_item_id, l.location_id,
-                    (l.stocked_quantity - l.reserved_quantity)::text, l.reserved_quantity::text
-             FROM inventory_level l
-             WHERE l.deleted_at IS NULL
-               AND (l.inventory_item_id, l.location_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-             ORDER BY l.id FOR UPDATE",
-        )
-        .await?;
-    c.query(&stmt, &[&items, &locs])
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                (r.get(1), r.get(2)),
-                (r.get(0), dec(r.get(3))?, dec(r.get(4))?),
-            ))
-        })
-        .collect()
-}
-
-/// Decides one call against the levels as the calls before it in its group
-/// left them, and charges them if it passes. Pure Rust, no I/O: the same
-/// decision for a call alone and for a call inside a group.
-fn decide(demand: &[Demand], levels: &mut HashMap<(String, String), Locked>) -> Result<()> {
-    let missing: Vec<(String, String)> = demand
-        .iter()
-        .filter(|(k, _, _)| !levels.contains_key(k))
-        .map(|(k, _, _)| k.clone())
-        .collect();
-    let short = demand
-        .iter()
-        .find(|(k, _, guarded)| {
-            *guarded > Decimal::ZERO && levels.get(k).is_some_and(|(_, a, _)| *a < *guarded)
-        })
-        .map(|(k, _, _)| k.clone());
-    if !missing.is_empty() || short.is_some() {
-        return Err(reservation_error(&missing, short));
-    }
-    // Compute every new level state before changing any, so a refusal charges nothing.
-    let mut next = Vec::with_capacity(demand.len());
-    for (k, total, _) in demand {
-        let (_, available, reserved) = &levels[k];
-        let beyond = || beyond_level("quantity", &k.0, &k.1);
-        let reserved = add_in_domain(*reserved, *total).ok_or_else(beyond)?;
-        let available = add_in_domain(*available, -*total).ok_or_else(beyond)?;
-        next.push((k, available, reserved));
-    }
-    for (k, available, reserved) in next {
-        let e = levels.get_mut(k).expect("checked above");
-        e.1 = available;
-        e.2 = reserved;
-    }
-    Ok(())
-}
-
-/// Runs `f`, turning a panic into this call's own error (last line of defence:
-/// arithmetic is checked, but one caller must never fail the others).
-fn no_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err(Error::unexpected("the reservation could not be processed")))
-}
-
-/// The reservation engine. Every createReservationItems call goes through here,
-/// alone (a group of one) or with the calls that queued behind it: the levels
-/// they need are locked once (in id order), each call is decided in arrival
-/// order against what the calls before it left, and only the accepted calls'
-/// rows are written, in one transaction. An error of the transaction as a
-/// whole (an id supplied twice, say) is returned as Err: the caller retries
-/// each call alone so that only its own fails.
-async fn reserve_group(pool: &Pool, calls: &[Vec<Row>]) -> Result<Vec<Result<Reserved>>> {
-    let demands: Vec<Result<Vec<Demand>>> = calls
-        .iter()
-        .map(|rows| no_panic(|| demand_of(rows)))
-        .collect();
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for d in demands.iter().flatten() {
-        for (k, _, _) in d {
-            if !pairs.contains(k) {
-                pairs.push(k.clone());
-            }
-        }
-    }
-    if pairs.is_empty() {
-        return Ok(demands
-            .into_iter()
-            .map(|d| d.map(|_| (vec![], vec![])))
-            .collect());
-    }
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let mut levels = lock_for_reserve(&tx, &pairs).await?;
-    let decided: Vec<Result<Vec<Demand>>> = demands
-        .into_iter()
-        .map(|d| d.and_then(|d| no_panic(|| decide(&d, &mut levels)).map(|_| d)))
-        .collect();
-    let mut accepted: Vec<Row> = Vec::new();
-    let mut charge_ids: Vec<String> = Vec::new();
-    let mut charge_qs: Vec<String> = Vec::new();
-    for (rows, d) in calls.iter().zip(&decided) {
-        if d.is_ok() {
-            for r in rows {
-                let key = (
-                    get_text(r, "inventory_item_id").unwrap_or_default(),
-                    get_text(r, "location_id").unwrap_or_default(),
-                );
-                charge_ids.push(levels[&key].0.clone());
-                charge_qs.push(get_text(r, "quantity").unwrap_or_default());
-                accepted.push(r.clone());
-            }
-        }
-    }
-    let mut inserted: HashMap<String, Value> = HashMap::new();
-    if !accepted.is_empty() {
-        // Postgres sums the accepted lines itself (exact numeric), and refuses a
-        // level that would leave the readable domain (the checks above already do).
-        let new_reserved = "trim_scale(t.reserved_quantity + d.q)";
-        let sql = format!(
-            "WITH d AS (SELECT id, sum(q::numeric) AS q FROM unnest($1::text[], $2::text[]) AS u(id, q) GROUP BY id)
-             UPDATE inventory_level t SET reserved_quantity = {new_reserved},
-                    raw_reserved_quantity = {}, updated_at = now()
-             FROM d WHERE t.id = d.id AND {}",
-            raw_of(new_reserved),
-            sql_level_fits("t.stocked_quantity", new_reserved),
-        );
-        let stmt = tx.prepare_cached(&sql).await?;
-        let (updated, values) = tokio::try_join!(
-            async {
-                tx.execute(&stmt, &[&charge_ids, &charge_qs])
-                    .await
-                    .map_err(Error::from)
-            },
-            insert_rows(
-                &tx,
-                &RESERVATION_ITEM,
-                INSERT_COLS,
-                &[("allow_backorder", "false")],
-                &accepted,
-            )
-        )?;
-        let mut distinct = charge_ids.clone();
-        distinct.sort();
-        distinct.dedup();
-        if updated as usize != distinct.len() {
-            return Err(Error::invalid(
-                "quantity would take an inventory level beyond what it can hold",
-            ));
-        }
-        for v in values {
-            inserted.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
-        }
-    }
-    if let Err(e) = tx.commit().await {
-        // The COMMIT may have landed: retrying these calls alone would write
-        // them twice (or report them refused), so each accepted call gets the
-        // error and its outcome stays unknown, as for a lone call.
-        let e = Error::from(e);
-        return Ok(decided
-            .into_iter()
-            .map(|d| d.and_then(|_| Err(e.clone())))
-            .collect());
-    }
-    Ok(calls
-        .iter()
-        .zip(decided)
-        .map(|(rows, d)| {
-            let d = d?;
-            let values = rows
-                .iter()
-                .map(|r| {
-                    let id = get_text(r, "id").unwrap_or_default();
-                    inserted.remove(&id).ok_or_else(|| {
-                        Error::unexpected(format!("reservation {id} was not returned"))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let ids = d.iter().map(|(k, _, _)| levels[k].0.clone()).collect();
-            Ok((values, ids))
-        })
-        .collect())
-}
-
-/// Runs a group on its own task so that even a panic in it is contained; when
-/// the group fails as a whole, every call is retried as a group of one.
-async fn run_group(pool: Pool, calls: Vec<Vec<Row>>) -> Vec<Result<Reserved>> {
-    let n = calls.len();
-    let calls = Arc::new(calls);
-    let (p, c) = (pool.clone(), calls.clone());
-    let whole = tokio::spawn(async move { reserve_group(&p, &c).await }).await;
-    match whole {
-        Ok(Ok(results)) => results,
-        Ok(Err(e)) if n == 1 => vec![Err(e)],
-        Err(_) if n == 1 => vec![Err(Error::unexpected(
-            "the reservation could not be processed",
-        ))],
-        _ => {
-            let mut out = Vec::with_capacity(n);
-            for call in calls.iter() {
-                let (p, one) = (pool.clone(), vec![call.clone()]);
-                let r = match tokio::spawn(async move { reserve_group(&p, &one).await }).await {
-                    Ok(Ok(mut r)) => r.pop().unwrap_or_else(|| {
-                        Err(Error::unexpected("the reservation could not be processed"))
-                    }),
-                    Ok(Err(e)) => Err(e),
-                    Err(_) => Err(Error::unexpected("the reservation could not be processed")),
-                };
-                out.push(r);
-            }
-            out
-        }
-    }
-}
-
-struct Waiting {
-    rows: Vec<Row>,
-    reply: oneshot::Sender<Result<Reserved>>,
-}
-
-#[derive(Default)]
-struct Lane {
-    busy: bool,
-    queue: Vec<Waiting>,
-    /// Forced groups drained so far; a late flush timer of an earlier group must
-    /// not split the next one.
-    groups: u64,
-}
-
-/// How createReservationItems calls of this process are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grouping {
-    /// Every call is a group of one.
-    Off,
-    /// Group commit: while a group is in flight, calls that arrive queue up and
-    /// then go to Postgres together as the next group.
-    Auto,
-    /// Test hook: calls wait until this many are queued and then run as one
-    /// group (or, after a second, whatever has queued), so grouped behaviour
-    /// can be tested deterministically.
-    ForceGroupOf(usize),
-}
-
-/// Group commit for reservations. An idle process pays one transaction per
-/// call; a busy one amortises the row locks and commits over every waiting
-/// caller. Grouping only changes which calls share a transaction: the decision
-/// for each call is the same engine (`reserve_group`) either way.
-#[derive(Clone)]
-pub struct Reserver {
-    lane: Arc<StdMutex<Lane>>,
-    grouping: Grouping,
-}
-
-impl std::fmt::Debug for Reserver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reserver")
-            .field("grouping", &self.grouping)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Largest number of calls one group carries.
-const MAX_BATCH: usize = 256;
-
-/// Hands the lane to the next group (or marks it idle) however the holder ends,
-/// panics included, so a failure can never leave reservations stuck.
-struct LaneGuard {
-    reserver: Reserver,
-    pool: Pool,
-}
-
-impl Drop for LaneGuard {
-    fn drop(&mut self) {
-        self.reserver.hand_off(self.pool.clone());
-    }
-}
-
-fn send_all(batch: Vec<Waiting>, results: Vec<Result<Reserved>>) {
-    let mut results = results.into_iter();
-    for w in batch {
-        let r = results
-            .next()
-            .unwrap_or_else(|| Err(Error::unexpected("the reservation could not be processed")));
-        let _ = w.reply.send(r);
-    }
-}
-
-impl Grouping {
-    /// `{ forceGroupOf: n }`, 1 <= n <= MAX_BATCH: the test hook.
-    pub fn from_json(o: &serde_json::Map<String, Value>) -> Result<Self> {
-        let bad = || {
-            Error::invalid(format!(
-                "connect option groupReservations must be a boolean or {{ forceGroupOf: 1..{MAX_BATCH} }}"
-            ))
-        };
-        match (o.len(), o.get("forceGroupOf").and_then(Value::as_u64)) {
-            (1, Some(n)) if (1..=MAX_BATCH as u64).contains(&n) => {
-                Ok(Grouping::ForceGroupOf(n as usize))
-            }
-            _ => Err(bad()),
-        }
-    }
-}
-
-impl Reserver {
-    pub fn new(grouping: Grouping) -> Self {
-        Reserver {
-            lane: Default::default(),
-            grouping,
-        }
-    }
-
-    async fn reserve(&self, pool: &Pool, rows: Vec<Row>) -> Result<Reserved> {
-        let one = |r: Vec<Result<Reserved>>| {
-            r.into_iter()
-                .next()
-                .unwrap_or_else(|| Err(Error::unexpected("the reservation could not be processed")))
-        };
-        let queued = match self.grouping {
-            Grouping::Off => return one(run_group(pool.clone(), vec![rows]).await),
-            Grouping::ForceGroupOf(n) => {
-                let (reply, rx) = oneshot::channel();
-                let (full, group) = {
-                    let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
-                    lane.queue.push(Waiting { rows, reply });
-                    let group = lane.groups;
-                    let full = lane.queue.len() >= n;
-                    if full {
-                        lane.groups += 1;
-                    }
-                    (
-                        full.then(|| lane.queue.drain(..).collect::<Vec<_>>()),
-                        group,
-                    )
-                };
-                let pool = pool.clone();
-                match full {
-                    Some(batch) => {
-                        tokio::spawn(async move {
-                            let calls = batch.iter().map(|w| w.rows.clone()).collect();
-                            send_all(batch, run_group(pool, calls).await);
-                        });
-                    }
-                    None => {
-                        let lane = self.lane.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                            let batch: Vec<Waiting> = {
-                                let mut lane = lane.lock().unwrap_or_else(|p| p.into_inner());
-                                if lane.groups != group {
-                                    return;
-                                }
-                                lane.groups += 1;
-                                lane.queue.drain(..).collect()
-                            };
-                            if !batch.is_empty() {
-                                let calls = batch.iter().map(|w| w.rows.clone()).collect();
-                                send_all(batch, run_group(pool, calls).await);
-                            }
-                        });
-                    }
-                }
-                Ok(rx)
-            }
-            Grouping::Auto => {
-                // Either join the queue (Ok) or take the idle lane (Err gives the rows back).
-                let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
-                if lane.busy {
-                    let (reply, rx) = oneshot::channel();
-                    lane.queue.push(Waiting { rows, reply });
-                    Ok(rx)
-                } else {
-                    lane.busy = true;
-                    Err(rows)
-                }
-            }
-        };
-        match queued {
-            Ok(rx) => rx.await.unwrap_or_else(|_| {
-                Err(Error::unexpected("the reservation could not be processed"))
-            }),
-            Err(rows) => {
-                let _guard = LaneGuard {
-                    reserver: self.clone(),
-                    pool: pool.clone(),
-                };
-                one(run_group(pool.clone(), vec![rows]).await)
-            }
-        }
-    }
-
-    fn hand_off(&self, pool: Pool) {
-        let batch: Vec<Waiting> = {
-            let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
-            if lane.queue.is_empty() {
-                lane.busy = false;
-                return;
-            }
-            let n = lane.queue.len().min(MAX_BATCH);
-            lane.queue.drain(..n).collect()
-        };
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            for w in batch {
-                let _ = w
-                    .reply
-                    .send(Err(Error::unexpected("no async runtime for reservations")));
-            }
-            self.lane.lock().unwrap_or_else(|p| p.into_inner()).busy = false;
-            return;
-        };
-        let guard = LaneGuard {
-            reserver: self.clone(),
-            pool,
-        };
-        handle.spawn(async move {
-            let pool = guard.pool.clone();
-            let calls = batch.iter().map(|w| w.rows.clone()).collect();
-            send_all(batch, run_group(pool, calls).await);
-            drop(guard);
-        });
-    }
-}
-
-fn dec(s: &str) -> Result<Decimal> {
-    Decimal::from_str(s).map_err(|_| {
-        Error::invalid(format!(
-            "quantity must be a number within ±{LEVEL_MAX}, received \"{s}\""
-        ))
-    })
-}
-
 impl InventoryService {
-    pub async fn create_reservation_items(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn create_reservation_items(&self, input: &Value) -> Result<Outcome> {
         let (rows, was_array) = self.parse_create(&CREATE, input)?;
         let (values, levels) = self.reserver.reserve(&self.pool, rows).await?;
         let ids = ids_in(&Value::Array(values.clone()));
@@ -760,7 +207,7 @@ impl InventoryService {
 
     /// Changes quantity, location or details of reservations. The levels they
     /// leave are released, the levels they move to are checked and charged.
-    pub async fn update_reservation_items(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn update_reservation_items(&self, input: &Value) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let rows = inputs
             .iter()
@@ -783,7 +230,7 @@ impl InventoryService {
         let tx = c.transaction().await?;
         let stmt = tx
             .prepare_cached(
-                "SELECT id, inventory_item_id, location_id, quantity::text, coalesce(allow_backorder, false)
+                "SELECT id, inventory_item_id, location_id, quantity, coalesce(allow_backorder, false)
                  FROM reservation_item WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR UPDATE",
             )
             .await?;
@@ -794,7 +241,7 @@ impl InventoryService {
             .map(|r| {
                 Ok((
                     r.get::<_, String>(0),
-                    (r.get(1), r.get(2), dec(r.get::<_, &str>(3))?, r.get(4)),
+                    (r.get(1), r.get(2), quantity_at(r, 3)?, r.get(4)),
                 ))
             })
             .collect::<Result<_>>()?;
@@ -819,14 +266,8 @@ impl InventoryService {
             let id = get_text(r, "id").unwrap_or_default();
             let (item, old_loc, old_q, old_bo) = &current[&id];
             let new_loc = get_text(r, "location_id").unwrap_or_else(|| old_loc.clone());
-            let new_q = match get_text(r, "quantity") {
-                Some(q) => dec(&q)?,
-                None => *old_q,
-            };
-            let backorder = match get_text(r, "allow_backorder") {
-                Some(b) => b == "true",
-                None => *old_bo,
-            };
+            let new_q = get_quantity(r, "quantity").unwrap_or(*old_q);
+            let backorder = get_flag(r, "allow_backorder").unwrap_or(*old_bo);
             let increases = new_loc != *old_loc || new_q > *old_q;
             for (loc, q, guarded) in [
                 (old_loc.clone(), -*old_q, false),
@@ -992,12 +433,12 @@ impl InventoryService {
             .with(RESERVATION, action, done))
     }
 
-    pub async fn delete_reservation_items(&self, ids: &Value) -> Result<Outcome> {
+    pub(crate) async fn delete_reservation_items(&self, ids: &Value) -> Result<Outcome> {
         self.release_outcome("id", ids_of(ids, "ids")?, Release::HardDelete, None)
             .await
     }
 
-    pub async fn soft_delete_reservation_items(
+    pub(crate) async fn soft_delete_reservation_items(
         &self,
         ids: &Value,
         config: &Value,
@@ -1006,12 +447,16 @@ impl InventoryService {
             .await
     }
 
-    pub async fn restore_reservation_items(&self, ids: &Value, config: &Value) -> Result<Outcome> {
+    pub(crate) async fn restore_reservation_items(
+        &self,
+        ids: &Value,
+        config: &Value,
+    ) -> Result<Outcome> {
         self.release_outcome("id", ids_of(ids, "ids")?, Release::Restore, Some(config))
             .await
     }
 
-    pub async fn delete_reservation_items_by_line_item(
+    pub(crate) async fn delete_reservation_items_by_line_item(
         &self,
         line_items: &Value,
     ) -> Result<Outcome> {
@@ -1020,7 +465,7 @@ impl InventoryService {
             .await
     }
 
-    pub async fn restore_reservation_items_by_line_item(
+    pub(crate) async fn restore_reservation_items_by_line_item(
         &self,
         line_items: &Value,
     ) -> Result<Outcome> {
@@ -1029,7 +474,10 @@ impl InventoryService {
             .await
     }
 
-    pub async fn delete_reservation_item_by_location_id(&self, locs: &Value) -> Result<Outcome> {
+    pub(crate) async fn delete_reservation_item_by_location_id(
+        &self,
+        locs: &Value,
+    ) -> Result<Outcome> {
         let values = strings_of(locs, "locationId")?;
         self.release_outcome("location_id", values, Release::SoftDelete, None)
             .await
@@ -1045,20 +493,5 @@ fn reservation_keys(config: &Value, ids: Vec<String>) -> Value {
         serde_json::json!({ "reservation_item_id": ids })
     } else {
         Value::Null
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::LEVEL_MAX;
-    use rust_decimal::Decimal;
-    use std::str::FromStr;
-
-    #[test]
-    fn level_max_is_the_top_of_the_quantity_domain() {
-        let top = Decimal::from_str("9999999999999999999999999999").unwrap();
-        assert_eq!(LEVEL_MAX, top);
-        assert!(crate::quantity::in_domain(&LEVEL_MAX));
-        assert!(!crate::quantity::in_domain(&(LEVEL_MAX + Decimal::ONE)));
     }
 }

@@ -8,10 +8,10 @@ use crate::quantity::{parse_quantity, Rule};
 use serde_json::{Map, Value};
 use tokio_postgres::types::ToSql;
 
-pub type Param = Box<dyn ToSql + Sync + Send>;
+pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
 
 #[derive(Default)]
-pub struct Params(pub Vec<Param>);
+pub(crate) struct Params(pub Vec<Param>);
 
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -20,11 +20,11 @@ impl std::fmt::Debug for Params {
 }
 
 impl Params {
-    pub fn push<T: ToSql + Sync + Send + 'static>(&mut self, v: T) -> String {
+    pub(crate) fn push<T: ToSql + Sync + Send + 'static>(&mut self, v: T) -> String {
         self.0.push(Box::new(v));
         format!("${}", self.0.len())
     }
-    pub fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+    pub(crate) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.0
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
@@ -33,7 +33,7 @@ impl Params {
 }
 
 /// Renders a JSON scalar as the text Postgres will cast to `kind`, validating it first.
-pub fn scalar_text(v: &Value, kind: Kind, field: &str) -> Result<String> {
+pub(crate) fn scalar_text(v: &Value, kind: Kind, field: &str) -> Result<String> {
     let wrong = |what: &str| Error::invalid(format!("{field} must be {what}"));
     match kind {
         Kind::Text => match v {
@@ -71,11 +71,11 @@ pub fn scalar_text(v: &Value, kind: Kind, field: &str) -> Result<String> {
 /// (`sku`, `location_levels.location_id`, `*location_levels`, `location_levels.*`)
 /// and `relations`, as a tree.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// None: the entity's default fields.
-    pub fields: Option<Vec<String>>,
-    pub star: bool,
-    pub relations: Vec<(String, Selection)>,
+    pub(crate) fields: Option<Vec<String>>,
+    pub(crate) star: bool,
+    pub(crate) relations: Vec<(String, Selection)>,
 }
 
 const MAX_DEPTH: usize = 3;
@@ -101,7 +101,12 @@ impl Selection {
     }
 
     /// Adds one `select` path, relative to `entity`.
-    pub fn add_select(&mut self, entity: &'static Entity, path: &str, depth: usize) -> Result<()> {
+    pub(crate) fn add_select(
+        &mut self,
+        entity: &'static Entity,
+        path: &str,
+        depth: usize,
+    ) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(Error::invalid(format!(
                 "select path '{path}' is nested too deep"
@@ -132,7 +137,7 @@ impl Selection {
     }
 
     /// Adds one `relations` entry (`location_levels`, `location_levels.inventory_item`).
-    pub fn add_relation(
+    pub(crate) fn add_relation(
         &mut self,
         entity: &'static Entity,
         path: &str,
@@ -166,7 +171,7 @@ impl Selection {
 
 /// The jsonb DTO expression for one row of `entity` aliased `alias`: the selected
 /// fields (id always), computed fields, and related rows as nested jsonb.
-pub fn dto_expr(
+pub(crate) fn dto_expr(
     entity: &'static Entity,
     alias: &str,
     sel: &Selection,
@@ -190,19 +195,19 @@ pub fn dto_expr(
             }
         }
     }
-    for (name, expr, default) in entity.computed {
+    for c in entity.computed {
         let on = match select {
-            None => *default,
-            Some(s) => s.iter().any(|f| f == name),
+            None => c.default,
+            Some(s) => s.iter().any(|f| f == c.name),
         };
         if on {
-            add(name, expr.replace("t.", &format!("{alias}.")));
+            add(c.name, c.value.sql(alias));
         }
     }
     if let Some(fields) = select {
         for f in fields {
             let known = entity.column(f).is_some()
-                || entity.computed.iter().any(|(n, _, _)| n == f)
+                || entity.computed.iter().any(|c| c.name == f)
                 || f.strip_prefix("raw_")
                     .and_then(|n| entity.column(n))
                     .is_some_and(|c| c.kind == Kind::Numeric);
@@ -253,13 +258,13 @@ fn escape_like(s: &str) -> String {
 }
 
 #[derive(Debug)]
-pub struct FilterOut {
-    pub sql: String,
-    pub mentions_deleted_at: bool,
+pub(crate) struct FilterOut {
+    pub(crate) sql: String,
+    pub(crate) mentions_deleted_at: bool,
 }
 
 /// Translates a Medusa filter object into a SQL boolean expression over alias `t`.
-pub fn filter_sql(
+pub(crate) fn filter_sql(
     entity: &'static Entity,
     filter: &Value,
     params: &mut Params,
@@ -513,12 +518,12 @@ fn op_cond(
 
 /// Medusa's find config: `{ skip, take, order, withDeleted, select, relations }`.
 #[derive(Debug, Default, Clone)]
-pub struct FindConfig {
-    pub skip: Option<i64>,
-    pub take: Option<i64>,
-    pub order: Vec<(String, bool)>,
-    pub with_deleted: bool,
-    pub selection: Selection,
+pub(crate) struct FindConfig {
+    pub(crate) skip: Option<i64>,
+    pub(crate) take: Option<i64>,
+    pub(crate) order: Vec<(String, bool)>,
+    pub(crate) with_deleted: bool,
+    pub(crate) selection: Selection,
 }
 
 fn non_negative_int(v: &Value, field: &str) -> Result<Option<i64>> {
@@ -536,7 +541,7 @@ fn non_negative_int(v: &Value, field: &str) -> Result<Option<i64>> {
     }
 }
 
-pub fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
+pub(crate) fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
     let mut cfg = FindConfig::default();
     let obj = match v {
         Value::Null => return Ok(cfg),
@@ -564,8 +569,8 @@ pub fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
                     .as_object()
                     .ok_or_else(|| Error::invalid("order must be an object"))?;
                 for (f, dir) in o {
-                    let known = entity.column(f).is_some()
-                        || entity.computed.iter().any(|(n, _, _)| n == f);
+                    let known =
+                        entity.column(f).is_some() || entity.computed.iter().any(|c| c.name == f);
                     if !known {
                         return Err(Error::invalid(format!(
                             "Unknown order field '{f}' for {}",
@@ -624,7 +629,7 @@ pub fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
 }
 
 /// A complete SELECT for list / listAndCount / retrieve.
-pub fn select_sql(
+pub(crate) fn select_sql(
     entity: &'static Entity,
     filter: &Value,
     cfg: &FindConfig,
@@ -645,8 +650,8 @@ pub fn select_sql(
             let expr = entity
                 .computed
                 .iter()
-                .find(|(n, _, _)| n == f)
-                .map(|(_, e, _)| e.to_string())
+                .find(|c| c.name == f)
+                .map(|c| c.value.sql("t"))
                 .unwrap_or_else(|| format!("t.{f}"));
             format!("{expr} {}", if *desc { "DESC" } else { "ASC" })
         })

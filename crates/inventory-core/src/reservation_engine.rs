@@ -1,0 +1,261 @@
+//! The reservation engine: decides a group of createReservationItems calls
+//! against the levels they lock and writes the accepted ones in one
+//! transaction. The group-commit queue in front of it is reserver.rs.
+//!
+//! Lock order, as everywhere: reservation rows, then level rows (by id).
+
+use crate::entity::RESERVATION_ITEM;
+use crate::error::{Error, Result};
+use crate::input::{get_flag, get_quantity, get_text, Row};
+use crate::quantity::{add_in_domain, sql_level_fits};
+use crate::stock::{beyond_level, quantity_at};
+use crate::write::{insert_rows, raw_of};
+use deadpool_postgres::Pool;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// What one createReservationItems call gets back: its reservations (input order)
+/// and the ids of the levels it charged.
+pub(crate) type Reserved = (Vec<Value>, Vec<String>);
+
+/// Medusa's errors for a reservation that cannot be made: missing levels are
+/// reported (all of them) before a shortage.
+pub(crate) fn reservation_error(
+    missing: &[(String, String)],
+    short: Option<(String, String)>,
+) -> Error {
+    if !missing.is_empty() {
+        return Error::not_found(
+            missing
+                .iter()
+                .map(|(i, l)| format!("Item {i} is not stocked at location {l}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    let (i, l) = short.unwrap_or_default();
+    Error::not_allowed(format!(
+        "Not enough stock available for item {i} at location {l}"
+    ))
+}
+
+/// One call's demand on one (item, location): (key, total, non-backorder part).
+type Demand = ((String, String), Decimal, Decimal);
+
+/// Demand of one call per (item, location), in first-seen order. Sums are
+/// checked: lines whose total leaves the decimal domain fail this call only.
+fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
+    let mut out: Vec<Demand> = Vec::new();
+    for r in rows {
+        let key = (
+            get_text(r, "inventory_item_id").unwrap_or_default(),
+            get_text(r, "location_id").unwrap_or_default(),
+        );
+        let q = get_quantity(r, "quantity").unwrap_or_default();
+        let guarded = if get_flag(r, "allow_backorder") == Some(true) {
+            Decimal::ZERO
+        } else {
+            q
+        };
+        match out.iter_mut().find(|(k, _, _)| *k == key) {
+            Some(e) => {
+                let too_big = || beyond_level("quantity", &key.0, &key.1);
+                e.1 = add_in_domain(e.1, q).ok_or_else(too_big)?;
+                e.2 = add_in_domain(e.2, guarded).ok_or_else(too_big)?;
+            }
+            None => out.push((key, q, guarded)),
+        }
+    }
+    Ok(out)
+}
+
+/// A locked live level: id, available (stocked - reserved), reserved.
+type Locked = (String, Decimal, Decimal);
+
+/// Locks the live levels of `pairs` in id order (the crate's lock order).
+async fn lock_for_reserve<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    pairs: &[(String, String)],
+) -> Result<HashMap<(String, String), Locked>> {
+    let items: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
+    let locs: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+    let stmt = c
+        .prepare_cached(
+            "SELECT l.id, l.inventory_item_id, l.location_id,
+                    l.stocked_quantity - l.reserved_quantity, l.reserved_quantity
+             FROM inventory_level l
+             WHERE l.deleted_at IS NULL
+               AND (l.inventory_item_id, l.location_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+             ORDER BY l.id FOR UPDATE",
+        )
+        .await?;
+    c.query(&stmt, &[&items, &locs])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                (r.get(1), r.get(2)),
+                (r.get(0), quantity_at(r, 3)?, quantity_at(r, 4)?),
+            ))
+        })
+        .collect()
+}
+
+/// Decides one call against the levels as the calls before it in its group
+/// left them, and charges them if it passes. Pure Rust, no I/O: the same
+/// decision for a call alone and for a call inside a group.
+fn decide(demand: &[Demand], levels: &mut HashMap<(String, String), Locked>) -> Result<()> {
+    let missing: Vec<(String, String)> = demand
+        .iter()
+        .filter(|(k, _, _)| !levels.contains_key(k))
+        .map(|(k, _, _)| k.clone())
+        .collect();
+    let short = demand
+        .iter()
+        .find(|(k, _, guarded)| {
+            *guarded > Decimal::ZERO && levels.get(k).is_some_and(|(_, a, _)| *a < *guarded)
+        })
+        .map(|(k, _, _)| k.clone());
+    if !missing.is_empty() || short.is_some() {
+        return Err(reservation_error(&missing, short));
+    }
+    // Compute every new level state before changing any, so a refusal charges nothing.
+    let mut next = Vec::with_capacity(demand.len());
+    for (k, total, _) in demand {
+        let (_, available, reserved) = &levels[k];
+        let beyond = || beyond_level("quantity", &k.0, &k.1);
+        let reserved = add_in_domain(*reserved, *total).ok_or_else(beyond)?;
+        let available = add_in_domain(*available, -*total).ok_or_else(beyond)?;
+        next.push((k, available, reserved));
+    }
+    for (k, available, reserved) in next {
+        let e = levels.get_mut(k).expect("checked above");
+        e.1 = available;
+        e.2 = reserved;
+    }
+    Ok(())
+}
+
+/// Runs `f`, turning a panic into this call's own error (last line of defence:
+/// arithmetic is checked, but one caller must never fail the others).
+fn no_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(Error::unexpected("the reservation could not be processed")))
+}
+
+/// The reservation engine. Every createReservationItems call goes through here,
+/// alone (a group of one) or with the calls that queued behind it: the levels
+/// they need are locked once (in id order), each call is decided in arrival
+/// order against what the calls before it left, and only the accepted calls'
+/// rows are written, in one transaction. An error of the transaction as a
+/// whole (an id supplied twice, say) is returned as Err: the caller retries
+/// each call alone so that only its own fails.
+pub(crate) async fn reserve_group(
+    pool: &Pool,
+    calls: &[Vec<Row>],
+) -> Result<Vec<Result<Reserved>>> {
+    let demands: Vec<Result<Vec<Demand>>> = calls
+        .iter()
+        .map(|rows| no_panic(|| demand_of(rows)))
+        .collect();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for d in demands.iter().flatten() {
+        for (k, _, _) in d {
+            if !pairs.contains(k) {
+                pairs.push(k.clone());
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return Ok(demands
+            .into_iter()
+            .map(|d| d.map(|_| (vec![], vec![])))
+            .collect());
+    }
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let mut levels = lock_for_reserve(&tx, &pairs).await?;
+    let decided: Vec<Result<Vec<Demand>>> = demands
+        .into_iter()
+        .map(|d| d.and_then(|d| no_panic(|| decide(&d, &mut levels)).map(|_| d)))
+        .collect();
+    let mut accepted: Vec<Row> = Vec::new();
+    let mut charge_ids: Vec<String> = Vec::new();
+    let mut charge_qs: Vec<String> = Vec::new();
+    for (rows, d) in calls.iter().zip(&decided) {
+        if d.is_ok() {
+            for r in rows {
+                let key = (
+                    get_text(r, "inventory_item_id").unwrap_or_default(),
+                    get_text(r, "location_id").unwrap_or_default(),
+                );
+                charge_ids.push(levels[&key].0.clone());
+                charge_qs.push(get_text(r, "quantity").unwrap_or_default());
+                accepted.push(r.clone());
+            }
+        }
+    }
+    let mut inserted: HashMap<String, Value> = HashMap::new();
+    if !accepted.is_empty() {
+        // Postgres sums the accepted lines itself (exact numeric), and refuses a
+        // level that would leave the readable domain (the checks above already do).
+        let new_reserved = "trim_scale(t.reserved_quantity + d.q)";
+        let sql = format!(
+            "WITH d AS (SELECT id, sum(q::numeric) AS q FROM unnest($1::text[], $2::text[]) AS u(id, q) GROUP BY id)
+             UPDATE inventory_level t SET reserved_quantity = {new_reserved},
+                    raw_reserved_quantity = {}, updated_at = now()
+             FROM d WHERE t.id = d.id AND {}",
+            raw_of(new_reserved),
+            sql_level_fits("t.stocked_quantity", new_reserved),
+        );
+        let stmt = tx.prepare_cached(&sql).await?;
+        let (updated, values) = tokio::try_join!(
+            async {
+                tx.execute(&stmt, &[&charge_ids, &charge_qs])
+                    .await
+                    .map_err(Error::from)
+            },
+            insert_rows(&tx, &RESERVATION_ITEM, &accepted)
+        )?;
+        let mut distinct = charge_ids.clone();
+        distinct.sort();
+        distinct.dedup();
+        if updated as usize != distinct.len() {
+            return Err(Error::invalid(
+                "quantity would take an inventory level beyond what it can hold",
+            ));
+        }
+        for v in values {
+            inserted.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
+        }
+    }
+    if let Err(e) = tx.commit().await {
+        // The COMMIT may have landed: retrying these calls alone would write
+        // them twice (or report them refused), so each accepted call gets the
+        // error and its outcome stays unknown, as for a lone call.
+        let e = Error::from(e);
+        return Ok(decided
+            .into_iter()
+            .map(|d| d.and_then(|_| Err(e.clone())))
+            .collect());
+    }
+    Ok(calls
+        .iter()
+        .zip(decided)
+        .map(|(rows, d)| {
+            let d = d?;
+            let values = rows
+                .iter()
+                .map(|r| {
+                    let id = get_text(r, "id").unwrap_or_default();
+                    inserted.remove(&id).ok_or_else(|| {
+                        Error::unexpected(format!("reservation {id} was not returned"))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let ids = d.iter().map(|(k, _, _)| levels[k].0.clone()).collect();
+            Ok((values, ids))
+        })
+        .collect())
+}

@@ -1,0 +1,121 @@
+//! Row writes shared by the entities: the DTO a statement returns, UNNEST
+//! inserts and SET clauses built from validated input rows.
+
+use crate::entity::{Entity, Kind};
+use crate::error::{Error, Result};
+use crate::input::{get_text, Row};
+use crate::sql::{self, Params};
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Full DTO of a row aliased `t`, with the entity's default fields (built once per entity).
+pub(crate) fn dto(entity: &'static Entity) -> &'static str {
+    use std::sync::OnceLock;
+    static CACHE: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = match entity.table {
+        "inventory_item" => &CACHE[0],
+        "inventory_level" => &CACHE[1],
+        _ => &CACHE[2],
+    };
+    slot.get_or_init(|| {
+        sql::dto_expr(entity, "t", &sql::Selection::default(), false, 0).unwrap_or_default()
+    })
+}
+
+/// SQL that turns the text column `u.<name>` into the column's type.
+fn cast(name: &str, kind: Kind) -> String {
+    match kind {
+        Kind::Text => format!("u.{name}"),
+        Kind::Numeric => format!("trim_scale(u.{name}::numeric)"),
+        k => format!("u.{name}::{}", k.sql_type()),
+    }
+}
+
+pub(crate) fn raw_of(expr: &str) -> String {
+    format!("jsonb_build_object('value', ({expr})::text, 'precision', 20)")
+}
+
+/// Inserts `rows` (each already validated, each with an `id`) in one statement
+/// through UNNEST, and returns their DTOs in input order. The columns written
+/// are those create input may set or that have an insert default (entity.rs).
+pub(crate) async fn insert_rows<C: GenericClient>(
+    c: &C,
+    entity: &'static Entity,
+    rows: &[Row],
+) -> Result<Vec<Value>> {
+    let mut params = Params::default();
+    let mut names = Vec::new();
+    let mut exprs = Vec::new();
+    let mut unnest = Vec::new();
+    let mut aliases = Vec::new();
+    for col in entity.columns.iter().filter(|c| c.inserted()) {
+        let values: Vec<Option<String>> = rows.iter().map(|r| get_text(r, col.name)).collect();
+        unnest.push(format!("{}::text[]", params.push(values)));
+        aliases.push(col.name.to_string());
+        let mut expr = cast(col.name, col.kind);
+        if let Some(d) = col.default {
+            expr = format!("coalesce({expr}, {d})");
+        }
+        names.push(col.name.to_string());
+        if col.kind == Kind::Numeric {
+            names.push(format!("raw_{}", col.name));
+            exprs.push(expr.clone());
+            exprs.push(raw_of(&expr));
+        } else {
+            exprs.push(expr);
+        }
+    }
+    let sql = format!(
+        "INSERT INTO {table} AS t ({names}) SELECT {exprs} FROM unnest({unnest}) AS u({aliases}) RETURNING {dto}",
+        table = entity.table,
+        names = names.join(", "),
+        exprs = exprs.join(", "),
+        unnest = unnest.join(", "),
+        aliases = aliases.join(", "),
+        dto = dto(entity)
+    );
+    let stmt = c.prepare_cached(&sql).await?;
+    let out = c.query(&stmt, &params.refs()).await?;
+    let mut by_id: HashMap<String, Value> = out
+        .iter()
+        .map(|r| {
+            let v: Value = r.get(0);
+            (v["id"].as_str().unwrap_or_default().to_string(), v)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let id = get_text(r, "id").unwrap_or_default();
+            by_id
+                .remove(&id)
+                .ok_or_else(|| Error::unexpected(format!("row {id} was not returned")))
+        })
+        .collect()
+}
+
+/// SET clause for an update of the given fields, metadata merged as Medusa does
+/// (keys set to "" are removed). Returns None when nothing is to be set.
+pub(crate) fn set_clause(row: &Row, skip: &[&str], params: &mut Params) -> String {
+    let mut sets = Vec::new();
+    for f in row {
+        if skip.contains(&f.name) {
+            continue;
+        }
+        let p = params.push(f.text.clone());
+        let expr = match f.kind {
+            Kind::Text => format!("{p}::text"),
+            Kind::Numeric => format!("trim_scale({p}::text::numeric)"),
+            Kind::Json if f.name == "metadata" => format!(
+                "CASE WHEN {p}::text IS NULL THEN NULL ELSE coalesce((SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(coalesce(t.metadata, '{{}}'::jsonb) || {p}::text::jsonb) e WHERE e.value <> '\"\"'::jsonb), '{{}}'::jsonb) END"
+            ),
+            k => format!("{p}::text::{}", k.sql_type()),
+        };
+        sets.push(format!("{} = {expr}", f.name));
+        if f.kind == Kind::Numeric {
+            sets.push(format!("raw_{} = {}", f.name, raw_of(&expr)));
+        }
+    }
+    sets.push("updated_at = now()".into());
+    sets.join(", ")
+}
