@@ -7,7 +7,7 @@
 use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
 use crate::input::{get_flag, get_quantity, get_text, Row};
-use crate::quantity::{add_in_domain, sql_level_fits};
+use crate::quantity::add_in_domain;
 use crate::stock::{beyond_level, quantity_at};
 use crate::write::{insert_rows, raw_of};
 use deadpool_postgres::Pool;
@@ -198,16 +198,17 @@ pub(crate) async fn reserve_group(
     }
     let mut inserted: HashMap<String, Value> = HashMap::new();
     if !accepted.is_empty() {
-        // Postgres sums the accepted lines itself (exact numeric), and refuses a
-        // level that would leave the readable domain (the checks above already do).
+        // Postgres sums the accepted lines itself (exact numeric). The levels are
+        // locked and `decide` judged them exactly (add_in_domain on the locked
+        // values), so the new values are inside the domain without a SQL guard
+        // (which cost about 0.06 ms per call).
         let new_reserved = "trim_scale(t.reserved_quantity + d.q)";
         let sql = format!(
             "WITH d AS (SELECT id, sum(q::numeric) AS q FROM unnest($1::text[], $2::text[]) AS u(id, q) GROUP BY id)
              UPDATE inventory_level t SET reserved_quantity = {new_reserved},
                     raw_reserved_quantity = {}, updated_at = now()
-             FROM d WHERE t.id = d.id AND {}",
+             FROM d WHERE t.id = d.id",
             raw_of(new_reserved),
-            sql_level_fits("t.stocked_quantity", new_reserved),
         );
         let stmt = tx.prepare_cached(&sql).await?;
         let (updated, values) = tokio::try_join!(
@@ -222,9 +223,7 @@ pub(crate) async fn reserve_group(
         distinct.sort();
         distinct.dedup();
         if updated as usize != distinct.len() {
-            return Err(Error::invalid(
-                "quantity would take an inventory level beyond what it can hold",
-            ));
+            return Err(Error::unexpected("a locked inventory level was not updated"));
         }
         for v in values {
             inserted.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
