@@ -223,7 +223,9 @@ pub(crate) async fn reserve_group(
         distinct.sort();
         distinct.dedup();
         if updated as usize != distinct.len() {
-            return Err(Error::unexpected("a locked inventory level was not updated"));
+            return Err(Error::unexpected(
+                "a locked inventory level was not updated",
+            ));
         }
         for v in values {
             inserted.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
