@@ -25,7 +25,8 @@ export declare class NativeInventory {
 
 /**
  * The API as JSON: `{ methods: [{ name, params, arrayParams, entity, kind, result }],
- * entities: { entity: { dates: [column], relations: { relation: entity } } } }`.
+ * entities: { entity: { dates: [column], relations: { relation: entity }, columns:
+ * { column: { type, create, update } }, computed: [field], ignored: [field] } } }`.
  * The facade builds its methods from `methods` and revives the `dates` columns of a
  * method's `result` entity (and its relations) as Dates, nothing else.
  */
