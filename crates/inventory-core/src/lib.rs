@@ -5,7 +5,8 @@
 //!
 //! - `dispatch`: Medusa method names to calls.
 //! - `items`, `levels`, `reservations`: each entity's writes and reads
-//!   (`impl InventoryService` blocks).
+//!   (`impl InventoryService` blocks); `reconcile`: finds and fixes levels
+//!   whose reserved quantity drifted from their live reservations.
 //! - `service`: the handle (connect, pool, ids) and generic list/retrieve.
 //! - `reserver`: group commit of concurrent reservation calls, in front of
 //! - `reservation_engine`: decides and writes a group of reservations.
@@ -30,6 +31,7 @@ mod limits;
 mod migrate;
 mod outcome;
 mod quantity;
+mod reconcile;
 mod reservation_engine;
 mod reservations;
 mod reserver;
@@ -41,5 +43,6 @@ mod write;
 pub use connection::SslOption;
 pub use error::{Error, ErrorType, Result};
 pub use outcome::{Change, Outcome};
+pub use reconcile::ReconcileOptions;
 pub use reserver::Grouping;
 pub use service::{ConnectOptions, InventoryService};

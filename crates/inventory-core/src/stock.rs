@@ -31,7 +31,7 @@ pub(crate) fn quantity_at(row: &tokio_postgres::Row, idx: usize) -> Result<Decim
 }
 
 /// How often a removal re-takes its locks when reservations arrive between them.
-const LOCK_ATTEMPTS: usize = 5;
+pub(crate) const LOCK_ATTEMPTS: usize = 5;
 
 /// Runs `sql` (same `params`) in a transaction that first holds the locks
 /// [`lock_levels_and_reservations`] takes, starting again (a bounded number of

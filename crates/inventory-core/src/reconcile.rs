@@ -1,0 +1,178 @@
+//! Reconcile: finds live levels whose reserved quantity is not the sum of the
+//! live reservations at them (or whose raw copy disagrees with it), and fixes
+//! them. Writers outside this crate (Medusa's own module, hand-run SQL) can
+//! leave such drift; this module's own writes keep the two equal.
+//!
+//! The scan pages through levels by id (keyset, a bounded page each call); each
+//! fix is its own transaction under the crate's lock order, so the value it
+//! writes is the sum of the reservations it holds locked.
+
+use crate::error::{Error, ErrorType, Result};
+use crate::quantity::sql_level_fits;
+use crate::service::InventoryService;
+use crate::sql::Params;
+use crate::stock::{lock_levels_and_reservations, LOCK_ATTEMPTS};
+use crate::write::raw_of;
+use serde_json::Value;
+
+/// Levels scanned per call when the caller names no limit.
+pub const DEFAULT_LIMIT: i64 = 1_000;
+/// Largest page: one call's report stays small whatever the table's size.
+pub const MAX_LIMIT: i64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileOptions {
+    /// Report drift without writing.
+    pub dry_run: bool,
+    /// Scan levels with an id after this one (the `next` of the previous page).
+    pub after: Option<String>,
+    /// Levels scanned by this call.
+    pub limit: i64,
+}
+
+impl ReconcileOptions {
+    /// `{ dryRun?: boolean, after?: string | null, limit?: integer }`.
+    pub fn from_json(v: &Value) -> Result<Self> {
+        let mut opts = ReconcileOptions {
+            dry_run: false,
+            after: None,
+            limit: DEFAULT_LIMIT,
+        };
+        let Some(obj) = v.as_object() else {
+            return Err(Error::invalid("reconcile options must be an object"));
+        };
+        for (k, val) in obj {
+            match (k.as_str(), val) {
+                (_, Value::Null) if ["dryRun", "after", "limit"].contains(&k.as_str()) => {}
+                ("dryRun", Value::Bool(b)) => opts.dry_run = *b,
+                ("after", Value::String(s)) => opts.after = Some(s.clone()),
+                ("limit", Value::Number(n)) => match n.as_i64() {
+                    Some(l @ 1..=MAX_LIMIT) => opts.limit = l,
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "reconcile option limit must be an integer from 1 to {MAX_LIMIT}"
+                        )))
+                    }
+                },
+                ("dryRun" | "after" | "limit", _) => {
+                    return Err(Error::invalid(format!(
+                        "reconcile option {k} has the wrong type"
+                    )))
+                }
+                _ => return Err(Error::invalid(format!("Unknown reconcile option '{k}'"))),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// SQL predicate over a level aliased `l`: its raw reserved copy holds the same
+/// number as `reserved_quantity`. Text that is not a number disagrees (checked
+/// before the cast, which would otherwise fail the whole scan).
+fn raw_agrees(l: &str) -> String {
+    format!(
+        "(jsonb_typeof({l}.raw_reserved_quantity -> 'value') = 'string'
+          AND ({l}.raw_reserved_quantity ->> 'value') ~ '^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]{{1,3}})?\\s*$'
+          AND ({l}.raw_reserved_quantity ->> 'value')::numeric = {l}.reserved_quantity)"
+    )
+}
+
+/// Sum of the live reservations at the level aliased `l`.
+const LIVE_SUM: &str = "coalesce((SELECT sum(r.quantity) FROM reservation_item r
+     WHERE r.inventory_item_id = l.inventory_item_id AND r.location_id = l.location_id
+       AND r.deleted_at IS NULL), 0)";
+
+/// One report line, built in SQL from a row with the level `l` and its `live` sum.
+const REPORT: &str = "jsonb_build_object('id', l.id, 'inventory_item_id', l.inventory_item_id,
+     'location_id', l.location_id, 'reserved_quantity', l.reserved_quantity,
+     'raw_reserved_quantity', l.raw_reserved_quantity -> 'value',
+     'reservation_quantity', d.live, 'difference', l.reserved_quantity - d.live)";
+
+impl InventoryService {
+    /// Scans one page of live levels (id > `after`, in id order, at most
+    /// `limit`) and reports each drifted one; unless `dry_run`, fixes each in
+    /// a transaction of its own. Resolves to `{ levels, next, scanned }`:
+    /// `next` is the cursor of the following page, null after the last.
+    pub async fn reconcile(&self, opts: &ReconcileOptions) -> Result<Value> {
+        let c = self.client().await?;
+        let sql = format!(
+            "WITH page AS (SELECT l.*, {LIVE_SUM} AS live FROM inventory_level l
+                           WHERE l.deleted_at IS NULL AND ($1::text IS NULL OR l.id > $1::text)
+                           ORDER BY l.id LIMIT $2)
+             SELECT (SELECT count(*) FROM page), (SELECT max(id) FROM page),
+                    coalesce((SELECT jsonb_agg({REPORT} ORDER BY l.id)
+                              FROM page l, LATERAL (SELECT l.live) d
+                              WHERE l.reserved_quantity IS DISTINCT FROM l.live OR NOT {raw}), '[]')",
+            raw = raw_agrees("l"),
+        );
+        let stmt = c.prepare_cached(&sql).await?;
+        let row = c.query_one(&stmt, &[&opts.after, &opts.limit]).await?;
+        drop(c);
+        let scanned: i64 = row.get(0);
+        let last: Option<String> = row.get(1);
+        let found: Value = row.get(2);
+        let mut levels = Vec::new();
+        for mut level in found.as_array().cloned().unwrap_or_default() {
+            if opts.dry_run {
+                level["fixed"] = Value::Bool(false);
+                levels.push(level);
+                continue;
+            }
+            let id = level["id"].as_str().unwrap_or_default().to_string();
+            // Under the locks the level may already agree (fixed meanwhile) or be gone.
+            if let Some(fixed) = self.fix_level(&id).await? {
+                levels.push(fixed);
+            }
+        }
+        let next = match last {
+            Some(id) if scanned == opts.limit => Value::String(id),
+            _ => Value::Null,
+        };
+        Ok(serde_json::json!({ "levels": levels, "next": next, "scanned": scanned }))
+    }
+
+    /// Fixes one level in a transaction of its own: locks the live reservations
+    /// at it (by id), then the level, and writes their sum. With every one
+    /// locked no writer can change the sum before this commits (creates lock
+    /// the level first; when one arrived between the two steps, the protocol
+    /// starts again). Returns the report line, or None when under the locks
+    /// the level is gone or agrees. A sum that would take the level outside
+    /// the quantity domain is reported and left unfixed.
+    async fn fix_level(&self, id: &str) -> Result<Option<Value>> {
+        let mut params = Params::default();
+        let p = params.push(id.to_string());
+        let cond = format!("t.id = {p}");
+        let live = "trim_scale(d.live)";
+        let sql = format!(
+            "WITH d AS (SELECT l.id, {LIVE_SUM} AS live FROM inventory_level l
+                        WHERE l.id = {p} AND l.deleted_at IS NULL),
+             drifted AS (SELECT l.*, d.live FROM inventory_level l JOIN d ON d.id = l.id
+                         WHERE l.reserved_quantity IS DISTINCT FROM d.live OR NOT {raw}),
+             fixed AS (UPDATE inventory_level t SET reserved_quantity = {live},
+                              raw_reserved_quantity = {raw_live}, updated_at = now()
+                       FROM drifted d WHERE t.id = d.id AND {fits} RETURNING t.id)
+             SELECT {REPORT} || jsonb_build_object('fixed', EXISTS (SELECT 1 FROM fixed))
+             FROM drifted l, LATERAL (SELECT l.live) d",
+            raw = raw_agrees("l"),
+            raw_live = raw_of(live),
+            fits = sql_level_fits("t.stocked_quantity", live),
+        );
+        let mut c = self.client().await?;
+        for _ in 0..LOCK_ATTEMPTS {
+            let tx = c.transaction().await?;
+            if lock_levels_and_reservations(&tx, &cond, &params).await? {
+                // A new statement: it sees exactly the reservations now locked.
+                let row = tx.query_opt(&sql, &params.refs()).await?;
+                tx.commit().await?;
+                return Ok(row.map(|r| r.get(0)));
+            }
+            tx.rollback().await?;
+        }
+        Err(Error::new(
+            ErrorType::Conflict,
+            format!(
+                "reservations kept arriving at inventory level {id} while reconciling it; retry"
+            ),
+        ))
+    }
+}
