@@ -20,6 +20,13 @@ export declare class NativeInventory {
    * what the committed call did (the Medusa adapter turns them into events).
    */
   call(method: string, args: string): Promise<string>
+  /**
+   * Finds (and unless `dryRun`, fixes) one page of levels whose reserved quantity
+   * drifted from their live reservations. `options` is JSON `{ dryRun?, after?,
+   * limit? }`; resolves to JSON `{ levels, next, scanned }`. Not a Medusa method,
+   * so not in the manifest `call` dispatches.
+   */
+  reconcile(options: string): Promise<string>
   close(): void
 }
 

@@ -2,6 +2,7 @@
 // The API manifest (crates/inventory-core/src/dispatch.rs) is the one list of methods:
 // each is served by the addon, the standalone facade and the Medusa module service, with
 // Medusa's parameters, and nothing else is exposed; the typings list the same methods.
+// The one extra, reconcile (an operations tool, not a Medusa method), is allowed by name.
 const fs = require('node:fs')
 const path = require('node:path')
 const ts = require('typescript')
@@ -62,13 +63,14 @@ test('the addon dispatches every manifest method and no other name', async () =>
     if (outcome.error) expect([name, outcome.error.message]).not.toEqual([name, expect.stringMatching(/Unknown method/)])
     else expect(outcome.out).toHaveProperty('changes')
   }
-  for (const name of ['listInventoryItem', 'constructor', 'migrate', '']) {
+  for (const name of ['listInventoryItem', 'constructor', 'migrate', 'reconcile', '']) {
     await expect(t.inventory._native.call(name, '[]')).rejects.toMatchObject({ code: 'invalid_data', message: `Unknown method '${name}'` })
   }
 })
 
 test('the facade has every manifest method, with Medusa’s parameters, and nothing else', async () => {
-  expect(ownMethods(lib.InventoryService, ['constructor', 'migrate', 'revertMigrations', 'close'])).toEqual([...NAMES].sort())
+  expect(ownMethods(lib.InventoryService, ['constructor', 'migrate', 'revertMigrations', 'close', 'reconcile'])).toEqual([...NAMES].sort())
+  expect(typeof lib.InventoryService.prototype.reconcile).toBe('function')
   expect(Object.getOwnPropertyNames(lib.InventoryService).filter((n) => typeof lib.InventoryService[n] === 'function')).toEqual(['connect'])
   expect(Object.keys(lib).sort()).toEqual(['InventoryError', 'InventoryService', 'arityOf', 'methods'])
   for (const spec of API.methods) {
@@ -90,7 +92,8 @@ test('the facade has every manifest method, with Medusa’s parameters, and noth
 })
 
 test('the Medusa module service has every manifest method, with Medusa’s parameters, and nothing else', async () => {
-  expect(ownMethods(InventoryModuleService, ['constructor', '__joinerConfig', 'emitChanges_'])).toEqual([...NAMES].sort())
+  expect(ownMethods(InventoryModuleService, ['constructor', '__joinerConfig', 'emitChanges_', 'reconcile'])).toEqual([...NAMES].sort())
+  expect(typeof InventoryModuleService.prototype.reconcile).toBe('function')
   const service = new InventoryModuleService({ medusaInventoryRsConnection: t.inventory }, {})
   for (const spec of API.methods) {
     for (let i = 0; i < spec.params.length; i++) {
@@ -123,7 +126,7 @@ function typedMethods() {
 
 test('lib/index.d.ts types exactly the manifest methods, with their arity', () => {
   const typed = typedMethods()
-  const lifecycle = ['migrate', 'revertMigrations', 'close']
+  const lifecycle = ['migrate', 'revertMigrations', 'close', 'reconcile']
   expect(Object.keys(typed).filter((n) => !lifecycle.includes(n)).sort()).toEqual([...NAMES].sort())
   for (const spec of API.methods) {
     const arities = [spec.params.length, ...(spec.arrayParams ? [spec.arrayParams.length] : [])]

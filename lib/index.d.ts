@@ -238,12 +238,48 @@ export declare class InventoryError extends Error {
 type Ids = string | string[]
 type Ctx = unknown
 
+export interface ReconcileOptions {
+  /** Report drift without writing. Default false. */
+  dryRun?: boolean
+  /** Scan levels with an id after this one: the `next` of the previous page. */
+  after?: string | null
+  /** Levels scanned by this call, 1 to 10000. Default 1000. */
+  limit?: number
+}
+
+/** A live level whose reserved quantity (or its raw copy) disagrees with its live reservations. */
+export interface ReconciledLevel {
+  id: string
+  inventory_item_id: string
+  location_id: string
+  /** reserved_quantity before the fix. */
+  reserved_quantity: number
+  /** The `value` of raw_reserved_quantity before the fix (null when missing). */
+  raw_reserved_quantity: string | null
+  /** Sum of the live reservations at the level's item and location. */
+  reservation_quantity: number
+  /** reserved_quantity - reservation_quantity (0 when only the raw copy disagreed). */
+  difference: number
+  /** Whether this call set both columns to the sum (false on dry runs, or when the sum would leave the quantity domain). */
+  fixed: boolean
+}
+
+export interface Reconciliation {
+  levels: ReconciledLevel[]
+  /** Cursor of the next page (pass it as `after`); null after the last page. */
+  next: string | null
+  /** Live levels this call looked at. */
+  scanned: number
+}
+
 export declare class InventoryService {
   static connect(options?: ConnectOptions): Promise<InventoryService>
   /** Creates or upgrades the tables (idempotent); resolves to our schema version. */
   migrate(): Promise<number>
   /** Drops the tables this module owns (what Medusa's migration revert does). Destructive. */
   revertMigrations(): Promise<void>
+  /** Finds, and unless `dryRun` fixes, one page of levels whose reserved quantity drifted from their live reservations. Not a Medusa method. */
+  reconcile(options?: ReconcileOptions): Promise<Reconciliation>
   close(): Promise<void>
 
   listInventoryItems(filters?: Filters<InventoryItemDTO>, config?: FindConfig<InventoryItemDTO>, context?: Ctx): Promise<InventoryItemDTO[]>

@@ -164,6 +164,22 @@ class InventoryService {
     }
   }
 
+  /**
+   * Finds, and unless `dryRun` fixes, one page of live levels whose reserved quantity
+   * is not the sum of their live reservations. Not a Medusa method: an operations tool.
+   * @param {import('./index').ReconcileOptions} options
+   */
+  async reconcile(options = {}) {
+    let out
+    try {
+      // Unknown or mistyped options are named by the core, as connect's are.
+      out = await this._native.reconcile(stringify(options))
+    } catch (e) {
+      throw toInventoryError(e)
+    }
+    return JSON.parse(out)
+  }
+
   async close() {
     this._native.close()
   }

@@ -1,8 +1,12 @@
 // `medusa-inventory-rs/medusa`: the module definition for Modules.INVENTORY.
 import type { IInventoryService, ModuleJoinerConfig } from '@medusajs/types'
+import type { ReconcileOptions, Reconciliation } from '../lib/index'
 
 /** The service Medusa resolves for Modules.INVENTORY: implements IInventoryService. */
-export declare class InventoryModuleService implements Pick<IInventoryService, keyof IInventoryService> {}
+export declare class InventoryModuleService implements Pick<IInventoryService, keyof IInventoryService> {
+  /** Not part of IInventoryService: finds, and unless `dryRun` fixes, one page of levels whose reserved quantity drifted from their live reservations. */
+  reconcile(options?: ReconcileOptions): Promise<Reconciliation>
+}
 export interface InventoryModuleService extends IInventoryService {}
 
 export declare const joinerConfig: ModuleJoinerConfig

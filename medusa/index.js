@@ -200,6 +200,18 @@ class InventoryModuleService {
     return joinerConfig
   }
 
+  /**
+   * Not part of IInventoryService: finds, and unless `dryRun` fixes, one page of levels
+   * whose reserved quantity drifted from their live reservations (lib's reconcile).
+   */
+  async reconcile(options) {
+    try {
+      return await this.connection_.reconcile(options)
+    } catch (e) {
+      throw toMedusaError(e)
+    }
+  }
+
   /** Turns the core's committed changes into Medusa's event messages. */
   async emitChanges_(changes, context) {
     if (!changes.length) return

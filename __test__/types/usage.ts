@@ -1,7 +1,7 @@
 // Type-checked by `npm run typecheck` (tsc --noEmit), never run: every method of the
 // facade called as a Medusa app calls it, its result used, and wrong calls rejected.
 import { InventoryError, InventoryService, methods } from 'medusa-inventory-rs'
-import type { InventoryItemDTO, InventoryLevelDTO, ReservationItemDTO } from 'medusa-inventory-rs'
+import type { InventoryItemDTO, InventoryLevelDTO, Reconciliation, ReservationItemDTO } from 'medusa-inventory-rs'
 import definition, { InventoryModuleService, joinerConfig } from 'medusa-inventory-rs/medusa'
 import type { IInventoryService } from '@medusajs/types'
 
@@ -40,6 +40,15 @@ export async function standalone(): Promise<void> {
   const [removed, cascade] = await inv.deleteInventoryItemLevelByLocationId(['sloc_9'])
   const removedIds: string[] = removed.map((l) => l.id)
 
+  // Not a Medusa method: walks the levels page by page, `next` being the cursor.
+  let cursor: string | null = null
+  do {
+    const page: Reconciliation = await inv.reconcile({ dryRun: true, after: cursor, limit: 500 })
+    for (const drift of page.levels) void [drift.id, drift.difference, drift.reservation_quantity, drift.fixed]
+    cursor = page.next
+  } while (cursor !== null)
+  await inv.reconcile()
+
   const reservation: ReservationItemDTO = await inv.createReservationItems({ inventory_item_id: item.id, location_id: 'sloc_1', quantity: 2, line_item_id: 'ordli_1' })
   await inv.createReservationItems([{ inventory_item_id: item.id, location_id: 'sloc_1', quantity: 1, allow_backorder: true }])
   await inv.updateReservationItems({ id: reservation.id, quantity: 3 })
@@ -72,6 +81,8 @@ export async function standalone(): Promise<void> {
   await inv.adjustInventory(item.id, 5)
   // @ts-expect-error not a method of IInventoryService
   await inv.listInventoryItem({})
+  // @ts-expect-error reconcile's limit is a number
+  await inv.reconcile({ limit: '10' })
   // @ts-expect-error order values are ASC or DESC
   await inv.listInventoryItems({}, { order: { sku: 'up' } })
 
@@ -88,14 +99,15 @@ export async function standalone(): Promise<void> {
 }
 
 export async function inMedusa(service: InventoryModuleService): Promise<void> {
-  // The module service is Medusa's IInventoryService: assignable both ways.
+  // The module service is Medusa's IInventoryService plus reconcile: assignable both ways besides it.
   const asMedusa: IInventoryService = service
-  const back: InventoryModuleService = asMedusa
+  const back: Omit<InventoryModuleService, 'reconcile'> = asMedusa
+  const { levels }: Reconciliation = await service.reconcile({ dryRun: true })
   const [item] = await service.createInventoryItems([{ sku: 'M-1' }])
   await service.adjustInventory(item.id, 'sloc_1', 4)
   const available = await service.retrieveAvailableQuantity(item.id, ['sloc_1'])
   // @ts-expect-error Medusa's IInventoryService has no such method
   await service.retrieveInventory(item.id)
   const loaders: number = definition.loaders.length
-  void [back, available, loaders, joinerConfig.serviceName]
+  void [back, available, loaders, joinerConfig.serviceName, levels]
 }
