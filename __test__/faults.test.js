@@ -18,6 +18,7 @@ const { Client } = require('pg')
 const { InventoryService } = require('..')
 const { reservedDrift } = require('./helpers')
 const { commitCutter } = require('./support/commit-cutter')
+const { rng } = require('./support/rng')
 
 const SEED = Number(process.env.FAULT_SEED || 7340)
 const SOAK = Number(process.env.FAULT_ROUNDS || 0)
@@ -29,16 +30,6 @@ const APP = 'medusa-inventory-rs'
 
 jest.setTimeout(SOAK ? 60000 + SOAK * 30000 : 120000)
 
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 const rand = rng(SEED)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const trace = process.env.FAULT_VERBOSE ? (...a) => process.stderr.write(`[faults] ${a.join(' ')}\n`) : () => {}

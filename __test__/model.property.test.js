@@ -5,42 +5,15 @@
 // fixed seed, awaited calls, no timing. PROPERTY_SEED / PROPERTY_RUNS widen it.
 const fc = require('fast-check')
 const { freshService, reservedDrift } = require('./helpers')
+const { MAX, units, text, inDomain, levelInDomain, qty, stock, adj } = require('./support/model')
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 42)
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 25)
-const HUGE = '9999999999999999999999999999' // top of the quantity domain (10^28 - 1)
-const MAX = BigInt(HUGE) * 100n // the level bound, in hundredths
 const LOCS = ['a', 'b', 'c']
 const LINES = ['L1', 'L2']
-
-/** Decimal text (at most 2 fraction digits here) -> BigInt hundredths, exactly. */
-function units(s) {
-  s = String(s)
-  const neg = s.startsWith('-')
-  if (neg) s = s.slice(1)
-  const [int, frac = ''] = s.split('.')
-  if (frac.length > 2) throw new Error(`unexpected precision: ${s}`)
-  const v = BigInt(int) * 100n + BigInt((frac + '00').slice(0, 2))
-  return neg ? -v : v
-}
-const text = (u) => {
-  const neg = u < 0n
-  const a = neg ? -u : u
-  const frac = (a % 100n).toString().padStart(2, '0').replace(/0+$/, '')
-  return `${neg ? '-' : ''}${a / 100n}${frac ? '.' + frac : ''}`
-}
-const over = (u) => u > MAX || u < -MAX
-// A valid input quantity: magnitude below 10^28 and at most 28 significant digits
-// (a level may hold e.g. HUGE - 0.25, which is exact but not a valid input).
-const inDomain = (u) => !over(u) && text(u < 0n ? -u : u).replace('.', '').replace(/^0+/, '').length <= 28
 // A level the service may hold: stocked, reserved and available all read back as valid quantities.
-const fits = (stocked, reserved) => inDomain(stocked) && inDomain(reserved) && inDomain(stocked - reserved)
+const fits = levelInDomain
 
-// Quantities: small ones incl. fractions, and a few extremes at and beyond the domain top.
-const small = fc.constantFrom(0.25, 0.5, 1, 1.5, 2, 3, 5)
-const qty = fc.oneof({ weight: 12, arbitrary: small }, { weight: 1, arbitrary: fc.constantFrom(HUGE, '10000000000000000000000000000', 0, -1) })
-const stock = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(0, 0.5, 2, 4.25, 10) }, { weight: 1, arbitrary: fc.constantFrom(HUGE, -1) })
-const adj = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(-3, -0.25, 0.5, 1, 4) }, { weight: 1, arbitrary: fc.constantFrom(HUGE, '-' + HUGE) })
 const itemIx = fc.nat(1)
 const loc = fc.constantFrom(...LOCS)
 const pick = fc.nat(6) // the n-th most recent reservation of the model; beyond them: an unknown id

@@ -14,23 +14,13 @@
 //   { type: 'stop' }: lanes finish their call, the pool closes -> { type: 'log', calls }
 // The process exits when the parent disconnects.
 const { InventoryService, InventoryError } = require('../..')
+const { rng } = require('./rng')
 
 // Errors after which the call's effect is unknown: the database call itself failed.
 const UNKNOWN = new Set(['database_error', 'unexpected_state'])
 // ...except this SQLSTATE, cannot_connect_now: a server still starting up refused the connection,
 // so nothing of the call ran.
 const NOT_CONNECTED = '57P03'
-
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 let inventory
 let cfg
