@@ -300,3 +300,23 @@ test('drift left by the real @medusajs/inventory is reported and fixed', async (
     await admin.end()
   }
 })
+
+test('medusa db:migrate (runMigrations) warns about drift it finds and fixes nothing', async () => {
+  const { levels } = await stocked(['a', 'b'], { a: 2 })
+  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 5, raw_reserved_quantity = '{"value":"5","precision":20}' WHERE id = $1`, [levels.a.id])
+  const medusaModule = require('../medusa')
+  const logged = { info: [], warn: [] }
+  const logger = { info: (m) => logged.info.push(m), warn: (m) => logged.warn.push(m) }
+  const options = { database: { clientUrl: DATABASE_URL, schema: t.schema } }
+  await expect(medusaModule.runMigrations({ options, logger })).resolves.toEqual([])
+  expect(logged.warn).toHaveLength(1)
+  expect(logged.warn[0]).toContain('1 inventory level(s)')
+  expect(logged.warn[0]).toContain(levels.a.id)
+  expect(logged.warn[0]).toContain('reconcile --dry-run')
+  expect(await reservedOf(levels.a.id)).toEqual({ reserved: '5', raw: '5' })
+  // Once reconciled, migrating again is quiet.
+  await t.inventory.reconcile({})
+  logged.warn.length = 0
+  await medusaModule.runMigrations({ options, logger })
+  expect(logged.warn).toEqual([])
+})

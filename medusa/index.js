@@ -265,12 +265,35 @@ async function connectionLoader({ container, options }) {
   container.register({ [CONNECTION_KEY]: asValue(inventory) })
 }
 
-/** `medusa db:migrate`: creates or upgrades the tables (recognises Medusa's own). */
+/** Ids of every drifted level (a reconcile dry run over all pages). */
+async function driftedLevels(inventory) {
+  const ids = []
+  let after = null
+  do {
+    const page = await inventory.reconcile({ dryRun: true, after, limit: 10000 })
+    for (const l of page.levels) ids.push(l.id)
+    after = page.next
+  } while (after)
+  return ids
+}
+
+/** `medusa db:migrate`: creates or upgrades the tables (recognises Medusa's own), then
+ * warns about drift it finds in them. */
 async function runMigrations({ options, logger } = {}) {
   const inventory = await InventoryService.connect(databaseFrom(options))
   try {
     const version = await inventory.migrate()
     logger?.info?.(`medusa-inventory-rs: schema at version ${version}`)
+    // A database inherited from @medusajs/inventory may hold levels whose reserved
+    // quantity is not the sum of their live reservations: say so, fix nothing.
+    const drifted = await driftedLevels(inventory)
+    if (drifted.length > 0) {
+      logger?.warn?.(
+        `medusa-inventory-rs: ${drifted.length} inventory level(s) have a reserved_quantity that is not the sum of their live reservations ` +
+          `(${drifted.slice(0, 5).join(', ')}${drifted.length > 5 ? ', …' : ''}). ` +
+          'See them with `npx medusa-inventory-rs reconcile --dry-run --url <database url>` and fix them without --dry-run.'
+      )
+    }
   } finally {
     await inventory.close()
   }
