@@ -47,4 +47,22 @@ async function reservedDrift(db) {
   return rows.filter((r) => Number(r.reserved) !== Number(r.live_sum) || Number(r.raw) !== Number(r.reserved))
 }
 
-module.exports = { DATABASE_URL, uniqueSchema, sql, freshService, reservedDrift }
+/**
+ * Waits until `n` backends wait behind the session of pg client `holder`, directly or
+ * behind one that does: lets a test order concurrent calls by locks, not by sleeps.
+ */
+async function waitBlockedBy(db, holder, n = 1) {
+  for (;;) {
+    const { rows } = await db.query(
+      `WITH RECURSIVE w(pid) AS (
+         SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))
+         UNION SELECT a.pid FROM pg_stat_activity a JOIN w ON w.pid = ANY(pg_blocking_pids(a.pid)))
+       SELECT count(*)::int AS n FROM w`,
+      [holder.processID]
+    )
+    if (rows[0].n >= n) return
+    await new Promise((res) => setTimeout(res, 10))
+  }
+}
+
+module.exports = { DATABASE_URL, uniqueSchema, sql, freshService, reservedDrift, waitBlockedBy }

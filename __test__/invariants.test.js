@@ -2,7 +2,7 @@
 // Invariants on the rarer write paths: one reservation engine for lone and
 // grouped calls, checked arithmetic, restores, duplicate ids, levels taken away.
 const { InventoryService } = require('..')
-const { freshService, reservedDrift, sql, DATABASE_URL } = require('./helpers')
+const { freshService, reservedDrift, sql, waitBlockedBy, DATABASE_URL } = require('./helpers')
 
 const HUGE = '9999999999999999999999999999' // the largest quantity the domain accepts (10^28 - 1)
 
@@ -341,19 +341,7 @@ describe('levels taken away release their reservations', () => {
     const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
     await t.inventory.softDeleteInventoryLevels([lvl.id])
     const holder = await sql(t.schema)
-    const holderPid = (await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
-    // Waits until n backends wait behind the holder (directly or behind one that does).
-    const waiting = async (n) => {
-      for (;;) {
-        const { rows } = await t.db.query(
-          `WITH RECURSIVE w(pid) AS (
-             SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))
-             UNION SELECT a.pid FROM pg_stat_activity a JOIN w ON w.pid = ANY(pg_blocking_pids(a.pid)))
-           SELECT count(*)::int AS n FROM w`, [holderPid])
-        if (rows[0].n >= n) return
-        await new Promise((res) => setTimeout(res, 10))
-      }
-    }
+    const waiting = (n) => waitBlockedBy(t.db, holder, n)
     try {
       await holder.query('BEGIN')
       await holder.query('SELECT 1 FROM reservation_item WHERE id = $1 FOR UPDATE', [r.id])

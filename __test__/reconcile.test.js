@@ -4,7 +4,7 @@
 // SQL, by a writer holding locks mid-fix, and by the real @medusajs/inventory.
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { freshService, reservedDrift, sql, uniqueSchema, DATABASE_URL } = require('./helpers')
+const { freshService, reservedDrift, sql, uniqueSchema, waitBlockedBy, DATABASE_URL } = require('./helpers')
 const { startMedusa } = require('./support/medusa')
 const { InventoryModuleService } = require('../medusa')
 
@@ -149,14 +149,7 @@ test('soft-deleted levels are not scanned; soft-deleted reservations are not cou
 })
 
 /** Waits until some backend waits for a lock `holder` (a pg client) holds. */
-async function blockedBy(holder) {
-  const pid = holder.processID
-  for (;;) {
-    const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid])
-    if (rows[0].n > 0) return
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const blockedBy = (holder) => waitBlockedBy(t.db, holder)
 
 test('a fix waits for a writer holding a reservation and writes the sum it committed', async () => {
   const { item, levels } = await stocked(['w'], { w: 2 })
