@@ -190,7 +190,7 @@ class InventoryService {
  * (context already split off) to `{ result, changes }`. Internal (lib/internal.js):
  * the Medusa adapter uses it for the changes it turns into events.
  */
-InventoryService.prototype[CALL] = async function (spec, args) {
+InventoryService.prototype[CALL] = async function (spec, args, options) {
   let payload
   try {
     payload = stringify(args, spec.params)
@@ -198,9 +198,18 @@ InventoryService.prototype[CALL] = async function (spec, args) {
     if (e instanceof InventoryError) throw e
     throw new InventoryError('invalid_data', `Arguments of ${spec.name} cannot be serialized: ${e.message}`)
   }
+  let opts = null
+  if (options !== undefined && options !== null) {
+    try {
+      opts = stringify(options)
+    } catch (e) {
+      if (e instanceof InventoryError) throw e
+      throw new InventoryError('invalid_data', `Options of ${spec.name} cannot be serialized: ${e.message}`)
+    }
+  }
   let out
   try {
-    out = await this._native.call(spec.name, payload)
+    out = await this._native.call(spec.name, payload, opts)
   } catch (e) {
     throw toInventoryError(e)
   }
@@ -211,11 +220,13 @@ InventoryService.prototype[CALL] = async function (spec, args) {
 }
 
 // One method per manifest entry (Medusa's IInventoryService data methods, named as
-// Medusa names them); the trailing shared-context argument is accepted and ignored.
+// Medusa names them, and this module's extensions). The argument after the positional
+// ones is the call's options: { reason, actor, reference, idempotencyKey, metadata }.
 for (const spec of API.methods) {
   Object.defineProperty(InventoryService.prototype, spec.name, {
     value: async function (...args) {
-      const { result } = await this[CALL](spec, splitArgs(spec, args).args)
+      const split = splitArgs(spec, args)
+      const { result } = await this[CALL](spec, split.args, split.context)
       return result === null ? undefined : result
     },
     writable: true,
