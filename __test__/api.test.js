@@ -3,7 +3,7 @@
 // each is served by the addon, the standalone facade and the Medusa module service, with
 // Medusa's parameters, and nothing else is exposed; the typings list the same methods.
 // Beyond Medusa's methods the manifest marks this module's own (`extension`: the ledger,
-// cycle counts); reconcile (an operations tool, not a manifest method) is allowed by name.
+// cycle counts); reconcile and prune (operations tools, not manifest methods) are allowed by name.
 const fs = require('node:fs')
 const path = require('node:path')
 const ts = require('typescript')
@@ -67,13 +67,13 @@ test('the addon dispatches every manifest method and no other name', async () =>
     if (outcome.error) expect([name, outcome.error.message]).not.toEqual([name, expect.stringMatching(/Unknown method/)])
     else expect(outcome.out).toHaveProperty('changes')
   }
-  for (const name of ['listInventoryItem', 'constructor', 'migrate', 'reconcile', '']) {
+  for (const name of ['listInventoryItem', 'constructor', 'migrate', 'reconcile', 'prune', '']) {
     await expect(t.inventory._native.call(name, '[]')).rejects.toMatchObject({ code: 'invalid_data', message: `Unknown method '${name}'` })
   }
 })
 
 test('the facade has every manifest method, with Medusa’s parameters, and nothing else', async () => {
-  expect(ownMethods(lib.InventoryService, ['constructor', 'migrate', 'revertMigrations', 'close', 'reconcile'])).toEqual([...NAMES].sort())
+  expect(ownMethods(lib.InventoryService, ['constructor', 'migrate', 'revertMigrations', 'close', 'reconcile', 'prune'])).toEqual([...NAMES].sort())
   expect(typeof lib.InventoryService.prototype.reconcile).toBe('function')
   expect(Object.getOwnPropertyNames(lib.InventoryService).filter((n) => typeof lib.InventoryService[n] === 'function')).toEqual(['connect'])
   expect(Object.keys(lib).sort()).toEqual(['InventoryError', 'InventoryService', 'arityOf', 'methods'])
@@ -96,7 +96,7 @@ test('the facade has every manifest method, with Medusa’s parameters, and noth
 })
 
 test('the Medusa module service has every manifest method, with Medusa’s parameters, and nothing else', async () => {
-  expect(ownMethods(InventoryModuleService, ['constructor', '__joinerConfig', 'emitChanges_', 'reconcile'])).toEqual([...NAMES].sort())
+  expect(ownMethods(InventoryModuleService, ['constructor', '__joinerConfig', 'emitChanges_', 'reconcile', 'prune'])).toEqual([...NAMES].sort())
   expect(typeof InventoryModuleService.prototype.reconcile).toBe('function')
   const service = new InventoryModuleService({ medusaInventoryRsConnection: t.inventory }, {})
   for (const spec of API.methods) {
@@ -130,7 +130,7 @@ function typedMethods() {
 
 test('lib/index.d.ts types exactly the manifest methods, with their arity', () => {
   const typed = typedMethods()
-  const lifecycle = ['migrate', 'revertMigrations', 'close', 'reconcile']
+  const lifecycle = ['migrate', 'revertMigrations', 'close', 'reconcile', 'prune']
   expect(Object.keys(typed).filter((n) => !lifecycle.includes(n)).sort()).toEqual([...NAMES].sort())
   for (const spec of API.methods) {
     const arities = [spec.params.length, ...(spec.arrayParams ? [spec.arrayParams.length] : [])]

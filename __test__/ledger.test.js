@@ -302,3 +302,24 @@ describe('ledger drift', () => {
     }
   })
 })
+
+describe('retention', () => {
+  test('prune folds old movements into carried_forward ones, sums stay exact, new ones stay', async () => {
+    const { item, level: l } = await level(10)
+    await inv.adjustInventory(item.id, 'loc_1', 5)
+    await inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 2 })
+    await t.db.query(`UPDATE inventory_movement SET created_at = now() - interval '40 days'`)
+    await inv.adjustInventory(item.id, 'loc_1', -1)
+    await t.db.query(`INSERT INTO inventory_idempotency_key (key, method, request_hash, response, expires_at) VALUES ('old', 'm', 'h', '{}', now() - interval '1 day')`)
+    expect(await inv.prune({ movementRetentionDays: 30 })).toEqual({ folded: 4, carried: 2, keys: 1 })
+    expect(pick(await movementsOf(l.id), ['field', 'delta', 'resulting', 'reason'])).toEqual([
+      { field: 'stocked_quantity', delta: '15', resulting: '15', reason: 'carried_forward' },
+      { field: 'reserved_quantity', delta: '2', resulting: '2', reason: 'carried_forward' },
+      { field: 'stocked_quantity', delta: '-1', resulting: '14', reason: 'adjustment' },
+    ])
+    await expectBalanced()
+    expect(await inv.prune({ movementRetentionDays: 30 })).toEqual({ folded: 0, carried: 0, keys: 0 })
+    await expect(inv.prune({ movementRetentionDays: -1 })).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('movementRetentionDays') })
+    await expect(inv.prune({ days: 3 })).rejects.toMatchObject({ type: 'invalid_data' })
+  })
+})

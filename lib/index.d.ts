@@ -374,6 +374,8 @@ export declare class InventoryService {
   revertMigrations(): Promise<void>
   /** Finds, and unless `dryRun` fixes, one page of levels whose reserved quantity drifted from their live reservations. Not a Medusa method. */
   reconcile(options?: ReconcileOptions): Promise<Reconciliation>
+  /** Ledger retention: folds movements older than the given days into `carried_forward` movements (sums stay exact) and drops expired idempotency keys. Not a Medusa method. */
+  prune(options: { movementRetentionDays: number }): Promise<{ folded: number; carried: number; keys: number }>
   close(): Promise<void>
 
   listInventoryItems(filters?: Filters<InventoryItemDTO>, config?: FindConfig<InventoryItemDTO>, context?: Ctx): Promise<InventoryItemDTO[]>

@@ -180,6 +180,22 @@ class InventoryService {
     return JSON.parse(out)
   }
 
+  /**
+   * Ledger retention: folds movements older than `movementRetentionDays` into one
+   * `carried_forward` movement per level and quantity (sums stay exact), and drops
+   * expired idempotency keys. Not a Medusa method: run it from a scheduled job.
+   * @param {{ movementRetentionDays: number }} options
+   */
+  async prune(options = {}) {
+    let out
+    try {
+      out = await this._native.prune(stringify(options))
+    } catch (e) {
+      throw toInventoryError(e)
+    }
+    return JSON.parse(out)
+  }
+
   async close() {
     this._native.close()
   }

@@ -230,6 +230,15 @@ class InventoryModuleService {
     }
   }
 
+  /** Not part of IInventoryService: ledger retention (lib's prune). */
+  async prune(options) {
+    try {
+      return await this.connection_.prune(options)
+    } catch (e) {
+      throw toMedusaError(e)
+    }
+  }
+
   /** Turns the core's committed changes into Medusa's event messages. */
   async emitChanges_(changes, context) {
     if (!changes.length) return
@@ -302,6 +311,11 @@ async function runMigrations({ options, logger } = {}) {
   try {
     const version = await inventory.migrate()
     logger?.info?.(`medusa-inventory-rs: schema at version ${version}`)
+    // Ledger retention (module option; default: keep every movement).
+    if (options?.movementRetentionDays !== undefined && options.movementRetentionDays !== null) {
+      const pruned = await inventory.prune({ movementRetentionDays: options.movementRetentionDays })
+      logger?.info?.(`medusa-inventory-rs: ${pruned.folded} movement(s) older than ${options.movementRetentionDays} days folded into ${pruned.carried}`)
+    }
     // A database inherited from @medusajs/inventory may hold levels whose reserved
     // quantity is not the sum of their live reservations: say so, fix nothing.
     const drifted = await driftedLevels(inventory)

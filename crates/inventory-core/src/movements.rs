@@ -282,3 +282,45 @@ impl InventoryService {
         Ok(json!({ "ok": ok, "levels": levels, "scanned": scanned, "next": next }))
     }
 }
+
+/// Longest retention one prune call accepts (a century): larger values would
+/// overflow the interval arithmetic and mean "forever" anyway.
+pub const MAX_RETENTION_DAYS: i64 = 36_500;
+
+impl InventoryService {
+    /// Retention: folds every movement older than `days` into one
+    /// `carried_forward` movement per level and quantity (its sum, dated at the
+    /// cutoff), so quantities still equal ledger sums, and drops expired
+    /// idempotency keys. One transaction; movements written meanwhile are newer
+    /// than the cutoff and untouched. Resolves to `{ folded, carried, keys }`.
+    pub async fn prune(&self, days: i64) -> Result<Value> {
+        if !(0..=MAX_RETENTION_DAYS).contains(&days) {
+            return Err(Error::invalid(format!(
+                "prune option movementRetentionDays must be an integer from 0 to {MAX_RETENTION_DAYS}"
+            )));
+        }
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let row = tx
+            .query_one(
+                "WITH cut AS (SELECT now() - make_interval(days => $1::int) AS at),
+                      old AS (DELETE FROM inventory_movement m USING cut WHERE m.created_at < cut.at
+                              RETURNING m.inventory_level_id, m.inventory_item_id, m.location_id, m.field, m.delta),
+                      sums AS (SELECT inventory_level_id, min(inventory_item_id) AS item, min(location_id) AS loc,
+                                      field, sum(delta) AS total
+                               FROM old GROUP BY inventory_level_id, field),
+                      carried AS (INSERT INTO inventory_movement (created_at, inventory_level_id, inventory_item_id,
+                                    location_id, field, delta, resulting, reason)
+                                  SELECT cut.at, s.inventory_level_id, s.item, s.loc, s.field, s.total, s.total,
+                                         'carried_forward'
+                                  FROM sums s, cut WHERE s.total <> 0 RETURNING 1),
+                      keys AS (DELETE FROM inventory_idempotency_key WHERE expires_at <= now() RETURNING 1)
+                 SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM carried), (SELECT count(*) FROM keys)",
+                &[&(days as i32)],
+            )
+            .await?;
+        tx.commit().await?;
+        let (folded, carried, keys): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        Ok(json!({ "folded": folded, "carried": carried, "keys": keys }))
+    }
+}
