@@ -85,14 +85,15 @@ test('the facade has every manifest method, with Medusa’s parameters, and noth
         message: `${spec.params[i]} must be a finite number, received NaN`,
       })
     }
-    // The argument after them is the shared context: never sent to the core.
-    const after = await t.inventory[spec.name](...withNaN(spec, spec.params.length)).catch((e) => e)
-    expect(String(after && after.message)).not.toMatch(/finite number/)
+    // The argument after them is the call's options, checked by the core and named as options.
+    const after = await t.inventory[spec.name](...spec.params.map(() => 'x'), { reasn: 'typo' }).catch((e) => e)
+    expect([spec.name, after && after.message]).toEqual([spec.name, "Unknown call option 'reasn'"])
   }
-  // adjustInventory's batch form takes one argument: what follows is the context.
+  // adjustInventory's batch form takes one argument: what follows is the options.
   const level = await t.inventory.createInventoryLevels({ inventory_item_id: (await t.inventory.createInventoryItems({})).id, location_id: 'sloc_api' })
-  const adjusted = await t.inventory.adjustInventory([{ inventoryItemId: level.inventory_item_id, locationId: 'sloc_api', adjustment: 2 }], NaN)
+  const adjusted = await t.inventory.adjustInventory([{ inventoryItemId: level.inventory_item_id, locationId: 'sloc_api', adjustment: 2 }], { reason: 'received' })
   expect(adjusted).toEqual([expect.objectContaining({ stocked_quantity: 2 })])
+  expect((await t.inventory.listInventoryMovements({ inventory_level_id: level.id }, { order: { id: 'DESC' }, take: 1 }))[0].reason).toBe('received')
 })
 
 test('the Medusa module service has every manifest method, with Medusa’s parameters, and nothing else', async () => {
@@ -106,6 +107,7 @@ test('the Medusa module service has every manifest method, with Medusa’s param
         message: `${spec.params[i]} must be a finite number, received NaN`,
       })
     }
+    // The argument after them is Medusa's shared context: only its `inventory` reaches the core.
     const after = await service[spec.name](...withNaN(spec, spec.params.length)).catch((e) => e)
     expect(String(after && after.message)).not.toMatch(/finite number/)
   }

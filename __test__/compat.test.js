@@ -13,8 +13,9 @@ const { catalogOf } = require('./support/catalog')
 
 jest.setTimeout(60000)
 
-// Our bookkeeping and MikroORM's migration log are not part of the module's schema.
-const IGNORED_TABLES = ['medusa_inventory_rs_schema', 'mikro_orm_migrations']
+// Our own additive tables (bookkeeping, the movement ledger, idempotency keys) and MikroORM's
+// migration log are not part of the module's schema: Medusa's tables are what must match.
+const IGNORED_TABLES = ['medusa_inventory_rs_schema', 'inventory_movement', 'inventory_idempotency_key', 'mikro_orm_migrations']
 
 let admin // raw pg client, no search_path: every query names its schema
 const schemas = []

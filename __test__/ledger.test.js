@@ -2,7 +2,7 @@
 // The movement ledger: every write path adds its rows in the same transaction as the
 // change, so each level's quantities equal the sum of its movements (verifyInventoryLedger).
 // Also idempotency keys, compare-and-set and the ledger side of reconcile.
-const { freshService, ledgerGaps } = require('./helpers')
+const { freshService, ledgerGaps, DATABASE_URL } = require('./helpers')
 
 let t
 let inv
@@ -17,7 +17,7 @@ async function movementsOf(levelId) {
   const { rows } = await t.db.query(
     `SELECT field, delta::text, resulting::text, reason, method, actor, reference, reservation_item_id,
             line_item_id, idempotency_key, metadata
-     FROM inventory_movement WHERE inventory_level_id = $1 ORDER BY id`,
+     FROM inventory_movement WHERE inventory_level_id = $1 ORDER BY created_at, id`,
     [levelId]
   )
   return rows
@@ -99,7 +99,7 @@ describe('every write path writes its movements', () => {
   })
 
   test('a group of concurrent reservation calls writes one running row per call', async () => {
-    const grouped = await require('..').InventoryService.connect({ url: process.env.DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: 3 } })
+    const grouped = await require('..').InventoryService.connect({ url: DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: 3 } })
     try {
       const { item, level: l } = await level(10)
       const out = await Promise.allSettled([1, 2, 30].map((q, i) => grouped.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: q, line_item_id: `li_${i}` }, { reference: `ref_${i}` })))
@@ -195,7 +195,7 @@ describe('idempotency keys', () => {
     const { item, level: l } = await level(10)
     const twins = await Promise.all([1, 2, 3].map(() => inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-twin' })))
     expect(new Set(twins.map((x) => x.stocked_quantity))).toEqual(new Set([11]))
-    const grouped = await require('..').InventoryService.connect({ url: process.env.DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: 3 } })
+    const grouped = await require('..').InventoryService.connect({ url: DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: 3 } })
     try {
       const call = () => grouped.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 }, { idempotencyKey: 'k-group' })
       const [a, b, c] = await Promise.all([call(), call(), call()])
@@ -228,7 +228,7 @@ describe('idempotency keys', () => {
   })
 
   test('an expired key is free again', async () => {
-    const short = await require('..').InventoryService.connect({ url: process.env.DATABASE_URL, schema: t.schema, idempotencyKeyTtl: 1 })
+    const short = await require('..').InventoryService.connect({ url: DATABASE_URL, schema: t.schema, idempotencyKeyTtl: 1 })
     try {
       const { item, level: l } = await level(10)
       await short.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-exp' })
@@ -290,7 +290,7 @@ describe('ledger drift', () => {
   })
 
   test('connect option ledger: false writes no movements', async () => {
-    const off = await require('..').InventoryService.connect({ url: process.env.DATABASE_URL, schema: t.schema, ledger: false })
+    const off = await require('..').InventoryService.connect({ url: DATABASE_URL, schema: t.schema, ledger: false })
     try {
       const item = await off.createInventoryItems({})
       const l = await off.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 3 })
@@ -311,10 +311,10 @@ describe('retention', () => {
     await t.db.query(`UPDATE inventory_movement SET created_at = now() - interval '40 days'`)
     await inv.adjustInventory(item.id, 'loc_1', -1)
     await t.db.query(`INSERT INTO inventory_idempotency_key (key, method, request_hash, response, expires_at) VALUES ('old', 'm', 'h', '{}', now() - interval '1 day')`)
-    expect(await inv.prune({ movementRetentionDays: 30 })).toEqual({ folded: 4, carried: 2, keys: 1 })
+    expect(await inv.prune({ movementRetentionDays: 30 })).toEqual({ folded: 3, carried: 2, keys: 1 })
     expect(pick(await movementsOf(l.id), ['field', 'delta', 'resulting', 'reason'])).toEqual([
-      { field: 'stocked_quantity', delta: '15', resulting: '15', reason: 'carried_forward' },
       { field: 'reserved_quantity', delta: '2', resulting: '2', reason: 'carried_forward' },
+      { field: 'stocked_quantity', delta: '15', resulting: '15', reason: 'carried_forward' },
       { field: 'stocked_quantity', delta: '-1', resulting: '14', reason: 'adjustment' },
     ])
     await expectBalanced()

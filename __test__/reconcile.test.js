@@ -70,11 +70,18 @@ test('dry run reports reserved too high, too low and a raw copy out of sync with
     fixed: false,
   })
   const expected = [line('high', 7, '7', 2), line('low', 1, '1', 3), line('raw', 1, '5', 1)].sort((a, b) => (a.id < b.id ? -1 : 1))
-  expect(dry).toEqual({ levels: expected, next: null, scanned: 4 })
+  // Raw SQL moved reserved without a movement: the ledger disagrees too (the raw twin is not in it).
+  const gap = (loc, quantity, sum, fixed) => ({ id: levels[loc].id, field: 'reserved_quantity', quantity, ledger_sum: sum, fixed })
+  const gaps = [gap('high', 7, 2, false), gap('low', 1, 3, false)].sort((a, b) => (a.id < b.id ? -1 : 1))
+  expect(dry).toEqual({ levels: expected, ledger: gaps, next: null, scanned: 4 })
   expect(await levelRows()).toEqual(before)
 
   const fixed = await t.inventory.reconcile()
-  expect(fixed).toEqual({ levels: expected.map((l) => ({ ...l, fixed: true })), next: null, scanned: 4 })
+  expect(fixed).toEqual({ levels: expected.map((l) => ({ ...l, fixed: true })), ledger: gaps.map((g) => ({ ...g, fixed: true })), next: null, scanned: 4 })
+  // The level's history: the change made behind the module's back, then the fix.
+  const moves = await t.inventory.listInventoryMovements({ inventory_level_id: levels.high.id, field: 'reserved_quantity' })
+  expect(moves.map((m) => [m.reason, m.delta, m.resulting])).toEqual([['reservation_created', 2, 2], ['reconcile', 5, 7], ['reconcile', -5, 2]])
+  expect(await t.inventory.verifyInventoryLedger()).toMatchObject({ ok: true })
   expect(await reservedOf(levels.high.id)).toEqual({ reserved: '2', raw: '2' })
   expect(await reservedOf(levels.low.id)).toEqual({ reserved: '3', raw: '3' })
   expect(await reservedOf(levels.raw.id)).toEqual({ reserved: '1', raw: '1' })
@@ -83,8 +90,8 @@ test('dry run reports reserved too high, too low and a raw copy out of sync with
   const untouched = (rows) => rows.find((r) => r.id === levels.ok.id)
   expect(untouched(await levelRows())).toEqual(untouched(before))
 
-  expect(await t.inventory.reconcile()).toEqual({ levels: [], next: null, scanned: 4 })
-  expect(await t.inventory.reconcile({ dryRun: true })).toEqual({ levels: [], next: null, scanned: 4 })
+  expect(await t.inventory.reconcile()).toEqual({ levels: [], ledger: [], next: null, scanned: 4 })
+  expect(await t.inventory.reconcile({ dryRun: true })).toEqual({ levels: [], ledger: [], next: null, scanned: 4 })
 })
 
 test('paging with a small limit visits every live level exactly once, in id order', async () => {
@@ -139,7 +146,9 @@ test('soft-deleted levels are not scanned; soft-deleted reservations are not cou
   const before = await levelRows()
 
   const dry = await t.inventory.reconcile({ dryRun: true })
-  expect(dry).toEqual({ levels: [expect.objectContaining({ id: levels.kept.id, reserved_quantity: 7, reservation_quantity: 2 })], next: null, scanned: 1 })
+  // The soft-deleted level is not reconciled against reservations, but the ledger covers it.
+  const gone = { id: levels.gone.id, field: 'reserved_quantity', quantity: 6, ledger_sum: 0, fixed: false }
+  expect(dry).toEqual({ levels: [expect.objectContaining({ id: levels.kept.id, reserved_quantity: 7, reservation_quantity: 2 })], ledger: [gone], next: null, scanned: 1 })
   expect(await levelRows()).toEqual(before)
 
   await t.inventory.reconcile()
@@ -246,7 +255,8 @@ test('CLI: dry run exits 1 listing the drift, a run fixes it (exit 0), the next 
 test('CLI: errors exit 2 with a typed message and no stack', async () => {
   const missing = await cli('reconcile', '--url', DATABASE_URL, '--schema', 'no_such_schema_recon')
   expect(missing.code).toBe(2)
-  expect(missing.stderr).toMatch(/medusa-inventory-rs: database_error: /)
+  // A schema without the module's tables: the fix says what to run first.
+  expect(missing.stderr).toMatch(/medusa-inventory-rs: not_allowed: .*migrate\(\)/)
   expect(missing.stderr).not.toMatch(/\n\s+at /)
 
   const usage = await cli('reconcile', '--dry-run')
@@ -272,20 +282,28 @@ test('drift left by the real @medusajs/inventory is reported and fixed', async (
     await peer.service.softDeleteInventoryLevels([first.id])
     const [second] = await peer.service.createInventoryLevels([{ inventory_item_id: item.id, location_id: 'sloc_p', stocked_quantity: 10 }])
 
+    // Before our migration (a database only the peer migrated): a dry run works, a fix says what is missing.
     ours = await InventoryService.connect({ url: DATABASE_URL, schema })
     const recreated = await ours.reconcile({ dryRun: true })
-    expect(recreated).toEqual({ levels: [expect.objectContaining({ id: second.id, reserved_quantity: 0, reservation_quantity: 2, difference: -2, fixed: false })], next: null, scanned: 1 })
+    expect(recreated).toEqual({ levels: [expect.objectContaining({ id: second.id, reserved_quantity: 0, reservation_quantity: 2, difference: -2, fixed: false })], ledger: [], next: null, scanned: 1 })
+    await expect(ours.reconcile()).rejects.toMatchObject({ type: 'not_allowed', message: expect.stringContaining('migrate()') })
 
     await peer.service.deleteReservationItems([res.id])
     const dry = await ours.reconcile({ dryRun: true })
     expect(dry.levels).toEqual([expect.objectContaining({ id: second.id, reserved_quantity: -2, reservation_quantity: 0, fixed: false })])
 
+    // Our migration opens the ledger with what it finds (the drifted −2 included); the fix records its movement.
+    await ours.migrate()
     const fixed = await ours.reconcile()
     expect(fixed.levels).toEqual([expect.objectContaining({ id: second.id, reserved_quantity: -2, reservation_quantity: 0, difference: -2, fixed: true })])
+    expect(fixed.ledger).toEqual([])
+    const moves = await ours.listInventoryMovements({ inventory_level_id: second.id, field: 'reserved_quantity' })
+    expect(moves.map((m) => [m.reason, m.delta, m.resulting])).toEqual([['opening_balance', -2, -2], ['reconcile', 2, 0]])
+    expect(await ours.verifyInventoryLedger()).toMatchObject({ ok: true })
     // The peer reads the fixed level back.
     const [level] = await peer.service.listInventoryLevels({ id: second.id })
     expect([Number(level.reserved_quantity), Number(level.available_quantity)]).toEqual([0, 10])
-    expect(await ours.reconcile({ dryRun: true })).toEqual({ levels: [], next: null, scanned: 1 })
+    expect(await ours.reconcile({ dryRun: true })).toEqual({ levels: [], ledger: [], next: null, scanned: 1 })
   } finally {
     await ours?.close()
     await peer.stop()

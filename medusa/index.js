@@ -200,7 +200,12 @@ function callOptions(spec, context, moduleOptions) {
 class InventoryModuleService {
   constructor(cradle, moduleDeclaration) {
     this.moduleDeclaration = moduleDeclaration
-    this.options_ = cradle[OPTIONS_KEY] ?? {}
+    // Awilix's cradle throws on names it does not hold (a service built outside the loader).
+    try {
+      this.options_ = cradle[OPTIONS_KEY] ?? {}
+    } catch {
+      this.options_ = {}
+    }
     this.connection_ = cradle[CONNECTION_KEY]
     try {
       this.eventBus_ = cradle[Modules.EVENT_BUS]

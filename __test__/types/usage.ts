@@ -112,9 +112,12 @@ export async function standalone(): Promise<void> {
 }
 
 export async function inMedusa(service: InventoryModuleService): Promise<void> {
-  // The module service is Medusa's IInventoryService plus reconcile: assignable both ways besides it.
+  // The module service is Medusa's IInventoryService plus its own methods: assignable both ways besides them.
   const asMedusa: IInventoryService = service
-  const back: Omit<InventoryModuleService, 'reconcile'> = asMedusa
+  type Own = 'reconcile' | 'prune' | 'listInventoryMovements' | 'listAndCountInventoryMovements' | 'verifyInventoryLedger' | 'setInventoryQuantities'
+  const back: Omit<InventoryModuleService, Own> = asMedusa
+  const moves = await service.listInventoryMovements({ reference: 'wf_1' }, { take: 10 }, { inventory: { actor: 'admin' } })
+  void moves
   const { levels }: Reconciliation = await service.reconcile({ dryRun: true })
   const [item] = await service.createInventoryItems([{ sku: 'M-1' }])
   await service.adjustInventory(item.id, 'sloc_1', 4)

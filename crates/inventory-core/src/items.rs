@@ -26,12 +26,18 @@ impl InventoryService {
             return Ok(shape(vec![], was_array).into());
         }
         let mut c = self.client().await?;
+        let outcome = |out: Vec<Value>| {
+            let ids = ids_in(&Value::Array(out.clone()));
+            Outcome::from(shape(out, was_array)).with(ITEM, "created", ids)
+        };
+        if audit.key().is_none() {
+            // Items move no quantity: one statement, nothing for the ledger.
+            return Ok(outcome(insert_rows(&c, &INVENTORY_ITEM, &rows).await?));
+        }
         let tx = c.transaction().await?;
-        let out = insert_rows(&tx, &INVENTORY_ITEM, &rows).await?;
-        let ids = ids_in(&Value::Array(out.clone()));
-        let outcome = Outcome::from(shape(out, was_array)).with(ITEM, "created", ids);
-        commit(tx, audit, &outcome).await?;
-        Ok(outcome)
+        let out = outcome(insert_rows(&tx, &INVENTORY_ITEM, &rows).await?);
+        commit(tx, audit, &out).await?;
+        Ok(out)
     }
 
     pub(crate) async fn update_inventory_items(

@@ -313,27 +313,6 @@ pub(crate) async fn insert_charges<C: deadpool_postgres::GenericClient>(
     Ok(())
 }
 
-/// Writes the movement rows of whole levels (`ids`) appearing from nothing
-/// (`opening`) or going away.
-pub(crate) async fn record_whole_levels<C: deadpool_postgres::GenericClient>(
-    c: &C,
-    ids: &[String],
-    opening: bool,
-    audit: &Audit,
-) -> Result<()> {
-    if !audit.enabled || ids.is_empty() {
-        return Ok(());
-    }
-    let mut refs: Vec<&(dyn ToSql + Sync)> = vec![&ids];
-    let first = audit.extend(&mut refs);
-    let src = format!(
-        "SELECT {} FROM inventory_level l WHERE l.id = ANY($1)",
-        whole_levels("l", opening)
-    );
-    c.execute(&insert_sql(&pivot(&src), first), &refs).await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

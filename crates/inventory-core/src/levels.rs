@@ -4,7 +4,7 @@
 use crate::entity::INVENTORY_LEVEL;
 use crate::error::{Error, ErrorType, Result};
 use crate::idempotency::commit;
-use crate::ledger::{insert_sql, pivot, record_whole_levels, whole_levels, Audit};
+use crate::ledger::{insert_sql, pivot, whole_levels, Audit};
 
 use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
@@ -13,7 +13,7 @@ use crate::quantity::{parse_quantity, Rule};
 use crate::service::InventoryService;
 use crate::sql::Params;
 use crate::stock::{beyond_level, locked_removal};
-use crate::write::{dto, insert_rows, raw_of, set_clause};
+use crate::write::{dto, in_input_order, insert_statement, raw_of, set_clause};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -165,14 +165,39 @@ impl InventoryService {
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
+        // One statement: the levels and their opening movements.
+        let (insert, params) = insert_statement(
+            &INVENTORY_LEVEL,
+            &rows,
+            &format!("t.*, {} AS dto", dto(&INVENTORY_LEVEL)),
+        );
+        let opened = format!("SELECT {} FROM ins l", whole_levels("l", true));
+        let sql = format!(
+            "WITH ins AS ({insert}), mv AS ({}) SELECT dto FROM ins",
+            insert_sql(&pivot(&opened), params.0.len() + 1)
+        );
+        let mut refs = params.refs();
+        audit.extend(&mut refs);
         let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        let out = insert_rows(&tx, &INVENTORY_LEVEL, &rows).await?;
-        let ids = ids_in(&Value::Array(out.clone()));
-        record_whole_levels(&tx, &ids, true, audit).await?;
-        let outcome = Outcome::from(shape(out, was_array)).with(LEVEL, "created", ids);
-        commit(tx, audit, &outcome).await?;
-        Ok(outcome)
+        let out = match audit.key() {
+            None => {
+                let stmt = c.prepare_cached(&sql).await?;
+                c.query(&stmt, &refs).await?
+            }
+            Some(_) => {
+                let tx = c.transaction().await?;
+                let stmt = tx.prepare_cached(&sql).await?;
+                let out = tx.query(&stmt, &refs).await?;
+                let values = in_input_order(&rows, out.iter().map(|r| r.get(0)).collect())?;
+                let ids = ids_in(&Value::Array(values.clone()));
+                let outcome = Outcome::from(shape(values, was_array)).with(LEVEL, "created", ids);
+                commit(tx, audit, &outcome).await?;
+                return Ok(outcome);
+            }
+        };
+        let values = in_input_order(&rows, out.iter().map(|r| r.get(0)).collect())?;
+        let ids = ids_in(&Value::Array(values.clone()));
+        Ok(Outcome::from(shape(values, was_array)).with(LEVEL, "created", ids))
     }
 
     /// Sets stocked/incoming quantities and metadata of levels addressed by

@@ -195,7 +195,11 @@ fn movement_page(config: &Value) -> Result<(String, i64, i64)> {
     } else if !config.is_null() {
         return Err(Error::invalid("config must be an object"));
     }
-    // Ties (one transaction's rows share created_at) break by id, the write order.
+    // History order by default (a carried_forward movement is dated at its cutoff);
+    // ties (one transaction's rows share created_at) break by id, the write order.
+    if order.is_empty() {
+        order.push("m.created_at ASC".into());
+    }
     let desc = order.first().is_some_and(|o| o.ends_with("DESC"));
     order.push(format!("m.id {}", if desc { "DESC" } else { "ASC" }));
     Ok((order.join(", "), skip, take))
@@ -290,7 +294,8 @@ pub const MAX_RETENTION_DAYS: i64 = 36_500;
 impl InventoryService {
     /// Retention: folds every movement older than `days` into one
     /// `carried_forward` movement per level and quantity (its sum, dated at the
-    /// cutoff), so quantities still equal ledger sums, and drops expired
+    /// cutoff), so quantities still equal ledger sums; a lone carried_forward
+    /// movement is left as it is (a second prune finds nothing). Drops expired
     /// idempotency keys. One transaction; movements written meanwhile are newer
     /// than the cutoff and untouched. Resolves to `{ folded, carried, keys }`.
     pub async fn prune(&self, days: i64) -> Result<Value> {
@@ -305,6 +310,9 @@ impl InventoryService {
             .query_one(
                 "WITH cut AS (SELECT now() - make_interval(days => $1::int) AS at),
                       old AS (DELETE FROM inventory_movement m USING cut WHERE m.created_at < cut.at
+                                AND EXISTS (SELECT 1 FROM inventory_movement o
+                                            WHERE o.inventory_level_id = m.inventory_level_id AND o.field = m.field
+                                              AND o.created_at < cut.at AND o.reason <> 'carried_forward')
                               RETURNING m.inventory_level_id, m.inventory_item_id, m.location_id, m.field, m.delta),
                       sums AS (SELECT inventory_level_id, min(inventory_item_id) AS item, min(location_id) AS loc,
                                       field, sum(delta) AS total
@@ -313,7 +321,8 @@ impl InventoryService {
                                     location_id, field, delta, resulting, reason)
                                   SELECT cut.at, s.inventory_level_id, s.item, s.loc, s.field, s.total, s.total,
                                          'carried_forward'
-                                  FROM sums s, cut WHERE s.total <> 0 RETURNING 1),
+                                  FROM sums s, cut WHERE s.total <> 0
+                                  ORDER BY s.inventory_level_id, s.field RETURNING 1),
                       keys AS (DELETE FROM inventory_idempotency_key WHERE expires_at <= now() RETURNING 1)
                  SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM carried), (SELECT count(*) FROM keys)",
                 &[&(days as i32)],

@@ -101,6 +101,19 @@ impl InventoryService {
     /// `next` is the cursor of the following page, null after the last.
     pub async fn reconcile(&self, opts: &ReconcileOptions) -> Result<Value> {
         let c = self.client().await?;
+        // A database only Medusa's module migrated has no ledger yet: a dry run
+        // still reports reserved drift; a fix (which records its movement) needs
+        // our migration first.
+        let has_ledger: bool = c
+            .query_one("SELECT to_regclass('inventory_movement') IS NOT NULL", &[])
+            .await?
+            .get(0);
+        if !has_ledger && !opts.dry_run {
+            return Err(Error::new(
+                ErrorType::NotAllowed,
+                "reconcile needs this module's tables: run migrate() (medusa db:migrate) first, or reconcile with dryRun",
+            ));
+        }
         let sql = format!(
             "WITH page AS (SELECT l.*, {LIVE_SUM} AS live FROM inventory_level l
                            WHERE l.deleted_at IS NULL AND ($1::text IS NULL OR l.id > $1::text)
@@ -117,6 +130,19 @@ impl InventoryService {
         let scanned: i64 = row.get(0);
         let last: Option<String> = row.get(1);
         let found: Value = row.get(2);
+        let next = match last {
+            Some(id) if scanned == opts.limit => Some(id),
+            _ => None,
+        };
+        // Gaps first: a change another writer made came before this call's
+        // fixes, so its movement comes first in the level's history.
+        let ledger = match has_ledger {
+            true => {
+                self.reconcile_ledger(opts.after.as_deref(), next.as_deref(), opts.dry_run)
+                    .await?
+            }
+            false => Value::Array(vec![]),
+        };
         let mut levels = Vec::new();
         for mut level in found.as_array().cloned().unwrap_or_default() {
             if opts.dry_run {
@@ -130,13 +156,6 @@ impl InventoryService {
                 levels.push(fixed);
             }
         }
-        let next = match last {
-            Some(id) if scanned == opts.limit => Some(id),
-            _ => None,
-        };
-        let ledger = self
-            .reconcile_ledger(opts.after.as_deref(), next.as_deref(), opts.dry_run)
-            .await?;
         Ok(
             serde_json::json!({ "levels": levels, "ledger": ledger, "next": next, "scanned": scanned }),
         )

@@ -36,14 +36,15 @@ pub(crate) fn raw_of(expr: &str) -> String {
     format!("jsonb_build_object('value', ({expr})::text, 'precision', 20)")
 }
 
-/// Inserts `rows` (each already validated, each with an `id`) in one statement
-/// through UNNEST, and returns their DTOs in input order. The columns written
-/// are those create input may set or that have an insert default (entity.rs).
-pub(crate) async fn insert_rows<C: GenericClient>(
-    c: &C,
+/// The INSERT of `rows` (each already validated, each with an `id`) in one
+/// statement through UNNEST, returning `returning` (over the new rows `t`),
+/// and its parameters. The columns written are those create input may set or
+/// that have an insert default (entity.rs).
+pub(crate) fn insert_statement(
     entity: &'static Entity,
     rows: &[Row],
-) -> Result<Vec<Value>> {
+    returning: &str,
+) -> (String, Params) {
     let mut params = Params::default();
     let mut names = Vec::new();
     let mut exprs = Vec::new();
@@ -67,22 +68,21 @@ pub(crate) async fn insert_rows<C: GenericClient>(
         }
     }
     let sql = format!(
-        "INSERT INTO {table} AS t ({names}) SELECT {exprs} FROM unnest({unnest}) AS u({aliases}) RETURNING {dto}",
+        "INSERT INTO {table} AS t ({names}) SELECT {exprs} FROM unnest({unnest}) AS u({aliases}) RETURNING {returning}",
         table = entity.table,
         names = names.join(", "),
         exprs = exprs.join(", "),
         unnest = unnest.join(", "),
         aliases = aliases.join(", "),
-        dto = dto(entity)
     );
-    let stmt = c.prepare_cached(&sql).await?;
-    let out = c.query(&stmt, &params.refs()).await?;
-    let mut by_id: HashMap<String, Value> = out
-        .iter()
-        .map(|r| {
-            let v: Value = r.get(0);
-            (v["id"].as_str().unwrap_or_default().to_string(), v)
-        })
+    (sql, params)
+}
+
+/// The DTOs of `values` (rows' `id`s) in the order of `rows`.
+pub(crate) fn in_input_order(rows: &[Row], values: Vec<Value>) -> Result<Vec<Value>> {
+    let mut by_id: HashMap<String, Value> = values
+        .into_iter()
+        .map(|v| (v["id"].as_str().unwrap_or_default().to_string(), v))
         .collect();
     rows.iter()
         .map(|r| {
@@ -92,6 +92,19 @@ pub(crate) async fn insert_rows<C: GenericClient>(
                 .ok_or_else(|| Error::unexpected(format!("row {id} was not returned")))
         })
         .collect()
+}
+
+/// Inserts `rows` in one statement ([`insert_statement`]) and returns their
+/// DTOs in input order.
+pub(crate) async fn insert_rows<C: GenericClient>(
+    c: &C,
+    entity: &'static Entity,
+    rows: &[Row],
+) -> Result<Vec<Value>> {
+    let (sql, params) = insert_statement(entity, rows, dto(entity));
+    let stmt = c.prepare_cached(&sql).await?;
+    let out = c.query(&stmt, &params.refs()).await?;
+    in_input_order(rows, out.iter().map(|r| r.get::<_, Value>(0)).collect())
 }
 
 /// SET clause for an update of the given fields, metadata merged as Medusa does
