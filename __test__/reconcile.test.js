@@ -230,17 +230,72 @@ test('CLI: dry run exits 1 listing the drift, a run fixes it (exit 0), the next 
   expect(dry.stdout).toContain(levels.c2.id)
   expect(dry.stdout).not.toContain(levels.c1.id)
   expect(dry.stdout).toMatch(/3 levels scanned, 1 drifted, 0 fixed \(dry run/)
-  // Not a terminal: one progress line per page.
-  expect(dry.stderr.trim().split('\n')).toHaveLength(2)
+  // Not a terminal: one progress line per page, against the count of live levels read first.
+  const ids = Object.values(levels).map((l) => l.id).sort()
+  const firstPage = ids.slice(0, 2).includes(levels.c2.id) ? 1 : 0
+  expect(dry.stderr).toBe(`[#############-------]  66% 2/3 levels, ${firstPage} drifted\n[####################] 100% 3/3 levels, 1 drifted\n`)
   expect(await levelRows()).toEqual(before)
 
   const run = await cli('reconcile', '--url', DATABASE_URL, '--schema', t.schema)
-  expect([run.code, run.stderr]).toEqual([0, expect.stringContaining('3 levels scanned, 1 drifted, 1 fixed')])
+  expect([run.code, run.stderr]).toEqual([0, '[####################] 100% 3/3 levels, 1 drifted, 1 fixed\n'])
   expect(run.stdout).toMatch(new RegExp(`${levels.c2.id}.*yes`))
   expect(await reservedOf(levels.c2.id)).toEqual({ reserved: '0', raw: '0' })
 
   const again = await cli('reconcile', '--dry-run', `--url=${DATABASE_URL}`, `--schema=${t.schema}`)
   expect([again.code, again.stdout]).toEqual([0, '3 levels scanned, 0 drifted, 0 fixed (dry run: nothing written)\n'])
+})
+
+test('CLI: the progress bar counts live levels first, so a big table shows how far the scan is', async () => {
+  const locations = Array.from({ length: 10 }, (_, i) => `b${i}`)
+  const { levels } = await stocked([...locations, 'gone'])
+  // A soft-deleted level is neither scanned nor counted.
+  await t.db.query(`UPDATE inventory_level SET deleted_at = now() WHERE id = $1`, [levels.gone.id])
+  const out = await cli('reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema, '--limit', '4')
+  expect(out).toEqual({
+    code: 0,
+    stdout: '10 levels scanned, 0 drifted, 0 fixed (dry run: nothing written)\n',
+    stderr: ['[########------------]  40% 4/10 levels, 0 drifted', '[################----]  80% 8/10 levels, 0 drifted', '[####################] 100% 10/10 levels, 0 drifted', ''].join('\n'),
+  })
+})
+
+/** A stream that records what is written, as a terminal (isTTY) or a pipe. */
+function capture(isTTY) {
+  return { isTTY, text: '', write(chunk) { this.text += chunk } }
+}
+
+test('CLI on a terminal: the bar is drawn before the first page and rewritten in place, one newline at the end', async () => {
+  const { run } = require(CLI)
+  const { levels } = await stocked(['t1', 't2', 't3'])
+  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 2 WHERE id = $1`, [levels.t2.id])
+  const ids = Object.values(levels).map((l) => l.id).sort()
+  const drift = ids.map((id, i) => ids.slice(0, i + 1).filter((x) => x === levels.t2.id).length)
+
+  const [stdout, stderr] = [capture(false), capture(true)]
+  expect(await run(['reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema, '--limit', '1'], { stdout, stderr })).toBe(1)
+  const redraw = '\r\x1b[K'
+  expect(stderr.text).toBe(
+    [
+      `${redraw}[--------------------]   0% 0/3 levels, 0 drifted`,
+      `${redraw}[######--------------]  33% 1/3 levels, ${drift[0]} drifted`,
+      `${redraw}[#############-------]  66% 2/3 levels, ${drift[1]} drifted`,
+      `${redraw}[####################] 100% 3/3 levels, 1 drifted\n`,
+    ].join('')
+  )
+  expect(stdout.text).toContain(levels.t2.id)
+  expect(stdout.text).toMatch(/3 levels scanned, 1 drifted, 0 fixed \(dry run/)
+
+  // Fixing: the bar counts the fixes too.
+  const fixing = capture(true)
+  expect(await run(['reconcile', '--url', DATABASE_URL, '--schema', t.schema], { stdout: capture(false), stderr: fixing })).toBe(0)
+  expect(fixing.text).toBe(`${redraw}[--------------------]   0% 0/3 levels, 0 drifted, 0 fixed${redraw}[####################] 100% 3/3 levels, 1 drifted, 1 fixed\n`)
+  expect(await reservedOf(levels.t2.id)).toEqual({ reserved: '0', raw: '0' })
+})
+
+test('CLI progress text: never past 100% when levels were created after the count; an empty table is done', () => {
+  const { progressText } = require(CLI)
+  expect(progressText({ scanned: 12, total: 10, drifted: 0, fixed: 0, dryRun: true })).toBe('[####################] 100% 12/12 levels, 0 drifted')
+  expect(progressText({ scanned: 0, total: 0, drifted: 0, fixed: 0, dryRun: false })).toBe('[####################] 100% 0/0 levels, 0 drifted, 0 fixed')
+  expect(progressText({ scanned: 4200, total: 10000, drifted: 3, fixed: 0, dryRun: true })).toBe('[########------------]  42% 4200/10000 levels, 3 drifted')
 })
 
 test('CLI: errors exit 2 with a typed message and no stack', async () => {

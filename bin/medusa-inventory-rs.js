@@ -41,10 +41,30 @@ function parseArgs(argv) {
   return opts
 }
 
-/** A progress line on stderr: rewritten in place on a terminal, one line per page otherwise. */
-function progress(text, done) {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}${done ? '\n' : ''}`)
-  else process.stderr.write(`${text}\n`)
+const BAR_WIDTH = 20
+
+/** `[#####-----] 42% 4200/10000 levels, 3 drifted`; the count is read before the scan, so levels
+ * created meanwhile can take `scanned` past it: the total is never shown below `scanned`. */
+function progressText({ scanned, total, drifted, fixed, dryRun }) {
+  const of = Math.max(total, scanned)
+  const ratio = of === 0 ? 1 : scanned / of
+  const filled = Math.floor(ratio * BAR_WIDTH)
+  const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`
+  const percent = `${Math.floor(ratio * 100)}%`.padStart(4)
+  return `${bar} ${percent} ${scanned}/${of} levels, ${drifted} drifted${dryRun ? '' : `, ${fixed} fixed`}`
+}
+
+/**
+ * Progress lines on `stream`: rewritten in place on a terminal, one line per page otherwise.
+ * A line equal to the last one is not written again (a final empty page after a full one).
+ */
+function progressTo(stream) {
+  let last = null
+  return (text, done) => {
+    if (stream.isTTY) stream.write(`${text === last ? '' : `\r\x1b[K${text}`}${done ? '\n' : ''}`)
+    else if (text !== last) stream.write(`${text}\n`)
+    last = text
+  }
 }
 
 function table(rows) {
@@ -55,54 +75,64 @@ function table(rows) {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
 }
 
-async function reconcile(opts) {
+async function reconcile(opts, { stdout, stderr }) {
   const { InventoryService } = require('../lib')
   const inventory = await InventoryService.connect({ url: opts.url, schema: opts.schema, maxConnections: 1 })
   const drifted = []
   let scanned = 0
   try {
+    // The bar's denominator: one count of the live levels (take 0 reads no rows).
+    const [, total] = await inventory.listAndCountInventoryLevels({}, { take: 0 })
+    const state = () => ({ scanned, total, drifted: drifted.length, fixed: drifted.filter((l) => l.fixed).length, dryRun: opts.dryRun })
+    // A terminal shows the bar before the first page, which can take a while on a big table.
+    const progress = progressTo(stderr)
+    if (stderr.isTTY) progress(progressText(state()), false)
     let after = null
     do {
       const page = await inventory.reconcile({ dryRun: opts.dryRun, after, limit: opts.limit })
       scanned += page.scanned
       drifted.push(...page.levels)
       after = page.next
-      const fixed = drifted.filter((l) => l.fixed).length
-      progress(`reconcile${opts.dryRun ? ' (dry run)' : ''}: ${scanned} levels scanned, ${drifted.length} drifted, ${fixed} fixed`, after === null)
+      // The last line says what was scanned, whatever was deleted meanwhile: 100% of it.
+      progress(progressText({ ...state(), total: after === null ? scanned : total }), after === null)
     } while (after !== null)
   } finally {
     await inventory.close()
   }
   const fixed = drifted.filter((l) => l.fixed).length
-  if (drifted.length) process.stdout.write(`${table(drifted)}\n\n`)
-  process.stdout.write(`${scanned} levels scanned, ${drifted.length} drifted, ${fixed} fixed${opts.dryRun ? ' (dry run: nothing written)' : ''}\n`)
+  if (drifted.length) stdout.write(`${table(drifted)}\n\n`)
+  stdout.write(`${scanned} levels scanned, ${drifted.length} drifted, ${fixed} fixed${opts.dryRun ? ' (dry run: nothing written)' : ''}\n`)
   return fixed === drifted.length ? 0 : 1
 }
 
-async function main() {
-  let opts
+/**
+ * Runs one command line; resolves to the exit code. `io` holds the output streams
+ * (the process's by default), so tests can hand it a terminal.
+ */
+async function run(argv, io = { stdout: process.stdout, stderr: process.stderr }) {
   try {
-    opts = parseArgs(process.argv.slice(2))
+    const opts = parseArgs(argv)
+    if (opts.help) {
+      io.stdout.write(`${USAGE}\n`)
+      return 0
+    }
+    return await reconcile(opts, io)
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e
-    process.stderr.write(`medusa-inventory-rs: ${e.message}\n\n${USAGE}\n`)
-    return 2
-  }
-  if (opts.help) {
-    process.stdout.write(`${USAGE}\n`)
-    return 0
-  }
-  return reconcile(opts)
-}
-
-main().then(
-  (code) => {
-    process.exitCode = code
-  },
-  (e) => {
+    if (e instanceof UsageError) {
+      io.stderr.write(`medusa-inventory-rs: ${e.message}\n\n${USAGE}\n`)
+      return 2
+    }
     // A typed message, no stack: InventoryError carries Medusa's error type.
     const type = e && e.type ? `${e.type}: ` : ''
-    process.stderr.write(`\nmedusa-inventory-rs: ${type}${e && e.message ? e.message : String(e)}\n`)
-    process.exitCode = 2
+    io.stderr.write(`\nmedusa-inventory-rs: ${type}${e && e.message ? e.message : String(e)}\n`)
+    return 2
   }
-)
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code
+  })
+}
+
+module.exports = { run, progressText }
