@@ -368,3 +368,55 @@ test('medusa db:migrate (runMigrations) warns about drift it finds and fixes not
   await medusaModule.runMigrations({ options, logger })
   expect(logged.warn).toEqual([])
 })
+
+const MIGRATE_SCRIPT = path.join(__dirname, 'support', 'migrate-warnings.js')
+
+/** Migrates the test schema in a child process: `{ version, warnings, logged }` (see the script). */
+function migrateInChild(mode = 'standalone') {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MIGRATE_SCRIPT, DATABASE_URL, t.schema, mode], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`migrate-warnings exited ${code}: ${stderr}`))))
+  })
+}
+
+test('standalone migrate() names drifted levels in a process warning, fixes nothing and still resolves to the schema version', async () => {
+  const version = await t.inventory.migrate()
+  expect(version).toBeGreaterThan(0)
+  expect(await migrateInChild()).toEqual({ version, warnings: [], logged: [] })
+
+  const { levels } = await stocked(['d1', 'd2', 'ok'], { d1: 1 })
+  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 4, raw_reserved_quantity = '{"value":"4","precision":20}' WHERE id = ANY($1)`, [[levels.d1.id, levels.d2.id]])
+  const before = await levelRows()
+
+  const out = await migrateInChild()
+  expect(out.version).toBe(version)
+  expect(out.warnings).toHaveLength(1)
+  const [w] = out.warnings
+  expect([w.name, w.code]).toEqual(['Warning', 'MEDUSA_INVENTORY_RS_DRIFT'])
+  expect(w.message).toContain('2 inventory level(s)')
+  expect(w.message).toContain(levels.d1.id)
+  expect(w.message).toContain(levels.d2.id)
+  expect(w.message).not.toContain(levels.ok.id)
+  expect(w.message).toContain(`reconcile --dry-run --url <database url> --schema ${t.schema}`)
+  expect(await levelRows()).toEqual(before)
+
+  await t.inventory.reconcile()
+  expect(await migrateInChild()).toEqual({ version, warnings: [], logged: [] })
+})
+
+test('the drift warning names the first five levels of many; db:migrate logs it through Medusa\'s logger, not as a process warning', async () => {
+  const { levels } = await stocked(Array.from({ length: 7 }, (_, i) => `m${i}`))
+  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 1`)
+  const ids = Object.values(levels).map((l) => l.id).sort()
+  const { warnings } = await migrateInChild()
+  expect(warnings).toHaveLength(1)
+  expect(warnings[0].message).toContain(`7 inventory level(s) have a reserved_quantity that is not the sum of their live reservations (${ids.slice(0, 5).join(', ')}, …)`)
+  expect(warnings[0].message).not.toContain(ids[5])
+
+  expect(await migrateInChild('medusa')).toEqual({ version: null, warnings: [], logged: [warnings[0].message] })
+})

@@ -2,7 +2,7 @@
 // The standalone API: a thin facade over the native addon. It only moves
 // values across (JSON both ways) and gives errors Medusa's shape.
 
-const { native, API, CALL, splitArgs } = require('./internal')
+const { native, API, CALL, MIGRATE, splitArgs } = require('./internal')
 
 /** Error thrown by every method: `type` is one of Medusa's MedusaError.Types. */
 class InventoryError extends Error {
@@ -126,9 +126,33 @@ function sslOption(ssl) {
   return out
 }
 
+/** Ids of every live level whose reserved quantity drifted: a reconcile dry run over all pages. */
+async function driftedLevels(inventory) {
+  const ids = []
+  let after = null
+  do {
+    const page = await inventory.reconcile({ dryRun: true, after, limit: 10000 })
+    for (const l of page.levels) ids.push(l.id)
+    after = page.next
+  } while (after !== null)
+  return ids
+}
+
+/** What migrating says about drifted levels (the first five named), or null when there are none. */
+function driftMessage(ids, schema) {
+  if (!ids.length) return null
+  const where = schema && schema !== 'public' ? ` --schema ${schema}` : ''
+  return (
+    `medusa-inventory-rs: ${ids.length} inventory level(s) have a reserved_quantity that is not the sum of their live reservations ` +
+    `(${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}). ` +
+    `See them with \`npx medusa-inventory-rs reconcile --dry-run --url <database url>${where}\` and fix them without --dry-run.`
+  )
+}
+
 class InventoryService {
-  constructor(handle) {
+  constructor(handle, schema) {
     this._native = handle
+    this._schema = schema
   }
 
   /**
@@ -140,19 +164,23 @@ class InventoryService {
     if (!opts.url) opts.url = process.env.DATABASE_URL
     if ('ssl' in opts) opts.ssl = sslOption(opts.ssl)
     try {
-      return new InventoryService(await native.connect(stringify(opts)))
+      return new InventoryService(await native.connect(stringify(opts)), opts.schema)
     } catch (e) {
       throw toInventoryError(e)
     }
   }
 
-  /** Creates or upgrades the tables (idempotent); resolves to the schema version. */
+  /**
+   * Creates or upgrades the tables (idempotent); resolves to the schema version. Tables
+   * inherited from another writer (@medusajs/inventory, hand-run SQL) may hold levels
+   * whose reserved quantity is not the sum of their live reservations: a reconcile dry
+   * run finds them, and a process warning (code MEDUSA_INVENTORY_RS_DRIFT) names them.
+   * Nothing is fixed.
+   */
   async migrate() {
-    try {
-      return await this._native.migrate()
-    } catch (e) {
-      throw toInventoryError(e)
-    }
+    const { version, drift } = await this[MIGRATE]()
+    if (drift) process.emitWarning(drift, { code: 'MEDUSA_INVENTORY_RS_DRIFT' })
+    return version
   }
 
   /** Drops the tables this module owns (what Medusa's migration revert does). Destructive. */
@@ -183,6 +211,17 @@ class InventoryService {
   async close() {
     this._native.close()
   }
+}
+
+/** Internal (lib/internal.js): migrate, and the drift warning for the caller to report. */
+InventoryService.prototype[MIGRATE] = async function () {
+  let version
+  try {
+    version = await this._native.migrate()
+  } catch (e) {
+    throw toInventoryError(e)
+  }
+  return { version, drift: driftMessage(await driftedLevels(this), this._schema) }
 }
 
 /**
