@@ -15,11 +15,13 @@ export declare class NativeInventory {
   /** Drops the module's tables (Medusa's migration revert). */
   revertMigrations(): Promise<void>
   /**
-   * Calls a Medusa method by name; `args` is the JSON array of its positional arguments.
-   * Resolves to JSON `{ result, changes: [[object, action, ids], …] }`, changes being
-   * what the committed call did (the Medusa adapter turns them into events).
+   * Calls a manifest method by name; `args` is the JSON array of its positional
+   * arguments, `options` JSON `{ reason?, actor?, reference?, idempotencyKey?,
+   * metadata?, expectedStockedQuantity? }` (or null). Resolves to JSON `{ result,
+   * changes: [[object, action, ids], …] }`, changes being what the committed call did
+   * (the Medusa adapter turns them into events).
    */
-  call(method: string, args: string): Promise<string>
+  call(method: string, args: string, options?: string | undefined | null): Promise<string>
   /**
    * Finds (and unless `dryRun`, fixes) one page of levels whose reserved quantity
    * drifted from their live reservations. `options` is JSON `{ dryRun?, after?,

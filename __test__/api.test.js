@@ -2,7 +2,8 @@
 // The API manifest (crates/inventory-core/src/dispatch.rs) is the one list of methods:
 // each is served by the addon, the standalone facade and the Medusa module service, with
 // Medusa's parameters, and nothing else is exposed; the typings list the same methods.
-// The one extra, reconcile (an operations tool, not a Medusa method), is allowed by name.
+// Beyond Medusa's methods the manifest marks this module's own (`extension`: the ledger,
+// cycle counts); reconcile and prune (operations tools, not manifest methods) are allowed by name.
 const fs = require('node:fs')
 const path = require('node:path')
 const ts = require('typescript')
@@ -13,6 +14,8 @@ const { freshService } = require('./helpers')
 
 const API = JSON.parse(native.api())
 const NAMES = API.methods.map((m) => m.name)
+const MEDUSA_NAMES = API.methods.filter((m) => !m.extension).map((m) => m.name)
+const EXTENSIONS = ['listInventoryMovements', 'listAndCountInventoryMovements', 'verifyInventoryLedger', 'setInventoryQuantities']
 
 let t
 beforeAll(async () => {
@@ -40,8 +43,9 @@ function withNaN(spec, at) {
 }
 
 test('the manifest lists exactly the data methods of Medusa’s IInventoryService, each described', () => {
-  expect([...NAMES].sort()).toEqual(interfaceMethods())
-  expect(NAMES).toHaveLength(35)
+  expect([...MEDUSA_NAMES].sort()).toEqual(interfaceMethods())
+  expect(MEDUSA_NAMES).toHaveLength(35)
+  expect(API.methods.filter((m) => m.extension).map((m) => m.name)).toEqual(EXTENSIONS)
   const entities = Object.keys(API.entities)
   for (const m of API.methods) {
     expect(m.params.length).toBeGreaterThan(0)
@@ -63,13 +67,13 @@ test('the addon dispatches every manifest method and no other name', async () =>
     if (outcome.error) expect([name, outcome.error.message]).not.toEqual([name, expect.stringMatching(/Unknown method/)])
     else expect(outcome.out).toHaveProperty('changes')
   }
-  for (const name of ['listInventoryItem', 'constructor', 'migrate', 'reconcile', '']) {
+  for (const name of ['listInventoryItem', 'constructor', 'migrate', 'reconcile', 'prune', '']) {
     await expect(t.inventory._native.call(name, '[]')).rejects.toMatchObject({ code: 'invalid_data', message: `Unknown method '${name}'` })
   }
 })
 
 test('the facade has every manifest method, with Medusa’s parameters, and nothing else', async () => {
-  expect(ownMethods(lib.InventoryService, ['constructor', 'migrate', 'revertMigrations', 'close', 'reconcile'])).toEqual([...NAMES].sort())
+  expect(ownMethods(lib.InventoryService, ['constructor', 'migrate', 'revertMigrations', 'close', 'reconcile', 'prune'])).toEqual([...NAMES].sort())
   expect(typeof lib.InventoryService.prototype.reconcile).toBe('function')
   expect(Object.getOwnPropertyNames(lib.InventoryService).filter((n) => typeof lib.InventoryService[n] === 'function')).toEqual(['connect'])
   expect(Object.keys(lib).sort()).toEqual(['InventoryError', 'InventoryService', 'arityOf', 'methods'])
@@ -92,7 +96,7 @@ test('the facade has every manifest method, with Medusa’s parameters, and noth
 })
 
 test('the Medusa module service has every manifest method, with Medusa’s parameters, and nothing else', async () => {
-  expect(ownMethods(InventoryModuleService, ['constructor', '__joinerConfig', 'emitChanges_', 'reconcile'])).toEqual([...NAMES].sort())
+  expect(ownMethods(InventoryModuleService, ['constructor', '__joinerConfig', 'emitChanges_', 'reconcile', 'prune'])).toEqual([...NAMES].sort())
   expect(typeof InventoryModuleService.prototype.reconcile).toBe('function')
   const service = new InventoryModuleService({ medusaInventoryRsConnection: t.inventory }, {})
   for (const spec of API.methods) {
@@ -126,7 +130,7 @@ function typedMethods() {
 
 test('lib/index.d.ts types exactly the manifest methods, with their arity', () => {
   const typed = typedMethods()
-  const lifecycle = ['migrate', 'revertMigrations', 'close', 'reconcile']
+  const lifecycle = ['migrate', 'revertMigrations', 'close', 'reconcile', 'prune']
   expect(Object.keys(typed).filter((n) => !lifecycle.includes(n)).sort()).toEqual([...NAMES].sort())
   for (const spec of API.methods) {
     const arities = [spec.params.length, ...(spec.arrayParams ? [spec.arrayParams.length] : [])]

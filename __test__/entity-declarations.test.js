@@ -18,8 +18,10 @@ const numericOf = (name) => columnsOf(name).filter(([, c]) => c.type === 'numeri
 /** Foreign keys of belongs-to relations: DML declares the relation, not the column. */
 const fksOf = (name) => (name === 'InventoryItem' ? [] : ['inventory_item_id'])
 
-test('the addon describes exactly the three entities', () => {
-  expect(sorted(Object.keys(SCHEMA))).toEqual(NAMES)
+test('the addon describes exactly the three entities, and the ledger rows it returns', () => {
+  // InventoryMovement is described only for its timestamp (its rows are not Medusa's).
+  expect(sorted(Object.keys(SCHEMA))).toEqual(sorted([...NAMES, 'InventoryMovement']))
+  expect(SCHEMA.InventoryMovement.dates).toEqual(['created_at'])
   for (const name of NAMES) {
     expect(Object.keys(SCHEMA[name].columns)).toContain('id')
     expect(sorted(SCHEMA[name].dates)).toEqual(sorted(columnsOf(name).filter(([, c]) => c.type === 'timestamptz').map(([n]) => n)))

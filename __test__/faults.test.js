@@ -16,7 +16,7 @@ const path = require('node:path')
 const { spawn, fork } = require('node:child_process')
 const { Client } = require('pg')
 const { InventoryService } = require('..')
-const { reservedDrift } = require('./helpers')
+const { ledgerGaps, reservedDrift } = require('./helpers')
 const { commitCutter } = require('./support/commit-cutter')
 const { rng } = require('./support/rng')
 
@@ -282,7 +282,8 @@ async function check(calls, levels) {
       }
     }
 
-    const drift = await reservedDrift(db)
+    // Quantities = ledger sums: every movement committed with its change, and only then.
+    const drift = [...(await reservedDrift(db)), ...(await ledgerGaps(db))]
     return { violations, drift }
   } finally {
     await db.end()
@@ -470,6 +471,7 @@ test('a call whose COMMIT was acknowledged by the server but lost on the way is 
       { line: 'lost-update', q: 5, deleted: false },
     ])
     expect(await reservedDrift(db)).toEqual([])
+    expect(await ledgerGaps(db)).toEqual([])
     expect(outcomes.filter((o) => o.outcome === 'refused')).toEqual([])
   } finally {
     await db.end()

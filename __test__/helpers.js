@@ -48,6 +48,25 @@ async function reservedDrift(db) {
 }
 
 /**
+ * Every (level, quantity) whose value differs from the sum of its ledger movements, levels
+ * hard-deleted since (known only to the ledger) included: the ledger's invariant, in raw SQL.
+ */
+async function ledgerGaps(db) {
+  const { rows } = await db.query(`
+    WITH s AS (SELECT inventory_level_id AS id, field, sum(delta) AS total FROM inventory_movement GROUP BY 1, 2)
+    SELECT q.id, q.field, q.q::text AS quantity, coalesce(s.total, 0)::text AS ledger_sum
+    FROM (SELECT ids.id, v.field, v.q
+          FROM (SELECT id FROM inventory_level UNION SELECT inventory_level_id FROM inventory_movement) ids
+          LEFT JOIN inventory_level l ON l.id = ids.id,
+          LATERAL (VALUES ('stocked_quantity', coalesce(l.stocked_quantity, 0)), ('reserved_quantity', coalesce(l.reserved_quantity, 0)),
+                          ('incoming_quantity', coalesce(l.incoming_quantity, 0))) v(field, q)) q
+    LEFT JOIN s ON s.id = q.id AND s.field = q.field
+    WHERE q.q <> coalesce(s.total, 0)
+    ORDER BY 1, 2`)
+  return rows
+}
+
+/**
  * Waits until `n` backends wait behind the session of pg client `holder`, directly or
  * behind one that does: lets a test order concurrent calls by locks, not by sleeps.
  */
@@ -65,4 +84,4 @@ async function waitBlockedBy(db, holder, n = 1) {
   }
 }
 
-module.exports = { DATABASE_URL, uniqueSchema, sql, freshService, reservedDrift, waitBlockedBy }
+module.exports = { DATABASE_URL, uniqueSchema, sql, freshService, reservedDrift, ledgerGaps, waitBlockedBy }

@@ -853,6 +853,22 @@ describe('4. events with a shared context', () => {
     ])
   })
 
+  test('ours: the ledger takes reason, key and metadata from context.inventory and the workflow transaction id as reference', async () => {
+    const it = await ours.service.createInventoryItems({ sku: 'ledger-ctx' })
+    await ours.service.createInventoryLevels({ inventory_item_id: it.id, location_id: 'ledger_loc', stocked_quantity: 5 })
+    const ctx = { transactionId: 'wf_tx_1', inventory: { reason: 'received', idempotencyKey: 'k-medusa', metadata: { po: 7 } } }
+    const first = await ours.service.adjustInventory(it.id, 'ledger_loc', 3, ctx)
+    const again = await ours.service.adjustInventory(it.id, 'ledger_loc', 3, ctx)
+    expect(again).toEqual(first)
+    expect(first.stocked_quantity).toBe(8)
+    const moves = await ours.service.listInventoryMovements({ inventory_item_id: it.id }, { order: { id: 'ASC' } })
+    expect(moves.map((m) => [m.reason, m.delta, m.reference, m.idempotency_key, m.metadata])).toEqual([
+      ['level_created', 5, null, null, null],
+      ['received', 3, 'wf_tx_1', 'k-medusa', { po: 7 }],
+    ])
+    expect(await ours.service.verifyInventoryLedger()).toMatchObject({ ok: true })
+  })
+
   test('with a caller-owned messageAggregator: ours keeps the messages in it and emits nothing on the bus', async () => {
     // createReservationItems touches two entities: the reservation (created) and the level (updated).
     const setup = async (m) => {

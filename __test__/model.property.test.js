@@ -4,7 +4,7 @@
 // exact model (BigInt hundredths) and against the SQL invariants. Deterministic:
 // fixed seed, awaited calls, no timing. PROPERTY_SEED / PROPERTY_RUNS widen it.
 const fc = require('fast-check')
-const { freshService, reservedDrift } = require('./helpers')
+const { freshService, ledgerGaps, reservedDrift } = require('./helpers')
 const { MAX, units, text, inDomain, levelInDomain, qty, stock, adj } = require('./support/model')
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 42)
@@ -352,6 +352,8 @@ test('random sequences of writes keep the model, the levels and the reservations
         const db = await snapshot()
         check(m, db, o)
         expect([where, await reservedDrift(t.db)]).toEqual([where, []])
+        // Quantities = ledger sums, after every call (refused ones wrote nothing either).
+        expect([where, await ledgerGaps(t.db)]).toEqual([where, []])
       }
     }),
     // PROPERTY_NO_SHRINK=1 reports the first failing sequence as found (long runs shrink slowly).

@@ -37,7 +37,7 @@ test('connect errors are actionable', async () => {
 
 test('migrate is idempotent and safe to run from several callers at once', async () => {
   const versions = await Promise.all([t.inventory.migrate(), t.inventory.migrate(), t.inventory.migrate()])
-  expect(versions).toEqual([1, 1, 1])
+  expect(versions).toEqual([2, 2, 2])
   const { rows } = await t.db.query('SELECT count(*)::int AS n FROM medusa_inventory_rs_schema')
   expect(rows[0].n).toBe(1)
 })

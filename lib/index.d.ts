@@ -115,6 +115,8 @@ export interface CreateInventoryLevelInput {
 export interface UpdateInventoryLevelInput {
   inventory_item_id: string
   location_id: string
+  /** Compare-and-set: applied only if the level still holds this stock, else `conflict` COMPARE_QUANTITY_STALE. */
+  expected_stocked_quantity?: QuantityInput | null
   stocked_quantity?: QuantityInput
   incoming_quantity?: QuantityInput
   metadata?: Metadata | null
@@ -151,6 +153,92 @@ export interface AdjustInventoryInput {
   inventoryItemId: string
   locationId: string
   adjustment: QuantityInput
+  /** Compare-and-set: applied only if the level still holds this stock, else `conflict` COMPARE_QUANTITY_STALE. */
+  expectedStockedQuantity?: QuantityInput | null
+}
+
+/** A cycle count: the stock found, and the stock the count started from (required). */
+export interface SetInventoryQuantityInput extends UpdateInventoryLevelInput {
+  stocked_quantity: QuantityInput
+  expected_stocked_quantity: QuantityInput
+}
+
+/**
+ * What a write records with its movements, and its idempotency key: the argument after
+ * a method's positional ones (in Medusa, the shared context's `inventory`).
+ */
+export interface CallOptions {
+  /** Why (default per method: adjustment, reservation_created, cycle_count, …). */
+  reason?: string
+  /** Who: a user, an app, a job. */
+  actor?: string
+  /** What for: an order, a workflow run, a document. */
+  reference?: string
+  /** A repeat with the same key returns the first result and applies nothing; other arguments with it are refused. */
+  idempotencyKey?: string
+  metadata?: Metadata
+  /** adjustInventory's positional form: compare-and-set on the level's stock. */
+  expectedStockedQuantity?: QuantityInput
+}
+
+/** One change of one quantity of one level, as the ledger keeps it. */
+export interface InventoryMovementDTO {
+  id: string
+  created_at: Date
+  inventory_level_id: string
+  inventory_item_id: string
+  location_id: string
+  field: 'stocked_quantity' | 'reserved_quantity' | 'incoming_quantity'
+  delta: number
+  /** The field's value after this change. */
+  resulting: number
+  reason: string
+  /** The method that made it (null for opening balances). */
+  method: string | null
+  actor: string | null
+  reference: string | null
+  reservation_item_id: string | null
+  line_item_id: string | null
+  idempotency_key: string | null
+  metadata: Metadata | null
+}
+
+type MovementText = string | string[]
+export interface MovementFilters {
+  inventory_level_id?: MovementText
+  inventory_item_id?: MovementText
+  location_id?: MovementText
+  field?: MovementText
+  reason?: MovementText
+  actor?: MovementText
+  reference?: MovementText
+  reservation_item_id?: MovementText
+  line_item_id?: MovementText
+  idempotency_key?: MovementText
+  created_at?: { $gt?: string; $gte?: string; $lt?: string; $lte?: string }
+  id?: { $gt?: string; $gte?: string; $lt?: string; $lte?: string }
+}
+
+export interface MovementConfig {
+  skip?: number
+  /** 0 to 10000; default 100. */
+  take?: number
+  order?: { id?: 'ASC' | 'DESC'; created_at?: 'ASC' | 'DESC' }
+}
+
+/** A level (or a level only the ledger remembers) whose quantity differs from the sum of its movements. */
+export interface LedgerGap {
+  id: string
+  field: 'stocked_quantity' | 'reserved_quantity' | 'incoming_quantity'
+  quantity: number
+  ledger_sum: number
+}
+
+export interface LedgerReport {
+  ok: boolean
+  levels: LedgerGap[]
+  scanned: number
+  next: string | null
 }
 
 type Scalar = string | number | boolean | Date | null
@@ -212,6 +300,10 @@ export interface ConnectOptions {
    * against `ca` (PEM) and authenticate with a client certificate.
    */
   ssl?: boolean | SslOptions
+  /** Write the movement ledger (default true; false only to measure what it costs). */
+  ledger?: boolean
+  /** Seconds an idempotency key is kept, 1 to a year; default a day. */
+  idempotencyKeyTtl?: number
 }
 
 export interface SslOptions {
@@ -229,14 +321,14 @@ export interface SslOptions {
 export declare class InventoryError extends Error {
   type: 'not_found' | 'invalid_data' | 'not_allowed' | 'conflict' | 'database_error' | 'unexpected_state'
   date: Date
-  /** SQLSTATE of a database error, for logs. */
+  /** SQLSTATE of a database error (for logs), or COMPARE_QUANTITY_STALE. */
   code?: string
   /** Raw database or panic text, for logs; never part of `message`. */
   cause?: string
 }
 
 type Ids = string | string[]
-type Ctx = unknown
+type Ctx = CallOptions | null
 
 export interface ReconcileOptions {
   /** Report drift without writing. Default false. */
@@ -266,6 +358,8 @@ export interface ReconciledLevel {
 
 export interface Reconciliation {
   levels: ReconciledLevel[]
+  /** Gaps between quantities and movements in the page's id range, each closed (unless dryRun) by a `reconcile` movement. */
+  ledger: Array<LedgerGap & { fixed: boolean }>
   /** Cursor of the next page (pass it as `after`); null after the last page. */
   next: string | null
   /** Live levels this call looked at. */
@@ -284,6 +378,8 @@ export declare class InventoryService {
   revertMigrations(): Promise<void>
   /** Finds, and unless `dryRun` fixes, one page of levels whose reserved quantity drifted from their live reservations. Not a Medusa method. */
   reconcile(options?: ReconcileOptions): Promise<Reconciliation>
+  /** Ledger retention: folds movements older than the given days into `carried_forward` movements (sums stay exact) and drops expired idempotency keys. Not a Medusa method. */
+  prune(options: { movementRetentionDays: number }): Promise<{ folded: number; carried: number; keys: number }>
   close(): Promise<void>
 
   listInventoryItems(filters?: Filters<InventoryItemDTO>, config?: FindConfig<InventoryItemDTO>, context?: Ctx): Promise<InventoryItemDTO[]>
@@ -331,6 +427,14 @@ export declare class InventoryService {
   retrieveAvailableQuantity(inventoryItemId: string, locationIds: string[], context?: Ctx): Promise<number>
   retrieveStockedQuantity(inventoryItemId: string, locationIds: string[], context?: Ctx): Promise<number>
   retrieveReservedQuantity(inventoryItemId: string, locationIds: string[], context?: Ctx): Promise<number>
+
+  // This module's own, beyond IInventoryService.
+  listInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: Ctx): Promise<InventoryMovementDTO[]>
+  listAndCountInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: Ctx): Promise<[InventoryMovementDTO[], number]>
+  /** Levels whose quantities differ from the sum of their movements (one page, in id order). */
+  verifyInventoryLedger(options?: { after?: string | null; limit?: number }, context?: Ctx): Promise<LedgerReport>
+  /** Cycle counts: sets stocked quantities, each only if the level still holds its expected stock. */
+  setInventoryQuantities(input: SetInventoryQuantityInput[], context?: Ctx): Promise<InventoryLevelDTO[]>
 }
 
 /** The Medusa method names served by the native core. */

@@ -208,6 +208,22 @@ class InventoryService {
     return JSON.parse(out)
   }
 
+  /**
+   * Ledger retention: folds movements older than `movementRetentionDays` into one
+   * `carried_forward` movement per level and quantity (sums stay exact), and drops
+   * expired idempotency keys. Not a Medusa method: run it from a scheduled job.
+   * @param {{ movementRetentionDays: number }} options
+   */
+  async prune(options = {}) {
+    let out
+    try {
+      out = await this._native.prune(stringify(options))
+    } catch (e) {
+      throw toInventoryError(e)
+    }
+    return JSON.parse(out)
+  }
+
   async close() {
     this._native.close()
   }
@@ -229,7 +245,7 @@ InventoryService.prototype[MIGRATE] = async function () {
  * (context already split off) to `{ result, changes }`. Internal (lib/internal.js):
  * the Medusa adapter uses it for the changes it turns into events.
  */
-InventoryService.prototype[CALL] = async function (spec, args) {
+InventoryService.prototype[CALL] = async function (spec, args, options) {
   let payload
   try {
     payload = stringify(args, spec.params)
@@ -237,9 +253,18 @@ InventoryService.prototype[CALL] = async function (spec, args) {
     if (e instanceof InventoryError) throw e
     throw new InventoryError('invalid_data', `Arguments of ${spec.name} cannot be serialized: ${e.message}`)
   }
+  let opts = null
+  if (options !== undefined && options !== null) {
+    try {
+      opts = stringify(options)
+    } catch (e) {
+      if (e instanceof InventoryError) throw e
+      throw new InventoryError('invalid_data', `Options of ${spec.name} cannot be serialized: ${e.message}`)
+    }
+  }
   let out
   try {
-    out = await this._native.call(spec.name, payload)
+    out = await this._native.call(spec.name, payload, opts)
   } catch (e) {
     throw toInventoryError(e)
   }
@@ -250,11 +275,13 @@ InventoryService.prototype[CALL] = async function (spec, args) {
 }
 
 // One method per manifest entry (Medusa's IInventoryService data methods, named as
-// Medusa names them); the trailing shared-context argument is accepted and ignored.
+// Medusa names them, and this module's extensions). The argument after the positional
+// ones is the call's options: { reason, actor, reference, idempotencyKey, metadata }.
 for (const spec of API.methods) {
   Object.defineProperty(InventoryService.prototype, spec.name, {
     value: async function (...args) {
-      const { result } = await this[CALL](spec, splitArgs(spec, args).args)
+      const split = splitArgs(spec, args)
+      const { result } = await this[CALL](spec, split.args, split.context)
       return result === null ? undefined : result
     },
     writable: true,

@@ -1,11 +1,28 @@
 // `medusa-inventory-rs/medusa`: the module definition for Modules.INVENTORY.
 import type { IInventoryService, ModuleJoinerConfig } from '@medusajs/types'
-import type { ReconcileOptions, Reconciliation } from '../lib/index'
+import type {
+  CallOptions,
+  InventoryLevelDTO,
+  InventoryMovementDTO,
+  LedgerReport,
+  MovementConfig,
+  MovementFilters,
+  ReconcileOptions,
+  Reconciliation,
+  SetInventoryQuantityInput,
+} from '../lib/index'
 
 /** The service Medusa resolves for Modules.INVENTORY: implements IInventoryService. */
 export declare class InventoryModuleService implements Pick<IInventoryService, keyof IInventoryService> {
   /** Not part of IInventoryService: finds, and unless `dryRun` fixes, one page of levels whose reserved quantity drifted from their live reservations. */
   reconcile(options?: ReconcileOptions): Promise<Reconciliation>
+  /** Not part of IInventoryService: ledger retention (folds old movements into `carried_forward` ones). */
+  prune(options: { movementRetentionDays: number }): Promise<{ folded: number; carried: number; keys: number }>
+  // This module's own methods (the ledger, cycle counts); the shared context's `inventory` carries CallOptions.
+  listInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: { inventory?: CallOptions }): Promise<InventoryMovementDTO[]>
+  listAndCountInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: { inventory?: CallOptions }): Promise<[InventoryMovementDTO[], number]>
+  verifyInventoryLedger(options?: { after?: string | null; limit?: number }, context?: { inventory?: CallOptions }): Promise<LedgerReport>
+  setInventoryQuantities(input: SetInventoryQuantityInput[], context?: { inventory?: CallOptions }): Promise<InventoryLevelDTO[]>
 }
 export interface InventoryModuleService extends IInventoryService {}
 

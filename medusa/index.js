@@ -21,6 +21,7 @@ const { API, CALL, MIGRATE, splitArgs } = require('../lib/internal')
 const { InventoryItem, InventoryLevel, ReservationItem, schema } = require('./entities')
 
 const CONNECTION_KEY = 'medusaInventoryRsConnection'
+const OPTIONS_KEY = 'medusaInventoryRsOptions'
 
 /**
  * The awilix of the app's Medusa container. `@medusajs/framework/awilix` exists from
@@ -180,9 +181,26 @@ function forCore(spec, args) {
   return out
 }
 
+/**
+ * The ledger's who and why of a write, from the shared context: `context.inventory`
+ * ({ reason, actor, reference, idempotencyKey, metadata }) wins, the workflow's
+ * transaction id is the default reference and the module option `actor` the default actor.
+ */
+function callOptions(spec, context, moduleOptions) {
+  if (spec.kind !== 'write') return null
+  const own = context.inventory && typeof context.inventory === 'object' ? context.inventory : {}
+  const out = { ...own }
+  if (out.reference === undefined && typeof context.transactionId === 'string' && context.transactionId) {
+    out.reference = context.transactionId
+  }
+  if (out.actor === undefined && typeof moduleOptions?.actor === 'string') out.actor = moduleOptions.actor
+  return out
+}
+
 class InventoryModuleService {
   constructor(cradle, moduleDeclaration) {
     this.moduleDeclaration = moduleDeclaration
+    this.options_ = cradle[OPTIONS_KEY] ?? {}
     this.connection_ = cradle[CONNECTION_KEY]
     try {
       this.eventBus_ = cradle[Modules.EVENT_BUS]
@@ -207,6 +225,15 @@ class InventoryModuleService {
   async reconcile(options) {
     try {
       return await this.connection_.reconcile(options)
+    } catch (e) {
+      throw toMedusaError(e)
+    }
+  }
+
+  /** Not part of IInventoryService: ledger retention (lib's prune). */
+  async prune(options) {
+    try {
+      return await this.connection_.prune(options)
     } catch (e) {
       throw toMedusaError(e)
     }
@@ -244,7 +271,7 @@ for (const spec of API.methods) {
       const context = split.context ?? {}
       let out
       try {
-        out = await this.connection_[CALL](spec, forCore(spec, args))
+        out = await this.connection_[CALL](spec, forCore(spec, args), callOptions(spec, context, this.options_))
       } catch (e) {
         throw toMedusaError(e)
       }
@@ -262,7 +289,7 @@ for (const spec of API.methods) {
 /** Opens this module instance's pool; closed by the service's onApplicationShutdown hook. */
 async function connectionLoader({ container, options }) {
   const inventory = await InventoryService.connect(databaseFrom(options))
-  container.register({ [CONNECTION_KEY]: asValue(inventory) })
+  container.register({ [CONNECTION_KEY]: asValue(inventory), [OPTIONS_KEY]: asValue(options ?? {}) })
 }
 
 /** `medusa db:migrate`: creates or upgrades the tables (recognises Medusa's own), then
@@ -272,6 +299,11 @@ async function runMigrations({ options, logger } = {}) {
   try {
     const { version, drift } = await inventory[MIGRATE]()
     logger?.info?.(`medusa-inventory-rs: schema at version ${version}`)
+    // Ledger retention (module option; default: keep every movement).
+    if (options?.movementRetentionDays !== undefined && options.movementRetentionDays !== null) {
+      const pruned = await inventory.prune({ movementRetentionDays: options.movementRetentionDays })
+      logger?.info?.(`medusa-inventory-rs: ${pruned.folded} movement(s) older than ${options.movementRetentionDays} days folded into ${pruned.carried}`)
+    }
     if (drift) logger?.warn?.(drift)
   } finally {
     await inventory.close()

@@ -104,6 +104,7 @@ pub fn connect(env: &Env, options: String) -> napi::Result<PromiseRaw<'_, Native
 pub fn api() -> String {
     let entities: serde_json::Map<_, _> = entity::ENTITIES
         .iter()
+        .chain([&&entity::INVENTORY_MOVEMENT])
         .map(|e| {
             let dates: Vec<_> = e
                 .columns
@@ -181,15 +182,18 @@ impl NativeInventory {
         settle(env, async move { svc.revert_migrations().await })
     }
 
-    /// Calls a Medusa method by name; `args` is the JSON array of its positional arguments.
-    /// Resolves to JSON `{ result, changes: [[object, action, ids], …] }`, changes being
-    /// what the committed call did (the Medusa adapter turns them into events).
+    /// Calls a manifest method by name; `args` is the JSON array of its positional
+    /// arguments, `options` JSON `{ reason?, actor?, reference?, idempotencyKey?,
+    /// metadata?, expectedStockedQuantity? }` (or null). Resolves to JSON `{ result,
+    /// changes: [[object, action, ids], …] }`, changes being what the committed call did
+    /// (the Medusa adapter turns them into events).
     #[napi]
     pub fn call<'env>(
         &self,
         env: &'env Env,
         method: String,
         args: String,
+        options: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let svc = self.inner.clone();
         settle(env, async move {
@@ -197,7 +201,11 @@ impl NativeInventory {
                 serde_json::Value::Array(a) => a,
                 other => vec![other],
             };
-            let out = dispatch::call(&svc, &method, &args).await?;
+            let options = match options {
+                Some(o) => parse(&o, "options")?,
+                None => serde_json::Value::Null,
+            };
+            let out = dispatch::call(&svc, &method, &args, &options).await?;
             Ok(out.to_json().to_string())
         })
     }
@@ -216,6 +224,38 @@ impl NativeInventory {
         settle(env, async move {
             let opts = ReconcileOptions::from_json(&parse(&options, "options")?)?;
             Ok(svc.reconcile(&opts).await?.to_string())
+        })
+    }
+
+    /// Ledger retention: folds movements older than `options.movementRetentionDays`
+    /// into one `carried_forward` movement per level and quantity, and drops expired
+    /// idempotency keys. Resolves to JSON `{ folded, carried, keys }`.
+    #[napi]
+    pub fn prune<'env>(
+        &self,
+        env: &'env Env,
+        options: String,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let svc = self.inner.clone();
+        settle(env, async move {
+            let opts = parse(&options, "options")?;
+            let days = match opts.get("movementRetentionDays") {
+                Some(serde_json::Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or(-1),
+                _ => {
+                    return Err(inventory_core::Error::invalid(
+                        "prune option movementRetentionDays must be an integer number of days",
+                    ))
+                }
+            };
+            if let Some(k) = opts
+                .as_object()
+                .and_then(|o| o.keys().find(|k| *k != "movementRetentionDays"))
+            {
+                return Err(inventory_core::Error::invalid(format!(
+                    "Unknown prune option '{k}'"
+                )));
+            }
+            Ok(svc.prune(days).await?.to_string())
         })
     }
 

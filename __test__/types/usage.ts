@@ -1,14 +1,14 @@
 // Type-checked by `npm run typecheck` (tsc --noEmit), never run: every method of the
 // facade called as a Medusa app calls it, its result used, and wrong calls rejected.
 import { InventoryError, InventoryService, methods } from 'medusa-inventory-rs'
-import type { InventoryItemDTO, InventoryLevelDTO, Reconciliation, ReservationItemDTO } from 'medusa-inventory-rs'
+import type { CallOptions, InventoryItemDTO, InventoryLevelDTO, InventoryMovementDTO, LedgerReport, Reconciliation, ReservationItemDTO } from 'medusa-inventory-rs'
 import definition, { InventoryModuleService, joinerConfig } from 'medusa-inventory-rs/medusa'
 import type { IInventoryService } from '@medusajs/types'
 
 export async function standalone(): Promise<void> {
   const inv = await InventoryService.connect({ url: 'postgres://localhost/shop', schema: 'public', maxConnections: 5, ssl: { rejectUnauthorized: false } })
   const version: number = await inv.migrate()
-  const ctx = { transactionManager: undefined }
+  const ctx: CallOptions = { reason: 'received', actor: 'user_1', reference: 'po_42', idempotencyKey: 'po_42:line_1', metadata: { dock: 3 } }
 
   const item: InventoryItemDTO = await inv.createInventoryItems({ sku: 'SHIRT-M', title: 'Shirt', requires_shipping: true, metadata: { color: 'blue' } })
   const items: InventoryItemDTO[] = await inv.createInventoryItems([{ sku: 'A' }, { sku: 'B', weight: 200 }], ctx)
@@ -48,6 +48,19 @@ export async function standalone(): Promise<void> {
     cursor = page.next
   } while (cursor !== null)
   await inv.reconcile()
+
+  // The ledger, cycle counts and compare-and-set (this module's own).
+  const history: InventoryMovementDTO[] = await inv.listInventoryMovements({ inventory_item_id: item.id, reason: ['adjustment', 'cycle_count'] }, { order: { id: 'DESC' }, take: 50 })
+  const [moves, moveCount]: [InventoryMovementDTO[], number] = await inv.listAndCountInventoryMovements({ created_at: { $gte: '2026-01-01T00:00:00Z' } })
+  void [history[0]?.delta, history[0]?.created_at.getTime(), moves, moveCount]
+  const report: LedgerReport = await inv.verifyInventoryLedger({ limit: 1000 })
+  void report.ok
+  const counted: InventoryLevelDTO[] = await inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'sloc_1', stocked_quantity: 42, expected_stocked_quantity: 40 }], { reason: 'cycle_count', actor: 'user_1' })
+  void counted
+  await inv.adjustInventory(item.id, 'sloc_1', -1, { expectedStockedQuantity: 42, idempotencyKey: 'ret_9' })
+  await inv.updateInventoryLevels({ inventory_item_id: item.id, location_id: 'sloc_1', stocked_quantity: 40, expected_stocked_quantity: 41 })
+  // @ts-expect-error a cycle count names the stock it expects
+  await inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'sloc_1', stocked_quantity: 42 }])
 
   const reservation: ReservationItemDTO = await inv.createReservationItems({ inventory_item_id: item.id, location_id: 'sloc_1', quantity: 2, line_item_id: 'ordli_1' })
   await inv.createReservationItems([{ inventory_item_id: item.id, location_id: 'sloc_1', quantity: 1, allow_backorder: true }])

@@ -3,8 +3,12 @@
 //! to the code that serves it. The addon exports it ([`manifest_json`]) and the JS
 //! facade and Medusa adapter build their methods from it, so no other list exists.
 
-use crate::entity::{Entity, INVENTORY_ITEM, INVENTORY_LEVEL, RESERVATION_ITEM};
+use crate::entity::{
+    Entity, INVENTORY_ITEM, INVENTORY_LEVEL, INVENTORY_MOVEMENT, RESERVATION_ITEM,
+};
 use crate::error::{Error, Result};
+use crate::idempotency::{request_text, reused};
+use crate::ledger::{Audit, CallOptions};
 use crate::outcome::Outcome;
 use crate::service::InventoryService;
 use serde_json::{json, Value};
@@ -33,7 +37,7 @@ impl Kind {
 }
 
 type Served<'a> = Pin<Box<dyn Future<Output = Result<Outcome>> + Send + 'a>>;
-type Handler = for<'a> fn(&'a InventoryService, &'a [Value]) -> Served<'a>;
+type Handler = for<'a> fn(&'a InventoryService, &'a [Value], &'a Audit) -> Served<'a>;
 
 /// One method of the API.
 #[derive(Debug)]
@@ -50,6 +54,8 @@ pub struct Method {
     /// The entity whose rows it returns (alone, in an array, or as `[rows, count]`),
     /// so the facade knows where timestamp columns are; None for scalars and id maps.
     pub result: Option<&'static Entity>,
+    /// Not one of Medusa's methods: this module's own (the ledger, compare-and-set).
+    pub extension: bool,
     serve: Handler,
 }
 
@@ -61,8 +67,11 @@ fn arg(args: &[Value], i: usize) -> &Value {
 
 /// A [`Handler`] from `|svc, args| future`, the future boxed so the table can hold it.
 macro_rules! serve {
-    (|$s:ident, $a:ident| $body:expr) => {{
-        fn serve<'a>($s: &'a InventoryService, $a: &'a [Value]) -> Served<'a> {
+    (|$s:ident, $a:ident| $body:expr) => {
+        serve!(|$s, $a, _audit| $body)
+    };
+    (|$s:ident, $a:ident, $o:ident| $body:expr) => {{
+        fn serve<'a>($s: &'a InventoryService, $a: &'a [Value], $o: &'a Audit) -> Served<'a> {
             Box::pin(async move { $body })
         }
         serve
@@ -81,8 +90,16 @@ macro_rules! method {
             entity: &$entity,
             kind: Kind::$kind,
             result: $result,
+            extension: false,
             serve: $serve,
         }
+    };
+}
+
+/// An [`EXTENSIONS`] entry: as `method!`, marked as this module's own.
+macro_rules! extension {
+    ($($t:tt)*) => {
+        Method { extension: true, ..method!($($t)*) }
     };
 }
 
@@ -100,15 +117,15 @@ pub static API: &[Method] = &[
     method!("retrieveInventoryItem", ["id", "config"], INVENTORY_ITEM, Read, ITEM,
         serve!(|s, a| s.retrieve(&INVENTORY_ITEM, arg(a, 0), arg(a, 1)).await.map(Outcome::from))),
     method!("createInventoryItems", ["data"], INVENTORY_ITEM, Write, ITEM,
-        serve!(|s, a| s.create_inventory_items(arg(a, 0)).await)),
+        serve!(|s, a, o| s.create_inventory_items(arg(a, 0), o).await)),
     method!("updateInventoryItems", ["data"], INVENTORY_ITEM, Write, ITEM,
-        serve!(|s, a| s.update_inventory_items(arg(a, 0)).await)),
+        serve!(|s, a, o| s.update_inventory_items(arg(a, 0), o).await)),
     method!("deleteInventoryItems", ["ids"], INVENTORY_ITEM, Write, None,
-        serve!(|s, a| s.delete_inventory_items(arg(a, 0)).await)),
+        serve!(|s, a, o| s.delete_inventory_items(arg(a, 0), o).await)),
     method!("softDeleteInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write, None,
-        serve!(|s, a| s.soft_delete_inventory_items(arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a, o| s.soft_delete_inventory_items(arg(a, 0), arg(a, 1), o).await)),
     method!("restoreInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write, None,
-        serve!(|s, a| s.restore_inventory_items(arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a, o| s.restore_inventory_items(arg(a, 0), arg(a, 1), o).await)),
 
     method!("listInventoryLevels", ["selector", "config"], INVENTORY_LEVEL, Read, LEVEL,
         serve!(|s, a| s.list(&INVENTORY_LEVEL, arg(a, 0), arg(a, 1)).await.map(Outcome::from))),
@@ -119,22 +136,22 @@ pub static API: &[Method] = &[
     method!("retrieveInventoryLevelByItemAndLocation", ["inventoryItemId", "locationId"], INVENTORY_LEVEL, Read, LEVEL,
         serve!(|s, a| s.retrieve_inventory_level_by_item_and_location(arg(a, 0), arg(a, 1)).await.map(Outcome::from))),
     method!("createInventoryLevels", ["data"], INVENTORY_LEVEL, Write, LEVEL,
-        serve!(|s, a| s.create_inventory_levels(arg(a, 0)).await)),
+        serve!(|s, a, o| s.create_inventory_levels(arg(a, 0), o).await)),
     method!("updateInventoryLevels", ["data"], INVENTORY_LEVEL, Write, LEVEL,
-        serve!(|s, a| s.update_inventory_levels(arg(a, 0)).await)),
+        serve!(|s, a, o| s.update_inventory_levels(arg(a, 0), o).await)),
     method!("deleteInventoryLevel", ["inventoryItemId", "locationId"], INVENTORY_LEVEL, Write, None,
-        serve!(|s, a| s.delete_inventory_level(arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a, o| s.delete_inventory_level(arg(a, 0), arg(a, 1), o).await)),
     method!("deleteInventoryLevels", ["ids"], INVENTORY_LEVEL, Write, None,
-        serve!(|s, a| s.delete_inventory_levels(arg(a, 0)).await)),
+        serve!(|s, a, o| s.delete_inventory_levels(arg(a, 0), o).await)),
     method!("softDeleteInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write, None,
-        serve!(|s, a| s.soft_delete_inventory_levels(arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a, o| s.soft_delete_inventory_levels(arg(a, 0), arg(a, 1), o).await)),
     method!("restoreInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write, None,
-        serve!(|s, a| s.restore_inventory_levels(arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a, o| s.restore_inventory_levels(arg(a, 0), arg(a, 1), o).await)),
     // Resolves to [levels, { InventoryLevel: levels }].
     method!("deleteInventoryItemLevelByLocationId", ["locationId"], INVENTORY_LEVEL, Write, LEVEL,
-        serve!(|s, a| s.delete_inventory_item_level_by_location_id(arg(a, 0)).await)),
+        serve!(|s, a, o| s.delete_inventory_item_level_by_location_id(arg(a, 0), o).await)),
     method!("adjustInventory", ["inventoryItemId", "locationId", "adjustment"], Some(&["data"]), INVENTORY_LEVEL, Write, LEVEL,
-        serve!(|s, a| s.adjust_inventory(a).await)),
+        serve!(|s, a, o| s.adjust_inventory(a, o).await)),
 
     method!("listReservationItems", ["selector", "config"], RESERVATION_ITEM, Read, RESERVATION,
         serve!(|s, a| s.list(&RESERVATION_ITEM, arg(a, 0), arg(a, 1)).await.map(Outcome::from))),
@@ -143,21 +160,21 @@ pub static API: &[Method] = &[
     method!("retrieveReservationItem", ["id", "config"], RESERVATION_ITEM, Read, RESERVATION,
         serve!(|s, a| s.retrieve(&RESERVATION_ITEM, arg(a, 0), arg(a, 1)).await.map(Outcome::from))),
     method!("createReservationItems", ["data"], RESERVATION_ITEM, Write, RESERVATION,
-        serve!(|s, a| s.create_reservation_items(arg(a, 0)).await)),
+        serve!(|s, a, o| s.create_reservation_items(arg(a, 0), o).await)),
     method!("updateReservationItems", ["data"], RESERVATION_ITEM, Write, RESERVATION,
-        serve!(|s, a| s.update_reservation_items(arg(a, 0)).await)),
+        serve!(|s, a, o| s.update_reservation_items(arg(a, 0), o).await)),
     method!("deleteReservationItems", ["ids"], RESERVATION_ITEM, Write, None,
-        serve!(|s, a| s.delete_reservation_items(arg(a, 0)).await)),
+        serve!(|s, a, o| s.delete_reservation_items(arg(a, 0), o).await)),
     method!("softDeleteReservationItems", ["ids", "config"], RESERVATION_ITEM, Write, None,
-        serve!(|s, a| s.soft_delete_reservation_items(arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a, o| s.soft_delete_reservation_items(arg(a, 0), arg(a, 1), o).await)),
     method!("restoreReservationItems", ["ids", "config"], RESERVATION_ITEM, Write, None,
-        serve!(|s, a| s.restore_reservation_items(arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a, o| s.restore_reservation_items(arg(a, 0), arg(a, 1), o).await)),
     method!("deleteReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write, None,
-        serve!(|s, a| s.delete_reservation_items_by_line_item(arg(a, 0)).await)),
+        serve!(|s, a, o| s.delete_reservation_items_by_line_item(arg(a, 0), o).await)),
     method!("restoreReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write, None,
-        serve!(|s, a| s.restore_reservation_items_by_line_item(arg(a, 0)).await)),
+        serve!(|s, a, o| s.restore_reservation_items_by_line_item(arg(a, 0), o).await)),
     method!("deleteReservationItemByLocationId", ["locationId"], RESERVATION_ITEM, Write, None,
-        serve!(|s, a| s.delete_reservation_item_by_location_id(arg(a, 0)).await)),
+        serve!(|s, a, o| s.delete_reservation_item_by_location_id(arg(a, 0), o).await)),
 
     method!("confirmInventory", ["inventoryItemId", "locationIds", "quantity"], INVENTORY_LEVEL, Read, None,
         serve!(|s, a| s.confirm_inventory(arg(a, 0), arg(a, 1), arg(a, 2)).await.map(Outcome::from))),
@@ -169,9 +186,24 @@ pub static API: &[Method] = &[
         serve!(|s, a| s.retrieve_reserved_quantity(arg(a, 0), arg(a, 1)).await.map(Outcome::from))),
 ];
 
+const MOVEMENT: Option<&Entity> = Some(&INVENTORY_MOVEMENT);
+
+/// This module's methods beyond Medusa's, served and described the same way.
+#[rustfmt::skip]
+pub static EXTENSIONS: &[Method] = &[
+    extension!("listInventoryMovements", ["filters", "config"], INVENTORY_LEVEL, Read, MOVEMENT,
+        serve!(|s, a| s.list_inventory_movements(arg(a, 0), arg(a, 1), false).await.map(Outcome::from))),
+    extension!("listAndCountInventoryMovements", ["filters", "config"], INVENTORY_LEVEL, Read, MOVEMENT,
+        serve!(|s, a| s.list_inventory_movements(arg(a, 0), arg(a, 1), true).await.map(Outcome::from))),
+    extension!("verifyInventoryLedger", ["options"], INVENTORY_LEVEL, Read, None,
+        serve!(|s, a| s.verify_inventory_ledger(arg(a, 0)).await.map(Outcome::from))),
+    extension!("setInventoryQuantities", ["data"], INVENTORY_LEVEL, Write, LEVEL,
+        serve!(|s, a, o| s.set_inventory_quantities(arg(a, 0), o).await)),
+];
+
 /// The manifest entry of `name`.
 pub fn method(name: &str) -> Option<&'static Method> {
-    API.iter().find(|m| m.name == name)
+    API.iter().chain(EXTENSIONS).find(|m| m.name == name)
 }
 
 /// The manifest as the JS side reads it: `[{ name, params, arrayParams, entity, kind,
@@ -179,6 +211,7 @@ pub fn method(name: &str) -> Option<&'static Method> {
 pub fn manifest_json() -> Value {
     Value::Array(
         API.iter()
+            .chain(EXTENSIONS)
             .map(|m| {
                 json!({
                     "name": m.name,
@@ -187,17 +220,84 @@ pub fn manifest_json() -> Value {
                     "entity": m.entity.name,
                     "kind": m.kind.as_str(),
                     "result": m.result.map(|e| e.name),
+                    "extension": m.extension,
                 })
             })
             .collect(),
     )
 }
 
-pub async fn call(svc: &InventoryService, method_name: &str, args: &[Value]) -> Result<Outcome> {
+/// Calls `method_name` with its positional `args` and the caller's `options`
+/// (reason, actor, reference, idempotency key: see ledger.rs). A write with an
+/// idempotency key answers a repeat with its first committed result.
+pub async fn call(
+    svc: &InventoryService,
+    method_name: &str,
+    args: &[Value],
+    options: &Value,
+) -> Result<Outcome> {
     crate::limits::check_args(args)?;
     let m = method(method_name)
         .ok_or_else(|| Error::invalid(format!("Unknown method '{method_name}'")))?;
-    (m.serve)(svc, args).await
+    let options = CallOptions::from_json(options)?;
+    let mut audit = Audit::new(m.name, options, svc.ledger, svc.idempotency_ttl);
+    if m.kind != Kind::Write || audit.key().is_none() {
+        // Reads change nothing: a key means nothing to them.
+        return (m.serve)(svc, args, &audit).await;
+    }
+    audit.request = Some(request_text(m.name, args));
+    let audit = &audit;
+    idempotent(svc, audit, || (m.serve)(svc, args, audit)).await
+}
+
+/// The committed response of the call's key when the same request made it;
+/// an error when another request did; None when the key is free (or expired).
+async fn replay(
+    svc: &InventoryService,
+    key: &str,
+    audit: &Audit,
+    request: &str,
+) -> Result<Option<Outcome>> {
+    let c = svc.client().await?;
+    let stmt = c
+        .prepare_cached(
+            "SELECT request_hash = md5($2::text::jsonb::text), response -> 'result'
+             FROM inventory_idempotency_key WHERE key = $1 AND expires_at > now()",
+        )
+        .await?;
+    match c.query_opt(&stmt, &[&key, &request]).await? {
+        None => Ok(None),
+        Some(row) if row.get::<_, bool>(0) => Ok(Some(Outcome::from(row.get::<_, Value>(1)))),
+        Some(_) => Err(reused(key, audit.method)),
+    }
+}
+
+/// Runs a keyed write: a repeat answers with the first committed result (and
+/// no changes, so no events are emitted twice); otherwise `run` applies it and
+/// stores the key in its transaction (idempotency.rs). When `run` fails, a
+/// twin with the key may have committed meanwhile (our key insert was refused,
+/// or the twin's write left ours nothing to do): its result is the answer.
+async fn idempotent<F, Fut>(svc: &InventoryService, audit: &Audit, run: F) -> Result<Outcome>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Outcome>>,
+{
+    let (Some(key), Some(request)) = (audit.key(), audit.request.as_deref()) else {
+        return run().await;
+    };
+    if let Some(out) = replay(svc, key, audit, request).await? {
+        return Ok(out);
+    }
+    match run().await {
+        Ok(out) => Ok(out),
+        Err(e) => match replay(svc, key, audit, request).await {
+            Ok(Some(out)) => Ok(out),
+            Err(other_request) if other_request.kind == crate::ErrorType::InvalidData => {
+                Err(other_request)
+            }
+            _ => Err(e),
+        },
+    }
 }
 
 #[cfg(test)]

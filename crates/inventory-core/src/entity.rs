@@ -304,3 +304,18 @@ pub static RESERVATION_ITEM: Entity = Entity {
     ignored: &[],
     numeric_rule: Rule::Positive,
 };
+
+/// The movement ledger's rows, described only for what the facade revives
+/// (their timestamp); the ledger's SQL, filters and DTO are in ledger.rs. Not
+/// one of Medusa's entities, so not in [`ENTITIES`].
+pub static INVENTORY_MOVEMENT: Entity = Entity {
+    name: "InventoryMovement",
+    table: "inventory_movement",
+    prefix: "",
+    columns: &[col("id", Kind::Text), col("created_at", Kind::Timestamp)],
+    searchable: &[],
+    computed: &[],
+    relations: &[],
+    ignored: &[],
+    numeric_rule: Rule::Any,
+};

@@ -2,7 +2,9 @@
 
 use crate::entity::INVENTORY_ITEM;
 use crate::error::{Error, Result};
+use crate::idempotency::commit;
 use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
+use crate::ledger::{insert_sql, pivot, whole_levels, Audit};
 use crate::outcome::{ids_in, Outcome, ITEM, LEVEL, RESERVATION};
 use crate::service::InventoryService;
 use crate::sql::Params;
@@ -14,18 +16,29 @@ static CREATE: InputSpec = InputSpec::create(&INVENTORY_ITEM);
 static UPDATE: InputSpec = InputSpec::update(&INVENTORY_ITEM);
 
 impl InventoryService {
-    pub(crate) async fn create_inventory_items(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn create_inventory_items(
+        &self,
+        input: &Value,
+        audit: &Audit,
+    ) -> Result<Outcome> {
         let (rows, was_array) = self.parse_create(&CREATE, input)?;
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
-        let c = self.client().await?;
-        let out = insert_rows(&c, &INVENTORY_ITEM, &rows).await?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let out = insert_rows(&tx, &INVENTORY_ITEM, &rows).await?;
         let ids = ids_in(&Value::Array(out.clone()));
-        Ok(Outcome::from(shape(out, was_array)).with(ITEM, "created", ids))
+        let outcome = Outcome::from(shape(out, was_array)).with(ITEM, "created", ids);
+        commit(tx, audit, &outcome).await?;
+        Ok(outcome)
     }
 
-    pub(crate) async fn update_inventory_items(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn update_inventory_items(
+        &self,
+        input: &Value,
+        audit: &Audit,
+    ) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let rows = inputs
             .iter()
@@ -57,23 +70,41 @@ impl InventoryService {
                 missing.join(", ")
             )));
         }
-        tx.commit().await?;
         let ids = ids_in(&Value::Array(out.clone()));
-        Ok(Outcome::from(shape(out, was_array)).with(ITEM, "updated", ids))
+        let outcome = Outcome::from(shape(out, was_array)).with(ITEM, "updated", ids);
+        commit(tx, audit, &outcome).await?;
+        Ok(outcome)
     }
 
-    pub(crate) async fn delete_inventory_items(&self, ids: &Value) -> Result<Outcome> {
-        let ids = ids_of(ids, "ids")?;
-        let c = self.client().await?;
-        // Levels and reservations go with the item through the ON DELETE CASCADE foreign keys.
-        let rows = c
-            .query(
-                "DELETE FROM inventory_item WHERE id = ANY($1) RETURNING id",
-                &[&ids],
-            )
-            .await?;
-        let gone = rows.iter().map(|r| r.get(0)).collect();
-        Ok(Outcome::from(Value::Null).with(ITEM, "deleted", gone))
+    pub(crate) async fn delete_inventory_items(
+        &self,
+        ids: &Value,
+        audit: &Audit,
+    ) -> Result<Outcome> {
+        let mut params = Params::default();
+        let p = params.push(ids_of(ids, "ids")?);
+        let mut c = self.client().await?;
+        // Levels and reservations go with the item through the ON DELETE CASCADE
+        // foreign keys. The live ones are locked first (the crate's order); every
+        // level, soft-deleted ones too, closes in the ledger with what it held.
+        let gone = format!("SELECT {} FROM lv l", whole_levels("l", false));
+        let sql = format!(
+            "WITH lv AS MATERIALIZED (SELECT * FROM inventory_level WHERE inventory_item_id = ANY({p}) ORDER BY id FOR UPDATE),
+                  i AS (DELETE FROM inventory_item WHERE id = ANY({p}) RETURNING id),
+                  mv AS ({})
+             SELECT ARRAY(SELECT id FROM i)",
+            insert_sql(&pivot(&gone), params.0.len() + 1)
+        );
+        locked_removal(
+            &mut c,
+            &format!("t.inventory_item_id = ANY({p}::text[])"),
+            &params,
+            &sql,
+            true,
+            audit,
+            |row| Ok(Outcome::from(Value::Null).with(ITEM, "deleted", row.get(0))),
+        )
+        .await
     }
 
     /// Soft-deletes items with their levels and reservations, all stamped with the
@@ -82,13 +113,14 @@ impl InventoryService {
         &self,
         ids: &Value,
         config: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
         let mut params = Params::default();
         let p = params.push(ids_of(ids, "ids")?);
         let mut c = self.client().await?;
         // Reservations, then levels, locked first (the crate's order), so no
         // reservation arrives at a level while it is being taken away.
-        let row = locked_removal(
+        locked_removal(
             &mut c,
             &format!("t.inventory_item_id = ANY({p}::text[])"),
             &params,
@@ -101,18 +133,23 @@ impl InventoryService {
                             WHERE inventory_item_id IN (SELECT id FROM i) AND deleted_at IS NULL RETURNING id)
                  SELECT ARRAY(SELECT id FROM i), ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r)"
             ),
+            false,
+            audit,
+            |row| {
+                Ok(Outcome::from(linkable_result(config, row))
+                    .with(ITEM, "deleted", row.get(0))
+                    .with(LEVEL, "deleted", row.get(1))
+                    .with(RESERVATION, "deleted", row.get(2)))
+            },
         )
-        .await?;
-        Ok(Outcome::from(linkable_result(config, &row))
-            .with(ITEM, "deleted", row.get(0))
-            .with(LEVEL, "deleted", row.get(1))
-            .with(RESERVATION, "deleted", row.get(2)))
+        .await
     }
 
     pub(crate) async fn restore_inventory_items(
         &self,
         ids: &Value,
         config: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let mut c = self.client().await?;
@@ -139,11 +176,12 @@ impl InventoryService {
                 &[&ids],
             )
             .await?;
-        tx.commit().await?;
-        Ok(Outcome::from(linkable_result(config, &row))
+        let outcome = Outcome::from(linkable_result(config, &row))
             .with(ITEM, "restored", row.get(0))
             .with(LEVEL, "restored", row.get(1))
-            .with(RESERVATION, "restored", row.get(2)))
+            .with(RESERVATION, "restored", row.get(2));
+        commit(tx, audit, &outcome).await?;
+        Ok(outcome)
     }
 }
 

@@ -2,7 +2,9 @@
 //! quantity reads served from it.
 
 use crate::entity::INVENTORY_LEVEL;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorType, Result};
+use crate::idempotency::commit;
+use crate::ledger::{insert_sql, pivot, record_whole_levels, whole_levels, Audit};
 
 use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
@@ -43,6 +45,25 @@ pub(crate) async fn lock_levels<C: deadpool_postgres::GenericClient>(
             Ok((r.get(0), r.get(1), r.get(2), avail))
         })
         .collect()
+}
+
+/// The compare-and-set field of level updates and cycle counts.
+const EXPECTED: &str = "expected_stocked_quantity";
+
+/// A compare-and-set whose level moved (Shopify's COMPARE_QUANTITY_STALE):
+/// `conflict`, with that code, naming what was expected and what is there.
+fn stale(item: &str, loc: &str, expected: &Option<Decimal>, found: Option<&str>) -> Error {
+    let expected = expected.map(|d| d.to_string()).unwrap_or_default();
+    let found = found.map(str::to_string).unwrap_or_default();
+    let mut e = Error::new(
+        ErrorType::Conflict,
+        format!(
+            "The stocked_quantity of item {item} at location {loc} is {found}, not the expected {expected}: \
+             it changed since it was read"
+        ),
+    );
+    e.code = Some("COMPARE_QUANTITY_STALE".into());
+    e
 }
 
 fn not_stocked(item: &str, loc: &str) -> String {
@@ -135,26 +156,69 @@ fn compare_decimal_text(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 impl InventoryService {
-    pub(crate) async fn create_inventory_levels(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn create_inventory_levels(
+        &self,
+        input: &Value,
+        audit: &Audit,
+    ) -> Result<Outcome> {
         let (rows, was_array) = self.parse_create(&CREATE, input)?;
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
-        let c = self.client().await?;
-        let out = insert_rows(&c, &INVENTORY_LEVEL, &rows).await?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let out = insert_rows(&tx, &INVENTORY_LEVEL, &rows).await?;
         let ids = ids_in(&Value::Array(out.clone()));
-        Ok(Outcome::from(shape(out, was_array)).with(LEVEL, "created", ids))
+        record_whole_levels(&tx, &ids, true, audit).await?;
+        let outcome = Outcome::from(shape(out, was_array)).with(LEVEL, "created", ids);
+        commit(tx, audit, &outcome).await?;
+        Ok(outcome)
     }
 
     /// Sets stocked/incoming quantities and metadata of levels addressed by
     /// (inventory_item_id, location_id). reserved_quantity is never taken from input.
-    pub(crate) async fn update_inventory_levels(&self, input: &Value) -> Result<Outcome> {
+    /// A row with `expected_stocked_quantity` is applied only if the level still
+    /// holds that stock (compare-and-set); otherwise the call is refused as stale.
+    pub(crate) async fn update_inventory_levels(
+        &self,
+        input: &Value,
+        audit: &Audit,
+    ) -> Result<Outcome> {
+        self.set_levels(input, audit, false).await
+    }
+
+    /// Cycle counts: as updateInventoryLevels, each row required to name the
+    /// stock it expects (`expected_stocked_quantity`); reason `cycle_count`.
+    pub(crate) async fn set_inventory_quantities(
+        &self,
+        input: &Value,
+        audit: &Audit,
+    ) -> Result<Outcome> {
+        self.set_levels(input, audit, true).await
+    }
+
+    async fn set_levels(&self, input: &Value, audit: &Audit, compare: bool) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
-        let rows = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parse_input(&UPDATE, v, was_array.then_some(i)))
-            .collect::<Result<Vec<_>>>()?;
+        let mut rows = Vec::with_capacity(inputs.len());
+        let mut expected = Vec::with_capacity(inputs.len());
+        for (i, v) in inputs.iter().enumerate() {
+            let at = |m: String| match was_array {
+                true => Error::invalid(format!("{m} (at index {i})")),
+                false => Error::invalid(m),
+            };
+            let mut v = (*v).clone();
+            let e = match v.as_object_mut().and_then(|o| o.remove(EXPECTED)) {
+                None | Some(Value::Null) if compare => {
+                    return Err(at(format!("{EXPECTED} is required")))
+                }
+                None | Some(Value::Null) => None,
+                Some(q) => {
+                    Some(parse_quantity(&q, EXPECTED, Rule::Any).map_err(|er| at(er.message))?)
+                }
+            };
+            expected.push(e);
+            rows.push(parse_input(&UPDATE, &v, was_array.then_some(i))?);
+        }
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
@@ -179,35 +243,60 @@ impl InventoryService {
             return Err(Error::not_found(missing.join(", ")));
         }
         let mut out = Vec::with_capacity(rows.len());
-        for (r, (item, loc)) in rows.iter().zip(&pairs) {
+        for ((r, (item, loc)), want) in rows.iter().zip(&pairs).zip(&expected) {
             let mut params = Params::default();
             let pi = params.push(item.clone());
             let pl = params.push(loc.clone());
+            let pe = params.push(want.map(|d| d.to_string()));
             let sets = set_clause(r, &["id", "inventory_item_id", "location_id"], &mut params);
-            // The new row must read back (its available = stocked - reserved
-            // too); otherwise the error drops the transaction, rolling it back.
+            let moved = "SELECT u.id AS level_id, u.inventory_item_id AS item, u.location_id AS loc,
+                                u.old_s, u.stocked_quantity AS new_s, NULL AS old_r, NULL AS new_r,
+                                u.old_i, u.incoming_quantity AS new_i,
+                                NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM u";
+            // The level is locked: `o` reads its latest values. The new row must
+            // read back (its available = stocked - reserved too); otherwise the
+            // error drops the transaction, rolling it back.
             let sql = format!(
-                "UPDATE inventory_level AS t SET {sets}
-                 WHERE t.inventory_item_id = {pi} AND t.location_id = {pl} AND t.deleted_at IS NULL
-                 RETURNING {}, {}",
+                "WITH o AS (SELECT id, stocked_quantity, incoming_quantity FROM inventory_level
+                            WHERE inventory_item_id = {pi} AND location_id = {pl} AND deleted_at IS NULL),
+                      u AS (UPDATE inventory_level AS t SET {sets} FROM o
+                            WHERE t.id = o.id AND ({pe}::text IS NULL OR o.stocked_quantity = {pe}::text::numeric)
+                            RETURNING t.id, t.inventory_item_id, t.location_id, t.stocked_quantity,
+                                      t.incoming_quantity, o.stocked_quantity AS old_s,
+                                      o.incoming_quantity AS old_i, {} AS dto, {} AS fits),
+                      mv AS ({})
+                 SELECT (SELECT dto FROM u), (SELECT fits FROM u), (SELECT stocked_quantity::text FROM o)",
                 dto(&INVENTORY_LEVEL),
                 sql_level_fits("t.stocked_quantity", "t.reserved_quantity"),
+                insert_sql(&pivot(moved), params.0.len() + 1),
             );
+            let mut refs = params.refs();
+            audit.extend(&mut refs);
             let stmt = tx.prepare_cached(&sql).await?;
-            let row = tx.query_one(&stmt, &params.refs()).await?;
-            if !row.get::<_, bool>(1) {
-                return Err(beyond_level("stocked_quantity", item, loc));
+            let row = tx.query_one(&stmt, &refs).await?;
+            match (
+                row.get::<_, Option<Value>>(0),
+                row.get::<_, Option<bool>>(1),
+            ) {
+                (Some(dto), Some(true)) => out.push(dto),
+                (Some(_), _) => return Err(beyond_level("stocked_quantity", item, loc)),
+                (None, _) => {
+                    let found: Option<String> = row.get(2);
+                    return Err(stale(item, loc, want, found.as_deref()));
+                }
             }
-            out.push(row.get::<_, Value>(0));
         }
-        tx.commit().await?;
-        Ok(updated_levels(out, was_array))
+        let outcome = updated_levels(out, was_array);
+        commit(tx, audit, &outcome).await?;
+        Ok(outcome)
     }
 
     /// Adds `adjustment` to stocked_quantity as one guarded statement, so
-    /// concurrent adjustments never lose an update.
-    pub(crate) async fn adjust_inventory(&self, args: &[Value]) -> Result<Outcome> {
-        let (entries, was_array): (Vec<(String, String, Decimal)>, bool) = match args.first() {
+    /// concurrent adjustments never lose an update. With an expected stock
+    /// (`expectedStockedQuantity`) it applies only if the level still holds it.
+    pub(crate) async fn adjust_inventory(&self, args: &[Value], audit: &Audit) -> Result<Outcome> {
+        type Entry = (String, String, Decimal, Option<Decimal>);
+        let (entries, was_array): (Vec<Entry>, bool) = match args.first() {
             Some(Value::Array(list)) => (
                 list.iter()
                     .enumerate()
@@ -227,15 +316,27 @@ impl InventoryService {
                             Rule::Any,
                         )
                         .map_err(|er| at(er.message))?;
+                        let expected = match e.get("expectedStockedQuantity") {
+                            None | Some(Value::Null) => None,
+                            Some(q) => Some(
+                                parse_quantity(q, "expectedStockedQuantity", Rule::Any)
+                                    .map_err(|er| at(er.message))?,
+                            ),
+                        };
                         if let Some(obj) = e.as_object() {
                             if let Some(k) = obj.keys().find(|k| {
-                                !["inventoryItemId", "locationId", "adjustment"]
-                                    .contains(&k.as_str())
+                                ![
+                                    "inventoryItemId",
+                                    "locationId",
+                                    "adjustment",
+                                    "expectedStockedQuantity",
+                                ]
+                                .contains(&k.as_str())
                             }) {
                                 return Err(at(format!("Unknown field '{k}' for adjustInventory")));
                             }
                         }
-                        Ok((item.to_string(), loc.to_string(), adj))
+                        Ok((item.to_string(), loc.to_string(), adj, expected))
                     })
                     .collect::<Result<Vec<_>>>()?,
                 true,
@@ -245,18 +346,25 @@ impl InventoryService {
                 let loc = id_arg(args.get(1).unwrap_or(&Value::Null), "locationId")?;
                 let adj =
                     parse_quantity(args.get(2).unwrap_or(&Value::Null), "adjustment", Rule::Any)?;
-                (vec![(item, loc, adj)], false)
+                let expected = audit.options.expected_stocked_quantity;
+                (vec![(item, loc, adj, expected)], false)
             }
             None => return Err(Error::invalid("adjustInventory needs arguments")),
         };
-        // One statement answers both questions: the level is locked (latest
-        // version), then moved only if it stays readable. The first column is
-        // its DTO, NULL when refused; the second says whether a live level was
-        // there, in the same snapshot (a second query could see a level
-        // restored meanwhile and misreport a missing level as out of range).
+        // One statement answers every question: the level is locked (latest
+        // version), then moved only if it stays readable (and holds the
+        // expected stock), its movement written. The first column is its DTO,
+        // NULL when refused; the second says whether a live level was there, in
+        // the same snapshot (a second query could see a level restored meanwhile
+        // and misreport a missing level as out of range); the third is the stock
+        // it had.
+        let moved = "SELECT u.id AS level_id, u.inventory_item_id AS item, u.location_id AS loc,
+                            u.old_s, u.stocked_quantity AS new_s, NULL AS old_r, NULL AS new_r,
+                            NULL AS old_i, NULL AS new_i,
+                            NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM u";
         let sql = format!(
             "WITH lv AS MATERIALIZED (
-               SELECT id FROM inventory_level
+               SELECT id, stocked_quantity AS old_s FROM inventory_level
                WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL FOR UPDATE
              ),
              u AS (
@@ -265,35 +373,56 @@ impl InventoryService {
                    raw_stocked_quantity = {},
                    updated_at = now()
                FROM lv WHERE t.id = lv.id AND {}
-               RETURNING {} AS dto
-             )
-             SELECT (SELECT dto FROM u), EXISTS (SELECT 1 FROM lv)",
+                 AND ($4::text IS NULL OR lv.old_s = $4::text::numeric)
+               RETURNING t.id, t.inventory_item_id, t.location_id, t.stocked_quantity, lv.old_s,
+                         {} AS dto
+             ),
+             mv AS ({})
+             SELECT (SELECT dto FROM u), EXISTS (SELECT 1 FROM lv), (SELECT old_s::text FROM lv)",
             raw_of("trim_scale(t.stocked_quantity + $3::text::numeric)"),
             sql_level_fits(
                 "t.stocked_quantity + $3::text::numeric",
                 "t.reserved_quantity"
             ),
             dto(&INVENTORY_LEVEL),
+            insert_sql(&pivot(moved), 5),
         );
-        let moved = |row: tokio_postgres::Row, item: &str, loc: &str| -> Result<Value> {
-            match (row.get::<_, Option<Value>>(0), row.get::<_, bool>(1)) {
-                (Some(dto), _) => Ok(dto),
-                (None, true) => Err(beyond_level("adjustment", item, loc)),
-                (None, false) => Err(level_not_found(item, loc)),
-            }
-        };
+        let outcome_of =
+            |row: tokio_postgres::Row, (item, loc, _, expected): &Entry| -> Result<Value> {
+                match (row.get::<_, Option<Value>>(0), row.get::<_, bool>(1)) {
+                    (Some(dto), _) => Ok(dto),
+                    (None, false) => Err(level_not_found(item, loc)),
+                    (None, true) => {
+                        let had: Option<String> = row.get(2);
+                        let had_expected = match (expected, had.as_deref()) {
+                            (Some(e), Some(h)) => h.parse::<Decimal>().is_ok_and(|h| h == *e),
+                            _ => true,
+                        };
+                        if had_expected {
+                            Err(beyond_level("adjustment", item, loc))
+                        } else {
+                            Err(stale(item, loc, expected, had.as_deref()))
+                        }
+                    }
+                }
+            };
+        let entry_refs = |e: &Entry| (e.2.to_string(), e.3.map(|d| d.to_string()));
         let mut c = self.client().await?;
-        if entries.len() == 1 {
+        if entries.len() == 1 && audit.key().is_none() {
             // One statement, autocommit: the row lock it takes is its whole critical section.
-            let (item, loc, adj) = &entries[0];
+            let e = &entries[0];
+            let (adj, expected) = entry_refs(e);
+            let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                vec![&e.0, &e.1, &adj, &expected];
+            audit.extend(&mut refs);
             let stmt = c.prepare_cached(&sql).await?;
-            let row = c.query_one(&stmt, &[item, loc, &adj.to_string()]).await?;
-            return Ok(updated_levels(vec![moved(row, item, loc)?], was_array));
+            let row = c.query_one(&stmt, &refs).await?;
+            return Ok(updated_levels(vec![outcome_of(row, e)?], was_array));
         }
         let tx = c.transaction().await?;
         let pairs: Vec<(String, String)> = entries
             .iter()
-            .map(|(i, l, _)| (i.clone(), l.clone()))
+            .map(|(i, l, _, _)| (i.clone(), l.clone()))
             .collect();
         let locked = lock_levels(&tx, &pairs).await?;
         if let Some((i, l)) = pairs
@@ -304,12 +433,17 @@ impl InventoryService {
         }
         let stmt = tx.prepare_cached(&sql).await?;
         let mut out = Vec::with_capacity(entries.len());
-        for (item, loc, adj) in &entries {
-            let row = tx.query_one(&stmt, &[item, loc, &adj.to_string()]).await?;
-            out.push(moved(row, item, loc)?);
+        for e in &entries {
+            let (adj, expected) = entry_refs(e);
+            let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                vec![&e.0, &e.1, &adj, &expected];
+            audit.extend(&mut refs);
+            let row = tx.query_one(&stmt, &refs).await?;
+            out.push(outcome_of(row, e)?);
         }
-        tx.commit().await?;
-        Ok(updated_levels(out, was_array))
+        let outcome = updated_levels(out, was_array);
+        commit(tx, audit, &outcome).await?;
+        Ok(outcome)
     }
 
     pub(crate) async fn retrieve_inventory_level_by_item_and_location(
@@ -336,13 +470,18 @@ impl InventoryService {
     /// soft-deleting an item does): a reservation cannot outlive its level, so
     /// a level re-created later starts from nothing reserved and the invariant
     /// "reserved_quantity = sum of live reservations at the live level" holds.
-    /// Returns the levels' DTOs and the reservation ids released.
+    /// A hard-deleted level closes in the ledger (its quantities to 0); a
+    /// soft-deleted one keeps its quantities, so it has no movement.
+    /// `outcome` builds the call's result from the levels' DTOs and the
+    /// reservation ids released.
     async fn remove_levels(
         &self,
         cond: &str,
         params: &Params,
         hard: bool,
-    ) -> Result<(Vec<Value>, Vec<String>)> {
+        audit: &Audit,
+        outcome: impl Fn(Vec<Value>, Vec<String>) -> Outcome,
+    ) -> Result<Outcome> {
         let mut c = self.client().await?;
         let change = if hard {
             format!("DELETE FROM inventory_level t WHERE ({cond})")
@@ -358,69 +497,100 @@ impl InventoryService {
         } else {
             "TRUE"
         };
+        let closed = if hard {
+            let gone = format!("SELECT {} FROM lv", whole_levels("lv", false));
+            format!(
+                ", mv AS ({})",
+                insert_sql(&pivot(&gone), params.0.len() + 1)
+            )
+        } else {
+            String::new()
+        };
         let sql = format!(
-            "WITH lv AS ({change} RETURNING t.inventory_item_id, t.location_id, t.deleted_at, {dto} AS dto),
+            "WITH lv AS ({change} RETURNING t.id, t.inventory_item_id, t.location_id, t.deleted_at,
+                         t.stocked_quantity, t.reserved_quantity, t.incoming_quantity, {dto} AS dto),
                   rr AS (UPDATE reservation_item r SET deleted_at = now(), updated_at = now()
                          FROM lv WHERE {held}
                            AND r.inventory_item_id = lv.inventory_item_id AND r.location_id = lv.location_id
                            AND r.deleted_at IS NULL
-                         RETURNING r.id)
+                         RETURNING r.id){closed}
              SELECT ARRAY(SELECT dto FROM lv), ARRAY(SELECT id FROM rr ORDER BY id)",
             dto = dto(&INVENTORY_LEVEL)
         );
-        let row = locked_removal(&mut c, cond, params, &sql).await?;
-        Ok((row.get(0), row.get(1)))
+        locked_removal(&mut c, cond, params, &sql, hard, audit, |row| {
+            Ok(outcome(row.get(0), row.get(1)))
+        })
+        .await
     }
 
     pub(crate) async fn delete_inventory_level(
         &self,
         item: &Value,
         loc: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
         let item = id_arg(item, "inventoryItemId")?;
         let loc = id_arg(loc, "locationId")?;
         let mut params = Params::default();
         let (pi, pl) = (params.push(item), params.push(loc));
-        let (levels, released) = self
-            .remove_levels(
-                &format!(
-                    "t.inventory_item_id = {pi} AND t.location_id = {pl} AND t.deleted_at IS NULL"
-                ),
-                &params,
-                true,
-            )
-            .await?;
-        Ok(Outcome::from(Value::Null)
-            .with(LEVEL, "deleted", ids_in(&Value::Array(levels)))
-            .with(RESERVATION, "deleted", released))
+        self.remove_levels(
+            &format!(
+                "t.inventory_item_id = {pi} AND t.location_id = {pl} AND t.deleted_at IS NULL"
+            ),
+            &params,
+            true,
+            audit,
+            |levels, released| {
+                Outcome::from(Value::Null)
+                    .with(LEVEL, "deleted", ids_in(&Value::Array(levels)))
+                    .with(RESERVATION, "deleted", released)
+            },
+        )
+        .await
     }
 
-    pub(crate) async fn delete_inventory_levels(&self, ids: &Value) -> Result<Outcome> {
+    pub(crate) async fn delete_inventory_levels(
+        &self,
+        ids: &Value,
+        audit: &Audit,
+    ) -> Result<Outcome> {
         let mut params = Params::default();
         let p = params.push(ids_of(ids, "ids")?);
-        let (levels, released) = self
-            .remove_levels(&format!("t.id = ANY({p}::text[])"), &params, true)
-            .await?;
-        Ok(Outcome::from(Value::Null)
-            .with(LEVEL, "deleted", ids_in(&Value::Array(levels)))
-            .with(RESERVATION, "deleted", released))
+        self.remove_levels(
+            &format!("t.id = ANY({p}::text[])"),
+            &params,
+            true,
+            audit,
+            |levels, released| {
+                Outcome::from(Value::Null)
+                    .with(LEVEL, "deleted", ids_in(&Value::Array(levels)))
+                    .with(RESERVATION, "deleted", released)
+            },
+        )
+        .await
     }
 
     pub(crate) async fn soft_delete_inventory_levels(
         &self,
         ids: &Value,
         config: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
         let mut params = Params::default();
         let p = params.push(ids_of(ids, "ids")?);
-        let (levels, released) = self
-            .remove_levels(&format!("t.id = ANY({p}::text[])"), &params, false)
-            .await?;
-        let level_ids = ids_in(&Value::Array(levels));
-        let result = linkable_ids(config, &level_ids);
-        Ok(Outcome::from(result)
-            .with(LEVEL, "deleted", level_ids)
-            .with(RESERVATION, "deleted", released))
+        self.remove_levels(
+            &format!("t.id = ANY({p}::text[])"),
+            &params,
+            false,
+            audit,
+            |levels, released| {
+                let level_ids = ids_in(&Value::Array(levels));
+                Outcome::from(linkable_ids(config, &level_ids))
+                    .with(LEVEL, "deleted", level_ids)
+                    .with(RESERVATION, "deleted", released)
+            },
+        )
+        .await
     }
 
     /// Restores levels with the reservations that were released with them (same
@@ -429,6 +599,7 @@ impl InventoryService {
         &self,
         ids: &Value,
         config: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
         let mut c = self.client().await?;
@@ -446,8 +617,12 @@ impl InventoryService {
         tx.query(&stmt, &[&ids]).await?;
         let new_reserved = "coalesce((SELECT trim_scale(sum(r.quantity)) FROM r
                               WHERE r.inventory_item_id = t.inventory_item_id AND r.location_id = t.location_id), 0)";
+        let moved = "SELECT l.id AS level_id, l.inventory_item_id AS item, l.location_id AS loc,
+                            NULL AS old_s, NULL AS new_s, l.old_r, l.new_r, NULL AS old_i, NULL AS new_i,
+                            NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM l";
         let sql = format!(
-            "WITH src AS (SELECT id, inventory_item_id, location_id, deleted_at FROM inventory_level
+            "WITH src AS (SELECT id, inventory_item_id, location_id, deleted_at, reserved_quantity
+                          FROM inventory_level
                           WHERE id = ANY($1) AND deleted_at IS NOT NULL ORDER BY id FOR UPDATE),
                   r AS (UPDATE reservation_item t SET deleted_at = NULL, updated_at = now()
                         FROM src WHERE t.inventory_item_id = src.inventory_item_id
@@ -455,33 +630,47 @@ impl InventoryService {
                         RETURNING t.id, t.inventory_item_id, t.location_id, t.quantity),
                   l AS (UPDATE inventory_level t SET deleted_at = NULL, updated_at = now(),
                                reserved_quantity = {new_reserved}, raw_reserved_quantity = {raw}
-                        FROM src WHERE t.id = src.id RETURNING t.id)
+                        FROM src WHERE t.id = src.id
+                        RETURNING t.id, t.inventory_item_id, t.location_id,
+                                  src.reserved_quantity AS old_r, t.reserved_quantity AS new_r),
+                  mv AS ({insert})
              SELECT ARRAY[]::text[], ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r ORDER BY id)",
-            raw = raw_of(new_reserved)
+            raw = raw_of(new_reserved),
+            insert = insert_sql(&pivot(moved), 2),
         );
-        let row = tx.query_one(&sql, &[&ids]).await?;
-        tx.commit().await?;
+        let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&ids];
+        audit.extend(&mut refs);
+        let row = tx.query_one(&sql, &refs).await?;
         let released: Vec<String> = row.get(2);
         let level_ids: Vec<String> = row.get(1);
-        Ok(Outcome::from(linkable_ids(config, &level_ids))
+        let outcome = Outcome::from(linkable_ids(config, &level_ids))
             .with(LEVEL, "restored", level_ids)
-            .with(RESERVATION, "restored", released))
+            .with(RESERVATION, "restored", released);
+        commit(tx, audit, &outcome).await?;
+        Ok(outcome)
     }
 
     /// Soft-deletes every level at the location(s): the location is being removed.
     pub(crate) async fn delete_inventory_item_level_by_location_id(
         &self,
         loc: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
         let mut params = Params::default();
         let p = params.push(locations_of(loc)?);
-        let (levels, released) = self
-            .remove_levels(&format!("t.location_id = ANY({p}::text[])"), &params, false)
-            .await?;
-        let ids = ids_in(&Value::Array(levels.clone()));
-        Ok(Outcome::from(json!([levels, { "InventoryLevel": levels }]))
-            .with(LEVEL, "deleted", ids)
-            .with(RESERVATION, "deleted", released))
+        self.remove_levels(
+            &format!("t.location_id = ANY({p}::text[])"),
+            &params,
+            false,
+            audit,
+            |levels, released| {
+                let ids = ids_in(&Value::Array(levels.clone()));
+                Outcome::from(json!([levels, { "InventoryLevel": levels }]))
+                    .with(LEVEL, "deleted", ids)
+                    .with(RESERVATION, "deleted", released)
+            },
+        )
+        .await
     }
 
     /// (item exists, sum of `expr` over the live levels at `locs`) in one round trip.

@@ -3,15 +3,19 @@
 //!
 //! Modules, top to bottom; each `use`s only modules below it:
 //!
-//! - `dispatch`: Medusa method names to calls.
+//! - `dispatch`: method names (Medusa's and this module's extensions) to
+//!   calls, with the idempotent replay of keyed writes.
 //! - `items`, `levels`, `reservations`: each entity's writes and reads
-//!   (`impl InventoryService` blocks); `reconcile`: finds and fixes levels
-//!   whose reserved quantity drifted from their live reservations.
+//!   (`impl InventoryService` blocks); `movements`: the ledger's reads and
+//!   check; `reconcile`: finds and fixes levels whose reserved quantity
+//!   drifted from their live reservations, or their quantities from the ledger.
 //! - `service`: the handle (connect, pool, ids) and generic list/retrieve.
 //! - `reserver`: group commit of concurrent reservation calls, in front of
 //! - `reservation_engine`: decides and writes a group of reservations.
 //! - `stock`: level-domain rules shared by levels and reservations
 //!   (LEVEL_MAX, the level-removal lock protocol).
+//! - `idempotency`: a keyed call's key and result, stored at commit.
+//! - `ledger`: call options and the movement rows every write adds.
 //! - `write`: DTOs, inserts and SET clauses from validated rows.
 //! - `input`: input specs and validation into rows; `outcome`: results and
 //!   change events.
@@ -24,11 +28,14 @@ mod connection;
 pub mod dispatch;
 pub mod entity;
 pub mod error;
+mod idempotency;
 mod input;
 mod items;
+mod ledger;
 mod levels;
 mod limits;
 mod migrate;
+mod movements;
 mod outcome;
 mod quantity;
 mod reconcile;
@@ -42,6 +49,7 @@ mod write;
 
 pub use connection::SslOption;
 pub use error::{Error, ErrorType, Result};
+pub use ledger::{Audit, CallOptions};
 pub use outcome::{Change, Outcome};
 pub use reconcile::ReconcileOptions;
 pub use reserver::Grouping;

@@ -8,6 +8,7 @@
 //! writes is the sum of the reservations it holds locked.
 
 use crate::error::{Error, ErrorType, Result};
+use crate::ledger::{insert_sql, pivot, Audit};
 use crate::quantity::sql_level_fits;
 use crate::service::InventoryService;
 use crate::sql::Params;
@@ -82,6 +83,11 @@ const LIVE_SUM: &str = "coalesce((SELECT sum(r.quantity) FROM reservation_item r
      WHERE r.inventory_item_id = l.inventory_item_id AND r.location_id = l.location_id
        AND r.deleted_at IS NULL), 0)";
 
+/// Movement rows (ledger::pivot source) of the levels a fix wrote.
+const FIXED: &str = "SELECT f.id AS level_id, f.inventory_item_id AS item, f.location_id AS loc,
+     NULL AS old_s, NULL AS new_s, f.old_r, f.new_r, NULL AS old_i, NULL AS new_i,
+     NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM fixed f";
+
 /// One report line, built in SQL from a row with the level `l` and its `live` sum.
 const REPORT: &str = "jsonb_build_object('id', l.id, 'inventory_item_id', l.inventory_item_id,
      'location_id', l.location_id, 'reserved_quantity', l.reserved_quantity,
@@ -125,10 +131,75 @@ impl InventoryService {
             }
         }
         let next = match last {
-            Some(id) if scanned == opts.limit => Value::String(id),
-            _ => Value::Null,
+            Some(id) if scanned == opts.limit => Some(id),
+            _ => None,
         };
-        Ok(serde_json::json!({ "levels": levels, "next": next, "scanned": scanned }))
+        let ledger = self
+            .reconcile_ledger(opts.after.as_deref(), next.as_deref(), opts.dry_run)
+            .await?;
+        Ok(
+            serde_json::json!({ "levels": levels, "ledger": ledger, "next": next, "scanned": scanned }),
+        )
+    }
+
+    /// Levels with an id in (`after`, `upto`] (live, soft-deleted, or only in
+    /// the ledger since a hard delete) whose quantities differ from the sum of
+    /// their movements: reported, and unless `dry_run` closed with a movement
+    /// of reason `reconcile` each (the level's value is the truth). One
+    /// transaction: the levels are locked, then a new statement (which sees
+    /// every movement committed before the locks) writes the gaps.
+    async fn reconcile_ledger(
+        &self,
+        after: Option<&str>,
+        upto: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Value> {
+        let range = "($1::text IS NULL OR id > $1) AND ($2::text IS NULL OR id <= $2)";
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        if !dry_run {
+            tx.query(
+                &format!("SELECT id FROM inventory_level WHERE {range} ORDER BY id FOR UPDATE"),
+                &[&after, &upto],
+            )
+            .await?;
+        }
+        let gaps = "SELECT g.id AS level_id, g.item, g.loc, g.field, g.quantity - g.total AS delta,
+                           g.quantity AS resulting, NULL::text AS reservation_item_id,
+                           NULL::text AS line_item_id FROM gap g";
+        let sql = format!(
+            "WITH ids AS (SELECT id FROM inventory_level WHERE {range}
+                          UNION SELECT inventory_level_id FROM inventory_movement
+                          WHERE ($1::text IS NULL OR inventory_level_id > $1)
+                            AND ($2::text IS NULL OR inventory_level_id <= $2)),
+                  s AS (SELECT m.inventory_level_id AS id, m.field, sum(m.delta) AS total,
+                               min(m.inventory_item_id) AS item, min(m.location_id) AS loc
+                        FROM inventory_movement m WHERE m.inventory_level_id IN (SELECT id FROM ids)
+                        GROUP BY 1, 2),
+                  q AS (SELECT ids.id, coalesce(l.inventory_item_id, (SELECT min(item) FROM s WHERE s.id = ids.id)) AS item,
+                               coalesce(l.location_id, (SELECT min(loc) FROM s WHERE s.id = ids.id)) AS loc,
+                               v.field, v.quantity
+                        FROM ids LEFT JOIN inventory_level l ON l.id = ids.id,
+                        LATERAL (VALUES ('stocked_quantity', coalesce(l.stocked_quantity, 0)),
+                                        ('reserved_quantity', coalesce(l.reserved_quantity, 0)),
+                                        ('incoming_quantity', coalesce(l.incoming_quantity, 0))) v(field, quantity)),
+                  gap AS MATERIALIZED (
+                        SELECT q.*, coalesce(s.total, 0) AS total
+                        FROM q LEFT JOIN s ON s.id = q.id AND s.field = q.field
+                        WHERE q.quantity <> coalesce(s.total, 0)),
+                  mv AS ({})
+             SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'field', field, 'quantity', quantity,
+                                       'ledger_sum', total, 'fixed', NOT $3) ORDER BY id, field), '[]')
+             FROM gap",
+            insert_sql(gaps, 4)
+        );
+        let audit = Audit::internal("reconcile", self.ledger && !dry_run);
+        let dry = dry_run;
+        let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&after, &upto, &dry];
+        audit.extend(&mut refs);
+        let found: Value = tx.query_one(&sql, &refs).await?.get(0);
+        tx.commit().await?;
+        Ok(found)
     }
 
     /// Fixes one level in a transaction of its own: locks the live reservations
@@ -150,19 +221,26 @@ impl InventoryService {
                          WHERE l.reserved_quantity IS DISTINCT FROM d.live OR NOT {raw}),
              fixed AS (UPDATE inventory_level t SET reserved_quantity = {live},
                               raw_reserved_quantity = {raw_live}, updated_at = now()
-                       FROM drifted d WHERE t.id = d.id AND {fits} RETURNING t.id)
+                       FROM drifted d WHERE t.id = d.id AND {fits}
+                       RETURNING t.id, t.inventory_item_id, t.location_id,
+                                 d.reserved_quantity AS old_r, t.reserved_quantity AS new_r),
+             mv AS ({insert})
              SELECT {REPORT} || jsonb_build_object('fixed', EXISTS (SELECT 1 FROM fixed))
              FROM drifted l, LATERAL (SELECT l.live) d",
             raw = raw_agrees("l"),
             raw_live = raw_of(live),
             fits = sql_level_fits("t.stocked_quantity", live),
+            insert = insert_sql(&pivot(FIXED), 2),
         );
+        let audit = Audit::internal("reconcile", self.ledger);
+        let mut refs = params.refs();
+        audit.extend(&mut refs);
         let mut c = self.client().await?;
         for _ in 0..LOCK_ATTEMPTS {
             let tx = c.transaction().await?;
             if lock_levels_and_reservations(&tx, &cond, &params).await? {
                 // A new statement: it sees exactly the reservations now locked.
-                let row = tx.query_opt(&sql, &params.refs()).await?;
+                let row = tx.query_opt(&sql, &refs).await?;
                 tx.commit().await?;
                 return Ok(row.map(|r| r.get(0)));
             }

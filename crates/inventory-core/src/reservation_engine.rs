@@ -6,7 +6,10 @@
 
 use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
-use crate::input::{get_flag, get_quantity, get_text, Row};
+use crate::idempotency::{claim, held};
+use crate::input::{get_flag, get_quantity, get_text, shape, Row};
+use crate::ledger::{insert_charges, Audit, Charges};
+use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::quantity::add_in_domain;
 use crate::stock::{beyond_level, quantity_at};
 use crate::write::{insert_rows, raw_of};
@@ -15,9 +18,23 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// What one createReservationItems call gets back: its reservations (input order)
-/// and the ids of the levels it charged.
-pub(crate) type Reserved = (Vec<Value>, Vec<String>);
+/// One createReservationItems call: its validated rows, whether its input was
+/// an array (the shape of its result) and its audit (ledger, idempotency key).
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub rows: Vec<Row>,
+    pub was_array: bool,
+    pub audit: Audit,
+}
+
+/// What a call returns: its reservations (input order), and as changes those
+/// and the levels it charged.
+fn created(values: Vec<Value>, levels: Vec<String>, was_array: bool) -> Outcome {
+    let ids = ids_in(&Value::Array(values.clone()));
+    Outcome::from(shape(values, was_array))
+        .with(RESERVATION, "created", ids)
+        .with(LEVEL, "updated", levels)
+}
 
 /// Medusa's errors for a reservation that cannot be made: missing levels are
 /// reported (all of them) before a shortage.
@@ -151,13 +168,10 @@ fn no_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 /// rows are written, in one transaction. An error of the transaction as a
 /// whole (an id supplied twice, say) is returned as Err: the caller retries
 /// each call alone so that only its own fails.
-pub(crate) async fn reserve_group(
-    pool: &Pool,
-    calls: &[Vec<Row>],
-) -> Result<Vec<Result<Reserved>>> {
+pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Result<Outcome>>> {
     let demands: Vec<Result<Vec<Demand>>> = calls
         .iter()
-        .map(|rows| no_panic(|| demand_of(rows)))
+        .map(|call| no_panic(|| demand_of(&call.rows)))
         .collect();
     let mut pairs: Vec<(String, String)> = Vec::new();
     for d in demands.iter().flatten() {
@@ -170,22 +184,56 @@ pub(crate) async fn reserve_group(
     if pairs.is_empty() {
         return Ok(demands
             .into_iter()
-            .map(|d| d.map(|_| (vec![], vec![])))
+            .zip(calls)
+            .map(|(d, call)| d.map(|_| created(vec![], vec![], call.was_array)))
             .collect());
     }
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let mut levels = lock_for_reserve(&tx, &pairs).await?;
+    // Each accepted call's movement rows: the level's reserved quantity right
+    // after it, as `decide` leaves it for the next call of the group.
+    let mut charges = Charges::default();
+    let mut charge_audits: Vec<&Audit> = Vec::new();
     let decided: Vec<Result<Vec<Demand>>> = demands
         .into_iter()
-        .map(|d| d.and_then(|d| no_panic(|| decide(&d, &mut levels)).map(|_| d)))
+        .zip(calls)
+        .map(|(d, call)| {
+            let d = d.and_then(|d| no_panic(|| decide(&d, &mut levels)).map(|_| d))?;
+            for (k, total, _) in &d {
+                let at: Vec<&Row> = call
+                    .rows
+                    .iter()
+                    .filter(|r| {
+                        get_text(r, "inventory_item_id").as_ref() == Some(&k.0)
+                            && get_text(r, "location_id").as_ref() == Some(&k.1)
+                    })
+                    .collect();
+                let lines: Vec<Option<String>> =
+                    at.iter().map(|r| get_text(r, "line_item_id")).collect();
+                charges.level.push(levels[k].0.clone());
+                charges.item.push(k.0.clone());
+                charges.loc.push(k.1.clone());
+                charges.delta.push(total.to_string());
+                charges.resulting.push(levels[k].2.to_string());
+                charges
+                    .reservation
+                    .push((at.len() == 1).then(|| get_text(at[0], "id")).flatten());
+                charges.line_item.push(match lines.first() {
+                    Some(Some(l)) if lines.iter().all(|x| x.as_ref() == Some(l)) => Some(l.clone()),
+                    _ => None,
+                });
+                charge_audits.push(&call.audit);
+            }
+            Ok(d)
+        })
         .collect();
     let mut accepted: Vec<Row> = Vec::new();
     let mut charge_ids: Vec<String> = Vec::new();
     let mut charge_qs: Vec<String> = Vec::new();
-    for (rows, d) in calls.iter().zip(&decided) {
+    for (call, d) in calls.iter().zip(&decided) {
         if d.is_ok() {
-            for r in rows {
+            for r in &call.rows {
                 let key = (
                     get_text(r, "inventory_item_id").unwrap_or_default(),
                     get_text(r, "location_id").unwrap_or_default(),
@@ -211,13 +259,15 @@ pub(crate) async fn reserve_group(
             raw_of(new_reserved),
         );
         let stmt = tx.prepare_cached(&sql).await?;
-        let (updated, values) = tokio::try_join!(
+        let audits = Audit::columns(charge_audits.into_iter());
+        let (updated, values, ()) = tokio::try_join!(
             async {
                 tx.execute(&stmt, &[&charge_ids, &charge_qs])
                     .await
                     .map_err(Error::from)
             },
-            insert_rows(&tx, &RESERVATION_ITEM, &accepted)
+            insert_rows(&tx, &RESERVATION_ITEM, &accepted),
+            insert_charges(&tx, &charges, &audits),
         )?;
         let mut distinct = charge_ids.clone();
         distinct.sort();
@@ -231,22 +281,15 @@ pub(crate) async fn reserve_group(
             inserted.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
         }
     }
-    if let Err(e) = tx.commit().await {
-        // The COMMIT may have landed: retrying these calls alone would write
-        // them twice (or report them refused), so each accepted call gets the
-        // error and its outcome stays unknown, as for a lone call.
-        let e = Error::from(e);
-        return Ok(decided
-            .into_iter()
-            .map(|d| d.and_then(|_| Err(e.clone())))
-            .collect());
-    }
-    Ok(calls
+    // Every accepted call's outcome, before COMMIT: keyed calls store theirs
+    // with their key in this transaction.
+    let results: Vec<Result<Outcome>> = calls
         .iter()
         .zip(decided)
-        .map(|(rows, d)| {
+        .map(|(call, d)| {
             let d = d?;
-            let values = rows
+            let values = call
+                .rows
                 .iter()
                 .map(|r| {
                     let id = get_text(r, "id").unwrap_or_default();
@@ -256,7 +299,43 @@ pub(crate) async fn reserve_group(
                 })
                 .collect::<Result<Vec<_>>>()?;
             let ids = d.iter().map(|(k, _, _)| levels[k].0.clone()).collect();
-            Ok((values, ids))
+            Ok(created(values, ids, call.was_array))
         })
-        .collect())
+        .collect();
+    let keys: Vec<(String, String, String, String)> = calls
+        .iter()
+        .zip(&results)
+        .filter_map(|(call, r)| {
+            let out = r.as_ref().ok()?;
+            let a = &call.audit;
+            Some((
+                a.key()?.to_string(),
+                a.method.to_string(),
+                a.request.clone()?,
+                out.to_json().to_string(),
+            ))
+        })
+        .collect();
+    if let Some(ttl) = calls
+        .iter()
+        .find(|c| c.audit.key().is_some())
+        .map(|c| c.audit.ttl_seconds)
+    {
+        // A key another call committed first (or given twice in this group)
+        // fails the group: each call is retried alone and the repeat replays.
+        if !claim(&tx, ttl, &keys).await? {
+            return Err(held(&keys.first().map(|k| k.0.clone()).unwrap_or_default()));
+        }
+    }
+    if let Err(e) = tx.commit().await {
+        // The COMMIT may have landed: retrying these calls alone would write
+        // them twice (or report them refused), so each accepted call gets the
+        // error and its outcome stays unknown, as for a lone call.
+        let e = Error::from(e);
+        return Ok(results
+            .into_iter()
+            .map(|r| r.and_then(|_| Err(e.clone())))
+            .collect());
+    }
+    Ok(results)
 }

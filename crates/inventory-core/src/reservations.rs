@@ -6,12 +6,14 @@
 
 use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
+use crate::idempotency::commit;
 use crate::input::{
-    get_flag, get_quantity, get_text, ids_of, one_or_many, parse_input, shape, InputSpec,
+    get, get_flag, get_quantity, get_text, ids_of, one_or_many, parse_input, shape, InputSpec,
 };
+use crate::ledger::{insert_sql, pivot, Audit};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::quantity::sql_level_fits;
-use crate::reservation_engine::reservation_error;
+use crate::reservation_engine::{reservation_error, Call};
 use crate::service::InventoryService;
 use crate::sql::Params;
 use crate::stock::{beyond_level, quantity_at};
@@ -39,6 +41,7 @@ async fn release<C: deadpool_postgres::GenericClient>(
     cond: &str,
     params: &Params,
     mode: Release,
+    audit: &Audit,
 ) -> Result<(Vec<String>, Vec<String>)> {
     let (pick, change, counted) = match mode {
         Release::HardDelete => (
@@ -54,7 +57,7 @@ async fn release<C: deadpool_postgres::GenericClient>(
              RETURNING t.id",
             "",
         ),
-        Release::Restore => return restore(c, cond, params).await,
+        Release::Restore => return restore(c, cond, params, audit).await,
     };
     // Reservations and levels are locked whether or not this statement's
     // snapshot shows them live, and judged after the lock (whose row is the
@@ -68,7 +71,7 @@ async fn release<C: deadpool_postgres::GenericClient>(
     let sql = format!(
         "WITH r0 AS MATERIALIZED (
            SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
-                  t.deleted_at IS NULL AS live
+                  t.line_item_id AS line, t.deleted_at IS NULL AS live
            FROM reservation_item t
            WHERE ({cond}) ORDER BY t.id FOR UPDATE
          ),
@@ -76,7 +79,7 @@ async fn release<C: deadpool_postgres::GenericClient>(
          d AS (SELECT item, loc, sum(q) AS q FROM r {counted} GROUP BY 1, 2),
          lk0 AS MATERIALIZED (
            SELECT l.id, l.inventory_item_id AS item, l.location_id AS loc, l.deleted_at,
-                  l.stocked_quantity AS stocked, {new_reserved} AS reserved
+                  l.stocked_quantity AS stocked, l.reserved_quantity AS old_r, {new_reserved} AS reserved
            FROM inventory_level l JOIN d ON l.inventory_item_id = d.item AND l.location_id = d.loc
            ORDER BY l.id FOR UPDATE OF l
          ),
@@ -87,15 +90,19 @@ async fn release<C: deadpool_postgres::GenericClient>(
            UPDATE inventory_level t SET reserved_quantity = lk.reserved,
                   raw_reserved_quantity = {raw}, updated_at = now()
            FROM lk WHERE t.id = lk.id AND NOT EXISTS (SELECT 1 FROM bad)
-           RETURNING t.id
-         )
+           RETURNING t.id, lk.item, lk.loc, lk.old_r, t.reserved_quantity AS new_r
+         ),
+         mv AS ({insert})
          SELECT ARRAY(SELECT id FROM ch ORDER BY id), ARRAY(SELECT id FROM upd ORDER BY id),
                 (SELECT item FROM bad), (SELECT loc FROM bad)",
         raw = raw_of("lk.reserved"),
         fits = sql_level_fits("lk.stocked", "lk.reserved"),
+        insert = insert_sql(&pivot(&moved_reserved("upd", "r.live")), params.0.len() + 1),
     );
     let stmt = c.prepare_cached(&sql).await?;
-    let row = c.query_one(&stmt, &params.refs()).await?;
+    let mut refs = params.refs();
+    audit.extend(&mut refs);
+    let row = c.query_one(&stmt, &refs).await?;
     if let (Some(item), Some(loc)) = (
         row.get::<_, Option<String>>(2),
         row.get::<_, Option<String>>(3),
@@ -113,11 +120,13 @@ async fn restore<C: deadpool_postgres::GenericClient>(
     c: &C,
     cond: &str,
     params: &Params,
+    audit: &Audit,
 ) -> Result<(Vec<String>, Vec<String>)> {
     let new_reserved = "trim_scale(t.reserved_quantity + chk.total)";
     let sql = format!(
         "WITH r0 AS MATERIALIZED (
            SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
+                  t.line_item_id AS line,
                   coalesce(t.allow_backorder, false) AS bo, t.deleted_at IS NOT NULL AS gone
            FROM reservation_item t
            WHERE ({cond}) ORDER BY t.id FOR UPDATE
@@ -134,7 +143,7 @@ async fn restore<C: deadpool_postgres::GenericClient>(
            ORDER BY l.id FOR UPDATE
          ),
          chk AS MATERIALIZED (
-           SELECT d.item, d.loc, d.total, lk.id AS level_id,
+           SELECT d.item, d.loc, d.total, lk.id AS level_id, lk.reserved_quantity AS old_r,
                   CASE WHEN lk.id IS NULL THEN 'missing'
                        WHEN d.guarded > 0 AND lk.stocked_quantity - lk.reserved_quantity < d.guarded THEN 'short'
                        WHEN NOT {fits} THEN 'beyond' END AS problem
@@ -149,8 +158,9 @@ async fn restore<C: deadpool_postgres::GenericClient>(
            UPDATE inventory_level t SET reserved_quantity = {new_reserved},
                   raw_reserved_quantity = {raw}, updated_at = now()
            FROM chk, ok WHERE ok.ok AND t.id = chk.level_id
-           RETURNING t.id
+           RETURNING t.id, chk.item, chk.loc, chk.old_r, t.reserved_quantity AS new_r
          ),
+         mv AS ({insert}),
          p AS (SELECT problem, item, loc FROM chk WHERE problem IS NOT NULL
                ORDER BY problem = 'missing' DESC, item, loc LIMIT 1)
          SELECT ARRAY(SELECT id FROM ch ORDER BY id), ARRAY(SELECT id FROM upd ORDER BY id),
@@ -158,9 +168,12 @@ async fn restore<C: deadpool_postgres::GenericClient>(
          FROM (SELECT 1) one LEFT JOIN p ON true",
         raw = raw_of(new_reserved),
         fits = sql_level_fits("lk.stocked_quantity", "lk.reserved_quantity + d.total"),
+        insert = insert_sql(&pivot(&moved_reserved("upd", "TRUE")), params.0.len() + 1),
     );
     let stmt = c.prepare_cached(&sql).await?;
-    let row = c.query_one(&stmt, &params.refs()).await?;
+    let mut refs = params.refs();
+    audit.extend(&mut refs);
+    let row = c.query_one(&stmt, &refs).await?;
     if let (Some(kind), Some(item), Some(loc)) = (
         row.get::<_, Option<String>>(2),
         row.get::<_, Option<String>>(3),
@@ -173,6 +186,22 @@ async fn restore<C: deadpool_postgres::GenericClient>(
         });
     }
     Ok((row.get(0), row.get(1)))
+}
+
+/// Movement rows (ledger::pivot source) of the levels `upd` (id, item, loc,
+/// old_r, new_r) moved by the reservations `r` (id, item, loc, line; those
+/// counted match `counted`): each row names the reservation, and its line
+/// item, when it was the only one at that level.
+fn moved_reserved(upd: &str, counted: &str) -> String {
+    format!(
+        "SELECT u.id AS level_id, u.item, u.loc, NULL AS old_s, NULL AS new_s, u.old_r, u.new_r,
+                NULL AS old_i, NULL AS new_i,
+                (SELECT CASE WHEN count(*) = 1 THEN min(r.id) END FROM r
+                 WHERE r.item = u.item AND r.loc = u.loc AND {counted}) AS reservation_item_id,
+                (SELECT CASE WHEN count(*) = count(r.line) AND count(DISTINCT r.line) = 1 THEN min(r.line) END
+                 FROM r WHERE r.item = u.item AND r.loc = u.loc AND {counted}) AS line_item_id
+         FROM {upd} u"
+    )
 }
 
 fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
@@ -192,22 +221,34 @@ fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
     }
 }
 
+/// A reservation that moves a level in an update: its id and line item.
+type Mover = (String, Option<String>);
+
 /// Attempts a release by line item or location makes before giving up (`conflict`).
 const PREDICATE_PASSES: usize = 5;
 
 impl InventoryService {
-    pub(crate) async fn create_reservation_items(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn create_reservation_items(
+        &self,
+        input: &Value,
+        audit: &Audit,
+    ) -> Result<Outcome> {
         let (rows, was_array) = self.parse_create(&CREATE, input)?;
-        let (values, levels) = self.reserver.reserve(&self.pool, rows).await?;
-        let ids = ids_in(&Value::Array(values.clone()));
-        Ok(Outcome::from(shape(values, was_array))
-            .with(RESERVATION, "created", ids)
-            .with(LEVEL, "updated", levels))
+        let call = Call {
+            rows,
+            was_array,
+            audit: audit.clone(),
+        };
+        self.reserver.reserve(&self.pool, call).await
     }
 
     /// Changes quantity, location or details of reservations. The levels they
     /// leave are released, the levels they move to are checked and charged.
-    pub(crate) async fn update_reservation_items(&self, input: &Value) -> Result<Outcome> {
+    pub(crate) async fn update_reservation_items(
+        &self,
+        input: &Value,
+        audit: &Audit,
+    ) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
         let rows = inputs
             .iter()
@@ -230,18 +271,20 @@ impl InventoryService {
         let tx = c.transaction().await?;
         let stmt = tx
             .prepare_cached(
-                "SELECT id, inventory_item_id, location_id, quantity, coalesce(allow_backorder, false)
+                "SELECT id, inventory_item_id, location_id, quantity, coalesce(allow_backorder, false),
+                        line_item_id
                  FROM reservation_item WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR UPDATE",
             )
             .await?;
-        let current: HashMap<String, (String, String, Decimal, bool)> = tx
+        type Current = (String, String, Decimal, bool, Option<String>);
+        let current: HashMap<String, Current> = tx
             .query(&stmt, &[&ids])
             .await?
             .iter()
             .map(|r| {
                 Ok((
                     r.get::<_, String>(0),
-                    (r.get(1), r.get(2), quantity_at(r, 3)?, r.get(4)),
+                    (r.get(1), r.get(2), quantity_at(r, 3)?, r.get(4), r.get(5)),
                 ))
             })
             .collect::<Result<_>>()?;
@@ -262,9 +305,15 @@ impl InventoryService {
         // exact numeric: a net term need not be a valid quantity on its own
         // (0.25 -> 10^28 - 1 nets 10^28 - 1.25), only the level it leaves must be.
         let (mut t_item, mut t_loc, mut t_q, mut t_guard) = (vec![], vec![], vec![], vec![]);
+        // Which reservations (and line items) move each level, for its movement row.
+        let mut movers: HashMap<(String, String), Vec<Mover>> = HashMap::new();
         for r in &rows {
             let id = get_text(r, "id").unwrap_or_default();
-            let (item, old_loc, old_q, old_bo) = &current[&id];
+            let (item, old_loc, old_q, old_bo, old_line) = &current[&id];
+            let line = match get(r, "line_item_id") {
+                Some(f) => f.text.clone(),
+                None => old_line.clone(),
+            };
             let new_loc = get_text(r, "location_id").unwrap_or_else(|| old_loc.clone());
             let new_q = get_quantity(r, "quantity").unwrap_or(*old_q);
             let backorder = get_flag(r, "allow_backorder").unwrap_or(*old_bo);
@@ -273,6 +322,10 @@ impl InventoryService {
                 (old_loc.clone(), -*old_q, false),
                 (new_loc, new_q, increases && !backorder),
             ] {
+                movers
+                    .entry((item.clone(), loc.clone()))
+                    .or_default()
+                    .push((id.clone(), line.clone()));
                 t_item.push(item.clone());
                 t_loc.push(loc);
                 t_q.push(q.to_string());
@@ -322,22 +375,52 @@ impl InventoryService {
             return Err(beyond_level("quantity", &item, &loc));
         }
         // A release from a level that no longer exists has nothing to give back.
-        let (level_ids, level_deltas): (Vec<String>, Vec<String>) = moved
-            .iter()
-            .filter_map(|m| Some((m.get::<_, Option<String>>(2)?, m.get::<_, String>(3))))
-            .unzip();
+        let (mut level_ids, mut level_deltas, mut by_res, mut by_line) =
+            (vec![], vec![], vec![], vec![]);
+        for m in &moved {
+            let Some(id) = m.get::<_, Option<String>>(2) else {
+                continue;
+            };
+            let who = movers.get(&pair(m)).map(Vec::as_slice).unwrap_or_default();
+            let mut res: Vec<&String> = who.iter().map(|w| &w.0).collect();
+            res.dedup();
+            let lines: Vec<&Option<String>> = who.iter().map(|w| &w.1).collect();
+            level_ids.push(id);
+            level_deltas.push(m.get::<_, String>(3));
+            by_res.push((res.len() == 1).then(|| res[0].clone()));
+            by_line.push(match lines.first() {
+                Some(Some(l)) if lines.iter().all(|x| x.as_ref() == Some(l)) => Some(l.clone()),
+                _ => None,
+            });
+        }
         if !level_ids.is_empty() {
             // Never below zero, as in release(): a reservation from before its
-            // level was re-created must not drive the new level negative.
+            // level was re-created must not drive the new level negative. The
+            // levels are locked: `o` reads their latest values.
             let new_reserved = "greatest(trim_scale(t.reserved_quantity + u.q::numeric), 0)";
+            let moved =
+                "SELECT m.id AS level_id, m.inventory_item_id AS item, m.location_id AS loc,
+                                NULL AS old_s, NULL AS new_s, o.reserved_quantity AS old_r,
+                                m.reserved_quantity AS new_r, NULL AS old_i, NULL AS new_i,
+                                m.res AS reservation_item_id, m.line AS line_item_id
+                         FROM m JOIN o ON o.id = m.id";
             let sql = format!(
-                "UPDATE inventory_level t SET reserved_quantity = {new_reserved},
-                        raw_reserved_quantity = {}, updated_at = now()
-                 FROM unnest($1::text[], $2::text[]) AS u(id, q) WHERE t.id = u.id",
+                "WITH o AS (SELECT id, reserved_quantity FROM inventory_level WHERE id = ANY($1)),
+                      m AS (UPDATE inventory_level t SET reserved_quantity = {new_reserved},
+                                   raw_reserved_quantity = {}, updated_at = now()
+                            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, q, res, line)
+                            WHERE t.id = u.id
+                            RETURNING t.id, t.inventory_item_id, t.location_id, t.reserved_quantity, u.res, u.line),
+                      mv AS ({})
+                 SELECT 1",
                 raw_of(new_reserved),
+                insert_sql(&pivot(moved), 5),
             );
             let stmt = tx.prepare_cached(&sql).await?;
-            tx.execute(&stmt, &[&level_ids, &level_deltas]).await?;
+            let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                vec![&level_ids, &level_deltas, &by_res, &by_line];
+            audit.extend(&mut refs);
+            tx.execute(&stmt, &refs).await?;
         }
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -355,26 +438,34 @@ impl InventoryService {
                     .get::<_, Value>(0),
             );
         }
-        tx.commit().await?;
         let ids = ids_in(&Value::Array(out.clone()));
-        Ok(Outcome::from(shape(out, was_array))
+        let outcome = Outcome::from(shape(out, was_array))
             .with(LEVEL, "updated", level_ids)
-            .with(RESERVATION, "updated", ids))
+            .with(RESERVATION, "updated", ids);
+        commit(tx, audit, &outcome).await?;
+        Ok(outcome)
     }
 
+    /// Releases or restores the reservations whose `column` is one of
+    /// `values`; `outcome` builds the call's result from the reservation ids
+    /// touched and the level ids updated.
     async fn release_by(
         &self,
         column: &str,
         values: Vec<String>,
         mode: Release,
-    ) -> Result<(Vec<String>, Vec<String>)> {
+        audit: &Audit,
+        outcome: impl Fn(Vec<String>, Vec<String>) -> Outcome,
+    ) -> Result<Outcome> {
         let mut params = Params::default();
         let p = params.push(values);
         let cond = format!("t.{column} = ANY({p}::text[])");
         let mut c = self.client().await?;
-        if column == "id" {
+        let by_id = column == "id";
+        if by_id && audit.key().is_none() {
             // Ids name a fixed set of rows, all locked (and judged) by one statement.
-            return release(&c, &cond, &params, mode).await;
+            let (done, levels) = release(&c, &cond, &params, mode, audit).await?;
+            return Ok(outcome(done, levels));
         }
         // A line item or location also matches rows created after the statement's
         // snapshot. After the release (which holds its levels), a new statement
@@ -392,14 +483,16 @@ impl InventoryService {
             format!("SELECT EXISTS (SELECT 1 FROM reservation_item t WHERE ({cond}) AND {left})");
         for _ in 0..PREDICATE_PASSES {
             let tx = c.transaction().await?;
-            let done = release(&tx, &cond, &params, mode).await?;
-            if !tx
-                .query_one(&check, &params.refs())
-                .await?
-                .get::<_, bool>(0)
+            let (done, levels) = release(&tx, &cond, &params, mode, audit).await?;
+            if by_id
+                || !tx
+                    .query_one(&check, &params.refs())
+                    .await?
+                    .get::<_, bool>(0)
             {
-                tx.commit().await?;
-                return Ok(done);
+                let out = outcome(done, levels);
+                commit(tx, audit, &out).await?;
+                return Ok(out);
             }
             tx.rollback().await?;
         }
@@ -417,24 +510,31 @@ impl InventoryService {
         values: Vec<String>,
         mode: Release,
         config: Option<&Value>,
+        audit: &Audit,
     ) -> Result<Outcome> {
-        let (done, levels) = self.release_by(column, values, mode).await?;
-        let result = match config {
-            Some(cfg) => reservation_keys(cfg, done.clone()),
-            None => Value::Null,
-        };
         let action = if mode == Release::Restore {
             "restored"
         } else {
             "deleted"
         };
-        Ok(Outcome::from(result)
-            .with(LEVEL, "updated", levels)
-            .with(RESERVATION, action, done))
+        self.release_by(column, values, mode, audit, |done, levels| {
+            let result = match config {
+                Some(cfg) => reservation_keys(cfg, done.clone()),
+                None => Value::Null,
+            };
+            Outcome::from(result)
+                .with(LEVEL, "updated", levels)
+                .with(RESERVATION, action, done)
+        })
+        .await
     }
 
-    pub(crate) async fn delete_reservation_items(&self, ids: &Value) -> Result<Outcome> {
-        self.release_outcome("id", ids_of(ids, "ids")?, Release::HardDelete, None)
+    pub(crate) async fn delete_reservation_items(
+        &self,
+        ids: &Value,
+        audit: &Audit,
+    ) -> Result<Outcome> {
+        self.release_outcome("id", ids_of(ids, "ids")?, Release::HardDelete, None, audit)
             .await
     }
 
@@ -442,44 +542,61 @@ impl InventoryService {
         &self,
         ids: &Value,
         config: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
-        self.release_outcome("id", ids_of(ids, "ids")?, Release::SoftDelete, Some(config))
-            .await
+        self.release_outcome(
+            "id",
+            ids_of(ids, "ids")?,
+            Release::SoftDelete,
+            Some(config),
+            audit,
+        )
+        .await
     }
 
     pub(crate) async fn restore_reservation_items(
         &self,
         ids: &Value,
         config: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
-        self.release_outcome("id", ids_of(ids, "ids")?, Release::Restore, Some(config))
-            .await
+        self.release_outcome(
+            "id",
+            ids_of(ids, "ids")?,
+            Release::Restore,
+            Some(config),
+            audit,
+        )
+        .await
     }
 
     pub(crate) async fn delete_reservation_items_by_line_item(
         &self,
         line_items: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
         let values = strings_of(line_items, "lineItemId")?;
-        self.release_outcome("line_item_id", values, Release::SoftDelete, None)
+        self.release_outcome("line_item_id", values, Release::SoftDelete, None, audit)
             .await
     }
 
     pub(crate) async fn restore_reservation_items_by_line_item(
         &self,
         line_items: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
         let values = strings_of(line_items, "lineItemId")?;
-        self.release_outcome("line_item_id", values, Release::Restore, None)
+        self.release_outcome("line_item_id", values, Release::Restore, None, audit)
             .await
     }
 
     pub(crate) async fn delete_reservation_item_by_location_id(
         &self,
         locs: &Value,
+        audit: &Audit,
     ) -> Result<Outcome> {
         let values = strings_of(locs, "locationId")?;
-        self.release_outcome("location_id", values, Release::SoftDelete, None)
+        self.release_outcome("location_id", values, Release::SoftDelete, None, audit)
             .await
     }
 }

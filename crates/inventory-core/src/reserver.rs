@@ -3,8 +3,8 @@
 //! flight and go to the engine together.
 
 use crate::error::{Error, Result};
-use crate::input::Row;
-use crate::reservation_engine::{reserve_group, Reserved};
+use crate::outcome::Outcome;
+use crate::reservation_engine::{reserve_group, Call};
 use deadpool_postgres::Pool;
 use serde_json::Value;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 /// Runs a group on its own task so that even a panic in it is contained; when
 /// the group fails as a whole, every call is retried as a group of one.
-async fn run_group(pool: Pool, calls: Vec<Vec<Row>>) -> Vec<Result<Reserved>> {
+async fn run_group(pool: Pool, calls: Vec<Call>) -> Vec<Result<Outcome>> {
     let n = calls.len();
     let calls = Arc::new(calls);
     let (p, c) = (pool.clone(), calls.clone());
@@ -42,8 +42,8 @@ async fn run_group(pool: Pool, calls: Vec<Vec<Row>>) -> Vec<Result<Reserved>> {
 }
 
 struct Waiting {
-    rows: Vec<Row>,
-    reply: oneshot::Sender<Result<Reserved>>,
+    call: Call,
+    reply: oneshot::Sender<Result<Outcome>>,
 }
 
 #[derive(Default)]
@@ -103,7 +103,7 @@ impl Drop for LaneGuard {
     }
 }
 
-fn send_all(batch: Vec<Waiting>, results: Vec<Result<Reserved>>) {
+fn send_all(batch: Vec<Waiting>, results: Vec<Result<Outcome>>) {
     let mut results = results.into_iter();
     for w in batch {
         let r = results
@@ -138,19 +138,19 @@ impl Reserver {
         }
     }
 
-    pub(crate) async fn reserve(&self, pool: &Pool, rows: Vec<Row>) -> Result<Reserved> {
-        let one = |r: Vec<Result<Reserved>>| {
+    pub(crate) async fn reserve(&self, pool: &Pool, call: Call) -> Result<Outcome> {
+        let one = |r: Vec<Result<Outcome>>| {
             r.into_iter()
                 .next()
                 .unwrap_or_else(|| Err(Error::unexpected("the reservation could not be processed")))
         };
         let queued = match self.grouping {
-            Grouping::Off => return one(run_group(pool.clone(), vec![rows]).await),
+            Grouping::Off => return one(run_group(pool.clone(), vec![call]).await),
             Grouping::ForceGroupOf(n) => {
                 let (reply, rx) = oneshot::channel();
                 let (full, group) = {
                     let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
-                    lane.queue.push(Waiting { rows, reply });
+                    lane.queue.push(Waiting { call, reply });
                     let group = lane.groups;
                     let full = lane.queue.len() >= n;
                     if full {
@@ -165,7 +165,7 @@ impl Reserver {
                 match full {
                     Some(batch) => {
                         tokio::spawn(async move {
-                            let calls = batch.iter().map(|w| w.rows.clone()).collect();
+                            let calls = batch.iter().map(|w| w.call.clone()).collect();
                             send_all(batch, run_group(pool, calls).await);
                         });
                     }
@@ -182,7 +182,7 @@ impl Reserver {
                                 lane.queue.drain(..).collect()
                             };
                             if !batch.is_empty() {
-                                let calls = batch.iter().map(|w| w.rows.clone()).collect();
+                                let calls = batch.iter().map(|w| w.call.clone()).collect();
                                 send_all(batch, run_group(pool, calls).await);
                             }
                         });
@@ -195,11 +195,11 @@ impl Reserver {
                 let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
                 if lane.busy {
                     let (reply, rx) = oneshot::channel();
-                    lane.queue.push(Waiting { rows, reply });
+                    lane.queue.push(Waiting { call, reply });
                     Ok(rx)
                 } else {
                     lane.busy = true;
-                    Err(rows)
+                    Err(call)
                 }
             }
         };
@@ -207,12 +207,12 @@ impl Reserver {
             Ok(rx) => rx.await.unwrap_or_else(|_| {
                 Err(Error::unexpected("the reservation could not be processed"))
             }),
-            Err(rows) => {
+            Err(call) => {
                 let _guard = LaneGuard {
                     reserver: self.clone(),
                     pool: pool.clone(),
                 };
-                one(run_group(pool.clone(), vec![rows]).await)
+                one(run_group(pool.clone(), vec![call]).await)
             }
         }
     }
@@ -242,7 +242,7 @@ impl Reserver {
         };
         handle.spawn(async move {
             let pool = guard.pool.clone();
-            let calls = batch.iter().map(|w| w.rows.clone()).collect();
+            let calls = batch.iter().map(|w| w.call.clone()).collect();
             send_all(batch, run_group(pool, calls).await);
             drop(guard);
         });

@@ -24,6 +24,9 @@ pub(crate) const MAX_CONNECTIONS: u64 = 1_000;
 /// (the hot statements are prepared again on their next use).
 pub(crate) const MAX_CACHED_STATEMENTS: usize = 256;
 
+/// Longest idempotency key lifetime: a year.
+pub(crate) const MAX_TTL_SECONDS: i64 = 366 * 24 * 60 * 60;
+
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     pub url: String,
@@ -34,6 +37,10 @@ pub struct ConnectOptions {
     pub group_reservations: Grouping,
     /// node-postgres's `ssl` option; when set it wins over the URL's TLS parameters.
     pub ssl: Option<SslOption>,
+    /// Write the movement ledger (default true; false only to measure its cost).
+    pub ledger: bool,
+    /// Seconds an idempotency key is kept.
+    pub idempotency_ttl: i64,
 }
 
 impl ConnectOptions {
@@ -47,6 +54,8 @@ impl ConnectOptions {
             max_connections: 10,
             group_reservations: Grouping::Auto,
             ssl: None,
+            ledger: true,
+            idempotency_ttl: crate::idempotency::DEFAULT_TTL_SECONDS,
         };
         for (k, val) in obj {
             match (k.as_str(), val) {
@@ -76,7 +85,18 @@ impl ConnectOptions {
                 }
                 ("groupReservations", Value::Null) => {}
                 ("ssl", v) => opts.ssl = SslOption::from_json(v)?,
-                ("url" | "schema" | "maxConnections" | "groupReservations", _) => {
+                ("ledger", Value::Bool(b)) => opts.ledger = *b,
+                ("ledger", Value::Null) | ("idempotencyKeyTtl", Value::Null) => {}
+                ("idempotencyKeyTtl", Value::Number(n)) => match n.as_i64() {
+                    Some(s @ 1..=MAX_TTL_SECONDS) => opts.idempotency_ttl = s,
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "connect option idempotencyKeyTtl must be an integer number of seconds from 1 to {MAX_TTL_SECONDS}"
+                        )))
+                    }
+                },
+                ("url" | "schema" | "maxConnections" | "groupReservations" | "ledger"
+                | "idempotencyKeyTtl", _) => {
                     return Err(Error::invalid(format!(
                         "connect option {k} has the wrong type"
                     )))
@@ -108,6 +128,9 @@ pub struct InventoryService {
     schema: String,
     ids: Mutex<ulid::Generator>,
     pub(crate) reserver: Reserver,
+    /// Movement rows are written (connect option `ledger`).
+    pub(crate) ledger: bool,
+    pub(crate) idempotency_ttl: i64,
     cache_high_water: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -170,6 +193,8 @@ impl InventoryService {
             schema: opts.schema.clone(),
             ids: Mutex::new(ulid::Generator::new()),
             reserver: Reserver::new(opts.group_reservations),
+            ledger: opts.ledger,
+            idempotency_ttl: opts.idempotency_ttl,
             cache_high_water: high_water,
         })
     }

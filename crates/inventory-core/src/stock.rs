@@ -3,6 +3,9 @@
 //! levels without racing reservations.
 
 use crate::error::{Error, ErrorType, Result};
+use crate::idempotency::commit;
+use crate::ledger::Audit;
+use crate::outcome::Outcome;
 use crate::quantity::MAX_DIGITS;
 use crate::sql::Params;
 use rust_decimal::Decimal;
@@ -33,22 +36,31 @@ pub(crate) fn quantity_at(row: &tokio_postgres::Row, idx: usize) -> Result<Decim
 /// How often a removal re-takes its locks when reservations arrive between them.
 pub(crate) const LOCK_ATTEMPTS: usize = 5;
 
-/// Runs `sql` (same `params`) in a transaction that first holds the locks
+/// Runs `sql` (same `params`, then, when it `records` movements, the call's
+/// ledger parameters: see ledger::insert_sql) in a transaction that first holds the locks
 /// [`lock_levels_and_reservations`] takes, starting again (a bounded number of
-/// times) when reservations arrived between its steps; commits and returns
-/// the statement's one row.
+/// times) when reservations arrived between its steps; turns the statement's
+/// one row into the call's outcome and commits with it (idempotency.rs).
 pub(crate) async fn locked_removal(
     c: &mut deadpool_postgres::Client,
     cond: &str,
     params: &Params,
     sql: &str,
-) -> Result<tokio_postgres::Row> {
+    records: bool,
+    audit: &Audit,
+    outcome: impl Fn(&tokio_postgres::Row) -> Result<Outcome>,
+) -> Result<Outcome> {
     for _ in 0..LOCK_ATTEMPTS {
         let tx = c.transaction().await?;
         if lock_levels_and_reservations(&tx, cond, params).await? {
-            let row = tx.query_one(sql, &params.refs()).await?;
-            tx.commit().await?;
-            return Ok(row);
+            let mut refs = params.refs();
+            if records {
+                audit.extend(&mut refs);
+            }
+            let row = tx.query_one(sql, &refs).await?;
+            let out = outcome(&row)?;
+            commit(tx, audit, &out).await?;
+            return Ok(out);
         }
         tx.rollback().await?;
     }

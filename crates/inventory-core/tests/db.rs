@@ -32,6 +32,8 @@ impl Fixture {
             max_connections: 16,
             group_reservations: grouping,
             ssl: None,
+            ledger: true,
+            idempotency_ttl: 60,
         })
         .await
         .expect("connect");
@@ -44,7 +46,7 @@ impl Fixture {
 
     async fn call(&self, method: &str, args: Value) -> inventory_core::Result<Value> {
         let args = args.as_array().cloned().unwrap_or_default();
-        dispatch::call(&self.svc, method, &args)
+        dispatch::call(&self.svc, method, &args, &Value::Null)
             .await
             .map(|o| o.result)
     }
@@ -80,6 +82,7 @@ async fn reservations_never_exceed_stock_under_concurrency() {
                 &svc,
                 "createReservationItems",
                 &[json!({ "inventory_item_id": id, "location_id": "l", "quantity": 1, "line_item_id": format!("li{i}") })],
+                &Value::Null,
             )
             .await
         }));
@@ -201,7 +204,7 @@ async fn committed_changes_are_reported_for_events() {
     let call = |m: &'static str, a: Value| {
         let svc = f.svc.clone();
         async move {
-            dispatch::call(&svc, m, a.as_array().unwrap())
+            dispatch::call(&svc, m, a.as_array().unwrap(), &Value::Null)
                 .await
                 .unwrap()
         }
@@ -267,13 +270,19 @@ async fn a_poisoned_call_fails_alone_in_its_group() {
     let line = json!({ "inventory_item_id": id, "location_id": "loc", "quantity": huge, "allow_backorder": true });
     let svc = f.svc.clone();
     calls.push(tokio::spawn(async move {
-        dispatch::call(&svc, "createReservationItems", &[json!([line, line])]).await
+        dispatch::call(
+            &svc,
+            "createReservationItems",
+            &[json!([line, line])],
+            &Value::Null,
+        )
+        .await
     }));
     for _ in 0..20 {
         let svc = f.svc.clone();
         let one = json!({ "inventory_item_id": id, "location_id": "loc", "quantity": 1 });
         calls.push(tokio::spawn(async move {
-            dispatch::call(&svc, "createReservationItems", &[one]).await
+            dispatch::call(&svc, "createReservationItems", &[one], &Value::Null).await
         }));
     }
     let mut ok = 0;

@@ -1,0 +1,325 @@
+'use strict'
+// The movement ledger: every write path adds its rows in the same transaction as the
+// change, so each level's quantities equal the sum of its movements (verifyInventoryLedger).
+// Also idempotency keys, compare-and-set and the ledger side of reconcile.
+const { freshService, ledgerGaps } = require('./helpers')
+
+let t
+let inv
+beforeEach(async () => {
+  t = await freshService('ledger', { maxConnections: 4 })
+  inv = t.inventory
+})
+afterEach(() => t.cleanup())
+
+/** Movement rows of a level, oldest first, as plain values. */
+async function movementsOf(levelId) {
+  const { rows } = await t.db.query(
+    `SELECT field, delta::text, resulting::text, reason, method, actor, reference, reservation_item_id,
+            line_item_id, idempotency_key, metadata
+     FROM inventory_movement WHERE inventory_level_id = $1 ORDER BY id`,
+    [levelId]
+  )
+  return rows
+}
+
+/** Asserts the whole ledger agrees with the levels (raw SQL and the module's own check). */
+async function expectBalanced() {
+  expect(await ledgerGaps(t.db)).toEqual([])
+  const report = await inv.verifyInventoryLedger()
+  expect(report).toMatchObject({ ok: true, levels: [], next: null })
+}
+
+async function level(stocked = 10, location_id = 'loc_1', extra = {}) {
+  const item = await inv.createInventoryItems({ sku: `sku-${Math.random()}` })
+  const lvl = await inv.createInventoryLevels({ inventory_item_id: item.id, location_id, stocked_quantity: stocked, ...extra })
+  return { item, level: lvl }
+}
+
+const pick = (rows, keys) => rows.map((r) => Object.fromEntries(keys.map((k) => [k, r[k]])))
+
+describe('every write path writes its movements', () => {
+  test('createInventoryLevels opens each quantity it sets', async () => {
+    const { level: l } = await level(10, 'loc_1', { incoming_quantity: 4 })
+    expect(pick(await movementsOf(l.id), ['field', 'delta', 'resulting', 'reason', 'method'])).toEqual([
+      { field: 'stocked_quantity', delta: '10', resulting: '10', reason: 'level_created', method: 'createInventoryLevels' },
+      { field: 'incoming_quantity', delta: '4', resulting: '4', reason: 'level_created', method: 'createInventoryLevels' },
+    ])
+    await expectBalanced()
+  })
+
+  test('updateInventoryLevels, adjustInventory (both forms) with reason, actor, reference, metadata', async () => {
+    const { item, level: l } = await level(10)
+    await inv.updateInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 7, incoming_quantity: 2 }, { reason: 'damaged', actor: 'user_1', reference: 'count-9', metadata: { bin: 'A3' } })
+    await inv.adjustInventory(item.id, 'loc_1', 5)
+    await inv.adjustInventory([{ inventoryItemId: item.id, locationId: 'loc_1', adjustment: -2 }], { reason: 'shrinkage' })
+    const rows = await movementsOf(l.id)
+    expect(pick(rows.slice(1), ['field', 'delta', 'resulting', 'reason', 'method', 'actor', 'reference', 'metadata'])).toEqual([
+      { field: 'stocked_quantity', delta: '-3', resulting: '7', reason: 'damaged', method: 'updateInventoryLevels', actor: 'user_1', reference: 'count-9', metadata: { bin: 'A3' } },
+      { field: 'incoming_quantity', delta: '2', resulting: '2', reason: 'damaged', method: 'updateInventoryLevels', actor: 'user_1', reference: 'count-9', metadata: { bin: 'A3' } },
+      { field: 'stocked_quantity', delta: '5', resulting: '12', reason: 'adjustment', method: 'adjustInventory', actor: null, reference: null, metadata: null },
+      { field: 'stocked_quantity', delta: '-2', resulting: '10', reason: 'shrinkage', method: 'adjustInventory', actor: null, reference: null, metadata: null },
+    ])
+    await expectBalanced()
+  })
+
+  test('reservations created (alone and grouped), updated, moved, deleted, restored name the reservation and line item', async () => {
+    const { item, level: a } = await level(20, 'loc_a')
+    const b = await inv.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_b', stocked_quantity: 20 })
+    const r1 = await inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_a', quantity: 3, line_item_id: 'li_1' }, { reference: 'order_1' })
+    const [r2, r3] = await inv.createReservationItems([
+      { inventory_item_id: item.id, location_id: 'loc_a', quantity: 2, line_item_id: 'li_2' },
+      { inventory_item_id: item.id, location_id: 'loc_b', quantity: 1, line_item_id: 'li_3' },
+    ])
+    await inv.updateReservationItems({ id: r1.id, quantity: 4 })
+    await inv.updateReservationItems({ id: r2.id, location_id: 'loc_b' })
+    await inv.softDeleteReservationItems([r3.id])
+    await inv.restoreReservationItems([r3.id])
+    await inv.deleteReservationItemsByLineItem(['li_1'])
+    await inv.restoreReservationItemsByLineItem(['li_1'])
+    await inv.deleteReservationItems([r1.id])
+    const ra = pick(await movementsOf(a.id), ['delta', 'resulting', 'reason', 'reservation_item_id', 'line_item_id', 'reference'])
+    expect(ra.slice(1)).toEqual([
+      { delta: '3', resulting: '3', reason: 'reservation_created', reservation_item_id: r1.id, line_item_id: 'li_1', reference: 'order_1' },
+      { delta: '2', resulting: '5', reason: 'reservation_created', reservation_item_id: r2.id, line_item_id: 'li_2', reference: null },
+      { delta: '1', resulting: '6', reason: 'reservation_updated', reservation_item_id: r1.id, line_item_id: 'li_1', reference: null },
+      { delta: '-2', resulting: '4', reason: 'reservation_updated', reservation_item_id: r2.id, line_item_id: 'li_2', reference: null },
+      { delta: '-4', resulting: '0', reason: 'reservation_deleted', reservation_item_id: r1.id, line_item_id: 'li_1', reference: null },
+      { delta: '4', resulting: '4', reason: 'reservation_restored', reservation_item_id: r1.id, line_item_id: 'li_1', reference: null },
+      { delta: '-4', resulting: '0', reason: 'reservation_deleted', reservation_item_id: r1.id, line_item_id: 'li_1', reference: null },
+    ])
+    const rb = pick(await movementsOf(b.id), ['delta', 'resulting', 'reason', 'reservation_item_id'])
+    expect(rb.slice(1)).toEqual([
+      { delta: '1', resulting: '1', reason: 'reservation_created', reservation_item_id: r3.id },
+      { delta: '2', resulting: '3', reason: 'reservation_updated', reservation_item_id: r2.id },
+      { delta: '-1', resulting: '2', reason: 'reservation_deleted', reservation_item_id: r3.id },
+      { delta: '1', resulting: '3', reason: 'reservation_restored', reservation_item_id: r3.id },
+    ])
+    await expectBalanced()
+  })
+
+  test('a group of concurrent reservation calls writes one running row per call', async () => {
+    const grouped = await require('..').InventoryService.connect({ url: process.env.DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: 3 } })
+    try {
+      const { item, level: l } = await level(10)
+      const out = await Promise.allSettled([1, 2, 30].map((q, i) => grouped.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: q, line_item_id: `li_${i}` }, { reference: `ref_${i}` })))
+      expect(out.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected'])
+      expect(pick((await movementsOf(l.id)).slice(1), ['delta', 'resulting', 'reference', 'line_item_id'])).toEqual([
+        { delta: '1', resulting: '1', reference: 'ref_0', line_item_id: 'li_0' },
+        { delta: '2', resulting: '3', reference: 'ref_1', line_item_id: 'li_1' },
+      ])
+      await expectBalanced()
+    } finally {
+      await grouped.close()
+    }
+  })
+
+  test('levels deleted close, soft-deleted and restored keep the sums, items deleted close their levels', async () => {
+    const { item, level: l } = await level(10, 'loc_1', { incoming_quantity: 3 })
+    const l2 = await inv.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_2', stocked_quantity: 6 })
+    const l3 = await inv.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_3', stocked_quantity: 5 })
+    await inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_2', quantity: 2 })
+    await inv.softDeleteInventoryLevels([l2.id])
+    // Drift made behind the module's back, then restored: restore sets reserved to the live sum.
+    await t.db.query(`UPDATE inventory_level SET reserved_quantity = 9 WHERE id = $1`, [l2.id])
+    await t.db.query(`INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason) VALUES ($1, $2, 'loc_2', 'reserved_quantity', 7, 9, 'test')`, [l2.id, item.id])
+    await inv.restoreInventoryLevels([l2.id])
+    expect(pick((await movementsOf(l2.id)).slice(-1), ['delta', 'resulting', 'reason'])).toEqual([{ delta: '-7', resulting: '2', reason: 'level_restored' }])
+    await inv.deleteInventoryLevel(item.id, 'loc_1')
+    expect(pick((await movementsOf(l.id)).slice(-2), ['field', 'delta', 'resulting', 'reason'])).toEqual([
+      { field: 'stocked_quantity', delta: '-10', resulting: '0', reason: 'level_deleted' },
+      { field: 'incoming_quantity', delta: '-3', resulting: '0', reason: 'level_deleted' },
+    ])
+    await inv.softDeleteInventoryItems([item.id])
+    await inv.restoreInventoryItems([item.id])
+    await expectBalanced()
+    await inv.deleteInventoryLevels([l3.id])
+    await inv.deleteInventoryItems([item.id])
+    expect(pick((await movementsOf(l2.id)).slice(-2), ['field', 'delta', 'reason', 'method'])).toEqual([
+      { field: 'stocked_quantity', delta: '-6', reason: 'level_deleted', method: 'deleteInventoryItems' },
+      { field: 'reserved_quantity', delta: '-2', reason: 'level_deleted', method: 'deleteInventoryItems' },
+    ])
+    await expectBalanced()
+  })
+
+  test('a refused write writes no movement', async () => {
+    const { item, level: l } = await level(2)
+    const before = await movementsOf(l.id)
+    await expect(inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 3 })).rejects.toMatchObject({ type: 'not_allowed' })
+    await expect(inv.adjustInventory(item.id, 'loc_1', '9999999999999999999999999999')).rejects.toMatchObject({ type: 'invalid_data' })
+    await expect(inv.updateInventoryLevels([{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 1 }, { inventory_item_id: item.id, location_id: 'nowhere', stocked_quantity: 1 }])).rejects.toMatchObject({ type: 'not_found' })
+    expect(await movementsOf(l.id)).toEqual(before)
+  })
+})
+
+describe('listInventoryMovements', () => {
+  test('filters, orders and pages; dates are Dates', async () => {
+    const { item, level: l } = await level(10)
+    for (let i = 1; i <= 4; i++) await inv.adjustInventory(item.id, 'loc_1', i, { reference: i % 2 ? 'odd' : 'even' })
+    const [rows, count] = await inv.listAndCountInventoryMovements({ inventory_item_id: item.id, reason: 'adjustment' }, { order: { id: 'DESC' }, take: 2, skip: 1 })
+    expect(count).toBe(4)
+    expect(rows.map((r) => r.delta)).toEqual([3, 2])
+    expect(rows[0].created_at).toBeInstanceOf(Date)
+    expect(rows[0]).toMatchObject({ inventory_level_id: l.id, location_id: 'loc_1', field: 'stocked_quantity', method: 'adjustInventory' })
+    const odd = await inv.listInventoryMovements({ reference: ['odd'], field: 'stocked_quantity' })
+    expect(odd.map((r) => r.delta)).toEqual([1, 3])
+    const later = await inv.listInventoryMovements({ created_at: { $gte: new Date(Date.now() - 60000).toISOString() }, inventory_level_id: l.id })
+    expect(later).toHaveLength(5)
+  })
+
+  test('unknown filters and options are refused by name', async () => {
+    await expect(inv.listInventoryMovements({ delta: 1 })).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining("'delta'") })
+    await expect(inv.listInventoryMovements({}, { order: { reason: 'ASC' } })).rejects.toMatchObject({ type: 'invalid_data' })
+    await expect(inv.listInventoryMovements({ created_at: { $gte: 'yesterday' } })).rejects.toMatchObject({ type: 'invalid_data' })
+    await expect(inv.adjustInventory('i', 'l', 1, { reasn: 'x' })).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('reasn') })
+  })
+})
+
+describe('idempotency keys', () => {
+  test('a repeat returns the first result and applies nothing; other arguments are refused', async () => {
+    const { item, level: l } = await level(10)
+    const first = await inv.adjustInventory(item.id, 'loc_1', 3, { idempotencyKey: 'k-adj' })
+    const again = await inv.adjustInventory(item.id, 'loc_1', 3, { idempotencyKey: 'k-adj' })
+    expect(again).toEqual(first)
+    expect((await inv.retrieveInventoryLevel(l.id)).stocked_quantity).toBe(13)
+    await expect(inv.adjustInventory(item.id, 'loc_1', 4, { idempotencyKey: 'k-adj' })).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('k-adj') })
+    const r = await inv.createReservationItems({ id: undefined, inventory_item_id: item.id, location_id: 'loc_1', quantity: 2 }, { idempotencyKey: 'k-res' })
+    const r2 = await inv.createReservationItems({ id: undefined, inventory_item_id: item.id, location_id: 'loc_1', quantity: 2 }, { idempotencyKey: 'k-res' })
+    expect(r2.id).toBe(r.id)
+    expect((await inv.listReservationItems({ inventory_item_id: item.id })).length).toBe(1)
+    expect((await movementsOf(l.id)).filter((m) => m.idempotency_key)).toHaveLength(2)
+    await expectBalanced()
+  })
+
+  test('concurrent twins, alone or in one reservation group, apply once and both get the result', async () => {
+    const { item, level: l } = await level(10)
+    const twins = await Promise.all([1, 2, 3].map(() => inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-twin' })))
+    expect(new Set(twins.map((x) => x.stocked_quantity))).toEqual(new Set([11]))
+    const grouped = await require('..').InventoryService.connect({ url: process.env.DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: 3 } })
+    try {
+      const call = () => grouped.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 }, { idempotencyKey: 'k-group' })
+      const [a, b, c] = await Promise.all([call(), call(), call()])
+      expect(b.id).toBe(a.id)
+      expect(c.id).toBe(a.id)
+    } finally {
+      await grouped.close()
+    }
+    expect((await inv.retrieveInventoryLevel(l.id)).reserved_quantity).toBe(1)
+    await expectBalanced()
+  })
+
+  test('every write method takes a key (its repeat changes nothing)', async () => {
+    const { item, level: l } = await level(10)
+    const snapshot = async () => (await t.db.query(`SELECT (SELECT count(*) FROM inventory_movement)::int AS m, (SELECT count(*) FROM inventory_idempotency_key)::int AS k`)).rows[0]
+    const calls = [
+      ['updateInventoryItems', [{ id: item.id, title: 'x' }]],
+      ['updateInventoryLevels', [{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 12 }]],
+      ['setInventoryQuantities', [{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 15, expected_stocked_quantity: 12 }]],
+      ['softDeleteInventoryLevels', [[l.id], {}]],
+      ['restoreInventoryLevels', [[l.id], {}]],
+    ]
+    for (const [name, args] of calls) {
+      const first = await inv[name](...args, { idempotencyKey: `k-${name}` })
+      const before = await snapshot()
+      expect(await inv[name](...args, { idempotencyKey: `k-${name}` })).toEqual(first)
+      expect(await snapshot()).toEqual(before)
+    }
+    expect((await inv.retrieveInventoryLevel(l.id)).stocked_quantity).toBe(15)
+  })
+
+  test('an expired key is free again', async () => {
+    const short = await require('..').InventoryService.connect({ url: process.env.DATABASE_URL, schema: t.schema, idempotencyKeyTtl: 1 })
+    try {
+      const { item, level: l } = await level(10)
+      await short.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-exp' })
+      await t.db.query(`UPDATE inventory_idempotency_key SET expires_at = now() - interval '1 second'`)
+      await short.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-exp' })
+      expect((await inv.retrieveInventoryLevel(l.id)).stocked_quantity).toBe(12)
+    } finally {
+      await short.close()
+    }
+  })
+})
+
+describe('compare-and-set', () => {
+  test('a stale expectation is refused with COMPARE_QUANTITY_STALE and writes nothing', async () => {
+    const { item, level: l } = await level(10)
+    const before = await movementsOf(l.id)
+    const stale = { type: 'conflict', code: 'COMPARE_QUANTITY_STALE', message: expect.stringContaining('is 10, not the expected 9') }
+    await expect(inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42, expected_stocked_quantity: 9 }])).rejects.toMatchObject(stale)
+    await expect(inv.updateInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42, expected_stocked_quantity: 9 })).rejects.toMatchObject(stale)
+    await expect(inv.adjustInventory(item.id, 'loc_1', 1, { expectedStockedQuantity: 9 })).rejects.toMatchObject(stale)
+    await expect(inv.adjustInventory([{ inventoryItemId: item.id, locationId: 'loc_1', adjustment: 1, expectedStockedQuantity: 9 }])).rejects.toMatchObject(stale)
+    expect(await movementsOf(l.id)).toEqual(before)
+    await expect(inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42 }])).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('expected_stocked_quantity') })
+    const counted = await inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42, expected_stocked_quantity: 10 }], { reference: 'count-1' })
+    expect(counted[0].stocked_quantity).toBe(42)
+    await inv.adjustInventory(item.id, 'loc_1', -2, { expectedStockedQuantity: 42 })
+    expect(pick((await movementsOf(l.id)).slice(-2), ['delta', 'reason', 'reference'])).toEqual([
+      { delta: '32', reason: 'cycle_count', reference: 'count-1' },
+      { delta: '-2', reason: 'adjustment', reference: null },
+    ])
+    await expectBalanced()
+  })
+})
+
+describe('ledger drift', () => {
+  test('opening balances on migrate, verify reports a gap, reconcile closes it with reason reconcile', async () => {
+    const { item, level: l } = await level(10)
+    // Written behind the module's back (as Medusa's own module would): no movement.
+    await t.db.query(`UPDATE inventory_level SET stocked_quantity = 13 WHERE id = $1`, [l.id])
+    await t.db.query(`INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, incoming_quantity) VALUES ('ilev_raw', $1, 'loc_raw', 4, 1)`, [item.id])
+    const report = await inv.verifyInventoryLedger()
+    expect(report.ok).toBe(false)
+    expect(report.levels).toEqual(expect.arrayContaining([{ id: l.id, field: 'stocked_quantity', quantity: 13, ledger_sum: 10 }]))
+    const dry = await inv.reconcile({ dryRun: true })
+    expect(dry.ledger).toEqual(expect.arrayContaining([expect.objectContaining({ id: l.id, field: 'stocked_quantity', fixed: false })]))
+    expect((await inv.verifyInventoryLedger()).ok).toBe(false)
+    const fixed = await inv.reconcile({})
+    expect(fixed.ledger).toHaveLength(3)
+    expect(pick((await movementsOf(l.id)).slice(-1), ['delta', 'resulting', 'reason'])).toEqual([{ delta: '3', resulting: '13', reason: 'reconcile' }])
+    await expectBalanced()
+    // A database from before the ledger: migrate opens every level it finds.
+    await t.db.query(`DELETE FROM inventory_movement; DELETE FROM medusa_inventory_rs_schema`)
+    await inv.migrate()
+    expect(pick(await movementsOf('ilev_raw'), ['field', 'delta', 'reason'])).toEqual([
+      { field: 'stocked_quantity', delta: '4', reason: 'opening_balance' },
+      { field: 'incoming_quantity', delta: '1', reason: 'opening_balance' },
+    ])
+    await expectBalanced()
+  })
+
+  test('connect option ledger: false writes no movements', async () => {
+    const off = await require('..').InventoryService.connect({ url: process.env.DATABASE_URL, schema: t.schema, ledger: false })
+    try {
+      const item = await off.createInventoryItems({})
+      const l = await off.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 3 })
+      await off.adjustInventory(item.id, 'loc_1', 1)
+      await off.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 })
+      expect(await movementsOf(l.id)).toEqual([])
+    } finally {
+      await off.close()
+    }
+  })
+})
+
+describe('retention', () => {
+  test('prune folds old movements into carried_forward ones, sums stay exact, new ones stay', async () => {
+    const { item, level: l } = await level(10)
+    await inv.adjustInventory(item.id, 'loc_1', 5)
+    await inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 2 })
+    await t.db.query(`UPDATE inventory_movement SET created_at = now() - interval '40 days'`)
+    await inv.adjustInventory(item.id, 'loc_1', -1)
+    await t.db.query(`INSERT INTO inventory_idempotency_key (key, method, request_hash, response, expires_at) VALUES ('old', 'm', 'h', '{}', now() - interval '1 day')`)
+    expect(await inv.prune({ movementRetentionDays: 30 })).toEqual({ folded: 4, carried: 2, keys: 1 })
+    expect(pick(await movementsOf(l.id), ['field', 'delta', 'resulting', 'reason'])).toEqual([
+      { field: 'stocked_quantity', delta: '15', resulting: '15', reason: 'carried_forward' },
+      { field: 'reserved_quantity', delta: '2', resulting: '2', reason: 'carried_forward' },
+      { field: 'stocked_quantity', delta: '-1', resulting: '14', reason: 'adjustment' },
+    ])
+    await expectBalanced()
+    expect(await inv.prune({ movementRetentionDays: 30 })).toEqual({ folded: 0, carried: 0, keys: 0 })
+    await expect(inv.prune({ movementRetentionDays: -1 })).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('movementRetentionDays') })
+    await expect(inv.prune({ days: 3 })).rejects.toMatchObject({ type: 'invalid_data' })
+  })
+})

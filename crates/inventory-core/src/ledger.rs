@@ -1,0 +1,396 @@
+//! The movement ledger (`inventory_movement`, a table of this module's own):
+//! one row per change of a level's stocked, reserved or incoming quantity,
+//! with why (reason), who (actor), what for (reference, reservation, line
+//! item) and the idempotency key of the call. Every write path adds its rows
+//! in the statement or transaction that moves the level, while it holds the
+//! level's lock, so for every level each quantity equals the sum of its
+//! deltas ([`InventoryService::verify_ledger`] checks exactly that).
+//!
+//! Also here: [`Audit`], the who/why of one call, and the options a caller
+//! passes with a write (`CallOptions`).
+
+use crate::error::{Error, Result};
+use crate::limits::{check_metadata, check_text};
+use crate::quantity::{parse_quantity, Rule};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use tokio_postgres::types::ToSql;
+
+/// What a caller may pass with a call (the standalone API's trailing options
+/// argument; in Medusa, the shared context's `inventory`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallOptions {
+    pub reason: Option<String>,
+    pub actor: Option<String>,
+    pub reference: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// Text of a JSON object.
+    pub metadata: Option<String>,
+    /// Compare-and-set for adjustInventory's positional form.
+    pub expected_stocked_quantity: Option<Decimal>,
+}
+
+const OPTION_NAMES: [&str; 6] = [
+    "reason",
+    "actor",
+    "reference",
+    "idempotencyKey",
+    "metadata",
+    "expectedStockedQuantity",
+];
+
+/// Longest reason, actor, reference or idempotency key.
+pub const MAX_LABEL: usize = 1_000;
+
+impl CallOptions {
+    /// `{ reason?, actor?, reference?, idempotencyKey?, metadata?, expectedStockedQuantity? }`;
+    /// null or absent is no options.
+    pub fn from_json(v: &Value) -> Result<Self> {
+        let mut o = CallOptions::default();
+        let obj = match v {
+            Value::Null => return Ok(o),
+            Value::Object(obj) => obj,
+            _ => return Err(Error::invalid("call options must be an object")),
+        };
+        for (k, val) in obj {
+            if val.is_null() && OPTION_NAMES.contains(&k.as_str()) {
+                continue;
+            }
+            let text = |val: &Value| -> Result<String> {
+                let s = val
+                    .as_str()
+                    .ok_or_else(|| Error::invalid(format!("call option {k} must be a string")))?;
+                if s.is_empty() || s.chars().count() > MAX_LABEL {
+                    return Err(Error::invalid(format!(
+                        "call option {k} must be 1 to {MAX_LABEL} characters"
+                    )));
+                }
+                check_text(k, s)?;
+                Ok(s.to_string())
+            };
+            match k.as_str() {
+                "reason" => o.reason = Some(text(val)?),
+                "actor" => o.actor = Some(text(val)?),
+                "reference" => o.reference = Some(text(val)?),
+                "idempotencyKey" => o.idempotency_key = Some(text(val)?),
+                "metadata" => {
+                    if !val.is_object() {
+                        return Err(Error::invalid("call option metadata must be an object"));
+                    }
+                    let s = val.to_string();
+                    check_metadata("metadata", &s)?;
+                    o.metadata = Some(s);
+                }
+                "expectedStockedQuantity" => {
+                    o.expected_stocked_quantity =
+                        Some(parse_quantity(val, "expectedStockedQuantity", Rule::Any)?)
+                }
+                _ => return Err(Error::invalid(format!("Unknown call option '{k}'"))),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Reason of a movement when the caller names none.
+pub(crate) fn default_reason(method: &str) -> &'static str {
+    match method {
+        "createInventoryLevels" => "level_created",
+        "updateInventoryLevels" => "level_updated",
+        "setInventoryQuantities" => "cycle_count",
+        "adjustInventory" => "adjustment",
+        "deleteInventoryLevel" | "deleteInventoryLevels" | "deleteInventoryItems" => {
+            "level_deleted"
+        }
+        "restoreInventoryLevels" => "level_restored",
+        "createReservationItems" => "reservation_created",
+        "updateReservationItems" => "reservation_updated",
+        "restoreReservationItems" | "restoreReservationItemsByLineItem" => "reservation_restored",
+        "reconcile" => "reconcile",
+        m if m.contains("Reservation") => "reservation_deleted",
+        _ => "other",
+    }
+}
+
+/// The who and why of one call, as its movement rows carry it.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub method: &'static str,
+    pub options: CallOptions,
+    /// The method and arguments as JSON, when the call has an idempotency key.
+    pub request: Option<String>,
+    reason: String,
+    /// The ledger is on (connect option `ledger`, default true).
+    enabled: bool,
+    /// Seconds an idempotency key is kept (connect option `idempotencyKeyTtl`).
+    pub(crate) ttl_seconds: i64,
+}
+
+impl Audit {
+    pub fn new(
+        method: &'static str,
+        options: CallOptions,
+        enabled: bool,
+        ttl_seconds: i64,
+    ) -> Self {
+        let reason = options
+            .reason
+            .clone()
+            .unwrap_or_else(|| default_reason(method).to_string());
+        Audit {
+            method,
+            options,
+            request: None,
+            reason,
+            enabled,
+            ttl_seconds,
+        }
+    }
+
+    /// A call the module makes on its own (reconcile, migrations).
+    pub(crate) fn internal(method: &'static str, enabled: bool) -> Self {
+        Audit::new(method, CallOptions::default(), enabled, 1)
+    }
+
+    pub(crate) fn key(&self) -> Option<&str> {
+        self.options.idempotency_key.as_deref()
+    }
+
+    /// Appends this call's parameters of [`insert_sql`] (AUDIT_PARAMS of them)
+    /// to `refs`; returns the number of the first.
+    pub(crate) fn extend<'a>(&'a self, refs: &mut Vec<&'a (dyn ToSql + Sync)>) -> usize {
+        let first = refs.len() + 1;
+        refs.push(&self.reason);
+        refs.push(&self.method);
+        refs.push(&self.options.actor);
+        refs.push(&self.options.reference);
+        refs.push(&self.options.idempotency_key);
+        refs.push(&self.options.metadata);
+        refs.push(&self.enabled);
+        first
+    }
+
+    /// The same as arrays of one value per movement row (the reservation
+    /// engine writes the rows of several calls in one statement).
+    pub(crate) fn columns<'a>(audits: impl Iterator<Item = &'a Audit>) -> AuditColumns {
+        let mut c = AuditColumns::default();
+        for a in audits {
+            c.reason.push(a.reason.clone());
+            c.method.push(a.method.to_string());
+            c.actor.push(a.options.actor.clone());
+            c.reference.push(a.options.reference.clone());
+            c.key.push(a.options.idempotency_key.clone());
+            c.metadata.push(a.options.metadata.clone());
+            c.enabled = c.enabled || a.enabled;
+        }
+        c
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct AuditColumns {
+    reason: Vec<String>,
+    method: Vec<String>,
+    actor: Vec<Option<String>>,
+    reference: Vec<Option<String>>,
+    key: Vec<Option<String>>,
+    metadata: Vec<Option<String>>,
+    pub(crate) enabled: bool,
+}
+
+const COLUMNS: &str = "inventory_level_id, inventory_item_id, location_id, field, delta, resulting,
+     reservation_item_id, line_item_id, reason, method, actor, reference, idempotency_key, metadata";
+
+/// INSERT of the movement rows `source` yields, columns (level_id, item, loc,
+/// field, delta, resulting, reservation_item_id, line_item_id), stamped with
+/// the call's [`Audit::extend`] parameters from `$first`. Rows whose delta is
+/// zero or NULL (a quantity the change left alone) are not written.
+pub(crate) fn insert_sql(source: &str, first: usize) -> String {
+    let p = |i: usize| format!("${}", first + i);
+    format!(
+        "INSERT INTO inventory_movement ({COLUMNS})
+         SELECT s.level_id, s.item, s.loc, s.field, s.delta, s.resulting, s.reservation_item_id,
+                s.line_item_id, {}::text, {}::text, {}::text, {}::text, {}::text, {}::text::jsonb
+         FROM ({source}) s WHERE s.delta <> 0 AND {}::bool",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6)
+    )
+}
+
+/// Movement rows from one row per level with each quantity's value before and
+/// after (`src` columns: level_id, item, loc, old_s, new_s, old_r, new_r,
+/// old_i, new_i, reservation_item_id, line_item_id; NULL for a quantity the
+/// change leaves alone).
+pub(crate) fn pivot(src: &str) -> String {
+    format!(
+        "SELECT p.level_id, p.item, p.loc, v.field, v.delta, v.resulting,
+                p.reservation_item_id, p.line_item_id
+         FROM ({src}) p, LATERAL (VALUES
+           ('stocked_quantity', p.new_s::numeric - p.old_s::numeric, p.new_s::numeric),
+           ('reserved_quantity', p.new_r::numeric - p.old_r::numeric, p.new_r::numeric),
+           ('incoming_quantity', p.new_i::numeric - p.old_i::numeric, p.new_i::numeric)
+         ) v(field, delta, resulting)"
+    )
+}
+
+/// `src` rows for whole levels of alias `l` appearing (`opening`: from 0 to
+/// their values) or going away (from their values to 0).
+pub(crate) fn whole_levels(l: &str, opening: bool) -> String {
+    let pair = |col: &str, q: char| {
+        let v = format!("{l}.{col}");
+        let (old, new) = if opening {
+            ("0", v.as_str())
+        } else {
+            (v.as_str(), "0")
+        };
+        format!("{old} AS old_{q}, {new} AS new_{q}")
+    };
+    format!(
+        "{l}.id AS level_id, {l}.inventory_item_id AS item, {l}.location_id AS loc, {}, {}, {},
+         NULL::text AS reservation_item_id, NULL::text AS line_item_id",
+        pair("stocked_quantity", 's'),
+        pair("reserved_quantity", 'r'),
+        pair("incoming_quantity", 'i'),
+    )
+}
+
+/// The reservation engine's rows: one per accepted call and level it charged.
+#[derive(Debug, Default)]
+pub(crate) struct Charges {
+    pub level: Vec<String>,
+    pub item: Vec<String>,
+    pub loc: Vec<String>,
+    pub delta: Vec<String>,
+    pub resulting: Vec<String>,
+    pub reservation: Vec<Option<String>>,
+    pub line_item: Vec<Option<String>>,
+}
+
+/// One INSERT of the engine's charges, each row with its own call's audit.
+pub(crate) async fn insert_charges<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    charges: &Charges,
+    audits: &AuditColumns,
+) -> Result<()> {
+    if !audits.enabled || charges.level.is_empty() {
+        return Ok(());
+    }
+    let stmt = c
+        .prepare_cached(&format!(
+            "INSERT INTO inventory_movement ({COLUMNS})
+             SELECT u.level_id, u.item, u.loc, 'reserved_quantity', u.delta::numeric, u.resulting::numeric,
+                    u.res, u.line, u.reason, u.method, u.actor, u.reference, u.key, u.metadata::jsonb
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+                  AS u(level_id, item, loc, delta, resulting, res, line, reason, method, actor, reference, key, metadata)
+             WHERE u.delta::numeric <> 0"
+        ))
+        .await?;
+    c.execute(
+        &stmt,
+        &[
+            &charges.level,
+            &charges.item,
+            &charges.loc,
+            &charges.delta,
+            &charges.resulting,
+            &charges.reservation,
+            &charges.line_item,
+            &audits.reason,
+            &audits.method,
+            &audits.actor,
+            &audits.reference,
+            &audits.key,
+            &audits.metadata,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes the movement rows of whole levels (`ids`) appearing from nothing
+/// (`opening`) or going away.
+pub(crate) async fn record_whole_levels<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    ids: &[String],
+    opening: bool,
+    audit: &Audit,
+) -> Result<()> {
+    if !audit.enabled || ids.is_empty() {
+        return Ok(());
+    }
+    let mut refs: Vec<&(dyn ToSql + Sync)> = vec![&ids];
+    let first = audit.extend(&mut refs);
+    let src = format!(
+        "SELECT {} FROM inventory_level l WHERE l.id = ANY($1)",
+        whole_levels("l", opening)
+    );
+    c.execute(&insert_sql(&pivot(&src), first), &refs).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn options_are_checked_and_named() {
+        assert_eq!(
+            CallOptions::from_json(&Value::Null).unwrap(),
+            CallOptions::default()
+        );
+        let o = CallOptions::from_json(
+            &json!({ "reason": "damaged", "idempotencyKey": "k1", "metadata": { "a": 1 } }),
+        )
+        .unwrap();
+        assert_eq!(o.reason.as_deref(), Some("damaged"));
+        assert_eq!(o.metadata.as_deref(), Some("{\"a\":1}"));
+        for bad in [
+            json!({ "reason": 5 }),
+            json!({ "nope": 1 }),
+            json!({ "reason": "" }),
+            json!([1]),
+        ] {
+            assert_eq!(
+                CallOptions::from_json(&bad).unwrap_err().kind,
+                crate::ErrorType::InvalidData
+            );
+        }
+        let e = CallOptions::from_json(&json!({ "actor": "x".repeat(MAX_LABEL + 1) })).unwrap_err();
+        assert!(e.message.contains("actor"), "{}", e.message);
+    }
+
+    #[test]
+    fn whole_levels_names_old_and_new() {
+        let s = whole_levels("l", true);
+        assert!(s.contains("0 AS old_s, l.stocked_quantity AS new_s"), "{s}");
+        let s = whole_levels("l", false);
+        assert!(
+            s.contains("l.reserved_quantity AS old_r, 0 AS new_r"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn default_reasons() {
+        assert_eq!(
+            default_reason("deleteReservationItemsByLineItem"),
+            "reservation_deleted"
+        );
+        assert_eq!(
+            default_reason("softDeleteReservationItems"),
+            "reservation_deleted"
+        );
+        assert_eq!(
+            default_reason("restoreReservationItems"),
+            "reservation_restored"
+        );
+        assert_eq!(default_reason("adjustInventory"), "adjustment");
+    }
+}

@@ -1,0 +1,326 @@
+//! InventoryMovement: reads of the movement ledger (`listInventoryMovements`)
+//! and its check (`verifyInventoryLedger`). Its rows are written by every
+//! write path through ledger.rs.
+
+use crate::error::{Error, Result};
+use crate::service::InventoryService;
+use serde_json::{json, Value};
+use tokio_postgres::types::ToSql;
+
+/// Movement filters accepted by listInventoryMovements: text columns, each a
+/// string or an array of strings.
+const TEXT_FILTERS: [&str; 10] = [
+    "inventory_level_id",
+    "inventory_item_id",
+    "location_id",
+    "field",
+    "reason",
+    "actor",
+    "reference",
+    "reservation_item_id",
+    "line_item_id",
+    "idempotency_key",
+];
+
+const MOVEMENT_DTO: &str = "jsonb_build_object('id', m.id::text, 'created_at', m.created_at,
+     'inventory_level_id', m.inventory_level_id, 'inventory_item_id', m.inventory_item_id,
+     'location_id', m.location_id, 'field', m.field, 'delta', m.delta, 'resulting', m.resulting,
+     'reason', m.reason, 'method', m.method, 'actor', m.actor, 'reference', m.reference,
+     'reservation_item_id', m.reservation_item_id, 'line_item_id', m.line_item_id,
+     'idempotency_key', m.idempotency_key, 'metadata', m.metadata)";
+
+/// `{ after?: string, limit?: 1..MAX_VERIFY }`.
+fn verify_options(v: &Value) -> Result<(Option<String>, i64)> {
+    let (mut after, mut limit) = (None, MAX_VERIFY);
+    match v {
+        Value::Null => {}
+        Value::Object(o) => {
+            for (k, val) in o {
+                match (k.as_str(), val) {
+                    (_, Value::Null) if k == "after" || k == "limit" => {}
+                    ("after", Value::String(s)) => after = Some(s.clone()),
+                    ("limit", Value::Number(n)) => match n.as_i64() {
+                        Some(l @ 1..=MAX_VERIFY) => limit = l,
+                        _ => {
+                            return Err(Error::invalid(format!(
+                                "verifyInventoryLedger option limit must be an integer from 1 to {MAX_VERIFY}"
+                            )))
+                        }
+                    },
+                    ("after" | "limit", _) => {
+                        return Err(Error::invalid(format!(
+                            "verifyInventoryLedger option {k} has the wrong type"
+                        )))
+                    }
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "Unknown verifyInventoryLedger option '{k}'"
+                        )))
+                    }
+                }
+            }
+        }
+        _ => {
+            return Err(Error::invalid(
+                "verifyInventoryLedger options must be an object",
+            ))
+        }
+    }
+    Ok((after, limit))
+}
+
+/// Levels one verifyInventoryLedger call checks (a page; `next` continues).
+pub const MAX_VERIFY: i64 = 100_000;
+
+/// Largest page of movements one call returns.
+pub const MAX_TAKE: i64 = 10_000;
+
+fn strings(v: &Value, name: &str) -> Result<Vec<String>> {
+    let bad = || Error::invalid(format!("{name} must be a string or an array of strings"));
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+/// WHERE clause and parameters of a movement filter.
+fn movement_filter(filter: &Value) -> Result<(String, Vec<Box<dyn ToSql + Sync + Send>>)> {
+    let mut conds = vec!["TRUE".to_string()];
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let obj = match filter {
+        Value::Null => return Ok((conds.join(" AND "), params)),
+        Value::Object(o) => o,
+        _ => return Err(Error::invalid("filters must be an object")),
+    };
+    for (k, v) in obj {
+        if let Some(col) = TEXT_FILTERS.iter().find(|c| **c == k) {
+            params.push(Box::new(strings(v, k)?));
+            conds.push(format!("m.{col} = ANY(${}::text[])", params.len()));
+        } else if k == "created_at" || k == "id" {
+            let ops = v.as_object().ok_or_else(|| {
+                Error::invalid(format!(
+                    "{k} filter must be an object of $gt, $gte, $lt, $lte"
+                ))
+            })?;
+            for (op, bound) in ops {
+                let sql_op = match op.as_str() {
+                    "$gt" => ">",
+                    "$gte" => ">=",
+                    "$lt" => "<",
+                    "$lte" => "<=",
+                    _ => return Err(Error::invalid(format!("Unknown operator '{op}' for {k}"))),
+                };
+                let text = bound
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| bound.as_i64().filter(|_| k == "id").map(|n| n.to_string()))
+                    .ok_or_else(|| Error::invalid(format!("{k} bounds must be strings")))?;
+                if k == "created_at" && !crate::limits::is_timestamp(&text) {
+                    return Err(Error::invalid(format!("{k} {op} must be a timestamp")));
+                }
+                if k == "id"
+                    && (text.is_empty()
+                        || text.len() > 19
+                        || !text.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    return Err(Error::invalid(format!("{k} {op} must be a movement id")));
+                }
+                params.push(Box::new(text));
+                let cast = if k == "id" { "bigint" } else { "timestamptz" };
+                conds.push(format!("m.{k} {sql_op} ${}::text::{cast}", params.len()));
+            }
+        } else {
+            return Err(Error::invalid(format!(
+                "Unknown filter '{k}' for inventory movements"
+            )));
+        }
+    }
+    Ok((conds.join(" AND "), params))
+}
+
+/// ORDER BY, OFFSET and LIMIT of a movement find config.
+fn movement_page(config: &Value) -> Result<(String, i64, i64)> {
+    let mut order = Vec::new();
+    let (mut skip, mut take) = (0, 100);
+    if let Some(obj) = config.as_object() {
+        for (k, v) in obj {
+            match k.as_str() {
+                "skip" => {
+                    skip = v
+                        .as_i64()
+                        .filter(|n| *n >= 0)
+                        .ok_or_else(|| Error::invalid("skip must be a non-negative integer"))?
+                }
+                "take" => {
+                    take = v
+                        .as_i64()
+                        .filter(|n| (0..=MAX_TAKE).contains(n))
+                        .ok_or_else(|| {
+                            Error::invalid(format!("take must be an integer from 0 to {MAX_TAKE}"))
+                        })?
+                }
+                "order" => {
+                    let o = v
+                        .as_object()
+                        .ok_or_else(|| Error::invalid("order must be an object"))?;
+                    for (field, dir) in o {
+                        let col = match field.as_str() {
+                            "id" => "m.id",
+                            "created_at" => "m.created_at",
+                            _ => {
+                                return Err(Error::invalid(format!(
+                                    "Cannot order movements by '{field}'"
+                                )))
+                            }
+                        };
+                        let dir = match dir.as_str().map(str::to_ascii_uppercase).as_deref() {
+                            Some("ASC") => "ASC",
+                            Some("DESC") => "DESC",
+                            _ => return Err(Error::invalid("order direction must be ASC or DESC")),
+                        };
+                        order.push(format!("{col} {dir}"));
+                    }
+                }
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "Unknown find option '{k}' for inventory movements"
+                    )))
+                }
+            }
+        }
+    } else if !config.is_null() {
+        return Err(Error::invalid("config must be an object"));
+    }
+    // Ties (one transaction's rows share created_at) break by id, the write order.
+    let desc = order.first().is_some_and(|o| o.ends_with("DESC"));
+    order.push(format!("m.id {}", if desc { "DESC" } else { "ASC" }));
+    Ok((order.join(", "), skip, take))
+}
+
+impl InventoryService {
+    /// listInventoryMovements / listAndCountInventoryMovements (with `count`).
+    pub(crate) async fn list_inventory_movements(
+        &self,
+        filter: &Value,
+        config: &Value,
+        count: bool,
+    ) -> Result<Value> {
+        let (cond, mut params) = movement_filter(filter)?;
+        let (order, skip, take) = movement_page(config)?;
+        params.push(Box::new(skip));
+        params.push(Box::new(take));
+        let n = params.len();
+        let c = self.client().await?;
+        let sql = format!(
+            "SELECT coalesce(jsonb_agg(d ORDER BY o), '[]'),
+                    {}
+             FROM (SELECT {MOVEMENT_DTO} AS d, row_number() OVER (ORDER BY {order}) AS o
+                   FROM inventory_movement m WHERE {cond} ORDER BY {order} OFFSET ${} LIMIT ${n}) page",
+            if count {
+                format!("(SELECT count(*) FROM inventory_movement m WHERE {cond})")
+            } else {
+                "0::bigint".into()
+            },
+            n - 1,
+        );
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+        let row = c.query_one(&sql, &refs).await?;
+        let rows: Value = row.get(0);
+        Ok(if count {
+            json!([rows, row.get::<_, i64>(1)])
+        } else {
+            rows
+        })
+    }
+
+    /// Levels (live or soft-deleted) and ledger-only level ids (levels hard
+    /// deleted since) whose quantities differ from the sum of their movement
+    /// deltas; one page in id order. `{ ok, levels, scanned, next }`.
+    pub(crate) async fn verify_inventory_ledger(&self, options: &Value) -> Result<Value> {
+        let (after, limit) = verify_options(options)?;
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "WITH ids AS (
+                   SELECT id FROM (SELECT id FROM inventory_level WHERE $1::text IS NULL OR id > $1
+                                   UNION SELECT inventory_level_id FROM inventory_movement
+                                   WHERE $1::text IS NULL OR inventory_level_id > $1) a
+                   ORDER BY id LIMIT $2),
+                 q AS (
+                   SELECT ids.id, v.field, v.quantity
+                   FROM ids LEFT JOIN inventory_level l ON l.id = ids.id,
+                   LATERAL (VALUES ('stocked_quantity', coalesce(l.stocked_quantity, 0)),
+                                   ('reserved_quantity', coalesce(l.reserved_quantity, 0)),
+                                   ('incoming_quantity', coalesce(l.incoming_quantity, 0))) v(field, quantity)),
+                 s AS (
+                   SELECT m.inventory_level_id AS id, m.field, sum(m.delta) AS total
+                   FROM inventory_movement m WHERE m.inventory_level_id IN (SELECT id FROM ids)
+                   GROUP BY 1, 2),
+                 bad AS (
+                   SELECT q.id, q.field, q.quantity, coalesce(s.total, 0) AS ledger_sum
+                   FROM q LEFT JOIN s ON s.id = q.id AND s.field = q.field
+                   WHERE q.quantity <> coalesce(s.total, 0))
+                 SELECT (SELECT count(*) FROM ids), (SELECT max(id) FROM ids),
+                        coalesce((SELECT jsonb_agg(jsonb_build_object('id', id, 'field', field,
+                                   'quantity', quantity, 'ledger_sum', ledger_sum) ORDER BY id, field)
+                                  FROM bad), '[]')",
+            )
+            .await?;
+        let row = c.query_one(&stmt, &[&after, &limit]).await?;
+        let scanned: i64 = row.get(0);
+        let last: Option<String> = row.get(1);
+        let levels: Value = row.get(2);
+        let next = match last {
+            Some(id) if scanned == limit => Value::String(id),
+            _ => Value::Null,
+        };
+        let ok = levels.as_array().is_some_and(|a| a.is_empty());
+        Ok(json!({ "ok": ok, "levels": levels, "scanned": scanned, "next": next }))
+    }
+}
+
+/// Longest retention one prune call accepts (a century): larger values would
+/// overflow the interval arithmetic and mean "forever" anyway.
+pub const MAX_RETENTION_DAYS: i64 = 36_500;
+
+impl InventoryService {
+    /// Retention: folds every movement older than `days` into one
+    /// `carried_forward` movement per level and quantity (its sum, dated at the
+    /// cutoff), so quantities still equal ledger sums, and drops expired
+    /// idempotency keys. One transaction; movements written meanwhile are newer
+    /// than the cutoff and untouched. Resolves to `{ folded, carried, keys }`.
+    pub async fn prune(&self, days: i64) -> Result<Value> {
+        if !(0..=MAX_RETENTION_DAYS).contains(&days) {
+            return Err(Error::invalid(format!(
+                "prune option movementRetentionDays must be an integer from 0 to {MAX_RETENTION_DAYS}"
+            )));
+        }
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let row = tx
+            .query_one(
+                "WITH cut AS (SELECT now() - make_interval(days => $1::int) AS at),
+                      old AS (DELETE FROM inventory_movement m USING cut WHERE m.created_at < cut.at
+                              RETURNING m.inventory_level_id, m.inventory_item_id, m.location_id, m.field, m.delta),
+                      sums AS (SELECT inventory_level_id, min(inventory_item_id) AS item, min(location_id) AS loc,
+                                      field, sum(delta) AS total
+                               FROM old GROUP BY inventory_level_id, field),
+                      carried AS (INSERT INTO inventory_movement (created_at, inventory_level_id, inventory_item_id,
+                                    location_id, field, delta, resulting, reason)
+                                  SELECT cut.at, s.inventory_level_id, s.item, s.loc, s.field, s.total, s.total,
+                                         'carried_forward'
+                                  FROM sums s, cut WHERE s.total <> 0 RETURNING 1),
+                      keys AS (DELETE FROM inventory_idempotency_key WHERE expires_at <= now() RETURNING 1)
+                 SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM carried), (SELECT count(*) FROM keys)",
+                &[&(days as i32)],
+            )
+            .await?;
+        tx.commit().await?;
+        let (folded, carried, keys): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        Ok(json!({ "folded": folded, "carried": carried, "keys": keys }))
+    }
+}
