@@ -69,12 +69,17 @@ test('dry run reports reserved too high, too low and a raw copy out of sync with
     difference: reserved - sum,
     fixed: false,
   })
-  const expected = [line('high', 7, '7', 2), line('low', 1, '1', 3), line('raw', 1, '5', 1)].sort((a, b) => (a.id < b.id ? -1 : 1))
-  expect(dry).toEqual({ levels: expected, next: null, scanned: 4 })
+  const byId = (a, b) => (a.id < b.id ? -1 : 1)
+  const expected = [line('high', 7, '7', 2), line('low', 1, '1', 3), line('raw', 1, '5', 1)].sort(byId)
+  // The raw writes moved reserved_quantity past the ledger too (the raw copy is no quantity of it).
+  const gap = (loc, quantity, ledger_sum, fixed) => ({ id: levels[loc].id, field: 'reserved_quantity', quantity, ledger_sum, fixed })
+  expect(dry).toEqual({ levels: expected, ledger: [gap('high', 7, 2, false), gap('low', 1, 3, false)].sort(byId), next: null, scanned: 4 })
   expect(await levelRows()).toEqual(before)
 
   const fixed = await t.inventory.reconcile()
-  expect(fixed).toEqual({ levels: expected.map((l) => ({ ...l, fixed: true })), next: null, scanned: 4 })
+  // The fix records its change from the drifted value; the ledger pass then closes what the raw write never recorded.
+  expect(fixed).toEqual({ levels: expected.map((l) => ({ ...l, fixed: true })), ledger: [gap('high', 2, -3, true), gap('low', 3, 5, true)].sort(byId), next: null, scanned: 4 })
+  expect((await t.inventory.verifyInventoryLedger()).ok).toBe(true)
   expect(await reservedOf(levels.high.id)).toEqual({ reserved: '2', raw: '2' })
   expect(await reservedOf(levels.low.id)).toEqual({ reserved: '3', raw: '3' })
   expect(await reservedOf(levels.raw.id)).toEqual({ reserved: '1', raw: '1' })
@@ -83,8 +88,8 @@ test('dry run reports reserved too high, too low and a raw copy out of sync with
   const untouched = (rows) => rows.find((r) => r.id === levels.ok.id)
   expect(untouched(await levelRows())).toEqual(untouched(before))
 
-  expect(await t.inventory.reconcile()).toEqual({ levels: [], next: null, scanned: 4 })
-  expect(await t.inventory.reconcile({ dryRun: true })).toEqual({ levels: [], next: null, scanned: 4 })
+  expect(await t.inventory.reconcile()).toEqual({ levels: [], ledger: [], next: null, scanned: 4 })
+  expect(await t.inventory.reconcile({ dryRun: true })).toEqual({ levels: [], ledger: [], next: null, scanned: 4 })
 })
 
 test('paging with a small limit visits every live level exactly once, in id order', async () => {
@@ -139,7 +144,13 @@ test('soft-deleted levels are not scanned; soft-deleted reservations are not cou
   const before = await levelRows()
 
   const dry = await t.inventory.reconcile({ dryRun: true })
-  expect(dry).toEqual({ levels: [expect.objectContaining({ id: levels.kept.id, reserved_quantity: 7, reservation_quantity: 2 })], next: null, scanned: 1 })
+  // The ledger also covers the soft-deleted level, whose raw write it never saw.
+  expect(dry).toEqual({
+    levels: [expect.objectContaining({ id: levels.kept.id, reserved_quantity: 7, reservation_quantity: 2 })],
+    ledger: [{ id: levels.gone.id, field: 'reserved_quantity', quantity: 6, ledger_sum: 0, fixed: false }],
+    next: null,
+    scanned: 1,
+  })
   expect(await levelRows()).toEqual(before)
 
   await t.inventory.reconcile()
@@ -229,15 +240,17 @@ test('CLI: dry run exits 1 listing the drift, a run fixes it (exit 0), the next 
   expect(dry.code).toBe(1)
   expect(dry.stdout).toContain(levels.c2.id)
   expect(dry.stdout).not.toContain(levels.c1.id)
-  expect(dry.stdout).toMatch(/3 levels scanned, 1 drifted, 0 fixed \(dry run/)
+  // The raw write also left reserved_quantity off its ledger: a gap, listed in a table of its own.
+  expect(dry.stdout).toMatch(new RegExp(`${levels.c2.id}\\s+reserved_quantity\\s+4\\s+0\\s+no`))
+  expect(dry.stdout).toMatch(/3 levels scanned, 1 drifted, 0 fixed, 1 ledger gap, 0 closed \(dry run/)
   // Not a terminal: one progress line per page, against the count of live levels read first.
   const ids = Object.values(levels).map((l) => l.id).sort()
-  const firstPage = ids.slice(0, 2).includes(levels.c2.id) ? 1 : 0
-  expect(dry.stderr).toBe(`[#############-------]  66% 2/3 levels, ${firstPage} drifted\n[####################] 100% 3/3 levels, 1 drifted\n`)
+  const firstPage = ids.slice(0, 2).includes(levels.c2.id) ? '1 drifted, 1 ledger gap' : '0 drifted'
+  expect(dry.stderr).toBe(`[#############-------]  66% 2/3 levels, ${firstPage}\n[####################] 100% 3/3 levels, 1 drifted, 1 ledger gap\n`)
   expect(await levelRows()).toEqual(before)
 
   const run = await cli('reconcile', '--url', DATABASE_URL, '--schema', t.schema)
-  expect([run.code, run.stderr]).toEqual([0, '[####################] 100% 3/3 levels, 1 drifted, 1 fixed\n'])
+  expect([run.code, run.stderr]).toEqual([0, '[####################] 100% 3/3 levels, 1 drifted, 1 fixed, 1 ledger gap\n'])
   expect(run.stdout).toMatch(new RegExp(`${levels.c2.id}.*yes`))
   expect(await reservedOf(levels.c2.id)).toEqual({ reserved: '0', raw: '0' })
 
@@ -268,7 +281,8 @@ test('CLI on a terminal: the bar is drawn before the first page and rewritten in
   const { levels } = await stocked(['t1', 't2', 't3'])
   await t.db.query(`UPDATE inventory_level SET reserved_quantity = 2 WHERE id = $1`, [levels.t2.id])
   const ids = Object.values(levels).map((l) => l.id).sort()
-  const drift = ids.map((id, i) => ids.slice(0, i + 1).filter((x) => x === levels.t2.id).length)
+  // Drifted levels after each page; the ledger gap the raw write left shows on the same page.
+  const drift = ids.map((id, i) => (ids.slice(0, i + 1).includes(levels.t2.id) ? '1 drifted, 1 ledger gap' : '0 drifted'))
 
   const [stdout, stderr] = [capture(false), capture(true)]
   expect(await run(['reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema, '--limit', '1'], { stdout, stderr })).toBe(1)
@@ -276,18 +290,18 @@ test('CLI on a terminal: the bar is drawn before the first page and rewritten in
   expect(stderr.text).toBe(
     [
       `${redraw}[--------------------]   0% 0/3 levels, 0 drifted`,
-      `${redraw}[######--------------]  33% 1/3 levels, ${drift[0]} drifted`,
-      `${redraw}[#############-------]  66% 2/3 levels, ${drift[1]} drifted`,
-      `${redraw}[####################] 100% 3/3 levels, 1 drifted\n`,
+      `${redraw}[######--------------]  33% 1/3 levels, ${drift[0]}`,
+      `${redraw}[#############-------]  66% 2/3 levels, ${drift[1]}`,
+      `${redraw}[####################] 100% 3/3 levels, 1 drifted, 1 ledger gap\n`,
     ].join('')
   )
   expect(stdout.text).toContain(levels.t2.id)
-  expect(stdout.text).toMatch(/3 levels scanned, 1 drifted, 0 fixed \(dry run/)
+  expect(stdout.text).toMatch(/3 levels scanned, 1 drifted, 0 fixed, 1 ledger gap, 0 closed \(dry run/)
 
   // Fixing: the bar counts the fixes too.
   const fixing = capture(true)
   expect(await run(['reconcile', '--url', DATABASE_URL, '--schema', t.schema], { stdout: capture(false), stderr: fixing })).toBe(0)
-  expect(fixing.text).toBe(`${redraw}[--------------------]   0% 0/3 levels, 0 drifted, 0 fixed${redraw}[####################] 100% 3/3 levels, 1 drifted, 1 fixed\n`)
+  expect(fixing.text).toBe(`${redraw}[--------------------]   0% 0/3 levels, 0 drifted, 0 fixed${redraw}[####################] 100% 3/3 levels, 1 drifted, 1 fixed, 1 ledger gap\n`)
   expect(await reservedOf(levels.t2.id)).toEqual({ reserved: '0', raw: '0' })
 })
 
@@ -296,6 +310,27 @@ test('CLI progress text: never past 100% when levels were created after the coun
   expect(progressText({ scanned: 12, total: 10, drifted: 0, fixed: 0, dryRun: true })).toBe('[####################] 100% 12/12 levels, 0 drifted')
   expect(progressText({ scanned: 0, total: 0, drifted: 0, fixed: 0, dryRun: false })).toBe('[####################] 100% 0/0 levels, 0 drifted, 0 fixed')
   expect(progressText({ scanned: 4200, total: 10000, drifted: 3, fixed: 0, dryRun: true })).toBe('[########------------]  42% 4200/10000 levels, 3 drifted')
+  expect(progressText({ scanned: 4200, total: 10000, drifted: 0, fixed: 0, gaps: 2, dryRun: true })).toBe('[########------------]  42% 4200/10000 levels, 0 drifted, 2 ledger gaps')
+})
+
+test('CLI: stock written past the ledger is a gap: a dry run exits 1 naming it, a run closes it with a reconcile movement', async () => {
+  const { item, levels } = await stocked(['g1', 'g2'])
+  await t.db.query(`UPDATE inventory_level SET stocked_quantity = 3, raw_stocked_quantity = '{"value":"3","precision":20}' WHERE id = $1`, [levels.g2.id])
+  const dry = await cli('reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema)
+  expect([dry.code, dry.stderr]).toEqual([1, '[####################] 100% 2/2 levels, 0 drifted, 1 ledger gap\n'])
+  expect(dry.stdout).toMatch(new RegExp(`${levels.g2.id}\\s+stocked_quantity\\s+3\\s+10\\s+no`))
+  expect(dry.stdout).toMatch(/2 levels scanned, 0 drifted, 0 fixed, 1 ledger gap, 0 closed \(dry run: nothing written\)\n$/)
+  expect(await t.inventory.listInventoryMovements({ inventory_item_id: item.id, reason: 'reconcile' })).toEqual([])
+
+  const run = await cli('reconcile', '--url', DATABASE_URL, '--schema', t.schema)
+  expect([run.code, run.stdout]).toEqual([0, expect.stringMatching(/2 levels scanned, 0 drifted, 0 fixed, 1 ledger gap, 1 closed\n$/)])
+  expect(run.stdout).toMatch(new RegExp(`${levels.g2.id}\\s+stocked_quantity\\s+3\\s+10\\s+yes`))
+  const closing = await t.inventory.listInventoryMovements({ inventory_item_id: item.id, reason: 'reconcile' })
+  expect(closing).toEqual([expect.objectContaining({ inventory_level_id: levels.g2.id, field: 'stocked_quantity', delta: -7, resulting: 3 })])
+  expect((await t.inventory.verifyInventoryLedger()).ok).toBe(true)
+
+  const again = await cli('reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema)
+  expect([again.code, again.stdout]).toEqual([0, '2 levels scanned, 0 drifted, 0 fixed (dry run: nothing written)\n'])
 })
 
 test('CLI: errors exit 2 with a typed message and no stack', async () => {
@@ -327,20 +362,26 @@ test('drift left by the real @medusajs/inventory is reported and fixed', async (
     await peer.service.softDeleteInventoryLevels([first.id])
     const [second] = await peer.service.createInventoryLevels([{ inventory_item_id: item.id, location_id: 'sloc_p', stocked_quantity: 10 }])
 
+    // Switching to this module migrates (its ledger opens with the levels' quantities).
     ours = await InventoryService.connect({ url: DATABASE_URL, schema })
+    await ours.migrate()
     const recreated = await ours.reconcile({ dryRun: true })
-    expect(recreated).toEqual({ levels: [expect.objectContaining({ id: second.id, reserved_quantity: 0, reservation_quantity: 2, difference: -2, fixed: false })], next: null, scanned: 1 })
+    expect(recreated).toEqual({ levels: [expect.objectContaining({ id: second.id, reserved_quantity: 0, reservation_quantity: 2, difference: -2, fixed: false })], ledger: [], next: null, scanned: 1 })
 
     await peer.service.deleteReservationItems([res.id])
     const dry = await ours.reconcile({ dryRun: true })
     expect(dry.levels).toEqual([expect.objectContaining({ id: second.id, reserved_quantity: -2, reservation_quantity: 0, fixed: false })])
+    // The peer's write is not in the ledger either.
+    expect(dry.ledger).toEqual([{ id: second.id, field: 'reserved_quantity', quantity: -2, ledger_sum: 0, fixed: false }])
 
     const fixed = await ours.reconcile()
     expect(fixed.levels).toEqual([expect.objectContaining({ id: second.id, reserved_quantity: -2, reservation_quantity: 0, difference: -2, fixed: true })])
+    expect(fixed.ledger).toEqual([{ id: second.id, field: 'reserved_quantity', quantity: 0, ledger_sum: 2, fixed: true }])
+    expect((await ours.verifyInventoryLedger()).ok).toBe(true)
     // The peer reads the fixed level back.
     const [level] = await peer.service.listInventoryLevels({ id: second.id })
     expect([Number(level.reserved_quantity), Number(level.available_quantity)]).toEqual([0, 10])
-    expect(await ours.reconcile({ dryRun: true })).toEqual({ levels: [], next: null, scanned: 1 })
+    expect(await ours.reconcile({ dryRun: true })).toEqual({ levels: [], ledger: [], next: null, scanned: 1 })
   } finally {
     await ours?.close()
     await peer.stop()
@@ -372,9 +413,9 @@ test('medusa db:migrate (runMigrations) warns about drift it finds and fixes not
 const MIGRATE_SCRIPT = path.join(__dirname, 'support', 'migrate-warnings.js')
 
 /** Migrates the test schema in a child process: `{ version, warnings, logged }` (see the script). */
-function migrateInChild(mode = 'standalone') {
+function migrateInChild(mode = 'standalone', connectOptions = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MIGRATE_SCRIPT, DATABASE_URL, t.schema, mode], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [MIGRATE_SCRIPT, DATABASE_URL, t.schema, mode, JSON.stringify(connectOptions)], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -398,7 +439,10 @@ test('standalone migrate() names drifted levels in a process warning, fixes noth
   expect(out.warnings).toHaveLength(1)
   const [w] = out.warnings
   expect([w.name, w.code]).toEqual(['Warning', 'MEDUSA_INVENTORY_RS_DRIFT'])
-  expect(w.message).toContain('2 inventory level(s)')
+  // The raw write drifted reserved_quantity from the reservations and from the ledger.
+  const named = `(${[levels.d1.id, levels.d2.id].sort().join(', ')})`
+  expect(w.message).toContain(`2 inventory level(s) have a reserved_quantity that is not the sum of their live reservations ${named}.`)
+  expect(w.message).toContain(`2 inventory level(s) have quantities that are not the sum of their movements in the ledger ${named}.`)
   expect(w.message).toContain(levels.d1.id)
   expect(w.message).toContain(levels.d2.id)
   expect(w.message).not.toContain(levels.ok.id)
@@ -419,4 +463,17 @@ test('the drift warning names the first five levels of many; db:migrate logs it 
   expect(warnings[0].message).not.toContain(ids[5])
 
   expect(await migrateInChild('medusa')).toEqual({ version: null, warnings: [], logged: [warnings[0].message] })
+})
+
+test('stock written past the ledger is named as a ledger gap alone; a connection without the ledger does not warn about it', async () => {
+  const { levels } = await stocked(['s1', 's2'])
+  await t.db.query(`UPDATE inventory_level SET stocked_quantity = 4, raw_stocked_quantity = '{"value":"4","precision":20}' WHERE id = $1`, [levels.s2.id])
+  const { warnings } = await migrateInChild()
+  expect(warnings.map((w) => w.message)).toEqual([
+    `medusa-inventory-rs: 1 inventory level(s) have quantities that are not the sum of their movements in the ledger (${levels.s2.id}). ` +
+      `See them with \`npx medusa-inventory-rs reconcile --dry-run --url <database url> --schema ${t.schema}\` and fix them without --dry-run.`,
+  ])
+  expect(await migrateInChild('standalone', { ledger: false })).toMatchObject({ warnings: [] })
+  await t.inventory.reconcile()
+  expect(await migrateInChild()).toMatchObject({ warnings: [] })
 })

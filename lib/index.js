@@ -126,33 +126,48 @@ function sslOption(ssl) {
   return out
 }
 
-/** Ids of every live level whose reserved quantity drifted: a reconcile dry run over all pages. */
+/**
+ * A reconcile dry run over all pages: ids of the live levels whose reserved quantity
+ * drifted, and of the levels whose quantities differ from the sum of their movements.
+ */
 async function driftedLevels(inventory) {
-  const ids = []
+  const reserved = []
+  const ledger = new Set()
   let after = null
   do {
     const page = await inventory.reconcile({ dryRun: true, after, limit: 10000 })
-    for (const l of page.levels) ids.push(l.id)
+    for (const l of page.levels) reserved.push(l.id)
+    for (const g of page.ledger ?? []) ledger.add(g.id)
     after = page.next
   } while (after !== null)
-  return ids
+  return { reserved, ledger: [...ledger] }
 }
 
-/** What migrating says about drifted levels (the first five named), or null when there are none. */
-function driftMessage(ids, schema) {
-  if (!ids.length) return null
+const firstFive = (ids) => `(${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})`
+
+/**
+ * What migrating says about drift (the first five levels of each kind named), or null when
+ * there is none. Ledger gaps are left out when this connection writes no ledger.
+ */
+function driftMessage({ reserved, ledger }, { schema, ledgerOn }) {
+  const found = []
+  if (reserved.length) {
+    found.push(`${reserved.length} inventory level(s) have a reserved_quantity that is not the sum of their live reservations ${firstFive(reserved)}.`)
+  }
+  if (ledgerOn && ledger.length) {
+    found.push(`${ledger.length} inventory level(s) have quantities that are not the sum of their movements in the ledger ${firstFive(ledger)}.`)
+  }
+  if (!found.length) return null
   const where = schema && schema !== 'public' ? ` --schema ${schema}` : ''
-  return (
-    `medusa-inventory-rs: ${ids.length} inventory level(s) have a reserved_quantity that is not the sum of their live reservations ` +
-    `(${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}). ` +
-    `See them with \`npx medusa-inventory-rs reconcile --dry-run --url <database url>${where}\` and fix them without --dry-run.`
-  )
+  return `medusa-inventory-rs: ${found.join(' ')} See them with \`npx medusa-inventory-rs reconcile --dry-run --url <database url>${where}\` and fix them without --dry-run.`
 }
 
 class InventoryService {
-  constructor(handle, schema) {
+  constructor(handle, { schema, ledger } = {}) {
     this._native = handle
+    // For the drift warning of migrate().
     this._schema = schema
+    this._ledgerOn = ledger !== false
   }
 
   /**
@@ -164,7 +179,7 @@ class InventoryService {
     if (!opts.url) opts.url = process.env.DATABASE_URL
     if ('ssl' in opts) opts.ssl = sslOption(opts.ssl)
     try {
-      return new InventoryService(await native.connect(stringify(opts)), opts.schema)
+      return new InventoryService(await native.connect(stringify(opts)), opts)
     } catch (e) {
       throw toInventoryError(e)
     }
@@ -172,10 +187,10 @@ class InventoryService {
 
   /**
    * Creates or upgrades the tables (idempotent); resolves to the schema version. Tables
-   * inherited from another writer (@medusajs/inventory, hand-run SQL) may hold levels
-   * whose reserved quantity is not the sum of their live reservations: a reconcile dry
-   * run finds them, and a process warning (code MEDUSA_INVENTORY_RS_DRIFT) names them.
-   * Nothing is fixed.
+   * written by another writer (@medusajs/inventory, hand-run SQL) may hold levels whose
+   * reserved quantity is not the sum of their live reservations, or whose quantities are
+   * not the sum of their movements: a reconcile dry run finds them, and a process warning
+   * (code MEDUSA_INVENTORY_RS_DRIFT) names them. Nothing is fixed.
    */
   async migrate() {
     const { version, drift } = await this[MIGRATE]()
@@ -237,7 +252,7 @@ InventoryService.prototype[MIGRATE] = async function () {
   } catch (e) {
     throw toInventoryError(e)
   }
-  return { version, drift: driftMessage(await driftedLevels(this), this._schema) }
+  return { version, drift: driftMessage(await driftedLevels(this), { schema: this._schema, ledgerOn: this._ledgerOn }) }
 }
 
 /**

@@ -2,8 +2,8 @@
 // Migrates in a process of its own and prints one JSON line: the version and the process
 // warnings it emitted. Jest's sandbox has its own `process` object, whose 'warning'
 // listeners never hear process.emitWarning, so the drift warning is observed here.
-// Usage: node migrate-warnings.js <url> <schema> [standalone|medusa]
-const [url, schema, mode = 'standalone'] = process.argv.slice(2)
+// Usage: node migrate-warnings.js <url> <schema> [standalone|medusa] [JSON of more connect options]
+const [url, schema, mode = 'standalone', more = '{}'] = process.argv.slice(2)
 const warnings = []
 process.on('warning', (w) => warnings.push({ name: w.name, code: w.code, message: w.message }))
 
@@ -15,7 +15,7 @@ async function main() {
     await require('../../medusa').runMigrations({ options: { database: { clientUrl: url, schema } }, logger })
   } else {
     const { InventoryService } = require('../..')
-    const inventory = await InventoryService.connect({ url, schema, maxConnections: 1 })
+    const inventory = await InventoryService.connect({ url, schema, maxConnections: 1, ...JSON.parse(more) })
     try {
       version = await inventory.migrate()
     } finally {
