@@ -29,6 +29,12 @@ export declare class NativeInventory {
    * so not in the manifest `call` dispatches.
    */
   reconcile(options: string): Promise<string>
+  /**
+   * Ledger retention: folds movements older than `options.movementRetentionDays`
+   * into one `carried_forward` movement per level and quantity, and drops expired
+   * idempotency keys. Resolves to JSON `{ folded, carried, keys }`.
+   */
+  prune(options: string): Promise<string>
   close(): void
 }
 

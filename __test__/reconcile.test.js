@@ -238,13 +238,17 @@ test('CLI: dry run exits 1 listing the drift, a run fixes it (exit 0), the next 
   expect(dry.code).toBe(1)
   expect(dry.stdout).toContain(levels.c2.id)
   expect(dry.stdout).not.toContain(levels.c1.id)
-  expect(dry.stdout).toMatch(/3 levels scanned, 1 drifted, 0 fixed \(dry run/)
-  // Not a terminal: one progress line per page.
-  expect(dry.stderr.trim().split('\n')).toHaveLength(2)
+  // The raw write also left reserved_quantity off its ledger: a gap, listed in a table of its own.
+  expect(dry.stdout).toMatch(new RegExp(`${levels.c2.id}\\s+reserved_quantity\\s+4\\s+0\\s+no`))
+  expect(dry.stdout).toMatch(/3 levels scanned, 1 drifted, 0 fixed, 1 ledger gap, 0 closed \(dry run/)
+  // Not a terminal: one progress line per page, against the count of live levels read first.
+  const ids = Object.values(levels).map((l) => l.id).sort()
+  const firstPage = ids.slice(0, 2).includes(levels.c2.id) ? '1 drifted, 1 ledger gap' : '0 drifted'
+  expect(dry.stderr).toBe(`[#############-------]  66% 2/3 levels, ${firstPage}\n[####################] 100% 3/3 levels, 1 drifted, 1 ledger gap\n`)
   expect(await levelRows()).toEqual(before)
 
   const run = await cli('reconcile', '--url', DATABASE_URL, '--schema', t.schema)
-  expect([run.code, run.stderr]).toEqual([0, expect.stringContaining('3 levels scanned, 1 drifted, 1 fixed')])
+  expect([run.code, run.stderr]).toEqual([0, '[####################] 100% 3/3 levels, 1 drifted, 1 fixed, 1 ledger gap\n'])
   expect(run.stdout).toMatch(new RegExp(`${levels.c2.id}.*yes`))
   expect(await reservedOf(levels.c2.id)).toEqual({ reserved: '0', raw: '0' })
 
@@ -252,11 +256,86 @@ test('CLI: dry run exits 1 listing the drift, a run fixes it (exit 0), the next 
   expect([again.code, again.stdout]).toEqual([0, '3 levels scanned, 0 drifted, 0 fixed (dry run: nothing written)\n'])
 })
 
+test('CLI: the progress bar counts live levels first, so a big table shows how far the scan is', async () => {
+  const locations = Array.from({ length: 10 }, (_, i) => `b${i}`)
+  const { levels } = await stocked([...locations, 'gone'])
+  // A soft-deleted level is neither scanned nor counted.
+  await t.db.query(`UPDATE inventory_level SET deleted_at = now() WHERE id = $1`, [levels.gone.id])
+  const out = await cli('reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema, '--limit', '4')
+  expect(out).toEqual({
+    code: 0,
+    stdout: '10 levels scanned, 0 drifted, 0 fixed (dry run: nothing written)\n',
+    stderr: ['[########------------]  40% 4/10 levels, 0 drifted', '[################----]  80% 8/10 levels, 0 drifted', '[####################] 100% 10/10 levels, 0 drifted', ''].join('\n'),
+  })
+})
+
+/** A stream that records what is written, as a terminal (isTTY) or a pipe. */
+function capture(isTTY) {
+  return { isTTY, text: '', write(chunk) { this.text += chunk } }
+}
+
+test('CLI on a terminal: the bar is drawn before the first page and rewritten in place, one newline at the end', async () => {
+  const { run } = require(CLI)
+  const { levels } = await stocked(['t1', 't2', 't3'])
+  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 2 WHERE id = $1`, [levels.t2.id])
+  const ids = Object.values(levels).map((l) => l.id).sort()
+  // Drifted levels after each page; the ledger gap the raw write left shows on the same page.
+  const drift = ids.map((id, i) => (ids.slice(0, i + 1).includes(levels.t2.id) ? '1 drifted, 1 ledger gap' : '0 drifted'))
+
+  const [stdout, stderr] = [capture(false), capture(true)]
+  expect(await run(['reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema, '--limit', '1'], { stdout, stderr })).toBe(1)
+  const redraw = '\r\x1b[K'
+  expect(stderr.text).toBe(
+    [
+      `${redraw}[--------------------]   0% 0/3 levels, 0 drifted`,
+      `${redraw}[######--------------]  33% 1/3 levels, ${drift[0]}`,
+      `${redraw}[#############-------]  66% 2/3 levels, ${drift[1]}`,
+      `${redraw}[####################] 100% 3/3 levels, 1 drifted, 1 ledger gap\n`,
+    ].join('')
+  )
+  expect(stdout.text).toContain(levels.t2.id)
+  expect(stdout.text).toMatch(/3 levels scanned, 1 drifted, 0 fixed, 1 ledger gap, 0 closed \(dry run/)
+
+  // Fixing: the bar counts the fixes too.
+  const fixing = capture(true)
+  expect(await run(['reconcile', '--url', DATABASE_URL, '--schema', t.schema], { stdout: capture(false), stderr: fixing })).toBe(0)
+  expect(fixing.text).toBe(`${redraw}[--------------------]   0% 0/3 levels, 0 drifted, 0 fixed${redraw}[####################] 100% 3/3 levels, 1 drifted, 1 fixed, 1 ledger gap\n`)
+  expect(await reservedOf(levels.t2.id)).toEqual({ reserved: '0', raw: '0' })
+})
+
+test('CLI progress text: never past 100% when levels were created after the count; an empty table is done', () => {
+  const { progressText } = require(CLI)
+  expect(progressText({ scanned: 12, total: 10, drifted: 0, fixed: 0, dryRun: true })).toBe('[####################] 100% 12/12 levels, 0 drifted')
+  expect(progressText({ scanned: 0, total: 0, drifted: 0, fixed: 0, dryRun: false })).toBe('[####################] 100% 0/0 levels, 0 drifted, 0 fixed')
+  expect(progressText({ scanned: 4200, total: 10000, drifted: 3, fixed: 0, dryRun: true })).toBe('[########------------]  42% 4200/10000 levels, 3 drifted')
+  expect(progressText({ scanned: 4200, total: 10000, drifted: 0, fixed: 0, gaps: 2, dryRun: true })).toBe('[########------------]  42% 4200/10000 levels, 0 drifted, 2 ledger gaps')
+})
+
+test('CLI: stock written past the ledger is a gap: a dry run exits 1 naming it, a run closes it with a reconcile movement', async () => {
+  const { item, levels } = await stocked(['g1', 'g2'])
+  await t.db.query(`UPDATE inventory_level SET stocked_quantity = 3, raw_stocked_quantity = '{"value":"3","precision":20}' WHERE id = $1`, [levels.g2.id])
+  const dry = await cli('reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema)
+  expect([dry.code, dry.stderr]).toEqual([1, '[####################] 100% 2/2 levels, 0 drifted, 1 ledger gap\n'])
+  expect(dry.stdout).toMatch(new RegExp(`${levels.g2.id}\\s+stocked_quantity\\s+3\\s+10\\s+no`))
+  expect(dry.stdout).toMatch(/2 levels scanned, 0 drifted, 0 fixed, 1 ledger gap, 0 closed \(dry run: nothing written\)\n$/)
+  expect(await t.inventory.listInventoryMovements({ inventory_item_id: item.id, reason: 'reconcile' })).toEqual([])
+
+  const run = await cli('reconcile', '--url', DATABASE_URL, '--schema', t.schema)
+  expect([run.code, run.stdout]).toEqual([0, expect.stringMatching(/2 levels scanned, 0 drifted, 0 fixed, 1 ledger gap, 1 closed\n$/)])
+  expect(run.stdout).toMatch(new RegExp(`${levels.g2.id}\\s+stocked_quantity\\s+3\\s+10\\s+yes`))
+  const closing = await t.inventory.listInventoryMovements({ inventory_item_id: item.id, reason: 'reconcile' })
+  expect(closing).toEqual([expect.objectContaining({ inventory_level_id: levels.g2.id, field: 'stocked_quantity', delta: -7, resulting: 3 })])
+  expect((await t.inventory.verifyInventoryLedger()).ok).toBe(true)
+
+  const again = await cli('reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema)
+  expect([again.code, again.stdout]).toEqual([0, '2 levels scanned, 0 drifted, 0 fixed (dry run: nothing written)\n'])
+})
+
 test('CLI: errors exit 2 with a typed message and no stack', async () => {
   const missing = await cli('reconcile', '--url', DATABASE_URL, '--schema', 'no_such_schema_recon')
   expect(missing.code).toBe(2)
-  // A schema without the module's tables: the fix says what to run first.
-  expect(missing.stderr).toMatch(/medusa-inventory-rs: not_allowed: .*migrate\(\)/)
+  // No inventory tables at all in that schema: the database's refusal, typed.
+  expect(missing.stderr).toMatch(/medusa-inventory-rs: database_error: /)
   expect(missing.stderr).not.toMatch(/\n\s+at /)
 
   const usage = await cli('reconcile', '--dry-run')
@@ -288,17 +367,20 @@ test('drift left by the real @medusajs/inventory is reported and fixed', async (
     expect(recreated).toEqual({ levels: [expect.objectContaining({ id: second.id, reserved_quantity: 0, reservation_quantity: 2, difference: -2, fixed: false })], ledger: [], next: null, scanned: 1 })
     await expect(ours.reconcile()).rejects.toMatchObject({ type: 'not_allowed', message: expect.stringContaining('migrate()') })
 
+    // Switching to this module migrates: its ledger opens with the levels' quantities.
+    await ours.migrate()
     await peer.service.deleteReservationItems([res.id])
     const dry = await ours.reconcile({ dryRun: true })
     expect(dry.levels).toEqual([expect.objectContaining({ id: second.id, reserved_quantity: -2, reservation_quantity: 0, fixed: false })])
+    // The peer's write is not in the ledger either.
+    expect(dry.ledger).toEqual([{ id: second.id, field: 'reserved_quantity', quantity: -2, ledger_sum: 0, fixed: false }])
 
-    // Our migration opens the ledger with what it finds (the drifted −2 included); the fix records its movement.
-    await ours.migrate()
     const fixed = await ours.reconcile()
     expect(fixed.levels).toEqual([expect.objectContaining({ id: second.id, reserved_quantity: -2, reservation_quantity: 0, difference: -2, fixed: true })])
-    expect(fixed.ledger).toEqual([])
+    expect(fixed.ledger).toEqual([{ id: second.id, field: 'reserved_quantity', quantity: -2, ledger_sum: 0, fixed: true }])
+    // The level's history: the peer's change (recorded by reconcile), then the fix.
     const moves = await ours.listInventoryMovements({ inventory_level_id: second.id, field: 'reserved_quantity' })
-    expect(moves.map((m) => [m.reason, m.delta, m.resulting])).toEqual([['opening_balance', -2, -2], ['reconcile', 2, 0]])
+    expect(moves.map((m) => [m.reason, m.delta, m.resulting])).toEqual([['reconcile', -2, -2], ['reconcile', 2, 0]])
     expect(await ours.verifyInventoryLedger()).toMatchObject({ ok: true })
     // The peer reads the fixed level back.
     const [level] = await peer.service.listInventoryLevels({ id: second.id })
@@ -330,4 +412,72 @@ test('medusa db:migrate (runMigrations) warns about drift it finds and fixes not
   logged.warn.length = 0
   await medusaModule.runMigrations({ options, logger })
   expect(logged.warn).toEqual([])
+})
+
+const MIGRATE_SCRIPT = path.join(__dirname, 'support', 'migrate-warnings.js')
+
+/** Migrates the test schema in a child process: `{ version, warnings, logged }` (see the script). */
+function migrateInChild(mode = 'standalone', connectOptions = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MIGRATE_SCRIPT, DATABASE_URL, t.schema, mode, JSON.stringify(connectOptions)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`migrate-warnings exited ${code}: ${stderr}`))))
+  })
+}
+
+test('standalone migrate() names drifted levels in a process warning, fixes nothing and still resolves to the schema version', async () => {
+  const version = await t.inventory.migrate()
+  expect(version).toBeGreaterThan(0)
+  expect(await migrateInChild()).toEqual({ version, warnings: [], logged: [] })
+
+  const { levels } = await stocked(['d1', 'd2', 'ok'], { d1: 1 })
+  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 4, raw_reserved_quantity = '{"value":"4","precision":20}' WHERE id = ANY($1)`, [[levels.d1.id, levels.d2.id]])
+  const before = await levelRows()
+
+  const out = await migrateInChild()
+  expect(out.version).toBe(version)
+  expect(out.warnings).toHaveLength(1)
+  const [w] = out.warnings
+  expect([w.name, w.code]).toEqual(['Warning', 'MEDUSA_INVENTORY_RS_DRIFT'])
+  // The raw write drifted reserved_quantity from the reservations and from the ledger.
+  const named = `(${[levels.d1.id, levels.d2.id].sort().join(', ')})`
+  expect(w.message).toContain(`2 inventory level(s) have a reserved_quantity that is not the sum of their live reservations ${named}.`)
+  expect(w.message).toContain(`2 inventory level(s) have quantities that are not the sum of their movements in the ledger ${named}.`)
+  expect(w.message).toContain(levels.d1.id)
+  expect(w.message).toContain(levels.d2.id)
+  expect(w.message).not.toContain(levels.ok.id)
+  expect(w.message).toContain(`reconcile --dry-run --url <database url> --schema ${t.schema}`)
+  expect(await levelRows()).toEqual(before)
+
+  await t.inventory.reconcile()
+  expect(await migrateInChild()).toEqual({ version, warnings: [], logged: [] })
+})
+
+test('the drift warning names the first five levels of many; db:migrate logs it through Medusa\'s logger, not as a process warning', async () => {
+  const { levels } = await stocked(Array.from({ length: 7 }, (_, i) => `m${i}`))
+  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 1`)
+  const ids = Object.values(levels).map((l) => l.id).sort()
+  const { warnings } = await migrateInChild()
+  expect(warnings).toHaveLength(1)
+  expect(warnings[0].message).toContain(`7 inventory level(s) have a reserved_quantity that is not the sum of their live reservations (${ids.slice(0, 5).join(', ')}, …)`)
+  expect(warnings[0].message).not.toContain(ids[5])
+
+  expect(await migrateInChild('medusa')).toEqual({ version: null, warnings: [], logged: [warnings[0].message] })
+})
+
+test('stock written past the ledger is named as a ledger gap alone; a connection without the ledger does not warn about it', async () => {
+  const { levels } = await stocked(['s1', 's2'])
+  await t.db.query(`UPDATE inventory_level SET stocked_quantity = 4, raw_stocked_quantity = '{"value":"4","precision":20}' WHERE id = $1`, [levels.s2.id])
+  const { warnings } = await migrateInChild()
+  expect(warnings.map((w) => w.message)).toEqual([
+    `medusa-inventory-rs: 1 inventory level(s) have quantities that are not the sum of their movements in the ledger (${levels.s2.id}). ` +
+      `See them with \`npx medusa-inventory-rs reconcile --dry-run --url <database url> --schema ${t.schema}\` and fix them without --dry-run.`,
+  ])
+  expect(await migrateInChild('standalone', { ledger: false })).toMatchObject({ warnings: [] })
+  await t.inventory.reconcile()
+  expect(await migrateInChild()).toMatchObject({ warnings: [] })
 })

@@ -2,12 +2,14 @@
 'use strict'
 // Operations CLI. `reconcile` walks every live inventory level page by page and
 // reports (and unless --dry-run, fixes) levels whose reserved quantity is not the
-// sum of their live reservations. Exit codes, for CI jobs: 0 nothing drifted or
-// everything was fixed, 1 drift found (dry run) or left unfixed, 2 error.
+// sum of their live reservations, and quantities that differ from the sum of their
+// movements in the ledger (closed with a `reconcile` movement). Exit codes, for CI
+// jobs: 0 nothing drifted or everything was fixed, 1 drift found (dry run) or left
+// unfixed, 2 error.
 
 const USAGE = `Usage: medusa-inventory-rs reconcile [--dry-run] --url <postgres url> [--schema <schema>] [--limit <levels per page>]
 
-  --dry-run   report drift without writing (exit 1 when any is found)
+  --dry-run   report drift and ledger gaps without writing (exit 1 when any is found)
   --url       Postgres connection string (default: $DATABASE_URL)
   --schema    schema holding the inventory tables (default: public)
   --limit     levels scanned per page, 1 to 10000 (default: 1000)`
@@ -41,68 +43,117 @@ function parseArgs(argv) {
   return opts
 }
 
-/** A progress line on stderr: rewritten in place on a terminal, one line per page otherwise. */
-function progress(text, done) {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}${done ? '\n' : ''}`)
-  else process.stderr.write(`${text}\n`)
+const BAR_WIDTH = 20
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`
+
+/** `[#####-----] 42% 4200/10000 levels, 3 drifted`; the count is read before the scan, so levels
+ * created meanwhile can take `scanned` past it: the total is never shown below `scanned`. */
+function progressText({ scanned, total, drifted, fixed, gaps = 0, dryRun }) {
+  const of = Math.max(total, scanned)
+  const ratio = of === 0 ? 1 : scanned / of
+  const filled = Math.floor(ratio * BAR_WIDTH)
+  const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`
+  const percent = `${Math.floor(ratio * 100)}%`.padStart(4)
+  return `${bar} ${percent} ${scanned}/${of} levels, ${drifted} drifted${dryRun ? '' : `, ${fixed} fixed`}${gaps ? `, ${plural(gaps, 'ledger gap')}` : ''}`
 }
 
-function table(rows) {
-  const head = ['level', 'item', 'location', 'reserved', 'raw', 'reservations', 'difference', 'fixed']
-  const cells = rows.map((l) => [l.id, l.inventory_item_id, l.location_id, l.reserved_quantity, l.raw_reserved_quantity, l.reservation_quantity, l.difference, l.fixed ? 'yes' : 'no'].map((v) => String(v ?? '-')))
+/**
+ * Progress lines on `stream`: rewritten in place on a terminal, one line per page otherwise.
+ * A line equal to the last one is not written again (a final empty page after a full one).
+ */
+function progressTo(stream) {
+  let last = null
+  return (text, done) => {
+    if (stream.isTTY) stream.write(`${text === last ? '' : `\r\x1b[K${text}`}${done ? '\n' : ''}`)
+    else if (text !== last) stream.write(`${text}\n`)
+    last = text
+  }
+}
+
+function table(head, rows) {
+  const cells = rows.map((r) => r.map((v) => String(v ?? '-')))
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
   const line = (c) => c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
 }
 
-async function reconcile(opts) {
+const driftTable = (levels) =>
+  table(
+    ['level', 'item', 'location', 'reserved', 'raw', 'reservations', 'difference', 'fixed'],
+    levels.map((l) => [l.id, l.inventory_item_id, l.location_id, l.reserved_quantity, l.raw_reserved_quantity, l.reservation_quantity, l.difference, l.fixed ? 'yes' : 'no'])
+  )
+
+const gapTable = (gaps) =>
+  table(
+    ['level', 'field', 'quantity', 'ledger sum', 'closed'],
+    gaps.map((g) => [g.id, g.field, g.quantity, g.ledger_sum, g.fixed ? 'yes' : 'no'])
+  )
+
+async function reconcile(opts, { stdout, stderr }) {
   const { InventoryService } = require('../lib')
   const inventory = await InventoryService.connect({ url: opts.url, schema: opts.schema, maxConnections: 1 })
   const drifted = []
+  const gaps = []
   let scanned = 0
   try {
+    // The bar's denominator: one count of the live levels (take 0 reads no rows).
+    const [, total] = await inventory.listAndCountInventoryLevels({}, { take: 0 })
+    const state = () => ({ scanned, total, drifted: drifted.length, fixed: drifted.filter((l) => l.fixed).length, gaps: gaps.length, dryRun: opts.dryRun })
+    // A terminal shows the bar before the first page, which can take a while on a big table.
+    const progress = progressTo(stderr)
+    if (stderr.isTTY) progress(progressText(state()), false)
     let after = null
     do {
       const page = await inventory.reconcile({ dryRun: opts.dryRun, after, limit: opts.limit })
       scanned += page.scanned
       drifted.push(...page.levels)
+      // Gaps in the ledger of the page's id range (deleted levels the ledger remembers too).
+      gaps.push(...(page.ledger ?? []))
       after = page.next
-      const fixed = drifted.filter((l) => l.fixed).length
-      progress(`reconcile${opts.dryRun ? ' (dry run)' : ''}: ${scanned} levels scanned, ${drifted.length} drifted, ${fixed} fixed`, after === null)
+      // The last line says what was scanned, whatever was deleted meanwhile: 100% of it.
+      progress(progressText({ ...state(), total: after === null ? scanned : total }), after === null)
     } while (after !== null)
   } finally {
     await inventory.close()
   }
   const fixed = drifted.filter((l) => l.fixed).length
-  if (drifted.length) process.stdout.write(`${table(drifted)}\n\n`)
-  process.stdout.write(`${scanned} levels scanned, ${drifted.length} drifted, ${fixed} fixed${opts.dryRun ? ' (dry run: nothing written)' : ''}\n`)
-  return fixed === drifted.length ? 0 : 1
+  const closed = gaps.filter((g) => g.fixed).length
+  if (drifted.length) stdout.write(`${driftTable(drifted)}\n\n`)
+  if (gaps.length) stdout.write(`${gapTable(gaps)}\n\n`)
+  const ledger = gaps.length ? `, ${plural(gaps.length, 'ledger gap')}, ${closed} closed` : ''
+  stdout.write(`${scanned} levels scanned, ${drifted.length} drifted, ${fixed} fixed${ledger}${opts.dryRun ? ' (dry run: nothing written)' : ''}\n`)
+  return fixed === drifted.length && closed === gaps.length ? 0 : 1
 }
 
-async function main() {
-  let opts
+/**
+ * Runs one command line; resolves to the exit code. `io` holds the output streams
+ * (the process's by default), so tests can hand it a terminal.
+ */
+async function run(argv, io = { stdout: process.stdout, stderr: process.stderr }) {
   try {
-    opts = parseArgs(process.argv.slice(2))
+    const opts = parseArgs(argv)
+    if (opts.help) {
+      io.stdout.write(`${USAGE}\n`)
+      return 0
+    }
+    return await reconcile(opts, io)
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e
-    process.stderr.write(`medusa-inventory-rs: ${e.message}\n\n${USAGE}\n`)
-    return 2
-  }
-  if (opts.help) {
-    process.stdout.write(`${USAGE}\n`)
-    return 0
-  }
-  return reconcile(opts)
-}
-
-main().then(
-  (code) => {
-    process.exitCode = code
-  },
-  (e) => {
+    if (e instanceof UsageError) {
+      io.stderr.write(`medusa-inventory-rs: ${e.message}\n\n${USAGE}\n`)
+      return 2
+    }
     // A typed message, no stack: InventoryError carries Medusa's error type.
     const type = e && e.type ? `${e.type}: ` : ''
-    process.stderr.write(`\nmedusa-inventory-rs: ${type}${e && e.message ? e.message : String(e)}\n`)
-    process.exitCode = 2
+    io.stderr.write(`\nmedusa-inventory-rs: ${type}${e && e.message ? e.message : String(e)}\n`)
+    return 2
   }
-)
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code
+  })
+}
+
+module.exports = { run, progressText }

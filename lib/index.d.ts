@@ -368,7 +368,12 @@ export interface Reconciliation {
 
 export declare class InventoryService {
   static connect(options?: ConnectOptions): Promise<InventoryService>
-  /** Creates or upgrades the tables (idempotent); resolves to our schema version. */
+  /**
+   * Creates or upgrades the tables (idempotent); resolves to our schema version. Then a
+   * reconcile dry run: levels whose reserved quantity drifted from their reservations, or
+   * whose quantities are not the sum of their movements, are named in a process warning
+   * (code `MEDUSA_INVENTORY_RS_DRIFT`), not fixed.
+   */
   migrate(): Promise<number>
   /** Drops the tables this module owns (what Medusa's migration revert does). Destructive. */
   revertMigrations(): Promise<void>

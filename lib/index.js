@@ -2,7 +2,7 @@
 // The standalone API: a thin facade over the native addon. It only moves
 // values across (JSON both ways) and gives errors Medusa's shape.
 
-const { native, API, CALL, splitArgs } = require('./internal')
+const { native, API, CALL, MIGRATE, splitArgs } = require('./internal')
 
 /** Error thrown by every method: `type` is one of Medusa's MedusaError.Types. */
 class InventoryError extends Error {
@@ -126,9 +126,48 @@ function sslOption(ssl) {
   return out
 }
 
+/**
+ * A reconcile dry run over all pages: ids of the live levels whose reserved quantity
+ * drifted, and of the levels whose quantities differ from the sum of their movements.
+ */
+async function driftedLevels(inventory) {
+  const reserved = []
+  const ledger = new Set()
+  let after = null
+  do {
+    const page = await inventory.reconcile({ dryRun: true, after, limit: 10000 })
+    for (const l of page.levels) reserved.push(l.id)
+    for (const g of page.ledger ?? []) ledger.add(g.id)
+    after = page.next
+  } while (after !== null)
+  return { reserved, ledger: [...ledger] }
+}
+
+const firstFive = (ids) => `(${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})`
+
+/**
+ * What migrating says about drift (the first five levels of each kind named), or null when
+ * there is none. Ledger gaps are left out when this connection writes no ledger.
+ */
+function driftMessage({ reserved, ledger }, { schema, ledgerOn }) {
+  const found = []
+  if (reserved.length) {
+    found.push(`${reserved.length} inventory level(s) have a reserved_quantity that is not the sum of their live reservations ${firstFive(reserved)}.`)
+  }
+  if (ledgerOn && ledger.length) {
+    found.push(`${ledger.length} inventory level(s) have quantities that are not the sum of their movements in the ledger ${firstFive(ledger)}.`)
+  }
+  if (!found.length) return null
+  const where = schema && schema !== 'public' ? ` --schema ${schema}` : ''
+  return `medusa-inventory-rs: ${found.join(' ')} See them with \`npx medusa-inventory-rs reconcile --dry-run --url <database url>${where}\` and fix them without --dry-run.`
+}
+
 class InventoryService {
-  constructor(handle) {
+  constructor(handle, { schema, ledger } = {}) {
     this._native = handle
+    // For the drift warning of migrate().
+    this._schema = schema
+    this._ledgerOn = ledger !== false
   }
 
   /**
@@ -140,19 +179,23 @@ class InventoryService {
     if (!opts.url) opts.url = process.env.DATABASE_URL
     if ('ssl' in opts) opts.ssl = sslOption(opts.ssl)
     try {
-      return new InventoryService(await native.connect(stringify(opts)))
+      return new InventoryService(await native.connect(stringify(opts)), opts)
     } catch (e) {
       throw toInventoryError(e)
     }
   }
 
-  /** Creates or upgrades the tables (idempotent); resolves to the schema version. */
+  /**
+   * Creates or upgrades the tables (idempotent); resolves to the schema version. Tables
+   * written by another writer (@medusajs/inventory, hand-run SQL) may hold levels whose
+   * reserved quantity is not the sum of their live reservations, or whose quantities are
+   * not the sum of their movements: a reconcile dry run finds them, and a process warning
+   * (code MEDUSA_INVENTORY_RS_DRIFT) names them. Nothing is fixed.
+   */
   async migrate() {
-    try {
-      return await this._native.migrate()
-    } catch (e) {
-      throw toInventoryError(e)
-    }
+    const { version, drift } = await this[MIGRATE]()
+    if (drift) process.emitWarning(drift, { code: 'MEDUSA_INVENTORY_RS_DRIFT' })
+    return version
   }
 
   /** Drops the tables this module owns (what Medusa's migration revert does). Destructive. */
@@ -199,6 +242,17 @@ class InventoryService {
   async close() {
     this._native.close()
   }
+}
+
+/** Internal (lib/internal.js): migrate, and the drift warning for the caller to report. */
+InventoryService.prototype[MIGRATE] = async function () {
+  let version
+  try {
+    version = await this._native.migrate()
+  } catch (e) {
+    throw toInventoryError(e)
+  }
+  return { version, drift: driftMessage(await driftedLevels(this), { schema: this._schema, ledgerOn: this._ledgerOn }) }
 }
 
 /**

@@ -59,4 +59,11 @@ function splitArgs(spec, args) {
 /** `service[CALL](spec, args)` resolves to `{ result, changes }`: see lib/index.js. */
 const CALL = Symbol('medusa-inventory-rs call')
 
-module.exports = { native, API, CALL, splitArgs }
+/**
+ * `service[MIGRATE]()` resolves to `{ version, drift }`: migrates, then `drift` is the
+ * warning about drifted levels (null when none), for the caller to report its own way
+ * (a process warning standalone, Medusa's logger in db:migrate).
+ */
+const MIGRATE = Symbol('medusa-inventory-rs migrate')
+
+module.exports = { native, API, CALL, MIGRATE, splitArgs }

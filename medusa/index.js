@@ -17,7 +17,7 @@ const {
 } = require('@medusajs/framework/utils')
 const { asValue } = awilix()
 const { InventoryService, InventoryError } = require('../lib')
-const { API, CALL, splitArgs } = require('../lib/internal')
+const { API, CALL, MIGRATE, splitArgs } = require('../lib/internal')
 const { InventoryItem, InventoryLevel, ReservationItem, schema } = require('./entities')
 
 const CONNECTION_KEY = 'medusaInventoryRsConnection'
@@ -297,40 +297,19 @@ async function connectionLoader({ container, options }) {
   container.register({ [CONNECTION_KEY]: asValue(inventory), [OPTIONS_KEY]: asValue(options ?? {}) })
 }
 
-/** Ids of every drifted level (a reconcile dry run over all pages). */
-async function driftedLevels(inventory) {
-  const ids = []
-  let after = null
-  do {
-    const page = await inventory.reconcile({ dryRun: true, after, limit: 10000 })
-    for (const l of page.levels) ids.push(l.id)
-    after = page.next
-  } while (after)
-  return ids
-}
-
 /** `medusa db:migrate`: creates or upgrades the tables (recognises Medusa's own), then
- * warns about drift it finds in them. */
+ * warns about drift it finds in them (lib's scan; it fixes nothing). */
 async function runMigrations({ options, logger } = {}) {
   const inventory = await InventoryService.connect(databaseFrom(options))
   try {
-    const version = await inventory.migrate()
+    const { version, drift } = await inventory[MIGRATE]()
     logger?.info?.(`medusa-inventory-rs: schema at version ${version}`)
     // Ledger retention (module option; default: keep every movement).
     if (options?.movementRetentionDays !== undefined && options.movementRetentionDays !== null) {
       const pruned = await inventory.prune({ movementRetentionDays: options.movementRetentionDays })
       logger?.info?.(`medusa-inventory-rs: ${pruned.folded} movement(s) older than ${options.movementRetentionDays} days folded into ${pruned.carried}`)
     }
-    // A database inherited from @medusajs/inventory may hold levels whose reserved
-    // quantity is not the sum of their live reservations: say so, fix nothing.
-    const drifted = await driftedLevels(inventory)
-    if (drifted.length > 0) {
-      logger?.warn?.(
-        `medusa-inventory-rs: ${drifted.length} inventory level(s) have a reserved_quantity that is not the sum of their live reservations ` +
-          `(${drifted.slice(0, 5).join(', ')}${drifted.length > 5 ? ', …' : ''}). ` +
-          'See them with `npx medusa-inventory-rs reconcile --dry-run --url <database url>` and fix them without --dry-run.'
-      )
-    }
+    if (drift) logger?.warn?.(drift)
   } finally {
     await inventory.close()
   }
