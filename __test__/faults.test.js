@@ -9,6 +9,9 @@
 // of every worker queue behind it, so every fault is sure to interrupt calls in flight.
 // 'Unknown' is database_error / unexpected_state, except SQLSTATE 57P03 (a starting server refused
 // the connection: nothing ran), which counts as refused.
+// The keyed run makes the same load with an idempotency key on every call, and retries a call with
+// its key until its outcome is definite: then the data must match the answers exactly (each call
+// applied once or not at all, one key row per acknowledged call, no movement twice).
 //
 // Always runs on its own server (never the one in DATABASE_URL: it gets killed).
 // FAULT_SEED=<n> picks the load; FAULT_ROUNDS=<n> runs a longer soak with n faults and prints numbers.
@@ -35,7 +38,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const trace = process.env.FAULT_VERBOSE ? (...a) => process.stderr.write(`[faults] ${a.join(' ')}\n`) : () => {}
 
 /** Fault kinds in order: a few terminations and at least one crash. */
-function plan() {
+function plan(rand) {
   if (!SOAK) return ['terminate', 'crash', 'terminate']
   const kinds = Array.from({ length: SOAK }, () => (rand() < 0.4 ? 'crash' : 'terminate'))
   if (!kinds.includes('crash')) kinds[Math.floor(SOAK / 2)] = 'crash'
@@ -93,7 +96,7 @@ async function connect() {
 
 // ---- load processes ----
 
-function startWorker(worker, levels) {
+function startWorker(worker, levels, { schema, keyed }) {
   const child = fork(path.join(__dirname, 'support/fault-worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const pending = new Map() // key -> { resolve, reject }: answers awaited from the worker
   let token = 0
@@ -120,7 +123,7 @@ function startWorker(worker, levels) {
     child,
     start: () =>
       // Its own application_name tells its sessions apart in pg_stat_activity.
-      ask({ type: 'start', url: `${server.url}?application_name=${APP}-${worker}`, schema: SCHEMA, worker, seed: SEED * 31 + worker, lanes: LANES, levels }, 'ready'),
+      ask({ type: 'start', url: `${server.url}?application_name=${APP}-${worker}`, schema, worker, seed: SEED * 31 + worker, lanes: LANES, levels, keyed }, 'ready'),
     epoch: (epoch) => child.send({ type: 'epoch', epoch }),
     /** Resolves once n calls started from now on were acknowledged; rejects if they keep failing. */
     async waitAcks(n) {
@@ -145,10 +148,10 @@ function startWorker(worker, levels) {
  * lock: the fault that follows is sure to hit calls of every process in flight. (Each worker's
  * lanes keep picking random levels, so each eventually touches the held one.)
  */
-async function holdHotLevel(admin, levelId) {
+async function holdHotLevel(admin, schema, levelId) {
   const locker = await connect()
   await locker.query('BEGIN')
-  await locker.query(`SELECT 1 FROM "${SCHEMA}".inventory_level WHERE id = $1 FOR UPDATE`, [levelId])
+  await locker.query(`SELECT 1 FROM "${schema}".inventory_level WHERE id = $1 FOR UPDATE`, [levelId])
   for (;;) {
     const { rows } = await admin.query(
       `SELECT application_name AS app, pid FROM pg_stat_activity WHERE application_name LIKE $1 AND wait_event_type = 'Lock'`,
@@ -197,10 +200,10 @@ function expectedReservations(calls) {
   return out
 }
 
-async function check(calls, levels) {
+async function check(calls, levels, { schema, keyed }) {
   const violations = []
   const db = await connect()
-  await db.query(`SET search_path TO "${SCHEMA}"`)
+  await db.query(`SET search_path TO "${schema}"`)
   try {
     const { rows: reservations } = await db.query(
       `SELECT id, line_item_id, quantity::text, deleted_at IS NOT NULL AS deleted, raw_quantity->>'value' AS raw
@@ -231,6 +234,12 @@ async function check(calls, levels) {
       }
       if (create.outcome === 'ack' && rows.length && rows[0].id !== create.id) {
         violations.push(`line ${line}: acknowledged as ${create.id}, stored as ${rows[0].id}`)
+      }
+      // Keyed: a create retried after its first attempt committed must not make a second row.
+      // (A hard delete leaves no row.)
+      const want = create.outcome === 'ack' && !ops.some((o) => o.op === 'delete' && o.outcome === 'ack') ? 1 : 0
+      if (keyed && rows.length !== want) {
+        violations.push(`line ${line}: ${rows.length} reservation rows for a create that was ${create.outcome} after ${create.attempts} attempts`)
       }
     }
 
@@ -282,12 +291,64 @@ async function check(calls, levels) {
       }
     }
 
+    if (keyed) violations.push(...(await keyedViolations(db, calls)))
+
     // Quantities = ledger sums: every movement committed with its change, and only then.
     const drift = [...(await reservedDrift(db)), ...(await ledgerGaps(db))]
     return { violations, drift }
   } finally {
     await db.end()
   }
+}
+
+/**
+ * The keyed run's exact checks: no outcome left unknown, a key row for every acknowledged call
+ * and none for a refused one, and each key's movements those of one application of its call.
+ */
+async function keyedViolations(db, calls) {
+  const violations = []
+  for (const c of calls.filter((c) => c.outcome === 'unknown')) {
+    violations.push(`${c.op} call ${c.key} still unknown after ${c.attempts} attempts: [${c.errType}] ${c.errMessage}`)
+  }
+  const byKey = new Map(calls.map((c) => [c.key, c]))
+  const { rows: keyRows } = await db.query(
+    `SELECT key, method, (extract(epoch FROM created_at) * 1000)::float8 AS at FROM inventory_idempotency_key`
+  )
+  const stored = new Set()
+  for (const { key, method, at } of keyRows) {
+    stored.add(key)
+    const c = byKey.get(key)
+    // For the numbers: a retried call whose key an earlier attempt committed (its transaction
+    // began before the last attempt did) was answered by replay.
+    if (c && c.attempts > 1 && at < c.lastAttemptAt) c.replayed = true
+    if (!c) violations.push(`key ${key} (${method}) stored, but no call had it`)
+    else if (c.outcome !== 'ack') violations.push(`key ${key} of a ${c.outcome} ${c.op} call is stored`)
+  }
+  for (const c of calls.filter((c) => c.outcome === 'ack' && !stored.has(c.key))) {
+    violations.push(`acknowledged ${c.op} call ${c.key} has no key row`)
+  }
+  // Each call moves one quantity of one level once: per key at most one movement; an adjust
+  // exactly its adjustment, a create exactly its quantity.
+  const { rows: moves } = await db.query(
+    `SELECT idempotency_key AS key, inventory_item_id AS item, location_id AS loc, field, count(*)::int AS n, sum(delta)::text AS delta
+       FROM inventory_movement WHERE idempotency_key IS NOT NULL GROUP BY 1, 2, 3, 4`
+  )
+  const movesByKey = new Map()
+  for (const m of moves) {
+    if (!movesByKey.has(m.key)) movesByKey.set(m.key, [])
+    movesByKey.get(m.key).push(m)
+    const c = byKey.get(m.key)
+    if (m.n !== 1) violations.push(`key ${m.key}: ${m.n} movements of ${m.field} at ${m.item}@${m.loc} (applied ${m.n} times?)`)
+    if (!c || c.outcome !== 'ack') violations.push(`key ${m.key} of a ${c ? c.outcome : 'missing'} call moved ${m.field} by ${m.delta}`)
+  }
+  for (const c of calls.filter((c) => c.outcome === 'ack' && (c.op === 'adjust' || c.op === 'create'))) {
+    const want = c.op === 'adjust' ? { field: 'stocked_quantity', delta: c.adjustment } : { field: 'reserved_quantity', delta: c.quantity }
+    const got = (movesByKey.get(c.key) || []).map((m) => ({ field: m.field, delta: Number(m.delta) }))
+    if (got.length !== 1 || got[0].field !== want.field || got[0].delta !== want.delta) {
+      violations.push(`${c.op} call ${c.key}: movements ${JSON.stringify(got)}, expected [${JSON.stringify(want)}]`)
+    }
+  }
+  return violations
 }
 
 // ---- the test ----
@@ -307,9 +368,13 @@ afterAll(async () => {
   }
 })
 
-test('acknowledged calls survive backend terminations and a server crash; refused ones leave nothing; reserved stays exact', async () => {
+/**
+ * Runs the load on a fresh schema through every fault of plan(), then stops the workers and
+ * checks the data: resolves to { calls, rounds, violations, drift, stats }.
+ */
+async function runLoad({ schema, keyed, rand }) {
   // Six hot levels: two tight (refusals happen), one taking backorders, three with plenty of stock.
-  const setup = await InventoryService.connect({ url: server.url, schema: SCHEMA, maxConnections: 2 })
+  const setup = await InventoryService.connect({ url: server.url, schema, maxConnections: 2 })
   await setup.migrate()
   const items = await setup.createInventoryItems([{ sku: 'fault-a' }, { sku: 'fault-b' }, { sku: 'fault-c' }])
   const levels = [
@@ -326,18 +391,18 @@ test('acknowledged calls survive backend terminations and a server crash; refuse
   levels.forEach((l, i) => (l.id = created[i].id))
   await setup.close()
 
-  workers = Array.from({ length: WORKERS }, (_, i) => startWorker(i, levels))
+  workers = Array.from({ length: WORKERS }, (_, i) => startWorker(i, levels, { schema, keyed }))
   await Promise.all(workers.map((w) => w.start()))
-  trace('workers started')
+  trace('workers started', keyed ? '(keyed)' : '')
   await Promise.all(workers.map((w) => w.waitAcks(ACKS)))
 
   let admin = await connect()
   const rounds = []
   let epoch = 0
-  for (const kind of plan()) {
+  for (const kind of plan(rand)) {
     const hot = levels[Math.floor(rand() * levels.length)]
     trace('round', kind, 'holding', hot.kind)
-    const { locker, blocked } = await holdHotLevel(admin, hot.id)
+    const { locker, blocked } = await holdHotLevel(admin, schema, hot.id)
     trace('blocked', blocked.length)
     epoch++
     workers.forEach((w) => w.epoch(epoch))
@@ -364,7 +429,7 @@ test('acknowledged calls survive backend terminations and a server crash; refuse
   await Promise.all(workers.map((w) => w.waitAcks(ACKS)))
 
   const calls = (await Promise.all(workers.map((w) => w.stop()))).flat()
-  const { violations, drift } = await check(calls, levels)
+  const { violations, drift } = await check(calls, levels, { schema, keyed })
   await admin.end()
 
   const count = (f) => calls.filter(f).length
@@ -378,6 +443,7 @@ test('acknowledged calls survive backend terminations and a server crash; refuse
   }
   const stats = {
     seed: SEED,
+    keyed,
     calls: calls.length,
     acknowledged: count((c) => c.outcome === 'ack'),
     refused: count((c) => c.outcome === 'refused'),
@@ -392,13 +458,46 @@ test('acknowledged calls survive backend terminations and a server crash; refuse
     drift: drift.length,
     violations: violations.length,
   }
+  if (keyed) {
+    const retried = calls.filter((c) => c.attempts > 1)
+    Object.assign(stats, {
+      retried: retried.length,
+      retriedThenAck: count((c) => c.attempts > 1 && c.outcome === 'ack'),
+      retriedThenRefused: count((c) => c.attempts > 1 && c.outcome === 'refused'),
+      replayed: count((c) => c.replayed),
+      retries: retried.reduce((s, c) => s + c.attempts - 1, 0),
+      maxAttempts: Math.max(0, ...calls.map((c) => c.attempts)),
+      // What the first attempt of each retried call was told.
+      retriedAfter: byType(retried.map((c) => ({ errType: c.retried[0].type, errCode: c.retried[0].code }))),
+    })
+  }
   if (SOAK || process.env.FAULT_VERBOSE) console.log(JSON.stringify(stats, null, 2))
+  return { calls, rounds, violations, drift, stats, count }
+}
 
+test('acknowledged calls survive backend terminations and a server crash; refused ones leave nothing; reserved stays exact', async () => {
+  const { rounds, violations, drift, stats, count } = await runLoad({ schema: SCHEMA, keyed: false, rand })
   expect(violations).toEqual([])
   expect(drift).toEqual([])
   // The faults interrupted calls, refusals happened (so "refused leaves nothing" was checked),
   // and calls were acknowledged after the last fault of each kind.
   expect(stats.unknown).toBeGreaterThan(0)
+  expect(stats.refused).toBeGreaterThan(0)
+  for (const kind of ['terminate', 'crash']) {
+    const last = rounds.filter((r) => r.kind === kind).pop()
+    expect(count((c) => c.outcome === 'ack' && c.epoch > last.epoch)).toBeGreaterThanOrEqual(WORKERS * ACKS)
+  }
+})
+
+test('retrying any write with its idempotency key after a killed connection applies it exactly once', async () => {
+  // Its own seeded faults, so FAULT_SEED reproduces it whether or not the first test ran.
+  const { rounds, violations, drift, stats, count } = await runLoad({ schema: 'fault_keyed', keyed: true, rand: rng(SEED + 1) })
+  expect(violations).toEqual([])
+  expect(drift).toEqual([])
+  // Every call got a definite answer, and the faults did interrupt calls: their retries are what
+  // the exact checks above were about (without them this would prove nothing).
+  expect(stats.unknown).toBe(0)
+  expect(stats.retried).toBeGreaterThan(0)
   expect(stats.refused).toBeGreaterThan(0)
   for (const kind of ['terminate', 'crash']) {
     const last = rounds.filter((r) => r.kind === kind).pop()
@@ -473,6 +572,101 @@ test('a call whose COMMIT was acknowledged by the server but lost on the way is 
     expect(await reservedDrift(db)).toEqual([])
     expect(await ledgerGaps(db)).toEqual([])
     expect(outcomes.filter((o) => o.outcome === 'refused')).toEqual([])
+  } finally {
+    await db.end()
+  }
+})
+
+test('a keyed call whose COMMIT reply was lost, retried with its key, is applied once and answered with its first result', async () => {
+  // The cutter drops the reply to the call's COMMIT and, after it, the reply to the module's own
+  // look-up of the key (which would otherwise answer the call from the stored result): the caller is left with an
+  // unknown outcome, as after a network failure. Its retry, on a healthy connection, must replay.
+  const schema = 'fault_lost_ack_keyed'
+  const direct = await InventoryService.connect({ url: server.url, schema, maxConnections: 2 })
+  await direct.migrate()
+  const item = await direct.createInventoryItems({ sku: 'lost-ack-keyed' })
+  await direct.createInventoryLevels({ inventory_item_id: item.id, location_id: 'l', stocked_quantity: 100 })
+  const reserve = (line, quantity = 1) => ({ inventory_item_id: item.id, location_id: 'l', quantity, line_item_id: line })
+  const [toUpdate, toDelete] = await direct.createReservationItems([reserve('k-update'), reserve('k-delete')])
+
+  const cutter = await commitCutter(server.port)
+  const url = server.url.replace(`:${server.port}/`, `:${cutter.port}/`)
+  const admin = await connect()
+  const answers = {}
+  // Each case: its calls through the cutter (a fresh pool), then each retried twice directly.
+  async function cut(name, opts, calls) {
+    const inventory = await InventoryService.connect({ url, schema, maxConnections: 2, ...opts })
+    const before = cutter.cuts
+    // Each call first looks its key up (let through), then the COMMIT and each call's second
+    // look-up after the failure are cut.
+    cutter.arm(1 + calls.length, calls.length)
+    const first = await Promise.allSettled(calls.map(([key, f]) => f(inventory, { idempotencyKey: key })))
+    await inventory.close()
+    expect({ name, cuts: cutter.cuts - before }).toEqual({ name, cuts: 1 + calls.length })
+    for (const [i, [key, f]] of calls.entries()) {
+      const r = first[i]
+      expect({ key, first: r.status === 'rejected' && ['database_error', 'unexpected_state'].includes(r.reason.type) }).toEqual({ key, first: true })
+      // The cut reply was the COMMIT's: the call is in the database, so its retry must replay it.
+      const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".inventory_idempotency_key WHERE key = $1`, [key])
+      expect({ key, committed: rows[0].n }).toEqual({ key, committed: 1 })
+      const retry = await f(direct, { idempotencyKey: key })
+      expect(await f(direct, { idempotencyKey: key })).toEqual(retry)
+      answers[key] = retry
+    }
+  }
+  try {
+    await cut('adjust', {}, [['k-adjust', (inv, o) => inv.adjustInventory(item.id, 'l', 5, o)]])
+    await cut('create, alone', { groupReservations: false }, [['k-create', (inv, o) => inv.createReservationItems(reserve('k-single', 2), o)]])
+    await cut('create, two calls in one group commit', { groupReservations: { forceGroupOf: 2 } }, [
+      ['k-group-a', (inv, o) => inv.createReservationItems(reserve('k-group-a', 3), o)],
+      ['k-group-b', (inv, o) => inv.createReservationItems([reserve('k-group-b', 4)], o)],
+    ])
+    await cut('update', {}, [['k-update', (inv, o) => inv.updateReservationItems({ id: toUpdate.id, quantity: 6 }, o)]])
+    await cut('delete', {}, [['k-delete', (inv, o) => inv.deleteReservationItems(toDelete.id, o)]])
+  } finally {
+    await cutter.close()
+    await direct.close()
+    await admin.end()
+  }
+
+  const db = await connect()
+  await db.query(`SET search_path TO "${schema}"`)
+  try {
+    // Applied once: +5 on stock (not +10 or +15), one row per created line, with the id the
+    // retries answered with.
+    const { rows: levelRows } = await db.query(`SELECT stocked_quantity::int AS stocked, reserved_quantity::int AS reserved FROM inventory_level`)
+    expect(levelRows).toEqual([{ stocked: 105, reserved: 2 + 3 + 4 + 6 }])
+    expect(answers['k-adjust']).toMatchObject({ stocked_quantity: 105 })
+    const { rows } = await db.query(
+      `SELECT id, line_item_id AS line, quantity::int AS q, deleted_at IS NOT NULL AS deleted FROM reservation_item ORDER BY line_item_id`
+    )
+    expect(rows.map(({ line, q, deleted }) => ({ line, q, deleted }))).toEqual([
+      { line: 'k-group-a', q: 3, deleted: false },
+      { line: 'k-group-b', q: 4, deleted: false },
+      { line: 'k-single', q: 2, deleted: false },
+      { line: 'k-update', q: 6, deleted: false },
+    ])
+    const id = (line) => rows.find((r) => r.line === line).id
+    expect(answers['k-create']).toMatchObject({ id: id('k-single'), quantity: 2 })
+    expect(answers['k-group-a']).toMatchObject({ id: id('k-group-a'), quantity: 3 })
+    expect(answers['k-group-b']).toMatchObject([{ id: id('k-group-b'), quantity: 4 }])
+    expect(answers['k-update']).toMatchObject({ id: toUpdate.id, quantity: 6 })
+    // One movement per call, one key row per call.
+    const { rows: moves } = await db.query(
+      `SELECT idempotency_key AS key, field, delta::int AS delta FROM inventory_movement WHERE idempotency_key IS NOT NULL ORDER BY 1, 2`
+    )
+    expect(moves).toEqual([
+      { key: 'k-adjust', field: 'stocked_quantity', delta: 5 },
+      { key: 'k-create', field: 'reserved_quantity', delta: 2 },
+      { key: 'k-delete', field: 'reserved_quantity', delta: -1 },
+      { key: 'k-group-a', field: 'reserved_quantity', delta: 3 },
+      { key: 'k-group-b', field: 'reserved_quantity', delta: 4 },
+      { key: 'k-update', field: 'reserved_quantity', delta: 5 },
+    ])
+    const { rows: keys } = await db.query(`SELECT key FROM inventory_idempotency_key ORDER BY 1`)
+    expect(keys.map((k) => k.key)).toEqual(['k-adjust', 'k-create', 'k-delete', 'k-group-a', 'k-group-b', 'k-update'])
+    expect(await reservedDrift(db)).toEqual([])
+    expect(await ledgerGaps(db)).toEqual([])
   } finally {
     await db.end()
   }

@@ -7,9 +7,13 @@ const net = require('node:net')
 
 const SSL_REQUEST = 80877103
 
-/** Resolves to { port, arm(n), cuts, close() }; arm(n) cuts the next n transaction ends. */
+/**
+ * Resolves to { port, arm(n, skip), cuts, close() }; arm(n, skip) lets the next `skip` transaction
+ * ends through (e.g. a keyed call's look-up of its key, which is one), then cuts the n after them.
+ */
 function commitCutter(upstreamPort) {
   let armed = 0
+  let skips = 0
   let cuts = 0
   const sockets = new Set()
   const srv = net.createServer((client) => {
@@ -49,7 +53,8 @@ function commitCutter(upstreamPort) {
         const type = String.fromCharCode(buf[at])
         if (armed && held < 0 && type === 'C') held = at
         if (type === 'Z' && held >= 0) {
-          if (String.fromCharCode(buf[at + 5]) === 'I') {
+          if (String.fromCharCode(buf[at + 5]) === 'I' && skips > 0) skips--
+          else if (String.fromCharCode(buf[at + 5]) === 'I') {
             armed--
             cuts++
             cut = true
@@ -78,8 +83,9 @@ function commitCutter(upstreamPort) {
     srv.listen(0, '127.0.0.1', () =>
       resolve({
         port: srv.address().port,
-        arm(n = 1) {
+        arm(n = 1, skip = 0) {
           armed += n
+          skips += skip
         },
         get cuts() {
           return cuts

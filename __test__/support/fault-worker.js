@@ -4,9 +4,12 @@
 // mix of reservation creates / updates / deletes and adjustInventory(±1) on a few shared levels,
 // and logs every call with its outcome: 'ack' (resolved), 'refused' (a Medusa error that means
 // nothing was written) or 'unknown' (the database call failed: it may or may not have landed).
+// Keyed (start message `keyed: true`): every call carries its own idempotency key
+// (`${worker}-${n}`), and a call whose outcome is unknown is retried with the same arguments and
+// key until it gets a definite answer; its log entry counts the attempts and the errors retried.
 //
 // Messages from the parent:
-//   { type: 'start', url, schema, worker, seed, lanes, levels: [{ item, loc, kind }] } -> { type: 'ready' }
+//   { type: 'start', url, schema, worker, seed, lanes, levels: [{ item, loc, kind }], keyed } -> { type: 'ready' }
 //   { type: 'epoch', epoch }: calls started from now on are tagged with it
 //   { type: 'waitAcks', token, n, maxFailures }: answered { type: 'acks', token, ok } once n calls
 //     started after it were acknowledged (ok: true), or once maxFailures of them failed in a row
@@ -21,6 +24,10 @@ const UNKNOWN = new Set(['database_error', 'unexpected_state'])
 // ...except this SQLSTATE, cannot_connect_now: a server still starting up refused the connection,
 // so nothing of the call ran.
 const NOT_CONNECTED = '57P03'
+// Keyed calls: how often an unknown outcome is retried, and the longest pause between tries.
+// The budget outlasts a server restart (connections fail until it is up again).
+const MAX_ATTEMPTS = 400
+const MAX_BACKOFF_MS = 100
 
 let inventory
 let cfg
@@ -49,23 +56,51 @@ function classify(e) {
   return { outcome: 'unknown', errType: 'untyped', errMessage: String(e && (e.stack || e.message || e)) }
 }
 
-/** Runs one call and logs it; resolves to the log entry. */
+/** Runs one call and logs it; resolves to the log entry. `fn(options)` makes the call. */
 async function record(entry, fn) {
   entry.n = seq++
   entry.worker = cfg.worker
   entry.epoch = epoch
   entry.t0 = Date.now()
   const started = waiters.size ? [...waiters] : []
-  try {
-    entry.result = await fn()
-    entry.outcome = 'ack'
-  } catch (e) {
-    Object.assign(entry, classify(e))
+  const options = cfg.keyed ? { idempotencyKey: `${cfg.worker}-${entry.n}` } : undefined
+  if (options) {
+    entry.key = options.idempotencyKey
+    entry.attempts = 0
+    entry.retried = []
+  }
+  for (;;) {
+    if (options) {
+      entry.attempts++
+      entry.lastAttemptAt = Date.now()
+    }
+    try {
+      entry.result = await (options ? fn(options) : fn())
+      entry.outcome = 'ack'
+    } catch (e) {
+      Object.assign(entry, classify(e))
+    }
+    if (!options || !retry(entry) || entry.attempts >= MAX_ATTEMPTS) break
+    // The same call with the same key: it applies once whatever the first attempt did.
+    entry.retried.push({ type: entry.errType, code: entry.errCode, message: entry.errMessage })
+    for (const k of ['outcome', 'errType', 'errMessage', 'errCode', 'errCause']) delete entry[k]
+    await sleep(Math.min(MAX_BACKOFF_MS, 2 ** entry.attempts) + Math.floor(rand() * 5))
   }
   entry.t1 = Date.now()
   calls.push(entry)
   for (const w of started) w.observe(entry)
   return entry
+}
+
+/**
+ * A keyed call is retried unless its answer is definite: acknowledged, or refused by the module
+ * (not_allowed, ...). Retried: unknown outcomes, a starting server's refusal (57P03: nothing ran,
+ * but no answer either), and a key held by an attempt that committed first (conflict: the retry
+ * replays it).
+ */
+function retry(entry) {
+  if (entry.outcome === 'ack' || entry.errType === 'untyped') return false
+  return entry.outcome === 'unknown' || entry.errCode === NOT_CONNECTED || entry.errType === 'conflict'
 }
 
 async function create() {
@@ -75,14 +110,11 @@ async function create() {
   const allow_backorder = level.kind === 'backorder' && rand() < 0.5
   const e = await record(
     { op: 'create', line, item: level.item, loc: level.loc, quantity, allow_backorder },
-    () =>
-      inventory.createReservationItems({
-        inventory_item_id: level.item,
-        location_id: level.loc,
-        quantity,
-        allow_backorder,
-        line_item_id: line,
-      })
+    (options) =>
+      inventory.createReservationItems(
+        { inventory_item_id: level.item, location_id: level.loc, quantity, allow_backorder, line_item_id: line },
+        options
+      )
   )
   if (e.outcome === 'ack') {
     e.id = e.result.id
@@ -94,8 +126,8 @@ async function create() {
 
 async function update(r) {
   const quantity = 1 + Math.floor(rand() * 3)
-  const e = await record({ op: 'update', id: r.id, line: r.line, quantity }, () =>
-    inventory.updateReservationItems({ id: r.id, quantity })
+  const e = await record({ op: 'update', id: r.id, line: r.line, quantity }, (options) =>
+    inventory.updateReservationItems({ id: r.id, quantity }, options)
   )
   delete e.result
   return e
@@ -103,8 +135,8 @@ async function update(r) {
 
 async function remove(r) {
   const byLine = rand() < 0.5
-  const e = await record({ op: byLine ? 'deleteByLine' : 'delete', id: r.id, line: r.line }, () =>
-    byLine ? inventory.deleteReservationItemsByLineItem(r.line) : inventory.deleteReservationItems(r.id)
+  const e = await record({ op: byLine ? 'deleteByLine' : 'delete', id: r.id, line: r.line }, (options) =>
+    byLine ? inventory.deleteReservationItemsByLineItem(r.line, options) : inventory.deleteReservationItems(r.id, options)
   )
   delete e.result
   // After an unknown delete the reservation may be gone: leave it alone from now on.
@@ -116,8 +148,8 @@ async function adjust() {
   const level = pick(cfg.levels)
   // Only the loose levels (huge stock) go down: elsewhere available >= 0 must hold exactly.
   const adjustment = level.kind === 'loose' && rand() < 0.5 ? -1 : 1
-  const e = await record({ op: 'adjust', item: level.item, loc: level.loc, adjustment }, () =>
-    inventory.adjustInventory(level.item, level.loc, adjustment)
+  const e = await record({ op: 'adjust', item: level.item, loc: level.loc, adjustment }, (options) =>
+    inventory.adjustInventory(level.item, level.loc, adjustment, options)
   )
   delete e.result
   return e
