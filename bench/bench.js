@@ -24,6 +24,7 @@ const HELP = `usage: node bench.js [options]   (npm run bench -- [options])
   --duration=S         seconds per concurrent scenario (default 5)
   --pgbench-seconds=S  seconds per pgbench run (default 5)
   --no-pgbench         skip the pgbench write floors
+  --no-ledger          skip the ledger-cost comparison (ours: ledger on / ledger: false / idempotency key)
   --pool=N             connections per module (default 10, both modules)
   --out=DIR            where results go (default results/, --smoke: a temp dir)
   --keep               keep the benchmark database afterwards
@@ -230,6 +231,7 @@ async function main() {
           profile,
           bulkItems,
           traffic: impl === 'ours',
+          ledger: impl === 'ours' && !args['no-ledger'],
         })
       } catch (e) {
         // One module failing to boot or crashing still leaves a report of the other.

@@ -1,8 +1,12 @@
 'use strict'
 // The operations measured one call at a time, the same way for every module.
 //
-// Each op: { key, label, kind, floor, iterations(profile), prepare(svc, n, env), call(svc, ctx, i) }.
+// Each op: { key, label, kind, floor, ledger, iterations(profile), prepare(svc, n, env), call(svc, ctx, i, env, opts) }.
 // `prepare` (not timed) creates what n calls need; `call` is the timed call.
+// `ledger`: the op moves a quantity, so the ledger-cost comparison (ours only,
+// runner.js ledgerCost) measures it too; there `opts` is the call's trailing
+// options ({ idempotencyKey }), appended only when given so the Medusa-path
+// calls keep exactly the arguments they had.
 // `svc` is whatever serves Medusa's IInventoryService method names: the module
 // loaded through Medusa's loader for the timings, or (for counting round
 // trips) our standalone facade on a connection that goes through the wire tap.
@@ -17,6 +21,9 @@ const { rng } = require('./stats')
 const LOCATIONS = ['sloc_bench_1', 'sloc_bench_2', 'sloc_bench_3', 'sloc_bench_4', 'sloc_bench_5']
 const SEED_ITEMS = 1000
 const SEED_STOCK = 1_000_000
+
+/** The trailing call-options argument, or none. */
+const tail = (opts) => (opts ? [opts] : [])
 
 function pad(n, w = 5) {
   return String(n).padStart(w, '0')
@@ -135,24 +142,29 @@ const OPS = [
     label: 'createReservationItems (1 line)',
     kind: 'write',
     floor: 'pgbench:reserve',
+    ledger: true,
     prepare: async (_svc, _n, env) => ({ pick: picker(17, env.items.length) }),
-    call: (svc, ctx, i, env) =>
-      svc.createReservationItems([
-        {
-          inventory_item_id: env.items[ctx.pick()],
-          location_id: LOCATIONS[0],
-          quantity: 1,
-          line_item_id: `ordli_${env.tag}_r1_${env.round}_${i}`,
-        },
-      ]),
+    call: (svc, ctx, i, env, opts) =>
+      svc.createReservationItems(
+        [
+          {
+            inventory_item_id: env.items[ctx.pick()],
+            location_id: LOCATIONS[0],
+            quantity: 1,
+            line_item_id: `ordli_${env.tag}_r1_${env.round}_${i}`,
+          },
+        ],
+        ...tail(opts)
+      ),
   },
   {
     key: 'createReservationItems_10',
     label: 'createReservationItems (10-line order)',
     kind: 'write',
     floor: 'pgbench:reserve',
+    ledger: true,
     prepare: async (_svc, _n, env) => ({ pick: picker(19, env.items.length) }),
-    call: (svc, ctx, i, env) => {
+    call: (svc, ctx, i, env, opts) => {
       const seen = new Set()
       const lines = []
       while (lines.length < 10) {
@@ -166,7 +178,7 @@ const OPS = [
           line_item_id: `ordli_${env.tag}_r10_${env.round}_${i}_${lines.length}`,
         })
       }
-      return svc.createReservationItems(lines)
+      return svc.createReservationItems(lines, ...tail(opts))
     },
   },
   {
@@ -174,31 +186,34 @@ const OPS = [
     label: 'updateReservationItems (quantity)',
     kind: 'write',
     floor: 'min',
+    ledger: true,
     prepare: async (svc, n, env) => {
       const made = await createReservations(svc, reservationsFor(env, n, `upd${env.round}`, LOCATIONS[2]))
       return { ids: made.map((r) => r.id) }
     },
-    call: (svc, ctx, i) => svc.updateReservationItems([{ id: ctx.ids[i], quantity: 2 }]),
+    call: (svc, ctx, i, _env, opts) => svc.updateReservationItems([{ id: ctx.ids[i], quantity: 2 }], ...tail(opts)),
   },
   {
     key: 'adjustInventory',
     label: 'adjustInventory',
     kind: 'write',
     floor: 'pgbench:adjust',
+    ledger: true,
     prepare: async (_svc, _n, env) => ({ pick: picker(23, env.items.length) }),
-    call: (svc, ctx, i, env) => svc.adjustInventory(env.items[ctx.pick()], LOCATIONS[0], i % 2 ? 1 : -1),
+    call: (svc, ctx, i, env, opts) => svc.adjustInventory(env.items[ctx.pick()], LOCATIONS[0], i % 2 ? 1 : -1, ...tail(opts)),
   },
   {
     key: 'deleteReservationItemsByLineItem',
     label: 'deleteReservationItemsByLineItem',
     kind: 'write',
     floor: 'min',
+    ledger: true,
     prepare: async (svc, n, env) => {
       const rows = reservationsFor(env, n, `del${env.round}`, LOCATIONS[3])
       await createReservations(svc, rows)
       return { lines: rows.map((r) => r.line_item_id) }
     },
-    call: (svc, ctx, i) => svc.deleteReservationItemsByLineItem(ctx.lines[i]),
+    call: (svc, ctx, i, _env, opts) => svc.deleteReservationItemsByLineItem(ctx.lines[i], ...tail(opts)),
   },
   {
     key: 'listInventoryItems_q',
@@ -218,4 +233,22 @@ const OPS = [
   },
 ]
 
-module.exports = { OPS, LOCATIONS, SEED_ITEMS, SEED_STOCK, seed, createItems, createReservations, picker, pad }
+// Measured only in the ledger-cost comparison (ours, standalone InventoryService):
+// not in OPS, so the ours-vs-peer table and the peer's run are unchanged.
+const LEDGER_ONLY_OPS = [
+  {
+    key: 'updateInventoryLevels',
+    label: 'updateInventoryLevels (stocked_quantity)',
+    kind: 'write',
+    ledger: true,
+    prepare: async (_svc, _n, env) => ({ pick: picker(29, env.items.length) }),
+    // A value no earlier call set (the variant's base + i), so every call moves the stock.
+    call: (svc, ctx, i, env, opts) =>
+      svc.updateInventoryLevels(
+        [{ inventory_item_id: env.items[ctx.pick()], location_id: LOCATIONS[4], stocked_quantity: (env.stockBase || 2_000_000) + i }],
+        ...tail(opts)
+      ),
+  },
+]
+
+module.exports = { OPS, LEDGER_ONLY_OPS, LOCATIONS, SEED_ITEMS, SEED_STOCK, seed, createItems, createReservations, picker, pad }

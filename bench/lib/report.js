@@ -1,6 +1,6 @@
 'use strict'
 // Turns a run's results into the summary, the Markdown tables and the SVG chart.
-const { OPS } = require('./ops')
+const { OPS, LEDGER_ONLY_OPS } = require('./ops')
 
 const fmt = (x, digits) => {
   if (x === null || x === undefined || !Number.isFinite(x)) return '—'
@@ -12,6 +12,8 @@ const fmt = (x, digits) => {
 }
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : null)
 const times = (x) => (x === null ? '—' : `${fmt(x, x >= 10 ? 0 : 1)}×`)
+// Ledger ratios sit near 1, where one decimal hides the difference.
+const times2 = (x) => (x === null ? '—' : `${x.toFixed(2)}×`)
 const pct = (x) => (x === null ? '—' : `${Math.round(x * 100)}%`)
 
 /** pgbench runs that completed and wrote what they claimed. */
@@ -56,9 +58,36 @@ function summarizeRun(report) {
       floor,
       ours_over_floor_p50: ratio(o && o.p50, floor.p50),
       ours_round_trips: rt && !rt.error ? rt.roundTrips : null,
+      ledger: ledgerRatios(ours && ours.ledger && ours.ledger.sequential && ours.ledger.sequential[op.key]),
     }
   })
-  return { sequential }
+  const l = ours && ours.ledger
+  const ledger = l
+    ? {
+        sequential: [...OPS.filter((o) => o.ledger), ...LEDGER_ONLY_OPS].map((op) => ({ key: op.key, label: op.label, ...ledgerRatios(l.sequential[op.key]) })),
+        hot:
+          l.hot && l.hot.on
+            ? {
+                committed_per_s: { on: l.hot.on.committed_per_s, off: l.hot.off.committed_per_s, key: l.hot.key.committed_per_s },
+                // Throughput: off over on, so that > 1 reads as "the ledger costs" like the latency ratios.
+                off_over_on_committed: ratio(l.hot.off.committed_per_s, l.hot.on.committed_per_s),
+                on_over_key_committed: ratio(l.hot.on.committed_per_s, l.hot.key.committed_per_s),
+              }
+            : null,
+      }
+    : null
+  return { sequential, ledger }
+}
+
+/** p50 ratios of the ledger-cost comparison: on/off (the ledger's cost), key/on (the idempotency key's). */
+function ledgerRatios(r) {
+  if (!r) return null
+  if (r.error) return { error: r.error }
+  return {
+    p50: { on: r.on.p50, off: r.off.p50, key: r.key.p50 },
+    on_over_off_p50: ratio(r.on.p50, r.off.p50),
+    key_over_on_p50: ratio(r.key.p50, r.on.p50),
+  }
 }
 
 function markdown(report, summary) {
@@ -90,16 +119,20 @@ function markdown(report, summary) {
   }
   L.push('## One caller at a time')
   L.push('')
-  L.push('| operation | ours p50 | ours p99 | ours ops/s | peer p50 | peer p99 | peer ops/s | peer/ours | floor p50 | ours/floor | round trips (ours) |')
-  L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+  L.push('| operation | ours p50 | ours p99 | ours ops/s | peer p50 | peer p99 | peer ops/s | peer/ours | floor p50 | ours/floor | round trips (ours) | ledger on/off³ | key/on³ |')
+  L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
   for (const r of summary.sequential) {
     const cell = (s, k) => (s && s.error ? 'error' : s ? fmt(s[k]) : '—')
+    const lg = (k) => (!r.ledger ? '—' : r.ledger.error ? 'error' : times2(r.ledger[k]))
     L.push(
-      `| ${r.label} | ${cell(r.ours, 'p50')} | ${cell(r.ours, 'p99')} | ${cell(r.ours, 'ops_per_s')} | ${cell(r.peer, 'p50')} | ${cell(r.peer, 'p99')} | ${cell(r.peer, 'ops_per_s')} | ${times(r.peer_over_ours_p50)} | ${fmt(r.floor.p50)}${r.floor.p50 !== null ? floorMark(r.floor.what) : ''} | ${times(r.ours_over_floor_p50)} | ${r.ours_round_trips ?? '—'} |`
+      `| ${r.label} | ${cell(r.ours, 'p50')} | ${cell(r.ours, 'p99')} | ${cell(r.ours, 'ops_per_s')} | ${cell(r.peer, 'p50')} | ${cell(r.peer, 'p99')} | ${cell(r.peer, 'ops_per_s')} | ${times(r.peer_over_ours_p50)} | ${fmt(r.floor.p50)}${r.floor.p50 !== null ? floorMark(r.floor.what) : ''} | ${times(r.ours_over_floor_p50)} | ${r.ours_round_trips ?? '—'} | ${lg('on_over_off_p50')} | ${lg('key_over_on_p50')} |`
     )
   }
   L.push('')
   L.push('Floors: ¹ one round trip of our cheapest real query (see below); ² pgbench, 1 client, running the statement our module sends for this call. ours/floor is p50 over p50.')
+  L.push(
+    '³ The ledger\'s cost (see "Ledger cost" below): p50 with the ledger (default) over p50 with `ledger: false`, and p50 with an `idempotencyKey` on every call over p50 without, all three on the standalone `InventoryService` in our process (the Medusa adapter has no `ledger` option), so they are not ratios of the "ours" columns.'
+  )
   const errs = summary.sequential.filter((r) => (r.ours && r.ours.error) || (r.peer && r.peer.error))
   for (const r of errs) {
     if (r.ours && r.ours.error) L.push(`- ours, ${r.label}: error: ${r.ours.error}`)
@@ -213,6 +246,8 @@ function markdown(report, summary) {
   }
   L.push('')
 
+  if (ours && ours.ledger) ledgerSection(L, meta, ours.ledger, summary.ledger)
+
   if ((ours && ours.bulk) || (peer && peer.bulk)) {
     L.push(`## createInventoryItems: ${meta.bulk_items} items in batches of 1000`)
     L.push('')
@@ -257,6 +292,46 @@ function markdown(report, summary) {
     L.push('')
   }
   return L.join('\n')
+}
+
+function ledgerSection(L, meta, l, sum) {
+  L.push('## Ledger cost (ours)')
+  L.push('')
+  L.push(
+    `Every quantity change writes a row of \`inventory_movement\` in the same statement or transaction. The same calls three ways, on the standalone \`InventoryService\` in our process (pool ${meta.pool_per_module}, our schema and data set): **on** = the default, **off** = connected with \`ledger: false\` (exists only to measure this), **key** = the default with \`{ idempotencyKey }\` (a fresh key) as every call's trailing argument. One caller; the three take turns in chunks of about a sixth of the calls each, so load drift falls on all three alike. on/off and key/on are p50 over p50. Ledger rows per call are counted in SQL after each chunk (untimed).`
+  )
+  L.push('')
+  L.push('| operation | on p50 | on p99 | off p50 | off p99 | key p50 | key p99 | on/off | key/on | ledger rows per call (on / off / key) |')
+  L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+  for (const row of sum.sequential) {
+    const r = l.sequential[row.key]
+    if (!r) continue
+    if (r.error) {
+      L.push(`| ${row.label} | error | | | | | | | | ${String(r.error).slice(0, 80)} |`)
+      continue
+    }
+    L.push(
+      `| ${row.label} | ${fmt(r.on.p50)} | ${fmt(r.on.p99)} | ${fmt(r.off.p50)} | ${fmt(r.off.p99)} | ${fmt(r.key.p50)} | ${fmt(r.key.p99)} | ${times2(row.on_over_off_p50)} | ${times2(row.key_over_on_p50)} | ${r.on.ledger_rows_per_call} / ${r.off.ledger_rows_per_call} / ${r.key.ledger_rows_per_call} |`
+    )
+  }
+  L.push('')
+  if (l.hot && l.hot.on) {
+    const h = l.hot
+    L.push(
+      `Hot level: ${h.callers} callers reserving 1 unit each on one level (stock that never runs out), each variant twice for ${h.duration_ms_per_variant / 2000} s in the order on, off, key, key, off, on. off/on and on/key are committed/s over committed/s (> 1: the ledger, or the key, costs throughput).`
+    )
+    L.push('')
+    L.push('| variant | committed/s | p50 / p99 | ledger rows per reservation | errors |')
+    L.push('|---|--:|--:|--:|--:|')
+    for (const v of l.variants) {
+      const x = h[v.key]
+      const errs = Object.entries(x.errors || {})
+      L.push(`| ${v.label} | ${fmt(x.committed_per_s)} | ${fmt(x.p50)} / ${fmt(x.p99)} | ${x.ledger_rows_per_call ?? '—'} | ${errs.length ? errs.map(([k, n]) => `${n}× ${k}`).join('; ') : 0} |`)
+    }
+    L.push('')
+    L.push(`off/on ${times2(sum.hot.off_over_on_committed)}, on/key ${times2(sum.hot.on_over_key_committed)}.`)
+    L.push('')
+  }
 }
 
 function floorMark(what) {

@@ -11,7 +11,7 @@ const { benchRoot } = require('./one-medusa')
 const { MedusaApp, MedusaAppMigrateUp, MedusaModule } = require('@medusajs/framework/modules-sdk')
 const { ContainerRegistrationKeys, Modules, ModulesSdkUtils } = require('@medusajs/framework/utils')
 const { Client } = require('pg')
-const { OPS, LOCATIONS, seed, picker } = require('./ops')
+const { OPS, LEDGER_ONLY_OPS, LOCATIONS, seed, picker } = require('./ops')
 const { summarize, now, rng, round } = require('./stats')
 
 const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG || '{}')
@@ -433,6 +433,150 @@ async function hotItem(ctx, env, withLocking, sql) {
   }
 }
 
+// ---- ledger cost (ours) ---------------------------------------------------------------
+
+// The same calls three ways. `ledger: false` is a connect option of the standalone
+// InventoryService only (the Medusa adapter has no such option), so all three run on
+// the standalone service in this process, and their ratios compare like with like.
+const LEDGER_VARIANTS = [
+  { key: 'on', label: 'ledger on (default)' },
+  { key: 'off', label: 'ledger: false' },
+  { key: 'key', label: 'ledger on + idempotencyKey on every call' },
+]
+
+/** Ledger rows written since `mark` (the highest id seen), and the new mark. */
+async function movementsSince(sql, mark) {
+  const { rows } = await sql.query('SELECT count(*)::int AS n, coalesce(max(id), $1)::bigint::text AS last FROM inventory_movement WHERE id > $1', [mark])
+  return { n: rows[0].n, mark: rows[0].last }
+}
+
+async function ledgerCost(env, sql) {
+  const { InventoryService } = require('medusa-inventory-rs')
+  const on = await InventoryService.connect({ url: cfg.url, schema: cfg.schema, maxConnections: cfg.pool })
+  const off = await InventoryService.connect({ url: cfg.url, schema: cfg.schema, maxConnections: cfg.pool, ledger: false })
+  const svcOf = { on, off, key: on }
+  let keys = 0
+  const optsFor = (v) => (v === 'key' ? { idempotencyKey: `bench-${env.tag}-${keys++}` } : undefined)
+  let mark = (await movementsSince(sql, '0')).mark
+  // Untimed: ledger rows the timed calls wrote, so a variant that quietly
+  // did not write (or did) shows in the report rather than passing as a timing.
+  const count = async () => {
+    const r = await movementsSince(sql, mark)
+    mark = r.mark
+    return r.n
+  }
+  const out = { how: 'standalone InventoryService, same process and schema as ours, pool ' + cfg.pool, variants: LEDGER_VARIANTS, sequential: {}, hot: null }
+  try {
+    const ops = [...OPS.filter((o) => o.ledger), ...LEDGER_ONLY_OPS]
+    for (const op of ops) {
+      try {
+        const iterations = op.iterations ? op.iterations(profile) : profile.iterations
+        const warmup = profile.warmup
+        const st = {}
+        for (const [vi, v] of LEDGER_VARIANTS.entries()) {
+          const venv = { ...env, round: `ledger${v.key}`, stockBase: 2_000_000 + vi * 100_000 }
+          st[v.key] = { env: venv, ctx: await op.prepare(svcOf[v.key], warmup + iterations, venv), i: 0, samples: [], rows: 0, wall: 0 }
+        }
+        for (const v of LEDGER_VARIANTS) {
+          const s = st[v.key]
+          for (let k = 0; k < warmup; k++) await op.call(svcOf[v.key], s.ctx, s.i++, s.env, optsFor(v.key))
+        }
+        gc()
+        // Interleaved chunks (about six per variant), so drift in the machine's load
+        // falls on all three alike instead of on whichever ran last.
+        const chunk = Math.max(1, Math.ceil(iterations / 6))
+        const deadline = now() + 3 * profile.maxSeconds * 1000
+        await count()
+        for (;;) {
+          for (const v of LEDGER_VARIANTS) {
+            const s = st[v.key]
+            const t = now()
+            for (let k = 0; k < chunk && s.samples.length < iterations; k++) {
+              const t0 = now()
+              await op.call(svcOf[v.key], s.ctx, s.i++, s.env, optsFor(v.key))
+              s.samples.push(now() - t0)
+            }
+            s.wall += now() - t
+            s.rows += await count()
+          }
+          const all = LEDGER_VARIANTS.map((v) => st[v.key].samples.length)
+          if (all.every((n) => n >= iterations)) break
+          if (all.every((n) => n >= profile.minIterations) && now() > deadline) break
+        }
+        const r = { label: op.label }
+        for (const v of LEDGER_VARIANTS) {
+          const s = st[v.key]
+          r[v.key] = summarize(s.samples, s.wall, { ledger_rows: s.rows, ledger_rows_per_call: round(s.rows / s.samples.length, 2) })
+        }
+        out.sequential[op.key] = r
+        log(`ledger cost, ${op.label}: p50 on ${r.on.p50} / off ${r.off.p50} / key ${r.key.p50} ms; ledger rows per call ${r.on.ledger_rows_per_call} / ${r.off.ledger_rows_per_call} / ${r.key.ledger_rows_per_call}`)
+      } catch (e) {
+        out.sequential[op.key] = { label: op.label, error: String(e && e.message) }
+        log(`ledger cost, ${op.label}: FAILED ${e && e.message}`)
+      }
+    }
+
+    // Hot level: hotCallers reserving 1 unit each on one level, each variant twice for
+    // half the duration, in the order on, off, key, key, off, on.
+    gc()
+    const hot = {}
+    const items = {}
+    for (const v of LEDGER_VARIANTS) {
+      items[v.key] = await hotLevel(on, `${env.tag}-ledger-${v.key}`, 1_000_000_000)
+      hot[v.key] = { samples: [], attempts: 0, committed: 0, wall: 0, rows: 0, errors: {} }
+    }
+    const order = [...LEDGER_VARIANTS, ...[...LEDGER_VARIANTS].reverse()].map((v) => v.key)
+    for (const [round_, v] of order.entries()) {
+      const h = hot[v]
+      await count()
+      const t = now()
+      const deadline = t + profile.durationMs / 2
+      await Promise.all(
+        Array.from({ length: profile.hotCallers }, async (_, c) => {
+          let n = 0
+          while (now() < deadline) {
+            const t0 = now()
+            h.attempts++
+            try {
+              await svcOf[v].createReservationItems(
+                [{ inventory_item_id: items[v], location_id: LOCATIONS[0], quantity: 1, line_item_id: `ordli_${env.tag}_lh_${v}_${round_}_${c}_${n++}` }],
+                ...(v === 'key' ? [optsFor(v)] : [])
+              )
+              h.committed++
+            } catch (e) {
+              const k = String(e && e.message).slice(0, 100)
+              h.errors[k] = (h.errors[k] || 0) + 1
+            }
+            h.samples.push(now() - t0)
+          }
+        })
+      )
+      h.wall += now() - t
+      h.rows += await count()
+    }
+    out.hot = { callers: profile.hotCallers, duration_ms_per_variant: profile.durationMs }
+    for (const v of LEDGER_VARIANTS) {
+      const h = hot[v.key]
+      const s = summarize(h.samples, h.wall)
+      out.hot[v.key] = {
+        attempts: h.attempts,
+        committed: h.committed,
+        committed_per_s: round((h.committed * 1000) / h.wall, 1),
+        p50: s.p50,
+        p99: s.p99,
+        ledger_rows: h.rows,
+        ledger_rows_per_call: h.committed ? round(h.rows / h.committed, 2) : null,
+        errors: h.errors,
+      }
+    }
+    log(`ledger cost, hot level ${profile.hotCallers} callers: committed/s on ${out.hot.on.committed_per_s} / off ${out.hot.off.committed_per_s} / key ${out.hot.key.committed_per_s}`)
+  } finally {
+    await on.close()
+    await off.close()
+  }
+  return out
+}
+
 // ---- optional bulk and scale ----------------------------------------------------
 
 function progress(label, done, total, t0) {
@@ -583,6 +727,10 @@ async function main() {
             `hot item, ${h.callers} callers${withLocking ? ' inside locking.execute' : ''}: ${h.attempts_per_s} attempts/s, ${h.committed_per_s} committed/s; ` +
               `stock ${h.oversell.stock}: ${h.oversell.committed} committed, oversold ${h.oversell.oversold_units}, drift ${h.oversell.drift}`
           )
+      }
+      if (cfg.impl === 'ours' && cfg.ledger) {
+        gc()
+        result.ledger = await ledgerCost(env, sql)
       }
     } finally {
       await sql.end()
