@@ -331,6 +331,25 @@ test('CLI: stock written past the ledger is a gap: a dry run exits 1 naming it, 
   expect([again.code, again.stdout]).toEqual([0, '2 levels scanned, 0 drifted, 0 fixed (dry run: nothing written)\n'])
 })
 
+test('CLI verify exits 1 naming a ledger gap and 0 once reconcile closed it; CLI prune folds old movements', async () => {
+  const { levels } = await stocked(['v1', 'v2'])
+  expect(await cli('verify', '--url', DATABASE_URL, '--schema', t.schema)).toMatchObject({ code: 0, stdout: expect.stringContaining('2 levels checked, 0 ledger gaps') })
+  await t.db.query(`UPDATE inventory_level SET stocked_quantity = 12 WHERE id = $1`, [levels.v2.id])
+  const bad = await cli('verify', '--url', DATABASE_URL, '--schema', t.schema, '--limit', '1')
+  expect(bad.code).toBe(1)
+  expect(bad.stdout).toContain(levels.v2.id)
+  expect(bad.stdout).not.toContain(levels.v1.id)
+  expect((await cli('reconcile', '--url', DATABASE_URL, '--schema', t.schema)).code).toBe(0)
+  expect((await cli('verify', '--url', DATABASE_URL, '--schema', t.schema)).code).toBe(0)
+
+  await t.db.query(`UPDATE inventory_movement SET created_at = now() - interval '10 days'`)
+  const pruned = await cli('prune', '--days', '7', '--url', DATABASE_URL, '--schema', t.schema)
+  expect(pruned).toMatchObject({ code: 0, stdout: expect.stringMatching(/^3 movements older than 7 days folded into 2, 0 expired idempotency keys dropped/) })
+  expect((await cli('verify', '--url', DATABASE_URL, '--schema', t.schema)).code).toBe(0)
+  expect(await cli('prune', '--url', DATABASE_URL)).toMatchObject({ code: 2, stderr: expect.stringContaining('prune needs --days') })
+  expect(await cli('verify', '--dry-run', '--url', DATABASE_URL)).toMatchObject({ code: 2, stderr: expect.stringContaining("unknown option '--dry-run'") })
+})
+
 test('CLI: errors exit 2 with a typed message and no stack', async () => {
   const missing = await cli('reconcile', '--url', DATABASE_URL, '--schema', 'no_such_schema_recon')
   expect(missing.code).toBe(2)

@@ -3,24 +3,33 @@
 // Operations CLI. `reconcile` walks every live inventory level page by page and
 // reports (and unless --dry-run, fixes) levels whose reserved quantity is not the
 // sum of their live reservations, and quantities that differ from the sum of their
-// movements in the ledger (closed with a `reconcile` movement). Exit codes, for CI
-// jobs: 0 nothing drifted or everything was fixed, 1 drift found (dry run) or left
-// unfixed, 2 error.
+// movements in the ledger (closed with a `reconcile` movement). `verify` only checks
+// the ledger; `prune` applies a retention. Exit codes, for CI and cron jobs: 0 nothing
+// drifted or everything was fixed (verify: the ledger agrees), 1 drift found (dry run),
+// left unfixed, or ledger gaps (verify), 2 error.
 
 const USAGE = `Usage: medusa-inventory-rs reconcile [--dry-run] --url <postgres url> [--schema <schema>] [--limit <levels per page>]
+       medusa-inventory-rs verify --url <postgres url> [--schema <schema>] [--limit <levels per page>]
+       medusa-inventory-rs prune --days <n> --url <postgres url> [--schema <schema>]
 
-  --dry-run   report drift and ledger gaps without writing (exit 1 when any is found)
+  reconcile   fix reserved quantities that drifted from live reservations, and ledger gaps
+  verify      report levels whose quantities differ from the sum of their ledger movements
+  prune       fold ledger movements older than --days into one carried_forward movement
+              per level and quantity (sums stay exact); drop expired idempotency keys
+
+  --dry-run   reconcile: report drift and ledger gaps without writing (exit 1 when any is found)
   --url       Postgres connection string (default: $DATABASE_URL)
   --schema    schema holding the inventory tables (default: public)
-  --limit     levels scanned per page, 1 to 10000 (default: 1000)`
+  --limit     levels per page: reconcile 1 to 10000 (default 1000), verify 1 to 100000
+  --days      prune: keep movements of the last n days`
 
 class UsageError extends Error {}
 
 function parseArgs(argv) {
   const [command, ...rest] = argv
   if (command === '--help' || command === '-h') return { help: true }
-  if (command !== 'reconcile') throw new UsageError(command ? `unknown command '${command}'` : 'no command given')
-  const opts = { dryRun: false, url: process.env.DATABASE_URL, schema: undefined, limit: undefined }
+  if (!['reconcile', 'verify', 'prune'].includes(command)) throw new UsageError(command ? `unknown command '${command}'` : 'no command given')
+  const opts = { command, dryRun: false, url: process.env.DATABASE_URL, schema: undefined, limit: undefined, days: undefined }
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
@@ -29,10 +38,14 @@ function parseArgs(argv) {
       if (i + 1 >= rest.length) throw new UsageError(`${flag} needs a value`)
       return rest[++i]
     }
-    if (flag === '--dry-run' && inline === undefined) opts.dryRun = true
-    else if (flag === '--url') opts.url = value()
+    if (flag === '--dry-run' && inline === undefined && command === 'reconcile') opts.dryRun = true
+    else if (flag === '--days' && command === 'prune') {
+      const text = value()
+      if (!/^\d+$/.test(text)) throw new UsageError('--days must be a non-negative integer')
+      opts.days = Number(text)
+    } else if (flag === '--url') opts.url = value()
     else if (flag === '--schema') opts.schema = value()
-    else if (flag === '--limit') {
+    else if (flag === '--limit' && command !== 'prune') {
       const text = value()
       if (!/^\d+$/.test(text)) throw new UsageError('--limit must be a positive integer')
       opts.limit = Number(text)
@@ -40,6 +53,7 @@ function parseArgs(argv) {
     else throw new UsageError(`unknown option '${arg}'`)
   }
   if (!opts.url) throw new UsageError('--url is required (or set DATABASE_URL)')
+  if (command === 'prune' && opts.days === undefined) throw new UsageError('prune needs --days')
   return opts
 }
 
@@ -126,6 +140,44 @@ async function reconcile(opts, { stdout, stderr }) {
   return fixed === drifted.length && closed === gaps.length ? 0 : 1
 }
 
+/** Walks the ledger check page by page; 0 when every level agrees with its movements. */
+async function verify(opts, { stdout, stderr }) {
+  const { InventoryService } = require('../lib')
+  const inventory = await InventoryService.connect({ url: opts.url, schema: opts.schema, maxConnections: 1 })
+  const gaps = []
+  let scanned = 0
+  try {
+    const progress = progressTo(stderr)
+    let after = null
+    do {
+      const page = await inventory.verifyInventoryLedger({ after, limit: opts.limit })
+      scanned += page.scanned
+      gaps.push(...page.levels)
+      after = page.next
+      progress(`${scanned} levels checked, ${plural(gaps.length, 'ledger gap')}`, after === null)
+    } while (after !== null)
+  } finally {
+    await inventory.close()
+  }
+  if (gaps.length) stdout.write(`${table(['level', 'field', 'quantity', 'ledger sum'], gaps.map((g) => [g.id, g.field, g.quantity, g.ledger_sum]))}\n\n`)
+  stdout.write(`${scanned} levels checked, ${plural(gaps.length, 'ledger gap')}${gaps.length ? ' (close them with reconcile)' : ''}\n`)
+  return gaps.length ? 1 : 0
+}
+
+async function prune(opts, { stdout }) {
+  const { InventoryService } = require('../lib')
+  const inventory = await InventoryService.connect({ url: opts.url, schema: opts.schema, maxConnections: 1 })
+  try {
+    const { folded, carried, keys } = await inventory.prune({ movementRetentionDays: opts.days })
+    stdout.write(`${plural(folded, 'movement')} older than ${opts.days} days folded into ${carried}, ${plural(keys, 'expired idempotency key')} dropped\n`)
+    return 0
+  } finally {
+    await inventory.close()
+  }
+}
+
+const COMMANDS = { reconcile, verify, prune }
+
 /**
  * Runs one command line; resolves to the exit code. `io` holds the output streams
  * (the process's by default), so tests can hand it a terminal.
@@ -137,7 +189,7 @@ async function run(argv, io = { stdout: process.stdout, stderr: process.stderr }
       io.stdout.write(`${USAGE}\n`)
       return 0
     }
-    return await reconcile(opts, io)
+    return await COMMANDS[opts.command](opts, io)
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`medusa-inventory-rs: ${e.message}\n\n${USAGE}\n`)

@@ -11,7 +11,7 @@ exports.GET = async (req, res) => {
   const offset = intParam(req.query, 'offset', { fallback: 0 })
   const [movements, count] = await inventory.listAndCountInventoryMovements(
     { inventory_item_id: req.params.id },
-    { order: { id: 'DESC' }, skip: offset, take: limit },
+    { order: { created_at: 'DESC' }, skip: offset, take: limit },
   )
   res.json({ movements, count, limit, offset })
 }
