@@ -4,7 +4,7 @@
 //! item) and the idempotency key of the call. Every write path adds its rows
 //! in the statement or transaction that moves the level, while it holds the
 //! level's lock, so for every level each quantity equals the sum of its
-//! deltas ([`InventoryService::verify_ledger`] checks exactly that).
+//! deltas (verifyInventoryLedger, movements.rs, checks exactly that).
 //!
 //! Also here: [`Audit`], the who/why of one call, and the options a caller
 //! passes with a write (`CallOptions`).
@@ -19,7 +19,7 @@ use tokio_postgres::types::ToSql;
 /// What a caller may pass with a call (the standalone API's trailing options
 /// argument; in Medusa, the shared context's `inventory`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallOptions {
+pub(crate) struct CallOptions {
     pub reason: Option<String>,
     pub actor: Option<String>,
     pub reference: Option<String>,
@@ -39,13 +39,14 @@ const OPTION_NAMES: [&str; 6] = [
     "expectedStockedQuantity",
 ];
 
-/// Longest reason, actor, reference or idempotency key.
+/// Longest reason, actor, reference or idempotency key, in bytes (keys are
+/// indexed: a btree entry must stay well under its 2 704-byte limit).
 pub const MAX_LABEL: usize = 1_000;
 
 impl CallOptions {
     /// `{ reason?, actor?, reference?, idempotencyKey?, metadata?, expectedStockedQuantity? }`;
     /// null or absent is no options.
-    pub fn from_json(v: &Value) -> Result<Self> {
+    pub(crate) fn from_json(v: &Value) -> Result<Self> {
         let mut o = CallOptions::default();
         let obj = match v {
             Value::Null => return Ok(o),
@@ -60,9 +61,9 @@ impl CallOptions {
                 let s = val
                     .as_str()
                     .ok_or_else(|| Error::invalid(format!("call option {k} must be a string")))?;
-                if s.is_empty() || s.chars().count() > MAX_LABEL {
+                if s.is_empty() || s.len() > MAX_LABEL {
                     return Err(Error::invalid(format!(
-                        "call option {k} must be 1 to {MAX_LABEL} characters"
+                        "call option {k} must be 1 to {MAX_LABEL} bytes"
                     )));
                 }
                 check_text(k, s)?;
@@ -114,7 +115,7 @@ pub(crate) fn default_reason(method: &str) -> &'static str {
 
 /// The who and why of one call, as its movement rows carry it.
 #[derive(Debug, Clone)]
-pub struct Audit {
+pub(crate) struct Audit {
     pub method: &'static str,
     pub options: CallOptions,
     /// The method and arguments as JSON, when the call has an idempotency key.
@@ -127,7 +128,7 @@ pub struct Audit {
 }
 
 impl Audit {
-    pub fn new(
+    pub(crate) fn new(
         method: &'static str,
         options: CallOptions,
         enabled: bool,

@@ -49,7 +49,6 @@ mod write;
 
 pub use connection::SslOption;
 pub use error::{Error, ErrorType, Result};
-pub use ledger::{Audit, CallOptions};
 pub use outcome::{Change, Outcome};
 pub use reconcile::ReconcileOptions;
 pub use reserver::Grouping;

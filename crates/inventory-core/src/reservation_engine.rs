@@ -57,6 +57,9 @@ pub(crate) fn reservation_error(
     ))
 }
 
+/// SQLSTATE of a statement sent after another one of its transaction failed.
+const IN_FAILED_TRANSACTION: &str = "25P02";
+
 /// One call's demand on one (item, location): (key, total, non-backorder part).
 type Demand = ((String, String), Decimal, Decimal);
 
@@ -260,7 +263,10 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
         );
         let stmt = tx.prepare_cached(&sql).await?;
         let audits = Audit::columns(charge_audits.into_iter());
-        let (updated, values, ()) = tokio::try_join!(
+        // Pipelined on one connection. When one statement fails, those after it
+        // fail too, as "transaction aborted" (25P02): the error to report is the
+        // first other one (an id given twice is the INSERT's unique violation).
+        let (updated, values, charged) = tokio::join!(
             async {
                 tx.execute(&stmt, &[&charge_ids, &charge_qs])
                     .await
@@ -268,7 +274,21 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
             },
             insert_rows(&tx, &RESERVATION_ITEM, &accepted),
             insert_charges(&tx, &charges, &audits),
-        )?;
+        );
+        let errors = [
+            updated.as_ref().err(),
+            values.as_ref().err(),
+            charged.as_ref().err(),
+        ];
+        if let Some(e) = errors
+            .iter()
+            .flatten()
+            .find(|e| e.code.as_deref() != Some(IN_FAILED_TRANSACTION))
+            .or_else(|| errors.iter().flatten().next())
+        {
+            return Err((*e).clone());
+        }
+        let (updated, values) = (updated?, values?);
         let mut distinct = charge_ids.clone();
         distinct.sort();
         distinct.dedup();
