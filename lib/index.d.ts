@@ -304,6 +304,12 @@ export interface ConnectOptions {
   ledger?: boolean
   /** Seconds an idempotency key is kept, 1 to a year; default a day. */
   idempotencyKeyTtl?: number
+  /**
+   * Milliseconds a call waits for a pooled connection (1 to 600000; default 15000); past it
+   * the call fails with `database_error` instead of hanging. Each host's connect attempt is
+   * bounded by the URL's `connect_timeout` (default 10 s).
+   */
+  acquireTimeoutMs?: number
 }
 
 export interface SslOptions {

@@ -236,6 +236,19 @@ pub async fn call(
     args: &[Value],
     options: &Value,
 ) -> Result<Outcome> {
+    let out = serve(svc, method_name, args, options).await;
+    if out.as_ref().is_err_and(Error::server_lost) {
+        svc.forget_connections();
+    }
+    out
+}
+
+async fn serve(
+    svc: &InventoryService,
+    method_name: &str,
+    args: &[Value],
+    options: &Value,
+) -> Result<Outcome> {
     crate::limits::check_args(args)?;
     let m = method(method_name)
         .ok_or_else(|| Error::invalid(format!("Unknown method '{method_name}'")))?;

@@ -121,7 +121,7 @@ impl From<tokio_postgres::Error> for Error {
                 ErrorType::DbError,
                 "the database connection failed or returned an unreadable response",
             )
-            .with_cause(None, err.to_string());
+            .with_cause(Some(CONNECTION_FAILURE), err.to_string());
         };
         let raw = db.message().to_string();
         let code_str = db.code().code().to_string();
@@ -186,8 +186,36 @@ impl From<deadpool_postgres::PoolError> for Error {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         match err {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
+            // Every pooled connection stayed busy (load, not a lost server).
+            deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => {
+                Error::new(
+                    ErrorType::DbError,
+                    "no pooled database connection became free in time (connect option acquireTimeoutMs); retry",
+                )
+            }
+            deadpool_postgres::PoolError::Timeout(_) => Error::new(
+                ErrorType::DbError,
+                "no database connection could be made in time (the server, or any primary, is unreachable); retry",
+            )
+            .with_cause(Some(UNABLE_TO_CONNECT), err.to_string()),
             other => Error::new(ErrorType::DbError, other.to_string()),
         }
+    }
+}
+
+/// SQLSTATE given to a connection that failed mid-call (libpq's class 08).
+pub const CONNECTION_FAILURE: &str = "08006";
+/// SQLSTATE given to a call that got no connection in time.
+pub const UNABLE_TO_CONNECT: &str = "08001";
+
+impl Error {
+    /// The call found its server gone, restarting, or no longer the primary
+    /// (read-only after a failover): the connections to it are of no more use.
+    /// Such calls are retryable (with an idempotency key, exactly once).
+    pub fn server_lost(&self) -> bool {
+        self.code.as_deref().is_some_and(|c| {
+            c.starts_with("08") || matches!(c, "25006" | "57P01" | "57P02" | "57P03")
+        })
     }
 }
 

@@ -14,7 +14,9 @@ use deadpool_postgres::{
     ClientWrapper, GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod,
 };
 use serde_json::Value;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Largest pool a process may open (Postgres' own default max_connections is 100).
 pub(crate) const MAX_CONNECTIONS: u64 = 1_000;
@@ -23,6 +25,16 @@ pub(crate) const MAX_CONNECTIONS: u64 = 1_000;
 /// strings, so the cache must not grow with them: past this size it is emptied
 /// (the hot statements are prepared again on their next use).
 pub(crate) const MAX_CACHED_STATEMENTS: usize = 256;
+
+/// A connection attempt to one host, when the URL sets no `connect_timeout`.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a call waits for a pooled connection by default (connect option
+/// `acquireTimeoutMs`): past it the call fails (08001) instead of hanging.
+pub(crate) const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 15_000;
+
+/// Longest acquire timeout the connect options accept: ten minutes.
+pub(crate) const MAX_ACQUIRE_TIMEOUT_MS: u64 = 600_000;
 
 /// Longest idempotency key lifetime: a year.
 pub(crate) const MAX_TTL_SECONDS: i64 = 366 * 24 * 60 * 60;
@@ -41,6 +53,8 @@ pub struct ConnectOptions {
     pub ledger: bool,
     /// Seconds an idempotency key is kept.
     pub idempotency_ttl: i64,
+    /// Milliseconds a call waits for a pooled connection.
+    pub acquire_timeout_ms: u64,
 }
 
 impl ConnectOptions {
@@ -56,6 +70,7 @@ impl ConnectOptions {
             ssl: None,
             ledger: true,
             idempotency_ttl: crate::idempotency::DEFAULT_TTL_SECONDS,
+            acquire_timeout_ms: DEFAULT_ACQUIRE_TIMEOUT_MS,
         };
         for (k, val) in obj {
             match (k.as_str(), val) {
@@ -86,7 +101,17 @@ impl ConnectOptions {
                 ("groupReservations", Value::Null) => {}
                 ("ssl", v) => opts.ssl = SslOption::from_json(v)?,
                 ("ledger", Value::Bool(b)) => opts.ledger = *b,
-                ("ledger", Value::Null) | ("idempotencyKeyTtl", Value::Null) => {}
+                ("ledger", Value::Null)
+                | ("idempotencyKeyTtl", Value::Null)
+                | ("acquireTimeoutMs", Value::Null) => {}
+                ("acquireTimeoutMs", Value::Number(n)) => match n.as_u64() {
+                    Some(ms @ 1..=MAX_ACQUIRE_TIMEOUT_MS) => opts.acquire_timeout_ms = ms,
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "connect option acquireTimeoutMs must be an integer from 1 to {MAX_ACQUIRE_TIMEOUT_MS}"
+                        )))
+                    }
+                },
                 ("idempotencyKeyTtl", Value::Number(n)) => match n.as_i64() {
                     Some(s @ 1..=MAX_TTL_SECONDS) => opts.idempotency_ttl = s,
                     _ => {
@@ -96,7 +121,7 @@ impl ConnectOptions {
                     }
                 },
                 ("url" | "schema" | "maxConnections" | "groupReservations" | "ledger"
-                | "idempotencyKeyTtl", _) => {
+                | "idempotencyKeyTtl" | "acquireTimeoutMs", _) => {
                     return Err(Error::invalid(format!(
                         "connect option {k} has the wrong type"
                     )))
@@ -131,7 +156,12 @@ pub struct InventoryService {
     /// Movement rows are written (connect option `ledger`).
     pub(crate) ledger: bool,
     pub(crate) idempotency_ttl: i64,
-    cache_high_water: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Pooled connections created before this (nanoseconds after `epoch`) are
+    /// dropped when next handed out: the server they reach died or became a
+    /// standby (see `forget_connections`).
+    lost_at: Arc<AtomicU64>,
+    epoch: Instant,
+    cache_high_water: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for InventoryService {
@@ -160,6 +190,23 @@ impl InventoryService {
         if cfg.get_application_name().is_none() {
             cfg.application_name("medusa-inventory-rs");
         }
+        // Bounded waits (a dead host must not hang a call): each host's connect
+        // attempt, and TCP keepalives that notice a peer gone silent within
+        // about 25 s, unless the URL sets its own.
+        if cfg.get_connect_timeout().is_none() {
+            cfg.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        if cfg.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            cfg.keepalives_idle(Duration::from_secs(10));
+        }
+        if cfg.get_keepalives_interval().is_none() {
+            cfg.keepalives_interval(Duration::from_secs(5));
+            cfg.keepalives_retries(3);
+        }
+        let hosts = cfg.get_hosts().len().max(1) as u32;
+        let connect = *cfg
+            .get_connect_timeout()
+            .unwrap_or(&DEFAULT_CONNECT_TIMEOUT);
         let manager_config = || ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
@@ -169,19 +216,41 @@ impl InventoryService {
         };
         // Every hand-out of a pooled connection (all paths use the pool) bounds its
         // statement cache: at most MAX_CACHED_STATEMENTS plus what one call prepares.
-        let high_water = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let high_water = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let seen = high_water.clone();
         let bound_cache = deadpool_postgres::Hook::sync_fn(move |c: &mut ClientWrapper, _| {
             let size = c.statement_cache.size();
-            seen.fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+            seen.fetch_max(size, Ordering::Relaxed);
             if size >= MAX_CACHED_STATEMENTS {
                 // Dropping the statements closes them on the server.
                 c.statement_cache.clear();
             }
             Ok(())
         });
+        // After a failover the pool's connections reach a dead server or a
+        // standby: once a call saw that, every connection made before it is
+        // dropped at its next hand-out and a new one (target_session_attrs
+        // picks the primary of a multi-host URL) takes its place.
+        let epoch = Instant::now();
+        let lost_at = Arc::new(AtomicU64::new(0));
+        let lost = lost_at.clone();
+        let forget_lost =
+            deadpool_postgres::Hook::sync_fn(move |_: &mut ClientWrapper, metrics| {
+                let at = epoch + Duration::from_nanos(lost.load(Ordering::Relaxed));
+                if metrics.created <= at {
+                    return Err(deadpool_postgres::HookError::message(
+                        "made before its server was lost",
+                    ));
+                }
+                Ok(())
+            });
         let pool = Pool::builder(mgr)
             .max_size(opts.max_connections)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_millis(opts.acquire_timeout_ms)))
+            .create_timeout(Some(connect * hosts + Duration::from_secs(1)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .pre_recycle(forget_lost)
             .post_recycle(bound_cache)
             .build()
             .map_err(|e| Error::unexpected(e.to_string()))?;
@@ -195,6 +264,8 @@ impl InventoryService {
             reserver: Reserver::new(opts.group_reservations),
             ledger: opts.ledger,
             idempotency_ttl: opts.idempotency_ttl,
+            lost_at,
+            epoch,
             cache_high_water: high_water,
         })
     }
@@ -213,14 +284,20 @@ impl InventoryService {
         self.pool.close();
     }
 
+    /// Drops, as they are next handed out, the pooled connections made until
+    /// now: a call found their server gone or read-only (a failover).
+    pub fn forget_connections(&self) {
+        let now = self.epoch.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+        self.lost_at.fetch_max(now, Ordering::Relaxed);
+    }
+
     pub async fn client(&self) -> Result<Client> {
         Ok(self.pool.get().await?)
     }
 
     /// The largest statement cache a connection had when handed out (for tests).
     pub fn statement_cache_high_water(&self) -> usize {
-        self.cache_high_water
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.cache_high_water.load(Ordering::Relaxed)
     }
 
     /// Validates a create call's input (one object or an array) and gives every row

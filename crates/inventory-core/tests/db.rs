@@ -34,6 +34,7 @@ impl Fixture {
             ssl: None,
             ledger: true,
             idempotency_ttl: 60,
+            acquire_timeout_ms: 15_000,
         })
         .await
         .expect("connect");
@@ -304,4 +305,116 @@ async fn a_poisoned_call_fails_alone_in_its_group() {
         .unwrap();
     assert_eq!(reserved, json!(20.0));
     f.drop_schema().await;
+}
+
+/// Pids of `n` connections the pool hands out at once (it makes them as needed).
+async fn held_pids(svc: &InventoryService, n: usize) -> Vec<i32> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        let c = svc.client().await.unwrap();
+        let pid: i32 = c
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        held.push((pid, c));
+    }
+    held.into_iter().map(|(pid, _)| pid).collect()
+}
+
+#[tokio::test]
+async fn a_server_lost_to_a_failover_replaces_the_pooled_connections() {
+    let f = Fixture::new("lost").await;
+    let before = held_pids(&f.svc, 4).await;
+    // The pool reuses them.
+    assert!(held_pids(&f.svc, 4)
+        .await
+        .iter()
+        .all(|p| before.contains(p)));
+    // Make every pooled connection read-only, as a demoted primary's would be.
+    {
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let c = f.svc.client().await.unwrap();
+            c.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                .await
+                .unwrap();
+            held.push(c);
+        }
+    }
+    let e = f
+        .call("createInventoryItems", json!([{ "sku": "ro" }]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("25006"), "{e:?}");
+    assert!(e.server_lost());
+    // Every connection made before the refusal is dropped at its next hand-out.
+    let after = held_pids(&f.svc, 4).await;
+    assert!(
+        after.iter().all(|p| !before.contains(p)),
+        "old {before:?}, new {after:?}"
+    );
+    f.call("createInventoryItems", json!([{ "sku": "rw" }]))
+        .await
+        .unwrap();
+    f.drop_schema().await;
+}
+
+#[tokio::test]
+async fn a_call_that_gets_no_connection_in_time_fails_typed_instead_of_waiting() {
+    let svc = InventoryService::connect(ConnectOptions {
+        url: url(),
+        schema: "public".into(),
+        max_connections: 1,
+        group_reservations: inventory_core::Grouping::Auto,
+        ssl: None,
+        ledger: true,
+        idempotency_ttl: 60,
+        acquire_timeout_ms: 200,
+    })
+    .await
+    .expect("connect");
+    // The pool's only connection is busy: the call waits 200 ms, not forever.
+    let held = svc.client().await.unwrap();
+    let e = dispatch::call(&svc, "listInventoryItems", &[json!({})], &Value::Null)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorType::DbError);
+    assert!(e.message.contains("acquireTimeoutMs"), "{e:?}");
+    // Busy is not lost: the pool keeps its connection.
+    assert!(!e.server_lost());
+    drop(held);
+}
+
+#[tokio::test]
+async fn a_multi_host_url_connects_to_the_host_that_answers() {
+    // Port 1 refuses at once; target_session_attrs=read-write (what a failover
+    // setup lists) then checks the next host is a primary.
+    let cfg: tokio_postgres::Config = url().parse().unwrap();
+    let port = cfg.get_ports().first().copied().unwrap_or(5432);
+    let user = cfg.get_user().unwrap_or("postgres").to_string();
+    let db = cfg.get_dbname().unwrap_or("postgres").to_string();
+    let svc = InventoryService::connect(ConnectOptions {
+        url: format!(
+            "postgres://{user}@127.0.0.1:1,127.0.0.1:{port}/{db}?target_session_attrs=read-write"
+        ),
+        schema: "public".into(),
+        max_connections: 2,
+        group_reservations: inventory_core::Grouping::Auto,
+        ssl: None,
+        ledger: true,
+        idempotency_ttl: 60,
+        acquire_timeout_ms: 5_000,
+    })
+    .await
+    .expect("connect");
+    let answered: i32 = svc
+        .client()
+        .await
+        .unwrap()
+        .query_one("SELECT inet_server_port()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(answered, i32::from(port));
 }
