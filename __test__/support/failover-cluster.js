@@ -204,7 +204,9 @@ async function startCluster({ log = () => {} } = {}) {
         process.kill(-k.pid, 'SIGTERM')
       } catch {}
     }
-    await Promise.race([Promise.all(left.map((k) => k.exited)), sleep(15000)])
+    let timer
+    await Promise.race([Promise.all(left.map((k) => k.exited)), new Promise((r) => (timer = setTimeout(r, 15000)))])
+    clearTimeout(timer)
     for (const k of left) {
       try {
         process.kill(-k.pid, 'SIGKILL')
