@@ -55,7 +55,7 @@ function findPgAutoctl() {
 function requirePgAutoFailover() {
   const autoctl = findPgAutoctl()
   const missing = []
-  if (!autoctl) missing.push('pg_autoctl (not on PATH, not in /usr/bin)')
+  if (!autoctl) missing.push(process.env.PG_AUTOCTL ? `PG_AUTOCTL=${process.env.PG_AUTOCTL}` : 'pg_autoctl (not on PATH, not in /usr/bin)')
   if (!fs.existsSync(path.join(PG_BINDIR, 'pg_ctl'))) missing.push(`${PG_BINDIR}/pg_ctl`)
   if (missing.length) throw new Error(`missing ${missing.join(', ')}. ${INSTALL_HINT}`)
   return autoctl
