@@ -85,6 +85,15 @@ test('after the primary dies mid-load, the promoted secondary has every acknowle
     // Calls started before the kill and answered after it: what the in-flight calls went through.
     inFlightAtKill: calls.filter((c) => c.t0 < killedAt && c.t1 > killedAt).length,
     ackedAfterPromotion: acked.filter((c) => c.epoch === 2).length,
+    // What the retried attempts were told while the cluster failed over, with one message of each.
+    retryErrors: calls
+      .flatMap((c) => c.retried || [])
+      .reduce((out, r) => {
+        const t = `${r.type} ${r.code || ''}`.trim()
+        out[t] = out[t] || { n: 0, example: r.message }
+        out[t].n++
+        return out
+      }, {}),
     // Acknowledged calls whose key row (committed with the call) is not on the new primary.
     lostAcknowledged: violations.filter((v) => /^acknowledged .* has no key row$/.test(v)).length,
     drift: drift.length,
