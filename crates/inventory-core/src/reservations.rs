@@ -459,9 +459,16 @@ impl InventoryService {
     ) -> Result<Outcome> {
         let mut params = Params::default();
         let p = params.push(values);
-        let cond = format!("t.{column} = ANY({p}::text[])");
-        let mut c = self.client().await?;
         let by_id = column == "id";
+        // By line item or location, a soft delete looks at live rows only, so
+        // the partial indexes on those columns serve it; a row restored while
+        // this call ran is found by the check below, which starts it again.
+        let live_only = !by_id && mode == Release::SoftDelete;
+        let cond = match live_only {
+            true => format!("t.{column} = ANY({p}::text[]) AND t.deleted_at IS NULL"),
+            false => format!("t.{column} = ANY({p}::text[])"),
+        };
+        let mut c = self.client().await?;
         if by_id && audit.key().is_none() {
             // Ids name a fixed set of rows, all locked (and judged) by one statement.
             let (done, levels) = release(&c, &cond, &params, mode, audit).await?;
