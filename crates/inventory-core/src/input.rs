@@ -166,6 +166,19 @@ pub(crate) fn shape(values: Vec<Value>, was_array: bool) -> Value {
     }
 }
 
+/// `string | string[]` arguments and filters (line items, locations, ledger columns).
+pub(crate) fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
+    let bad = || Error::invalid(format!("{name} must be a string or an array of strings"));
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
 /// Ids from Medusa's `string | string[] | { id: ... }` selector shapes.
 pub(crate) fn ids_of(v: &Value, what: &str) -> Result<Vec<String>> {
     let bad = || Error::invalid(format!("{what} must be an id or an array of ids"));

@@ -108,6 +108,14 @@ fn updated_levels(levels: Vec<Value>, was_array: bool) -> Outcome {
     Outcome::from(shape(levels, was_array)).with(LEVEL, "updated", ids)
 }
 
+/// The outcome of a hard delete of levels: nothing, the levels and the
+/// reservations released with them deleted.
+fn deleted(levels: Vec<Value>, released: Vec<String>) -> Outcome {
+    Outcome::from(Value::Null)
+        .with(LEVEL, "deleted", ids_in(&Value::Array(levels)))
+        .with(RESERVATION, "deleted", released)
+}
+
 /// As Medusa's generated softDelete/restore result for levels: their ids under
 /// `inventory_level_id`, unless `returnLinkableKeys` leaves that key out.
 fn linkable_ids(config: &Value, levels: &[String]) -> Value {
@@ -565,11 +573,7 @@ impl InventoryService {
             &params,
             true,
             audit,
-            |levels, released| {
-                Outcome::from(Value::Null)
-                    .with(LEVEL, "deleted", ids_in(&Value::Array(levels)))
-                    .with(RESERVATION, "deleted", released)
-            },
+            deleted,
         )
         .await
     }
@@ -586,11 +590,7 @@ impl InventoryService {
             &params,
             true,
             audit,
-            |levels, released| {
-                Outcome::from(Value::Null)
-                    .with(LEVEL, "deleted", ids_in(&Value::Array(levels)))
-                    .with(RESERVATION, "deleted", released)
-            },
+            deleted,
         )
         .await
     }

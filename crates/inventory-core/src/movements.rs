@@ -3,6 +3,7 @@
 //! write path through ledger.rs.
 
 use crate::error::{Error, Result};
+use crate::input::strings_of;
 use crate::service::InventoryService;
 use serde_json::{json, Value};
 use tokio_postgres::types::ToSql;
@@ -75,18 +76,6 @@ pub const MAX_VERIFY: i64 = 100_000;
 /// Largest page of movements one call returns.
 pub const MAX_TAKE: i64 = 10_000;
 
-fn strings(v: &Value, name: &str) -> Result<Vec<String>> {
-    let bad = || Error::invalid(format!("{name} must be a string or an array of strings"));
-    match v {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
-            .collect(),
-        _ => Err(bad()),
-    }
-}
-
 /// WHERE clause and parameters of a movement filter.
 fn movement_filter(filter: &Value) -> Result<(String, Vec<Box<dyn ToSql + Sync + Send>>)> {
     let mut conds = vec!["TRUE".to_string()];
@@ -98,7 +87,7 @@ fn movement_filter(filter: &Value) -> Result<(String, Vec<Box<dyn ToSql + Sync +
     };
     for (k, v) in obj {
         if let Some(col) = TEXT_FILTERS.iter().find(|c| **c == k) {
-            params.push(Box::new(strings(v, k)?));
+            params.push(Box::new(strings_of(v, k)?));
             conds.push(format!("m.{col} = ANY(${}::text[])", params.len()));
         } else if k == "created_at" || k == "id" {
             let ops = v.as_object().ok_or_else(|| {

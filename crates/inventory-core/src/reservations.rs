@@ -8,7 +8,8 @@ use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
 use crate::idempotency::commit;
 use crate::input::{
-    get, get_flag, get_quantity, get_text, ids_of, one_or_many, parse_input, shape, InputSpec,
+    get, get_flag, get_quantity, get_text, ids_of, one_or_many, parse_input, shape, strings_of,
+    InputSpec,
 };
 use crate::ledger::{insert_sql, pivot, Audit};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
@@ -202,23 +203,6 @@ fn moved_reserved(upd: &str, counted: &str) -> String {
                  FROM r WHERE r.item = u.item AND r.loc = u.loc AND {counted}) AS line_item_id
          FROM {upd} u"
     )
-}
-
-fn strings_of(v: &Value, name: &str) -> Result<Vec<String>> {
-    match v {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| {
-                x.as_str().map(str::to_string).ok_or_else(|| {
-                    Error::invalid(format!("{name} must be a string or an array of strings"))
-                })
-            })
-            .collect(),
-        _ => Err(Error::invalid(format!(
-            "{name} must be a string or an array of strings"
-        ))),
-    }
 }
 
 /// A reservation that moves a level in an update: its id and line item.
