@@ -390,14 +390,23 @@ async fn a_call_that_gets_no_connection_in_time_fails_typed_instead_of_waiting()
 async fn a_multi_host_url_connects_to_the_host_that_answers() {
     // Port 1 refuses at once; target_session_attrs=read-write (what a failover
     // setup lists) then checks the next host is a primary.
-    let cfg: tokio_postgres::Config = url().parse().unwrap();
-    let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    let user = cfg.get_user().unwrap_or("postgres").to_string();
-    let db = cfg.get_dbname().unwrap_or("postgres").to_string();
+    // DATABASE_URL with a dead host (port 1) listed first.
+    let base = url();
+    let at = base.find('@').expect("a postgres:// URL with a user") + 1;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let multi = format!(
+        "{}127.0.0.1:1,{}{sep}target_session_attrs=read-write",
+        &base[..at],
+        &base[at..]
+    );
+    let port: u16 = base[at..]
+        .split(['/', '?'])
+        .next()
+        .and_then(|hp| hp.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5432);
     let svc = InventoryService::connect(ConnectOptions {
-        url: format!(
-            "postgres://{user}@127.0.0.1:1,127.0.0.1:{port}/{db}?target_session_attrs=read-write"
-        ),
+        url: multi,
         schema: "public".into(),
         max_connections: 2,
         group_reservations: inventory_core::Grouping::Auto,
