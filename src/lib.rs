@@ -239,23 +239,7 @@ impl NativeInventory {
         let svc = self.inner.clone();
         settle(env, async move {
             let opts = parse(&options, "options")?;
-            let days = match opts.get("movementRetentionDays") {
-                Some(serde_json::Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or(-1),
-                _ => {
-                    return Err(inventory_core::Error::invalid(
-                        "prune option movementRetentionDays must be an integer number of days",
-                    ))
-                }
-            };
-            if let Some(k) = opts
-                .as_object()
-                .and_then(|o| o.keys().find(|k| *k != "movementRetentionDays"))
-            {
-                return Err(inventory_core::Error::invalid(format!(
-                    "Unknown prune option '{k}'"
-                )));
-            }
-            Ok(svc.prune(days).await?.to_string())
+            Ok(svc.prune(&opts).await?.to_string())
         })
     }
 

@@ -281,13 +281,27 @@ impl InventoryService {
 pub const MAX_RETENTION_DAYS: i64 = 36_500;
 
 impl InventoryService {
-    /// Retention: folds every movement older than `days` into one
+    /// Retention, `{ movementRetentionDays }`: folds every movement older than that into one
     /// `carried_forward` movement per level and quantity (its sum, dated at the
     /// cutoff), so quantities still equal ledger sums; a lone carried_forward
     /// movement is left as it is (a second prune finds nothing). Drops expired
     /// idempotency keys. One transaction; movements written meanwhile are newer
     /// than the cutoff and untouched. Resolves to `{ folded, carried, keys }`.
-    pub async fn prune(&self, days: i64) -> Result<Value> {
+    pub async fn prune(&self, options: &Value) -> Result<Value> {
+        if let Some(k) = options
+            .as_object()
+            .and_then(|o| o.keys().find(|k| *k != "movementRetentionDays"))
+        {
+            return Err(Error::invalid(format!("Unknown prune option '{k}'")));
+        }
+        let days = match options.get("movementRetentionDays") {
+            Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or(-1),
+            _ => {
+                return Err(Error::invalid(
+                    "prune option movementRetentionDays must be an integer number of days",
+                ))
+            }
+        };
         if !(0..=MAX_RETENTION_DAYS).contains(&days) {
             return Err(Error::invalid(format!(
                 "prune option movementRetentionDays must be an integer from 0 to {MAX_RETENTION_DAYS}"
