@@ -239,9 +239,9 @@ impl InventoryService {
         let stmt = c
             .prepare_cached(
                 "WITH ids AS (
-                   SELECT id FROM (SELECT id FROM inventory_level WHERE $1::text IS NULL OR id > $1
+                   SELECT id FROM (SELECT id FROM inventory_level WHERE id > $1::text
                                    UNION SELECT inventory_level_id FROM inventory_movement
-                                   WHERE $1::text IS NULL OR inventory_level_id > $1) a
+                                   WHERE inventory_level_id > $1::text) a
                    ORDER BY id LIMIT $2),
                  q AS (
                    SELECT ids.id, v.field, v.quantity
@@ -263,6 +263,9 @@ impl InventoryService {
                                   FROM bad), '[]')",
             )
             .await?;
+        // '' sorts before any id; `$1 IS NULL OR id > $1` would lose the index
+        // range once the cached statement goes to a generic plan.
+        let after = after.unwrap_or_default();
         let row = c.query_one(&stmt, &[&after, &limit]).await?;
         let scanned: i64 = row.get(0);
         let last: Option<String> = row.get(1);
