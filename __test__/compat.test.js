@@ -9,7 +9,7 @@
 const { InventoryService } = require('..')
 const { DATABASE_URL, uniqueSchema, sql, reservedDrift } = require('./helpers')
 const { startMedusa } = require('./support/medusa')
-const { catalogOf } = require('./support/catalog')
+const { catalogOf, OWN_INDEX_PREFIX } = require('./support/catalog')
 
 jest.setTimeout(60000)
 
@@ -161,6 +161,19 @@ describe('schema identity with @medusajs/inventory 2.21.2 migrations', () => {
     expect(await catalog(medusaSchema)).toEqual(medusaCatalog)
     // Medusa's migration log is left as Medusa wrote it (no duplicates).
     expect(await migrationLog(medusaSchema)).toHaveLength(5)
+    // Additive: the trigram index for q over the searchable fields, partial on live
+    // items, its operator class named with pg_trgm's schema (not the tenant's).
+    const { rows } = await admin.query(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'inventory_item' AND starts_with(indexname, $2) ORDER BY 1`,
+      [medusaSchema, OWN_INDEX_PREFIX]
+    )
+    expect(rows.map((r) => r.indexname)).toEqual([`${OWN_INDEX_PREFIX}item_search_trgm`])
+    for (const col of ['sku', 'hs_code', 'mid_code', 'description', 'title']) expect(rows[0].indexdef).toContain(`COALESCE(${col}, ''::text)`)
+    expect(rows[0].indexdef).toMatch(/ gin_trgm_ops\) WHERE \(deleted_at IS NULL\)$/)
+    const ext = await admin.query(`SELECT extnamespace::regnamespace::text AS ns FROM pg_extension WHERE extname = 'pg_trgm'`)
+    expect(ext.rows).toHaveLength(1)
+    expect(ext.rows[0].ns).not.toBe(`"${medusaSchema}"`)
+    expect(ext.rows[0].ns).not.toBe(medusaSchema)
   })
 
   test("Medusa's migrator finds nothing to do on a schema we created", async () => {

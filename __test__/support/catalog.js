@@ -2,9 +2,13 @@
 // The catalog of one Postgres schema, for comparing schemas made by different
 // migrators (compat.test.js, scripts/medusa-versions.js).
 
+/** Our own additive indexes on Medusa's tables (migrate.rs: the trigram indexes for q). */
+const OWN_INDEX_PREFIX = 'medusa_inventory_rs_'
+
 /**
  * Tables, columns, indexes, constraints, sequences and triggers of `schema`, schema name
  * normalised; only tables for which `keep(table)` holds (sequences: by their owning table).
+ * Our own indexes (OWN_INDEX_PREFIX) are left out: Medusa's schema never has them.
  * `admin` is a connected pg client.
  */
 async function catalogOf(admin, schema, keep = () => true) {
@@ -27,7 +31,7 @@ async function catalogOf(admin, schema, keep = () => true) {
   const indexes = (
     await q(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [schema])
   )
-    .filter((r) => keep(r.tablename))
+    .filter((r) => keep(r.tablename) && !r.indexname.startsWith(OWN_INDEX_PREFIX))
     .map((r) => ({ ...r, indexdef: strip(r.indexdef) }))
   const constraints = (
     await q(
@@ -62,4 +66,4 @@ async function catalogOf(admin, schema, keep = () => true) {
   return { tables, columns, indexes, constraints, sequences, triggers }
 }
 
-module.exports = { catalogOf }
+module.exports = { catalogOf, OWN_INDEX_PREFIX }

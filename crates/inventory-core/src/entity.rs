@@ -115,6 +115,9 @@ pub struct Entity {
     pub prefix: &'static str,
     pub columns: &'static [Column],
     pub searchable: &'static [&'static str],
+    /// Name of this module's trigram index over the searchable fields
+    /// ([`Entity::search_expr`]; created by migrate.rs, used by `q` in sql.rs).
+    pub search_index: Option<&'static str>,
     pub computed: &'static [Computed],
     pub relations: &'static [Relation],
     /// Input fields accepted and dropped on purpose (Medusa strips them too).
@@ -124,6 +127,22 @@ pub struct Entity {
 }
 
 impl Entity {
+    /// The searchable fields of row `alias` as one text, the expression the
+    /// search index is built on. A row whose field contains a string has it
+    /// in this text too, so `search_expr ILIKE '%s%'` can only narrow a `q`
+    /// search down to candidates (the fields themselves are still checked).
+    pub(crate) fn search_expr(&self, alias: &str) -> String {
+        let dot = if alias.is_empty() {
+            String::new()
+        } else {
+            format!("{alias}.")
+        };
+        self.searchable
+            .iter()
+            .map(|f| format!("coalesce({dot}{f}, '')"))
+            .collect::<Vec<_>>()
+            .join(" || ' ' || ")
+    }
     pub(crate) fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
     }
@@ -201,6 +220,7 @@ pub static INVENTORY_ITEM: Entity = Entity {
         field("metadata", Kind::Json),
     ],
     searchable: &["sku", "hs_code", "mid_code", "description", "title"],
+    search_index: Some("medusa_inventory_rs_item_search_trgm"),
     computed: &[
         Computed {
             name: "stocked_quantity",
@@ -254,6 +274,7 @@ pub static INVENTORY_LEVEL: Entity = Entity {
         field("metadata", Kind::Json),
     ],
     searchable: &[],
+    search_index: None,
     computed: &[Computed {
         name: "available_quantity",
         value: Derived::Available,
@@ -294,6 +315,7 @@ pub static RESERVATION_ITEM: Entity = Entity {
         field("metadata", Kind::Json),
     ],
     searchable: &["description"],
+    search_index: None,
     computed: &[],
     relations: &[Relation {
         name: "inventory_item",
@@ -314,6 +336,7 @@ pub static INVENTORY_MOVEMENT: Entity = Entity {
     prefix: "",
     columns: &[col("id", Kind::Text), col("created_at", Kind::Timestamp)],
     searchable: &[],
+    search_index: None,
     computed: &[],
     relations: &[],
     ignored: &[],

@@ -150,6 +150,44 @@ const STATEMENTS: &[&str] = &[
         "id" serial PRIMARY KEY, "name" varchar(255), "executed_at" timestamptz DEFAULT current_timestamp)"#,
 ];
 
+/// The trigram index for `q` (sql.rs): a GIN index over the item's searchable
+/// fields as one text ([`Entity::search_expr`]), partial on live items, so a
+/// search that matches few of millions of items reads them through the index
+/// instead of walking every item. Run on every migrate (each step is
+/// idempotent), so installing pg_trgm later and migrating again adds it.
+/// pg_trgm goes where it already is, else into `public`, never into the tenant
+/// schema (dropping that schema would take the extension, and every other
+/// schema's indexes, with it); its operator class is named with that schema so
+/// the index does not depend on the search_path. Where the extension cannot be
+/// had (no contrib package, no privilege) searches scan, as before, and the
+/// server logs a warning. The index is named `medusa_inventory_rs_…`: additive,
+/// Medusa's module ignores it (and the compatibility tests leave it out).
+fn search_index_sql() -> String {
+    let item = &crate::entity::INVENTORY_ITEM;
+    let Some(name) = item.search_index else {
+        return String::new();
+    };
+    format!(
+        r#"DO $$
+    DECLARE ns text;
+    BEGIN
+      SELECT n.nspname INTO ns FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname = 'pg_trgm';
+      IF ns IS NULL THEN
+        BEGIN
+          CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+          ns := 'public';
+        EXCEPTION WHEN OTHERS THEN
+          RAISE WARNING 'medusa-inventory-rs: pg_trgm is not available (%); q searches will scan inventory_item', SQLERRM;
+          RETURN;
+        END;
+      END IF;
+      EXECUTE format('CREATE INDEX IF NOT EXISTS {name} ON inventory_item USING gin (({expr}) %I.gin_trgm_ops) WHERE deleted_at IS NULL', ns);
+    END $$"#,
+        expr = item.search_expr("").replace('\'', "''"),
+    )
+}
+
 /// Creates or upgrades the tables. Safe to run concurrently from several
 /// processes: an advisory lock serializes them and each step is idempotent.
 pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<i32> {
@@ -188,6 +226,7 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<i32> {
         )
         .await?;
     }
+    tx.batch_execute(&search_index_sql()).await?;
     tx.commit().await?;
     Ok(SCHEMA_VERSION)
 }

@@ -352,8 +352,7 @@ impl InventoryService {
         let mut params = Params::default();
         let sql = sql::select_sql(entity, filter, &cfg, true, &mut params)?;
         let c = self.client().await?;
-        let stmt = c.prepare_cached(&sql).await?;
-        let rows = c.query(&stmt, &params.refs()).await?;
+        let rows = query_list(&c, &sql, &params).await?;
         let mut count: i64 = rows.first().map(|r| r.get(1)).unwrap_or(0);
         if rows.is_empty() && (cfg.skip.unwrap_or(0) > 0 || cfg.take == Some(0)) {
             // Paged past the end or asked for no rows (Medusa still counts them):
@@ -399,15 +398,31 @@ pub(crate) fn lower_first(s: &str) -> String {
     }
 }
 
-pub(crate) async fn list_with<C: GenericClient>(
-    c: &C,
+pub(crate) async fn list_with(
+    c: &ClientWrapper,
     entity: &'static Entity,
     filter: &Value,
     cfg: &FindConfig,
 ) -> Result<Vec<Value>> {
     let mut params = Params::default();
     let sql = sql::select_sql(entity, filter, cfg, false, &mut params)?;
-    let stmt = c.prepare_cached(&sql).await?;
-    let rows = c.query(&stmt, &params.refs()).await?;
+    let rows = query_list(c, &sql, &params).await?;
     Ok(rows.iter().map(|r| r.get::<_, Value>(0)).collect())
+}
+
+/// Runs a list statement. One with a pattern (`q`, `$like`) goes unnamed, so
+/// Postgres plans it with the pattern in hand: a rare one through the trigram
+/// index, a common one in page order. A cached statement would settle after
+/// five runs on a generic plan, blind to the pattern, and walk every item for
+/// a rare one. Still one round trip; the rest stay prepared and cached.
+async fn query_list(
+    c: &ClientWrapper,
+    sql: &str,
+    params: &Params,
+) -> Result<Vec<tokio_postgres::Row>> {
+    if let Some(typed) = params.per_call() {
+        return Ok(c.query_typed(sql, &typed).await?);
+    }
+    let stmt = c.prepare_cached(sql).await?;
+    Ok(c.query(&stmt, &params.refs()).await?)
 }

@@ -6,12 +6,14 @@ use crate::entity::{Entity, Kind};
 use crate::error::{Error, Result};
 use crate::quantity::{parse_quantity, Rule};
 use serde_json::{Map, Value};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
 
+/// Bound values, with their Postgres type where [`wire_type`] knows it, and
+/// whether the statement's best plan depends on a value ([`Params::plan_per_call`]).
 #[derive(Default)]
-pub(crate) struct Params(pub Vec<Param>);
+pub(crate) struct Params(pub Vec<Param>, Vec<Option<Type>>, bool);
 
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -21,14 +23,58 @@ impl std::fmt::Debug for Params {
 
 impl Params {
     pub(crate) fn push<T: ToSql + Sync + Send + 'static>(&mut self, v: T) -> String {
+        self.1.push(wire_type::<T>());
         self.0.push(Box::new(v));
         format!("${}", self.0.len())
+    }
+    /// A pattern (`q`, `$like`, `$ilike`) was bound: how many rows match, and so
+    /// the best plan (a trigram index, or the primary key in page order), depends
+    /// on its value.
+    pub(crate) fn plan_per_call(&mut self) {
+        self.2 = true;
+    }
+    /// The values with their types, for a statement Postgres plans with these
+    /// values (an unnamed one): when a pattern was bound and every type is known.
+    pub(crate) fn per_call(&self) -> Option<Vec<(&(dyn ToSql + Sync), Type)>> {
+        if !self.2 {
+            return None;
+        }
+        self.0
+            .iter()
+            .zip(&self.1)
+            .map(|(p, t)| Some((p.as_ref() as &(dyn ToSql + Sync), t.clone()?)))
+            .collect()
     }
     pub(crate) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.0
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect()
+    }
+}
+
+/// The word of a `q` the search index is asked for: the longest run of
+/// letters and digits (pg_trgm's words), preferring one with a digit on a tie
+/// (in an SKU the number tells items apart, the prefix rarely does). None when
+/// no word has the three characters a trigram needs.
+fn search_word(q: &str) -> Option<&str> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3)
+        .max_by_key(|w| (w.chars().count(), w.chars().any(|c| c.is_ascii_digit())))
+}
+
+/// The Postgres type a bound Rust value is sent as, for the types filters bind.
+fn wire_type<T: 'static>() -> Option<Type> {
+    use std::any::TypeId;
+    let t = TypeId::of::<T>();
+    if t == TypeId::of::<String>() {
+        Some(Type::TEXT)
+    } else if t == TypeId::of::<Vec<String>>() {
+        Some(Type::TEXT_ARRAY)
+    } else if t == TypeId::of::<i64>() {
+        Some(Type::INT8)
+    } else {
+        None
     }
 }
 
@@ -354,12 +400,27 @@ fn filter_obj(
                     )));
                 }
                 let p = params.push(format!("%{}%", escape_like(q)));
+                params.plan_per_call();
                 let ors: Vec<String> = entity
                     .searchable
                     .iter()
                     .map(|f| format!("{alias}.{f} ILIKE {p}"))
                     .collect();
-                conds.push(format!("({})", ors.join(" OR ")));
+                let exact = format!("({})", ors.join(" OR "));
+                match (entity.search_index, search_word(q)) {
+                    // Candidates through the trigram index (migrate.rs), then the
+                    // fields themselves. One word only: with every word of q in the
+                    // index condition, a word most items share ("SCALE" of
+                    // "SCALE-0223459") makes the index read its whole posting tree.
+                    (Some(_), Some(word)) => {
+                        let w = params.push(format!("%{}%", escape_like(word)));
+                        conds.push(format!(
+                            "(({}) ILIKE {w} AND {exact})",
+                            entity.search_expr(alias)
+                        ));
+                    }
+                    _ => conds.push(exact),
+                }
             }
             field if entity.relation(field).is_some() && val.is_object() => {
                 // Filter on a relation: keep rows that have a live related row matching it.
@@ -500,6 +561,7 @@ fn op_cond(
         }
         ("$like" | "$ilike", Value::String(s)) if kind == Kind::Text => {
             let p = params.push(s.clone());
+            params.plan_per_call();
             let word = if op == "$like" { "LIKE" } else { "ILIKE" };
             format!("{col} {word} {p}")
         }
@@ -688,7 +750,7 @@ pub(crate) fn select_sql(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entity::{INVENTORY_ITEM, INVENTORY_LEVEL};
+    use crate::entity::{INVENTORY_ITEM, INVENTORY_LEVEL, RESERVATION_ITEM};
     use serde_json::json;
 
     fn where_of(entity: &'static Entity, f: Value) -> (String, usize) {
@@ -726,7 +788,45 @@ mod tests {
         for f in ["sku", "hs_code", "mid_code", "description", "title"] {
             assert!(out.sql.contains(&format!("t.{f} ILIKE $1")));
         }
+        // "50" is too short for a trigram: no index condition.
         assert_eq!(p.0.len(), 1);
+        assert!(!out.sql.contains("coalesce("));
+        assert!(p.per_call().is_some());
+    }
+
+    #[test]
+    fn q_narrows_through_the_search_index_by_its_longest_word() {
+        let mut p = Params::default();
+        let out = filter_sql(&INVENTORY_ITEM, &json!({"q": "SCALE-0223459"}), &mut p).unwrap();
+        let expr = INVENTORY_ITEM.search_expr("t");
+        assert!(out
+            .sql
+            .contains(&format!("(({expr}) ILIKE $2 AND (t.sku ILIKE $1")));
+        assert_eq!(p.0.len(), 2);
+        // Bound with their types, so the statement can go unnamed (planned per call).
+        let typed = p.per_call().unwrap();
+        assert_eq!(typed.len(), 2);
+        assert!(typed.iter().all(|(_, t)| *t == Type::TEXT));
+        // Entities without a search index search their fields only.
+        let mut p = Params::default();
+        let out = filter_sql(&RESERVATION_ITEM, &json!({"q": "SCALE-0223459"}), &mut p).unwrap();
+        assert!(!out.sql.contains("coalesce(") && p.0.len() == 1);
+        // No pattern: nothing to plan per call.
+        let mut p = Params::default();
+        filter_sql(&INVENTORY_ITEM, &json!({"sku": "a"}), &mut p).unwrap();
+        assert!(p.per_call().is_none());
+    }
+
+    #[test]
+    fn search_word_is_the_longest_run_of_letters_and_digits() {
+        assert_eq!(search_word("SCALE-0223459"), Some("0223459"));
+        assert_eq!(search_word("shirt"), Some("shirt"));
+        assert_eq!(search_word("red shirt"), Some("shirt"));
+        // A tie goes to the word with a digit.
+        assert_eq!(search_word("ABC-123"), Some("123"));
+        assert_eq!(search_word("bløde æbler"), Some("æbler"));
+        assert_eq!(search_word("a-b_c%d"), None);
+        assert_eq!(search_word(""), None);
     }
 
     #[test]
