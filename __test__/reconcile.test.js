@@ -488,6 +488,21 @@ test('the drift warning names the first five levels of many; db:migrate logs it 
   expect(await migrateInChild('medusa')).toEqual({ version: null, warnings: [], logged: [warnings[0].message] })
 })
 
+test('migrate checks a bounded number of levels for drift and says when it stopped short', async () => {
+  const { MIGRATE } = require('../lib/internal')
+  const { levels } = await stocked(Array.from({ length: 6 }, (_, i) => `b${i}`))
+  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 1, raw_reserved_quantity = '{"value":"1","precision":20}' WHERE id = ANY($1)`, [
+    Object.values(levels).map((l) => l.id),
+  ])
+  const all = (await t.db.query(`SELECT id FROM inventory_level WHERE deleted_at IS NULL AND reserved_quantity = 1 ORDER BY id`)).rows.map((r) => r.id)
+  const some = await t.inventory[MIGRATE]({ pageSize: 2, levels: 4 })
+  expect(some.drift).toContain('(Only the first 4 levels were checked; the dry run checks all.)')
+  const everything = await t.inventory[MIGRATE]({ pageSize: 2, levels: 1_000_000 })
+  expect(everything.drift).not.toContain('Only the first')
+  expect(everything.drift).toContain(`${all.length} inventory level(s) have a reserved_quantity`)
+  await t.inventory.reconcile()
+})
+
 test('stock written past the ledger is named as a ledger gap alone; a connection without the ledger does not warn about it', async () => {
   const { levels } = await stocked(['s1', 's2'])
   await t.db.query(`UPDATE inventory_level SET stocked_quantity = 4, raw_stocked_quantity = '{"value":"4","precision":20}' WHERE id = $1`, [levels.s2.id])

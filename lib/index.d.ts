@@ -376,9 +376,9 @@ export declare class InventoryService {
   static connect(options?: ConnectOptions): Promise<InventoryService>
   /**
    * Creates or upgrades the tables (idempotent); resolves to our schema version. Then a
-   * reconcile dry run: levels whose reserved quantity drifted from their reservations, or
-   * whose quantities are not the sum of their movements, are named in a process warning
-   * (code `MEDUSA_INVENTORY_RS_DRIFT`), not fixed.
+   * reconcile dry run over the first 100 000 levels: levels whose reserved quantity drifted
+   * from their reservations, or whose quantities are not the sum of their movements, are
+   * named in a process warning (code `MEDUSA_INVENTORY_RS_DRIFT`), not fixed.
    */
   migrate(): Promise<number>
   /** Drops the tables this module owns (what Medusa's migration revert does). Destructive. */

@@ -60,9 +60,10 @@ function splitArgs(spec, args) {
 const CALL = Symbol('medusa-inventory-rs call')
 
 /**
- * `service[MIGRATE]()` resolves to `{ version, drift }`: migrates, then `drift` is the
+ * `service[MIGRATE](scan?)` resolves to `{ version, drift }`: migrates, then `drift` is the
  * warning about drifted levels (null when none), for the caller to report its own way
- * (a process warning standalone, Medusa's logger in db:migrate).
+ * (a process warning standalone, Medusa's logger in db:migrate). `scan` ({ pageSize,
+ * levels }) bounds the dry run; tests make it small.
  */
 const MIGRATE = Symbol('medusa-inventory-rs migrate')
 
