@@ -151,6 +151,11 @@ async function seedScale(url, schema, n) {
   await c.connect()
   const t0 = Date.now()
   try {
+    // Medusa's tables only: the peer reads the data set first, without our
+    // additive indexes; searchIndexes() has our migrate build them afterwards.
+    for (const { indexname } of (await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'medusa\\_inventory\\_rs\\_%'`, [schema])).rows) {
+      await c.query(`DROP INDEX "${indexname.replace(/"/g, '""')}"`)
+    }
     const step = 100_000
     for (let start = 1; start <= n; start += step) {
       const end = Math.min(n, start + step - 1)
@@ -180,6 +185,47 @@ async function seedScale(url, schema, n) {
     await c.end()
   }
   return { items: n, locations: 5, levels: n * 5, seconds: Math.round((Date.now() - t0) / 100) / 10, how: 'SQL INSERT … SELECT generate_series, then VACUUM ANALYZE' }
+}
+
+/**
+ * Our additive indexes on the scale data set, built the way a shop gets them: by
+ * our migrate() on a table that already holds the items. Time and size on disk.
+ */
+async function searchIndexes(url, schema) {
+  const { InventoryService } = require('medusa-inventory-rs')
+  const svc = await InventoryService.connect({ url, schema, maxConnections: 1 })
+  const t0 = Date.now()
+  try {
+    await svc.migrate()
+  } finally {
+    await svc.close()
+  }
+  const seconds = Math.round((Date.now() - t0) / 100) / 10
+  const { Client } = require('pg')
+  const c = new Client({ connectionString: url, options: `-c search_path=${schema}` })
+  await c.connect()
+  try {
+    await c.query('ANALYZE inventory_item')
+    const { rows } = await c.query(
+      `SELECT i.relname AS name, pg_relation_size(i.oid)::bigint AS bytes, i.relname LIKE 'medusa\\_inventory\\_rs\\_%' AS ours
+       FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+       WHERE t.relname = 'inventory_item' AND t.relnamespace = $1::regnamespace`,
+      [schema]
+    )
+    const table = Number((await c.query(`SELECT pg_relation_size('inventory_item')::bigint AS b`)).rows[0].b)
+    const mb = (b) => Math.round(b / 1e5) / 10
+    const ours = rows.filter((r) => r.ours)
+    return {
+      how: 'our migrate() on the seeded table (CREATE INDEX of the trigram indexes), then ANALYZE',
+      build_seconds: seconds,
+      indexes: ours.map((r) => ({ name: r.name, mb: mb(Number(r.bytes)) })),
+      ours_mb: mb(ours.reduce((a, r) => a + Number(r.bytes), 0)),
+      medusa_indexes_mb: mb(rows.filter((r) => !r.ours).reduce((a, r) => a + Number(r.bytes), 0)),
+      table_mb: mb(table),
+    }
+  } finally {
+    await c.end()
+  }
 }
 
 async function main() {
@@ -243,7 +289,7 @@ async function main() {
 
     let pgbench = { available: false, reason: 'skipped (--no-pgbench)' }
     if (!args['no-pgbench']) {
-      log(`\n== write floors: pgbench on our statements, schema ${schema('floor')}`)
+      log(`\n== write floors: pgbench on the floor statements (lib/floors.js), schema ${schema('floor')}`)
       const { InventoryService } = require('medusa-inventory-rs')
       pgbench = await writeFloors({ InventoryService, url, schema: schema('floor'), profile, log })
       if (!pgbench.available) log(`[pgbench] skipped: ${pgbench.reason}`)
@@ -254,8 +300,13 @@ async function main() {
       log(`\n== scale: ${scaleItems} items × 5 locations, schema ${schema('scale')}`)
       scale = { seed: await seedScale(url, schema('scale'), scaleItems) }
       log(`[scale] seeded in ${scale.seed.seconds} s`)
-      const scaleImpls = args['scale-ours-only'] ? impls.filter((i) => i === 'ours') : impls
+      // The peer first: it reads Medusa's tables as its own migrations leave them.
+      const scaleImpls = ['peer', 'ours'].filter((i) => impls.includes(i) && !(i === 'peer' && args['scale-ours-only']))
       for (const impl of scaleImpls) {
+        if (impl === 'ours') {
+          scale.search_index = await searchIndexes(url, schema('scale'))
+          log(`[scale] our trigram indexes: built by migrate() in ${scale.search_index.build_seconds} s, ${scale.search_index.ours_mb} MB (table ${scale.search_index.table_mb} MB, Medusa's indexes ${scale.search_index.medusa_indexes_mb} MB)`)
+        }
         try {
           const r = await runChild({ impl, task: 'scale', url, schema: schema('scale'), pool, runId, profile, scaleItems })
           scale[impl] = r.scale

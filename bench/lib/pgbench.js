@@ -1,15 +1,13 @@
 'use strict'
-// Write floors: pgbench running the very statements our module sends.
-//
-// The statements are not copied from the Rust source: they are taken off the
-// wire (./wire-tap.js) while our module makes one reservation and one
-// adjustment, with their bound parameters, and turned into pgbench scripts.
-// So the floor follows the SQL whenever the module changes.
+// Write floors at concurrency: pgbench running the floor statements of
+// floors.js (the cheapest SQL that does a reservation's or an adjustment's
+// work, ledger row included) with 1, 32 and 64 clients: what Postgres itself
+// sustains, with libpq and no Node in the way.
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execFileSync, spawn } = require('node:child_process')
-const { startTap } = require('./wire-tap')
+const { SQL } = require('./floors')
 const { summarize, round } = require('./stats')
 
 const FLOOR_LOCATION = 'sloc_pgb'
@@ -60,67 +58,30 @@ async function setupFloorSchema(InventoryService, url, schema, items) {
   }
 }
 
-/** The Bind of the one statement a call executed (the call is made twice: the second is taken). */
-async function captureOne(svc, tap, call) {
-  await call()
-  const mark = tap.mark()
-  await call()
-  const binds = tap.since(mark).filter((e) => e.type === 'B' || e.type === 'Q')
-  const stmts = binds.filter((e) => e.type === 'B')
-  if (binds.length !== 1 || stmts.length !== 1) {
-    throw new Error(`expected the call to be one prepared statement, saw ${binds.length} (${binds.map((b) => (b.sql || '').slice(0, 40)).join(' | ')})`)
-  }
-  return { sql: stmts[0].sql, params: stmts[0].params }
-}
-
-async function captureStatements(InventoryService, url, schema) {
-  const tap = await startTap(url)
-  const svc = await InventoryService.connect({ url: tap.url, schema, maxConnections: 1 })
-  try {
-    let k = 0
-    const reserve = await captureOne(svc, tap, () =>
-      svc.createReservationItems([
-        { inventory_item_id: `${ITEM_PREFIX}1`, location_id: FLOOR_LOCATION, quantity: 1, line_item_id: `ordli_pgb_${k++}` },
-      ])
-    )
-    const adjust = await captureOne(svc, tap, () => svc.adjustInventory(`${ITEM_PREFIX}1`, FLOOR_LOCATION, 1))
-    return { reserve, adjust }
-  } finally {
-    await svc.close()
-    await tap.close()
-  }
-}
-
-function quote(s) {
-  return `'${String(s).replace(/'/g, "''")}'`
-}
-
-/** A bound value as SQL for the script: the item becomes :n, new ids become fresh ones, the rest stays literal. */
-function renderValue(v) {
-  if (v === null) return 'NULL'
-  if (typeof v === 'string') {
-    if (v === `${ITEM_PREFIX}1`) return `('${ITEM_PREFIX}' || (:n)::text)`
-    if (/^ordli_pgb_\d+$/.test(v)) return quote('ordli_pgb')
-    if (/^resitem_/.test(v)) return `('resitem_pgb' || replace(gen_random_uuid()::text, '-', ''))`
-    return quote(v)
-  }
-  if (v && Array.isArray(v.array)) return `ARRAY[${v.array.map(renderValue).join(', ')}]::text[]`
-  throw new Error(`cannot render a bound parameter of this kind in a pgbench script: ${JSON.stringify(v)}`)
-}
-
-/** A pgbench script for a captured statement; `n` picks the item (1..items, or the hot item 0). */
-function scriptFor(captured, { hot, items }) {
-  const sql = captured.sql.replace(/\$(\d+)/g, (m, d) => {
-    const i = Number(d) - 1
-    if (i >= captured.params.length) throw new Error(`statement uses $${d} but only ${captured.params.length} parameters were bound`)
-    return renderValue(captured.params[i])
+/**
+ * A pgbench script of a floor statement (floors.js SQL): each $k becomes the SQL
+ * expression `args[k-1]`, where `:n` picks the item (1..items, or the hot item 0).
+ */
+function scriptFor(sql, args, { hot, items }) {
+  const text = sql.replace(/\$(\d+)(::[a-z[\]]+)?/g, (m, d) => {
+    const a = args[Number(d) - 1]
+    if (a === undefined) throw new Error(`statement uses $${d} but the script gives no value for it`)
+    return `(${a})`
   })
   // pgbench reads :name as a variable; only casts (::) may appear besides our own :n.
-  const stray = sql.replace(/::/g, '').match(/:(?!n\b)[A-Za-z_]\w*/)
+  const stray = text.replace(/::/g, '').match(/:(?!n\b)[A-Za-z_]\w*/)
   if (stray) throw new Error(`statement contains ${stray[0]}, which pgbench would read as a variable`)
-  if (sql.includes(';')) throw new Error('statement contains a semicolon')
+  if (text.includes(';')) throw new Error('statement contains a semicolon')
   const set = hot ? '\\set n 0' : `\\set n random(1, ${items})`
-  return `${set}\n${sql.replace(/\s+/g, ' ').trim()};\n`
+  return `${set}\n${text.replace(/\s+/g, ' ').trim()};\n`
+}
+
+const ITEM = `'${ITEM_PREFIX}' || (:n)::text`
+const FRESH_RESERVATION = `'resitem_pgb' || replace(gen_random_uuid()::text, '-', '')`
+/** The floor statements with what pgbench puts in their parameters. */
+const STATEMENTS = {
+  reserve: { sql: SQL.reserve, args: [`ARRAY[${FRESH_RESERVATION}]`, `ARRAY[${ITEM}]`, `ARRAY['ordli_pgb']`, `'${FLOOR_LOCATION}'`] },
+  adjust: { sql: SQL.adjust, args: [ITEM, `'${FLOOR_LOCATION}'`, `'1'::numeric`] },
 }
 
 function pgEnv(url, schema) {
@@ -202,33 +163,24 @@ async function writeFloors({ InventoryService, url, schema, profile, log }) {
   const out = { available: true, bin: pg.bin, version: pg.version, schema, statements: {}, runs: {} }
   const items = profile.floorItems
   await setupFloorSchema(InventoryService, url, schema, items)
-  let captured
-  try {
-    captured = await captureStatements(InventoryService, url, schema)
-  } catch (e) {
-    return { ...out, available: false, reason: `could not take our statements off the wire: ${e.message}` }
-  }
   const scripts = {}
   try {
-    scripts.reserve = scriptFor(captured.reserve, { hot: false, items })
-    scripts.reserve_hot = scriptFor(captured.reserve, { hot: true, items })
-    scripts.adjust = scriptFor(captured.adjust, { hot: false, items })
+    scripts.reserve = scriptFor(STATEMENTS.reserve.sql, STATEMENTS.reserve.args, { hot: false, items })
+    scripts.reserve_hot = scriptFor(STATEMENTS.reserve.sql, STATEMENTS.reserve.args, { hot: true, items })
+    scripts.adjust = scriptFor(STATEMENTS.adjust.sql, STATEMENTS.adjust.args, { hot: false, items })
   } catch (e) {
-    return { ...out, available: false, reason: `could not turn our statements into pgbench scripts: ${e.message}` }
+    return { ...out, available: false, reason: `could not turn the floor statements into pgbench scripts: ${e.message}` }
   }
   scripts.select1 = 'SELECT 1;\n'
-  out.statements = {
-    reserve: captured.reserve.sql.replace(/\s+/g, ' ').trim(),
-    adjust: captured.adjust.sql.replace(/\s+/g, ' ').trim(),
-  }
+  out.statements = { reserve: scripts.reserve, adjust: scripts.adjust }
   const timing = profile.pgbenchSeconds ? { seconds: profile.pgbenchSeconds } : { transactions: profile.pgbenchTransactions }
   const plan = [
     ['select1_c1', 'select1', 1, true, 'SELECT 1, 1 client (libpq, prepared)'],
-    ['reserve_c1', 'reserve', 1, true, 'our guarded reservation statement, 1 client, 1000 items'],
-    ['adjust_c1', 'adjust', 1, true, 'our adjust UPDATE, 1 client, 1000 items'],
-    ['reserve_c32', 'reserve', profile.callers, false, `our guarded reservation statement, ${profile.callers} clients, 1000 items`],
-    ['adjust_c32', 'adjust', profile.callers, false, `our adjust UPDATE, ${profile.callers} clients, 1000 items`],
-    ['reserve_hot', 'reserve_hot', profile.hotCallers, false, `our guarded reservation statement, ${profile.hotCallers} clients, one level`],
+    ['reserve_c1', 'reserve', 1, true, 'the reservation floor statement, 1 client, 1000 items'],
+    ['adjust_c1', 'adjust', 1, true, 'the adjust floor statement, 1 client, 1000 items'],
+    ['reserve_c32', 'reserve', profile.callers, false, `the reservation floor statement, ${profile.callers} clients, 1000 items`],
+    ['adjust_c32', 'adjust', profile.callers, false, `the adjust floor statement, ${profile.callers} clients, 1000 items`],
+    ['reserve_hot', 'reserve_hot', profile.hotCallers, false, `the reservation floor statement, ${profile.hotCallers} clients, one level`],
   ]
   // pgbench does not look at what a statement returns: count what each run
   // wrote, so a script that quietly did nothing cannot pass for a floor.
@@ -265,4 +217,4 @@ async function writeFloors({ InventoryService, url, schema, profile, log }) {
   return out
 }
 
-module.exports = { findPgbench, writeFloors, scriptFor, renderValue }
+module.exports = { findPgbench, writeFloors, scriptFor }

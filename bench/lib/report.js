@@ -22,23 +22,11 @@ function validRuns(report) {
   return Object.fromEntries(Object.entries(all).filter(([, r]) => r && !r.error))
 }
 
+/** The operation's own floor (floors.js), measured beside it in our process. */
 function floorFor(op, report) {
   const ours = report.results.ours
-  const runs = validRuns(report)
-  if (op.batch) return { what: 'n/a (batch of 1000 rows)', p50: null }
-  if (op.floor === 'pgbench:reserve' && runs.reserve_c1 && runs.reserve_c1.p50) {
-    return { what: 'pgbench: our reservation statement, 1 client', p50: runs.reserve_c1.p50, p99: runs.reserve_c1.p99 }
-  }
-  if (op.floor === 'pgbench:adjust' && runs.adjust_c1 && runs.adjust_c1.p50) {
-    return { what: 'pgbench: our adjust UPDATE, 1 client', p50: runs.adjust_c1.p50, p99: runs.adjust_c1.p99 }
-  }
-  if (ours && ours.floors && ours.floors.min) {
-    return { what: 'one round trip (our cheapest real query)', p50: ours.floors.min.p50, p99: ours.floors.min.p99 }
-  }
-  const peer = report.results.peer
-  if (peer && peer.floors && peer.floors.pg_select1) {
-    return { what: 'node-postgres SELECT 1', p50: peer.floors.pg_select1.p50, p99: peer.floors.pg_select1.p99 }
-  }
+  const f = ours && ours.op_floors && ours.op_floors[op.key]
+  if (f && !f.error && f.p50) return { what: f.what, p50: f.p50, p99: f.p99 }
   return { what: 'n/a', p50: null }
 }
 
@@ -57,6 +45,8 @@ function summarizeRun(report) {
       peer_over_ours_p50: ratio(p && p.p50, o && o.p50),
       floor,
       ours_over_floor_p50: ratio(o && o.p50, floor.p50),
+      goal: op.goal,
+      peer_over_floor_p50: ratio(p && p.p50, floor.p50),
       ours_round_trips: rt && !rt.error ? rt.roundTrips : null,
       ledger: ledgerRatios(ours && ours.ledger && ours.ledger.sequential && ours.ledger.sequential[op.key]),
     }
@@ -119,19 +109,21 @@ function markdown(report, summary) {
   }
   L.push('## One caller at a time')
   L.push('')
-  L.push('| operation | ours p50 | ours p99 | ours ops/s | peer p50 | peer p99 | peer ops/s | peer/ours | floor p50 | ours/floor | round trips (ours) | ledger on/off³ | key/on³ |')
-  L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+  L.push('| operation | ours p50 | ours p99 | ours ops/s | peer p50 | peer p99 | peer ops/s | peer/ours | floor p50¹ | ours/floor | goal | peer/floor | round trips (ours) | ledger on/off² | key/on² |')
+  L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
   for (const r of summary.sequential) {
     const cell = (s, k) => (s && s.error ? 'error' : s ? fmt(s[k]) : '—')
     const lg = (k) => (!r.ledger ? '—' : r.ledger.error ? 'error' : times2(r.ledger[k]))
     L.push(
-      `| ${r.label} | ${cell(r.ours, 'p50')} | ${cell(r.ours, 'p99')} | ${cell(r.ours, 'ops_per_s')} | ${cell(r.peer, 'p50')} | ${cell(r.peer, 'p99')} | ${cell(r.peer, 'ops_per_s')} | ${times(r.peer_over_ours_p50)} | ${fmt(r.floor.p50)}${r.floor.p50 !== null ? floorMark(r.floor.what) : ''} | ${times(r.ours_over_floor_p50)} | ${r.ours_round_trips ?? '—'} | ${lg('on_over_off_p50')} | ${lg('key_over_on_p50')} |`
+      `| ${r.label} | ${cell(r.ours, 'p50')} | ${cell(r.ours, 'p99')} | ${cell(r.ours, 'ops_per_s')} | ${cell(r.peer, 'p50')} | ${cell(r.peer, 'p99')} | ${cell(r.peer, 'ops_per_s')} | ${times(r.peer_over_ours_p50)} | ${fmt(r.floor.p50)} | ${times2(r.ours_over_floor_p50)} | ${goalCell(r)} | ${times(r.peer_over_floor_p50)} | ${r.ours_round_trips ?? '—'} | ${lg('on_over_off_p50')} | ${lg('key_over_on_p50')} |`
     )
   }
   L.push('')
-  L.push('Floors: ¹ one round trip of our cheapest real query (see below); ² pgbench, 1 client, running the statement our module sends for this call. ours/floor is p50 over p50.')
   L.push(
-    '³ The ledger\'s cost (see "Ledger cost" below): p50 with the ledger (default) over p50 with `ledger: false`, and p50 with an `idempotencyKey` on every call over p50 without, all three on the standalone `InventoryService` in our process (the Medusa adapter has no `ledger` option), so they are not ratios of the "ours" columns.'
+    '¹ Each operation\'s floor is the cheapest SQL that does the same durable work (for lists: our own list statement), sent by node-postgres as one prepared statement from our process, measured in alternating chunks with ours (see "Floors per operation"). ours/floor and peer/floor are p50 over p50; goal is the ours/floor the operation should stay within, ✓ when it does.'
+  )
+  L.push(
+    '² The ledger\'s cost (see "Ledger cost" below): p50 with the ledger (default) over p50 with `ledger: false`, and p50 with an `idempotencyKey` on every call over p50 without, all three on the standalone `InventoryService` in our process (the Medusa adapter has no `ledger` option), so they are not ratios of the "ours" columns.'
   )
   const errs = summary.sequential.filter((r) => (r.ours && r.ours.error) || (r.peer && r.peer.error))
   for (const r of errs) {
@@ -143,7 +135,19 @@ function markdown(report, summary) {
   }
   L.push('')
 
-  L.push('## Floors')
+  L.push('## Floors per operation')
+  L.push('')
+  L.push('| operation | floor: what it runs | floor p50 | floor p99 | ours p50 | ours/floor |')
+  L.push('|---|---|--:|--:|--:|--:|')
+  for (const r of summary.sequential) {
+    const f = ours && ours.op_floors && ours.op_floors[r.key]
+    if (!f) continue
+    L.push(`| ${r.label} | ${f.error ? `error: ${f.error}` : f.what} | ${fmt(f.p50)} | ${fmt(f.p99)} | ${r.ours ? fmt(r.ours.p50) : '—'} | ${times2(r.ours_over_floor_p50)} |`)
+    const ins = ours.op_floors[`${r.key}_insert`]
+    if (ins) L.push(`| ${r.label} | ${ins.what} | ${fmt(ins.p50)} | ${fmt(ins.p99)} | ${r.ours ? fmt(r.ours.p50) : '—'} | ${times2(ratio(r.ours && r.ours.p50, ins.p50))} |`)
+  }
+  L.push('')
+  L.push('## Other floors')
   L.push('')
   L.push('| floor | p50 | p99 | throughput |')
   L.push('|---|--:|--:|--:|')
@@ -231,7 +235,7 @@ function markdown(report, summary) {
     hotRow('peer, inside locking.execute', peer.hot.locking)
   }
   if (runs.reserve_hot && runs.reserve_hot.tps) {
-    L.push(`| floor: pgbench, ${runs.reserve_hot.clients} clients, our reservation statement on one row | | ${fmt(runs.reserve_hot.tps)} | | | | |`)
+    L.push(`| floor: pgbench, ${runs.reserve_hot.clients} clients, the reservation floor statement on one row | | ${fmt(runs.reserve_hot.tps)} | | | | |`)
   }
   const hotErrs = []
   for (const [name, r] of [['ours', ours], ['peer', peer]]) {
@@ -334,9 +338,12 @@ function ledgerSection(L, meta, l, sum) {
   }
 }
 
-function floorMark(what) {
-  return what.startsWith('pgbench') ? '²' : what.startsWith('one round trip') ? '¹' : ''
+function goalCell(r) {
+  if (!r.goal) return '—'
+  if (r.ours_over_floor_p50 === null) return `≤ ${r.goal}×`
+  return `≤ ${r.goal}× ${r.ours_over_floor_p50 <= r.goal ? '✓' : '✗'}`
 }
+
 
 // ---- SVG ------------------------------------------------------------------------------
 
@@ -392,7 +399,10 @@ function svgChart(report, summary) {
   }
   rows.forEach((r, i) => {
     const gy = top + i * groupH
-    out.push(`<text x="${left - 8}" y="${gy + groupH / 2}" text-anchor="end" dominant-baseline="middle">${esc(r.label)}</text>`)
+    out.push(`<text x="${left - 8}" y="${gy + groupH / 2 - 6}" text-anchor="end" dominant-baseline="middle">${esc(r.label)}</text>`)
+    out.push(
+      `<text x="${left - 8}" y="${gy + groupH / 2 + 8}" text-anchor="end" dominant-baseline="middle" font-size="10" fill="#495057">${esc(`ours/floor ${times2(r.ours_over_floor_p50)}${r.goal ? ` (goal ≤ ${r.goal}×)` : ''} · peer/ours ${times(r.peer_over_ours_p50)}`)}</text>`
+    )
     series.forEach((s, j) => {
       const v = s.get(r)
       const y = gy + j * (barH + 2)
@@ -407,7 +417,7 @@ function svgChart(report, summary) {
     })
   })
   out.push(
-    `<text x="12" y="${height - 2}" font-size="10" fill="#868e96">floor: one round trip of our cheapest real query; for createReservationItems and adjustInventory, pgbench (1 client) running the statement our module sends</text>`
+    `<text x="12" y="${height - 2}" font-size="10" fill="#868e96">floor: the cheapest SQL doing the same work (lists: our own statement), one prepared statement via node-postgres; bulk create: COPY</text>`
   )
   out.push('</svg>')
   return out.join('\n')

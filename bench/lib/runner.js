@@ -12,6 +12,7 @@ const { MedusaApp, MedusaAppMigrateUp, MedusaModule } = require('@medusajs/frame
 const { ContainerRegistrationKeys, Modules, ModulesSdkUtils } = require('@medusajs/framework/utils')
 const { Client } = require('pg')
 const { OPS, LEDGER_ONLY_OPS, LOCATIONS, seed, picker } = require('./ops')
+const { FLOORS, BULK_INSERT } = require('./floors')
 const { summarize, now, rng, round } = require('./stats')
 
 const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG || '{}')
@@ -157,6 +158,52 @@ async function runOp(op, svc, env) {
   const { samples, wall } = await timeSequential(iterations, (i) => op.call(svc, ctx, warmup + i, env))
   const extra = op.batch ? { batch: op.batch, rows_per_s: round((samples.length * op.batch * 1000) / wall, 0) } : {}
   return summarize(samples, wall, extra)
+}
+
+/**
+ * Ours and the operation's floor (floors.js) in one loop: warm-up of both, then
+ * alternating chunks (about six each), so drift in the machine's load falls on
+ * both alike. Resolves to { ours, floor } sample summaries; `extra(pg)` adds
+ * more floors of the same operation to the rotation.
+ */
+async function runOpWithFloor(op, svc, env, pg, floor, extra = []) {
+  const iterations = op.iterations ? op.iterations(profile) : profile.iterations
+  const warmup = op.batch ? Math.min(2, profile.warmup) : profile.warmup
+  const n = warmup + iterations
+  const lanes = [
+    { key: 'ours', ctx: await op.prepare(svc, n, env), call: (ctx, i) => op.call(svc, ctx, i, env) },
+    { key: 'floor', ctx: await floor.prepare(pg, svc, n, env), call: (ctx, i) => floor.call(pg, ctx, i, env) },
+    ...extra.map((e) => ({ key: e.key, ctx: null, call: (_ctx, i) => e.call(pg, i) })),
+  ]
+  for (const lane of lanes) {
+    lane.i = 0
+    lane.samples = []
+    lane.wall = 0
+    for (let k = 0; k < warmup; k++) await lane.call(lane.ctx, lane.i++)
+  }
+  gc()
+  const chunk = Math.max(1, Math.ceil(iterations / 6))
+  const deadline = now() + 2 * profile.maxSeconds * 1000
+  for (;;) {
+    for (const lane of lanes) {
+      const t = now()
+      for (let k = 0; k < chunk && lane.samples.length < iterations; k++) {
+        const t0 = now()
+        await lane.call(lane.ctx, lane.i++)
+        lane.samples.push(now() - t0)
+      }
+      lane.wall += now() - t
+    }
+    const counts = lanes.map((l) => l.samples.length)
+    if (counts.every((c) => c >= iterations)) break
+    if (counts.every((c) => c >= profile.minIterations) && now() > deadline) break
+  }
+  const out = {}
+  for (const lane of lanes) {
+    const extraStats = op.batch ? { batch: op.batch, rows_per_s: round((lane.samples.length * op.batch * 1000) / lane.wall, 0) } : {}
+    out[lane.key] = summarize(lane.samples, lane.wall, extraStats)
+  }
+  return out
 }
 
 async function floors(ctx, env) {
@@ -700,15 +747,32 @@ async function main() {
     log(`floor: node-postgres SELECT 1 p50 ${result.floors.pg_select1.p50} ms; ${cfg.impl === 'ours' ? 'our minimal call' : 'knex SELECT 1'} p50 ${result.floors.min.p50} ms`)
 
     result.sequential = {}
-    for (const op of OPS) {
-      try {
-        result.sequential[op.key] = await runOp(op, ctx.svc, env)
-        const s = result.sequential[op.key]
-        log(`${op.label}: p50 ${s.p50} ms, p99 ${s.p99} ms, ${s.ops_per_s} ops/s (n=${s.n})`)
-      } catch (e) {
-        result.sequential[op.key] = { error: String(e && e.message) }
-        log(`${op.label}: FAILED ${e && e.message}`)
+    // Ours measures each operation beside its floor (floors.js); the peer alone.
+    const floorPg = cfg.impl === 'ours' ? await sqlClient() : null
+    if (floorPg) result.op_floors = {}
+    try {
+      for (const op of OPS) {
+        try {
+          if (floorPg && FLOORS[op.key]) {
+            const floor = FLOORS[op.key]
+            const extra = op.key === 'createInventoryItems_1000' ? [{ key: 'insert', call: BULK_INSERT.call }] : []
+            const r = await runOpWithFloor(op, ctx.svc, { ...env, url: cfg.url, schema: cfg.schema }, floorPg, floor, extra)
+            result.sequential[op.key] = r.ours
+            result.op_floors[op.key] = { what: floor.what, ...r.floor }
+            if (r.insert) result.op_floors[`${op.key}_insert`] = { what: BULK_INSERT.what, ...r.insert }
+            log(`${op.label}: p50 ${r.ours.p50} ms, p99 ${r.ours.p99} ms (n=${r.ours.n}); floor p50 ${r.floor.p50} ms${r.insert ? `, multi-row INSERT p50 ${r.insert.p50} ms` : ''}`)
+          } else {
+            result.sequential[op.key] = await runOp(op, ctx.svc, env)
+            const s = result.sequential[op.key]
+            log(`${op.label}: p50 ${s.p50} ms, p99 ${s.p99} ms, ${s.ops_per_s} ops/s (n=${s.n})`)
+          }
+        } catch (e) {
+          result.sequential[op.key] = { error: String(e && e.message) }
+          log(`${op.label}: FAILED ${e && e.message}`)
+        }
       }
+    } finally {
+      if (floorPg) await floorPg.end()
     }
 
     const sql = await sqlClient()

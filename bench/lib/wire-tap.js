@@ -134,8 +134,10 @@ async function startTap(targetUrl) {
     sockets.add(upstream)
     const parser = new FrontendParser((type, body) => {
       const m = parseMessage(type, body)
-      if (m.type === 'P' && m.name) statements.set(m.name, m.sql)
-      if (m.type === 'B') m.sql = m.statement ? statements.get(m.statement) : undefined
+      // The unnamed statement ('') is the last one parsed without a name (per connection
+      // in Postgres; one connection per tap use here).
+      if (m.type === 'P') statements.set(m.name || '', m.sql)
+      if (m.type === 'B') m.sql = statements.get(m.statement || '')
       events.push(m)
     })
     client.on('data', (d) => {
