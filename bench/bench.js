@@ -153,9 +153,10 @@ async function seedScale(url, schema, n) {
   try {
     // Medusa's tables only: the peer reads the data set first, without our
     // additive indexes; searchIndexes() has our migrate build them afterwards.
-    for (const { indexname } of (await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'medusa\\_inventory\\_rs\\_%'`, [schema])).rows) {
+    for (const { indexname } of (await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'inventory_item' AND indexname LIKE 'medusa\\_inventory\\_rs\\_%'`, [schema])).rows) {
       await c.query(`DROP INDEX "${indexname.replace(/"/g, '""')}"`)
     }
+    await c.query(`DROP STATISTICS IF EXISTS medusa_inventory_rs_item_search_trgm_stats`)
     const step = 100_000
     for (let start = 1; start <= n; start += step) {
       const end = Math.min(n, start + step - 1)

@@ -161,20 +161,11 @@ async function runOp(op, svc, env) {
 }
 
 /**
- * Ours and the operation's floor (floors.js) in one loop: warm-up of both, then
+ * Lanes ({ key, ctx, call(ctx, i) }) timed in one loop: warm-up of each, then
  * alternating chunks (about six each), so drift in the machine's load falls on
- * both alike. Resolves to { ours, floor } sample summaries; `extra(pg)` adds
- * more floors of the same operation to the rotation.
+ * all alike. Resolves to a sample summary per lane key.
  */
-async function runOpWithFloor(op, svc, env, pg, floor, extra = []) {
-  const iterations = op.iterations ? op.iterations(profile) : profile.iterations
-  const warmup = op.batch ? Math.min(2, profile.warmup) : profile.warmup
-  const n = warmup + iterations
-  const lanes = [
-    { key: 'ours', ctx: await op.prepare(svc, n, env), call: (ctx, i) => op.call(svc, ctx, i, env) },
-    { key: 'floor', ctx: await floor.prepare(pg, svc, n, env), call: (ctx, i) => floor.call(pg, ctx, i, env) },
-    ...extra.map((e) => ({ key: e.key, ctx: null, call: (_ctx, i) => e.call(pg, i) })),
-  ]
+async function interleaved(lanes, { iterations, warmup, batch }) {
   for (const lane of lanes) {
     lane.i = 0
     lane.samples = []
@@ -200,10 +191,68 @@ async function runOpWithFloor(op, svc, env, pg, floor, extra = []) {
   }
   const out = {}
   for (const lane of lanes) {
-    const extraStats = op.batch ? { batch: op.batch, rows_per_s: round((lane.samples.length * op.batch * 1000) / lane.wall, 0) } : {}
+    const extraStats = batch ? { batch, rows_per_s: round((lane.samples.length * batch * 1000) / lane.wall, 0) } : {}
     out[lane.key] = summarize(lane.samples, lane.wall, extraStats)
   }
   return out
+}
+
+function opShape(op) {
+  const iterations = op.iterations ? op.iterations(profile) : profile.iterations
+  const warmup = op.batch ? Math.min(2, profile.warmup) : profile.warmup
+  return { iterations, warmup, batch: op.batch, n: warmup + iterations }
+}
+
+/**
+ * Ours and the operation's floor (floors.js), interleaved; `extra` adds more
+ * floors of the same operation ({ key, call(pg, i) }).
+ */
+async function runOpWithFloor(op, svc, env, pg, floor, extra = []) {
+  const shape = opShape(op)
+  return interleaved(
+    [
+      { key: 'ours', ctx: await op.prepare(svc, shape.n, env), call: (ctx, i) => op.call(svc, ctx, i, env) },
+      { key: 'floor', ctx: await floor.prepare(pg, svc, shape.n, env), call: (ctx, i) => floor.call(pg, ctx, i, env) },
+      ...extra.map((e) => ({ key: e.key, ctx: null, call: (_ctx, i) => e.call(pg, i) })),
+    ],
+    shape
+  )
+}
+
+/**
+ * What the search index (and its statistics) costs creates: createInventoryItems
+ * of 1 and of 1000 on the standalone service, on our schema and on a copy made
+ * by the same migrate with the index dropped, interleaved. Disk is in the scale part.
+ */
+async function searchIndexCost(env) {
+  const { InventoryService } = require('medusa-inventory-rs')
+  const bare = `${cfg.schema}_noindex`
+  const withIndex = await InventoryService.connect({ url: cfg.url, schema: cfg.schema, maxConnections: 2 })
+  const without = await InventoryService.connect({ url: cfg.url, schema: bare, maxConnections: 2 })
+  const sql = await sqlClient()
+  try {
+    await without.migrate()
+    await sql.query(`DROP INDEX "${bare}".medusa_inventory_rs_item_search_trgm`)
+    await sql.query(`DROP STATISTICS IF EXISTS "${bare}".medusa_inventory_rs_item_search_trgm_stats`)
+    const out = {}
+    for (const op of OPS.filter((o) => o.key.startsWith('createInventoryItems'))) {
+      const shape = opShape(op)
+      const lanes = []
+      for (const [key, svc] of [['with', withIndex], ['without', without]]) {
+        const venv = { ...env, tag: `${env.tag}-idx${key}`, round: 'index' }
+        lanes.push({ key, ctx: await op.prepare(svc, shape.n, venv), call: (ctx, i) => op.call(svc, ctx, i, venv) })
+      }
+      const r = await interleaved(lanes, shape)
+      out[op.key] = { label: op.label, ...r, with_over_without_p50: round(r.with.p50 / r.without.p50, 2) }
+      log(`search index cost, ${op.label}: p50 with ${r.with.p50} / without ${r.without.p50} ms`)
+    }
+    return out
+  } finally {
+    await withIndex.close()
+    await without.close()
+    await sql.query(`DROP SCHEMA IF EXISTS "${bare}" CASCADE`)
+    await sql.end()
+  }
 }
 
 async function floors(ctx, env) {
@@ -669,7 +718,9 @@ async function scaleReads(svc) {
     ['listInventoryItems_page', 'listInventoryItems (take 50, skip random ≤ 10000)', () => svc.listInventoryItems({}, { take: 50, skip: Math.floor(r() * 10000) })],
     ['listInventoryItems_location', 'listInventoryItems (location_levels filter, take 50)', () => svc.listInventoryItems({ location_levels: { location_id: allLocs[2] } }, { take: 50 })],
     ['listInventoryItems_q', 'listInventoryItems (q = one sku, take 50)', () => svc.listInventoryItems({ q: `SCALE-${String(any()).padStart(7, '0')}` }, { take: 50 })],
+    ['listInventoryItems_q_common', 'listInventoryItems (q = a word every item has, take 50)', () => svc.listInventoryItems({ q: 'shirt' }, { take: 50 })],
     ['listAndCountInventoryItems', 'listAndCountInventoryItems (take 50, with count)', () => svc.listAndCountInventoryItems({}, { take: 50 })],
+    ['listAndCountInventoryItems_q', 'listAndCountInventoryItems (q = one sku, take 50, with count)', () => svc.listAndCountInventoryItems({ q: `SCALE-${String(any()).padStart(7, '0')}` }, { take: 50 })],
   ]
   const out = {}
   for (const [key, label, call] of ops) {
@@ -812,6 +863,14 @@ async function main() {
 
     if (cfg.impl === 'ours' && cfg.traffic) {
       result.traffic = await traffic(env)
+    }
+    if (cfg.impl === 'ours') {
+      try {
+        result.search_index_cost = await searchIndexCost(env)
+      } catch (e) {
+        result.search_index_cost = { error: String(e && e.message) }
+        log(`search index cost: FAILED ${e && e.message}`)
+      }
     }
     result.events_emitted = eventsEmitted
     return result
