@@ -257,7 +257,7 @@ InventoryService.prototype[MIGRATE] = async function () {
 
 /**
  * The one path to the addon: positional arguments of the manifest method `spec`
- * (context already split off) to `{ result, changes }`. Internal (lib/internal.js):
+ * (context already split off) to `{ result, changes, json }` (`json`: the addon's text). Internal (lib/internal.js):
  * the Medusa adapter uses it for the changes it turns into events.
  */
 InventoryService.prototype[CALL] = async function (spec, args, options) {
@@ -286,6 +286,8 @@ InventoryService.prototype[CALL] = async function (spec, args, options) {
   const parsed = JSON.parse(out)
   const shape = SHAPES[spec.result]
   if (shape) reviveDates(parsed.result, shape)
+  // The text too: the adapter searches it rather than walking the parsed result.
+  parsed.json = out
   return parsed
 }
 
