@@ -71,6 +71,16 @@ function nonFiniteError(root, nf, params) {
 }
 
 function stringify(root, params) {
+  // Without a replacer JSON.stringify is about twice as fast. It writes NaN and Infinity
+  // as null and throws on a bigint, so text with no "null" in it is what the replacer
+  // would have written; anything else takes the replacer's path.
+  let fast
+  try {
+    fast = JSON.stringify(root)
+  } catch {
+    fast = undefined
+  }
+  if (typeof fast === 'string' && !fast.includes('null')) return fast
   try {
     return JSON.stringify(root, replacer)
   } catch (e) {
