@@ -267,8 +267,9 @@ InventoryService.prototype[MIGRATE] = async function () {
 
 /**
  * The one path to the addon: positional arguments of the manifest method `spec`
- * (context already split off) to `{ result, changes, json }` (`json`: the addon's text). Internal (lib/internal.js):
- * the Medusa adapter uses it for the changes it turns into events.
+ * (context already split off) to `{ result, changes, json }`, `json` being the addon's
+ * text. Internal (lib/internal.js): the Medusa adapter uses it for the changes it turns
+ * into events.
  */
 InventoryService.prototype[CALL] = async function (spec, args, options) {
   let payload
