@@ -56,7 +56,7 @@ function splitArgs(spec, args) {
   return { args: args.slice(0, n), context: args[n] }
 }
 
-/** `service[CALL](spec, args)` resolves to `{ result, changes }`: see lib/index.js. */
+/** `service[CALL](spec, args)` resolves to `{ result, changes, json }`: see lib/index.js. */
 const CALL = Symbol('medusa-inventory-rs call')
 
 /**
