@@ -206,7 +206,7 @@ impl NativeInventory {
                 None => serde_json::Value::Null,
             };
             let out = dispatch::call(&svc, &method, &args, &options).await?;
-            Ok(out.to_json().to_string())
+            Ok(out.to_json_string())
         })
     }
 

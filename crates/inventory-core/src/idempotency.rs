@@ -80,7 +80,7 @@ pub(crate) async fn commit(
             key.to_string(),
             audit.method.to_string(),
             request.to_string(),
-            out.to_json().to_string(),
+            out.to_json_string(),
         );
         if !claim(&tx, audit.ttl_seconds, &[row]).await? {
             return Err(held(key));

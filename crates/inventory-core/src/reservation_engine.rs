@@ -332,7 +332,7 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
                 a.key()?.to_string(),
                 a.method.to_string(),
                 a.request.clone()?,
-                out.to_json().to_string(),
+                out.to_json_string(),
             ))
         })
         .collect();

@@ -1,0 +1,205 @@
+'use strict'
+// createInventoryItems of 1000 rows, and single-row creates, next to what Postgres
+// itself takes for the same rows (the floors), in alternating rounds so that drift
+// on a shared machine hits every contender alike.
+//
+//   DATABASE_URL=postgres://… node bench/scripts/bulk-create.js [--rounds=30] [--single=300]
+//
+// Ours is the standalone InventoryService from the repository's lib/ (built addon).
+// Floors, through node-postgres on a connection of its own, in the same schema:
+//   copy    COPY inventory_item (id, sku, title) FROM STDIN (pg-copy-streams), 1000 rows
+//   insert  INSERT INTO inventory_item (id, sku, title) SELECT * FROM unnest(…), no RETURNING
+//   single  INSERT INTO inventory_item (id, sku, title) VALUES (…) RETURNING *
+//   level   INSERT INTO inventory_level … RETURNING * with its opening movement row in
+//           inventory_movement (one statement, a CTE), as createInventoryLevels writes it
+// Everything runs in a schema of its own, dropped at the end.
+
+const path = require('node:path')
+const { Client } = require('pg')
+const { from: copyFrom } = require('pg-copy-streams')
+const { InventoryService } = require(path.resolve(__dirname, '../../lib'))
+
+const url = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
+const arg = (name, dflt) => {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`))
+  return a ? Number(a.split('=')[1]) : dflt
+}
+const ROUNDS = arg('rounds', 30)
+const BATCH = arg('batch', 1000)
+const SINGLE = arg('single', 300)
+const only = process.argv.find((x) => x.startsWith('--only='))?.split('=')[1]
+
+let seq = 0
+const tag = `${process.pid.toString(36)}${Date.now().toString(36)}`
+const nextKey = () => `${tag}-${(seq++).toString(36)}`
+
+function stats(xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))]
+  return { n: s.length, p50: q(0.5), p99: q(0.99) }
+}
+
+const ms = (ns) => Number(ns) / 1e6
+
+async function timed(fn) {
+  const t = process.hrtime.bigint()
+  await fn()
+  return ms(process.hrtime.bigint() - t)
+}
+
+function copyRows(db, rows) {
+  return new Promise((resolve, reject) => {
+    const stream = db.query(copyFrom('COPY inventory_item (id, sku, title) FROM STDIN'))
+    stream.on('error', reject)
+    stream.on('finish', resolve)
+    // Ids and skus are [a-z0-9-_], titles plain words: nothing to escape in COPY text.
+    stream.end(rows.map((r) => `${r.id}\t${r.sku}\t${r.title}\n`).join(''))
+  })
+}
+
+async function main() {
+  const schema = `bulk_bench_${tag}`
+  const inventory = await InventoryService.connect({ url, schema, maxConnections: 2 })
+  await inventory.migrate()
+  const db = new Client({ connectionString: url })
+  await db.connect()
+  await db.query(`SET search_path TO "${schema}"`)
+
+  const rowsOf = (n) =>
+    Array.from({ length: n }, () => {
+      const k = nextKey()
+      return { id: `iitem_${k}`, sku: `sku-${k}`, title: `Item ${k}` }
+    })
+
+  const contenders = {
+    ours: () => {
+      const rows = rowsOf(BATCH).map(({ sku, title }) => ({ sku, title }))
+      return timed(() => inventory.createInventoryItems(rows))
+    },
+    copy: () => {
+      const rows = rowsOf(BATCH)
+      return timed(() => copyRows(db, rows))
+    },
+    insert: () => {
+      const rows = rowsOf(BATCH)
+      const cols = [rows.map((r) => r.id), rows.map((r) => r.sku), rows.map((r) => r.title)]
+      return timed(() =>
+        db.query({
+          name: 'bulk-insert',
+          text: 'INSERT INTO inventory_item (id, sku, title) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])',
+          values: cols,
+        }),
+      )
+    },
+  }
+
+  const single = {
+    ours1: () => {
+      const [{ sku, title }] = rowsOf(1)
+      return timed(() => inventory.createInventoryItems([{ sku, title }]))
+    },
+    pg1: () => {
+      const [r] = rowsOf(1)
+      return timed(() =>
+        db.query({
+          name: 'single-insert',
+          text: 'INSERT INTO inventory_item (id, sku, title) VALUES ($1, $2, $3) RETURNING *',
+          values: [r.id, r.sku, r.title],
+        }),
+      )
+    },
+  }
+
+  // Levels need an item each: made up front (outside the timing), 2 per round and call.
+  const levelItems = []
+  const levels = {
+    oursLevel1: () => {
+      const item = levelItems.pop()
+      return timed(() =>
+        inventory.createInventoryLevels([{ inventory_item_id: item, location_id: 'sloc_bench', stocked_quantity: 10 }]),
+      )
+    },
+    pgLevel1: () => {
+      const item = levelItems.pop()
+      const id = `ilev_${nextKey()}`
+      return timed(() =>
+        db.query({
+          name: 'level-insert',
+          text: `WITH l AS (
+                   INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity,
+                     raw_stocked_quantity, raw_reserved_quantity, raw_incoming_quantity)
+                   VALUES ($1, $2, $3, $4::numeric, jsonb_build_object('value', $4::text, 'precision', 20),
+                     '{"value":"0","precision":20}', '{"value":"0","precision":20}')
+                   RETURNING *),
+                 m AS (
+                   INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason, method)
+                   SELECT id, inventory_item_id, location_id, 'stocked_quantity', stocked_quantity, stocked_quantity, 'opening_balance', 'createInventoryLevels' FROM l)
+                 SELECT * FROM l`,
+          values: [id, item, 'sloc_bench', '10'],
+        }),
+      )
+    },
+  }
+
+  const samples = {}
+  const run = async (set, times) => {
+    const names = Object.keys(set)
+    for (let i = 0; i < times; i++) {
+      // Alternate the order too, so neither always runs right after the other.
+      for (const name of i % 2 ? [...names].reverse() : names) {
+        ;(samples[name] ??= []).push(await set[name]())
+      }
+    }
+  }
+
+  // Warm-up (statement caches, pool, JIT), not recorded.
+  const warm = async (set, times) => {
+    for (let i = 0; i < times; i++) for (const f of Object.values(set)) await f()
+  }
+  if (!only || only === 'bulk') {
+    await warm(contenders, 3)
+    for (let r = 0; r < ROUNDS; r++) {
+      await run(contenders, 1)
+      // Keep the table from growing into a different regime: empty it every 10 rounds.
+      if (r % 10 === 9) await db.query('TRUNCATE inventory_item CASCADE')
+    }
+  }
+  if (!only || only === 'single') {
+    await warm(single, 20)
+    await run(single, SINGLE)
+    const made = await db.query(
+      `INSERT INTO inventory_item (id, sku) SELECT 'iitem_lv_' || g, 'lv-${tag}-' || g FROM generate_series(1, $1) g RETURNING id`,
+      [2 * (SINGLE + 20)],
+    )
+    levelItems.push(...made.rows.map((r) => r.id))
+    await warm(levels, 20)
+    await run(levels, SINGLE)
+  }
+
+  const report = {}
+  for (const [name, xs] of Object.entries(samples)) report[name] = stats(xs)
+  const fmt = (x) => x.toFixed(3)
+  console.log(`rounds=${ROUNDS} batch=${BATCH} single=${SINGLE}  (ms)`)
+  for (const [name, s] of Object.entries(report)) {
+    console.log(`${name.padEnd(11)} n=${String(s.n).padStart(4)}  p50 ${fmt(s.p50).padStart(8)}  p99 ${fmt(s.p99).padStart(8)}`)
+  }
+  const ratio = (a, b) => {
+    if (!report[a] || !report[b]) return
+    console.log(
+      `${a}/${b}`.padEnd(20) + ` p50 ${(report[a].p50 / report[b].p50).toFixed(2)}×  p99 ${(report[a].p99 / report[b].p99).toFixed(2)}×`,
+    )
+  }
+  ratio('ours', 'copy')
+  ratio('ours', 'insert')
+  ratio('ours1', 'pg1')
+  ratio('oursLevel1', 'pgLevel1')
+
+  await inventory.close()
+  await db.query(`DROP SCHEMA "${schema}" CASCADE`)
+  await db.end()
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
