@@ -148,6 +148,15 @@ describe('inventory items', () => {
     expect(await skus({ metadata: null, created_at: { $lte: new Date(Date.now() + 60000) } })).toHaveLength(4)
   })
 
+  test('metadata numbers at the edge of a double read back as written (jsonb keeps them as 309 digits)', async () => {
+    const metadata = { max: Number.MAX_VALUE, min: -Number.MAX_VALUE, tiny: Number.MIN_VALUE, big: 1e300 }
+    const made = await t.inventory.createInventoryItems({ sku: 'edge-numbers', metadata })
+    expect(made.metadata).toEqual(metadata)
+    const [read] = await t.inventory.listInventoryItems({ id: made.id })
+    expect(read.metadata).toEqual(metadata)
+    expect((await t.inventory.updateInventoryItems({ id: made.id, metadata: { max2: Number.MAX_VALUE } })).metadata).toEqual({ ...metadata, max2: Number.MAX_VALUE })
+  })
+
   test('q narrowed through the search index finds what the fields alone find, and only that', async () => {
     const made = await t.inventory.createInventoryItems([
       { sku: 'TRG-0001', title: 'Alpha widget' },

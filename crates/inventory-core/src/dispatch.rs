@@ -280,7 +280,7 @@ async fn replay(
         .await?;
     match c.query_opt(&stmt, &[&key, &request]).await? {
         None => Ok(None),
-        Some(row) if row.get::<_, bool>(0) => Ok(Some(Outcome::from(row.get::<_, Value>(1)))),
+        Some(row) if row.get::<_, bool>(0) => Ok(Some(Outcome::from(row.try_get::<_, Value>(1)?))),
         Some(_) => Err(reused(key, audit.method)),
     }
 }

@@ -70,7 +70,7 @@ impl InventoryService {
             );
             let stmt = tx.prepare_cached(&sql).await?;
             match tx.query_opt(&stmt, &params.refs()).await? {
-                Some(row) => out.push(row.get::<_, Value>(0)),
+                Some(row) => out.push(row.try_get::<_, Value>(0)?),
                 None => missing.push(id),
             }
         }

@@ -222,7 +222,7 @@ impl InventoryService {
         );
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
         let row = c.query_one(&sql, &refs).await?;
-        let rows: Value = row.get(0);
+        let rows: Value = row.try_get(0)?;
         Ok(if count {
             json!([rows, row.get::<_, i64>(1)])
         } else {
@@ -269,7 +269,7 @@ impl InventoryService {
         let row = c.query_one(&stmt, &[&after, &limit]).await?;
         let scanned: i64 = row.get(0);
         let last: Option<String> = row.get(1);
-        let levels: Value = row.get(2);
+        let levels: Value = row.try_get(2)?;
         let next = match last {
             Some(id) if scanned == limit => Value::String(id),
             _ => Value::Null,

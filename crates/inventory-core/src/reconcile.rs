@@ -133,7 +133,7 @@ impl InventoryService {
         drop(c);
         let scanned: i64 = row.get(0);
         let last: Option<String> = row.get(1);
-        let found: Value = row.get(2);
+        let found: Value = row.try_get(2)?;
         let next = match last {
             Some(id) if scanned == opts.limit => Some(id),
             _ => None,
@@ -220,7 +220,7 @@ impl InventoryService {
         let dry = dry_run;
         let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&after, &upto, &dry];
         audit.extend(&mut refs);
-        let found: Value = tx.query_one(&sql, &refs).await?.get(0);
+        let found: Value = tx.query_one(&sql, &refs).await?.try_get(0)?;
         tx.commit().await?;
         Ok(found)
     }

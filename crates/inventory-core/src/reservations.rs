@@ -419,7 +419,7 @@ impl InventoryService {
             out.push(
                 tx.query_one(&stmt, &params.refs())
                     .await?
-                    .get::<_, Value>(0),
+                    .try_get::<_, Value>(0)?,
             );
         }
         let ids = ids_in(&Value::Array(out.clone()));

@@ -367,7 +367,10 @@ impl InventoryService {
                 .await?;
             count = row.get(0);
         }
-        let list: Vec<Value> = rows.iter().map(|r| r.get::<_, Value>(0)).collect();
+        let list = rows
+            .iter()
+            .map(|r| r.try_get::<_, Value>(0))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Value::Array(vec![Value::Array(list), Value::from(count)]))
     }
 
@@ -407,7 +410,10 @@ pub(crate) async fn list_with(
     let mut params = Params::default();
     let sql = sql::select_sql(entity, filter, cfg, false, &mut params)?;
     let rows = query_list(c, &sql, &params).await?;
-    Ok(rows.iter().map(|r| r.get::<_, Value>(0)).collect())
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<_, Value>(0))
+        .collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
 /// Runs a list statement. One with a pattern (`q`, `$like`) goes unnamed, so

@@ -168,7 +168,11 @@ pub(crate) async fn insert_rows<C: GenericClient>(
     let (sql, params) = insert_statement(entity, rows, dto(entity));
     let stmt = c.prepare_cached(&sql).await?;
     let out = c.query(&stmt, &params.refs()).await?;
-    in_input_order(rows, out.iter().map(|r| r.get::<_, Value>(0)).collect())
+    let values = out
+        .iter()
+        .map(|r| r.try_get::<_, Value>(0))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    in_input_order(rows, values)
 }
 
 /// SET clause for an update of the given fields, metadata merged as Medusa does
