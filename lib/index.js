@@ -105,13 +105,25 @@ function reviveDates(value, shape) {
     for (const v of value) reviveDates(v, shape)
   } else if (value !== null && typeof value === 'object') {
     for (const key of shape.dates) {
-      if (typeof value[key] === 'string') value[key] = new Date(value[key])
+      if (typeof value[key] === 'string') value[key] = dateOf(value[key])
     }
     for (const key in shape.nested) {
       if (value[key] !== null && typeof value[key] === 'object') reviveDates(value[key], shape.nested[key])
     }
   }
   return value
+}
+
+// Rows written by one statement share their timestamps (a bulk create's 2 000 are one
+// text): parse each distinct text once, still a new Date per field.
+let lastDateText = null
+let lastDateMs = 0
+function dateOf(text) {
+  if (text !== lastDateText) {
+    lastDateText = text
+    lastDateMs = Date.parse(text)
+  }
+  return new Date(lastDateMs)
 }
 
 /** PEM as text: node-postgres accepts strings, Buffers and arrays of either. */
