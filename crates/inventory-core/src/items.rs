@@ -97,9 +97,12 @@ impl InventoryService {
         // Levels and reservations go with the item through the ON DELETE CASCADE
         // foreign keys. The live ones are locked first (the crate's order); every
         // level, soft-deleted ones too, closes in the ledger with what it held.
+        // (`deleted_at IS NULL OR IS NOT NULL`: every level, said so that each
+        // half has its index; Medusa's indexes are partial on deleted_at.)
         let gone = format!("SELECT {} FROM lv l", whole_levels("l", false));
         let sql = format!(
-            "WITH lv AS MATERIALIZED (SELECT * FROM inventory_level WHERE inventory_item_id = ANY({p}) ORDER BY id FOR UPDATE),
+            "WITH lv AS MATERIALIZED (SELECT * FROM inventory_level WHERE inventory_item_id = ANY({p})
+                    AND (deleted_at IS NULL OR deleted_at IS NOT NULL) ORDER BY id FOR UPDATE),
                   i AS (DELETE FROM inventory_item WHERE id = ANY({p}) RETURNING id),
                   mv AS ({})
              SELECT ARRAY(SELECT id FROM i)",

@@ -82,6 +82,15 @@ async fn release<C: deadpool_postgres::GenericClient>(
            SELECT l.id, l.inventory_item_id AS item, l.location_id AS loc, l.deleted_at,
                   l.stocked_quantity AS stocked, l.reserved_quantity AS old_r, {new_reserved} AS reserved
            FROM inventory_level l JOIN d ON l.inventory_item_id = d.item AND l.location_id = d.loc
+           -- Live and soft-deleted levels, each looked up through its own index
+           -- (Medusa's are partial on deleted_at): as a plain join the levels
+           -- were scanned whole, seconds at millions of levels.
+           WHERE l.id IN (SELECT x.id FROM d d2, LATERAL (
+                   SELECT id FROM inventory_level WHERE inventory_item_id = d2.item
+                     AND location_id = d2.loc AND deleted_at IS NULL
+                   UNION ALL
+                   SELECT id FROM inventory_level WHERE inventory_item_id = d2.item
+                     AND location_id = d2.loc AND deleted_at IS NOT NULL) x)
            ORDER BY l.id FOR UPDATE OF l
          ),
          lk AS (SELECT * FROM lk0 WHERE deleted_at IS NULL),
@@ -475,6 +484,7 @@ impl InventoryService {
         for _ in 0..PREDICATE_PASSES {
             let tx = c.transaction().await?;
             let (done, levels) = release(&tx, &cond, &params, mode, audit).await?;
+            let check = tx.prepare_cached(&check).await?;
             if by_id
                 || !tx
                     .query_one(&check, &params.refs())

@@ -96,7 +96,12 @@ pub(crate) async fn lock_levels_and_reservations(
         .map(|r| r.get(0))
         .collect();
     tx.query(
-        &format!("SELECT t.id FROM inventory_level t WHERE ({cond}) ORDER BY t.id FOR UPDATE"),
+        // Soft-deleted levels too, said so that each half has its index (Medusa's
+        // are partial on deleted_at); otherwise every level is scanned.
+        &format!(
+            "SELECT t.id FROM inventory_level t WHERE ({cond})
+               AND (t.deleted_at IS NULL OR t.deleted_at IS NOT NULL) ORDER BY t.id FOR UPDATE"
+        ),
         &params.refs(),
     )
     .await?;
