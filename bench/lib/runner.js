@@ -712,28 +712,65 @@ async function scaleReads(svc) {
   const r = rng(99)
   const any = () => 1 + Math.floor(r() * N)
   const allLocs = [1, 2, 3, 4, 5].map((l) => `sloc_scale_${l}`)
+  const sku = () => `SCALE-${String(any()).padStart(7, '0')}`
   const ops = [
     ['retrieveAvailableQuantity', 'retrieveAvailableQuantity (5 locations)', () => svc.retrieveAvailableQuantity(id(any()), allLocs)],
     ['confirmInventory', 'confirmInventory (1 location)', () => svc.confirmInventory(id(any()), [allLocs[0]], 1)],
     ['listInventoryItems_page', 'listInventoryItems (take 50, skip random ≤ 10000)', () => svc.listInventoryItems({}, { take: 50, skip: Math.floor(r() * 10000) })],
     ['listInventoryItems_location', 'listInventoryItems (location_levels filter, take 50)', () => svc.listInventoryItems({ location_levels: { location_id: allLocs[2] } }, { take: 50 })],
-    ['listInventoryItems_q', 'listInventoryItems (q = one sku, take 50)', () => svc.listInventoryItems({ q: `SCALE-${String(any()).padStart(7, '0')}` }, { take: 50 })],
+    ['listInventoryItems_q', 'listInventoryItems (q = one sku, take 50)', () => svc.listInventoryItems({ q: sku() }, { take: 50 })],
     ['listInventoryItems_q_common', 'listInventoryItems (q = a word every item has, take 50)', () => svc.listInventoryItems({ q: 'shirt' }, { take: 50 })],
     ['listAndCountInventoryItems', 'listAndCountInventoryItems (take 50, with count)', () => svc.listAndCountInventoryItems({}, { take: 50 })],
-    ['listAndCountInventoryItems_q', 'listAndCountInventoryItems (q = one sku, take 50, with count)', () => svc.listAndCountInventoryItems({ q: `SCALE-${String(any()).padStart(7, '0')}` }, { take: 50 })],
+    ['listAndCountInventoryItems_q', 'listAndCountInventoryItems (q = one sku, take 50, with count)', () => svc.listAndCountInventoryItems({ q: sku() }, { take: 50 })],
   ]
-  const out = {}
-  for (const [key, label, call] of ops) {
-    try {
-      for (let i = 0; i < Math.min(3, profile.warmup); i++) await call()
-      gc()
-      const t = await timeSequential(profile.scaleIterations, call, { maxSeconds: profile.scaleMaxSeconds, minIterations: 3 })
-      out[key] = { label, ...summarize(t.samples, t.wall) }
-      log(`scale ${label}: p50 ${out[key].p50} ms, p99 ${out[key].p99} ms (n=${out[key].n})`)
-    } catch (e) {
-      out[key] = { label, error: String(e && e.message) }
-      log(`scale ${label}: FAILED ${e && e.message}`)
+  // Floors (ours only), interleaved with ours: the same SQL floors.js uses for the reads,
+  // and our own statement for the count and the sku search (replayed with a fresh sku).
+  const floors = {}
+  const pg = cfg.impl === 'ours' ? await sqlClient() : null
+  if (pg) {
+    const { SQL, ownStatement } = require('./floors')
+    floors.retrieveAvailableQuantity = { what: 'SELECT: item exists, sum of stocked − reserved', call: () => pg.query({ name: 's_av', text: SQL.available, values: [id(any()), allLocs] }) }
+    floors.confirmInventory = { what: 'SELECT: item exists, sum ≥ quantity', call: () => pg.query({ name: 's_cf', text: SQL.confirm, values: [id(any()), [allLocs[0]], '1'] }) }
+    const count = await ownStatement(cfg.url, cfg.schema, (s) => s.listAndCountInventoryItems({}, { take: 50 }))
+    floors.listAndCountInventoryItems = { what: 'our own statement (page + count)', call: () => pg.query({ name: 's_count', text: count.sql, values: count.values }) }
+    const q = await ownStatement(cfg.url, cfg.schema, (s) => s.listInventoryItems({ q: 'SCALE-0000001' }, { take: 50 }))
+    floors.listInventoryItems_q = {
+      what: 'our own statement, unnamed as ours sends it, a fresh sku each call',
+      call: () => {
+        const k = sku()
+        return pg.query(q.sql, [`%${k}%`, `%${k.slice(6)}%`, ...q.values.slice(2)])
+      },
     }
+  }
+  const out = {}
+  try {
+    for (const [key, label, call] of ops) {
+      try {
+        const f = floors[key]
+        if (f) {
+          const t = await interleaved(
+            [
+              { key: 'ours', ctx: null, call: () => call() },
+              { key: 'floor', ctx: null, call: () => f.call() },
+            ],
+            { iterations: profile.scaleIterations, warmup: Math.min(3, profile.warmup) }
+          )
+          out[key] = { label, ...t.ours, floor: { what: f.what, ...t.floor } }
+          log(`scale ${label}: p50 ${t.ours.p50} ms, p99 ${t.ours.p99} ms (n=${t.ours.n}); floor p50 ${t.floor.p50} ms, p99 ${t.floor.p99} ms`)
+          continue
+        }
+        for (let i = 0; i < Math.min(3, profile.warmup); i++) await call()
+        gc()
+        const t = await timeSequential(profile.scaleIterations, call, { maxSeconds: profile.scaleMaxSeconds, minIterations: 3 })
+        out[key] = { label, ...summarize(t.samples, t.wall) }
+        log(`scale ${label}: p50 ${out[key].p50} ms, p99 ${out[key].p99} ms (n=${out[key].n})`)
+      } catch (e) {
+        out[key] = { label, error: String(e && e.message) }
+        log(`scale ${label}: FAILED ${e && e.message}`)
+      }
+    }
+  } finally {
+    if (pg) await pg.end()
   }
   return out
 }
