@@ -19,7 +19,7 @@
 // Each floor: { what, prepare(pg, svc, n, env) → ctx, call(pg, ctx, i, env) }.
 // call checks what the statement returned, so a floor that quietly did nothing
 // fails instead of passing for a floor.
-const { LOCATIONS, createItems, createReservations, picker } = require('./ops')
+const { LOCATIONS, createItems, createReservations, reservationsFor, picker } = require('./ops')
 
 const raw = (expr) => `jsonb_build_object('value', (${expr})::text, 'precision', 20)`
 
@@ -204,14 +204,9 @@ const FLOORS = {
   },
   updateReservationItems: {
     what: 'one statement: lock the reservation, guarded level UPDATE, reservation UPDATE, movement INSERT',
-    prepare: async (_pg, svc, n, env) => {
-      const pick = picker(31, env.items.length)
-      const rows = []
-      for (let i = 0; i < n; i++) {
-        rows.push({ inventory_item_id: env.items[pick()], location_id: LOCATIONS[2], quantity: 1, line_item_id: `ordli_${env.tag}_fupd_${env.round}_${i}` })
-      }
-      return { ids: (await createReservations(svc, rows)).map((r) => r.id) }
-    },
+    prepare: async (_pg, svc, n, env) => ({
+      ids: (await createReservations(svc, reservationsFor(env, n, `fupd${env.round}`, LOCATIONS[2]))).map((r) => r.id),
+    }),
     call: async (pg, ctx, i) => expect(await run(pg, 'f_update_res', SQL.updateReservation, [ctx.ids[i], '2']), 1, 'updateReservation'),
   },
   adjustInventory: {
@@ -222,11 +217,7 @@ const FLOORS = {
   deleteReservationItemsByLineItem: {
     what: 'one statement: soft-delete the line’s reservations, level UPDATE, movement INSERT',
     prepare: async (_pg, svc, n, env) => {
-      const pick = picker(37, env.items.length)
-      const rows = []
-      for (let i = 0; i < n; i++) {
-        rows.push({ inventory_item_id: env.items[pick()], location_id: LOCATIONS[3], quantity: 1, line_item_id: `ordli_${env.tag}_fdel_${env.round}_${i}` })
-      }
+      const rows = reservationsFor(env, n, `fdel${env.round}`, LOCATIONS[3])
       await createReservations(svc, rows)
       return { lines: rows.map((r) => r.line_item_id) }
     },

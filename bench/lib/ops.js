@@ -250,4 +250,4 @@ const LEDGER_ONLY_OPS = [
   },
 ]
 
-module.exports = { OPS, LEDGER_ONLY_OPS, LOCATIONS, SEED_ITEMS, SEED_STOCK, seed, createItems, createReservations, picker, pad }
+module.exports = { OPS, LEDGER_ONLY_OPS, LOCATIONS, SEED_ITEMS, SEED_STOCK, seed, createItems, createReservations, reservationsFor, picker, pad }
