@@ -368,3 +368,57 @@ describe('levels taken away release their reservations', () => {
     expect(await reservedDrift(t.db)).toEqual([])
   })
 })
+
+describe('a release by line item acts on the line reservations that arrive while it runs', () => {
+  // The release's statement sees the rows of its snapshot. A reservation of the
+  // same line committed after that snapshot must not stay live: the release
+  // looks again before it commits, and starts over when something arrived. The
+  // holder orders it: the release waits on a level the holder locked, a new
+  // reservation of the line commits meanwhile, then the holder lets go.
+  test.each([
+    ['without a key (BEGIN, release, look and COMMIT in one round trip)', null],
+    ['with an idempotency key', 'arrive-key'],
+  ])('%s', async (_, key) => {
+    const a = await stocked(10)
+    const b = await stocked(10)
+    const line = `li-arrive-${++n}`
+    await t.inventory.createReservationItems({ inventory_item_id: a.id, location_id: 'loc', quantity: 2, line_item_id: line })
+    const holder = await sql(t.schema)
+    try {
+      await holder.query('BEGIN')
+      await holder.query('SELECT 1 FROM inventory_level WHERE inventory_item_id = $1 FOR UPDATE', [a.id])
+      const del = settle(t.inventory.deleteReservationItemsByLineItem(line, key && { idempotencyKey: `${key}-${n}` }))
+      await waitBlockedBy(t.db, holder, 1)
+      await t.inventory.createReservationItems({ inventory_item_id: b.id, location_id: 'loc', quantity: 3, line_item_id: line })
+      await holder.query('ROLLBACK')
+      expect(await del).toEqual({ ok: undefined })
+    } finally {
+      await holder.end()
+    }
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM reservation_item WHERE line_item_id = $1 AND deleted_at IS NULL', [line])
+    expect(rows[0].n).toBe(0)
+    expect(await level(a.id)).toEqual({ reserved: '0', available: '10' })
+    expect(await level(b.id)).toEqual({ reserved: '0', available: '10' })
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+})
+
+describe('updateReservationItems with many reservations', () => {
+  // Up to 32 reservations are updated inside the levels' statement; more go as
+  // statements of their own after it. Both must give the same result.
+  test.each([[3], [40]])('%i reservations: all in input order, or none when one falls short', async (count) => {
+    const items = await Promise.all(Array.from({ length: count }, () => stocked(10)))
+    const made = []
+    for (const i of items) made.push(await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 2 }))
+    const short = made.map((r, k) => ({ id: r.id, quantity: k === count - 1 ? 11 : 5 }))
+    const err = await t.inventory.updateReservationItems(short).catch((e) => e)
+    expect(err.type).toBe('not_allowed')
+    expect(err.message).toBe(`Not enough stock available for item ${items[count - 1].id} at location loc`)
+    for (const i of items) expect(await level(i.id)).toEqual({ reserved: '2', available: '8' })
+    const order = [...made].reverse().map((r, k) => ({ id: r.id, quantity: 3 + (k % 2), description: `d${k}` }))
+    const out = await t.inventory.updateReservationItems(order)
+    expect(out.map((r) => [r.id, r.quantity, r.description])).toEqual(order.map((o) => [o.id, o.quantity, o.description]))
+    for (const [k, r] of [...made].reverse().entries()) expect(await level(r.inventory_item_id)).toEqual({ reserved: `${3 + (k % 2)}`, available: `${7 - (k % 2)}` })
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+})

@@ -14,6 +14,7 @@
 use crate::error::{Error, Result};
 use crate::ledger::Audit;
 use crate::outcome::Outcome;
+use crate::pipeline::PipelinedTx;
 use deadpool_postgres::GenericClient;
 use serde_json::{json, Value};
 
@@ -88,6 +89,22 @@ pub(crate) async fn commit(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// [`commit`] for a [`PipelinedTx`].
+pub(crate) async fn commit_pipelined(tx: &PipelinedTx, audit: &Audit, out: &Outcome) -> Result<()> {
+    if let (Some(key), Some(request)) = (audit.key(), audit.request.as_deref()) {
+        let row = (
+            key.to_string(),
+            audit.method.to_string(),
+            request.to_string(),
+            out.to_json_string(),
+        );
+        if !claim(tx.client(), audit.ttl_seconds, &[row]).await? {
+            return Err(held(key));
+        }
+    }
+    tx.commit().await
 }
 
 /// The key is held by a call that committed first (the caller replays it).

@@ -12,6 +12,7 @@
 use crate::error::{Error, Result};
 use crate::limits::{check_metadata, check_text};
 use crate::quantity::{parse_quantity, Rule};
+use crate::sql::Params;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
@@ -171,6 +172,20 @@ impl Audit {
         first
     }
 
+    /// [`Self::extend`] as owned values bound in `params` (for a statement that
+    /// binds values of its own after them); returns the number of the first.
+    pub(crate) fn push_params(&self, params: &mut Params) -> usize {
+        let first = params.0.len() + 1;
+        params.push(self.reason.clone());
+        params.push(self.method.to_string());
+        params.push(self.options.actor.clone());
+        params.push(self.options.reference.clone());
+        params.push(self.options.idempotency_key.clone());
+        params.push(self.options.metadata.clone());
+        params.push(self.enabled);
+        first
+    }
+
     /// The same as arrays of one value per movement row (the reservation
     /// engine writes the rows of several calls in one statement).
     pub(crate) fn columns<'a>(audits: impl Iterator<Item = &'a Audit>) -> AuditColumns {
@@ -272,14 +287,15 @@ pub(crate) struct Charges {
     pub line_item: Vec<Option<String>>,
 }
 
-/// One INSERT of the engine's charges, each row with its own call's audit.
-pub(crate) async fn insert_charges<C: deadpool_postgres::GenericClient>(
+/// The INSERT of the engine's charges, prepared (so that it can be pipelined,
+/// see pipeline.rs); None when the ledger is off or nothing was charged.
+pub(crate) async fn prepare_charges<C: deadpool_postgres::GenericClient>(
     c: &C,
     charges: &Charges,
     audits: &AuditColumns,
-) -> Result<()> {
+) -> Result<Option<tokio_postgres::Statement>> {
     if !audits.enabled || charges.level.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let stmt = c
         .prepare_cached(&format!(
@@ -292,8 +308,22 @@ pub(crate) async fn insert_charges<C: deadpool_postgres::GenericClient>(
              WHERE u.delta::numeric <> 0"
         ))
         .await?;
+    Ok(Some(stmt))
+}
+
+/// One INSERT of the engine's charges ([`prepare_charges`]), each row with its
+/// own call's audit.
+pub(crate) async fn insert_charges<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    stmt: Option<&tokio_postgres::Statement>,
+    charges: &Charges,
+    audits: &AuditColumns,
+) -> Result<()> {
+    let Some(stmt) = stmt else {
+        return Ok(());
+    };
     c.execute(
-        &stmt,
+        stmt,
         &[
             &charges.level,
             &charges.item,

@@ -16,6 +16,8 @@
 //!   (LEVEL_MAX, the level-removal lock protocol).
 //! - `idempotency`: a keyed call's key and result, stored at commit.
 //! - `ledger`: call options and the movement rows every write adds.
+//! - `pipeline`: transactions whose BEGIN and COMMIT share round trips with
+//!   their statements.
 //! - `write`: DTOs, inserts and SET clauses from validated rows.
 //! - `input`: input specs and validation into rows; `outcome`: results and
 //!   change events.
@@ -37,6 +39,7 @@ mod limits;
 mod migrate;
 mod movements;
 mod outcome;
+mod pipeline;
 mod quantity;
 mod reconcile;
 mod reservation_engine;

@@ -8,11 +8,12 @@ use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
 use crate::idempotency::{claim, held};
 use crate::input::{get_flag, get_quantity, get_text, shape, Row};
-use crate::ledger::{insert_charges, Audit, Charges};
+use crate::ledger::{insert_charges, prepare_charges, Audit, Charges};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
+use crate::pipeline::{PipelinedTx, IN_FAILED_TRANSACTION};
 use crate::quantity::add_in_domain;
 use crate::stock::{beyond_level, quantity_at};
-use crate::write::{insert_rows, raw_of};
+use crate::write::{dto, insert_rows, insert_statement, raw_of};
 use deadpool_postgres::Pool;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -57,9 +58,6 @@ pub(crate) fn reservation_error(
     ))
 }
 
-/// SQLSTATE of a statement sent after another one of its transaction failed.
-const IN_FAILED_TRANSACTION: &str = "25P02";
-
 /// One call's demand on one (item, location): (key, total, non-backorder part).
 type Demand = ((String, String), Decimal, Decimal);
 
@@ -93,24 +91,24 @@ fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
 /// A locked live level: id, available (stocked - reserved), reserved.
 type Locked = (String, Decimal, Decimal);
 
-/// Locks the live levels of `pairs` in id order (the crate's lock order).
+/// Locks the live levels of a group's (item, location) pairs in id order (the
+/// crate's lock order); [`lock_for_reserve`] runs it.
+const LOCK_FOR_RESERVE: &str = "SELECT l.id, l.inventory_item_id, l.location_id,
+        l.stocked_quantity - l.reserved_quantity, l.reserved_quantity
+ FROM inventory_level l
+ WHERE l.deleted_at IS NULL
+   AND (l.inventory_item_id, l.location_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ ORDER BY l.id FOR UPDATE";
+
+/// Runs [`LOCK_FOR_RESERVE`], prepared by the caller as `stmt`.
 async fn lock_for_reserve<C: deadpool_postgres::GenericClient>(
     c: &C,
+    stmt: &tokio_postgres::Statement,
     pairs: &[(String, String)],
 ) -> Result<HashMap<(String, String), Locked>> {
     let items: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
     let locs: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
-    let stmt = c
-        .prepare_cached(
-            "SELECT l.id, l.inventory_item_id, l.location_id,
-                    l.stocked_quantity - l.reserved_quantity, l.reserved_quantity
-             FROM inventory_level l
-             WHERE l.deleted_at IS NULL
-               AND (l.inventory_item_id, l.location_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-             ORDER BY l.id FOR UPDATE",
-        )
-        .await?;
-    c.query(&stmt, &[&items, &locs])
+    c.query(stmt, &[&items, &locs])
         .await?
         .iter()
         .map(|r| {
@@ -191,9 +189,30 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
             .map(|(d, call)| d.map(|_| created(vec![], vec![], call.was_array)))
             .collect());
     }
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let mut levels = lock_for_reserve(&tx, &pairs).await?;
+    let tx = PipelinedTx::new(pool.get().await?);
+    let out = decide_and_write(&tx, calls, demands, &pairs).await;
+    if tx.is_open() {
+        // Nothing accepted, or a failure: nothing of this group is kept.
+        let _ = tx.rollback().await;
+    }
+    out
+}
+
+/// [`reserve_group`]'s transaction on `tx`, in two round trips when no call
+/// has an idempotency key: BEGIN with the level locks, then the writes with
+/// COMMIT (pipeline.rs). A keyed group claims its keys between the writes and
+/// COMMIT. Leaves `tx` open when it commits nothing.
+async fn decide_and_write(
+    tx: &PipelinedTx,
+    calls: &[Call],
+    demands: Vec<Result<Vec<Demand>>>,
+    pairs: &[(String, String)],
+) -> Result<Vec<Result<Outcome>>> {
+    let c = tx.client();
+    let lock = c.prepare_cached(LOCK_FOR_RESERVE).await?;
+    let (begun, locked) = tokio::join!(tx.begin(), lock_for_reserve(c, &lock, pairs));
+    begun?;
+    let mut levels = locked?;
     // Each accepted call's movement rows: the level's reserved quantity right
     // after it, as `decide` leaves it for the next call of the group.
     let mut charges = Charges::default();
@@ -247,12 +266,17 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
             }
         }
     }
+    let keyed = calls.iter().any(|c| c.audit.key().is_some());
     let mut inserted: HashMap<String, Value> = HashMap::new();
+    // Set when the COMMIT went out with the writes and failed: the transaction's
+    // outcome is then unknown.
+    let mut commit_error: Option<Error> = None;
     if !accepted.is_empty() {
         // Postgres sums the accepted lines itself (exact numeric). The levels are
         // locked and `decide` judged them exactly (add_in_domain on the locked
         // values), so the new values are inside the domain without a SQL guard
-        // (which cost about 0.06 ms per call).
+        // (which cost about 0.06 ms per call). Every id is a level this
+        // transaction locked live, so each is updated exactly once.
         let new_reserved = "trim_scale(t.reserved_quantity + d.q)";
         let sql = format!(
             "WITH d AS (SELECT id, sum(q::numeric) AS q FROM unnest($1::text[], $2::text[]) AS u(id, q) GROUP BY id)
@@ -261,20 +285,33 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
              FROM d WHERE t.id = d.id",
             raw_of(new_reserved),
         );
-        let stmt = tx.prepare_cached(&sql).await?;
         let audits = Audit::columns(charge_audits.into_iter());
-        // Pipelined on one connection. When one statement fails, those after it
-        // fail too, as "transaction aborted" (25P02): the error to report is the
-        // first other one (an id given twice is the INSERT's unique violation).
-        let (updated, values, charged) = tokio::join!(
+        // All prepared before the flight, so that the statements go out in order
+        // and the COMMIT (when it goes with them) last.
+        let update = c.prepare_cached(&sql).await?;
+        let (insert_sql, insert_params) =
+            insert_statement(&RESERVATION_ITEM, &accepted, dto(&RESERVATION_ITEM));
+        let insert = c.prepare_cached(&insert_sql).await?;
+        let charge = prepare_charges(c, &charges, &audits).await?;
+        let (updated, values, charged, committed) = tokio::join!(
             async {
-                tx.execute(&stmt, &[&charge_ids, &charge_qs])
+                c.execute(&update, &[&charge_ids, &charge_qs])
                     .await
                     .map_err(Error::from)
             },
-            insert_rows(&tx, &RESERVATION_ITEM, &accepted),
-            insert_charges(&tx, &charges, &audits),
+            insert_rows(c, &insert, &insert_params, &accepted),
+            insert_charges(c, charge.as_ref(), &charges, &audits),
+            async {
+                match keyed {
+                    true => Ok(()),
+                    false => tx.commit().await,
+                }
+            },
         );
+        // When one statement fails, those after it fail too, as "transaction
+        // aborted" (25P02), and the COMMIT rolls back: the error to report is
+        // the first other one (an id given twice is the INSERT's unique
+        // violation).
         let errors = [
             updated.as_ref().err(),
             values.as_ref().err(),
@@ -288,16 +325,8 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
         {
             return Err((*e).clone());
         }
-        let (updated, values) = (updated?, values?);
-        let mut distinct = charge_ids.clone();
-        distinct.sort();
-        distinct.dedup();
-        if updated as usize != distinct.len() {
-            return Err(Error::unexpected(
-                "a locked inventory level was not updated",
-            ));
-        }
-        for v in values {
+        commit_error = committed.err();
+        for v in values? {
             inserted.insert(v["id"].as_str().unwrap_or_default().to_string(), v);
         }
     }
@@ -322,36 +351,36 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
             Ok(created(values, ids, call.was_array))
         })
         .collect();
-    let keys: Vec<(String, String, String, String)> = calls
-        .iter()
-        .zip(&results)
-        .filter_map(|(call, r)| {
-            let out = r.as_ref().ok()?;
-            let a = &call.audit;
-            Some((
-                a.key()?.to_string(),
-                a.method.to_string(),
-                a.request.clone()?,
-                out.to_json_string(),
-            ))
-        })
-        .collect();
-    if let Some(ttl) = calls
-        .iter()
-        .find(|c| c.audit.key().is_some())
-        .map(|c| c.audit.ttl_seconds)
-    {
+    if keyed && !accepted.is_empty() {
+        let keys: Vec<(String, String, String, String)> = calls
+            .iter()
+            .zip(&results)
+            .filter_map(|(call, r)| {
+                let out = r.as_ref().ok()?;
+                let a = &call.audit;
+                Some((
+                    a.key()?.to_string(),
+                    a.method.to_string(),
+                    a.request.clone()?,
+                    out.to_json_string(),
+                ))
+            })
+            .collect();
+        let ttl = calls
+            .iter()
+            .find_map(|c| c.audit.key().map(|_| c.audit.ttl_seconds))
+            .unwrap_or_default();
         // A key another call committed first (or given twice in this group)
         // fails the group: each call is retried alone and the repeat replays.
-        if !claim(&tx, ttl, &keys).await? {
+        if !claim(c, ttl, &keys).await? {
             return Err(held(&keys.first().map(|k| k.0.clone()).unwrap_or_default()));
         }
+        commit_error = tx.commit().await.err();
     }
-    if let Err(e) = tx.commit().await {
+    if let Some(e) = commit_error {
         // The COMMIT may have landed: retrying these calls alone would write
         // them twice (or report them refused), so each accepted call gets the
         // error and its outcome stays unknown, as for a lone call.
-        let e = Error::from(e);
         return Ok(results
             .into_iter()
             .map(|r| r.and_then(|_| Err(e.clone())))

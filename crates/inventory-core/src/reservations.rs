@@ -6,22 +6,22 @@
 
 use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
-use crate::idempotency::commit;
+use crate::idempotency::{commit, commit_pipelined};
 use crate::input::{
     get, get_flag, get_quantity, get_text, ids_of, one_or_many, parse_input, shape, strings_of,
-    InputSpec,
+    InputSpec, Row,
 };
 use crate::ledger::{insert_sql, pivot, Audit};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
+use crate::pipeline::{PipelinedTx, IN_FAILED_TRANSACTION};
 use crate::quantity::sql_level_fits;
 use crate::reservation_engine::{reservation_error, Call};
 use crate::service::InventoryService;
 use crate::sql::Params;
-use crate::stock::{beyond_level, quantity_at};
+use crate::stock::beyond_level;
 use crate::write::{dto, raw_of, set_clause};
-use rust_decimal::Decimal;
+use futures_util::future::join_all;
 use serde_json::Value;
-use std::collections::HashMap;
 
 static CREATE: InputSpec = InputSpec::create(&RESERVATION_ITEM);
 static UPDATE: InputSpec = InputSpec::update(&RESERVATION_ITEM);
@@ -44,6 +44,39 @@ async fn release<C: deadpool_postgres::GenericClient>(
     mode: Release,
     audit: &Audit,
 ) -> Result<(Vec<String>, Vec<String>)> {
+    let stmt = c.prepare_cached(&release_sql(cond, params, mode)).await?;
+    run_release(c, &stmt, params, audit).await
+}
+
+/// Runs a [`release_sql`] statement prepared as `stmt`: the reservation ids
+/// touched and the level ids updated, or the error of the problem it found
+/// (and then it changed nothing).
+async fn run_release<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    stmt: &tokio_postgres::Statement,
+    params: &Params,
+    audit: &Audit,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut refs = params.refs();
+    audit.extend(&mut refs);
+    let row = c.query_one(stmt, &refs).await?;
+    if let (Some(kind), Some(item), Some(loc)) = (
+        row.get::<_, Option<String>>(2),
+        row.get::<_, Option<String>>(3),
+        row.get::<_, Option<String>>(4),
+    ) {
+        return Err(match kind.as_str() {
+            "missing" => reservation_error(&[(item, loc)], None),
+            "short" => reservation_error(&[], Some((item, loc))),
+            _ => beyond_level("quantity", &item, &loc),
+        });
+    }
+    Ok((row.get(0), row.get(1)))
+}
+
+/// The statement of [`release`]: ids touched, level ids updated, and the
+/// problem found (`missing`, `short` or `beyond`) with its item and location.
+fn release_sql(cond: &str, params: &Params, mode: Release) -> String {
     let (pick, change, counted) = match mode {
         Release::HardDelete => (
             "TRUE",
@@ -58,7 +91,7 @@ async fn release<C: deadpool_postgres::GenericClient>(
              RETURNING t.id",
             "",
         ),
-        Release::Restore => return restore(c, cond, params, audit).await,
+        Release::Restore => return restore_sql(cond, params),
     };
     // Reservations and levels are locked whether or not this statement's
     // snapshot shows them live, and judged after the lock (whose row is the
@@ -69,7 +102,7 @@ async fn release<C: deadpool_postgres::GenericClient>(
     // that would leave a level unreadable (past 28 significant digits: reserved
     // 10^28 - 1 released by 0.25) changes nothing and says so.
     let new_reserved = "greatest(trim_scale(l.reserved_quantity - d.q), 0)";
-    let sql = format!(
+    format!(
         "WITH r0 AS MATERIALIZED (
            SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
                   t.line_item_id AS line, t.deleted_at IS NULL AS live
@@ -104,36 +137,20 @@ async fn release<C: deadpool_postgres::GenericClient>(
          ),
          mv AS ({insert})
          SELECT ARRAY(SELECT id FROM ch ORDER BY id), ARRAY(SELECT id FROM upd ORDER BY id),
-                (SELECT item FROM bad), (SELECT loc FROM bad)",
+                (SELECT 'beyond' FROM bad), (SELECT item FROM bad), (SELECT loc FROM bad)",
         raw = raw_of("lk.reserved"),
         fits = sql_level_fits("lk.stocked", "lk.reserved"),
         insert = insert_sql(&pivot(&moved_reserved("upd", "r.live")), params.0.len() + 1),
-    );
-    let stmt = c.prepare_cached(&sql).await?;
-    let mut refs = params.refs();
-    audit.extend(&mut refs);
-    let row = c.query_one(&stmt, &refs).await?;
-    if let (Some(item), Some(loc)) = (
-        row.get::<_, Option<String>>(2),
-        row.get::<_, Option<String>>(3),
-    ) {
-        return Err(beyond_level("quantity", &item, &loc));
-    }
-    Ok((row.get(0), row.get(1)))
+    )
 }
 
 /// Restores soft-deleted reservations as a create would make them: the level
 /// must be live and, unless the reservation allows backorder, have the
 /// quantity available; otherwise nothing is restored and the error says why
 /// (Medusa's messages). One statement: reservations locked, then levels.
-async fn restore<C: deadpool_postgres::GenericClient>(
-    c: &C,
-    cond: &str,
-    params: &Params,
-    audit: &Audit,
-) -> Result<(Vec<String>, Vec<String>)> {
+fn restore_sql(cond: &str, params: &Params) -> String {
     let new_reserved = "trim_scale(t.reserved_quantity + chk.total)";
-    let sql = format!(
+    format!(
         "WITH r0 AS MATERIALIZED (
            SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
                   t.line_item_id AS line,
@@ -179,23 +196,7 @@ async fn restore<C: deadpool_postgres::GenericClient>(
         raw = raw_of(new_reserved),
         fits = sql_level_fits("lk.stocked_quantity", "lk.reserved_quantity + d.total"),
         insert = insert_sql(&pivot(&moved_reserved("upd", "TRUE")), params.0.len() + 1),
-    );
-    let stmt = c.prepare_cached(&sql).await?;
-    let mut refs = params.refs();
-    audit.extend(&mut refs);
-    let row = c.query_one(&stmt, &refs).await?;
-    if let (Some(kind), Some(item), Some(loc)) = (
-        row.get::<_, Option<String>>(2),
-        row.get::<_, Option<String>>(3),
-        row.get::<_, Option<String>>(4),
-    ) {
-        return Err(match kind.as_str() {
-            "missing" => reservation_error(&[(item, loc)], None),
-            "short" => reservation_error(&[], Some((item, loc))),
-            _ => beyond_level("quantity", &item, &loc),
-        });
-    }
-    Ok((row.get(0), row.get(1)))
+    )
 }
 
 /// Movement rows (ledger::pivot source) of the levels `upd` (id, item, loc,
@@ -214,8 +215,8 @@ fn moved_reserved(upd: &str, counted: &str) -> String {
     )
 }
 
-/// A reservation that moves a level in an update: its id and line item.
-type Mover = (String, Option<String>);
+/// Most reservations an update call changes inside its levels' statement.
+const INLINE_UPDATES: usize = 32;
 
 /// Attempts a release by line item or location makes before giving up (`conflict`).
 const PREDICATE_PASSES: usize = 5;
@@ -260,183 +261,12 @@ impl InventoryService {
                 "Reservation item with id {dup} appears more than once in one update"
             )));
         }
-        let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        let stmt = tx
-            .prepare_cached(
-                "SELECT id, inventory_item_id, location_id, quantity, coalesce(allow_backorder, false),
-                        line_item_id
-                 FROM reservation_item WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR UPDATE",
-            )
-            .await?;
-        type Current = (String, String, Decimal, bool, Option<String>);
-        let current: HashMap<String, Current> = tx
-            .query(&stmt, &[&ids])
-            .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.get::<_, String>(0),
-                    (r.get(1), r.get(2), quantity_at(r, 3)?, r.get(4), r.get(5)),
-                ))
-            })
-            .collect::<Result<_>>()?;
-        let missing: Vec<&String> = ids.iter().filter(|i| !current.contains_key(*i)).collect();
-        if !missing.is_empty() {
-            return Err(Error::invalid(format!(
-                "Reservation item with id {} not found",
-                missing
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+        let tx = PipelinedTx::new(self.client().await?);
+        let out = update_in(&tx, &rows, &ids, was_array, audit).await;
+        if tx.is_open() {
+            let _ = tx.rollback().await;
         }
-        // Every reservation leaves its old level (-old quantity) and lands on its
-        // new one (+new quantity, checked against stock when it grows or moves
-        // without backorder). Postgres nets and checks these terms per level in
-        // exact numeric: a net term need not be a valid quantity on its own
-        // (0.25 -> 10^28 - 1 nets 10^28 - 1.25), only the level it leaves must be.
-        let (mut t_item, mut t_loc, mut t_q, mut t_guard) = (vec![], vec![], vec![], vec![]);
-        // Which reservations (and line items) move each level, for its movement row.
-        let mut movers: HashMap<(String, String), Vec<Mover>> = HashMap::new();
-        for r in &rows {
-            let id = get_text(r, "id").unwrap_or_default();
-            let (item, old_loc, old_q, old_bo, old_line) = &current[&id];
-            let line = match get(r, "line_item_id") {
-                Some(f) => f.text.clone(),
-                None => old_line.clone(),
-            };
-            let new_loc = get_text(r, "location_id").unwrap_or_else(|| old_loc.clone());
-            let new_q = get_quantity(r, "quantity").unwrap_or(*old_q);
-            let backorder = get_flag(r, "allow_backorder").unwrap_or(*old_bo);
-            let increases = new_loc != *old_loc || new_q > *old_q;
-            for (loc, q, guarded) in [
-                (old_loc.clone(), -*old_q, false),
-                (new_loc, new_q, increases && !backorder),
-            ] {
-                movers
-                    .entry((item.clone(), loc.clone()))
-                    .or_default()
-                    .push((id.clone(), line.clone()));
-                t_item.push(item.clone());
-                t_loc.push(loc);
-                t_q.push(q.to_string());
-                t_guard.push(guarded);
-            }
-        }
-        // Levels locked in id order (the crate's lock order), then one row per
-        // level the call moves, in first-mention order.
-        let new_reserved = "greatest(trim_scale(lk.reserved_quantity + d.q), 0)";
-        let sql = format!(
-            "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[])
-                        WITH ORDINALITY AS u(item, loc, q, guarded, n)),
-                  d AS (SELECT item, loc, sum(q::numeric) AS q, bool_or(guarded) AS guarded, min(n) AS n
-                        FROM u GROUP BY 1, 2),
-                  lk AS MATERIALIZED (
-                    SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity
-                    FROM inventory_level l
-                    WHERE l.deleted_at IS NULL AND (l.inventory_item_id, l.location_id) IN (SELECT item, loc FROM d)
-                    ORDER BY l.id FOR UPDATE)
-             SELECT d.item, d.loc, lk.id, d.q::text, d.q > 0,
-                    d.guarded AND d.q > 0 AND lk.stocked_quantity - lk.reserved_quantity < d.q,
-                    {fits}
-             FROM d LEFT JOIN lk ON lk.inventory_item_id = d.item AND lk.location_id = d.loc
-             WHERE d.q <> 0 ORDER BY d.n",
-            fits = sql_level_fits("lk.stocked_quantity", new_reserved),
-        );
-        let stmt = tx.prepare_cached(&sql).await?;
-        let moved = tx.query(&stmt, &[&t_item, &t_loc, &t_q, &t_guard]).await?;
-        // Errors in Medusa's precedence, as for creates: a missing level, then a
-        // shortage, then a level that would leave the quantity domain.
-        let pair = |m: &tokio_postgres::Row| (m.get::<_, String>(0), m.get::<_, String>(1));
-        let live = |m: &tokio_postgres::Row| m.get::<_, Option<String>>(2).is_some();
-        if let Some(m) = moved.iter().find(|m| !live(m) && m.get::<_, bool>(4)) {
-            let (item, loc) = pair(m);
-            return Err(Error::not_found(format!(
-                "Item {item} is not stocked at location {loc}"
-            )));
-        }
-        if let Some(m) = moved.iter().find(|m| live(m) && m.get::<_, bool>(5)) {
-            let (item, loc) = pair(m);
-            return Err(Error::not_allowed(format!(
-                "Not enough stock available for item {item} at location {loc}"
-            )));
-        }
-        if let Some(m) = moved.iter().find(|m| live(m) && !m.get::<_, bool>(6)) {
-            let (item, loc) = pair(m);
-            return Err(beyond_level("quantity", &item, &loc));
-        }
-        // A release from a level that no longer exists has nothing to give back.
-        let (mut level_ids, mut level_deltas, mut by_res, mut by_line) =
-            (vec![], vec![], vec![], vec![]);
-        for m in &moved {
-            let Some(id) = m.get::<_, Option<String>>(2) else {
-                continue;
-            };
-            let who = movers.get(&pair(m)).map(Vec::as_slice).unwrap_or_default();
-            let mut res: Vec<&String> = who.iter().map(|w| &w.0).collect();
-            res.dedup();
-            let lines: Vec<&Option<String>> = who.iter().map(|w| &w.1).collect();
-            level_ids.push(id);
-            level_deltas.push(m.get::<_, String>(3));
-            by_res.push((res.len() == 1).then(|| res[0].clone()));
-            by_line.push(match lines.first() {
-                Some(Some(l)) if lines.iter().all(|x| x.as_ref() == Some(l)) => Some(l.clone()),
-                _ => None,
-            });
-        }
-        if !level_ids.is_empty() {
-            // Never below zero, as in release(): a reservation from before its
-            // level was re-created must not drive the new level negative. The
-            // levels are locked: `o` reads their latest values.
-            let new_reserved = "greatest(trim_scale(t.reserved_quantity + u.q::numeric), 0)";
-            let moved =
-                "SELECT m.id AS level_id, m.inventory_item_id AS item, m.location_id AS loc,
-                                NULL AS old_s, NULL AS new_s, o.reserved_quantity AS old_r,
-                                m.reserved_quantity AS new_r, NULL AS old_i, NULL AS new_i,
-                                m.res AS reservation_item_id, m.line AS line_item_id
-                         FROM m JOIN o ON o.id = m.id";
-            let sql = format!(
-                "WITH o AS (SELECT id, reserved_quantity FROM inventory_level WHERE id = ANY($1)),
-                      m AS (UPDATE inventory_level t SET reserved_quantity = {new_reserved},
-                                   raw_reserved_quantity = {}, updated_at = now()
-                            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, q, res, line)
-                            WHERE t.id = u.id
-                            RETURNING t.id, t.inventory_item_id, t.location_id, t.reserved_quantity, u.res, u.line),
-                      mv AS ({})
-                 SELECT 1",
-                raw_of(new_reserved),
-                insert_sql(&pivot(moved), 5),
-            );
-            let stmt = tx.prepare_cached(&sql).await?;
-            let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                vec![&level_ids, &level_deltas, &by_res, &by_line];
-            audit.extend(&mut refs);
-            tx.execute(&stmt, &refs).await?;
-        }
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let mut params = Params::default();
-            let p = params.push(get_text(r, "id").unwrap_or_default());
-            let sets = set_clause(r, &["id"], &mut params);
-            let sql = format!(
-                "UPDATE reservation_item AS t SET {sets} WHERE t.id = {p} RETURNING {}",
-                dto(&RESERVATION_ITEM)
-            );
-            let stmt = tx.prepare_cached(&sql).await?;
-            out.push(
-                tx.query_one(&stmt, &params.refs())
-                    .await?
-                    .try_get::<_, Value>(0)?,
-            );
-        }
-        let ids = ids_in(&Value::Array(out.clone()));
-        let outcome = Outcome::from(shape(out, was_array))
-            .with(LEVEL, "updated", level_ids)
-            .with(RESERVATION, "updated", ids);
-        commit(tx, audit, &outcome).await?;
-        Ok(outcome)
+        out
     }
 
     /// Releases or restores the reservations whose `column` is one of
@@ -479,6 +309,12 @@ impl InventoryService {
             Release::SoftDelete => "t.deleted_at IS NULL",
             Release::Restore => "t.deleted_at IS NOT NULL",
         };
+        if !by_id && audit.key().is_none() {
+            drop(c);
+            return self
+                .release_pipelined(&cond, left, &params, mode, audit, outcome)
+                .await;
+        }
         let check =
             format!("SELECT EXISTS (SELECT 1 FROM reservation_item t WHERE ({cond}) AND {left})");
         for _ in 0..PREDICATE_PASSES {
@@ -496,6 +332,62 @@ impl InventoryService {
                 return Ok(out);
             }
             tx.rollback().await?;
+        }
+        Err(Error::new(
+            crate::error::ErrorType::Conflict,
+            "reservations kept arriving for this call; retry it",
+        ))
+    }
+
+    /// [`Self::release_by`] by line item or location for a call without a key,
+    /// in one round trip: BEGIN, the release, the look for rows that arrived
+    /// meanwhile and COMMIT go out together (pipeline.rs). The look fails its
+    /// statement when it finds some, so that Postgres turns the COMMIT into a
+    /// ROLLBACK and the call starts over, as in the keyed path.
+    async fn release_pipelined(
+        &self,
+        cond: &str,
+        left: &str,
+        params: &Params,
+        mode: Release,
+        audit: &Audit,
+        outcome: impl Fn(Vec<String>, Vec<String>) -> Outcome,
+    ) -> Result<Outcome> {
+        // A division by zero, not a constant one (which Postgres folds, and
+        // raises, while planning): the only way a plain statement can fail on
+        // a condition.
+        let look = format!(
+            "SELECT 1 / (NOT EXISTS (SELECT 1 FROM reservation_item t WHERE ({cond}) AND {left}))::int"
+        );
+        for _ in 0..PREDICATE_PASSES {
+            let tx = PipelinedTx::new(self.client().await?);
+            let c = tx.client();
+            // Prepared first, so that the four go out in order.
+            let release_stmt = c.prepare_cached(&release_sql(cond, params, mode)).await?;
+            let look_stmt = c.prepare_cached(&look).await?;
+            let look_params = params.refs();
+            let (begun, released, looked, committed) = tokio::join!(
+                tx.begin(),
+                run_release(c, &release_stmt, params, audit),
+                c.query_one(&look_stmt, &look_params),
+                tx.commit(),
+            );
+            begun?;
+            // A failed release failed the look after it, and its COMMIT rolled
+            // back; a release that found a problem changed nothing: either way
+            // its error is the call's, as in the keyed path.
+            let (done, levels) = released?;
+            match looked {
+                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO) => {
+                    // Something matching arrived: the COMMIT rolled back.
+                    committed?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+                Ok(_) => {}
+            }
+            committed?;
+            return Ok(outcome(done, levels));
         }
         Err(Error::new(
             crate::error::ErrorType::Conflict,
@@ -600,6 +492,237 @@ impl InventoryService {
         self.release_outcome("location_id", values, Release::SoftDelete, None, audit)
             .await
     }
+}
+
+/// [`InventoryService::update_reservation_items`]'s transaction on `tx`: one
+/// statement (below), with BEGIN and COMMIT in the same round trip
+/// (pipeline.rs). Leaves `tx` open when it commits nothing.
+async fn update_in(
+    tx: &PipelinedTx,
+    rows: &[Row],
+    ids: &[String],
+    was_array: bool,
+    audit: &Audit,
+) -> Result<Outcome> {
+    let c = tx.client();
+    // What each row changes that moves stock: NULL where it keeps the
+    // reservation's own value (the line item has a flag: it can be set to NULL).
+    let mut params = Params::default();
+    params.push(ids.to_vec());
+    params.push(
+        rows.iter()
+            .map(|r| get_text(r, "location_id"))
+            .collect::<Vec<_>>(),
+    );
+    params.push(
+        rows.iter()
+            .map(|r| get_quantity(r, "quantity").map(|q| q.to_string()))
+            .collect::<Vec<_>>(),
+    );
+    params.push(
+        rows.iter()
+            .map(|r| get_flag(r, "allow_backorder"))
+            .collect::<Vec<_>>(),
+    );
+    params.push(
+        rows.iter()
+            .map(|r| get(r, "line_item_id").and_then(|f| f.text.clone()))
+            .collect::<Vec<_>>(),
+    );
+    params.push(
+        rows.iter()
+            .map(|r| get(r, "line_item_id").is_some())
+            .collect::<Vec<_>>(),
+    );
+    let first_audit = audit.push_params(&mut params);
+    // Up to INLINE_UPDATES reservations are updated by the same statement;
+    // more go as statements of their own, after it.
+    let inline = rows.len() <= INLINE_UPDATES;
+    let mut updates = Vec::new();
+    let mut own = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let mut mine = Params::default();
+        let target = if inline { &mut params } else { &mut mine };
+        let p = target.push(get_text(r, "id").unwrap_or_default());
+        let sets = set_clause(r, &["id"], target);
+        let update = format!("UPDATE reservation_item AS t SET {sets} WHERE t.id = {p}");
+        let dto = dto(&RESERVATION_ITEM);
+        match inline {
+            true => updates.push(format!(
+                "r{i} AS ({update} AND NOT EXISTS (SELECT 1 FROM stop) RETURNING {dto} AS dto)"
+            )),
+            false => own.push((format!("{update} RETURNING {dto}"), mine)),
+        }
+    }
+    // One statement. The reservations are locked (in id order; looked up by id
+    // alone and judged live after the lock: with `deleted_at IS NULL` in the
+    // scan, the generic plan (pipeline.rs) on stale statistics walked every
+    // live reservation through a partial index, 2 ms at 8 000), then the
+    // levels they leave and land on (in id order: the crate's lock order).
+    // Every reservation leaves its old level (-old quantity) and lands on its
+    // new one (+new quantity, checked against stock when it grows or moves
+    // without backorder). Postgres nets and checks these terms per level in
+    // exact numeric: a net term need not be a valid quantity on its own
+    // (0.25 -> 10^28 - 1 nets 10^28 - 1.25), only the level it leaves must be.
+    // Unless a reservation is missing or a level fails, the levels move (never
+    // below zero, as in release(): a reservation from before its level was
+    // re-created must not drive the new level negative), their movement rows
+    // are written (naming the one reservation, and line item, that moved the
+    // level, if one did) and the reservations are updated. Otherwise nothing
+    // is written, and the statement says why, in Medusa's precedence: missing
+    // reservations, a missing level, a shortage, a level that would leave the
+    // quantity domain (first-mentioned first).
+    let fits_after = "greatest(trim_scale(lk.reserved_quantity + d.q), 0)";
+    let new_reserved = "greatest(trim_scale(t.reserved_quantity + chk.q), 0)";
+    let moved = "SELECT m.id AS level_id, m.inventory_item_id AS item, m.location_id AS loc,
+                        NULL AS old_s, NULL AS new_s, m.old_r, m.reserved_quantity AS new_r,
+                        NULL AS old_i, NULL AS new_i, w.res AS reservation_item_id, w.line AS line_item_id
+                 FROM m LEFT JOIN w ON w.item = m.inventory_item_id AND w.loc = m.location_id";
+    let sql = format!(
+        "WITH i AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::bool[])
+                    WITH ORDINALITY AS i(id, loc, q, bo, line, has_line, n)),
+              cur0 AS MATERIALIZED (
+                SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
+                       coalesce(t.allow_backorder, false) AS bo, t.line_item_id AS line,
+                       t.deleted_at IS NULL AS live
+                FROM reservation_item t WHERE t.id = ANY($1::text[])
+                ORDER BY t.id FOR UPDATE),
+              cur AS (SELECT * FROM cur0 WHERE live),
+              missing AS (SELECT i.id, i.n FROM i LEFT JOIN cur ON cur.id = i.id WHERE cur.id IS NULL),
+              nw AS (SELECT cur.id, cur.item, cur.loc AS old_loc, cur.q AS old_q,
+                            coalesce(i.loc, cur.loc) AS new_loc, coalesce(i.q::numeric, cur.q) AS new_q,
+                            coalesce(i.bo, cur.bo) AS new_bo,
+                            CASE WHEN i.has_line THEN i.line ELSE cur.line END AS line, i.n
+                     FROM i JOIN cur ON cur.id = i.id),
+              u AS (SELECT id, line, item, old_loc AS loc, -old_q AS q, false AS guarded, 2 * n - 1 AS n FROM nw
+                    UNION ALL
+                    SELECT id, line, item, new_loc, new_q,
+                           (new_loc <> old_loc OR new_q > old_q) AND NOT new_bo, 2 * n FROM nw),
+              d AS (SELECT item, loc, sum(q) AS q, bool_or(guarded) AS guarded, min(n) AS n
+                    FROM u GROUP BY 1, 2),
+              w AS (SELECT item, loc, CASE WHEN count(DISTINCT id) = 1 THEN min(id) END AS res,
+                           CASE WHEN count(line) = count(*) AND count(DISTINCT line) = 1 THEN min(line) END AS line
+                    FROM u GROUP BY 1, 2),
+              lk AS MATERIALIZED (
+                SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity
+                FROM inventory_level l
+                WHERE l.deleted_at IS NULL AND (l.inventory_item_id, l.location_id) IN (SELECT item, loc FROM d)
+                ORDER BY l.id FOR UPDATE),
+              chk AS MATERIALIZED (
+                SELECT d.item, d.loc, d.q, d.n, lk.id, lk.reserved_quantity AS old_r,
+                       CASE WHEN lk.id IS NULL THEN CASE WHEN d.q > 0 THEN 1 END
+                            WHEN d.guarded AND d.q > 0 AND lk.stocked_quantity - lk.reserved_quantity < d.q THEN 2
+                            WHEN NOT {fits} THEN 3 END AS problem
+                FROM d LEFT JOIN lk ON lk.inventory_item_id = d.item AND lk.location_id = d.loc
+                WHERE d.q <> 0),
+              bad AS (SELECT problem, item, loc FROM chk WHERE problem IS NOT NULL ORDER BY problem, n LIMIT 1),
+              stop AS (SELECT 1 FROM missing UNION ALL SELECT 1 FROM bad),
+              m AS (UPDATE inventory_level t SET reserved_quantity = {new_reserved},
+                           raw_reserved_quantity = {raw}, updated_at = now()
+                    FROM chk WHERE t.id = chk.id AND NOT EXISTS (SELECT 1 FROM stop)
+                    RETURNING t.id, t.inventory_item_id, t.location_id, chk.old_r, t.reserved_quantity, chk.n),
+              mv AS ({insert}){updates}
+         SELECT ARRAY(SELECT id FROM missing ORDER BY n),
+                (SELECT problem FROM bad), (SELECT item FROM bad), (SELECT loc FROM bad),
+                ARRAY(SELECT id FROM m ORDER BY n), jsonb_build_array({outs})",
+        fits = sql_level_fits("lk.stocked_quantity", fits_after),
+        raw = raw_of(new_reserved),
+        insert = insert_sql(&pivot(moved), first_audit),
+        updates = updates.iter().map(|u| format!(",\n              {u}")).collect::<String>(),
+        outs = (0..updates.len())
+            .map(|i| format!("(SELECT dto FROM r{i})"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    // Prepared before the flight, so that the statements go out in order.
+    let stmt = c.prepare_cached(&sql).await?;
+    let mut own_stmts = Vec::with_capacity(own.len());
+    for (sql, _) in &own {
+        own_stmts.push(c.prepare_cached(sql).await?);
+    }
+    let keyed = audit.key().is_some();
+    let refs = params.refs();
+    // With the reservations inline, BEGIN, the statement and COMMIT (unless a
+    // key is to be stored) are one round trip. When the statement refuses, it
+    // has written nothing: committing it then commits nothing.
+    let (begun, row, committed) = tokio::join!(tx.begin(), c.query_one(&stmt, &refs), async {
+        match inline && !keyed {
+            true => Some(tx.commit().await),
+            false => None,
+        }
+    });
+    begun?;
+    let row = row?;
+    let missing: Vec<String> = row.get(0);
+    if !missing.is_empty() {
+        return Err(Error::invalid(format!(
+            "Reservation item with id {} not found",
+            missing.join(", ")
+        )));
+    }
+    if let (Some(kind), Some(item), Some(loc)) = (
+        row.get::<_, Option<i32>>(1),
+        row.get::<_, Option<String>>(2),
+        row.get::<_, Option<String>>(3),
+    ) {
+        return Err(match kind {
+            1 => Error::not_found(format!("Item {item} is not stocked at location {loc}")),
+            2 => Error::not_allowed(format!(
+                "Not enough stock available for item {item} at location {loc}"
+            )),
+            _ => beyond_level("quantity", &item, &loc),
+        });
+    }
+    let level_ids: Vec<String> = row.get(4);
+    let mut out: Vec<Value> = match row.try_get::<_, Value>(5)? {
+        Value::Array(values) if inline => values,
+        _ => Vec::with_capacity(rows.len()),
+    };
+    let mut committed = committed;
+    if !inline {
+        // The reservations' own statements, and COMMIT unless a key is to be
+        // stored, in one round trip.
+        let (updated, done) = tokio::join!(
+            join_all(
+                own.iter()
+                    .zip(&own_stmts)
+                    .map(|((_, p), s)| async move { c.query_one(s, &p.refs()).await })
+            ),
+            async {
+                match keyed {
+                    true => None,
+                    false => Some(tx.commit().await),
+                }
+            },
+        );
+        committed = done;
+        // A failed statement fails those after it (25P02) and the COMMIT rolls
+        // back: report the first other error.
+        let updated: Vec<Result<tokio_postgres::Row>> = updated
+            .into_iter()
+            .map(|u| u.map_err(Error::from))
+            .collect();
+        let errors: Vec<&Error> = updated.iter().filter_map(|u| u.as_ref().err()).collect();
+        if let Some(e) = errors
+            .iter()
+            .find(|e| e.code.as_deref() != Some(IN_FAILED_TRANSACTION))
+            .or(errors.first())
+        {
+            return Err((*e).clone());
+        }
+        for u in updated {
+            out.push(u?.try_get::<_, Value>(0)?);
+        }
+    }
+    let ids = ids_in(&Value::Array(out.clone()));
+    let outcome = Outcome::from(shape(out, was_array))
+        .with(LEVEL, "updated", level_ids)
+        .with(RESERVATION, "updated", ids);
+    match committed {
+        Some(done) => done?,
+        None => commit_pipelined(tx, audit, &outcome).await?,
+    }
+    Ok(outcome)
 }
 
 fn reservation_keys(config: &Value, ids: Vec<String>) -> Value {

@@ -158,16 +158,16 @@ pub(crate) fn in_input_order(rows: &[Row], values: Vec<Value>) -> Result<Vec<Val
         .collect()
 }
 
-/// Inserts `rows` in one statement ([`insert_statement`]) and returns their
-/// DTOs in input order.
+/// Runs the INSERT of `rows` ([`insert_statement`] returning [`dto`]),
+/// prepared by the caller as `stmt` (so that it can be pipelined, see
+/// pipeline.rs), and returns their DTOs in input order.
 pub(crate) async fn insert_rows<C: GenericClient>(
     c: &C,
-    entity: &'static Entity,
+    stmt: &tokio_postgres::Statement,
+    params: &Params,
     rows: &[Row],
 ) -> Result<Vec<Value>> {
-    let (sql, params) = insert_statement(entity, rows, dto(entity));
-    let stmt = c.prepare_cached(&sql).await?;
-    let out = c.query(&stmt, &params.refs()).await?;
+    let out = c.query(stmt, &params.refs()).await?;
     let values = out
         .iter()
         .map(|r| r.try_get::<_, Value>(0))
