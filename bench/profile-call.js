@@ -449,7 +449,7 @@ async function partE2E(env) {
     const results = await interleave([
       { name: 'raw Sync round trip', fn: () => raw.roundTrip() },
       { name: 'pg SELECT 1', fn: () => pg.query({ name: 'select1', text: 'SELECT 1' }) },
-      { name: `pg same SQL (${captured.statements.length} statements, ${captured.roundTrips} round trips)`, fn: replay },
+      { name: `pg same SQL (${captured.statements.length} statements, ${captured.messages} round trips)`, fn: replay },
       { name: 'native no-DB call', fn: () => nativeHandle.call('createInventoryItems', '[[]]', null) },
       { name: 'native call (args pre-serialized)', fn: (i) => nativeHandle.call(c.method, payload(i), opts) },
       { name: 'facade (standalone InventoryService)', fn: (i) => c.call(env.standalone, i) },
@@ -468,7 +468,7 @@ async function partE2E(env) {
     const names = [
       'raw Sync round trip',
       'pg SELECT 1 (node-postgres)',
-      `pg same SQL (${captured.statements.length} statements, ${captured.roundTrips} round trips)`,
+      `pg same SQL (${captured.statements.length} statements, ${captured.messages} round trips)`,
       'native no-DB call',
       'native call (args pre-serialized)',
       'facade (standalone InventoryService)',

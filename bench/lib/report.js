@@ -317,15 +317,15 @@ function markdown(report, summary) {
   if (ours && ours.traffic) {
     L.push('## What our module sends per call')
     L.push('')
-    L.push('Taken off the wire (a proxy in front of Postgres) on the second call, statements already prepared. A round trip is a Sync or a simple query.')
+    L.push('Taken off the wire (a proxy in front of Postgres) on the second call, statements already prepared. A round trip is one wait for the server: messages (Syncs and simple queries, each answered by a ReadyForQuery) sent before the answers to the ones before them travel in the same round trip, as a pipelined transaction\'s BEGIN, statements and COMMIT do.')
     L.push('')
-    L.push('| operation | round trips | statements |')
-    L.push('|---|--:|---|')
+    L.push('| operation | round trips | messages | statements |')
+    L.push('|---|--:|--:|---|')
     for (const op of OPS) {
       const t = ours.traffic[op.key]
       if (!t) continue
-      if (t.error) L.push(`| ${op.label} | error | ${t.error} |`)
-      else L.push(`| ${op.label} | ${t.roundTrips} | ${t.statements.map((s) => '`' + s.slice(0, 60).replace(/\|/g, '\\|') + (s.length > 60 ? '…' : '') + '`').join('<br>')} |`)
+      if (t.error) L.push(`| ${op.label} | error | — | ${t.error} |`)
+      else L.push(`| ${op.label} | ${t.roundTrips} | ${t.messages ?? '—'} | ${t.statements.map((s) => '`' + s.slice(0, 60).replace(/\|/g, '\\|') + (s.length > 60 ? '…' : '') + '`').join('<br>')} |`)
     }
     L.push('')
   }

@@ -2,8 +2,10 @@
 // A TCP proxy in front of Postgres that reads what clients send (the frontend
 // side of the wire protocol) and forwards every byte unchanged. Used to see
 // which statements our addon sends for an operation, how many round trips an
-// operation takes (a Sync or a simple Query each), and to take the exact SQL
-// and parameters of a statement for pgbench. Not on any timed path.
+// operation takes (how many times it waits for the server's ReadyForQuery
+// before it sends again: statements pipelined in one flight are one round
+// trip), and to take the exact SQL and parameters of a statement for pgbench.
+// Not on any timed path.
 const net = require('node:net')
 
 const SSL_REQUEST = 80877103
@@ -53,10 +55,11 @@ function decodeParam(bytes, binary) {
 
 /** Parses frontend messages out of one connection's client->server stream. */
 class FrontendParser {
-  constructor(onMessage) {
+  constructor(onMessage, onSslRequest = () => {}) {
     this.buf = Buffer.alloc(0)
     this.started = false
     this.onMessage = onMessage
+    this.onSslRequest = onSslRequest
   }
   push(chunk) {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk
@@ -67,6 +70,7 @@ class FrontendParser {
         if (this.buf.length < len) return
         const code = this.buf.readInt32BE(4)
         this.buf = this.buf.subarray(len)
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) this.onSslRequest()
         if (code === SSL_REQUEST || code === GSSENC_REQUEST || code === CANCEL_REQUEST) continue
         this.started = true // StartupMessage
         continue
@@ -78,6 +82,34 @@ class FrontendParser {
       const body = this.buf.subarray(5, 1 + len)
       this.buf = this.buf.subarray(1 + len)
       this.onMessage(type, body)
+    }
+  }
+}
+
+/**
+ * Finds the ReadyForQuery messages in one connection's server->client stream
+ * (type byte and length framed, except the one-byte answer to an SSLRequest).
+ */
+class BackendParser {
+  constructor(onReady) {
+    this.buf = Buffer.alloc(0)
+    this.sslAnswers = 0
+    this.onReady = onReady
+  }
+  push(chunk) {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk
+    for (;;) {
+      if (this.sslAnswers > 0) {
+        if (this.buf.length < 1) return
+        this.sslAnswers--
+        this.buf = this.buf.subarray(1)
+        continue
+      }
+      if (this.buf.length < 5) return
+      const len = this.buf.readInt32BE(1)
+      if (this.buf.length < 1 + len) return
+      if (this.buf[0] === 0x5a) this.onReady()
+      this.buf = this.buf.subarray(1 + len)
     }
   }
 }
@@ -119,7 +151,8 @@ function parseMessage(type, body) {
 
 /**
  * Starts the proxy. Resolves to { port, url(base), events, mark(), since(mark), close() }.
- * events: every frontend message seen, in order, as { type, sql?, name?, statement?, params? }.
+ * events: every frontend message seen, in order, as { type, sql?, name?, statement?, params? },
+ * and each ReadyForQuery the server sent, as { type: 'Z', server: true }.
  */
 async function startTap(targetUrl) {
   const target = new URL(targetUrl)
@@ -132,14 +165,18 @@ async function startTap(targetUrl) {
     const upstream = net.connect(targetPort, host)
     sockets.add(client)
     sockets.add(upstream)
-    const parser = new FrontendParser((type, body) => {
-      const m = parseMessage(type, body)
-      // The unnamed statement ('') is the last one parsed without a name (per connection
-      // in Postgres; one connection per tap use here).
-      if (m.type === 'P') statements.set(m.name || '', m.sql)
-      if (m.type === 'B') m.sql = statements.get(m.statement || '')
-      events.push(m)
-    })
+    const backend = new BackendParser(() => events.push({ type: 'Z', server: true }))
+    const parser = new FrontendParser(
+      (type, body) => {
+        const m = parseMessage(type, body)
+        // The unnamed statement ('') is the last one parsed without a name (per connection
+        // in Postgres; one connection per tap use here).
+        if (m.type === 'P') statements.set(m.name || '', m.sql)
+        if (m.type === 'B') m.sql = statements.get(m.statement || '')
+        events.push(m)
+      },
+      () => backend.sslAnswers++
+    )
     client.on('data', (d) => {
       try {
         parser.push(d)
@@ -148,7 +185,14 @@ async function startTap(targetUrl) {
       }
       upstream.write(d)
     })
-    upstream.on('data', (d) => client.write(d))
+    upstream.on('data', (d) => {
+      try {
+        backend.push(d)
+      } catch (e) {
+        events.push({ type: '!', error: String(e) })
+      }
+      client.write(d)
+    })
     const end = () => {
       client.destroy()
       upstream.destroy()
@@ -179,17 +223,29 @@ async function startTap(targetUrl) {
 }
 
 /**
- * What one operation sent: round trips (Syncs plus simple Queries: each waits
- * for the server), and the statements in order (simple queries and executed
- * prepared statements).
+ * What one operation sent: round trips (each Sync or simple Query is answered
+ * by one ReadyForQuery; one sent while none is outstanding starts a round
+ * trip, one sent before the answers to those before it travels with them),
+ * the Syncs and simple Queries in all (`messages`), and the statements in order
+ * (simple queries and executed prepared statements).
  */
 function describeTraffic(events) {
-  const roundTrips = events.filter((e) => e.type === 'S' || e.type === 'Q').length
+  let outstanding = 0
+  let roundTrips = 0
+  let messages = 0
+  for (const e of events) {
+    if (e.type === 'Z' && e.server) outstanding = Math.max(0, outstanding - 1)
+    else if (e.type === 'S' || e.type === 'Q') {
+      if (outstanding === 0) roundTrips++
+      outstanding++
+      messages++
+    }
+  }
   const parses = events.filter((e) => e.type === 'P').length
   const statements = events
     .filter((e) => e.type === 'Q' || e.type === 'B')
     .map((e) => (e.sql || '?').replace(/\s+/g, ' ').trim())
-  return { roundTrips, parses, statements }
+  return { roundTrips, messages, parses, statements }
 }
 
 module.exports = { startTap, describeTraffic, decodeParam }
