@@ -15,7 +15,7 @@ jest.setTimeout(60000)
 
 // Our own additive tables (bookkeeping, the movement ledger, idempotency keys) and MikroORM's
 // migration log are not part of the module's schema: Medusa's tables are what must match.
-const IGNORED_TABLES = ['medusa_inventory_rs_schema', 'inventory_movement', 'inventory_idempotency_key', 'mikro_orm_migrations']
+const IGNORED_TABLES = ['medusa_inventory_rs_schema', 'medusa_inventory_rs_item_count', 'inventory_movement', 'inventory_idempotency_key', 'mikro_orm_migrations']
 
 let admin // raw pg client, no search_path: every query names its schema
 const schemas = []
@@ -174,6 +174,15 @@ describe('schema identity with @medusajs/inventory 2.21.2 migrations', () => {
     expect(ext.rows).toHaveLength(1)
     expect(ext.rows[0].ns).not.toBe(`"${medusaSchema}"`)
     expect(ext.rows[0].ns).not.toBe(medusaSchema)
+    // Additive: the triggers that keep the live item count, seeded with what Medusa wrote.
+    const triggers = await admin.query(
+      `SELECT tgname FROM pg_trigger WHERE tgrelid = format('%I.inventory_item', $1::text)::regclass AND starts_with(tgname, $2) ORDER BY 1`,
+      [medusaSchema, OWN_INDEX_PREFIX]
+    )
+    expect(triggers.rows.map((r) => r.tgname)).toEqual(['del', 'ins', 'trunc', 'upd'].map((k) => `${OWN_INDEX_PREFIX}item_count_${k}`))
+    const kept = await admin.query(`SELECT sum(delta)::int AS n FROM "${medusaSchema}".medusa_inventory_rs_item_count`)
+    const live = await admin.query(`SELECT count(*)::int AS n FROM "${medusaSchema}".inventory_item WHERE deleted_at IS NULL`)
+    expect(kept.rows[0].n).toBe(live.rows[0].n)
   })
 
   test("Medusa's migrator finds nothing to do on a schema we created", async () => {

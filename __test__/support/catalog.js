@@ -2,13 +2,16 @@
 // The catalog of one Postgres schema, for comparing schemas made by different
 // migrators (compat.test.js, scripts/medusa-versions.js).
 
-/** Our own additive indexes on Medusa's tables (migrate.rs: the trigram indexes for q). */
+/**
+ * Our own additive indexes and triggers on Medusa's tables (migrate.rs: the trigram index
+ * for q, the triggers that keep the live item count).
+ */
 const OWN_INDEX_PREFIX = 'medusa_inventory_rs_'
 
 /**
  * Tables, columns, indexes, constraints, sequences and triggers of `schema`, schema name
  * normalised; only tables for which `keep(table)` holds (sequences: by their owning table).
- * Our own indexes (OWN_INDEX_PREFIX) are left out: Medusa's schema never has them.
+ * Our own indexes and triggers (OWN_INDEX_PREFIX) are left out: Medusa's schema never has them.
  * `admin` is a connected pg client.
  */
 async function catalogOf(admin, schema, keep = () => true) {
@@ -62,7 +65,7 @@ async function catalogOf(admin, schema, keep = () => true) {
        WHERE c.relnamespace = $1::regnamespace AND NOT t.tgisinternal ORDER BY 2`,
       [schema]
     )
-  ).filter((r) => keep(r.table_name))
+  ).filter((r) => keep(r.table_name) && !r.tgname.startsWith(OWN_INDEX_PREFIX))
   return { tables, columns, indexes, constraints, sequences, triggers }
 }
 

@@ -118,6 +118,9 @@ pub struct Entity {
     /// Name of this module's trigram index over the searchable fields
     /// ([`Entity::search_expr`]; created by migrate.rs, used by `q` in sql.rs).
     pub search_index: Option<&'static str>,
+    /// Name of this module's table of live-row count deltas (migrate.rs keeps it
+    /// with triggers; an unfiltered listAndCount sums it instead of counting).
+    pub live_count: Option<&'static str>,
     pub computed: &'static [Computed],
     pub relations: &'static [Relation],
     /// Input fields accepted and dropped on purpose (Medusa strips them too).
@@ -221,6 +224,7 @@ pub static INVENTORY_ITEM: Entity = Entity {
     ],
     searchable: &["sku", "hs_code", "mid_code", "description", "title"],
     search_index: Some("medusa_inventory_rs_item_search_trgm"),
+    live_count: Some("medusa_inventory_rs_item_count"),
     computed: &[
         Computed {
             name: "stocked_quantity",
@@ -275,6 +279,7 @@ pub static INVENTORY_LEVEL: Entity = Entity {
     ],
     searchable: &[],
     search_index: None,
+    live_count: None,
     computed: &[Computed {
         name: "available_quantity",
         value: Derived::Available,
@@ -316,6 +321,7 @@ pub static RESERVATION_ITEM: Entity = Entity {
     ],
     searchable: &["description"],
     search_index: None,
+    live_count: None,
     computed: &[],
     relations: &[Relation {
         name: "inventory_item",
@@ -337,6 +343,7 @@ pub static INVENTORY_MOVEMENT: Entity = Entity {
     columns: &[col("id", Kind::Text), col("created_at", Kind::Timestamp)],
     searchable: &[],
     search_index: None,
+    live_count: None,
     computed: &[],
     relations: &[],
     ignored: &[],

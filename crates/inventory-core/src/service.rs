@@ -9,12 +9,12 @@ use crate::error::{Error, Result};
 use crate::input::{get, one_or_many, parse_input, FieldValue, InputSpec, Row, Typed};
 use crate::migrate::{self, quote_ident};
 use crate::reserver::{Grouping, Reserver};
-use crate::sql::{self, FindConfig, Params};
+use crate::sql::{self, Count, FindConfig, Params};
 use deadpool_postgres::{
     ClientWrapper, GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod,
 };
 use serde_json::Value;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -162,7 +162,19 @@ pub struct InventoryService {
     lost_at: Arc<AtomicU64>,
     epoch: Instant,
     cache_high_water: Arc<std::sync::atomic::AtomicUsize>,
+    /// Whether the item live count is kept (UNKNOWN until asked; see
+    /// `live_count_kept`), and whether a compaction of it is running.
+    live_count: AtomicU8,
+    compacting: Arc<AtomicBool>,
 }
+
+const UNKNOWN: u8 = 0;
+const KEPT: u8 = 1;
+const NOT_KEPT: u8 = 2;
+
+/// Live-count deltas (migrate.rs) an unfiltered count sums before it has them
+/// folded into one.
+const COMPACT_COUNT_AFTER: i64 = 64;
 
 impl std::fmt::Debug for InventoryService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -267,12 +279,16 @@ impl InventoryService {
             lost_at,
             epoch,
             cache_high_water: high_water,
+            live_count: AtomicU8::new(UNKNOWN),
+            compacting: Arc::new(AtomicBool::new(false)),
         })
     }
 
     pub async fn migrate(&self) -> Result<i32> {
         let mut client = self.client().await?;
-        migrate::migrate(&mut client, &self.schema).await
+        let version = migrate::migrate(&mut client, &self.schema).await?;
+        self.live_count.store(UNKNOWN, Ordering::Relaxed);
+        Ok(version)
     }
 
     pub async fn revert_migrations(&self) -> Result<()> {
@@ -349,29 +365,95 @@ impl InventoryService {
         config: &Value,
     ) -> Result<Value> {
         let cfg = sql::parse_config(entity, config)?;
-        let mut params = Params::default();
-        let sql = sql::select_sql(entity, filter, &cfg, true, &mut params)?;
         let c = self.client().await?;
+        let kept = match sql::live_count_table(entity, filter, &cfg) {
+            Some(table) if self.live_count_kept(&c, table).await? => Some(table),
+            _ => None,
+        };
+        let count_by = kept.map_or(Count::Scan, Count::Kept);
+        let mut params = Params::default();
+        let sql = sql::select_sql(entity, filter, &cfg, count_by, &mut params)?;
         let rows = query_list(&c, &sql, &params).await?;
         let mut count: i64 = rows.first().map(|r| r.get(1)).unwrap_or(0);
+        let mut parts: i64 = rows
+            .first()
+            .filter(|_| kept.is_some())
+            .map_or(0, |r| r.get(2));
         if rows.is_empty() && (cfg.skip.unwrap_or(0) > 0 || cfg.take == Some(0)) {
             // Paged past the end or asked for no rows (Medusa still counts them):
             // the window count is unavailable, count directly.
-            let mut cfg2 = cfg.clone();
-            cfg2.skip = None;
-            cfg2.take = None;
-            let mut p2 = Params::default();
-            let inner = sql::select_sql(entity, filter, &cfg2, false, &mut p2)?;
-            let row = c
-                .query_one(&format!("SELECT count(*) FROM ({inner}) s"), &p2.refs())
-                .await?;
+            let row = match kept {
+                Some(table) => {
+                    c.query_one(
+                        &format!("SELECT coalesce(sum(delta), 0)::bigint, count(*) FROM {table}"),
+                        &[],
+                    )
+                    .await?
+                }
+                None => {
+                    let mut cfg2 = cfg.clone();
+                    cfg2.skip = None;
+                    cfg2.take = None;
+                    let mut p2 = Params::default();
+                    let inner = sql::select_sql(entity, filter, &cfg2, Count::No, &mut p2)?;
+                    c.query_one(
+                        &format!("SELECT count(*), 0::bigint FROM ({inner}) s"),
+                        &p2.refs(),
+                    )
+                    .await?
+                }
+            };
             count = row.get(0);
+            parts = row.get(1);
+        }
+        if let (Some(table), true) = (kept, parts > COMPACT_COUNT_AFTER) {
+            self.compact_live_count(table);
         }
         let list = rows
             .iter()
             .map(|r| r.try_get::<_, Value>(0))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Value::Array(vec![Value::Array(list), Value::from(count)]))
+    }
+
+    /// Whether this schema keeps the live count in `table` (its triggers all in
+    /// place and enabled; migrate installs them). Asked once, and again after
+    /// each migrate.
+    async fn live_count_kept(&self, c: &ClientWrapper, table: &str) -> Result<bool> {
+        match self.live_count.load(Ordering::Relaxed) {
+            KEPT => return Ok(true),
+            NOT_KEPT => return Ok(false),
+            _ => {}
+        }
+        let kept: bool = c
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL AND (
+                   SELECT count(*) FROM pg_trigger
+                   WHERE tgrelid = to_regclass('inventory_item') AND tgname LIKE $1 || '\\_%'
+                     AND tgenabled IN ('O', 'A')) = 4",
+                &[&table],
+            )
+            .await?
+            .get(0);
+        self.live_count
+            .store(if kept { KEPT } else { NOT_KEPT }, Ordering::Relaxed);
+        Ok(kept)
+    }
+
+    /// Folds the live-count deltas (migrate.rs) on a connection of its own,
+    /// after the call that saw them pile up has returned; one at a time per
+    /// process, and a failure only leaves them for the next time.
+    fn compact_live_count(&self, table: &'static str) {
+        if self.compacting.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let (pool, busy) = (self.pool.clone(), self.compacting.clone());
+        tokio::spawn(async move {
+            if let Ok(c) = pool.get().await {
+                let _ = c.batch_execute(&migrate::compact_count_sql(table)).await;
+            }
+            busy.store(false, Ordering::Relaxed);
+        });
     }
 
     pub(crate) async fn retrieve(
@@ -408,7 +490,7 @@ pub(crate) async fn list_with(
     cfg: &FindConfig,
 ) -> Result<Vec<Value>> {
     let mut params = Params::default();
-    let sql = sql::select_sql(entity, filter, cfg, false, &mut params)?;
+    let sql = sql::select_sql(entity, filter, cfg, Count::No, &mut params)?;
     let rows = query_list(c, &sql, &params).await?;
     Ok(rows
         .iter()

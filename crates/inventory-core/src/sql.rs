@@ -690,12 +690,37 @@ pub(crate) fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindCon
     Ok(cfg)
 }
 
+/// Whether and how a list counts the rows its filter matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Count {
+    No,
+    /// `count(*)` over the filtered rows.
+    Scan,
+    /// The sum of the live-count table (migrate.rs) and how many rows it has:
+    /// for a filter that matches every live row ([`live_count_table`]).
+    Kept(&'static str),
+}
+
+/// The entity's live-count table when `filter` and `cfg` ask for every live
+/// row (no condition, deleted rows left out), so that the kept count is the
+/// count.
+pub(crate) fn live_count_table(
+    entity: &'static Entity,
+    filter: &Value,
+    cfg: &FindConfig,
+) -> Option<&'static str> {
+    let no_conditions = filter.is_null() || filter.as_object().is_some_and(|o| o.is_empty());
+    entity
+        .live_count
+        .filter(|_| no_conditions && !cfg.with_deleted)
+}
+
 /// A complete SELECT for list / listAndCount / retrieve.
 pub(crate) fn select_sql(
     entity: &'static Entity,
     filter: &Value,
     cfg: &FindConfig,
-    with_count: bool,
+    count: Count,
     params: &mut Params,
 ) -> Result<String> {
     let f = filter_sql(entity, filter, params)?;
@@ -724,10 +749,12 @@ pub(crate) fn select_sql(
     let order = order.join(", ");
     let filtered = format!("FROM {} t WHERE ({}){live}", entity.table, f.sql);
     // The count is its own aggregate, so it never builds a DTO for rows outside the page.
-    let count = if with_count {
-        format!(", (SELECT count(*) {filtered}) AS total")
-    } else {
-        String::new()
+    let count = match count {
+        Count::No => String::new(),
+        Count::Scan => format!(", (SELECT count(*) {filtered}) AS total"),
+        Count::Kept(table) => format!(
+            ", (SELECT coalesce(sum(delta), 0)::bigint FROM {table}) AS total, (SELECT count(*) FROM {table}) AS parts"
+        ),
     };
     let mut page = String::new();
     if let Some(take) = cfg.take {
@@ -900,14 +927,14 @@ mod tests {
             &json!({"take": 5, "order": {"sku": "desc"}}),
         )
         .unwrap();
-        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, false, &mut p).unwrap();
+        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, Count::No, &mut p).unwrap();
         assert!(sql.contains("AND t.deleted_at IS NULL"));
         assert!(
             sql.contains("ORDER BY t.sku DESC, t.id ASC LIMIT $1) t ORDER BY t.sku DESC"),
             "{sql}"
         );
         let cfg = parse_config(&INVENTORY_ITEM, &json!({"withDeleted": true})).unwrap();
-        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, false, &mut p).unwrap();
+        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, Count::No, &mut p).unwrap();
         assert!(!sql.contains("deleted_at IS NULL"));
     }
 
@@ -922,12 +949,12 @@ mod tests {
         )
         .unwrap();
         let mut p = Params::default();
-        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, false, &mut p).unwrap();
+        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, Count::No, &mut p).unwrap();
         assert!(sql.contains("'sku', t.sku"));
         assert!(sql.contains("'location_levels'"));
         assert!(!sql.contains("'title'"));
         let bad = parse_config(&INVENTORY_ITEM, &json!({"select": ["password"]})).unwrap();
-        assert!(select_sql(&INVENTORY_ITEM, &json!({}), &bad, false, &mut p).is_err());
+        assert!(select_sql(&INVENTORY_ITEM, &json!({}), &bad, Count::No, &mut p).is_err());
         assert!(parse_config(
             &INVENTORY_ITEM,
             &json!({"select": ["location_levels.nope.x"]})
@@ -947,7 +974,7 @@ mod tests {
         assert_eq!(item.1.fields, Some(vec!["sku".to_string()]));
         assert!(item.1.relations[0].1.star);
         let mut p = Params::default();
-        let sql = select_sql(&INVENTORY_LEVEL, &json!({}), &cfg, false, &mut p).unwrap();
+        let sql = select_sql(&INVENTORY_LEVEL, &json!({}), &cfg, Count::No, &mut p).unwrap();
         assert!(
             sql.contains("FROM inventory_level r1 WHERE r1.inventory_item_id = r0.id"),
             "{sql}"
