@@ -220,37 +220,50 @@ async function runOpWithFloor(op, svc, env, pg, floor, extra = []) {
 }
 
 /**
- * What the search index (and its statistics) costs creates: createInventoryItems
- * of 1 and of 1000 on the standalone service, on our schema and on a copy made
- * by the same migrate with the index dropped, interleaved. Disk is in the scale part.
+ * What our additive objects on inventory_item cost creates: the search index (and its
+ * statistics), and the triggers that keep the live item count. createInventoryItems of
+ * 1 and of 1000 on the standalone service, on our schema and on copies made by the same
+ * migrate with the index dropped, and with the count triggers dropped, interleaved.
+ * Disk is in the scale part.
  */
 async function searchIndexCost(env) {
   const { InventoryService } = require('medusa-inventory-rs')
   const bare = `${cfg.schema}_noindex`
+  const nocount = `${cfg.schema}_nocount`
   const withIndex = await InventoryService.connect({ url: cfg.url, schema: cfg.schema, maxConnections: 2 })
   const without = await InventoryService.connect({ url: cfg.url, schema: bare, maxConnections: 2 })
+  const noCount = await InventoryService.connect({ url: cfg.url, schema: nocount, maxConnections: 2 })
   const sql = await sqlClient()
   try {
     await without.migrate()
     await sql.query(`DROP INDEX "${bare}".medusa_inventory_rs_item_search_trgm`)
     await sql.query(`DROP STATISTICS IF EXISTS "${bare}".medusa_inventory_rs_item_search_trgm_stats`)
+    await noCount.migrate()
+    for (const k of ['ins', 'del', 'upd', 'trunc']) await sql.query(`DROP TRIGGER medusa_inventory_rs_item_count_${k} ON "${nocount}".inventory_item`)
     const out = {}
     for (const op of OPS.filter((o) => o.key.startsWith('createInventoryItems'))) {
       const shape = opShape(op)
       const lanes = []
-      for (const [key, svc] of [['with', withIndex], ['without', without]]) {
+      for (const [key, svc] of [['with', withIndex], ['without', without], ['without_count', noCount]]) {
         const venv = { ...env, tag: `${env.tag}-idx${key}`, round: 'index' }
         lanes.push({ key, ctx: await op.prepare(svc, shape.n, venv), call: (ctx, i) => op.call(svc, ctx, i, venv) })
       }
       const r = await interleaved(lanes, shape)
-      out[op.key] = { label: op.label, ...r, with_over_without_p50: round(r.with.p50 / r.without.p50, 2) }
-      log(`search index cost, ${op.label}: p50 with ${r.with.p50} / without ${r.without.p50} ms`)
+      out[op.key] = {
+        label: op.label,
+        ...r,
+        with_over_without_p50: round(r.with.p50 / r.without.p50, 2),
+        with_over_without_count_p50: round(r.with.p50 / r.without_count.p50, 2),
+      }
+      log(`search index and count cost, ${op.label}: p50 with both ${r.with.p50} / without the index ${r.without.p50} / without the count triggers ${r.without_count.p50} ms`)
     }
     return out
   } finally {
     await withIndex.close()
     await without.close()
+    await noCount.close()
     await sql.query(`DROP SCHEMA IF EXISTS "${bare}" CASCADE`)
+    await sql.query(`DROP SCHEMA IF EXISTS "${nocount}" CASCADE`)
     await sql.end()
   }
 }
