@@ -9,7 +9,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { fork, execFileSync } = require('node:child_process')
 const db = require('./lib/db')
-const { writeFloors } = require('./lib/pgbench')
+const { writeFloors, scaleReadFloor } = require('./lib/pgbench')
 const { buildReport } = require('./lib/report')
 
 const HELP = `usage: node bench.js [options]   (npm run bench -- [options])
@@ -317,6 +317,9 @@ async function main() {
         }
       }
       if (args['scale-ours-only']) scale.note = 'peer not run on the scale data set (--scale-ours-only)'
+      if (!args['no-pgbench']) {
+        scale.pgbench_available = await scaleReadFloor({ url, schema: schema('scale'), items: scaleItems, seconds: smoke ? 1 : profile.pgbenchSeconds || 5, log })
+      }
     }
 
     const load1 = os.loadavg()

@@ -217,4 +217,31 @@ async function writeFloors({ InventoryService, url, schema, profile, log }) {
   return out
 }
 
-module.exports = { findPgbench, writeFloors, scriptFor }
+/**
+ * The scale read's floor outside Node: pgbench (libpq, prepared) running the
+ * availability SELECT of floors.js for a random one of `items` seeded items over
+ * the five scale locations, one client. What the server itself answers in, p50 and
+ * p99, with no JavaScript event loop in the way.
+ */
+async function scaleReadFloor({ url, schema, items, seconds, log }) {
+  const pg = findPgbench()
+  if (!pg.bin) return { available: false, reason: pg.reason }
+  const id = "'iitem_scale_' || lpad(:g::text, 7, '0')"
+  const locs = "'{sloc_scale_1,sloc_scale_2,sloc_scale_3,sloc_scale_4,sloc_scale_5}'::text[]"
+  const script = `\\set g random(1, ${items})
+SELECT EXISTS (SELECT 1 FROM inventory_item WHERE id = ${id} AND deleted_at IS NULL) AS found,
+  coalesce(sum(stocked_quantity - reserved_quantity), 0)::text AS available
+  FROM inventory_level WHERE inventory_item_id = ${id} AND location_id = ANY(${locs}) AND deleted_at IS NULL;
+`
+  const what = `the availability SELECT (5 locations) for a random one of ${items} items, 1 client (libpq, prepared)`
+  try {
+    const r = { what, ...(await runScript(pg, { url, schema, name: 'scale_available', script, clients: 1, latencies: true, seconds })) }
+    log(`[pgbench] ${what}: ${r.tps} tps, p50 ${r.p50} ms, p99 ${r.p99} ms`)
+    return { available: true, ...r }
+  } catch (e) {
+    log(`[pgbench] ${what}: FAILED ${e.message}`)
+    return { available: true, what, error: e.message }
+  }
+}
+
+module.exports = { findPgbench, writeFloors, scriptFor, scaleReadFloor }

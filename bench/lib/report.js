@@ -292,6 +292,15 @@ function markdown(report, summary) {
     L.push(
       '³ Measured in our process, in alternating chunks with ours: for the two reads the same SQL as their floors above, with the same random items; for the count and the sku search our own statement (the search with a fresh sku each call), by node-postgres.'
     )
+    const pa = scale.pgbench_available
+    if (pa && pa.available) {
+      L.push('')
+      L.push(
+        pa.error
+          ? `pgbench, ${pa.what}: failed (${pa.error}).`
+          : `Outside Node, pgbench ran ${pa.what}: p50 ${fmt(pa.p50)} ms, p99 ${fmt(pa.p99)} ms (${fmt(pa.tps)} tps). Against the same statement's p99 from node-postgres above, the difference is what a Node process adds on this machine.`
+      )
+    }
     L.push('')
   }
 
