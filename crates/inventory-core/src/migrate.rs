@@ -205,7 +205,9 @@ fn search_index_sql() -> String {
 /// the sum in any snapshot is that snapshot's count of live items. Rows are
 /// only inserted, so writers never wait on each other; [`compact_count_sql`]
 /// folds them into one from time to time. Installed once (under a lock that
-/// holds writers off while it counts what is there), then left alone; the
+/// holds writers off while it counts what is there); each later migrate
+/// compares the kept count with a count of the items (one snapshot) and counts
+/// afresh, with a warning, when they differ (rows written with triggers off). The
 /// triggers and functions are named `medusa_inventory_rs_…`, additive like
 /// the search index.
 fn live_count_sql(schema: &str) -> String {
@@ -216,11 +218,17 @@ fn live_count_sql(schema: &str) -> String {
     let s = quote_ident(schema);
     format!(
         r#"DO $do$
+    DECLARE kept bigint; live bigint;
     BEGIN
       IF to_regclass('{name}') IS NOT NULL AND (
            SELECT count(*) FROM pg_trigger
            WHERE tgrelid = 'inventory_item'::regclass AND tgname LIKE '{name}\_%') = 4 THEN
-        RETURN;
+        SELECT (SELECT coalesce(sum(delta), 0) FROM {name}),
+               (SELECT count(*) FROM inventory_item WHERE deleted_at IS NULL) INTO kept, live;
+        IF kept = live THEN
+          RETURN;
+        END IF;
+        RAISE WARNING 'medusa-inventory-rs: the kept count of live items was % but % are live (rows written with triggers off?); counted afresh', kept, live;
       END IF;
       LOCK TABLE inventory_item IN SHARE ROW EXCLUSIVE MODE;
       CREATE TABLE IF NOT EXISTS {name} (delta bigint NOT NULL);
