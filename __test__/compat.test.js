@@ -174,6 +174,13 @@ describe('schema identity with @medusajs/inventory 2.21.2 migrations', () => {
     expect(ext.rows).toHaveLength(1)
     expect(ext.rows[0].ns).not.toBe(`"${medusaSchema}"`)
     expect(ext.rows[0].ns).not.toBe(medusaSchema)
+    // Additive: soft-deleted levels by item and location (Medusa's level indexes cover live rows only).
+    const levelIndexes = await admin.query(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'inventory_level' AND starts_with(indexname, $2)`,
+      [medusaSchema, OWN_INDEX_PREFIX]
+    )
+    expect(levelIndexes.rows.map((r) => r.indexname)).toEqual([`${OWN_INDEX_PREFIX}level_deleted_item`])
+    expect(levelIndexes.rows[0].indexdef).toMatch(/\(inventory_item_id, location_id\) WHERE \(deleted_at IS NOT NULL\)$/)
     // Additive: the triggers that keep the live item count, seeded with what Medusa wrote.
     const triggers = await admin.query(
       `SELECT tgname FROM pg_trigger WHERE tgrelid = format('%I.inventory_item', $1::text)::regclass AND starts_with(tgname, $2) ORDER BY 1`,

@@ -4,7 +4,7 @@
 
 /**
  * Our own additive indexes and triggers on Medusa's tables (migrate.rs: the trigram index
- * for q, the triggers that keep the live item count).
+ * for q, soft-deleted levels by item, the triggers that keep the live item count).
  */
 const OWN_INDEX_PREFIX = 'medusa_inventory_rs_'
 

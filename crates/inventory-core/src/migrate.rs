@@ -196,6 +196,16 @@ fn search_index_sql() -> String {
     )
 }
 
+/// Soft-deleted levels by item and location. Medusa's level indexes are all
+/// partial on live rows, so a lookup that must also lock the soft-deleted
+/// levels of an item (a release by line item, an item's delete) walked every
+/// soft-deleted level through `IDX_inventory_level_deleted_at`: with 100 000 of
+/// them a release took 10.7 ms instead of 0.9. Partial on deleted rows, it
+/// costs nothing while levels stay live. Additive, named `medusa_inventory_rs_…`.
+const DELETED_LEVELS_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS medusa_inventory_rs_level_deleted_item
+    ON inventory_level (inventory_item_id, location_id) WHERE deleted_at IS NOT NULL";
+
 /// The live-item count for an unfiltered listAndCountInventoryItems: counting
 /// a million items is a scan of them all (about 110 ms here, however it is
 /// planned), so Postgres keeps the count instead. A table of this module's own
@@ -328,6 +338,7 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<i32> {
         .await?;
     }
     tx.batch_execute(&search_index_sql()).await?;
+    tx.batch_execute(DELETED_LEVELS_INDEX).await?;
     tx.batch_execute(&live_count_sql(schema)).await?;
     tx.commit().await?;
     Ok(SCHEMA_VERSION)
