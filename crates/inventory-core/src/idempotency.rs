@@ -69,6 +69,24 @@ pub(crate) async fn claim<C: GenericClient>(
     Ok(n as usize == keys.len())
 }
 
+/// Stores the call's key (if any) with its response in the caller's
+/// transaction; a key another call committed first is refused (`conflict`),
+/// and the caller must then roll back.
+async fn claim_call<C: GenericClient>(c: &C, audit: &Audit, out: &Outcome) -> Result<()> {
+    if let (Some(key), Some(request)) = (audit.key(), audit.request.as_deref()) {
+        let row = (
+            key.to_string(),
+            audit.method.to_string(),
+            request.to_string(),
+            out.to_json_string(),
+        );
+        if !claim(c, audit.ttl_seconds, &[row]).await? {
+            return Err(held(key));
+        }
+    }
+    Ok(())
+}
+
 /// Commits `tx` with the call's key (if any) and response; a key another
 /// call committed first is refused (`conflict`) and nothing is applied.
 pub(crate) async fn commit(
@@ -76,34 +94,14 @@ pub(crate) async fn commit(
     audit: &Audit,
     out: &Outcome,
 ) -> Result<()> {
-    if let (Some(key), Some(request)) = (audit.key(), audit.request.as_deref()) {
-        let row = (
-            key.to_string(),
-            audit.method.to_string(),
-            request.to_string(),
-            out.to_json_string(),
-        );
-        if !claim(&tx, audit.ttl_seconds, &[row]).await? {
-            return Err(held(key));
-        }
-    }
+    claim_call(&tx, audit, out).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// [`commit`] for a [`PipelinedTx`].
+/// [`commit`] for a [`PipelinedTx`] (left open when the key is refused).
 pub(crate) async fn commit_pipelined(tx: &PipelinedTx, audit: &Audit, out: &Outcome) -> Result<()> {
-    if let (Some(key), Some(request)) = (audit.key(), audit.request.as_deref()) {
-        let row = (
-            key.to_string(),
-            audit.method.to_string(),
-            request.to_string(),
-            out.to_json_string(),
-        );
-        if !claim(tx.client(), audit.ttl_seconds, &[row]).await? {
-            return Err(held(key));
-        }
-    }
+    claim_call(tx.client(), audit, out).await?;
     tx.commit().await
 }
 
