@@ -14,12 +14,24 @@
 //! ROLLBACK. So a caller that pipelines its COMMIT checks the statements'
 //! results first: the transaction committed only if all of them succeeded.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use deadpool_postgres::Client;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// SQLSTATE of a statement sent after another one of its transaction failed.
-pub(crate) const IN_FAILED_TRANSACTION: &str = "25P02";
+const IN_FAILED_TRANSACTION: &str = "25P02";
+
+/// The error to report for a flight of statements (in the order they were
+/// sent): the first that is not "transaction aborted" (25P02), which only
+/// echoes an earlier failure; None when all succeeded.
+pub(crate) fn flight_error<'a>(errors: impl IntoIterator<Item = &'a Error>) -> Option<Error> {
+    let errors: Vec<&Error> = errors.into_iter().collect();
+    errors
+        .iter()
+        .find(|e| e.code.as_deref() != Some(IN_FAILED_TRANSACTION))
+        .or(errors.first())
+        .map(|e| (*e).clone())
+}
 
 /// An explicit transaction on a pooled connection. If it is dropped while
 /// open (an early return, a panic), its connection is closed rather than

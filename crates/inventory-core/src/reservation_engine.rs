@@ -10,7 +10,7 @@ use crate::idempotency::{claim, held};
 use crate::input::{get_flag, get_quantity, get_text, shape, Row};
 use crate::ledger::{insert_charges, prepare_charges, Audit, Charges};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
-use crate::pipeline::{PipelinedTx, IN_FAILED_TRANSACTION};
+use crate::pipeline::{flight_error, PipelinedTx};
 use crate::quantity::add_in_domain;
 use crate::stock::{beyond_level, quantity_at};
 use crate::write::{dto, insert_rows, insert_statement, raw_of};
@@ -317,13 +317,8 @@ async fn decide_and_write(
             values.as_ref().err(),
             charged.as_ref().err(),
         ];
-        if let Some(e) = errors
-            .iter()
-            .flatten()
-            .find(|e| e.code.as_deref() != Some(IN_FAILED_TRANSACTION))
-            .or_else(|| errors.iter().flatten().next())
-        {
-            return Err((*e).clone());
+        if let Some(e) = flight_error(errors.into_iter().flatten()) {
+            return Err(e);
         }
         commit_error = committed.err();
         for v in values? {

@@ -13,7 +13,7 @@ use crate::input::{
 };
 use crate::ledger::{insert_sql, pivot, Audit};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
-use crate::pipeline::{PipelinedTx, IN_FAILED_TRANSACTION};
+use crate::pipeline::{flight_error, PipelinedTx};
 use crate::quantity::sql_level_fits;
 use crate::reservation_engine::{reservation_error, Call};
 use crate::service::InventoryService;
@@ -702,13 +702,8 @@ async fn update_in(
             .into_iter()
             .map(|u| u.map_err(Error::from))
             .collect();
-        let errors: Vec<&Error> = updated.iter().filter_map(|u| u.as_ref().err()).collect();
-        if let Some(e) = errors
-            .iter()
-            .find(|e| e.code.as_deref() != Some(IN_FAILED_TRANSACTION))
-            .or(errors.first())
-        {
-            return Err((*e).clone());
+        if let Some(e) = flight_error(updated.iter().filter_map(|u| u.as_ref().err())) {
+            return Err(e);
         }
         for u in updated {
             out.push(u?.try_get::<_, Value>(0)?);
