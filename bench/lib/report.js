@@ -273,6 +273,13 @@ function markdown(report, summary) {
         `Then our \`migrate()\` built the search index for \`q\` on the seeded table in ${si.build_seconds} s (with its statistics, and the drift check of the first 100 000 levels): ${si.indexes.map((x) => `\`${x.name}\` ${x.mb} MB`).join(', ')}, beside a ${si.table_mb} MB table and ${si.medusa_indexes_mb} MB of Medusa's own indexes on it.`
       )
     }
+    const st = scale.settle && (scale.settle.ours || scale.settle.peer)
+    if (st) {
+      const mb = typeof st.prewarmed_mb === 'number' ? `its ${st.prewarmed_mb} MB of tables and indexes read once into the OS page cache (\`pg_prewarm\` 'read'; shared_buffers as the server has them)` : st.prewarmed_mb
+      L.push(
+        `Before each module's reads: ${st.checkpoint === true ? 'a CHECKPOINT (no spread checkpoint of the seed under the measurement)' : `CHECKPOINT ${st.checkpoint}`}, and ${mb}. ${scale.sampling ? `Each read is warmed up with ${scale.sampling.warmup} calls; the point reads take up to ${scale.sampling.point_iterations} samples each, the lists ${scale.sampling.list_iterations}.` : ''}`
+      )
+    }
     L.push('')
     L.push('| read | ours p50 | ours p99 | peer p50 | peer p99 | peer/ours | floor p50 / p99³ | ours/floor | goal |')
     L.push('|---|--:|--:|--:|--:|--:|--:|--:|---|')

@@ -726,6 +726,9 @@ async function scaleReads(svc) {
   const any = () => 1 + Math.floor(r() * N)
   const allLocs = [1, 2, 3, 4, 5].map((l) => `sloc_scale_${l}`)
   const sku = () => `SCALE-${String(any()).padStart(7, '0')}`
+  // Point reads (whose goal is a p99) take profile.scalePointIterations samples, lists scaleIterations.
+  const point = new Set(['retrieveAvailableQuantity', 'confirmInventory'])
+  const warmup = profile.scaleWarmup ?? 3
   const ops = [
     ['retrieveAvailableQuantity', 'retrieveAvailableQuantity (5 locations)', () => svc.retrieveAvailableQuantity(id(any()), allLocs)],
     ['confirmInventory', 'confirmInventory (1 location)', () => svc.confirmInventory(id(any()), [allLocs[0]], 1)],
@@ -766,15 +769,15 @@ async function scaleReads(svc) {
               { key: 'ours', ctx: null, call: () => call() },
               { key: 'floor', ctx: null, call: () => f.call() },
             ],
-            { iterations: profile.scaleIterations, warmup: Math.min(3, profile.warmup) }
+            { iterations: point.has(key) ? profile.scalePointIterations : profile.scaleIterations, warmup }
           )
           out[key] = { label, ...t.ours, floor: { what: f.what, ...t.floor } }
           log(`scale ${label}: p50 ${t.ours.p50} ms, p99 ${t.ours.p99} ms (n=${t.ours.n}); floor p50 ${t.floor.p50} ms, p99 ${t.floor.p99} ms`)
           continue
         }
-        for (let i = 0; i < Math.min(3, profile.warmup); i++) await call()
+        for (let i = 0; i < warmup; i++) await call()
         gc()
-        const t = await timeSequential(profile.scaleIterations, call, { maxSeconds: profile.scaleMaxSeconds, minIterations: 3 })
+        const t = await timeSequential(point.has(key) ? profile.scalePointIterations : profile.scaleIterations, call, { maxSeconds: profile.scaleMaxSeconds, minIterations: 3 })
         out[key] = { label, ...summarize(t.samples, t.wall) }
         log(`scale ${label}: p50 ${out[key].p50} ms, p99 ${out[key].p99} ms (n=${out[key].n})`)
       } catch (e) {
