@@ -507,37 +507,66 @@ async fn update_in(
     let c = tx.client();
     // What each row changes that moves stock: NULL where it keeps the
     // reservation's own value (the line item has a flag: it can be set to NULL).
-    let mut params = Params::default();
-    params.push(ids.to_vec());
-    params.push(
-        rows.iter()
-            .map(|r| get_text(r, "location_id"))
-            .collect::<Vec<_>>(),
-    );
-    params.push(
-        rows.iter()
-            .map(|r| get_quantity(r, "quantity").map(|q| q.to_string()))
-            .collect::<Vec<_>>(),
-    );
-    params.push(
-        rows.iter()
-            .map(|r| get_flag(r, "allow_backorder"))
-            .collect::<Vec<_>>(),
-    );
-    params.push(
-        rows.iter()
-            .map(|r| get(r, "line_item_id").and_then(|f| f.text.clone()))
-            .collect::<Vec<_>>(),
-    );
-    params.push(
-        rows.iter()
-            .map(|r| get(r, "line_item_id").is_some())
-            .collect::<Vec<_>>(),
-    );
-    let first_audit = audit.push_params(&mut params);
-    // Up to INLINE_UPDATES reservations are updated by the same statement;
-    // more go as statements of their own, after it.
+    // Up to INLINE_UPDATES reservations are one row of parameters each (and
+    // are updated by the same statement); more go as arrays, and are updated
+    // by statements of their own after it.
     let inline = rows.len() <= INLINE_UPDATES;
+    let mut params = Params::default();
+    let (input, locked) = if inline {
+        let (mut values, mut ids) = (Vec::new(), Vec::new());
+        for (n, r) in rows.iter().enumerate() {
+            let id = params.push(get_text(r, "id").unwrap_or_default());
+            let loc = params.push(get_text(r, "location_id"));
+            let q = params.push(get_quantity(r, "quantity").map(|q| q.to_string()));
+            let bo = params.push(get_flag(r, "allow_backorder"));
+            let line = params.push(get(r, "line_item_id").and_then(|f| f.text.clone()));
+            let has_line = params.push(get(r, "line_item_id").is_some());
+            values.push(format!(
+                "({id}::text, {loc}::text, {q}::text, {bo}::bool, {line}::text, {has_line}::bool, {}::bigint)",
+                n + 1
+            ));
+            ids.push(format!("{id}::text"));
+        }
+        (
+            format!("VALUES {}", values.join(", ")),
+            format!("ARRAY[{}]", ids.join(", ")),
+        )
+    } else {
+        let ids = params.push(ids.to_vec());
+        let locs = params.push(
+            rows.iter()
+                .map(|r| get_text(r, "location_id"))
+                .collect::<Vec<_>>(),
+        );
+        let qs = params.push(
+            rows.iter()
+                .map(|r| get_quantity(r, "quantity").map(|q| q.to_string()))
+                .collect::<Vec<_>>(),
+        );
+        let bos = params.push(
+            rows.iter()
+                .map(|r| get_flag(r, "allow_backorder"))
+                .collect::<Vec<_>>(),
+        );
+        let lines = params.push(
+            rows.iter()
+                .map(|r| get(r, "line_item_id").and_then(|f| f.text.clone()))
+                .collect::<Vec<_>>(),
+        );
+        let has_lines = params.push(
+            rows.iter()
+                .map(|r| get(r, "line_item_id").is_some())
+                .collect::<Vec<_>>(),
+        );
+        (
+            format!(
+                "SELECT * FROM unnest({ids}::text[], {locs}::text[], {qs}::text[], {bos}::bool[], \
+                 {lines}::text[], {has_lines}::bool[]) WITH ORDINALITY"
+            ),
+            format!("{ids}::text[]"),
+        )
+    };
+    let first_audit = audit.push_params(&mut params);
     let mut updates = Vec::new();
     let mut own = Vec::new();
     for (i, r) in rows.iter().enumerate() {
@@ -582,13 +611,12 @@ async fn update_in(
                         NULL AS old_i, NULL AS new_i, m.res AS reservation_item_id, m.line AS line_item_id
                  FROM m";
     let sql = format!(
-        "WITH i AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::bool[])
-                    WITH ORDINALITY AS i(id, loc, q, bo, line, has_line, n)),
+        "WITH i AS (SELECT * FROM ({input}) AS i(id, loc, q, bo, line, has_line, n)),
               cur0 AS MATERIALIZED (
                 SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
                        coalesce(t.allow_backorder, false) AS bo, t.line_item_id AS line,
                        t.deleted_at IS NULL AS live
-                FROM reservation_item t WHERE t.id = ANY($1::text[])
+                FROM reservation_item t WHERE t.id = ANY({locked})
                 ORDER BY t.id FOR UPDATE),
               j AS MATERIALIZED (
                 SELECT i.id, i.n, c.id AS found, c.item, c.loc AS old_loc, c.q AS old_q,
@@ -646,16 +674,22 @@ async fn update_in(
     }
     let keyed = audit.key().is_some();
     let refs = params.refs();
-    // With the reservations inline, BEGIN, the statement and COMMIT (unless a
-    // key is to be stored) are one round trip. When the statement refuses, it
-    // has written nothing: committing it then commits nothing.
-    let (begun, row, committed) = tokio::join!(tx.begin(), c.query_one(&stmt, &refs), async {
-        match inline && !keyed {
-            true => Some(tx.commit().await),
-            false => None,
-        }
-    });
-    begun?;
+    let (row, committed) = if inline && !keyed {
+        // The whole call is this one statement: Postgres runs it as a
+        // transaction of its own, with no BEGIN or COMMIT to send and answer
+        // (each answer is a flush and a wake-up on both sides). It plans it
+        // once and keeps that plan with no setting to force it: each value is
+        // a parameter of its own, so a plan made for the values at hand would
+        // run no faster than the cached one. When the statement refuses, it
+        // has written nothing.
+        (c.query_one(&stmt, &refs).await, Some(Ok(())))
+    } else {
+        // BEGIN and the statement in one round trip; COMMIT after the key is
+        // stored or the reservations' own statements have run.
+        let (begun, row) = tokio::join!(tx.begin(), c.query_one(&stmt, &refs));
+        begun?;
+        (row, None)
+    };
     let row = row?;
     let missing: Vec<String> = row.get(0);
     if !missing.is_empty() {
