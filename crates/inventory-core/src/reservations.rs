@@ -511,53 +511,45 @@ async fn update_in(
     // are updated by the same statement); more go as arrays, and are updated
     // by statements of their own after it.
     let inline = rows.len() <= INLINE_UPDATES;
+    let terms = rows.iter().map(|r| {
+        (
+            get_text(r, "location_id"),
+            get_quantity(r, "quantity").map(|q| q.to_string()),
+            get_flag(r, "allow_backorder"),
+            get(r, "line_item_id").and_then(|f| f.text.clone()),
+            get(r, "line_item_id").is_some(),
+        )
+    });
     let mut params = Params::default();
     let (input, locked) = if inline {
-        let (mut values, mut ids) = (Vec::new(), Vec::new());
-        for (n, r) in rows.iter().enumerate() {
-            let id = params.push(get_text(r, "id").unwrap_or_default());
-            let loc = params.push(get_text(r, "location_id"));
-            let q = params.push(get_quantity(r, "quantity").map(|q| q.to_string()));
-            let bo = params.push(get_flag(r, "allow_backorder"));
-            let line = params.push(get(r, "line_item_id").and_then(|f| f.text.clone()));
-            let has_line = params.push(get(r, "line_item_id").is_some());
+        let (mut values, mut locked) = (Vec::new(), Vec::new());
+        for (n, (id, (loc, q, bo, line, has_line))) in ids.iter().zip(terms).enumerate() {
+            let id = params.push(id.clone());
+            let (loc, q, bo) = (params.push(loc), params.push(q), params.push(bo));
+            let (line, has_line) = (params.push(line), params.push(has_line));
             values.push(format!(
                 "({id}::text, {loc}::text, {q}::text, {bo}::bool, {line}::text, {has_line}::bool, {}::bigint)",
                 n + 1
             ));
-            ids.push(format!("{id}::text"));
+            locked.push(format!("{id}::text"));
         }
         (
             format!("VALUES {}", values.join(", ")),
-            format!("ARRAY[{}]", ids.join(", ")),
+            format!("ARRAY[{}]", locked.join(", ")),
         )
     } else {
+        let (mut locs, mut qs, mut bos, mut lines, mut has_lines) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (loc, q, bo, line, has_line) in terms {
+            locs.push(loc);
+            qs.push(q);
+            bos.push(bo);
+            lines.push(line);
+            has_lines.push(has_line);
+        }
         let ids = params.push(ids.to_vec());
-        let locs = params.push(
-            rows.iter()
-                .map(|r| get_text(r, "location_id"))
-                .collect::<Vec<_>>(),
-        );
-        let qs = params.push(
-            rows.iter()
-                .map(|r| get_quantity(r, "quantity").map(|q| q.to_string()))
-                .collect::<Vec<_>>(),
-        );
-        let bos = params.push(
-            rows.iter()
-                .map(|r| get_flag(r, "allow_backorder"))
-                .collect::<Vec<_>>(),
-        );
-        let lines = params.push(
-            rows.iter()
-                .map(|r| get(r, "line_item_id").and_then(|f| f.text.clone()))
-                .collect::<Vec<_>>(),
-        );
-        let has_lines = params.push(
-            rows.iter()
-                .map(|r| get(r, "line_item_id").is_some())
-                .collect::<Vec<_>>(),
-        );
+        let (locs, qs, bos) = (params.push(locs), params.push(qs), params.push(bos));
+        let (lines, has_lines) = (params.push(lines), params.push(has_lines));
         (
             format!(
                 "SELECT * FROM unnest({ids}::text[], {locs}::text[], {qs}::text[], {bos}::bool[], \
