@@ -473,3 +473,20 @@ describe('ours writes, Medusa reads and updates', () => {
     expect(await drift(schema)).toEqual([])
   })
 })
+
+test('revertMigrations takes away every table and function of ours, and keeps the migration log', async () => {
+  const schema = await newSchema('revert')
+  const s = await oursOn(schema)
+  await s.migrate()
+  const objects = async () =>
+    (
+      await admin.query(
+        `SELECT relname AS name FROM pg_class WHERE relnamespace = $1::regnamespace
+         UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = $1::regnamespace ORDER BY 1`,
+        [schema]
+      )
+    ).rows.map((r) => r.name)
+  expect(await objects()).toEqual(expect.arrayContaining(['inventory_item', 'medusa_inventory_rs_arrived', 'medusa_inventory_rs_item_count_rows']))
+  await s.revertMigrations()
+  expect(await objects()).toEqual(['mikro_orm_migrations', 'mikro_orm_migrations_id_seq', 'mikro_orm_migrations_pkey'])
+})

@@ -375,30 +375,84 @@ describe('a release by line item acts on the line reservations that arrive while
   // looks again before it commits, and starts over when something arrived. The
   // holder orders it: the release waits on a level the holder locked, a new
   // reservation of the line commits meanwhile, then the holder lets go.
+  // Without a key the release is one statement that looks through migrate's
+  // function; on a schema that lacks it (not migrated since it came), BEGIN,
+  // release, look and COMMIT go in one round trip.
+  const ARRIVED = 'medusa_inventory_rs_arrived'
   test.each([
-    ['without a key (BEGIN, release, look and COMMIT in one round trip)', null],
-    ['with an idempotency key', 'arrive-key'],
-  ])('%s', async (_, key) => {
+    ['without a key (one statement, which looks again itself)', null, true],
+    ['without a key, on a schema without the look function', null, false],
+    ['with an idempotency key', 'arrive-key', true],
+  ])('%s', async (_, key, hasFunction) => {
     const a = await stocked(10)
     const b = await stocked(10)
     const line = `li-arrive-${++n}`
     await t.inventory.createReservationItems({ inventory_item_id: a.id, location_id: 'loc', quantity: 2, line_item_id: line })
+    if (!hasFunction) await t.db.query(`DROP FUNCTION ${ARRIVED}(boolean, text[], boolean, text[])`)
     const holder = await sql(t.schema)
     try {
       await holder.query('BEGIN')
       await holder.query('SELECT 1 FROM inventory_level WHERE inventory_item_id = $1 FOR UPDATE', [a.id])
       const del = settle(t.inventory.deleteReservationItemsByLineItem(line, key && { idempotencyKey: `${key}-${n}` }))
       await waitBlockedBy(t.db, holder, 1)
+      const { rows: waiting } = await t.db.query('SELECT query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holder.processID])
+      // The one statement names each line item as a parameter of its own (the
+      // look is further on, past what pg_stat_activity keeps of a query).
+      expect(waiting.map((w) => w.query.includes('line_item_id = ANY(ARRAY[$1::text])'))).toEqual([hasFunction && !key])
       await t.inventory.createReservationItems({ inventory_item_id: b.id, location_id: 'loc', quantity: 3, line_item_id: line })
       await holder.query('ROLLBACK')
       expect(await del).toEqual({ ok: undefined })
     } finally {
       await holder.end()
+      // Puts the function back (and has the service look for it again).
+      if (!hasFunction) await t.inventory.migrate()
     }
     const { rows } = await t.db.query('SELECT count(*)::int AS n FROM reservation_item WHERE line_item_id = $1 AND deleted_at IS NULL', [line])
     expect(rows[0].n).toBe(0)
     expect(await level(a.id)).toEqual({ reserved: '0', available: '10' })
     expect(await level(b.id)).toEqual({ reserved: '0', available: '10' })
+    expect(await reservedDrift(t.db)).toEqual([])
+  })
+
+  test('restoring by line item also looks again, and a location release as well', async () => {
+    // Restore: a reservation of the line made and soft-deleted while the
+    // restore waits is restored too. Location: one reserved there while the
+    // release waits is released too.
+    const a = await stocked(10, 'loc-arr')
+    const b = await stocked(10, 'loc-arr')
+    const line = `li-arrive-r-${++n}`
+    const ra = await t.inventory.createReservationItems({ inventory_item_id: a.id, location_id: 'loc-arr', quantity: 2, line_item_id: line })
+    await t.inventory.createReservationItems({ inventory_item_id: b.id, location_id: 'loc-arr', quantity: 3, line_item_id: line })
+    await t.inventory.softDeleteReservationItems([ra.id])
+    const run = async (call, meanwhile) => {
+      const holder = await sql(t.schema)
+      try {
+        await holder.query('BEGIN')
+        await holder.query('SELECT 1 FROM inventory_level WHERE inventory_item_id = $1 FOR UPDATE', [a.id])
+        const p = settle(call())
+        await waitBlockedBy(t.db, holder, 1)
+        await meanwhile()
+        await holder.query('ROLLBACK')
+        return await p
+      } finally {
+        await holder.end()
+      }
+    }
+    const late = async () => {
+      const rc = await t.inventory.createReservationItems({ inventory_item_id: b.id, location_id: 'loc-arr', quantity: 1, line_item_id: line })
+      await t.inventory.softDeleteReservationItems([rc.id])
+    }
+    expect(await run(() => t.inventory.restoreReservationItemsByLineItem(line), late)).toEqual({ ok: undefined })
+    expect(await level(a.id, 'loc-arr')).toEqual({ reserved: '2', available: '8' })
+    expect(await level(b.id, 'loc-arr')).toEqual({ reserved: '4', available: '6' })
+    const c = await stocked(10, 'loc-arr')
+    expect(
+      await run(
+        () => t.inventory.deleteReservationItemByLocationId('loc-arr'),
+        () => t.inventory.createReservationItems({ inventory_item_id: c.id, location_id: 'loc-arr', quantity: 4 })
+      )
+    ).toEqual({ ok: undefined })
+    for (const i of [a, b, c]) expect(await level(i.id, 'loc-arr')).toEqual({ reserved: '0', available: '10' })
     expect(await reservedDrift(t.db)).toEqual([])
   })
 })

@@ -163,8 +163,10 @@ describe('reservations', () => {
     expect((await level('a')).reserved_quantity).toBe(3)
     await t.inventory.deleteReservationItemsByLineItem('L1')
     expect((await level('a')).reserved_quantity).toBe(0)
-    // deleting again is a no-op, not a second release
+    // deleting again is a no-op, not a second release; so are no line items at all
     await t.inventory.deleteReservationItemsByLineItem(['L1'])
+    expect(await t.inventory.deleteReservationItemsByLineItem([])).toBeUndefined()
+    expect(await t.inventory.restoreReservationItemsByLineItem([])).toBeUndefined()
     expect((await level('a')).reserved_quantity).toBe(0)
     await t.inventory.restoreReservationItemsByLineItem('L1')
     expect((await level('a')).reserved_quantity).toBe(3)

@@ -288,6 +288,46 @@ fn live_count_sql(schema: &str) -> String {
     )
 }
 
+/// Name of [`arrived_sql`]'s function.
+pub(crate) const ARRIVED_FN: &str = "medusa_inventory_rs_arrived";
+
+/// Whether reservations of the line items (`by_line`) or locations in `vals`
+/// that are live (`live`; else soft-deleted) exist beyond the ids in `seen`.
+/// A release by line item or location calls it after it holds its rows and
+/// levels (reservations.rs): VOLATILE, so in READ COMMITTED its query takes a
+/// snapshot of its own, newer than the calling statement's, and sees what
+/// committed while that statement waited. That lets the release and its look
+/// be one statement, with no transaction around them to begin and commit.
+/// Installed (replaced) by every migrate; additive like the count triggers.
+fn arrived_sql(schema: &str) -> String {
+    let s = quote_ident(schema);
+    let look = |column: &str, state: &str| {
+        format!(
+            "RETURN EXISTS (SELECT 1 FROM {s}.reservation_item t WHERE t.{column} = ANY(vals)
+               AND t.deleted_at IS {state} AND t.id <> ALL(seen));"
+        )
+    };
+    format!(
+        r#"CREATE OR REPLACE FUNCTION {s}.{ARRIVED_FN}(by_line boolean, vals text[], live boolean, seen text[])
+    RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
+    BEGIN
+      -- One query per case, so that each keeps a plan on its own partial index.
+      IF by_line AND live THEN
+        {line_live}
+      ELSIF by_line THEN
+        {line_gone}
+      ELSIF live THEN
+        {loc_live}
+      END IF;
+      {loc_gone}
+    END $f$"#,
+        line_live = look("line_item_id", "NULL"),
+        line_gone = look("line_item_id", "NOT NULL"),
+        loc_live = look("location_id", "NULL"),
+        loc_gone = look("location_id", "NOT NULL"),
+    )
+}
+
 /// Folds the live-count deltas of table `name` into one row. Safe beside
 /// writers and other compactions: it deletes only rows committed when it
 /// started and puts back their sum in the same transaction, so every snapshot
@@ -340,6 +380,7 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<i32> {
     tx.batch_execute(&search_index_sql()).await?;
     tx.batch_execute(DELETED_LEVELS_INDEX).await?;
     tx.batch_execute(&live_count_sql(schema)).await?;
+    tx.batch_execute(&arrived_sql(schema)).await?;
     tx.commit().await?;
     Ok(SCHEMA_VERSION)
 }
@@ -354,7 +395,7 @@ pub(crate) async fn revert(client: &mut Client, schema: &str) -> Result<()> {
          DROP TABLE IF EXISTS reservation_item, inventory_level, inventory_item, inventory_movement,
            inventory_idempotency_key, medusa_inventory_rs_schema, medusa_inventory_rs_item_count;
          DROP FUNCTION IF EXISTS medusa_inventory_rs_item_count_rows(), medusa_inventory_rs_item_count_live(),
-           medusa_inventory_rs_item_count_reset();",
+           medusa_inventory_rs_item_count_reset(), {ARRIVED_FN}(boolean, text[], boolean, text[]);",
         quote_literal(schema),
         quote_ident(schema)
     ))

@@ -12,6 +12,7 @@ use crate::input::{
     InputSpec, Row,
 };
 use crate::ledger::{insert_sql, pivot, Audit};
+use crate::migrate::ARRIVED_FN;
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::pipeline::{flight_error, PipelinedTx};
 use crate::quantity::sql_level_fits;
@@ -22,6 +23,7 @@ use crate::stock::beyond_level;
 use crate::write::{dto, raw_of, set_clause};
 use futures_util::future::join_all;
 use serde_json::Value;
+use std::sync::atomic::Ordering;
 
 static CREATE: InputSpec = InputSpec::create(&RESERVATION_ITEM);
 static UPDATE: InputSpec = InputSpec::update(&RESERVATION_ITEM);
@@ -44,7 +46,9 @@ async fn release<C: deadpool_postgres::GenericClient>(
     mode: Release,
     audit: &Audit,
 ) -> Result<(Vec<String>, Vec<String>)> {
-    let stmt = c.prepare_cached(&release_sql(cond, params, mode)).await?;
+    let stmt = c
+        .prepare_cached(&release_sql(cond, params, mode, None))
+        .await?;
     run_release(c, &stmt, params, audit).await
 }
 
@@ -76,7 +80,10 @@ async fn run_release<C: deadpool_postgres::GenericClient>(
 
 /// The statement of [`release`]: ids touched, level ids updated, and the
 /// problem found (`missing`, `short` or `beyond`) with its item and location.
-fn release_sql(cond: &str, params: &Params, mode: Release) -> String {
+/// With `look` (a boolean over `r0`, the rows the statement locked: whether
+/// more rows arrived), the statement fails with a division by zero when,
+/// having found no problem and holding its levels, `look` holds.
+fn release_sql(cond: &str, params: &Params, mode: Release, look: Option<&str>) -> String {
     let (pick, change, counted) = match mode {
         Release::HardDelete => (
             "TRUE",
@@ -91,7 +98,7 @@ fn release_sql(cond: &str, params: &Params, mode: Release) -> String {
              RETURNING t.id",
             "",
         ),
-        Release::Restore => return restore_sql(cond, params),
+        Release::Restore => return restore_sql(cond, params, look),
     };
     // Reservations and levels are locked whether or not this statement's
     // snapshot shows them live, and judged after the lock (whose row is the
@@ -138,7 +145,8 @@ fn release_sql(cond: &str, params: &Params, mode: Release) -> String {
          ),
          mv AS ({insert})
          SELECT ARRAY(SELECT id FROM ch ORDER BY id), ARRAY(SELECT id FROM upd ORDER BY id),
-                (SELECT 'beyond' FROM bad), (SELECT item FROM bad), (SELECT loc FROM bad)",
+                (SELECT 'beyond' FROM bad), (SELECT item FROM bad), (SELECT loc FROM bad){look}",
+        look = look_column(look, "NOT EXISTS (SELECT 1 FROM bad)"),
         raw = raw_of("lk.reserved"),
         fits = sql_level_fits("lk.stocked", "lk.reserved"),
         named = NAMED_BY_ONE,
@@ -150,7 +158,7 @@ fn release_sql(cond: &str, params: &Params, mode: Release) -> String {
 /// must be live and, unless the reservation allows backorder, have the
 /// quantity available; otherwise nothing is restored and the error says why
 /// (Medusa's messages). One statement: reservations locked, then levels.
-fn restore_sql(cond: &str, params: &Params) -> String {
+fn restore_sql(cond: &str, params: &Params, look: Option<&str>) -> String {
     let new_reserved = "trim_scale(t.reserved_quantity + chk.total)";
     format!(
         "WITH r0 AS MATERIALIZED (
@@ -193,13 +201,28 @@ fn restore_sql(cond: &str, params: &Params) -> String {
          p AS (SELECT problem, item, loc FROM chk WHERE problem IS NOT NULL
                ORDER BY problem = 'missing' DESC, item, loc LIMIT 1)
          SELECT ARRAY(SELECT id FROM ch ORDER BY id), ARRAY(SELECT id FROM upd ORDER BY id),
-                p.problem, p.item, p.loc
+                p.problem, p.item, p.loc{look}
          FROM (SELECT 1) one LEFT JOIN p ON true",
+        look = look_column(look, "(SELECT ok FROM ok)"),
         raw = raw_of(new_reserved),
         fits = sql_level_fits("lk.stocked_quantity", "lk.reserved_quantity + d.total"),
         named = NAMED_BY_ONE,
         insert = insert_sql(&pivot(MOVED_RESERVED), params.0.len() + 1),
     )
+}
+
+/// The last column of a release statement with a `look` (see [`release_sql`]):
+/// evaluated when `clean` (no problem found) after `upd` has run, so with every
+/// row and level the statement changes locked; `1 / 0` when `look` holds. A
+/// division by zero, not a constant one (which Postgres folds, and raises,
+/// while planning): the only way a plain statement can fail on a condition.
+fn look_column(look: Option<&str>, clean: &str) -> String {
+    match look {
+        Some(look) => format!(
+            ",\n                (SELECT 1 / (NOT {look})::int FROM (SELECT count(*) FROM upd) u WHERE {clean})"
+        ),
+        None => String::new(),
+    }
 }
 
 /// Per level of `d` (grouping the reservations `r`: id, line), the one
@@ -220,6 +243,25 @@ const INLINE_UPDATES: usize = 32;
 
 /// Attempts a release by line item or location makes before giving up (`conflict`).
 const PREDICATE_PASSES: usize = 5;
+
+/// Most line items or locations a release without a key takes as one statement
+/// (`release_at_once`), one parameter each.
+const INLINE_VALUES: usize = 32;
+
+/// What [`look_column`] (and the pipelined look) raise when rows arrived.
+const DIVISION_BY_ZERO: &str = "22012";
+
+/// What a statement calling a function the schema lacks fails with.
+const UNDEFINED_FUNCTION: &str = "42883";
+
+/// The error of a release by line item or location that found new matching
+/// rows on every one of its [`PREDICATE_PASSES`].
+fn kept_arriving() -> Error {
+    Error::new(
+        crate::error::ErrorType::Conflict,
+        "reservations kept arriving for this call; retry it",
+    )
+}
 
 impl InventoryService {
     pub(crate) async fn create_reservation_items(
@@ -280,9 +322,22 @@ impl InventoryService {
         audit: &Audit,
         outcome: impl Fn(Vec<String>, Vec<String>) -> Outcome,
     ) -> Result<Outcome> {
+        let by_id = column == "id";
+        if !by_id
+            && audit.key().is_none()
+            && mode != Release::HardDelete
+            && (1..=INLINE_VALUES).contains(&values.len())
+            && !self.no_arrived_fn.load(Ordering::Relaxed)
+        {
+            if let Some(out) = self
+                .release_at_once(column, &values, mode, audit, &outcome)
+                .await?
+            {
+                return Ok(out);
+            }
+        }
         let mut params = Params::default();
         let p = params.push(values);
-        let by_id = column == "id";
         // By line item or location, a soft delete looks at live rows only, so
         // the partial indexes on those columns serve it; a row restored while
         // this call ran is found by the check below, which starts it again.
@@ -333,10 +388,59 @@ impl InventoryService {
             }
             tx.rollback().await?;
         }
-        Err(Error::new(
-            crate::error::ErrorType::Conflict,
-            "reservations kept arriving for this call; retry it",
-        ))
+        Err(kept_arriving())
+    }
+
+    /// [`Self::release_by`] by line item or location for a call without a key
+    /// and with at most [`INLINE_VALUES`] values: one statement, which Postgres
+    /// runs as a transaction of its own, with no BEGIN or COMMIT to send and
+    /// answer. Its look for rows that arrived meanwhile is migrate's function
+    /// (`ARRIVED_FN`), called once the statement holds its rows and levels; an
+    /// arrival fails the statement, which then wrote nothing, and the call
+    /// starts over. Each value is a parameter of its own, so Postgres keeps one
+    /// plan for the statement of its own accord (as in update_in). None when
+    /// the function is missing (a schema not migrated since it came): the
+    /// caller takes the pipelined transaction, until the next migrate.
+    async fn release_at_once(
+        &self,
+        column: &str,
+        values: &[String],
+        mode: Release,
+        audit: &Audit,
+        outcome: &impl Fn(Vec<String>, Vec<String>) -> Outcome,
+    ) -> Result<Option<Outcome>> {
+        let mut params = Params::default();
+        let vals: Vec<String> = values
+            .iter()
+            .map(|v| format!("{}::text", params.push(v.clone())))
+            .collect();
+        let vals = format!("ARRAY[{}]", vals.join(", "));
+        let live = mode == Release::SoftDelete;
+        let cond = match live {
+            true => format!("t.{column} = ANY({vals}) AND t.deleted_at IS NULL"),
+            false => format!("t.{column} = ANY({vals})"),
+        };
+        let by_line = column == "line_item_id";
+        let look = format!("{ARRIVED_FN}({by_line}, {vals}, {live}, ARRAY(SELECT id FROM r0))");
+        let sql = release_sql(&cond, &params, mode, Some(&look));
+        for _ in 0..PREDICATE_PASSES {
+            let c = self.client().await?;
+            let released = match c.prepare_cached(&sql).await {
+                Ok(stmt) => run_release(&c, &stmt, &params, audit).await,
+                Err(e) => Err(e.into()),
+            };
+            match released {
+                Ok((done, levels)) => return Ok(Some(outcome(done, levels))),
+                // Something matching arrived: the statement wrote nothing.
+                Err(e) if e.code.as_deref() == Some(DIVISION_BY_ZERO) => continue,
+                Err(e) if e.code.as_deref() == Some(UNDEFINED_FUNCTION) => {
+                    self.no_arrived_fn.store(true, Ordering::Relaxed);
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(kept_arriving())
     }
 
     /// [`Self::release_by`] by line item or location for a call without a key,
@@ -353,9 +457,7 @@ impl InventoryService {
         audit: &Audit,
         outcome: impl Fn(Vec<String>, Vec<String>) -> Outcome,
     ) -> Result<Outcome> {
-        // A division by zero, not a constant one (which Postgres folds, and
-        // raises, while planning): the only way a plain statement can fail on
-        // a condition.
+        // A division by zero, as in look_column.
         let look = format!(
             "SELECT 1 / (NOT EXISTS (SELECT 1 FROM reservation_item t WHERE ({cond}) AND {left}))::int"
         );
@@ -363,7 +465,9 @@ impl InventoryService {
             let tx = PipelinedTx::new(self.client().await?);
             let c = tx.client();
             // Prepared first, so that the four go out in order.
-            let release_stmt = c.prepare_cached(&release_sql(cond, params, mode)).await?;
+            let release_stmt = c
+                .prepare_cached(&release_sql(cond, params, mode, None))
+                .await?;
             let look_stmt = c.prepare_cached(&look).await?;
             let look_params = params.refs();
             let (begun, released, looked, committed) = tokio::join!(
@@ -389,10 +493,7 @@ impl InventoryService {
             committed?;
             return Ok(outcome(done, levels));
         }
-        Err(Error::new(
-            crate::error::ErrorType::Conflict,
-            "reservations kept arriving for this call; retry it",
-        ))
+        Err(kept_arriving())
     }
 
     /// Releases or restores reservations and reports it as Medusa does: the levels

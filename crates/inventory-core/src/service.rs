@@ -166,6 +166,9 @@ pub struct InventoryService {
     /// `live_count_kept`), and whether a compaction of it is running.
     live_count: AtomicU8,
     compacting: Arc<AtomicBool>,
+    /// A release found migrate's look function missing (reservations.rs,
+    /// `release_at_once`): it takes the longer way until the next migrate.
+    pub(crate) no_arrived_fn: AtomicBool,
 }
 
 const UNKNOWN: u8 = 0;
@@ -281,6 +284,7 @@ impl InventoryService {
             cache_high_water: high_water,
             live_count: AtomicU8::new(UNKNOWN),
             compacting: Arc::new(AtomicBool::new(false)),
+            no_arrived_fn: AtomicBool::new(false),
         })
     }
 
@@ -288,6 +292,7 @@ impl InventoryService {
         let mut client = self.client().await?;
         let version = migrate::migrate(&mut client, &self.schema).await?;
         self.live_count.store(UNKNOWN, Ordering::Relaxed);
+        self.no_arrived_fn.store(false, Ordering::Relaxed);
         Ok(version)
     }
 
