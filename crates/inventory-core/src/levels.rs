@@ -488,18 +488,14 @@ impl InventoryService {
         &self,
         item: &Value,
         loc: &Value,
-    ) -> Result<Value> {
+    ) -> Result<Outcome> {
         let item = id_arg(item, "inventoryItemId")?;
         let loc = id_arg(loc, "locationId")?;
-        let list = self
-            .list(
-                &INVENTORY_LEVEL,
-                &json!({ "inventory_item_id": item, "location_id": loc }),
-                &json!({ "take": 1 }),
-            )
-            .await?;
-        list.as_array()
-            .and_then(|a| a.first().cloned())
+        let cfg = crate::sql::FindConfig::default();
+        let c = self.client().await?;
+        let filter = json!({ "inventory_item_id": item, "location_id": loc });
+        crate::service::first_dto(&c, &INVENTORY_LEVEL, &filter, cfg)
+            .await?
             .ok_or_else(|| level_not_found(&item, &loc))
     }
 

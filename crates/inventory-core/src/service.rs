@@ -8,6 +8,7 @@ use crate::entity::{Entity, Kind};
 use crate::error::{Error, Result};
 use crate::input::{get, one_or_many, parse_input, FieldValue, InputSpec, Row, Typed};
 use crate::migrate::{self, quote_ident};
+use crate::outcome::Outcome;
 use crate::reserver::{Grouping, Reserver};
 use crate::sql::{self, Count, FindConfig, Params};
 use deadpool_postgres::{
@@ -357,10 +358,13 @@ impl InventoryService {
         entity: &'static Entity,
         filter: &Value,
         config: &Value,
-    ) -> Result<Value> {
+    ) -> Result<Outcome> {
         let cfg = sql::parse_config(entity, config)?;
         let c = self.client().await?;
-        Ok(Value::Array(list_with(&c, entity, filter, &cfg).await?))
+        let rows = list_rows(&c, entity, filter, &cfg).await?;
+        let mut text = String::new();
+        push_json_array(&mut text, &rows)?;
+        Ok(Outcome::from_json_text(text))
     }
 
     pub(crate) async fn list_and_count(
@@ -368,7 +372,7 @@ impl InventoryService {
         entity: &'static Entity,
         filter: &Value,
         config: &Value,
-    ) -> Result<Value> {
+    ) -> Result<Outcome> {
         let cfg = sql::parse_config(entity, config)?;
         let c = self.client().await?;
         let kept = match sql::live_count_table(entity, filter, &cfg) {
@@ -414,11 +418,10 @@ impl InventoryService {
         if let (Some(table), true) = (kept, parts > COMPACT_COUNT_AFTER) {
             self.compact_live_count(table);
         }
-        let list = rows
-            .iter()
-            .map(|r| r.try_get::<_, Value>(0))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(Value::Array(vec![Value::Array(list), Value::from(count)]))
+        let mut text = String::from("[");
+        push_json_array(&mut text, &rows)?;
+        text.push_str(&format!(",{count}]"));
+        Ok(Outcome::from_json_text(text))
     }
 
     /// Whether this schema keeps the live count in `table` (its triggers all in
@@ -466,16 +469,14 @@ impl InventoryService {
         entity: &'static Entity,
         id: &Value,
         config: &Value,
-    ) -> Result<Value> {
+    ) -> Result<Outcome> {
         let id = id.as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
             Error::not_found(format!("{} - id must be defined", lower_first(entity.name)))
         })?;
-        let mut cfg = sql::parse_config(entity, config)?;
-        cfg.take = Some(1);
+        let cfg = sql::parse_config(entity, config)?;
         let c = self.client().await?;
-        let rows = list_with(&c, entity, &serde_json::json!({ "id": id }), &cfg).await?;
-        rows.into_iter()
-            .next()
+        first_dto(&c, entity, &serde_json::json!({ "id": id }), cfg)
+            .await?
             .ok_or_else(|| Error::not_found(format!("{} with id: {id} was not found", entity.name)))
     }
 }
@@ -488,19 +489,73 @@ pub(crate) fn lower_first(s: &str) -> String {
     }
 }
 
-pub(crate) async fn list_with(
+/// The rows (DTO in column 0) of one list page.
+async fn list_rows(
     c: &ClientWrapper,
     entity: &'static Entity,
     filter: &Value,
     cfg: &FindConfig,
-) -> Result<Vec<Value>> {
+) -> Result<Vec<tokio_postgres::Row>> {
     let mut params = Params::default();
     let sql = sql::select_sql(entity, filter, cfg, Count::No, &mut params)?;
-    let rows = query_list(c, &sql, &params).await?;
-    Ok(rows
-        .iter()
-        .map(|r| r.try_get::<_, Value>(0))
-        .collect::<std::result::Result<Vec<_>, _>>()?)
+    query_list(c, &sql, &params).await
+}
+
+/// The first DTO matching `filter` (a page of one), as a result of Postgres' text.
+pub(crate) async fn first_dto(
+    c: &ClientWrapper,
+    entity: &'static Entity,
+    filter: &Value,
+    mut cfg: FindConfig,
+) -> Result<Option<Outcome>> {
+    cfg.take = Some(1);
+    let rows = list_rows(c, entity, filter, &cfg).await?;
+    match rows.first() {
+        Some(r) => Ok(Some(Outcome::from_json_text(
+            r.try_get::<_, JsonText<'_>>(0)?.0.to_string(),
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Appends the DTOs of `rows` (column 0, jsonb) to `out` as one JSON array,
+/// in the text Postgres wrote them: a list page is passed on, not parsed.
+fn push_json_array(out: &mut String, rows: &[tokio_postgres::Row]) -> Result<()> {
+    out.push('[');
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r.try_get::<_, JsonText<'_>>(0)?.0);
+    }
+    out.push(']');
+    Ok(())
+}
+
+/// A json or jsonb value as the text Postgres sent, unparsed (always valid
+/// JSON: Postgres checks json and writes jsonb itself).
+struct JsonText<'a>(&'a str);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for JsonText<'a> {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        // Binary jsonb is a version byte (1) before the text.
+        let raw = match (*ty == tokio_postgres::types::Type::JSONB, raw.split_first()) {
+            (false, _) => raw,
+            (true, Some((1, text))) => text,
+            (true, _) => return Err("unsupported jsonb format version".into()),
+        };
+        Ok(JsonText(std::str::from_utf8(raw)?))
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        matches!(
+            *ty,
+            tokio_postgres::types::Type::JSON | tokio_postgres::types::Type::JSONB
+        )
+    }
 }
 
 /// Runs a list statement. One with a pattern (`q`, `$like`) goes unnamed, so

@@ -49,7 +49,7 @@ impl Fixture {
         let args = args.as_array().cloned().unwrap_or_default();
         dispatch::call(&self.svc, method, &args, &Value::Null)
             .await
-            .map(|o| o.result)
+            .map(|o| o.result().into_owned())
     }
 
     async fn drop_schema(self) {
@@ -211,7 +211,7 @@ async fn committed_changes_are_reported_for_events() {
         }
     };
     let item = call("createInventoryItems", json!([{ "sku": "e" }])).await;
-    let id = item.result["id"].as_str().unwrap().to_string();
+    let id = item.result()["id"].as_str().unwrap().to_string();
     assert_eq!(item.changes[0].object, "inventory_item");
     assert_eq!(item.changes[0].action, "created");
     assert_eq!(item.changes[0].ids, vec![id.clone()]);
@@ -220,7 +220,7 @@ async fn committed_changes_are_reported_for_events() {
         json!([{ "inventory_item_id": id, "location_id": "l", "stocked_quantity": 3 }]),
     )
     .await;
-    let level_id = lvl.result["id"].as_str().unwrap().to_string();
+    let level_id = lvl.result()["id"].as_str().unwrap().to_string();
     let res = call(
         "createReservationItems",
         json!([[{ "inventory_item_id": id, "location_id": "l", "quantity": 1, "line_item_id": "li" },
@@ -241,7 +241,7 @@ async fn committed_changes_are_reported_for_events() {
     );
     assert_eq!(res.changes[1].ids, vec![level_id.clone()]);
     let del = call("deleteReservationItemsByLineItem", json!(["li"])).await;
-    assert_eq!(del.result, Value::Null);
+    assert_eq!(*del.result(), Value::Null);
     assert_eq!(del.changes[0].ids, vec![level_id]);
     assert_eq!(del.changes[1].action, "deleted");
     // A failed call reports nothing because it returns an error instead.
