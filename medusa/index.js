@@ -312,8 +312,9 @@ for (const spec of API.methods) {
       const result = out.result === null ? undefined : out.result
       // Medusa returns quantities as BigNumber; JSON serialization turns them back into numbers.
       if (quantity) return new BigNumber(result)
-      // The core's JSON names every key as is (no escapes), so a result whose text has no
-      // "available_quantity" holds nothing to convert and is not walked.
+      // The core's JSON, and the DTO text from Postgres it passes on, name every key as is
+      // (no escapes), so a result whose text has no "available_quantity" holds nothing to
+      // convert and is not walked.
       return out.json.includes('"available_quantity"') ? withBigNumbers(result) : result
     },
     writable: true,
