@@ -332,6 +332,10 @@ async function main() {
         results[impl] = { error: e.message }
         failures.push(impl)
       }
+      // An operation that failed is in the report, and fails the run (the smoke in CI).
+      for (const [op, r] of Object.entries((results[impl] && results[impl].sequential) || {})) {
+        if (r && r.error) failures.push(`${impl} ${op} (${r.error})`)
+      }
     }
 
     let pgbench = { available: false, reason: 'skipped (--no-pgbench)' }
