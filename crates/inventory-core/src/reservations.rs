@@ -24,6 +24,7 @@ use crate::write::{dto, raw_of, set_clause};
 use futures_util::future::join_all;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
+use tokio_postgres::error::SqlState;
 
 static CREATE: InputSpec = InputSpec::create(&RESERVATION_ITEM);
 static UPDATE: InputSpec = InputSpec::update(&RESERVATION_ITEM);
@@ -240,21 +241,13 @@ const MOVED_RESERVED: &str =
     "SELECT u.id AS level_id, u.item, u.loc, NULL AS old_s, NULL AS new_s, u.old_r, u.new_r,
     NULL AS old_i, NULL AS new_i, u.res AS reservation_item_id, u.line AS line_item_id FROM upd u";
 
-/// Most reservations an update call changes inside its levels' statement.
-const INLINE_UPDATES: usize = 32;
+/// Most rows a call sends as parameters of their own in one statement: the
+/// reservations an update changes inside its levels' statement, the line items
+/// or locations a release without a key takes (`release_at_once`).
+const INLINE_ROWS: usize = 32;
 
 /// Attempts a release by line item or location makes before giving up (`conflict`).
 const PREDICATE_PASSES: usize = 5;
-
-/// Most line items or locations a release without a key takes as one statement
-/// (`release_at_once`), one parameter each.
-const INLINE_VALUES: usize = 32;
-
-/// What [`look_column`] (and the pipelined look) raise when rows arrived.
-const DIVISION_BY_ZERO: &str = "22012";
-
-/// What a statement calling a function the schema lacks fails with.
-const UNDEFINED_FUNCTION: &str = "42883";
 
 /// The error of a release by line item or location that found new matching
 /// rows on every one of its [`PREDICATE_PASSES`].
@@ -328,7 +321,7 @@ impl InventoryService {
         if !by_id
             && audit.key().is_none()
             && mode != Release::HardDelete
-            && (1..=INLINE_VALUES).contains(&values.len())
+            && (1..=INLINE_ROWS).contains(&values.len())
             && !self.no_arrived_fn.load(Ordering::Relaxed)
         {
             if let Some(out) = self
@@ -394,7 +387,7 @@ impl InventoryService {
     }
 
     /// [`Self::release_by`] by line item or location for a call without a key
-    /// and with at most [`INLINE_VALUES`] values: one statement, which Postgres
+    /// and with at most [`INLINE_ROWS`] values: one statement, which Postgres
     /// runs as a transaction of its own, with no BEGIN or COMMIT to send and
     /// answer. Its look for rows that arrived meanwhile is migrate's function
     /// (`ARRIVED_FN`), called once the statement holds its rows and levels; an
@@ -434,8 +427,8 @@ impl InventoryService {
             match released {
                 Ok((done, levels)) => return Ok(Some(outcome(done, levels))),
                 // Something matching arrived: the statement wrote nothing.
-                Err(e) if e.code.as_deref() == Some(DIVISION_BY_ZERO) => continue,
-                Err(e) if e.code.as_deref() == Some(UNDEFINED_FUNCTION) => {
+                Err(e) if e.code.as_deref() == Some(SqlState::DIVISION_BY_ZERO.code()) => continue,
+                Err(e) if e.code.as_deref() == Some(SqlState::UNDEFINED_FUNCTION.code()) => {
                     self.no_arrived_fn.store(true, Ordering::Relaxed);
                     return Ok(None);
                 }
@@ -484,7 +477,7 @@ impl InventoryService {
             // its error is the call's, as in the keyed path.
             let (done, levels) = released?;
             match looked {
-                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO) => {
+                Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
                     // Something matching arrived: the COMMIT rolled back.
                     committed?;
                     continue;
@@ -610,10 +603,10 @@ async fn update_in(
     let c = tx.client();
     // What each row changes that moves stock: NULL where it keeps the
     // reservation's own value (the line item has a flag: it can be set to NULL).
-    // Up to INLINE_UPDATES reservations are one row of parameters each (and
+    // Up to INLINE_ROWS reservations are one row of parameters each (and
     // are updated by the same statement); more go as arrays, and are updated
     // by statements of their own after it.
-    let inline = rows.len() <= INLINE_UPDATES;
+    let inline = rows.len() <= INLINE_ROWS;
     let terms = rows.iter().map(|r| {
         (
             get_text(r, "location_id"),
