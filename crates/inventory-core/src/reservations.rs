@@ -246,6 +246,15 @@ const MOVED_RESERVED: &str =
 /// or locations a release without a key takes (`release_at_once`).
 const INLINE_ROWS: usize = 32;
 
+/// The reservations (alias `t`) whose `column` is one of `vals` (a text array
+/// in SQL), only the live ones when `live_only`.
+fn matching(column: &str, vals: &str, live_only: bool) -> String {
+    match live_only {
+        true => format!("t.{column} = ANY({vals}) AND t.deleted_at IS NULL"),
+        false => format!("t.{column} = ANY({vals})"),
+    }
+}
+
 /// Attempts a release by line item or location makes before giving up (`conflict`).
 const PREDICATE_PASSES: usize = 5;
 
@@ -337,10 +346,7 @@ impl InventoryService {
         // the partial indexes on those columns serve it; a row restored while
         // this call ran is found by the check below, which starts it again.
         let live_only = !by_id && mode == Release::SoftDelete;
-        let cond = match live_only {
-            true => format!("t.{column} = ANY({p}::text[]) AND t.deleted_at IS NULL"),
-            false => format!("t.{column} = ANY({p}::text[])"),
-        };
+        let cond = matching(column, &format!("{p}::text[]"), live_only);
         let mut c = self.client().await?;
         if by_id && audit.key().is_none() {
             // Ids name a fixed set of rows, all locked (and judged) by one statement.
@@ -411,10 +417,7 @@ impl InventoryService {
             .collect();
         let vals = format!("ARRAY[{}]", vals.join(", "));
         let live = mode == Release::SoftDelete;
-        let cond = match live {
-            true => format!("t.{column} = ANY({vals}) AND t.deleted_at IS NULL"),
-            false => format!("t.{column} = ANY({vals})"),
-        };
+        let cond = matching(column, &vals, live);
         let by_line = column == "line_item_id";
         let look = format!("{ARRIVED_FN}({by_line}, {vals}, {live}, ARRAY(SELECT id FROM r0))");
         let sql = release_sql(&cond, &params, mode, Some(&look));
