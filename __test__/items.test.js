@@ -35,7 +35,7 @@ describe('inventory items', () => {
   // Create builds its DTOs from the input (write.rs), reads pass on the text SQL
   // built: what the caller parses must be the same for every kind of field (the
   // texts differ only in key order, spacing and how a number is spelled).
-  test('created DTOs are the text a read returns (all fields, metadata, time zone)', async () => {
+  test('created DTOs parse the same as a read returns them (all fields, metadata, time zone)', async () => {
     const input = (tag) => [
       {
         sku: `dto-all${tag}`, origin_country: 'DE', hs_code: 'h"s\\c', mid_code: 'm', material: 'wööl ✓ 😀',
