@@ -227,6 +227,14 @@ pub fn manifest_json() -> Value {
     )
 }
 
+/// The methods that take the call option `expectedStockedQuantity` (for one level:
+/// levels.rs); every other method refuses it rather than ignore it.
+const COMPARES_STOCK: [&str; 3] = [
+    "adjustInventory",
+    "updateInventoryLevels",
+    "setInventoryQuantities",
+];
+
 /// Calls `method_name` with its positional `args` and the caller's `options`
 /// (reason, actor, reference, idempotency key: see ledger.rs). A write with an
 /// idempotency key answers a repeat with its first committed result.
@@ -253,12 +261,19 @@ async fn serve(
     let m = method(method_name)
         .ok_or_else(|| Error::invalid(format!("Unknown method '{method_name}'")))?;
     let options = CallOptions::from_json(options)?;
+    if options.expected_stocked_quantity.is_some() && !COMPARES_STOCK.contains(&m.name) {
+        return Err(Error::invalid(format!(
+            "call option expectedStockedQuantity is not accepted by {}: only {} compare a level's stock",
+            m.name,
+            COMPARES_STOCK.join(", ")
+        )));
+    }
     let mut audit = Audit::new(m.name, options, svc.ledger, svc.idempotency_ttl);
     if m.kind != Kind::Write || audit.key().is_none() {
         // Reads change nothing: a key means nothing to them.
         return (m.serve)(svc, args, &audit).await;
     }
-    audit.request = Some(request_text(m.name, args));
+    audit.request = Some(request_text(m.name, args, &audit.options));
     let audit = &audit;
     idempotent(svc, audit, || (m.serve)(svc, args, audit)).await
 }
