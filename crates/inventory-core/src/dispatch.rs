@@ -235,6 +235,45 @@ const COMPARES_STOCK: [&str; 3] = [
     "setInventoryQuantities",
 ];
 
+/// The `config` of softDelete*/restore*: Medusa's `{ returnLinkableKeys?: string[] }`
+/// (what its generated services and the link module's cascades pass), nothing else,
+/// so call options given one position early are refused rather than dropped.
+fn check_config(m: &Method, args: &[Value]) -> Result<()> {
+    if !(m.name.starts_with("softDelete") || m.name.starts_with("restore"))
+        || m.params.get(1) != Some(&"config")
+    {
+        return Ok(());
+    }
+    match arg(args, 1) {
+        Value::Null => Ok(()),
+        Value::Object(o) => {
+            for (k, v) in o {
+                match (k.as_str(), v) {
+                    ("returnLinkableKeys", Value::Null) => {}
+                    ("returnLinkableKeys", Value::Array(a)) if a.iter().all(Value::is_string) => {}
+                    ("returnLinkableKeys", _) => {
+                        return Err(Error::invalid(format!(
+                            "{} config returnLinkableKeys must be an array of strings",
+                            m.name
+                        )))
+                    }
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "Unknown {} config option '{k}' (only returnLinkableKeys; call options such as idempotencyKey go in the argument after config)",
+                            m.name
+                        )))
+                    }
+                }
+            }
+            Ok(())
+        }
+        _ => Err(Error::invalid(format!(
+            "{} config must be an object",
+            m.name
+        ))),
+    }
+}
+
 /// Calls `method_name` with its positional `args` and the caller's `options`
 /// (reason, actor, reference, idempotency key: see ledger.rs). A write with an
 /// idempotency key answers a repeat with its first committed result.
@@ -268,6 +307,7 @@ async fn serve(
             COMPARES_STOCK.join(", ")
         )));
     }
+    check_config(m, args)?;
     let mut audit = Audit::new(m.name, options, svc.ledger, svc.idempotency_ttl);
     if m.kind != Kind::Write || audit.key().is_none() {
         // Reads change nothing: a key means nothing to them.
