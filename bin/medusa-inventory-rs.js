@@ -6,7 +6,10 @@
 // movements in the ledger (closed with a `reconcile` movement). `verify` only checks
 // the ledger; `prune` applies a retention. Exit codes, for CI and cron jobs: 0 nothing
 // drifted or everything was fixed (verify: the ledger agrees), 1 drift found (dry run),
-// left unfixed, or ledger gaps (verify), 2 error.
+// left unfixed, or ledger gaps (verify), 2 error, 3 no error but the output could not
+// be written (stdout or stderr closed early, e.g. `| head`, or disk full): no stack
+// trace, the command stops writing there; what it did to the database (reconcile's
+// fixes, prune) stands.
 
 const USAGE = `Usage: medusa-inventory-rs reconcile [--dry-run] --url <postgres url> [--schema <schema>] [--limit <levels per page>]
        medusa-inventory-rs verify --url <postgres url> [--schema <schema>] [--limit <levels per page>]
@@ -21,9 +24,27 @@ const USAGE = `Usage: medusa-inventory-rs reconcile [--dry-run] --url <postgres 
   --url       Postgres connection string (default: $DATABASE_URL)
   --schema    schema holding the inventory tables (default: public)
   --limit     levels per page: reconcile 1 to 10000 (default 1000), verify 1 to 100000
-  --days      prune: keep movements of the last n days`
+  --days      prune: keep movements of the last n days
+
+Exit codes: 0 nothing drifted or all fixed (verify: the ledger agrees), 1 drift found, left
+unfixed, or ledger gaps, 2 error, 3 the output could not be written (closed pipe, disk full);
+what the command did to the database stands.`
 
 class UsageError extends Error {}
+
+/** Exit code when the output could not be written (see the header). */
+const WRITE_FAILED = 3
+
+/** SQLSTATE undefined_table: the schema lacks the module's tables. */
+const UNDEFINED_TABLE = '42P01'
+
+function noTables(schema) {
+  const where = `schema '${schema || 'public'}'`
+  return (
+    `${where} has no inventory tables: migrate it first, with \`medusa db:migrate\` in a Medusa app, ` +
+    `or standalone: await (await InventoryService.connect({ url, schema })).migrate()`
+  )
+}
 
 function parseArgs(argv) {
   const [command, ...rest] = argv
@@ -183,8 +204,9 @@ const COMMANDS = { reconcile, verify, prune }
  * (the process's by default), so tests can hand it a terminal.
  */
 async function run(argv, io = { stdout: process.stdout, stderr: process.stderr }) {
+  let opts
   try {
-    const opts = parseArgs(argv)
+    opts = parseArgs(argv)
     if (opts.help) {
       io.stdout.write(`${USAGE}\n`)
       return 0
@@ -197,14 +219,60 @@ async function run(argv, io = { stdout: process.stdout, stderr: process.stderr }
     }
     // A typed message, no stack: InventoryError carries Medusa's error type.
     const type = e && e.type ? `${e.type}: ` : ''
-    io.stderr.write(`\nmedusa-inventory-rs: ${type}${e && e.message ? e.message : String(e)}\n`)
+    const message = e && e.code === UNDEFINED_TABLE ? noTables(opts && opts.schema) : e && e.message ? e.message : String(e)
+    io.stderr.write(`\nmedusa-inventory-rs: ${type}${message}\n`)
     return 2
   }
 }
 
+/**
+ * The process's streams, guarded: a stream's first write error (EPIPE when the reader is
+ * gone, ENOSPC on a full disk) is kept and later writes to it are dropped; a lost stdout
+ * is said on stderr. No stack trace: the exit code says it (WRITE_FAILED).
+ */
+function guardedIo(streams = { stdout: process.stdout, stderr: process.stderr }) {
+  const failed = {}
+  const guard = (name) => {
+    const stream = streams[name]
+    const fail = (e) => {
+      if (failed[name]) return
+      failed[name] = (e && e.code) || 'error'
+      if (name === 'stdout' && !failed.stderr) {
+        try {
+          streams.stderr.write(`\nmedusa-inventory-rs: could not write to stdout (${failed.stdout}); stopped writing\n`)
+        } catch {
+          // stderr is gone too: the exit code says it.
+        }
+      }
+    }
+    stream.on('error', fail)
+    return {
+      get isTTY() {
+        return stream.isTTY
+      },
+      write(text) {
+        if (failed[name]) return
+        try {
+          stream.write(text)
+        } catch (e) {
+          fail(e)
+        }
+      },
+    }
+  }
+  return { io: { stdout: guard('stdout'), stderr: guard('stderr') }, failed: () => Object.keys(failed).length > 0 }
+}
+
 if (require.main === module) {
-  run(process.argv.slice(2)).then((code) => {
-    process.exitCode = code
+  const guarded = guardedIo()
+  let code = 2
+  run(process.argv.slice(2), guarded.io).then((c) => {
+    code = c
+  })
+  // A pipe's EPIPE can arrive after the run resolved: the code is settled at exit. An
+  // error (2) is still reported as one; a lost report turns 0 or 1 into WRITE_FAILED.
+  process.on('exit', () => {
+    process.exitCode = guarded.failed() && code !== 2 ? WRITE_FAILED : code
   })
 }
 

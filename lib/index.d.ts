@@ -174,10 +174,15 @@ export interface CallOptions {
   actor?: string
   /** What for: an order, a workflow run, a document. */
   reference?: string
-  /** A repeat with the same key returns the first result and applies nothing; other arguments with it are refused. */
+  /** A repeat with the same key returns the first result and applies nothing; other arguments (or expectedStockedQuantity) with it are refused. */
   idempotencyKey?: string
   metadata?: Metadata
-  /** adjustInventory's positional form: compare-and-set on the level's stock. */
+  /**
+   * Compare-and-set on the stock of the call's one level: adjustInventory (positional, or a
+   * batch of one entry), updateInventoryLevels and setInventoryQuantities with one row. A
+   * stale level is `conflict` COMPARE_QUANTITY_STALE; several levels, or any other method,
+   * are refused (`invalid_data`). Part of what an idempotency key stands for.
+   */
   expectedStockedQuantity?: QuantityInput
 }
 

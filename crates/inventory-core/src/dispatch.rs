@@ -227,6 +227,53 @@ pub fn manifest_json() -> Value {
     )
 }
 
+/// The methods that take the call option `expectedStockedQuantity` (for one level:
+/// levels.rs); every other method refuses it rather than ignore it.
+const COMPARES_STOCK: [&str; 3] = [
+    "adjustInventory",
+    "updateInventoryLevels",
+    "setInventoryQuantities",
+];
+
+/// The `config` of softDelete*/restore*: Medusa's `{ returnLinkableKeys?: string[] }`
+/// (what its generated services and the link module's cascades pass), nothing else,
+/// so call options given one position early are refused rather than dropped.
+fn check_config(m: &Method, args: &[Value]) -> Result<()> {
+    if !(m.name.starts_with("softDelete") || m.name.starts_with("restore"))
+        || m.params.get(1) != Some(&"config")
+    {
+        return Ok(());
+    }
+    match arg(args, 1) {
+        Value::Null => Ok(()),
+        Value::Object(o) => {
+            for (k, v) in o {
+                match (k.as_str(), v) {
+                    ("returnLinkableKeys", Value::Null) => {}
+                    ("returnLinkableKeys", Value::Array(a)) if a.iter().all(Value::is_string) => {}
+                    ("returnLinkableKeys", _) => {
+                        return Err(Error::invalid(format!(
+                            "{} config returnLinkableKeys must be an array of strings",
+                            m.name
+                        )))
+                    }
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "Unknown {} config option '{k}' (only returnLinkableKeys; call options such as idempotencyKey go in the argument after config)",
+                            m.name
+                        )))
+                    }
+                }
+            }
+            Ok(())
+        }
+        _ => Err(Error::invalid(format!(
+            "{} config must be an object",
+            m.name
+        ))),
+    }
+}
+
 /// Calls `method_name` with its positional `args` and the caller's `options`
 /// (reason, actor, reference, idempotency key: see ledger.rs). A write with an
 /// idempotency key answers a repeat with its first committed result.
@@ -253,12 +300,20 @@ async fn serve(
     let m = method(method_name)
         .ok_or_else(|| Error::invalid(format!("Unknown method '{method_name}'")))?;
     let options = CallOptions::from_json(options)?;
+    if options.expected_stocked_quantity.is_some() && !COMPARES_STOCK.contains(&m.name) {
+        return Err(Error::invalid(format!(
+            "call option expectedStockedQuantity is not accepted by {}: only {} compare a level's stock",
+            m.name,
+            COMPARES_STOCK.join(", ")
+        )));
+    }
+    check_config(m, args)?;
     let mut audit = Audit::new(m.name, options, svc.ledger, svc.idempotency_ttl);
     if m.kind != Kind::Write || audit.key().is_none() {
         // Reads change nothing: a key means nothing to them.
         return (m.serve)(svc, args, &audit).await;
     }
-    audit.request = Some(request_text(m.name, args));
+    audit.request = Some(request_text(m.name, args, &audit.options));
     let audit = &audit;
     idempotent(svc, audit, || (m.serve)(svc, args, audit)).await
 }

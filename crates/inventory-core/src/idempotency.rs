@@ -12,7 +12,7 @@
 //! applied); it then answers with the stored response.
 
 use crate::error::{Error, Result};
-use crate::ledger::Audit;
+use crate::ledger::{Audit, CallOptions};
 use crate::outcome::Outcome;
 use crate::pipeline::PipelinedTx;
 use deadpool_postgres::GenericClient;
@@ -21,10 +21,23 @@ use serde_json::{json, Value};
 /// Seconds a key is kept when the connect options name no other time.
 pub const DEFAULT_TTL_SECONDS: i64 = 24 * 60 * 60;
 
-/// The request a key stands for: the method and its arguments (compared as
-/// jsonb, so key order in objects does not matter).
-pub(crate) fn request_text(method: &str, args: &[Value]) -> String {
-    json!([method, args]).to_string()
+/// The request a key stands for: the method, its arguments and the call options
+/// that change what it does (compared as jsonb, so key order in objects does not
+/// matter). `expectedStockedQuantity` decides whether the write applies, so a
+/// repeat with another one is another request. The ledger labels (reason, actor,
+/// reference, metadata) only describe the call: a repeat (whose reference may be
+/// a new workflow transaction's id) replays the first call's. Without an
+/// expected stock the text is `[method, args]`, as keys stored before it.
+pub(crate) fn request_text(method: &str, args: &[Value], options: &CallOptions) -> String {
+    match options.expected_stocked_quantity {
+        None => json!([method, args]).to_string(),
+        Some(d) => json!([
+            method,
+            args,
+            { "expectedStockedQuantity": d.normalize().to_string() }
+        ])
+        .to_string(),
+    }
 }
 
 pub(crate) fn reused(key: &str, method: &str) -> Error {

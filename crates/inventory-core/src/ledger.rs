@@ -67,6 +67,11 @@ impl CallOptions {
                         "call option {k} must be 1 to {MAX_LABEL} bytes"
                     )));
                 }
+                if s.contains('\0') {
+                    return Err(Error::invalid(format!(
+                        "call option {k} must not contain NUL (\\u0000) characters"
+                    )));
+                }
                 check_text(k, s)?;
                 Ok(s.to_string())
             };
@@ -78,6 +83,12 @@ impl CallOptions {
                 "metadata" => {
                     if !val.is_object() {
                         return Err(Error::invalid("call option metadata must be an object"));
+                    }
+                    // Postgres' jsonb cannot hold U+0000, in a key or a value, at any depth.
+                    if crate::limits::has_nul(val) {
+                        return Err(Error::invalid(
+                            "call option metadata must not contain NUL (\\u0000) characters",
+                        ));
                     }
                     let s = val.to_string();
                     check_metadata("metadata", &s)?;

@@ -66,6 +66,25 @@ fn stale(item: &str, loc: &str, expected: &Option<Decimal>, found: Option<&str>)
     e
 }
 
+/// The call option `expectedStockedQuantity` given to a call of several levels.
+fn one_level_only(method: &str, what: &str, field: &str) -> Error {
+    Error::invalid(format!(
+        "call option expectedStockedQuantity applies to a {method} call of one {what}; \
+         give each {what} its own {field}"
+    ))
+}
+
+/// One expected stock from the row's own field and the call option: either, or
+/// both when they agree.
+fn agree(row: Option<Decimal>, option: Option<Decimal>, field: &str) -> Result<Option<Decimal>> {
+    match (row, option) {
+        (Some(r), Some(o)) if r != o => Err(Error::invalid(format!(
+            "{field} {r} and call option expectedStockedQuantity {o} disagree"
+        ))),
+        (r, o) => Ok(r.or(o)),
+    }
+}
+
 fn not_stocked(item: &str, loc: &str) -> String {
     format!("Item {item} is not stocked at location {loc}")
 }
@@ -232,6 +251,12 @@ impl InventoryService {
 
     async fn set_levels(&self, input: &Value, audit: &Audit, compare: bool) -> Result<Outcome> {
         let (inputs, was_array) = one_or_many(input);
+        // The call option is the expected stock of the call's one level; of several
+        // it would name none in particular.
+        let option = audit.options.expected_stocked_quantity;
+        if option.is_some() && inputs.len() != 1 {
+            return Err(one_level_only(audit.method, "row", EXPECTED));
+        }
         let mut rows = Vec::with_capacity(inputs.len());
         let mut expected = Vec::with_capacity(inputs.len());
         for (i, v) in inputs.iter().enumerate() {
@@ -241,16 +266,23 @@ impl InventoryService {
             };
             let mut v = (*v).clone();
             let e = match v.as_object_mut().and_then(|o| o.remove(EXPECTED)) {
-                None | Some(Value::Null) if compare => {
-                    return Err(at(format!("{EXPECTED} is required")))
-                }
                 None | Some(Value::Null) => None,
                 Some(q) => {
                     Some(parse_quantity(&q, EXPECTED, Rule::Any).map_err(|er| at(er.message))?)
                 }
             };
+            let e = agree(e, option, EXPECTED).map_err(|er| at(er.message))?;
+            if compare && e.is_none() {
+                return Err(at(format!("{EXPECTED} is required")));
+            }
+            let row = parse_input(&UPDATE, &v, was_array.then_some(i))?;
+            // A cycle count sets the stock it counted: a row without one would
+            // only compare.
+            if compare && crate::input::get(&row, "stocked_quantity").is_none() {
+                return Err(at("stocked_quantity is required".into()));
+            }
             expected.push(e);
-            rows.push(parse_input(&UPDATE, &v, was_array.then_some(i))?);
+            rows.push(row);
         }
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
@@ -371,7 +403,24 @@ impl InventoryService {
                         }
                         Ok((item.to_string(), loc.to_string(), adj, expected))
                     })
-                    .collect::<Result<Vec<_>>>()?,
+                    .collect::<Result<Vec<_>>>()
+                    .and_then(|mut entries: Vec<Entry>| {
+                        let option = audit.options.expected_stocked_quantity;
+                        if option.is_some() {
+                            if entries.len() != 1 {
+                                return Err(one_level_only(
+                                    audit.method,
+                                    "entry",
+                                    "expectedStockedQuantity",
+                                ));
+                            }
+                            let e = &mut entries[0];
+                            e.3 = agree(e.3, option, "expectedStockedQuantity").map_err(|er| {
+                                Error::invalid(format!("{} (at index 0)", er.message))
+                            })?;
+                        }
+                        Ok(entries)
+                    })?,
                 true,
             ),
             Some(item) => {

@@ -65,6 +65,16 @@ fn walk(v: &Value, field: &str) -> Result<()> {
     }
 }
 
+/// Whether a NUL character is in `v`: in a string or an object key, at any depth.
+pub(crate) fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, x)| k.contains('\0') || has_nul(x)),
+        _ => false,
+    }
+}
+
 /// Size limit of a written text column.
 pub(crate) fn check_text(field: &str, s: &str) -> Result<()> {
     let max = if INDEXED.contains(&field) {
@@ -165,7 +175,9 @@ pub(crate) fn is_timestamp(s: &str) -> bool {
             while i < b.len() && b[i].is_ascii_digit() {
                 i += 1;
             }
-            if i == start {
+            // Postgres keeps microseconds; a fraction past nanoseconds is noise, and a
+            // long one makes the server refuse the whole value.
+            if i == start || i - start > 9 {
                 return false;
             }
         }
@@ -173,13 +185,20 @@ pub(crate) fn is_timestamp(s: &str) -> bool {
     match &b[i..] {
         [] | [b'Z'] | [b'z'] => true,
         [b'+' | b'-', rest @ ..] => {
-            let ok2 = |p: &[u8]| p.len() == 2 && p.iter().all(u8::is_ascii_digit);
-            match rest.len() {
-                2 => ok2(rest),
-                4 => ok2(&rest[..2]) && ok2(&rest[2..]),
-                5 => ok2(&rest[..2]) && rest[2] == b':' && ok2(&rest[3..]),
-                _ => false,
-            }
+            // Postgres takes offsets up to 15:59 either way ("time zone displacement
+            // out of range" beyond).
+            let two = |p: &[u8], max: u32| {
+                p.len() == 2
+                    && p.iter().all(u8::is_ascii_digit)
+                    && u32::from(p[0] - b'0') * 10 + u32::from(p[1] - b'0') <= max
+            };
+            let (hours, minutes) = match rest.len() {
+                2 => (rest, &b"00"[..]),
+                4 => (&rest[..2], &rest[2..]),
+                5 if rest[2] == b':' => (&rest[..2], &rest[3..]),
+                _ => return false,
+            };
+            two(hours, 15) && two(minutes, 59)
         }
         _ => false,
     }
@@ -224,6 +243,9 @@ mod tests {
             "2024-05-01 10:00",
             "2024-05-01T10:00:00+02:00",
             "2024-05-01T10:00:00-0530",
+            "2024-05-01T10:00:00+15:59",
+            "2024-05-01T10:00:00-15",
+            "2024-05-01T10:00:00.123456789Z",
         ] {
             assert!(is_timestamp(ok), "{ok}");
         }
@@ -236,6 +258,11 @@ mod tests {
             "2024-05-01X",
             "",
             "2024-5-1",
+            "2024-05-01T10:00:00+25:00",
+            "2024-05-01T10:00:00+16:00",
+            "2024-05-01T10:00:00-1560",
+            "2024-05-01T10:00:00+99",
+            "2024-05-01T10:00:00.1234567890Z",
         ] {
             assert!(!is_timestamp(bad), "{bad}");
         }

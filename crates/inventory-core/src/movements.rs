@@ -111,10 +111,9 @@ fn movement_filter(filter: &Value) -> Result<(String, Vec<Box<dyn ToSql + Sync +
                 if k == "created_at" && !crate::limits::is_timestamp(&text) {
                     return Err(Error::invalid(format!("{k} {op} must be a timestamp")));
                 }
+                // Movement ids are bigint: digits only, at most i64::MAX.
                 if k == "id"
-                    && (text.is_empty()
-                        || text.len() > 19
-                        || !text.bytes().all(|b| b.is_ascii_digit()))
+                    && (!text.bytes().all(|b| b.is_ascii_digit()) || text.parse::<i64>().is_err())
                 {
                     return Err(Error::invalid(format!("{k} {op} must be a movement id")));
                 }

@@ -46,6 +46,11 @@ impl ReconcileOptions {
             match (k.as_str(), val) {
                 (_, Value::Null) if ["dryRun", "after", "limit"].contains(&k.as_str()) => {}
                 ("dryRun", Value::Bool(b)) => opts.dry_run = *b,
+                ("after", Value::String(s)) if s.contains('\0') => {
+                    return Err(Error::invalid(
+                        "reconcile option after must not contain NUL (\\u0000) characters",
+                    ))
+                }
                 ("after", Value::String(s)) => opts.after = Some(s.clone()),
                 ("limit", Value::Number(n)) => match n.as_i64() {
                     Some(l @ 1..=MAX_LIMIT) => opts.limit = l,

@@ -560,6 +560,13 @@ fn op_cond(
             format!("{col} {sym} {}", scalar(params, v)?)
         }
         ("$like" | "$ilike", Value::String(s)) if kind == Kind::Text => {
+            // Backslash escapes the next character: a pattern ending in an odd run of
+            // them fails in Postgres on the first row it is matched against.
+            if s.bytes().rev().take_while(|b| *b == b'\\').count() % 2 == 1 {
+                return Err(Error::invalid(format!(
+                    "{field}: the {op} pattern ends with an escape character (\\); write \\\\ for a backslash"
+                )));
+            }
             let p = params.push(s.clone());
             params.plan_per_call();
             let word = if op == "$like" { "LIKE" } else { "ILIKE" };
