@@ -12,7 +12,7 @@
 //   4. events per mutating call = reference's (restore: ours adds `restored`),
 //      and the caller-owned MessageAggregator path
 //   5. one scripted sequence against both: same results on shared fields; and,
-//      labelled, the cases where the reference is wrong (README, "Why")
+//      labelled, the cases where the reference is wrong (docs/design.md, "Why")
 //   6. concurrency across two Node processes, each with its own loaded module
 const fs = require('fs')
 const path = require('path')
@@ -284,7 +284,7 @@ const STEPS = [
   { name: 'delete levels by location', method: 'deleteInventoryItemLevelByLocationId', refStale: true, unordered: true, args: () => [LB] },
   { name: 'levels left', method: 'listInventoryLevels', args: () => [{}], unordered: true },
   { name: 'delete levels (ids)', method: 'deleteInventoryLevels', args: (L) => [[L.id('lvl:cap@a')]] },
-  // Ours releases a level's live reservations with it (README) and restores them with it.
+  // Ours releases a level's live reservations with it (docs/api.md, "Differences") and restores them with it.
   { name: 'soft delete level, object selector', method: 'softDeleteInventoryLevels', released: ['res:mug@a'], args: (L) => [{ id: L.id('lvl:mug@a') }] },
   { name: 'restore level (string)', method: 'restoreInventoryLevels', restored: ['lvl:mug@a', 'res:mug@a'], args: (L) => [L.id('lvl:mug@a')] },
   // item deletes / restores (cascading to live levels and reservations)

@@ -2,7 +2,7 @@
 'use strict'
 // medusa-inventory-rs vs @medusajs/inventory 2.21.2, both loaded through
 // Medusa's module loader, on one Postgres, in one run, beside the floors.
-// `node bench.js --help` for the options; README.md for what is measured.
+// `node bench.js --help` for the options; ../docs/benchmarks.md for what is measured.
 require('./lib/one-medusa')
 const fs = require('node:fs')
 const os = require('node:os')
