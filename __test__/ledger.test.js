@@ -422,6 +422,24 @@ describe('listInventoryMovementFeed', () => {
     }
   })
 
+  test('migrate adds the feed to a ledger from before it, once; the movements already there are in it', async () => {
+    const { item } = await level(10)
+    await inv.adjustInventory(item.id, 'loc_1', 3)
+    // A ledger as the previous release left it.
+    await t.db.query(`DROP INDEX "IDX_inventory_movement_xid"; ALTER TABLE inventory_movement DROP COLUMN xid`)
+    await inv.migrate()
+    await inv.migrate()
+    const { rows: indexes } = await t.db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname = 'IDX_inventory_movement_xid'`, [t.schema])
+    expect(indexes).toHaveLength(1)
+    const { got: page, after } = await readFeed(null, 2)
+    expect(page.map((m) => [m.delta, m.resulting])).toEqual([[10, 10], [3, 13]])
+    await inv.adjustInventory(item.id, 'loc_1', 1)
+    const { got: next, after: end } = await readFeed(after, 1)
+    expect(next.map((m) => m.resulting)).toEqual([14])
+    expect(await inv.listInventoryMovementFeed({ after: end })).toEqual([])
+    await expectBalanced()
+  })
+
   test('bad options are refused by name', async () => {
     for (const [options, name] of [
       [{ after: 'nope' }, 'after'],
