@@ -2,7 +2,7 @@
 // The movement ledger: every write path adds its rows in the same transaction as the
 // change, so each level's quantities equal the sum of its movements (verifyInventoryLedger).
 // Also idempotency keys, compare-and-set and the ledger side of reconcile.
-const { freshService, ledgerGaps, sql, waitBlockedBy, DATABASE_URL } = require('./helpers')
+const { freshService, ledgerGaps, ledgerOutOfOrder, sql, waitBlockedBy, DATABASE_URL } = require('./helpers')
 
 let t
 let inv
@@ -29,12 +29,7 @@ async function expectBalanced() {
   const report = await inv.verifyInventoryLedger()
   expect(report).toMatchObject({ ok: true, levels: [], next: null })
   // Per level and quantity, in ledger order (id), `resulting` is the running sum of `delta`.
-  const { rows } = await t.db.query(
-    `SELECT * FROM (SELECT id::text, inventory_level_id, field, resulting::text,
-                           (sum(delta) OVER (PARTITION BY inventory_level_id, field ORDER BY id))::text AS running
-                    FROM inventory_movement) m WHERE resulting::numeric <> running::numeric`
-  )
-  expect(rows).toEqual([])
+  expect(await ledgerOutOfOrder(t.db)).toEqual([])
 }
 
 async function level(stocked = 10, location_id = 'loc_1', extra = {}) {
