@@ -38,6 +38,21 @@ async function level(stocked = 10, location_id = 'loc_1', extra = {}) {
   return { item, level: lvl }
 }
 
+/** Reads the feed from `after` one movement per call until `n` came (a transaction open elsewhere on the server may hold it back a while). */
+async function readFeed(after, n) {
+  const got = []
+  while (got.length < n) {
+    const page = await inv.listInventoryMovementFeed({ after, limit: 1 })
+    if (page.length === 0) {
+      await new Promise((res) => setTimeout(res, 20))
+      continue
+    }
+    got.push(...page)
+    after = page[page.length - 1].cursor
+  }
+  return { got, after }
+}
+
 const pick = (rows, keys) => rows.map((r) => Object.fromEntries(keys.map((k) => [k, r[k]])))
 
 describe('every write path writes its movements', () => {
@@ -366,21 +381,6 @@ describe('ledger order', () => {
 })
 
 describe('listInventoryMovementFeed', () => {
-  /** Reads the feed from `after` one movement per call until `n` came (a transaction open elsewhere on the server may hold it back a while). */
-  async function readFeed(after, n) {
-    const got = []
-    while (got.length < n) {
-      const page = await inv.listInventoryMovementFeed({ after, limit: 1 })
-      if (page.length === 0) {
-        await new Promise((res) => setTimeout(res, 20))
-        continue
-      }
-      got.push(...page)
-      after = page[page.length - 1].cursor
-    }
-    return { got, after }
-  }
-
   test('a movement whose transaction commits late is delivered once, none missed or repeated', async () => {
     const { item: ia, level: a } = await level(10, 'loc_a')
     const { item: ib, level: b } = await level(10, 'loc_b')
@@ -458,7 +458,17 @@ describe('retention', () => {
     await t.db.query(`UPDATE inventory_movement SET created_at = now() - interval '40 days'`)
     await inv.adjustInventory(item.id, 'loc_1', -1)
     await t.db.query(`INSERT INTO inventory_idempotency_key (key, method, request_hash, response, expires_at) VALUES ('old', 'm', 'h', '{}', now() - interval '1 day')`)
+    const { after: seen } = await readFeed(null, 4)
     expect(await inv.prune({ movementRetentionDays: 30 })).toEqual({ folded: 3, carried: 2, keys: 1 })
+    // The carried_forward rows stand where the movements they fold stood: a feed
+    // reader past them gets nothing new; one from the start gets their sums.
+    expect(await inv.listInventoryMovementFeed({ after: seen })).toEqual([])
+    const { got: fromStart } = await readFeed(null, 3)
+    expect(fromStart.map((m) => [m.field, m.delta, m.reason])).toEqual([
+      ['stocked_quantity', 15, 'carried_forward'],
+      ['reserved_quantity', 2, 'carried_forward'],
+      ['stocked_quantity', -1, 'adjustment'],
+    ])
     expect(pick(await movementsOf(l.id), ['field', 'delta', 'resulting', 'reason'])).toEqual([
       { field: 'stocked_quantity', delta: '15', resulting: '15', reason: 'carried_forward' },
       { field: 'reserved_quantity', delta: '2', resulting: '2', reason: 'carried_forward' },

@@ -454,3 +454,50 @@ impl InventoryService {
         Ok(json!({ "folded": folded, "carried": carried, "keys": keys }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_cursors_parse_or_are_refused() {
+        assert_eq!(
+            FeedCursor::parse("18446744073709551615:9223372036854775807"),
+            Some(FeedCursor {
+                xid: u64::MAX,
+                id: i64::MAX
+            })
+        );
+        for bad in [
+            "",
+            ":",
+            "1:",
+            ":1",
+            "1",
+            "a:1",
+            "1:-1",
+            "-1:1",
+            "1:2:3",
+            " 1:2",
+            "18446744073709551616:1",
+            "1:9223372036854775808",
+        ] {
+            assert_eq!(FeedCursor::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            feed_options(&Value::Null).unwrap(),
+            (FeedCursor::default(), 100)
+        );
+        for (bad, name) in [
+            (json!({ "after": "x" }), "after"),
+            (json!({ "after": 1 }), "after"),
+            (json!({ "limit": 0 }), "limit"),
+            (json!({ "limit": MAX_TAKE + 1 }), "limit"),
+            (json!({ "from": "1:1" }), "from"),
+        ] {
+            let e = feed_options(&bad).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorType::InvalidData);
+            assert!(e.message.contains(name), "{}", e.message);
+        }
+    }
+}
