@@ -218,6 +218,9 @@ const DELETED_LEVELS_INDEX: &str =
 /// `revert` drops with what it holds.
 const MOVEMENT_FEED_SQL: &str = r#"DO $$
     BEGIN
+      IF to_regclass('inventory_movement') IS NULL THEN
+        RETURN;
+      END IF;
       IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'inventory_movement'::regclass
                      AND attname = 'xid' AND NOT attisdropped) THEN
         ALTER TABLE inventory_movement ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
