@@ -15,7 +15,7 @@ const { freshService } = require('./helpers')
 const API = JSON.parse(native.api())
 const NAMES = API.methods.map((m) => m.name)
 const MEDUSA_NAMES = API.methods.filter((m) => !m.extension).map((m) => m.name)
-const EXTENSIONS = ['listInventoryMovements', 'listAndCountInventoryMovements', 'verifyInventoryLedger', 'setInventoryQuantities']
+const EXTENSIONS = ['listInventoryMovements', 'listAndCountInventoryMovements', 'listInventoryMovementFeed', 'verifyInventoryLedger', 'setInventoryQuantities']
 
 let t
 beforeAll(async () => {

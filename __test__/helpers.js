@@ -67,6 +67,20 @@ async function ledgerGaps(db) {
 }
 
 /**
+ * Movements whose `resulting` is not the running sum of their level's and quantity's deltas
+ * in ledger order (id): every writer takes a movement's id while it holds the level's lock,
+ * so there should be none, whatever ran concurrently.
+ */
+async function ledgerOutOfOrder(db) {
+  const { rows } = await db.query(`
+    SELECT id::text, inventory_level_id, field, resulting::text, running::text FROM (
+      SELECT m.*, sum(delta) OVER (PARTITION BY inventory_level_id, field ORDER BY id) AS running
+      FROM inventory_movement m) x
+    WHERE resulting <> running ORDER BY id`)
+  return rows
+}
+
+/**
  * Waits until `n` backends wait behind the session of pg client `holder`, directly or
  * behind one that does: lets a test order concurrent calls by locks, not by sleeps.
  */
@@ -84,4 +98,4 @@ async function waitBlockedBy(db, holder, n = 1) {
   }
 }
 
-module.exports = { DATABASE_URL, uniqueSchema, sql, freshService, reservedDrift, ledgerGaps, waitBlockedBy }
+module.exports = { DATABASE_URL, uniqueSchema, sql, freshService, reservedDrift, ledgerGaps, ledgerOutOfOrder, waitBlockedBy }

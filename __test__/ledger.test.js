@@ -2,7 +2,7 @@
 // The movement ledger: every write path adds its rows in the same transaction as the
 // change, so each level's quantities equal the sum of its movements (verifyInventoryLedger).
 // Also idempotency keys, compare-and-set and the ledger side of reconcile.
-const { freshService, ledgerGaps, DATABASE_URL } = require('./helpers')
+const { freshService, ledgerGaps, ledgerOutOfOrder, sql, waitBlockedBy, DATABASE_URL } = require('./helpers')
 
 let t
 let inv
@@ -12,12 +12,12 @@ beforeEach(async () => {
 })
 afterEach(() => t.cleanup())
 
-/** Movement rows of a level, oldest first, as plain values. */
+/** Movement rows of a level in ledger order (by id), as plain values. */
 async function movementsOf(levelId) {
   const { rows } = await t.db.query(
     `SELECT field, delta::text, resulting::text, reason, method, actor, reference, reservation_item_id,
             line_item_id, idempotency_key, metadata
-     FROM inventory_movement WHERE inventory_level_id = $1 ORDER BY created_at, id`,
+     FROM inventory_movement WHERE inventory_level_id = $1 ORDER BY id`,
     [levelId]
   )
   return rows
@@ -28,12 +28,29 @@ async function expectBalanced() {
   expect(await ledgerGaps(t.db)).toEqual([])
   const report = await inv.verifyInventoryLedger()
   expect(report).toMatchObject({ ok: true, levels: [], next: null })
+  // Per level and quantity, in ledger order (id), `resulting` is the running sum of `delta`.
+  expect(await ledgerOutOfOrder(t.db)).toEqual([])
 }
 
 async function level(stocked = 10, location_id = 'loc_1', extra = {}) {
   const item = await inv.createInventoryItems({ sku: `sku-${Math.random()}` })
   const lvl = await inv.createInventoryLevels({ inventory_item_id: item.id, location_id, stocked_quantity: stocked, ...extra })
   return { item, level: lvl }
+}
+
+/** Reads the feed from `after` one movement per call until `n` came (a transaction open elsewhere on the server may hold it back a while). */
+async function readFeed(after, n) {
+  const got = []
+  while (got.length < n) {
+    const page = await inv.listInventoryMovementFeed({ after, limit: 1 })
+    if (page.length === 0) {
+      await new Promise((res) => setTimeout(res, 20))
+      continue
+    }
+    got.push(...page)
+    after = page[page.length - 1].cursor
+  }
+  return { got, after }
 }
 
 const pick = (rows, keys) => rows.map((r) => Object.fromEntries(keys.map((k) => [k, r[k]])))
@@ -306,6 +323,133 @@ describe('ledger drift', () => {
   })
 })
 
+describe('reconcile on a connection with ledger: false', () => {
+  test('reports ledger gaps as not fixed and writes no movement', async () => {
+    const { level: l } = await level(10)
+    await t.db.query(`UPDATE inventory_level SET stocked_quantity = 13 WHERE id = $1`, [l.id])
+    const before = await movementsOf(l.id)
+    const off = await require('..').InventoryService.connect({ url: DATABASE_URL, schema: t.schema, ledger: false })
+    try {
+      const report = await off.reconcile({})
+      expect(report.ledger).toEqual([{ id: l.id, field: 'stocked_quantity', quantity: 13, ledger_sum: 10, fixed: false }])
+    } finally {
+      await off.close()
+    }
+    expect(await movementsOf(l.id)).toEqual(before)
+    expect((await inv.verifyInventoryLedger()).ok).toBe(false)
+    // A connection that writes the ledger closes it.
+    expect((await inv.reconcile({})).ledger).toEqual([expect.objectContaining({ id: l.id, fixed: true })])
+    await expectBalanced()
+  })
+})
+
+describe('ledger order', () => {
+  test('a batch that waited for a level lock is listed after the adjustment that went ahead of it', async () => {
+    const item = await inv.createInventoryItems({ sku: `sku-${Math.random()}` })
+    const created = await inv.createInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'loc_a', stocked_quantity: 10 },
+      { inventory_item_id: item.id, location_id: 'loc_b', stocked_quantity: 10 },
+    ])
+    // The batch locks its levels in id order: hold the first one so that it waits
+    // before it has touched the second.
+    const { rows: order } = await t.db.query(`SELECT id FROM inventory_level WHERE id = ANY($1) ORDER BY id`, [created.map((l) => l.id)])
+    const [first, second] = order.map((r) => created.find((l) => l.id === r.id))
+    const holder = await sql(t.schema)
+    try {
+      await holder.query('BEGIN')
+      await holder.query('SELECT 1 FROM inventory_level WHERE id = $1 FOR UPDATE', [first.id])
+      const batch = inv.adjustInventory([
+        { inventoryItemId: item.id, locationId: first.location_id, adjustment: 2 },
+        { inventoryItemId: item.id, locationId: second.location_id, adjustment: 1 },
+      ])
+      await waitBlockedBy(t.db, holder, 1)
+      // Starts after the batch, commits before it.
+      await inv.adjustInventory(item.id, second.location_id, 5)
+      await holder.query('COMMIT')
+      await batch
+    } finally {
+      await holder.end()
+    }
+    const listed = await inv.listInventoryMovements({ inventory_level_id: second.id })
+    expect(listed.map((m) => [m.delta, m.resulting])).toEqual([[10, 10], [5, 15], [1, 16]])
+    // The batch's movement is dated at its transaction's start, before the +5.
+    expect(listed[2].created_at.getTime()).toBeLessThanOrEqual(listed[1].created_at.getTime())
+    const [desc] = await inv.listAndCountInventoryMovements({ inventory_level_id: second.id }, { order: { id: 'DESC' } })
+    expect(desc.map((m) => m.resulting)).toEqual([16, 15, 10])
+    await expectBalanced()
+  })
+})
+
+describe('listInventoryMovementFeed', () => {
+  test('a movement whose transaction commits late is delivered once, none missed or repeated', async () => {
+    const { item: ia, level: a } = await level(10, 'loc_a')
+    const { item: ib, level: b } = await level(10, 'loc_b')
+    // A writer that has moved level a and written its movement but not committed yet...
+    const writer = await sql(t.schema)
+    let late
+    try {
+      await writer.query('BEGIN')
+      await writer.query(`UPDATE inventory_level SET stocked_quantity = 11 WHERE id = $1`, [a.id])
+      ;({ rows: [late] } = await writer.query(
+        `INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason)
+         VALUES ($1, $2, 'loc_a', 'stocked_quantity', 1, 11, 'adjustment') RETURNING id::text`,
+        [a.id, ia.id]
+      ))
+      // ...while a later one commits first, with a higher movement id.
+      await inv.adjustInventory(ib.id, 'loc_b', 2)
+      const [early] = await inv.listInventoryMovements({ inventory_level_id: b.id, reason: 'adjustment' })
+      expect(BigInt(early.id)).toBeGreaterThan(BigInt(late.id))
+      // Read while the writer is open: the feed stops before the open transaction.
+      const { got: opening, after } = await readFeed(null, 2)
+      expect(opening.map((m) => [m.inventory_level_id, m.reason])).toEqual([[a.id, 'level_created'], [b.id, 'level_created']])
+      expect(await inv.listInventoryMovementFeed({ after })).toEqual([])
+      await writer.query('COMMIT')
+      const { got: rest, after: end } = await readFeed(after, 2)
+      expect(rest.map((m) => m.id)).toEqual([late.id, early.id])
+      expect(rest[1]).toMatchObject({ inventory_level_id: b.id, delta: 2, resulting: 12, cursor: expect.any(String) })
+      expect(rest[1].created_at).toBeInstanceOf(Date)
+      expect(await inv.listInventoryMovementFeed({ after: end })).toEqual([])
+      // Every movement once, and only those.
+      const { rows } = await t.db.query('SELECT id::text FROM inventory_movement ORDER BY id')
+      expect([...opening, ...rest].map((m) => m.id).sort((x, y) => Number(x) - Number(y))).toEqual(rows.map((r) => r.id))
+    } finally {
+      await writer.end()
+    }
+  })
+
+  test('migrate adds the feed to a ledger from before it, once; the movements already there are in it', async () => {
+    const { item } = await level(10)
+    await inv.adjustInventory(item.id, 'loc_1', 3)
+    // A ledger as the previous release left it.
+    await t.db.query(`DROP INDEX "IDX_inventory_movement_xid"; ALTER TABLE inventory_movement DROP COLUMN xid`)
+    await inv.migrate()
+    await inv.migrate()
+    const { rows: indexes } = await t.db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname = 'IDX_inventory_movement_xid'`, [t.schema])
+    expect(indexes).toHaveLength(1)
+    const { got: page, after } = await readFeed(null, 2)
+    expect(page.map((m) => [m.delta, m.resulting])).toEqual([[10, 10], [3, 13]])
+    await inv.adjustInventory(item.id, 'loc_1', 1)
+    const { got: next, after: end } = await readFeed(after, 1)
+    expect(next.map((m) => m.resulting)).toEqual([14])
+    expect(await inv.listInventoryMovementFeed({ after: end })).toEqual([])
+    await expectBalanced()
+  })
+
+  test('bad options are refused by name', async () => {
+    for (const [options, name] of [
+      [{ after: 'nope' }, 'after'],
+      [{ after: '1:' }, 'after'],
+      [{ after: '99999999999999999999999:1' }, 'after'],
+      [{ after: 5 }, 'after'],
+      [{ limit: 0 }, 'limit'],
+      [{ limit: 10001 }, 'limit'],
+      [{ limt: 5 }, 'limt'],
+    ]) {
+      await expect(inv.listInventoryMovementFeed(options)).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining(name) })
+    }
+  })
+})
+
 describe('retention', () => {
   test('prune folds old movements into carried_forward ones, sums stay exact, new ones stay', async () => {
     const { item, level: l } = await level(10)
@@ -314,10 +458,20 @@ describe('retention', () => {
     await t.db.query(`UPDATE inventory_movement SET created_at = now() - interval '40 days'`)
     await inv.adjustInventory(item.id, 'loc_1', -1)
     await t.db.query(`INSERT INTO inventory_idempotency_key (key, method, request_hash, response, expires_at) VALUES ('old', 'm', 'h', '{}', now() - interval '1 day')`)
+    const { after: seen } = await readFeed(null, 4)
     expect(await inv.prune({ movementRetentionDays: 30 })).toEqual({ folded: 3, carried: 2, keys: 1 })
+    // The carried_forward rows stand where the movements they fold stood: a feed
+    // reader past them gets nothing new; one from the start gets their sums.
+    expect(await inv.listInventoryMovementFeed({ after: seen })).toEqual([])
+    const { got: fromStart } = await readFeed(null, 3)
+    expect(fromStart.map((m) => [m.field, m.delta, m.reason])).toEqual([
+      ['stocked_quantity', 15, 'carried_forward'],
+      ['reserved_quantity', 2, 'carried_forward'],
+      ['stocked_quantity', -1, 'adjustment'],
+    ])
     expect(pick(await movementsOf(l.id), ['field', 'delta', 'resulting', 'reason'])).toEqual([
-      { field: 'reserved_quantity', delta: '2', resulting: '2', reason: 'carried_forward' },
       { field: 'stocked_quantity', delta: '15', resulting: '15', reason: 'carried_forward' },
+      { field: 'reserved_quantity', delta: '2', resulting: '2', reason: 'carried_forward' },
       { field: 'stocked_quantity', delta: '-1', resulting: '14', reason: 'adjustment' },
     ])
     await expectBalanced()

@@ -36,7 +36,7 @@
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const fc = require('fast-check')
-const { freshService, ledgerGaps, DATABASE_URL } = require('./helpers')
+const { freshService, ledgerGaps, ledgerOutOfOrder, DATABASE_URL } = require('./helpers')
 const M = require('./support/model')
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 42)
@@ -203,6 +203,7 @@ async function invariants(db, lowered) {
     if (M.units(x.q) !== M.units(x.rq) || M.units(x.q) <= 0n || !M.inDomain(M.units(x.q))) problems.push(`reservation ${x.id}: quantity ${x.q}, raw ${x.rq}`)
   }
   for (const g of await ledgerGaps(db)) problems.push(`level ${g.id}: ${g.field} ${g.quantity}, ledger sum ${g.ledger_sum}`)
+  for (const o of await ledgerOutOfOrder(db)) problems.push(`movement ${o.id} of level ${o.inventory_level_id}: ${o.field} resulting ${o.resulting}, running sum ${o.running}`)
   return problems
 }
 

@@ -231,6 +231,19 @@ export interface MovementConfig {
   order?: { id?: 'ASC' | 'DESC'; created_at?: 'ASC' | 'DESC' }
 }
 
+/** A movement as the feed hands it out, with its position in the feed. */
+export interface InventoryMovementFeedEntry extends InventoryMovementDTO {
+  /** Opaque: pass the last one received as `after` to read on. */
+  cursor: string
+}
+
+export interface MovementFeedOptions {
+  /** The `cursor` of the last movement received; absent or null: from the start. */
+  after?: string | null
+  /** 1 to 10000; default 100. */
+  limit?: number
+}
+
 /** A level (or a level only the ledger remembers) whose quantity differs from the sum of its movements. */
 export interface LedgerGap {
   id: string
@@ -369,7 +382,7 @@ export interface ReconciledLevel {
 
 export interface Reconciliation {
   levels: ReconciledLevel[]
-  /** Gaps between quantities and movements in the page's id range, each closed (unless dryRun) by a `reconcile` movement. */
+  /** Gaps between quantities and movements in the page's id range, each closed (unless dryRun, or the connection has `ledger: false`: then `fixed` is false) by a `reconcile` movement. */
   ledger: Array<LedgerGap & { fixed: boolean }>
   /** Cursor of the next page (pass it as `after`); null after the last page. */
   next: string | null
@@ -443,6 +456,8 @@ export declare class InventoryService {
   // This module's own, beyond IInventoryService.
   listInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: Ctx): Promise<InventoryMovementDTO[]>
   listAndCountInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: Ctx): Promise<[InventoryMovementDTO[], number]>
+  /** The movement feed: movements after `after`, in commit-safe order, each with its `cursor`; paging on misses and repeats none. */
+  listInventoryMovementFeed(options?: MovementFeedOptions, context?: Ctx): Promise<InventoryMovementFeedEntry[]>
   /** Levels whose quantities differ from the sum of their movements (one page, in id order). */
   verifyInventoryLedger(options?: { after?: string | null; limit?: number }, context?: Ctx): Promise<LedgerReport>
   /** Cycle counts: sets stocked quantities, each only if the level still holds its expected stock. */

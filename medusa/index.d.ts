@@ -4,8 +4,10 @@ import type {
   CallOptions,
   InventoryLevelDTO,
   InventoryMovementDTO,
+  InventoryMovementFeedEntry,
   LedgerReport,
   MovementConfig,
+  MovementFeedOptions,
   MovementFilters,
   ReconcileOptions,
   Reconciliation,
@@ -21,6 +23,7 @@ export declare class InventoryModuleService implements Pick<IInventoryService, k
   // This module's own methods (the ledger, cycle counts); the shared context's `inventory` carries CallOptions.
   listInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: { inventory?: CallOptions }): Promise<InventoryMovementDTO[]>
   listAndCountInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: { inventory?: CallOptions }): Promise<[InventoryMovementDTO[], number]>
+  listInventoryMovementFeed(options?: MovementFeedOptions, context?: { inventory?: CallOptions }): Promise<InventoryMovementFeedEntry[]>
   verifyInventoryLedger(options?: { after?: string | null; limit?: number }, context?: { inventory?: CallOptions }): Promise<LedgerReport>
   setInventoryQuantities(input: SetInventoryQuantityInput[], context?: { inventory?: CallOptions }): Promise<InventoryLevelDTO[]>
 }

@@ -1,7 +1,7 @@
 // Type-checked by `npm run typecheck` (tsc --noEmit), never run: every method of the
 // facade called as a Medusa app calls it, its result used, and wrong calls rejected.
 import { InventoryError, InventoryService, methods } from 'medusa-inventory-rs'
-import type { CallOptions, InventoryItemDTO, InventoryLevelDTO, InventoryMovementDTO, LedgerReport, Reconciliation, ReservationItemDTO } from 'medusa-inventory-rs'
+import type { CallOptions, InventoryItemDTO, InventoryLevelDTO, InventoryMovementDTO, InventoryMovementFeedEntry, LedgerReport, Reconciliation, ReservationItemDTO } from 'medusa-inventory-rs'
 import definition, { InventoryModuleService, joinerConfig } from 'medusa-inventory-rs/medusa'
 import type { IInventoryService } from '@medusajs/types'
 
@@ -54,6 +54,10 @@ export async function standalone(): Promise<void> {
   const [moves, moveCount]: [InventoryMovementDTO[], number] = await inv.listAndCountInventoryMovements({ created_at: { $gte: '2026-01-01T00:00:00Z' } })
   void [history[0]?.delta, history[0]?.created_at.getTime(), moves, moveCount]
   const report: LedgerReport = await inv.verifyInventoryLedger({ limit: 1000 })
+  const feed: InventoryMovementFeedEntry[] = await inv.listInventoryMovementFeed({ after: null, limit: 500 })
+  const more: InventoryMovementFeedEntry[] = await inv.listInventoryMovementFeed({ after: feed[feed.length - 1]?.cursor ?? null })
+  const feedDate: Date = more[0].created_at
+  void feedDate
   void report.ok
   const counted: InventoryLevelDTO[] = await inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'sloc_1', stocked_quantity: 42, expected_stocked_quantity: 40 }], { reason: 'cycle_count', actor: 'user_1' })
   void counted
@@ -114,7 +118,7 @@ export async function standalone(): Promise<void> {
 export async function inMedusa(service: InventoryModuleService): Promise<void> {
   // The module service is Medusa's IInventoryService plus its own methods: assignable both ways besides them.
   const asMedusa: IInventoryService = service
-  type Own = 'reconcile' | 'prune' | 'listInventoryMovements' | 'listAndCountInventoryMovements' | 'verifyInventoryLedger' | 'setInventoryQuantities'
+  type Own = 'reconcile' | 'prune' | 'listInventoryMovements' | 'listAndCountInventoryMovements' | 'listInventoryMovementFeed' | 'verifyInventoryLedger' | 'setInventoryQuantities'
   const back: Omit<InventoryModuleService, Own> = asMedusa
   const moves = await service.listInventoryMovements({ reference: 'wf_1' }, { take: 10 }, { inventory: { actor: 'admin' } })
   void moves

@@ -195,6 +195,8 @@ pub static EXTENSIONS: &[Method] = &[
         serve!(|s, a| s.list_inventory_movements(arg(a, 0), arg(a, 1), false).await.map(Outcome::from))),
     extension!("listAndCountInventoryMovements", ["filters", "config"], INVENTORY_LEVEL, Read, MOVEMENT,
         serve!(|s, a| s.list_inventory_movements(arg(a, 0), arg(a, 1), true).await.map(Outcome::from))),
+    extension!("listInventoryMovementFeed", ["options"], INVENTORY_LEVEL, Read, MOVEMENT,
+        serve!(|s, a| s.list_inventory_movement_feed(arg(a, 0)).await.map(Outcome::from))),
     extension!("verifyInventoryLedger", ["options"], INVENTORY_LEVEL, Read, None,
         serve!(|s, a| s.verify_inventory_ledger(arg(a, 0)).await.map(Outcome::from))),
     extension!("setInventoryQuantities", ["data"], INVENTORY_LEVEL, Write, LEVEL,

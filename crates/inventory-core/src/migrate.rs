@@ -206,6 +206,30 @@ const DELETED_LEVELS_INDEX: &str =
     "CREATE INDEX IF NOT EXISTS medusa_inventory_rs_level_deleted_item
     ON inventory_level (inventory_item_id, location_id) WHERE deleted_at IS NOT NULL";
 
+/// The movement feed's column (movements.rs, `listInventoryMovementFeed`): the
+/// id of the transaction that wrote each movement, `pg_current_xact_id()` as
+/// the column's default, so every write's INSERT stamps it with no statement
+/// or parameter of its own. The feed hands out only movements of transactions
+/// older than every running one and pages by (xid, id), so a movement that
+/// commits late is still delivered once. Rows from before it get the
+/// migrating transaction's id (the one-time ADD COLUMN rewrites the table).
+/// Run on every migrate; each step looks at the catalog first, so a migrated
+/// table is not locked again. Additive: on this module's own table, which
+/// `revert` drops with what it holds.
+const MOVEMENT_FEED_SQL: &str = r#"DO $$
+    BEGIN
+      IF to_regclass('inventory_movement') IS NULL THEN
+        RETURN;
+      END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'inventory_movement'::regclass
+                     AND attname = 'xid' AND NOT attisdropped) THEN
+        ALTER TABLE inventory_movement ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+      END IF;
+      IF to_regclass('"IDX_inventory_movement_xid"') IS NULL THEN
+        CREATE INDEX "IDX_inventory_movement_xid" ON inventory_movement (xid, id);
+      END IF;
+    END $$"#;
+
 /// The live-item count for an unfiltered listAndCountInventoryItems: counting
 /// a million items is a scan of them all (about 110 ms here, however it is
 /// planned), so Postgres keeps the count instead. A table of this module's own
@@ -379,6 +403,7 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<i32> {
     }
     tx.batch_execute(&search_index_sql()).await?;
     tx.batch_execute(DELETED_LEVELS_INDEX).await?;
+    tx.batch_execute(MOVEMENT_FEED_SQL).await?;
     tx.batch_execute(&live_count_sql(schema)).await?;
     tx.batch_execute(&arrived_sql(schema)).await?;
     tx.commit().await?;

@@ -183,13 +183,16 @@ fn movement_page(config: &Value) -> Result<(String, i64, i64)> {
     } else if !config.is_null() {
         return Err(Error::invalid("config must be an object"));
     }
-    // History order by default (a carried_forward movement is dated at its cutoff);
-    // ties (one transaction's rows share created_at) break by id, the write order.
-    if order.is_empty() {
-        order.push("m.created_at ASC".into());
-    }
+    // Ledger order by default: the id. Each level's movements take their ids
+    // while the writer holds the level's row lock, so per level id order is
+    // the order of the changes and `resulting` the running sum of `delta`.
+    // created_at is the writer's transaction start: a call that waited for a
+    // lock is dated before changes that went ahead of it. Ties of an explicit
+    // created_at order break by id.
     let desc = order.first().is_some_and(|o| o.ends_with("DESC"));
-    order.push(format!("m.id {}", if desc { "DESC" } else { "ASC" }));
+    if !order.iter().any(|o| o.starts_with("m.id ")) {
+        order.push(format!("m.id {}", if desc { "DESC" } else { "ASC" }));
+    }
     Ok((order.join(", "), skip, take))
 }
 
@@ -278,17 +281,116 @@ impl InventoryService {
     }
 }
 
+/// A position in the movement feed: the (transaction id, movement id) of the
+/// last movement delivered; `"<xid>:<id>"`, opaque to callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct FeedCursor {
+    xid: u64,
+    id: i64,
+}
+
+impl FeedCursor {
+    fn parse(text: &str) -> Option<Self> {
+        let (xid, id) = text.split_once(':')?;
+        let digits = |s: &str, max: usize| {
+            !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !digits(xid, 20) || !digits(id, 19) {
+            return None;
+        }
+        Some(FeedCursor {
+            xid: xid.parse().ok()?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// `{ after?: cursor | null, limit?: 1..MAX_TAKE }` of listInventoryMovementFeed.
+fn feed_options(v: &Value) -> Result<(FeedCursor, i64)> {
+    const NAME: &str = "listInventoryMovementFeed";
+    let (mut after, mut limit) = (FeedCursor::default(), 100);
+    let obj = match v {
+        Value::Null => return Ok((after, limit)),
+        Value::Object(o) => o,
+        _ => return Err(Error::invalid(format!("{NAME} options must be an object"))),
+    };
+    for (k, val) in obj {
+        match (k.as_str(), val) {
+            ("after" | "limit", Value::Null) => {}
+            ("after", Value::String(s)) => {
+                after = FeedCursor::parse(s).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "{NAME} option after must be the cursor of a movement this method returned"
+                    ))
+                })?
+            }
+            ("limit", Value::Number(n)) => match n.as_i64() {
+                Some(l @ 1..=MAX_TAKE) => limit = l,
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "{NAME} option limit must be an integer from 1 to {MAX_TAKE}"
+                    )))
+                }
+            },
+            ("after" | "limit", _) => {
+                return Err(Error::invalid(format!(
+                    "{NAME} option {k} has the wrong type"
+                )))
+            }
+            _ => return Err(Error::invalid(format!("Unknown {NAME} option '{k}'"))),
+        }
+    }
+    Ok((after, limit))
+}
+
+impl InventoryService {
+    /// The movement feed: movements after the cursor `after` (from the start
+    /// without one), in (transaction id, id) order, at most `limit`, each with
+    /// its `cursor`. Only movements of transactions older than every
+    /// transaction running when the statement starts (its snapshot's xmin) are
+    /// handed out: those are final (committed and visible, or rolled back), and
+    /// every movement still to come has a transaction id at or above that xmin,
+    /// so one not handed out yet can never fall behind a cursor. Paging on with
+    /// the last cursor therefore misses and repeats nothing, however writers
+    /// interleave their commits; the price is that a transaction left open
+    /// holds the feed back (at it) until it ends.
+    pub(crate) async fn list_inventory_movement_feed(&self, options: &Value) -> Result<Value> {
+        let (after, limit) = feed_options(options)?;
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!(
+                "SELECT coalesce(jsonb_agg(d ORDER BY xid, id), '[]') FROM (
+                   SELECT {MOVEMENT_DTO} || jsonb_build_object('cursor', m.xid::text || ':' || m.id::text) AS d,
+                          m.xid, m.id
+                   FROM inventory_movement m
+                   WHERE (m.xid, m.id) > ($1::text::xid8, $2::bigint)
+                     AND m.xid < pg_snapshot_xmin(pg_current_snapshot())
+                   ORDER BY m.xid, m.id LIMIT $3) page"
+            ))
+            .await?;
+        let row = c
+            .query_one(&stmt, &[&after.xid.to_string(), &after.id, &limit])
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
 /// Longest retention one prune call accepts (a century): larger values would
 /// overflow the interval arithmetic and mean "forever" anyway.
 pub const MAX_RETENTION_DAYS: i64 = 36_500;
 
 impl InventoryService {
-    /// Retention, `{ movementRetentionDays }`: folds every movement older than that into one
-    /// `carried_forward` movement per level and quantity (its sum, dated at the
-    /// cutoff), so quantities still equal ledger sums; a lone carried_forward
-    /// movement is left as it is (a second prune finds nothing). Drops expired
-    /// idempotency keys. One transaction; movements written meanwhile are newer
-    /// than the cutoff and untouched. Resolves to `{ folded, carried, keys }`.
+    /// Retention, `{ movementRetentionDays }`: per level and quantity, folds
+    /// the movements up to the last one older than that (in ledger order, by
+    /// id: a prefix of the level's history) into one `carried_forward`
+    /// movement (their sum, dated at the cutoff) that takes the last one's id
+    /// and transaction id, so quantities still equal ledger sums, `resulting`
+    /// stays the running sum and a feed cursor already past it sees nothing new.
+    /// A lone carried_forward movement is left as it is (a second prune finds
+    /// nothing). Drops expired idempotency keys. One transaction; movements
+    /// written meanwhile come after the folded ones (their writers took the
+    /// level's lock after those committed) and are untouched. Prunes run one at
+    /// a time (an advisory lock). Resolves to `{ folded, carried, keys }`.
     pub async fn prune(&self, options: &Value) -> Result<Value> {
         if let Some(k) = options
             .as_object()
@@ -311,23 +413,36 @@ impl InventoryService {
         }
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
+        // One prune at a time: the next one starts from what this one left.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('medusa-inventory-rs:prune:' || current_schema()))",
+            &[],
+        )
+        .await?;
         let row = tx
             .query_one(
                 "WITH cut AS (SELECT now() - make_interval(days => $1::int) AS at),
-                      old AS (DELETE FROM inventory_movement m USING cut WHERE m.created_at < cut.at
+                      edge AS (SELECT m.inventory_level_id, m.field, max(m.id) AS upto
+                               FROM inventory_movement m, cut WHERE m.created_at < cut.at
+                               GROUP BY 1, 2),
+                      old AS (DELETE FROM inventory_movement m USING edge e
+                              WHERE m.inventory_level_id = e.inventory_level_id AND m.field = e.field
+                                AND m.id <= e.upto
                                 AND EXISTS (SELECT 1 FROM inventory_movement o
-                                            WHERE o.inventory_level_id = m.inventory_level_id AND o.field = m.field
-                                              AND o.created_at < cut.at AND o.reason <> 'carried_forward')
-                              RETURNING m.inventory_level_id, m.inventory_item_id, m.location_id, m.field, m.delta),
+                                            WHERE o.inventory_level_id = e.inventory_level_id AND o.field = e.field
+                                              AND o.id <= e.upto AND o.reason <> 'carried_forward')
+                              RETURNING m.id, m.xid, m.inventory_level_id, m.inventory_item_id, m.location_id,
+                                        m.field, m.delta),
                       sums AS (SELECT inventory_level_id, min(inventory_item_id) AS item, min(location_id) AS loc,
-                                      field, sum(delta) AS total
+                                      field, sum(delta) AS total, max(id) AS last,
+                                      (array_agg(xid ORDER BY id DESC))[1] AS xid
                                FROM old GROUP BY inventory_level_id, field),
-                      carried AS (INSERT INTO inventory_movement (created_at, inventory_level_id, inventory_item_id,
-                                    location_id, field, delta, resulting, reason)
-                                  SELECT cut.at, s.inventory_level_id, s.item, s.loc, s.field, s.total, s.total,
-                                         'carried_forward'
+                      carried AS (INSERT INTO inventory_movement (id, xid, created_at, inventory_level_id,
+                                    inventory_item_id, location_id, field, delta, resulting, reason)
+                                  SELECT s.last, s.xid, cut.at, s.inventory_level_id, s.item, s.loc, s.field,
+                                         s.total, s.total, 'carried_forward'
                                   FROM sums s, cut WHERE s.total <> 0
-                                  ORDER BY s.inventory_level_id, s.field RETURNING 1),
+                                  RETURNING 1),
                       keys AS (DELETE FROM inventory_idempotency_key WHERE expires_at <= now() RETURNING 1)
                  SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM carried), (SELECT count(*) FROM keys)",
                 &[&(days as i32)],
@@ -336,5 +451,52 @@ impl InventoryService {
         tx.commit().await?;
         let (folded, carried, keys): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
         Ok(json!({ "folded": folded, "carried": carried, "keys": keys }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_cursors_parse_or_are_refused() {
+        assert_eq!(
+            FeedCursor::parse("18446744073709551615:9223372036854775807"),
+            Some(FeedCursor {
+                xid: u64::MAX,
+                id: i64::MAX
+            })
+        );
+        for bad in [
+            "",
+            ":",
+            "1:",
+            ":1",
+            "1",
+            "a:1",
+            "1:-1",
+            "-1:1",
+            "1:2:3",
+            " 1:2",
+            "18446744073709551616:1",
+            "1:9223372036854775808",
+        ] {
+            assert_eq!(FeedCursor::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            feed_options(&Value::Null).unwrap(),
+            (FeedCursor::default(), 100)
+        );
+        for (bad, name) in [
+            (json!({ "after": "x" }), "after"),
+            (json!({ "after": 1 }), "after"),
+            (json!({ "limit": 0 }), "limit"),
+            (json!({ "limit": MAX_TAKE + 1 }), "limit"),
+            (json!({ "from": "1:1" }), "from"),
+        ] {
+            let e = feed_options(&bad).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorType::InvalidData);
+            assert!(e.message.contains(name), "{}", e.message);
+        }
     }
 }

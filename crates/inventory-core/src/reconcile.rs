@@ -144,10 +144,13 @@ impl InventoryService {
             _ => None,
         };
         // Gaps first: a change another writer made came before this call's
-        // fixes, so its movement comes first in the level's history.
+        // fixes, so its movement comes first in the level's history. A
+        // connection with `ledger: false` writes no movements, so it closes
+        // no gap either: it reports them as a dry run does (`fixed: false`).
         let ledger = match has_ledger {
             true => {
-                self.reconcile_ledger(opts.after.as_deref(), next.as_deref(), opts.dry_run)
+                let write = !opts.dry_run && self.ledger;
+                self.reconcile_ledger(opts.after.as_deref(), next.as_deref(), !write)
                     .await?
             }
             false => Value::Array(vec![]),
