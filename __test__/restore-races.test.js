@@ -196,9 +196,14 @@ describe('a write queued behind restoreInventoryLevels decides on the restored r
     }
   )
 
-  test.each([['by id', 'id'], ['by line item', 'line']])(
+  test.each([
+    ['by id', 'id', undefined],
+    ['by id, keyed', 'id', 'key'],
+    ['by line item', 'line', undefined],
+    ['by line item, keyed', 'line', 'key'],
+  ])(
     'restoreReservationItems %s finds the level the level restore brought back',
-    async (_, by) => {
+    async (_, by, key) => {
       const i = await stocked(30)
       const line = `rr-line-${n}`
       const alone = await reserve(i, 5, { line_item_id: line })
@@ -215,8 +220,8 @@ describe('a write queued behind restoreInventoryLevels decides on the restored r
         () => t.inventory.restoreInventoryLevels([lvl.id]),
         () =>
           by === 'id'
-            ? t.inventory.restoreReservationItems([withLevel.id, alone.id])
-            : t.inventory.restoreReservationItemsByLineItem(line)
+            ? t.inventory.restoreReservationItems([withLevel.id, alone.id], undefined, key && { idempotencyKey: `rr-id-${n}` })
+            : t.inventory.restoreReservationItemsByLineItem(line, key && { idempotencyKey: `rr-line-${n}` })
       )
       expect(results).toEqual([{ resolved: true }, { resolved: true }])
       expect(await level(i.id)).toEqual({ reserved: '12', stocked: '30' })
