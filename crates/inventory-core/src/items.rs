@@ -1,14 +1,14 @@
 //! InventoryItem: every statement that writes `inventory_item`.
 
 use crate::entity::INVENTORY_ITEM;
-use crate::error::{Error, ErrorType, Result};
+use crate::error::{Error, Result};
 use crate::idempotency::commit;
 use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
 use crate::ledger::{insert_sql, pivot, whole_levels, Audit};
 use crate::outcome::{ids_in, Outcome, ITEM, LEVEL, RESERVATION};
 use crate::service::InventoryService;
 use crate::sql::Params;
-use crate::stock::{locked_removal, restore_error, restore_levels_sql, LOCK_ATTEMPTS};
+use crate::stock::{locked_removal, restore_levels_sql, restore_locked};
 use crate::write::{dto, insert_rows_from_input, set_clause};
 use serde_json::{json, Value};
 
@@ -170,7 +170,8 @@ impl InventoryService {
         // their old levels, or onto the live level at the same item and
         // location when one was created meanwhile (the old one then stays
         // soft-deleted: two live levels cannot share an item and location).
-        // `late`: a level of these items the transaction did not lock.
+        // Every level of the items is locked (live and soft-deleted: each half
+        // through its own index); one that arrived after is late.
         let sql = restore_levels_sql(
             "src AS (SELECT id, deleted_at FROM inventory_item WHERE id = ANY($1) AND deleted_at IS NOT NULL),
              rs AS (SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
@@ -180,78 +181,38 @@ impl InventoryService {
              back AS (SELECT l.id FROM inventory_level l JOIN src
                         ON l.inventory_item_id = src.id AND l.deleted_at = src.deleted_at
                       WHERE NOT EXISTS (SELECT 1 FROM inventory_level x WHERE x.deleted_at IS NULL
-                              AND x.inventory_item_id = l.inventory_item_id AND x.location_id = l.location_id)),
-             late AS (SELECT EXISTS (SELECT 1 FROM inventory_level WHERE inventory_item_id = ANY($1)
-                        AND (deleted_at IS NULL OR deleted_at IS NOT NULL) AND id <> ALL($2)) AS late),",
-            "NOT (SELECT late FROM late)",
+                              AND x.inventory_item_id = l.inventory_item_id AND x.location_id = l.location_id)),",
+            "EXISTS (SELECT 1 FROM inventory_level WHERE inventory_item_id = ANY($1)
+               AND (deleted_at IS NULL OR deleted_at IS NOT NULL) AND id <> ALL($2::text[]))",
             ",
              i AS (UPDATE inventory_item t SET deleted_at = NULL, updated_at = now()
                    FROM src, ok WHERE ok.ok AND t.id = src.id RETURNING t.id)",
-            3,
-        );
-        let sql = sql.replacen(
-            "SELECT ARRAY(SELECT id FROM upd WHERE restored",
-            "SELECT ARRAY(SELECT id FROM i), (SELECT late FROM late), ARRAY(SELECT id FROM upd WHERE restored",
-            1,
+            ", ARRAY(SELECT id FROM i)",
         );
         let mut c = self.client().await?;
-        for _ in 0..LOCK_ATTEMPTS {
-            let tx = c.transaction().await?;
-            // The crate's lock order: the reservations that went with the
-            // items, then every level of the items (live and soft-deleted:
-            // each half through its own index), then the statement, whose
-            // snapshot comes after those locks.
-            tx.query(
-                "SELECT r.id FROM reservation_item r JOIN inventory_item i ON i.id = r.inventory_item_id
-                 WHERE i.id = ANY($1) AND i.deleted_at IS NOT NULL AND r.deleted_at = i.deleted_at
-                 ORDER BY r.id FOR UPDATE OF r",
-                &[&ids],
-            )
-            .await?;
-            let locked: Vec<String> = tx
-                .query(
-                    "SELECT id FROM inventory_level WHERE inventory_item_id = ANY($1)
-                       AND (deleted_at IS NULL OR deleted_at IS NOT NULL) ORDER BY id FOR UPDATE",
-                    &[&ids],
-                )
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&ids, &locked];
-            audit.extend(&mut refs);
-            let row = tx.query_one(&sql, &refs).await?;
-            if row.get::<_, bool>(1) {
-                // A level arrived between the locks and the statement: again.
-                tx.rollback().await?;
-                continue;
-            }
-            if let (Some(kind), Some(item), Some(loc)) = (
-                row.get::<_, Option<String>>(5),
-                row.get::<_, Option<String>>(6),
-                row.get::<_, Option<String>>(7),
-            ) {
-                return Err(restore_error(&kind, item, loc));
-            }
-            let items: Vec<String> = row.get(0);
-            let levels: Vec<String> = row.get(2);
-            let updated: Vec<String> = row.get(3);
-            let reservations: Vec<String> = row.get(4);
-            let result = linkable_result(config, &[&items, &levels, &reservations]);
-            let mut outcome = Outcome::from(result)
-                .with(ITEM, "restored", items)
-                .with(LEVEL, "restored", levels)
-                .with(RESERVATION, "restored", reservations);
-            if !updated.is_empty() {
-                outcome = outcome.with(LEVEL, "updated", updated);
-            }
-            commit(tx, audit, &outcome).await?;
-            return Ok(outcome);
-        }
-        Err(Error::new(
-            ErrorType::Conflict,
-            "levels kept arriving at the items being restored; retry the call",
-        ))
+        restore_locked(
+            &mut c,
+            &ids,
+            "SELECT r.id FROM reservation_item r JOIN inventory_item i ON i.id = r.inventory_item_id
+             WHERE i.id = ANY($1) AND i.deleted_at IS NOT NULL AND r.deleted_at = i.deleted_at
+             ORDER BY r.id FOR UPDATE OF r",
+            "SELECT id FROM inventory_level WHERE inventory_item_id = ANY($1)
+               AND (deleted_at IS NULL OR deleted_at IS NOT NULL) ORDER BY id FOR UPDATE",
+            &sql,
+            audit,
+            |row| {
+                let items: Vec<String> = row.get(7);
+                let levels: Vec<String> = row.get(0);
+                let reservations: Vec<String> = row.get(2);
+                let result = linkable_result(config, &[&items, &levels, &reservations]);
+                Outcome::from(result)
+                    .with(ITEM, "restored", items)
+                    .with(LEVEL, "restored", levels)
+                    .with(LEVEL, "updated", row.get(1))
+                    .with(RESERVATION, "restored", reservations)
+            },
+        )
+        .await
     }
 }
 

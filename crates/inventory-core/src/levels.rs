@@ -12,7 +12,7 @@ use crate::quantity::sql_level_fits;
 use crate::quantity::{parse_quantity, Rule};
 use crate::service::InventoryService;
 use crate::sql::Params;
-use crate::stock::{beyond_level, locked_removal, restore_error, restore_levels_sql};
+use crate::stock::{beyond_level, locked_removal, restore_levels_sql, restore_locked};
 use crate::write::{dto, in_input_order, insert_statement, raw_of, set_clause};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -632,27 +632,8 @@ impl InventoryService {
         audit: &Audit,
     ) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
-        let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        // Lock order as everywhere: the reservations released with these levels
-        // first, then the levels; then the statement, whose snapshot comes
-        // after those locks. (No level elsewhere is touched: a reservation
-        // restored here lands on its own level.)
-        let stmt = tx
-            .prepare_cached(
-                "SELECT r.id FROM reservation_item r JOIN inventory_level l
-                   ON l.inventory_item_id = r.inventory_item_id AND l.location_id = r.location_id
-                 WHERE l.id = ANY($1) AND l.deleted_at IS NOT NULL AND r.deleted_at = l.deleted_at
-                 ORDER BY r.id FOR UPDATE OF r",
-            )
-            .await?;
-        tx.query(&stmt, &[&ids]).await?;
-        let stmt = tx
-            .prepare_cached(
-                "SELECT id FROM inventory_level WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            )
-            .await?;
-        tx.query(&stmt, &[&ids]).await?;
+        // Only these levels are touched: a reservation restored here lands on
+        // its own level.
         let sql = restore_levels_sql(
             "src AS (SELECT id, inventory_item_id, location_id, deleted_at FROM inventory_level
                      WHERE id = ANY($1) AND deleted_at IS NOT NULL),
@@ -661,29 +642,30 @@ impl InventoryService {
                     FROM reservation_item t JOIN src ON t.inventory_item_id = src.inventory_item_id
                       AND t.location_id = src.location_id AND t.deleted_at = src.deleted_at),
              back AS (SELECT id FROM src),",
-            "TRUE",
+            "EXISTS (SELECT 1 FROM src WHERE src.id <> ALL($2::text[]))",
             "",
-            2,
+            "",
         );
-        let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&ids];
-        audit.extend(&mut refs);
-        let stmt = tx.prepare_cached(&sql).await?;
-        let row = tx.query_one(&stmt, &refs).await?;
-        if let (Some(kind), Some(item), Some(loc)) = (
-            row.get::<_, Option<String>>(3),
-            row.get::<_, Option<String>>(4),
-            row.get::<_, Option<String>>(5),
-        ) {
-            return Err(restore_error(&kind, item, loc));
-        }
-        let level_ids: Vec<String> = row.get(0);
-        let released: Vec<String> = row.get(2);
-        let outcome = Outcome::from(linkable_ids(config, &level_ids))
-            .with(LEVEL, "restored", level_ids)
-            .with(LEVEL, "updated", row.get(1))
-            .with(RESERVATION, "restored", released);
-        commit(tx, audit, &outcome).await?;
-        Ok(outcome)
+        let mut c = self.client().await?;
+        restore_locked(
+            &mut c,
+            &ids,
+            "SELECT r.id FROM reservation_item r JOIN inventory_level l
+               ON l.inventory_item_id = r.inventory_item_id AND l.location_id = r.location_id
+             WHERE l.id = ANY($1) AND l.deleted_at IS NOT NULL AND r.deleted_at = l.deleted_at
+             ORDER BY r.id FOR UPDATE OF r",
+            "SELECT id FROM inventory_level WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &sql,
+            audit,
+            |row| {
+                let level_ids: Vec<String> = row.get(0);
+                Outcome::from(linkable_ids(config, &level_ids))
+                    .with(LEVEL, "restored", level_ids)
+                    .with(LEVEL, "updated", row.get(1))
+                    .with(RESERVATION, "restored", row.get(2))
+            },
+        )
+        .await
     }
 
     /// Soft-deletes every level at the location(s): the location is being removed.

@@ -175,16 +175,70 @@ pub(crate) async fn lock_levels_and_reservations(
     Ok(!late)
 }
 
-/// The statement of a restore that brings levels and reservations back
-/// (restoreInventoryItems, restoreInventoryLevels), run once the transaction
-/// holds the reservations it restores and then every level it may touch (the
-/// crate's lock order): its snapshot, taken after those locks, holds every
-/// reservation committed at those levels, and none can change while they are
-/// held. `pre` defines `rs` (the reservations restored: id, item, loc, q, bo,
-/// line) and `back` (the ids of the levels restored), each followed by a
-/// comma; `gate` is a boolean that must hold too for anything to be written;
-/// `extra` adds CTEs that write only when `ok.ok`, each preceded by a comma;
-/// the audit parameters start at `$first_audit`.
+/// A restore that brings levels and reservations back (restoreInventoryItems,
+/// restoreInventoryLevels) for the rows `ids` name: in one transaction, the
+/// reservations it restores are locked (`lock_reservations`, over `$1`,
+/// returning their ids), then every level it may touch (`lock_levels`, the
+/// same), the crate's lock order; then [`restore_levels_sql`] runs, its
+/// snapshot taken after those locks, so it holds every reservation committed
+/// at those levels, and none can change while they are held. When it finds a
+/// reservation to restore or a level to touch that was not locked (it arrived
+/// between the statements, e.g. a soft delete that committed meanwhile), it
+/// writes nothing and the transaction starts over ([`LOCK_ATTEMPTS`], then
+/// `conflict`): it never locks a reservation while holding a level. A
+/// restored reservation that fails the create rule fails the call.
+/// `outcome` turns the statement's row into the call's outcome.
+pub(crate) async fn restore_locked(
+    c: &mut deadpool_postgres::Client,
+    ids: &Vec<String>,
+    lock_reservations: &str,
+    lock_levels: &str,
+    sql: &str,
+    audit: &Audit,
+    outcome: impl Fn(&tokio_postgres::Row) -> Outcome,
+) -> Result<Outcome> {
+    for _ in 0..LOCK_ATTEMPTS {
+        let tx = c.transaction().await?;
+        let ids_of = |rows: Vec<tokio_postgres::Row>| -> Vec<String> {
+            rows.iter().map(|r| r.get(0)).collect()
+        };
+        let stmt = tx.prepare_cached(lock_reservations).await?;
+        let reservations = ids_of(tx.query(&stmt, &[ids]).await?);
+        let stmt = tx.prepare_cached(lock_levels).await?;
+        let levels = ids_of(tx.query(&stmt, &[ids]).await?);
+        let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![ids, &levels, &reservations];
+        audit.extend(&mut refs);
+        let stmt = tx.prepare_cached(sql).await?;
+        let row = tx.query_one(&stmt, &refs).await?;
+        if row.get::<_, bool>(6) {
+            tx.rollback().await?;
+            continue;
+        }
+        if let (Some(kind), Some(item), Some(loc)) = (
+            row.get::<_, Option<String>>(3),
+            row.get::<_, Option<String>>(4),
+            row.get::<_, Option<String>>(5),
+        ) {
+            return Err(restore_error(&kind, item, loc));
+        }
+        let out = outcome(&row);
+        commit(tx, audit, &out).await?;
+        return Ok(out);
+    }
+    Err(Error::new(
+        ErrorType::Conflict,
+        "rows kept arriving at the levels being restored; retry the call",
+    ))
+}
+
+/// The statement of [`restore_locked`] (`$1` the ids the call names, `$2`
+/// the levels and `$3` the reservations locked, the audit parameters from
+/// `$4`). `pre` defines `rs` (the reservations restored: id, item, loc, q,
+/// bo, line) and `back` (the ids of the levels restored), each followed by a
+/// comma; `late_levels` is a boolean: a level the statement may touch that
+/// was not locked; `extra` adds CTEs that write only when `ok.ok`, each
+/// preceded by a comma, and `extra_cols` columns after the seventh.
 ///
 /// Every level touched (those of `back`, and the live level at the item and
 /// location of each reservation restored) gets a reserved_quantity re-derived
@@ -192,16 +246,22 @@ pub(crate) async fn lock_levels_and_reservations(
 /// value it held before its soft delete (reservations hard-deleted
 /// meanwhile, or a level re-created meanwhile, would otherwise be miscounted),
 /// with the movement of exactly the change. Each restored reservation is
-/// checked as a create ([`sql_restore_problem`]); if one fails, or `gate`
-/// does not hold, nothing is written. Columns: the restored level ids, the
-/// other level ids updated, the restored reservation ids, then the problem,
-/// its item and location (NULL when none).
-pub(crate) fn restore_levels_sql(pre: &str, gate: &str, extra: &str, first_audit: usize) -> String {
+/// checked as a create ([`sql_restore_problem`]); if one fails, or something
+/// arrived unlocked, nothing is written. Columns: the restored level ids, the
+/// other level ids updated, the restored reservation ids, the problem, its
+/// item and location (NULL when none), whether something arrived unlocked.
+pub(crate) fn restore_levels_sql(
+    pre: &str,
+    late_levels: &str,
+    extra: &str,
+    extra_cols: &str,
+) -> String {
     let sum_live =
         "(SELECT sum(r.quantity) FROM reservation_item r WHERE r.inventory_item_id = lv.item
                        AND r.location_id = lv.loc AND r.deleted_at IS NULL)";
     format!(
         "WITH {pre}
+         late AS (SELECT EXISTS (SELECT 1 FROM rs WHERE rs.id <> ALL($3::text[])) OR ({late_levels}) AS late),
          d AS (SELECT item, loc, sum(q) AS total, bool_or(NOT bo) AS guarded, {named} FROM rs GROUP BY 1, 2),
          lv AS (SELECT l.id, l.inventory_item_id AS item, l.location_id AS loc, l.stocked_quantity AS stocked,
                        l.reserved_quantity AS old_r, l.id = ANY(ARRAY(SELECT id FROM back)) AS restored
@@ -217,7 +277,8 @@ pub(crate) fn restore_levels_sql(pre: &str, gate: &str, extra: &str, first_audit
            SELECT coalesce(nr.item, d.item) AS item, coalesce(nr.loc, d.loc) AS loc,
                   {problem} AS problem
            FROM d FULL JOIN nr ON nr.item = d.item AND nr.loc = d.loc),
-         ok AS (SELECT ({gate}) AND NOT EXISTS (SELECT 1 FROM chk WHERE problem IS NOT NULL) AS ok),
+         ok AS (SELECT NOT (SELECT late FROM late)
+                       AND NOT EXISTS (SELECT 1 FROM chk WHERE problem IS NOT NULL) AS ok),
          ch AS (UPDATE reservation_item t SET deleted_at = NULL, updated_at = now()
                 FROM rs, ok WHERE ok.ok AND t.id = rs.id RETURNING t.id),
          upd AS (UPDATE inventory_level t
@@ -231,12 +292,14 @@ pub(crate) fn restore_levels_sql(pre: &str, gate: &str, extra: &str, first_audit
                ORDER BY problem = 'missing' DESC, item, loc LIMIT 1)
          SELECT ARRAY(SELECT id FROM upd WHERE restored ORDER BY id),
                 ARRAY(SELECT id FROM upd WHERE NOT restored ORDER BY id),
-                ARRAY(SELECT id FROM ch ORDER BY id), p.problem, p.item, p.loc
+                ARRAY(SELECT id FROM ch ORDER BY id),
+                CASE WHEN NOT (SELECT late FROM late) THEN p.problem END, p.item, p.loc,
+                (SELECT late FROM late){extra_cols}
          FROM (SELECT 1) one LEFT JOIN p ON true",
         named = NAMED_BY_ONE,
         problem = sql_restore_problem("nr.id", "coalesce(d.guarded, false)", "nr.stocked", "nr.new_r"),
         raw = raw_of("nr.new_r"),
-        insert = insert_sql(&pivot(MOVED_RESERVED), first_audit),
+        insert = insert_sql(&pivot(MOVED_RESERVED), 4),
     )
 }
 
