@@ -57,6 +57,13 @@ describe('restoreInventoryItems re-derives reserved_quantity', () => {
     await t.inventory.deleteReservationItems([gone.id])
     await t.inventory.restoreInventoryItems([i.id])
     expect(await level(i.id)).toEqual({ reserved: '3', stocked: '10' })
+    // The re-derivation is in the ledger: exactly the delta, with the restore's reason.
+    const { rows } = await t.db.query(
+      `SELECT delta::text, resulting::text, reason, method FROM inventory_movement
+       WHERE inventory_item_id = $1 AND field = 'reserved_quantity' ORDER BY id DESC LIMIT 1`,
+      [i.id]
+    )
+    expect(rows).toEqual([{ delta: '-2', resulting: '3', reason: 'level_restored', method: 'restoreInventoryItems' }])
   })
 
   test('(b) level hard-deleted and re-created while the item was soft-deleted: the restored reservations count on the new level', async () => {
