@@ -129,9 +129,16 @@ impl Mode {
             "no-verify" => Mode::Require,
             "verify-ca" => Mode::VerifyCa,
             "verify-full" => Mode::VerifyFull,
-            _ => {
+            // The value is quoted only when it reads like a misspelt mode, never
+            // when it could be something else (a password pasted in the wrong place).
+            _ if s.len() <= 12 && s.chars().all(|c| c.is_ascii_lowercase() || c == '-') => {
                 return Err(Error::invalid(format!(
                     "{option} must be one of disable, prefer, require, verify-ca, verify-full (got '{s}')"
+                )))
+            }
+            _ => {
+                return Err(Error::invalid(format!(
+                    "{option} must be one of disable, prefer, require, verify-ca, verify-full"
                 )))
             }
         })
@@ -950,7 +957,7 @@ impl Prepared {
             .and_then(|io| io.get_ref())
             .and_then(|e| e.downcast_ref::<rustls::Error>());
         let Some(tls) = tls else {
-            if pg.to_string() == crate::hosts::TIMEOUT_TEXT {
+            if pg.to_string() == crate::error::TIMEOUT_TEXT {
                 let bound = self
                     .config
                     .get_connect_timeout()
@@ -1239,6 +1246,7 @@ mod tests {
             format!("postgres://u:{PW}@h:notaport/db"),
             format!("postgres://u:{PW}@[::1/db"),
             format!("postgres://u:{PW}@h/db?sslmode=bogus"),
+            format!("host=h sslmode={PW}"),
             format!("postgres://u:{PW}@h/db?{PW}"),
             format!("postgres://u:{PW}@h/db?sslrootcert=%zz{PW}"),
             format!("postgres://u:{PW}@h/db\0"),

@@ -23,9 +23,6 @@ use tokio_postgres::{Client, Config, Error, Socket};
 /// (or sets 0, which tokio-postgres reads as none).
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How tokio-postgres's timeout error reads (`Error::__private_api_timeout`).
-pub(crate) const TIMEOUT_TEXT: &str = "timeout waiting for server";
-
 /// deadpool's connect step: every host of the config in turn (shuffled with
 /// `load_balance_hosts=random`), each attempt bounded by `per_host`.
 #[derive(Debug)]
@@ -57,7 +54,7 @@ where
                         return Ok((client, task));
                     }
                     Ok(Err(e)) => last = Some(e),
-                    // tokio-postgres's own "timeout waiting for server".
+                    // tokio-postgres's own "timeout waiting for server" (error::TIMEOUT_TEXT).
                     Err(_) => last = Some(Error::__private_api_timeout()),
                 }
             }
