@@ -686,15 +686,25 @@ impl fmt::Debug for Secrets {
 const MIN_SECRET_CHARS: usize = 3;
 /// Candidates kept from one connection string (each form counts).
 const MAX_SECRETS: usize = 64;
+/// `@`s and `password=`s looked at in one connection string (work stays linear).
+const MAX_CANDIDATES: usize = 8;
 
 impl Secrets {
     pub(crate) fn of(text: &str) -> Self {
         let mut s = Secrets::default();
+        if text.len() > MAX_URL_BYTES {
+            // Refused by `normalize` without a word of it: nothing to look for.
+            return s;
+        }
         // URL-like user info: from the first ':' after "//" to each '@' after it.
         if let Some(start) = text.find("//").map(|i| i + 2) {
             let after = &text[start..];
             if let Some(colon) = after.find(':') {
-                for (at, _) in after.match_indices('@').filter(|(at, _)| *at > colon) {
+                for (at, _) in after
+                    .match_indices('@')
+                    .filter(|(at, _)| *at > colon)
+                    .take(MAX_CANDIDATES)
+                {
                     s.add(&after[colon + 1..at]);
                     s.add(&after[..at]);
                 }
@@ -702,7 +712,7 @@ impl Secrets {
         }
         // `password=` values, URL parameter or key=value, quoted or not.
         let lower = text.to_ascii_lowercase();
-        for (i, m) in lower.match_indices("password") {
+        for (i, m) in lower.match_indices("password").take(MAX_CANDIDATES) {
             let rest = text[i + m.len()..].trim_start();
             let Some(rest) = rest.strip_prefix('=') else {
                 continue;
@@ -1349,6 +1359,12 @@ mod tests {
         assert_eq!(s.clean(PW), "<redacted>");
         let s = Secrets::of(&format!("postgres://u@h/db?Password={PW}&x=1"));
         assert_eq!(s.clean(PW), "<redacted>");
+        // A string of '@'s or 'password='s costs linear work, and one too long none.
+        let many = format!("postgres://u:{}", "ab@".repeat(20_000));
+        assert!(Secrets::of(&many).0.len() <= MAX_SECRETS);
+        let many = format!("host=h {}", "password=abc ".repeat(5_000));
+        assert!(Secrets::of(&many).0.len() <= MAX_SECRETS);
+        assert!(Secrets::of(&"@:".repeat(MAX_URL_BYTES)).0.is_empty());
         // The user info up to each '@': whichever one a parser took.
         let s = Secrets::of("postgres://u:abc@cd@h/db");
         assert_eq!(s.clean("abc@cd abc"), "<redacted> <redacted>");
