@@ -63,7 +63,7 @@ afterEach(async () => {
 })
 
 /** Connects through `url`, migrates a fresh schema and lists it: resolves to the ms it took. */
-async function reachSecondHost(url) {
+async function connectMigrateList(url) {
   const schema = uniqueSchema('frozen')
   const started = Date.now()
   const inventory = await InventoryService.connect({ url, schema, maxConnections: 1 })
@@ -84,21 +84,21 @@ async function reachSecondHost(url) {
 
 test('a first host that accepts TCP and never answers costs one connect_timeout, then the second host serves the call', async () => {
   frozen = await frozenServer()
-  const took = await reachSecondHost(multiHostUrl(frozen.port, { connect_timeout: String(BOUND_S) }))
+  const took = await connectMigrateList(multiHostUrl(frozen.port, { connect_timeout: String(BOUND_S) }))
   expect(frozen.accepted()).toBeGreaterThanOrEqual(1)
   expect(took).toBeLessThan(BOUND_S * 1000 + SLACK_MS)
 })
 
 test('a first host that answers the SSLRequest and stalls the TLS handshake is left after connect_timeout (sslmode=prefer)', async () => {
   frozen = await frozenServer({ answerSsl: true })
-  const took = await reachSecondHost(multiHostUrl(frozen.port, { connect_timeout: String(BOUND_S), sslmode: 'prefer' }))
+  const took = await connectMigrateList(multiHostUrl(frozen.port, { connect_timeout: String(BOUND_S), sslmode: 'prefer' }))
   expect(frozen.accepted()).toBeGreaterThanOrEqual(1)
   expect(took).toBeLessThan(BOUND_S * 1000 + SLACK_MS)
 })
 
 test('with target_session_attrs=read-write, a frozen first host is skipped and the primary found', async () => {
   frozen = await frozenServer()
-  const took = await reachSecondHost(
+  const took = await connectMigrateList(
     multiHostUrl(frozen.port, { connect_timeout: String(BOUND_S), target_session_attrs: 'read-write' })
   )
   expect(frozen.accepted()).toBeGreaterThanOrEqual(1)
@@ -107,7 +107,7 @@ test('with target_session_attrs=read-write, a frozen first host is skipped and t
 
 test('without connect_timeout each host gets the documented default bound, then the next is tried', async () => {
   frozen = await frozenServer()
-  const took = await reachSecondHost(multiHostUrl(frozen.port, { connect_timeout: undefined }))
+  const took = await connectMigrateList(multiHostUrl(frozen.port, { connect_timeout: undefined }))
   expect(frozen.accepted()).toBeGreaterThanOrEqual(1)
   expect(took).toBeLessThan(DEFAULT_BOUND_S * 1000 + SLACK_MS)
 })
@@ -122,4 +122,13 @@ test('a frozen only host fails the connect within its bound, saying so (database
   expect(err.message).toMatch(/no database server answered in time/)
   expect(err.message).toMatch(/connect_timeout/)
   expect(err.message).toMatch(/127\.0\.0\.1/)
+})
+
+test('a connect_timeout too large to add up over three hosts is taken as it is: the first host that answers serves', async () => {
+  const u = new URL(DATABASE_URL)
+  const host = `${u.hostname}:${u.port || 5432}`
+  const auth = u.username ? `${u.username}${u.password ? `:${u.password}` : ''}@` : ''
+  const url = `postgres://${auth}${host},${host},${host}${u.pathname}?connect_timeout=9223372036854775807`
+  const took = await connectMigrateList(url)
+  expect(took).toBeLessThan(SLACK_MS)
 })
