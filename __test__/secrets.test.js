@@ -9,6 +9,7 @@ const net = require('node:net')
 const path = require('node:path')
 const util = require('node:util')
 const { spawnSync } = require('node:child_process')
+const { Client } = require('pg')
 const { InventoryService } = require('..')
 const medusaModule = require('../medusa')
 const { DATABASE_URL, uniqueSchema } = require('./helpers')
@@ -44,7 +45,28 @@ const db = new URL(DATABASE_URL)
 const HOST = db.hostname
 const PORT = db.port || '5432'
 const DBNAME = db.pathname.slice(1) || 'postgres'
-const USER = db.username || 'postgres'
+// Roles whose passwords are PW and PW with URL delimiters in it: the machine's Postgres trusts
+// every login, the embedded one of `npm test` checks passwords, so the accepted shapes below
+// log in either way.
+const USER = `secrets_${process.pid}`
+const AT_PW = `${PW}@x`
+const ODD_PW = `${PW} @:/?#'`
+const ROLES = { [USER]: PW, [`${USER}_at`]: AT_PW, [`${USER}_odd`]: ODD_PW }
+
+let admin
+beforeAll(async () => {
+  admin = new Client({ connectionString: DATABASE_URL })
+  await admin.connect()
+  for (const [role, password] of Object.entries(ROLES)) {
+    await admin.query(`DROP ROLE IF EXISTS ${role}`)
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password.replace(/'/g, "''")}'`)
+  }
+})
+afterAll(async () => {
+  if (!admin) return
+  for (const role of Object.keys(ROLES)) await admin.query(`DROP ROLE IF EXISTS ${role}`)
+  await admin.end()
+})
 
 // Shapes that are no connection string: refused as invalid_data, never echoed.
 const BAD = [
@@ -84,9 +106,9 @@ const GOOD = [
   (q) => `'${URL_PW}${q ? `?${q}` : ''}'`,
   (q) => `${URL_PW.replace('postgres://', 'POSTGRES://')}${q ? `?${q}` : ''}`,
   (q) => `${URL_PW.replace('postgres://', 'PostgreSQL://')}${q ? `?${q}` : ''}`,
-  (q) => `postgres://${USER}:${PW}@x@${HOST}:${PORT}/${DBNAME}${q ? `?${q}` : ''}`,
+  (q) => `postgres://${USER}_at:${AT_PW}@${HOST}:${PORT}/${DBNAME}${q ? `?${q}` : ''}`,
   (q) => `postgres://${USER}@${HOST}:${PORT}/${DBNAME}?password=${encodeURIComponent(PW)}${q ? `&${q}` : ''}`,
-  (q) => ` host=${HOST} port=${PORT} dbname=${DBNAME} user=${USER} password='${PW} @:/?#\\'' ${q.replace(/&/g, ' ')}`,
+  (q) => ` host=${HOST} port=${PORT} dbname=${DBNAME} user=${USER}_odd password='${ODD_PW.replace(/'/g, "\\'")}' ${q.replace(/&/g, ' ')}`,
 ]
 
 // TLS failures: a missing CA file, an untrusted (or plain) server, missing client certificate
