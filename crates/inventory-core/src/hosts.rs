@@ -123,6 +123,8 @@ fn single_host(config: &Config, i: usize) -> Config {
     }
     c.target_session_attrs(config.get_target_session_attrs());
     c.channel_binding(config.get_channel_binding());
+    // Random also shuffles the addresses one host name resolves to, as tokio-postgres does.
+    c.load_balance_hosts(config.get_load_balance_hosts());
     match config.get_hosts().get(i) {
         Some(Host::Tcp(h)) => {
             c.host(h);
@@ -213,5 +215,8 @@ mod tests {
             .collect();
         hosts.sort();
         assert_eq!(hosts, ["a", "b", "c", "d", "e"]);
+        assert!(one_per_host(&cfg)
+            .iter()
+            .all(|c| c.get_load_balance_hosts() == LoadBalanceHosts::Random));
     }
 }
