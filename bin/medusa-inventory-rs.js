@@ -46,10 +46,13 @@ function noTables(schema) {
   )
 }
 
+/** A command-line word as an error may quote it: a URL given without --url must not be echoed. */
+const quoted = (word) => (/^-{0,2}[a-z][a-z-]{0,30}$/i.test(word) ? `'${word}'` : '(not shown: it may hold a password)')
+
 function parseArgs(argv) {
   const [command, ...rest] = argv
   if (command === '--help' || command === '-h') return { help: true }
-  if (!['reconcile', 'verify', 'prune'].includes(command)) throw new UsageError(command ? `unknown command '${command}'` : 'no command given')
+  if (!['reconcile', 'verify', 'prune'].includes(command)) throw new UsageError(command ? `unknown command ${quoted(command)}` : 'no command given')
   const opts = { command, dryRun: false, url: process.env.DATABASE_URL, schema: undefined, limit: undefined, days: undefined }
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]
@@ -71,7 +74,7 @@ function parseArgs(argv) {
       if (!/^\d+$/.test(text)) throw new UsageError('--limit must be a positive integer')
       opts.limit = Number(text)
     } else if (flag === '--help' || flag === '-h') return { help: true }
-    else throw new UsageError(`unknown option '${arg}'`)
+    else throw new UsageError(`unknown option ${quoted(flag)}`)
   }
   if (!opts.url) throw new UsageError('--url is required (or set DATABASE_URL)')
   if (command === 'prune' && opts.days === undefined) throw new UsageError('prune needs --days')

@@ -324,8 +324,9 @@ export interface ConnectOptions {
   idempotencyKeyTtl?: number
   /**
    * Milliseconds a call waits for a pooled connection (1 to 600000; default 15000); past it
-   * the call fails with `database_error` instead of hanging. Each host's connect attempt is
-   * bounded by the URL's `connect_timeout` (default 10 s).
+   * the call fails with `database_error` instead of hanging. Each host's whole connect attempt
+   * (TCP, TLS, startup, authentication, `target_session_attrs`) is bounded by the URL's
+   * `connect_timeout` (default 10 s), then the next host of a multi-host URL is tried.
    */
   acquireTimeoutMs?: number
 }

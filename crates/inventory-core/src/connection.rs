@@ -129,9 +129,16 @@ impl Mode {
             "no-verify" => Mode::Require,
             "verify-ca" => Mode::VerifyCa,
             "verify-full" => Mode::VerifyFull,
-            _ => {
+            // The value is quoted only when it reads like a misspelt mode, never
+            // when it could be something else (a password pasted in the wrong place).
+            _ if s.len() <= 12 && s.chars().all(|c| c.is_ascii_lowercase() || c == '-') => {
                 return Err(Error::invalid(format!(
                     "{option} must be one of disable, prefer, require, verify-ca, verify-full (got '{s}')"
+                )))
+            }
+            _ => {
+                return Err(Error::invalid(format!(
+                    "{option} must be one of disable, prefer, require, verify-ca, verify-full"
                 )))
             }
         })
@@ -218,12 +225,122 @@ pub(crate) struct TlsPlan {
 
 const URL_PARAMS: [&str; 5] = ["sslmode", "ssl_mode", "sslrootcert", "sslcert", "sslkey"];
 
+/// Longest connection string accepted (libpq has no limit; 64 KiB is far past any real one).
+pub(crate) const MAX_URL_BYTES: usize = 64 * 1024;
+
+/// The keywords an error about the connection string may name: libpq's that
+/// tokio-postgres reads, and the TLS ones read here. Any other word of the input
+/// may be a piece of a password (`password=a b` has a keyword `b`), so errors
+/// never show it.
+const KNOWN_KEYS: [&str; 23] = [
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+    "sslmode",
+    "ssl_mode",
+    "sslnegotiation",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "host",
+    "hostaddr",
+    "port",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "target_session_attrs",
+    "channel_binding",
+    "load_balance_hosts",
+];
+
+/// `'key'` when it is a known keyword, else words that do not repeat the input.
+fn keyword(key: &str) -> String {
+    if KNOWN_KEYS.contains(&key) {
+        format!("'{key}'")
+    } else {
+        "a word that is not a known keyword (not shown: it may be part of a password)".into()
+    }
+}
+
+const NOT_SHOWN: &str = "the text is not shown, as it may hold a password";
+
+/// The connection string in the shape tokio-postgres reads, or `invalid_data`
+/// that names the option and never repeats the text. Surrounding white space is
+/// dropped, and so are quotes around a URL (as a `.env` file may leave them); the
+/// scheme is read case-insensitively (RFC 3986) and must be `postgres` or
+/// `postgresql`, followed by `//`. In a URL's user info, every `@` but the last
+/// (before the query) is part of the password: it is %-encoded so tokio-postgres,
+/// which splits at the first `@`, does not take the rest of the password for the
+/// host. Anything without a scheme is libpq's `key=value` form.
+pub(crate) fn normalize(url: &str) -> Result<String> {
+    if url.len() > MAX_URL_BYTES {
+        return Err(Error::invalid(format!(
+            "connect option url is longer than {MAX_URL_BYTES} bytes ({NOT_SHOWN})"
+        )));
+    }
+    if url.contains('\0') {
+        return Err(Error::invalid(format!(
+            "connect option url contains a NUL character ({NOT_SHOWN})"
+        )));
+    }
+    let mut s = url.trim();
+    for q in ['"', '\''] {
+        if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
+            let inner = s[1..s.len() - 1].trim();
+            if scheme_of(inner).is_some() {
+                s = inner;
+            }
+        }
+    }
+    if s.is_empty() {
+        return Err(Error::invalid("connect option url is empty"));
+    }
+    let Some(colon) = scheme_of(s) else {
+        return Ok(s.to_string());
+    };
+    let scheme = s[..colon].to_ascii_lowercase();
+    if scheme != "postgres" && scheme != "postgresql" {
+        return Err(Error::invalid(format!(
+            "connect option url must be a postgres:// or postgresql:// URL or libpq key=value pairs; its scheme is neither ({NOT_SHOWN})"
+        )));
+    }
+    let Some(rest) = s[colon + 1..].strip_prefix("//") else {
+        return Err(Error::invalid(format!(
+            "connect option url must start with {scheme}:// (two slashes after the scheme; {NOT_SHOWN})"
+        )));
+    };
+    let query = rest.find('?').unwrap_or(rest.len());
+    let rest = match rest[..query].rfind('@') {
+        Some(at) => format!("{}{}", rest[..at].replace('@', "%40"), &rest[at..]),
+        None => rest.to_string(),
+    };
+    Ok(format!("{scheme}://{rest}"))
+}
+
+/// Where a URL's scheme ends (its `:`), when `s` starts with one: a letter, then
+/// letters, digits, `+`, `-` or `.` (so `host=h` and `password=a:b` are not URLs).
+fn scheme_of(s: &str) -> Option<usize> {
+    let colon = s.find(':')?;
+    let scheme = &s[..colon];
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(colon)
+}
+
 /// The connection string without the TLS parameters, and those parameters (last one wins).
 pub(crate) fn split_tls_params(url: &str) -> Result<(String, Vec<(String, String)>)> {
+    let url = normalize(url)?;
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        split_url(url)
+        split_url(&url)
     } else {
-        split_key_values(url)
+        split_key_values(&url)
     }
 }
 
@@ -300,7 +417,8 @@ fn split_key_values(s: &str) -> Result<(String, Vec<(String, String)>)> {
         }
         if chars.next() != Some('=') {
             return Err(Error::invalid(format!(
-                "url is not a valid Postgres connection string: expected '=' after '{key}'"
+                "connect option url is not a valid Postgres connection string: expected '=' after {}",
+                keyword(&key)
             )));
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
@@ -316,7 +434,8 @@ fn split_key_values(s: &str) -> Result<(String, Vec<(String, String)>)> {
                     Some(c) => value.push(c),
                     None => {
                         return Err(Error::invalid(format!(
-                            "url is not a valid Postgres connection string: unterminated quoted value of '{key}'"
+                            "connect option url is not a valid Postgres connection string: the quoted value of {} has no closing quote",
+                            keyword(&key)
                         )))
                     }
                 }
@@ -479,13 +598,47 @@ pub(crate) struct Prepared {
     pub(crate) connector: Connector,
     pub(crate) plan: TlsPlan,
     hosts: String,
+    /// What connect errors must not show.
+    pub(crate) secrets: Secrets,
 }
 
 pub(crate) fn prepare(url: &str, ssl: Option<&SslOption>) -> Result<Prepared> {
+    let secrets = Secrets::of(url);
+    let mut prepared = prepare_unscrubbed(url, ssl).map_err(|e| secrets.scrub(e))?;
+    if let Some(p) = prepared.config.get_password() {
+        prepared.secrets.add(&String::from_utf8_lossy(p));
+    }
+    prepared.secrets.extend(secrets);
+    Ok(prepared)
+}
+
+/// tokio-postgres's parse error in words that never repeat the input: its
+/// "invalid value for option `port`" names a keyword of its own; an unknown
+/// option's name comes from the input, so it is not shown.
+fn config_error(e: &tokio_postgres::Error) -> Error {
+    let cause = std::error::Error::source(e)
+        .map(|c| c.to_string())
+        .unwrap_or_default();
+    let named = KNOWN_KEYS
+        .iter()
+        .find(|k| cause == format!("invalid value for option `{k}`"));
+    let what = match named {
+        Some(k) => format!("the value of '{k}' is invalid"),
+        None if cause.starts_with("unknown option") => format!(
+            "it has an option that is not one of {} ({NOT_SHOWN})",
+            KNOWN_KEYS.join(", ")
+        ),
+        None => format!("it cannot be parsed ({NOT_SHOWN})"),
+    };
+    Error::invalid(format!(
+        "connect option url is not a valid Postgres connection string: {what}"
+    ))
+}
+
+fn prepare_unscrubbed(url: &str, ssl: Option<&SslOption>) -> Result<Prepared> {
     let (rest, params) = split_tls_params(url)?;
     let plan = plan(&params, ssl)?;
-    let mut config = tokio_postgres::Config::from_str(&rest)
-        .map_err(|e| Error::invalid(format!("url is not a valid Postgres URL: {e}")))?;
+    let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| config_error(&e))?;
     config.ssl_mode(match plan.mode {
         Mode::Disable => SslMode::Disable,
         Mode::Prefer => SslMode::Prefer,
@@ -512,7 +665,125 @@ pub(crate) fn prepare(url: &str, ssl: Option<&SslOption>) -> Result<Prepared> {
         connector,
         plan,
         hosts,
+        secrets: Secrets::default(),
     })
+}
+
+/// What a message about a connection must never contain: the password as
+/// parsed, and whatever in the text may be one (the user info of anything
+/// URL-like, up to each of its `@`s; every `password=` value), raw, %-decoded and
+/// %-encoded. Errors are built not to repeat the text; this is the net under that.
+#[derive(Default, Clone)]
+pub(crate) struct Secrets(Vec<String>);
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets({} redacted)", self.0.len())
+    }
+}
+
+/// Shorter candidates are not redacted: a message would lose its words to them.
+const MIN_SECRET_CHARS: usize = 3;
+/// Candidates kept from one connection string (each form counts).
+const MAX_SECRETS: usize = 64;
+/// `@`s and `password=`s looked at in one connection string (work stays linear).
+const MAX_CANDIDATES: usize = 8;
+
+impl Secrets {
+    pub(crate) fn of(text: &str) -> Self {
+        let mut s = Secrets::default();
+        if text.len() > MAX_URL_BYTES {
+            // Refused by `normalize` without a word of it: nothing to look for.
+            return s;
+        }
+        // URL-like user info: from the first ':' after "//" to each '@' after it.
+        if let Some(start) = text.find("//").map(|i| i + 2) {
+            let after = &text[start..];
+            if let Some(colon) = after.find(':') {
+                for (at, _) in after
+                    .match_indices('@')
+                    .filter(|(at, _)| *at > colon)
+                    .take(MAX_CANDIDATES)
+                {
+                    s.add(&after[colon + 1..at]);
+                    s.add(&after[..at]);
+                }
+            }
+        }
+        // `password=` values, URL parameter or key=value, quoted or not.
+        let lower = text.to_ascii_lowercase();
+        for (i, m) in lower.match_indices("password").take(MAX_CANDIDATES) {
+            let rest = text[i + m.len()..].trim_start();
+            let Some(rest) = rest.strip_prefix('=') else {
+                continue;
+            };
+            let rest = rest.trim_start();
+            let value = match rest.strip_prefix('\'') {
+                Some(q) => q.split('\'').next().unwrap_or(q),
+                None => rest
+                    .split(|c: char| c == '&' || c.is_whitespace())
+                    .next()
+                    .unwrap_or(rest),
+            };
+            s.add(value);
+        }
+        s
+    }
+
+    pub(crate) fn add(&mut self, secret: &str) {
+        let decoded = percent_decode(secret, "").ok();
+        let encoded: String = secret
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        for form in [Some(secret.to_string()), decoded, Some(encoded)]
+            .into_iter()
+            .flatten()
+        {
+            if form.chars().count() >= MIN_SECRET_CHARS
+                && self.0.len() < MAX_SECRETS
+                && !self.0.contains(&form)
+            {
+                self.0.push(form);
+            }
+        }
+        // Longest first, so a secret inside another is not left half-shown.
+        self.0.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    fn extend(&mut self, other: Secrets) {
+        for s in other.0 {
+            if self.0.len() < MAX_SECRETS && !self.0.contains(&s) {
+                self.0.push(s);
+            }
+        }
+        self.0.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    fn clean(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.0 {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "<redacted>");
+            }
+        }
+        out
+    }
+
+    /// The error with every secret taken out of its message and cause.
+    pub(crate) fn scrub(&self, mut e: Error) -> Error {
+        if self.0.is_empty() {
+            return e;
+        }
+        e.message = self.clean(&e.message);
+        e.cause = e.cause.map(|c| self.clean(&c));
+        e
+    }
 }
 
 fn client_config(plan: &TlsPlan) -> Result<ClientConfig> {
@@ -670,6 +941,10 @@ impl Prepared {
     /// A failed connection attempt as an error that says what went wrong with TLS.
     /// Server errors (authentication, pg_hba) keep the server's own message.
     pub(crate) fn connect_error(&self, err: deadpool_postgres::PoolError) -> Error {
+        self.secrets.scrub(self.connect_error_unscrubbed(err))
+    }
+
+    fn connect_error_unscrubbed(&self, err: deadpool_postgres::PoolError) -> Error {
         let deadpool_postgres::PoolError::Backend(pg) = &err else {
             return err.into();
         };
@@ -692,6 +967,22 @@ impl Prepared {
             .and_then(|io| io.get_ref())
             .and_then(|e| e.downcast_ref::<rustls::Error>());
         let Some(tls) = tls else {
+            if pg.to_string() == crate::error::TIMEOUT_TEXT {
+                let bound = self
+                    .config
+                    .get_connect_timeout()
+                    .unwrap_or(&crate::hosts::DEFAULT_CONNECT_TIMEOUT)
+                    .as_secs();
+                return Error::new(
+                    ErrorType::DbError,
+                    format!(
+                        "no database server answered in time: each host ({}) was given {bound} s to connect, set up TLS, authenticate and pass target_session_attrs (URL parameter connect_timeout, default {} s)",
+                        self.hosts,
+                        crate::hosts::DEFAULT_CONNECT_TIMEOUT.as_secs()
+                    ),
+                )
+                .with_cause(Some(crate::error::UNABLE_TO_CONNECT), pg.to_string());
+            }
             return Error::new(ErrorType::DbError, pg.to_string());
         };
         let roots = match &self.plan.roots {
@@ -933,6 +1224,151 @@ mod tests {
             e.message
         );
         assert!(!e.message.contains("SECRET"));
+    }
+
+    const PW: &str = "s3cr3t-Pa55-XYZ";
+
+    /// `text` must not hold the password in any of its usual forms.
+    fn assert_hidden(text: &str) {
+        for form in [PW, "s3cr3t", "Pa55-XYZ", "s3cr3t%2DPa55"] {
+            assert!(!text.contains(form), "{text}");
+        }
+    }
+
+    #[test]
+    fn connection_strings_of_every_shape_are_refused_without_their_text() {
+        let bad = [
+            format!("postgis://u:{PW}@h/db"),
+            format!("mysql://u:{PW}@h/db"),
+            format!("postgres:/u:{PW}@h/db"),
+            format!("postgres:u:{PW}@h/db"),
+            "postgres:".to_string(),
+            format!("pg+x.y-z://u:{PW}@h/db"),
+            format!("\"postgis://u:{PW}@h/db\""),
+            format!("u:{PW}@h/db"),
+            PW.to_string(),
+            format!("host=h password={PW} sslmode"),
+            "host=h password=s3cr3t Pa55-XYZ".to_string(),
+            format!("host=h password='{PW}"),
+            format!("host=h password={PW} port=notaport"),
+            format!("host=h p{PW}=x"),
+            format!("postgres://u:{PW}@h/db?nonsense={PW}"),
+            format!("postgres://u:{PW}@h:notaport/db"),
+            format!("postgres://u:{PW}@[::1/db"),
+            format!("postgres://u:{PW}@h/db?sslmode=bogus"),
+            format!("host=h sslmode={PW}"),
+            format!("postgres://u:{PW}@h/db?{PW}"),
+            format!("postgres://u:{PW}@h/db?sslrootcert=%zz{PW}"),
+            format!("postgres://u:{PW}@h/db\0"),
+            format!(
+                "postgres://u:{PW}@h/db?application_name={}",
+                "x".repeat(MAX_URL_BYTES)
+            ),
+            format!("postgres://u:{PW}@h/db?options=%FF%FE{PW}"),
+            "   ".to_string(),
+            String::new(),
+        ];
+        for url in &bad {
+            let e = prepare(url, None)
+                .err()
+                .unwrap_or_else(|| panic!("accepted {url:?}"));
+            assert_eq!(e.kind, ErrorType::InvalidData, "{url:?}: {}", e.message);
+            assert!(
+                e.message.to_lowercase().contains("url") || e.message.starts_with("sslmode"),
+                "{url:?}: {}",
+                e.message
+            );
+            assert_hidden(&e.message);
+            assert_hidden(&format!("{e:?}"));
+        }
+        let e = prepare(&format!("POSTGIS://u:{PW}@h/db"), None)
+            .err()
+            .unwrap();
+        assert!(
+            e.message.contains("postgres:// or postgresql://"),
+            "{}",
+            e.message
+        );
+        let e = prepare(&format!("postgres:/u:{PW}@h/db"), None)
+            .err()
+            .unwrap();
+        assert!(e.message.contains("postgres://"), "{}", e.message);
+        let e = prepare(&format!("host=h port=x password={PW}"), None)
+            .err()
+            .unwrap();
+        assert!(e.message.contains("'port'"), "{}", e.message);
+        let e = prepare(&format!("host=h password='{PW}"), None)
+            .err()
+            .unwrap();
+        assert!(
+            e.message.contains("'password' has no closing quote"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn connection_strings_of_every_usable_shape_are_read() {
+        let pw = |url: &str| {
+            let p = prepare(url, None).unwrap_or_else(|e| panic!("{url:?}: {}", e.message));
+            let got = p
+                .config
+                .get_password()
+                .map(|b| String::from_utf8_lossy(b).to_string());
+            (got, p.config.get_hosts().to_vec())
+        };
+        let host = vec![Host::Tcp("h".into())];
+        for url in [
+            format!("postgres://u:{PW}@h/db"),
+            format!("  postgres://u:{PW}@h/db \n"),
+            format!("\"postgres://u:{PW}@h/db\""),
+            format!("'postgresql://u:{PW}@h/db'"),
+            format!("POSTGRES://u:{PW}@h/db"),
+            format!("PostgreSQL://u:{PW}@h/db"),
+            "postgres://u:s3cr3t%2DPa55%2DXYZ@h/db".to_string(),
+            format!("postgres://u@h/db?password={PW}"),
+            format!("host=h user=u password={PW}"),
+            format!(" host=h password='{PW}' "),
+        ] {
+            assert_eq!(pw(&url), (Some(PW.to_string()), host.clone()), "{url:?}");
+        }
+        // Characters that end or split a URL's parts, unencoded in the password.
+        for secret in ["p@ss@word", "p:a/s?s#w=o'r d", "a@b:c"] {
+            let (got, hosts) = pw(&format!("postgres://u:{secret}@h/db?application_name=x"));
+            assert_eq!(
+                (got.as_deref(), hosts),
+                (Some(secret), host.clone()),
+                "{secret}"
+            );
+        }
+        let (got, _) = pw("host=h password='it\\'s a \"@:/?#%=\" pass'");
+        assert_eq!(got.as_deref(), Some("it's a \"@:/?#%=\" pass"));
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_in_every_form() {
+        let mut s = Secrets::of("postgres://u:s3cr3t%2DPa55%2DXYZ@h/db");
+        s.add("x");
+        let e = s.scrub(
+            Error::invalid(format!("a {PW} b s3cr3t%2DPa55%2DXYZ c x"))
+                .with_cause(None, format!("cause {PW}")),
+        );
+        assert_eq!(e.message, "a <redacted> b <redacted> c x");
+        assert_eq!(e.cause.as_deref(), Some("cause <redacted>"));
+        let s = Secrets::of(&format!("host=h password = '{PW}' user=u"));
+        assert_eq!(s.clean(PW), "<redacted>");
+        let s = Secrets::of(&format!("postgres://u@h/db?Password={PW}&x=1"));
+        assert_eq!(s.clean(PW), "<redacted>");
+        // A string of '@'s or 'password='s costs linear work, and one too long none.
+        let many = format!("postgres://u:{}", "ab@".repeat(20_000));
+        assert!(Secrets::of(&many).0.len() <= MAX_SECRETS);
+        let many = format!("host=h {}", "password=abc ".repeat(5_000));
+        assert!(Secrets::of(&many).0.len() <= MAX_SECRETS);
+        assert!(Secrets::of(&"@:".repeat(MAX_URL_BYTES)).0.is_empty());
+        // The user info up to each '@': whichever one a parser took.
+        let s = Secrets::of("postgres://u:abc@cd@h/db");
+        assert_eq!(s.clean("abc@cd abc"), "<redacted> <redacted>");
+        assert!(!format!("{s:?}").contains("abc"));
     }
 
     #[test]

@@ -185,6 +185,15 @@ impl From<tokio_postgres::Error> for Error {
 impl From<deadpool_postgres::PoolError> for Error {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         match err {
+            // Every host of the URL let its connect_timeout pass (hosts.rs): no
+            // connection could be made in time, as when the pool's own wait ends.
+            deadpool_postgres::PoolError::Backend(e) if e.to_string() == TIMEOUT_TEXT => {
+                Error::new(
+                    ErrorType::DbError,
+                    "no database connection could be made in time (the server, or any primary, is unreachable); retry",
+                )
+                .with_cause(Some(UNABLE_TO_CONNECT), e.to_string())
+            }
             deadpool_postgres::PoolError::Backend(e) => e.into(),
             // Every pooled connection stayed busy (load, not a lost server).
             deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => {
@@ -202,6 +211,10 @@ impl From<deadpool_postgres::PoolError> for Error {
         }
     }
 }
+
+/// How tokio-postgres's timeout error reads (`Error::__private_api_timeout`, what
+/// a host that let its connect_timeout pass gives; hosts.rs).
+pub(crate) const TIMEOUT_TEXT: &str = "timeout waiting for server";
 
 /// SQLSTATE given to a connection that failed mid-call (libpq's class 08).
 pub const CONNECTION_FAILURE: &str = "08006";

@@ -22,7 +22,9 @@
 //! - `input`: input specs and validation into rows; `outcome`: results and
 //!   change events.
 //! - `sql` (filters, selections, DTO expressions), `entity` (the tables),
-//!   `quantity`, `limits`, `migrate`, `connection`, `error`.
+//!   `quantity`, `limits`, `migrate`, `connection` (the connection string,
+//!   TLS, and what connect errors may say), `hosts` (host-by-host connect,
+//!   each attempt bounded), `error`.
 
 #![forbid(unsafe_code)]
 
@@ -30,6 +32,7 @@ mod connection;
 pub mod dispatch;
 pub mod entity;
 pub mod error;
+mod hosts;
 mod idempotency;
 mod input;
 mod items;

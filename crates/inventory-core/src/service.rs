@@ -6,6 +6,7 @@
 use crate::connection::{self, Connector, SslOption};
 use crate::entity::{Entity, Kind};
 use crate::error::{Error, Result};
+use crate::hosts::{HostByHost, DEFAULT_CONNECT_TIMEOUT};
 use crate::input::{get, one_or_many, parse_input, FieldValue, InputSpec, Row, Typed};
 use crate::migrate::{self, quote_ident};
 use crate::outcome::Outcome;
@@ -27,9 +28,6 @@ pub(crate) const MAX_CONNECTIONS: u64 = 1_000;
 /// (the hot statements are prepared again on their next use).
 pub(crate) const MAX_CACHED_STATEMENTS: usize = 256;
 
-/// A connection attempt to one host, when the URL sets no `connect_timeout`.
-pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How long a call waits for a pooled connection by default (connect option
 /// `acquireTimeoutMs`): past it the call fails (08001) instead of hanging.
 pub(crate) const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 15_000;
@@ -40,7 +38,7 @@ pub(crate) const MAX_ACQUIRE_TIMEOUT_MS: u64 = 600_000;
 /// Longest idempotency key lifetime: a year.
 pub(crate) const MAX_TTL_SECONDS: i64 = 366 * 24 * 60 * 60;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectOptions {
     pub url: String,
     pub schema: String,
@@ -56,6 +54,22 @@ pub struct ConnectOptions {
     pub idempotency_ttl: i64,
     /// Milliseconds a call waits for a pooled connection.
     pub acquire_timeout_ms: u64,
+}
+
+// Hand-written so the URL (and its password) never reaches a log through `{:?}`.
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("url", &"<redacted>")
+            .field("schema", &self.schema)
+            .field("max_connections", &self.max_connections)
+            .field("group_reservations", &self.group_reservations)
+            .field("ssl", &self.ssl)
+            .field("ledger", &self.ledger)
+            .field("idempotency_ttl", &self.idempotency_ttl)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .finish()
+    }
 }
 
 impl ConnectOptions {
@@ -170,6 +184,8 @@ pub struct InventoryService {
     /// A release found migrate's look function missing (reservations.rs,
     /// `release_at_once`): it takes the longer way until the next migrate.
     pub(crate) no_arrived_fn: AtomicBool,
+    /// What errors about connecting must not show (the password, in its forms).
+    secrets: connection::Secrets,
 }
 
 const UNKNOWN: u8 = 0;
@@ -219,16 +235,33 @@ impl InventoryService {
             cfg.keepalives_interval(Duration::from_secs(5));
             cfg.keepalives_retries(3);
         }
-        let hosts = cfg.get_hosts().len().max(1) as u32;
+        let hosts = crate::hosts::host_count(&cfg) as u32;
         let connect = *cfg
             .get_connect_timeout()
             .unwrap_or(&DEFAULT_CONNECT_TIMEOUT);
         let manager_config = || ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
+        // Host by host, each whole attempt (TCP, TLS, startup, authentication,
+        // target_session_attrs) within `connect`: a host that accepts and then
+        // stays silent costs one bound, then the next host is tried.
         let mgr = match &prepared.connector {
-            Connector::Plain => Manager::from_config(cfg, tokio_postgres::NoTls, manager_config()),
-            Connector::Tls(tls) => Manager::from_config(cfg, tls.clone(), manager_config()),
+            Connector::Plain => Manager::from_connect(
+                cfg,
+                HostByHost {
+                    tls: tokio_postgres::NoTls,
+                    per_host: connect,
+                },
+                manager_config(),
+            ),
+            Connector::Tls(tls) => Manager::from_connect(
+                cfg,
+                HostByHost {
+                    tls: tls.clone(),
+                    per_host: connect,
+                },
+                manager_config(),
+            ),
         };
         // Every hand-out of a pooled connection (all paths use the pool) bounds its
         // statement cache: at most MAX_CACHED_STATEMENTS plus what one call prepares.
@@ -271,7 +304,14 @@ impl InventoryService {
             .max_size(opts.max_connections)
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_millis(opts.acquire_timeout_ms)))
-            .create_timeout(Some(connect * hosts + Duration::from_secs(1)))
+            // Every host's bound, and a second: the pool's wait for a new connection.
+            // (Saturating: connect_timeout is the caller's number.)
+            .create_timeout(Some(
+                connect
+                    .checked_mul(hosts)
+                    .and_then(|d| d.checked_add(Duration::from_secs(1)))
+                    .unwrap_or(Duration::MAX),
+            ))
             .recycle_timeout(Some(Duration::from_secs(5)))
             .pre_recycle(forget_lost)
             .post_recycle(bound_cache)
@@ -293,6 +333,7 @@ impl InventoryService {
             live_count: AtomicU8::new(UNKNOWN),
             compacting: Arc::new(AtomicBool::new(false)),
             no_arrived_fn: AtomicBool::new(false),
+            secrets: prepared.secrets.clone(),
         })
     }
 
@@ -321,7 +362,12 @@ impl InventoryService {
     }
 
     pub async fn client(&self) -> Result<Client> {
-        Ok(self.pool.get().await?)
+        // A new connection's error (the pool reconnecting after a failover) may
+        // quote what the connection string held: it is scrubbed like connect's.
+        self.pool
+            .get()
+            .await
+            .map_err(|e| self.secrets.scrub(e.into()))
     }
 
     /// The largest statement cache a connection had when handed out (for tests).
