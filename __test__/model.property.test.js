@@ -18,7 +18,7 @@ const M = require('./support/model')
 const O = require('./support/model-ops')
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 42)
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 25)
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 60)
 
 let t
 beforeAll(async () => {
