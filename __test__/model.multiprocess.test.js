@@ -4,7 +4,7 @@
 // seeded random write sequences concurrently on the SAME items and locations.
 //
 // How it stays exact although the calls interleave: the run is cut into epochs
-// (seeded sizes, 1..8 calls per process). In an epoch every worker runs its calls
+// (seeded sizes, 1..6 calls per process). In an epoch every worker runs its calls
 // back to back while the others do the same; then all stop (a barrier) and the
 // test reads the database. Each call was logged with its arguments and outcome
 // (typed error, or the value it returned: levels with exact raw stocked and
@@ -20,17 +20,31 @@
 // needed for updateInventoryLevels. Within an epoch only the per-process order is
 // enforced (not real time across processes); the barriers order the epochs.
 //
-// At every barrier the SQL invariants are checked on all levels of the schema:
-// reserved = sum of the live reservations, raw_* columns agree, reserved >= 0,
-// stocked, reserved and available inside the quantity domain (|q| < 10^28, at
-// most 28 significant digits), available < 0 only where a backorder reservation
-// is live or the stock was lowered. Each worker also checks its own reservations
-// (only their creator changes their quantity or location) against its own model,
-// and the test compares those models with the database.
+// At every barrier the SQL invariants are checked on all levels of the schema
+// (support/model.js, invariants): reserved = sum of the live reservations, raw_*
+// columns agree, reserved >= 0, stocked, reserved and available inside the quantity
+// domain (|q| < 10^28, at most 28 significant digits), reserved > stocked only where
+// a backorder reservation is live or the stock was lowered, every live reservation at
+// a live level, every quantity the sum of its ledger movements. Each worker also
+// checks its own reservations (only their creator changes their quantity or location)
+// against its own model, and the test compares those models with the database.
+//
+// The workload (support/model-ops.js) includes soft deletes, restores and hard
+// deletes of items, levels and reservations, levels re-created at an item and
+// location, and updateReservationItems (quantities and moves). Some epochs are
+// held: a side session locks every reservation and level of the round before the
+// workers start, and lets go once each worker waits behind it (or is done), so their
+// first writes queue on the same rows and each runs with a snapshot older than the
+// commit it waited for (how a write queued behind a restore goes wrong). Every
+// second round is a race round: one item at two locations, a mix of reservations,
+// level and item soft deletes and restores, updates and moves, one call per process
+// per epoch, every epoch held. A `conflict` (Postgres broke a deadlock, or a removal
+// kept meeting new reservations) is a call that wrote nothing; PROPERTY_STATS=1
+// lists them.
 //
 // Rounds of ROUND calls per process start from fresh items, which keeps the model
 // small. PROPERTY_SEED, PROPERTY_PROCS (3), PROPERTY_STEPS (calls per process,
-// 200; PROPERTY_LONG=1 makes it 2000). A failure names the seed, round and epoch
+// 1000; PROPERTY_LONG=1 makes it 4000). A failure names the seed, round and epoch
 // and prints the epoch's calls and outcomes; the interleaving itself is up to the
 // scheduler, so the printed log, not the seed alone, is the reproduction.
 const path = require('node:path')

@@ -53,13 +53,13 @@ const one = fc.constant(0)
 const two = fc.constantFrom('a', 'b')
 const near = fc.nat(1)
 const raceOp = fc.oneof(
-  w(3, rec('reserve', { lines: fc.array(fc.record({ item: one, loc: two, quantity: M.small, line }), { minLength: 1, maxLength: 1 }), backorder: fc.boolean(), array: fc.boolean() })),
-  w(3, rec('softDeleteLevel', { item: one, loc: two, which: fc.constant(0) })),
-  w(4, rec('restoreLevel', { item: one, loc: two, which: fc.constant(0) })),
+  w(4, rec('reserve', { lines: fc.array(fc.record({ item: one, loc: two, quantity: M.small, line }), { minLength: 1, maxLength: 1 }), backorder: fc.boolean(), array: fc.boolean() })),
+  w(4, rec('softDeleteLevel', { item: one, loc: two, which: fc.constant(0) })),
+  w(6, rec('restoreLevel', { item: one, loc: two, which: fc.constant(0) })),
   w(1, rec('softDeleteItem', { item: one })),
   w(2, rec('restoreItem', { item: one })),
-  w(4, rec('updateQty', { r: near, quantity: M.small })),
-  w(3, rec('move', { r: near, loc: two })),
+  w(6, rec('updateQty', { r: near, quantity: M.small })),
+  w(4, rec('move', { r: near, loc: two })),
   w(1, rec('softDelete', { rs: fc.array(near, { minLength: 1, maxLength: 1 }), shared: fc.boolean() })),
   w(1, rec('restore', { rs: fc.array(near, { minLength: 1, maxLength: 1 }), shared: fc.boolean() })),
   w(1, rec('adjust', { item: one, loc: two, by: M.adj })),
