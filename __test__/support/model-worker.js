@@ -11,60 +11,21 @@
 // every value its own calls return and, by the parent, against the database.
 const { InventoryService } = require('../..')
 const { invoke, units } = require('./model')
+const { concrete } = require('./model-ops')
 
 const me = Number(process.env.MODEL_WORKER_INDEX)
 let round = 0 // line items are per round, so reservations of earlier rounds are out of reach
 const lineOf = (l) => (l === 'shared' ? `r${round}-S` : l ? `r${round}-p${me}-${l}` : undefined)
 let svc
 const own = new Map() // reservation id -> { q, loc } (units), in creation order
-let ctx // per epoch: { items, levels: [{ id, item, loc }] newest first, res: [ids] newest first }
+let ctx // per epoch: { items, levels: [{ id, item, loc }] newest first, res: [ids] newest first } (model-ops context)
 
-function concrete(o) {
-  const item = (i) => ctx.items[i]
+let seq = 0 // tags: unique per call across processes and rounds
+function concreteCall(o) {
   const ownIds = () => [...own.keys()].reverse()
   const mine = (i) => ownIds()[i] ?? 'resitem_unknown'
   const any = (i) => [...ownIds(), ...ctx.res.filter((id) => !own.has(id))][i] ?? 'resitem_unknown'
-  const pick = (o.shared ? any : mine)
-  switch (o.op) {
-    case 'createLevels':
-      return { op: o.op, levels: o.levels.map((l) => ({ item: item(l.item), loc: l.loc, stocked: l.stocked })) }
-    case 'updateLevel':
-      return { op: o.op, item: item(o.item), loc: o.loc, stocked: o.stocked }
-    case 'adjust':
-      return { op: o.op, item: item(o.item), loc: o.loc, by: o.by }
-    case 'adjustMany':
-      return { op: o.op, entries: o.entries.map((e) => ({ item: item(e.item), loc: e.loc, by: e.by })) }
-    case 'reserve':
-      return {
-        op: o.op,
-        backorder: o.backorder,
-        array: o.array,
-        lines: o.lines.map((l) => ({ item: item(l.item), loc: l.loc, quantity: l.quantity, line: lineOf(l.line) })),
-      }
-    case 'updateQty':
-      return { op: o.op, id: mine(o.r), quantity: o.quantity }
-    case 'move':
-      return { op: o.op, id: mine(o.r), loc: o.loc }
-    case 'delete':
-    case 'softDelete':
-    case 'restore':
-      return { op: o.op, ids: o.rs.map(pick) }
-    case 'deleteByLine':
-    case 'restoreByLine':
-      return { op: o.op, line: lineOf(o.line) }
-    case 'softDeleteLevel':
-    case 'restoreLevel': {
-      const at = ctx.levels.filter((l) => l.item === item(o.item) && l.loc === o.loc)
-      const l = at[Math.min(o.which, at.length - 1)]
-      return l ? { op: o.op, id: l.id } : null // no level there yet: nothing to address
-    }
-    case 'read':
-      return { op: o.op, item: item(o.item), locs: o.locs }
-    case 'readLevel':
-      return { op: o.op, item: item(o.item), loc: o.loc }
-    default:
-      throw new Error(`unknown op ${o.op}`)
-  }
+  return concrete(o, { ctx, mine, any, lineOf, tag: `p${me}.${seq++}` })
 }
 
 /** Checks an acknowledged call against the worker's own model and advances it; returns a complaint or null. */
@@ -98,7 +59,7 @@ process.on('message', async (m) => {
       ctx = m.ctx
       const log = []
       for (const o of m.ops) {
-        const c = concrete(o)
+        const c = concreteCall(o)
         if (!c) continue
         const outcome = await invoke(svc, c)
         const complaint = outcome.ok !== undefined ? ownCheck(c, outcome.ok) : null

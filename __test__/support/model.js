@@ -43,12 +43,19 @@ const validStock = (s) => units(s) >= 0n && inDomain(units(s))
 const levelInDomain = (stocked, reserved) => inDomain(stocked) && inDomain(reserved) && inDomain(stocked - reserved)
 
 // ---------------------------------------------------------------------------
-// The model over concrete ids. State: levels by id ({ id, item, loc, stocked,
-// deleted }), reservations by id ({ id, item, loc, q, backorder, line, deleted },
-// deleted: null | 'user' | 'level:<id>', the latter restored with its level).
+// The model over concrete ids. State: items by id ({ id, deleted }), levels by id
+// ({ id, item, loc, stocked, deleted }), reservations by id ({ id, item, loc, q,
+// backorder, line, deleted }). `deleted` is null/false when live, else the tag of
+// the call that soft-deleted the row: the service stamps every row one call
+// soft-deletes with the same deleted_at, and restores match on it (a level's
+// restore brings back the reservations stamped with it, an item's its levels and
+// reservations), so equal tags stand for equal deleted_at. Every call that
+// soft-deletes carries a unique `tag`. An item hard-deleted is `GONE`; an item
+// the state does not know is taken as live.
 // States are treated as immutable: a transition copies what it changes.
 
-const emptyState = () => ({ levels: new Map(), res: new Map() })
+const GONE = '#gone'
+const emptyState = () => ({ items: new Map(), levels: new Map(), res: new Map() })
 const key = (item, loc) => `${item}|${loc}`
 const liveLevel = (s, item, loc) => {
   for (const l of s.levels.values()) if (!l.deleted && l.item === item && l.loc === loc) return l
@@ -59,7 +66,41 @@ function reservedAt(s, item, loc) {
   for (const r of s.res.values()) if (!r.deleted && r.item === item && r.loc === loc) sum += r.q
   return sum
 }
-const clone = (s) => ({ levels: new Map(s.levels), res: new Map(s.res) })
+const itemState = (s, id) => (s.items.get(id) ? s.items.get(id).deleted : null)
+const clone = (s) => ({ items: new Map(s.items), levels: new Map(s.levels), res: new Map(s.res) })
+const tagOf = (c) => {
+  if (!c.tag) throw new Error(`call ${c.op} has no tag`)
+  return c.tag
+}
+
+/**
+ * The rule every restore follows (reservations by id or line item, levels, items),
+ * as a create is checked: each reservation brought back (`back`) needs a live level
+ * at its item and location in the state after the call (`n`), else `not_found`
+ * (named first); at a level where one of them has no allow_backorder, the stock
+ * must cover the level's re-derived reserved (the sum of the reservations live there
+ * after the call), else `not_allowed`; and the level must stay in the domain, else
+ * `invalid_data`. A level names only its first problem in that order; with problems
+ * at several levels the call may name any of them. Null when it passes.
+ */
+function restoreRefusal(n, back) {
+  const demand = new Map()
+  for (const r of back) {
+    const d = demand.get(key(r.item, r.loc)) ?? { item: r.item, loc: r.loc, guarded: false }
+    if (!r.backorder) d.guarded = true
+    demand.set(key(r.item, r.loc), d)
+  }
+  const ds = [...demand.values()]
+  if (ds.some((d) => !liveLevel(n, d.item, d.loc))) return ['not_found']
+  const why = new Set()
+  for (const d of ds) {
+    const stocked = liveLevel(n, d.item, d.loc).stocked
+    const reserved = reservedAt(n, d.item, d.loc)
+    if (d.guarded && stocked < reserved) why.add('not_allowed')
+    else if (!levelInDomain(stocked, reserved)) why.add('invalid_data')
+  }
+  return why.size ? [...why] : null
+}
 
 /** The quantities a DTO carries, read exactly from its raw_* twins. */
 const levelOf = (dto) => ({ stocked: units(dto.raw_stocked_quantity.value), reserved: units(dto.raw_reserved_quantity.value) })
@@ -83,6 +124,8 @@ function predict(s, c) {
       if (!c.levels.every((l) => validStock(l.stocked))) return refuse('invalid_data')
       const ks = c.levels.map((l) => key(l.item, l.loc))
       if (new Set(ks).size < ks.length || c.levels.some((l) => lvl(l.item, l.loc))) return refuse('invalid_data')
+      // A hard-deleted item: the foreign key refuses the whole call.
+      if (c.levels.some((l) => itemState(s, l.item) === GONE)) return refuse('not_found')
       return ok((ret) => {
         const n = clone(s)
         for (const [i, l] of c.levels.entries()) {
@@ -186,7 +229,7 @@ function predict(s, c) {
       if (!levelInDomain(stocked, reserved + charge)) why.add('invalid_data')
       if (to !== r.loc) {
         const from = lvl(r.item, r.loc)
-        if (!levelInDomain(from.stocked, reservedAt(s, r.item, r.loc) - r.q)) why.add('invalid_data')
+        if (from && !levelInDomain(from.stocked, reservedAt(s, r.item, r.loc) - r.q)) why.add('invalid_data')
       }
       if (why.size) return refuse(...why)
       const n = clone(s)
@@ -203,11 +246,11 @@ function predict(s, c) {
       const n = clone(s)
       for (const r of hit) {
         if (c.op === 'delete') n.res.delete(r.id)
-        else n.res.set(r.id, { ...r, deleted: 'user' })
+        else n.res.set(r.id, { ...r, deleted: tagOf(c) })
       }
       for (const r of hit.filter((x) => !x.deleted)) {
         const l = lvl(r.item, r.loc)
-        if (!levelInDomain(l.stocked, reservedAt(n, r.item, r.loc))) return refuse('invalid_data')
+        if (l && !levelInDomain(l.stocked, reservedAt(n, r.item, r.loc))) return refuse('invalid_data')
       }
       return ok(() => ({ next: n }))
     }
@@ -215,35 +258,28 @@ function predict(s, c) {
     case 'restoreByLine': {
       const hit = [...s.res.values()].filter((r) => r.deleted && (c.op === 'restore' ? c.ids.includes(r.id) : r.line === c.line))
       if (!hit.length) return same
-      const demand = new Map()
-      for (const r of hit) {
-        const d = demand.get(key(r.item, r.loc)) ?? { item: r.item, loc: r.loc, all: 0n, guarded: 0n }
-        d.all += r.q
-        if (!r.backorder) d.guarded += r.q
-        demand.set(key(r.item, r.loc), d)
-      }
-      // Restores are checked like creates: a missing level first, then the quantity
-      // the non-backorder reservations need, then the domain.
-      const ds = [...demand.values()]
-      if (ds.some((d) => !lvl(d.item, d.loc))) return refuse('not_found')
-      const why = new Set()
-      for (const d of ds) {
-        const stocked = lvl(d.item, d.loc).stocked
-        const reserved = reservedAt(s, d.item, d.loc)
-        if (d.guarded > 0n && d.guarded > stocked - reserved) why.add('not_allowed')
-        if (!levelInDomain(stocked, reserved + d.all)) why.add('invalid_data')
-      }
-      if (why.size) return refuse(...why)
       const n = clone(s)
       for (const r of hit) n.res.set(r.id, { ...r, deleted: null })
+      const why = restoreRefusal(n, hit)
+      if (why) return refuse(...why)
       return ok(() => ({ next: n }))
     }
     case 'softDeleteLevel': {
       const l = s.levels.get(c.id)
       if (!l || l.deleted) return same
       const n = clone(s)
-      n.levels.set(l.id, { ...l, deleted: true })
-      for (const r of s.res.values()) if (!r.deleted && r.item === l.item && r.loc === l.loc) n.res.set(r.id, { ...r, deleted: `level:${l.id}` })
+      n.levels.set(l.id, { ...l, deleted: tagOf(c) })
+      for (const r of s.res.values()) if (!r.deleted && r.item === l.item && r.loc === l.loc) n.res.set(r.id, { ...r, deleted: tagOf(c) })
+      return ok(() => ({ next: n }))
+    }
+    case 'deleteLevel': {
+      // A live level takes its live reservations with it (soft-deleted); a soft-deleted
+      // one goes alone (its reservations keep the stamp they have).
+      const l = s.levels.get(c.id)
+      if (!l) return same
+      const n = clone(s)
+      n.levels.delete(l.id)
+      if (!l.deleted) for (const r of s.res.values()) if (!r.deleted && r.item === l.item && r.loc === l.loc) n.res.set(r.id, { ...r, deleted: tagOf(c) })
       return ok(() => ({ next: n }))
     }
     case 'restoreLevel': {
@@ -253,10 +289,49 @@ function predict(s, c) {
       if (lvl(l.item, l.loc)) return refuse('invalid_data')
       const n = clone(s)
       n.levels.set(l.id, { ...l, deleted: false })
-      for (const r of s.res.values()) if (r.deleted === `level:${l.id}`) n.res.set(r.id, { ...r, deleted: null })
+      const back = [...s.res.values()].filter((r) => r.deleted === l.deleted && r.item === l.item && r.loc === l.loc)
+      for (const r of back) n.res.set(r.id, { ...r, deleted: null })
+      const why = restoreRefusal(n, back)
+      if (why) return refuse(...why)
+      return ok(() => ({ next: n }))
+    }
+    case 'softDeleteItem': {
+      if (itemState(s, c.item) !== null) return same
+      const n = clone(s)
+      const tag = tagOf(c)
+      n.items.set(c.item, { id: c.item, deleted: tag })
+      for (const l of s.levels.values()) if (!l.deleted && l.item === c.item) n.levels.set(l.id, { ...l, deleted: tag })
+      for (const r of s.res.values()) if (!r.deleted && r.item === c.item) n.res.set(r.id, { ...r, deleted: tag })
+      return ok(() => ({ next: n }))
+    }
+    case 'restoreItem': {
+      const tag = itemState(s, c.item)
+      if (tag === null || tag === GONE) return same
+      const n = clone(s)
+      n.items.set(c.item, { id: c.item, deleted: null })
+      // A level stamped with the item comes back unless a live one (re-created) holds
+      // its item and location: then it stays soft-deleted and its reservations count
+      // at the live one.
+      for (const l of s.levels.values()) {
+        if (l.item === c.item && l.deleted === tag && !liveLevel(n, l.item, l.loc)) n.levels.set(l.id, { ...l, deleted: false })
+      }
+      const back = [...s.res.values()].filter((r) => r.item === c.item && r.deleted === tag)
+      for (const r of back) n.res.set(r.id, { ...r, deleted: null })
+      const why = restoreRefusal(n, back)
+      if (why) return refuse(...why)
+      return ok(() => ({ next: n }))
+    }
+    case 'deleteItem': {
+      const st = itemState(s, c.item)
+      if (st === GONE) return same
+      const n = clone(s)
+      n.items.set(c.item, { id: c.item, deleted: GONE })
+      for (const l of s.levels.values()) if (l.item === c.item) n.levels.delete(l.id)
+      for (const r of s.res.values()) if (r.item === c.item) n.res.delete(r.id)
       return ok(() => ({ next: n }))
     }
     case 'read': {
+      if (c.locs.length && itemState(s, c.item) !== null) return refuse('not_found')
       let sum = 0n
       for (const loc of c.locs) {
         const l = lvl(c.item, loc)
@@ -323,6 +398,14 @@ async function invoke(svc, c) {
         return svc.restoreReservationItemsByLineItem(c.line)
       case 'softDeleteLevel':
         return svc.softDeleteInventoryLevels([c.id])
+      case 'deleteLevel':
+        return svc.deleteInventoryLevels([c.id])
+      case 'softDeleteItem':
+        return svc.softDeleteInventoryItems([c.item])
+      case 'restoreItem':
+        return svc.restoreInventoryItems([c.item])
+      case 'deleteItem':
+        return svc.deleteInventoryItems([c.item])
       case 'restoreLevel':
         return svc.restoreInventoryLevels([c.id])
       case 'read':
@@ -340,57 +423,126 @@ async function invoke(svc, c) {
   }
 }
 
-/** The database's levels and reservations of the given items, as plain comparable rows. */
+/**
+ * Deleted rows grouped by the call that deleted them (deleted_at in the database, the
+ * tag in the model): each group as its sorted ids, the groups sorted. Restores match on
+ * deleted_at, so two states that group differently behave differently.
+ */
+function stampGroups(rows) {
+  const by = new Map()
+  for (const { id, stamp } of rows) by.set(stamp, [...(by.get(stamp) ?? []), id])
+  return [...by.values()].map((ids) => ids.sort().join(' ')).sort()
+}
+
+/** The database's items, levels and reservations of the given items, as plain comparable rows. */
 async function dbState(db, items) {
+  const its = await db.query(
+    `SELECT id, deleted_at IS NOT NULL AS deleted, deleted_at::text AS stamp FROM inventory_item WHERE id = ANY($1) ORDER BY id`,
+    [items]
+  )
   const levels = await db.query(
-    `SELECT id, inventory_item_id AS item, location_id AS loc, deleted_at IS NOT NULL AS deleted,
+    `SELECT id, inventory_item_id AS item, location_id AS loc, deleted_at IS NOT NULL AS deleted, deleted_at::text AS stamp,
             stocked_quantity::text AS stocked, reserved_quantity::text AS reserved
      FROM inventory_level WHERE inventory_item_id = ANY($1) ORDER BY id`,
     [items]
   )
   const res = await db.query(
     `SELECT id, inventory_item_id AS item, location_id AS loc, quantity::text AS q, deleted_at IS NOT NULL AS deleted,
-            coalesce(allow_backorder, false) AS backorder, line_item_id AS line
+            deleted_at::text AS stamp, coalesce(allow_backorder, false) AS backorder, line_item_id AS line
      FROM reservation_item WHERE inventory_item_id = ANY($1) ORDER BY id`,
     [items]
   )
   const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) // JS order, not the collation's
+  its.rows.sort(byId)
   levels.rows.sort(byId)
   res.rows.sort(byId)
+  const deleted = [...its.rows, ...levels.rows, ...res.rows].filter((x) => x.deleted)
   return {
+    items: its.rows.map((i) => `${i.id} ${i.deleted ? 'deleted' : 'live'}`),
     levels: levels.rows.map((l) => `${l.id} ${l.item} ${l.loc} ${l.deleted ? `deleted ${l.stocked}` : `${l.stocked}/${l.reserved}`}`),
     res: res.rows.map((r) => `${r.id} ${r.item} ${r.loc} ${r.q} ${r.deleted ? 'deleted' : 'live'} ${r.backorder ? 'bo' : '-'} ${r.line ?? '-'}`),
+    stamps: stampGroups(deleted),
   }
 }
 
 /** The model state in dbState's terms (a deleted level's reserved column is not compared;
- * its stocked is: a restore brings it back, so states differing only there must stay apart). */
+ * its stocked is: a restore brings it back, so states differing only there must stay apart).
+ * Items the state does not know are left out (`items` lists them to compare with). */
 function modelRows(s) {
   const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  const items = [...s.items.values()].filter((i) => i.deleted !== GONE).sort(byId).map((i) => `${i.id} ${i.deleted ? 'deleted' : 'live'}`)
   const levels = [...s.levels.values()].sort(byId).map((l) =>
     `${l.id} ${l.item} ${l.loc} ${l.deleted ? `deleted ${text(l.stocked)}` : `${text(l.stocked)}/${text(reservedAt(s, l.item, l.loc))}`}`
   )
   const res = [...s.res.values()].sort(byId).map((r) =>
     `${r.id} ${r.item} ${r.loc} ${text(r.q)} ${r.deleted ? 'deleted' : 'live'} ${r.backorder ? 'bo' : '-'} ${r.line ?? '-'}`
   )
-  return { levels, res }
+  const deleted = [
+    ...[...s.items.values()].filter((i) => i.deleted && i.deleted !== GONE).map((i) => ({ id: i.id, stamp: i.deleted })),
+    ...[...s.levels.values()].filter((l) => l.deleted).map((l) => ({ id: l.id, stamp: l.deleted })),
+    ...[...s.res.values()].filter((r) => r.deleted).map((r) => ({ id: r.id, stamp: r.deleted })),
+  ]
+  return { items, levels, res, stamps: stampGroups(deleted) }
 }
 /** dbState rows with the numbers normalised (Postgres keeps a scale, e.g. 2.50). */
 const normalRows = (rows) => ({
+  items: rows.items,
   levels: rows.levels.map((l) =>
     l
       .replace(/(-?[\d.]+)\/(-?[\d.]+)$/, (_, a, b) => `${text(units(a))}/${text(units(b))}`)
       .replace(/deleted (-?[\d.]+)$/, (_, a) => `deleted ${text(units(a))}`)),
   res: rows.res.map((r) => r.replace(/^(\S+ \S+ \S+ )(\S+)/, (_, p, q) => p + text(units(q)))),
+  stamps: rows.stamps,
 })
-/** A state's identity for de-duplication, hidden tags included. */
+/** A state's identity for de-duplication: its rows and which deleted rows share a stamp. */
 const stateKey = (s) => {
   const rows = modelRows(s)
-  const tags = [...s.res.values()].filter((r) => r.deleted).map((r) => `${r.id}:${r.deleted}`).sort()
-  return rows.levels.join('\n') + '\n' + rows.res.join('\n') + '\n' + tags.join(',')
+  return [...rows.items, ...rows.levels, ...rows.res, ...rows.stamps].join('\n')
+}
+
+/**
+ * The SQL invariants over every level and reservation of the schema: reserved = sum of
+ * the live reservations, raw_* columns agree, reserved >= 0, stocked, reserved and
+ * available inside the quantity domain, available < 0 only where a backorder
+ * reservation is live or the stock was lowered (`lowered`: item|loc keys), every live
+ * reservation at a live level, and every quantity the sum of its ledger movements.
+ */
+async function invariants(db, lowered, ledgerGaps) {
+  const problems = []
+  const { rows } = await db.query(`
+    SELECT l.id, l.inventory_item_id AS item, l.location_id AS loc, l.stocked_quantity::text AS s, l.reserved_quantity::text AS r,
+           l.raw_stocked_quantity->>'value' AS rs, l.raw_reserved_quantity->>'value' AS rr,
+           coalesce((SELECT sum(x.quantity) FROM reservation_item x WHERE x.inventory_item_id = l.inventory_item_id
+                       AND x.location_id = l.location_id AND x.deleted_at IS NULL), 0)::text AS live,
+           EXISTS (SELECT 1 FROM reservation_item x WHERE x.inventory_item_id = l.inventory_item_id
+                     AND x.location_id = l.location_id AND x.deleted_at IS NULL AND x.allow_backorder) AS bo
+    FROM inventory_level l WHERE l.deleted_at IS NULL`)
+  for (const l of rows) {
+    const [s, r, rs, rr, live] = [l.s, l.r, l.rs, l.rr, l.live].map(units)
+    if (r !== live) problems.push(`level ${l.id}: reserved ${l.r}, live reservations ${l.live}`)
+    if (rs !== s || rr !== r) problems.push(`level ${l.id}: raw ${l.rs}/${l.rr}, columns ${l.s}/${l.r}`)
+    if (r < 0n) problems.push(`level ${l.id}: reserved ${l.r} < 0`)
+    for (const [name, v] of [['stocked', s], ['reserved', r], ['available', s - r]]) {
+      if (!inDomain(v)) problems.push(`level ${l.id}: ${name} ${text(v)} outside the quantity domain`)
+    }
+    if (s - r < 0n && !l.bo && !lowered.has(key(l.item, l.loc))) {
+      problems.push(`level ${l.id}: reserved ${l.r} > stocked ${l.s} with no live backorder and no lowered stock`)
+    }
+  }
+  const res = await db.query(`SELECT id, quantity::text AS q, raw_quantity->>'value' AS rq FROM reservation_item`)
+  for (const x of res.rows) {
+    if (units(x.q) !== units(x.rq) || units(x.q) <= 0n || !inDomain(units(x.q))) problems.push(`reservation ${x.id}: quantity ${x.q}, raw ${x.rq}`)
+  }
+  const orphans = await db.query(`
+    SELECT r.id, r.inventory_item_id AS item, r.location_id AS loc FROM reservation_item r
+    WHERE r.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM inventory_level l WHERE l.inventory_item_id = r.inventory_item_id
+                                                 AND l.location_id = r.location_id AND l.deleted_at IS NULL)`)
+  for (const x of orphans.rows) problems.push(`reservation ${x.id}: live with no live level at ${x.item} ${x.loc}`)
+  for (const g of await ledgerGaps(db)) problems.push(`level ${g.id}: ${g.field} ${g.quantity}, ledger sum ${g.ledger_sum}`)
+  return problems
 }
 
 module.exports = {
   HUGE, MAX, units, text, over, inDomain, small, qty, stock, adj, validQty, validStock, levelInDomain,
-  emptyState, key, liveLevel, reservedAt, predict, invoke, dbState, modelRows, normalRows, stateKey,
+  GONE, emptyState, key, liveLevel, reservedAt, predict, invoke, dbState, modelRows, normalRows, stateKey, invariants,
 }
