@@ -98,6 +98,45 @@ describe('restoreInventoryItems re-derives reserved_quantity', () => {
     expect(await level(i.id)).toEqual({ reserved: '4', stocked: '6' })
   })
 
+  test('a level created at the item and location while the restore runs: the restore starts over and counts on it', async () => {
+    const i = await stocked(10)
+    const r = await reserve(i, 4)
+    const old = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
+    await t.inventory.softDeleteInventoryItems([i.id])
+    // Another session creates the new level and has not committed: the restore's snapshot
+    // does not see it, the unique index does, so bringing the old level back waits for it.
+    const holder = await sql(t.schema)
+    const fresh = `ilev_rr_fresh_${n}`
+    try {
+      await holder.query('BEGIN')
+      await holder.query(
+        `INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, raw_stocked_quantity,
+                                      raw_reserved_quantity, raw_incoming_quantity)
+         VALUES ($1, $2, 'loc', 10, '{"value":"10","precision":20}', '{"value":"0","precision":20}', '{"value":"0","precision":20}')`,
+        [fresh, i.id]
+      )
+      await holder.query(
+        `INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason)
+         VALUES ($1, $2, 'loc', 'stocked_quantity', 10, 10, 'level_created')`,
+        [fresh, i.id]
+      )
+      const restore = failure(t.inventory.restoreInventoryItems([i.id]))
+      await waitBlockedBy(t.db, holder, 1)
+      await holder.query('COMMIT')
+      expect(await restore).toEqual({ resolved: true })
+    } finally {
+      await holder.end()
+    }
+    const { rows } = await t.db.query('SELECT id, deleted_at IS NOT NULL AS gone FROM inventory_level WHERE inventory_item_id = $1 ORDER BY gone', [i.id])
+    expect(rows).toEqual([
+      { id: fresh, gone: false },
+      { id: old.id, gone: true },
+    ])
+    expect(await level(i.id)).toEqual({ reserved: '4', stocked: '10' })
+    const live = await t.db.query('SELECT deleted_at IS NULL AS live FROM reservation_item WHERE id = $1', [r.id])
+    expect(live.rows).toEqual([{ live: true }])
+  })
+
   test('a restore whose reservations do not fit is refused as a create would be, and writes nothing', async () => {
     const i = await stocked(10)
     await reserve(i, 4)

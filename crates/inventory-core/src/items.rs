@@ -199,6 +199,7 @@ impl InventoryService {
             "SELECT id FROM inventory_level WHERE inventory_item_id = ANY($1)
                AND (deleted_at IS NULL OR deleted_at IS NOT NULL) ORDER BY id FOR UPDATE",
             &sql,
+            true,
             audit,
             |row| {
                 let items: Vec<String> = row.get(7);

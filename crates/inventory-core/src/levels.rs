@@ -705,6 +705,7 @@ impl InventoryService {
              ORDER BY r.id FOR UPDATE OF r",
             "SELECT id FROM inventory_level WHERE id = ANY($1) ORDER BY id FOR UPDATE",
             &sql,
+            false,
             audit,
             |row| {
                 let level_ids: Vec<String> = row.get(0);

@@ -12,6 +12,7 @@ use crate::reservations::{MOVED_RESERVED, NAMED_BY_ONE};
 use crate::sql::Params;
 use crate::write::raw_of;
 use rust_decimal::Decimal;
+use tokio_postgres::error::SqlState;
 
 /// Largest magnitude a level quantity (stocked, reserved, and available =
 /// stocked - reserved) may take: the top of the input domain (quantity.rs).
@@ -188,12 +189,20 @@ pub(crate) async fn lock_levels_and_reservations(
 /// `conflict`): it never locks a reservation while holding a level. A
 /// restored reservation that fails the create rule fails the call.
 /// `outcome` turns the statement's row into the call's outcome.
+///
+/// `yields_to_new_levels`: the statement leaves an old level deleted where a
+/// live one stands at its item and location (an item restore). A level created
+/// there after the statement's snapshot is invisible to it but not to the
+/// unique index; the statement then fails with a unique violation, and the
+/// transaction starts over, so the next snapshot sees the new level. Without
+/// it (a level restore) that violation is the call's answer: "already exists".
 pub(crate) async fn restore_locked(
     c: &mut deadpool_postgres::Client,
     ids: &Vec<String>,
     lock_reservations: &str,
     lock_levels: &str,
     sql: &str,
+    yields_to_new_levels: bool,
     audit: &Audit,
     outcome: impl Fn(&tokio_postgres::Row) -> Outcome,
 ) -> Result<Outcome> {
@@ -210,7 +219,14 @@ pub(crate) async fn restore_locked(
             vec![ids, &levels, &reservations];
         audit.extend(&mut refs);
         let stmt = tx.prepare_cached(sql).await?;
-        let row = tx.query_one(&stmt, &refs).await?;
+        let row = match tx.query_one(&stmt, &refs).await {
+            Ok(row) => row,
+            Err(e) if yields_to_new_levels && e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                tx.rollback().await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if row.get::<_, bool>(6) {
             tx.rollback().await?;
             continue;
