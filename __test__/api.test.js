@@ -6,6 +6,7 @@
 // cycle counts); reconcile and prune (operations tools, not manifest methods) are allowed by name.
 const fs = require('node:fs')
 const path = require('node:path')
+const { spawnSync } = require('node:child_process')
 const ts = require('typescript')
 const native = require('../index.js')
 const lib = require('..')
@@ -137,5 +138,48 @@ test('lib/index.d.ts types exactly the manifest methods, with their arity', () =
   for (const spec of API.methods) {
     const arities = [spec.params.length, ...(spec.arrayParams ? [spec.arrayParams.length] : [])]
     for (const n of typed[spec.name]) expect([spec.name, arities]).toEqual([spec.name, expect.arrayContaining([n])])
+  }
+})
+
+test('each method of the facade and of the module service is a named method, and stack traces name it', async () => {
+  for (const cls of [lib.InventoryService, InventoryModuleService]) {
+    for (const spec of API.methods) {
+      const fn = cls.prototype[spec.name]
+      // Named for what it is (a loop's `value: async function` was named "value"), with Medusa's parameters.
+      expect([cls.name, fn.name]).toEqual([cls.name, spec.name])
+      expect([cls.name, spec.name, fn.length]).toEqual([cls.name, spec.name, spec.params.length + 1])
+    }
+  }
+  // Stacks as V8 writes them (Jest rewrites the frames it prints): in a plain Node process.
+  const probe = `
+    const { InventoryService } = require('.')
+    const { InventoryModuleService } = require('./medusa')
+    ;(async () => {
+      const inventory = await InventoryService.connect({ url: process.env.DATABASE_URL, schema: ${JSON.stringify(t.schema)} })
+      const service = new InventoryModuleService({ medusaInventoryRsConnection: inventory }, {})
+      const out = []
+      for (const target of [inventory, service]) {
+        // Rejected by the core, after an await; and before it (the arguments).
+        const missing = await target.retrieveInventoryItem('iitem_missing').catch((e) => e)
+        const bad = await target.adjustInventory('iitem_x', 'sloc_x', NaN).catch((e) => e)
+        out.push([missing.type, missing.stack], [bad.type, bad.stack])
+      }
+      await inventory.close()
+      console.log(JSON.stringify(out))
+    })()`
+  const run = spawnSync(process.execPath, ['-e', probe], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8' })
+  expect(run.stderr).toBe('')
+  const [libMissing, libBad, medusaMissing, medusaBad] = JSON.parse(run.stdout)
+  expect(libMissing).toEqual(['not_found', expect.stringMatching(/\n {4}at async InventoryService\.retrieveInventoryItem \(.*lib\/index\.js:/)])
+  expect(libBad).toEqual(['invalid_data', expect.stringMatching(/\n {4}at InventoryService\.adjustInventory \(.*lib\/index\.js:/)])
+  expect(medusaMissing).toEqual(['not_found', expect.stringMatching(/\n {4}at async InventoryModuleService\.retrieveInventoryItem \(.*medusa\/index\.js:/)])
+  expect(medusaBad).toEqual(['invalid_data', expect.stringMatching(/\n {4}at InventoryModuleService\.adjustInventory \(.*medusa\/index\.js:/)])
+})
+
+test('the generated methods are what the manifest generates (node scripts/gen-methods.js)', () => {
+  const { generate } = require('../scripts/gen-methods.js')
+  for (const file of ['lib/index.js', 'medusa/index.js']) {
+    const text = fs.readFileSync(path.resolve(__dirname, '..', file), 'utf8')
+    expect([file, generate(text, file, API, 'invoke') === text]).toEqual([file, true])
   }
 })

@@ -13,7 +13,7 @@ const { isNativeError } = require('util').types
 const native = require('../index.js')
 const { InventoryService, InventoryError } = require('..')
 const { DATABASE_URL, freshService, uniqueSchema, sql } = require('./helpers')
-const { startMedusa } = require('./support/medusa')
+const { startMedusa } = require('../scripts/lib/medusa')
 
 jest.setTimeout(60000)
 

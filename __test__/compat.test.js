@@ -3,13 +3,13 @@
 // Postgres: the same schema comes out of Medusa's migrations and ours, and
 // each module reads and writes the other's rows.
 //
-// Medusa's module runs in a child Node process (support/medusa-inventory-child.js),
+// Medusa's module runs in a child Node process (scripts/lib/medusa-inventory-child.js),
 // booted through Medusa's own loader: MedusaAppMigrateUp / MedusaApp from
 // @medusajs/framework/modules-sdk with `resolve: '@medusajs/inventory'`.
 const { InventoryService } = require('..')
 const { DATABASE_URL, uniqueSchema, sql, reservedDrift } = require('./helpers')
-const { startMedusa } = require('./support/medusa')
-const { catalogOf, OWN_INDEX_PREFIX } = require('./support/catalog')
+const { startMedusa } = require('../scripts/lib/medusa')
+const { catalogOf, OWN_INDEX_PREFIX } = require('../scripts/lib/catalog')
 
 jest.setTimeout(60000)
 
@@ -63,7 +63,7 @@ async function migrationLog(schema) {
 // ---- comparing what the two modules return -------------------------------
 
 // The DTO fields both modules return, compared field by field.
-const { ITEM_FIELDS, LEVEL_FIELDS, RESERVATION_FIELDS } = require('./support/module-script')
+const { ITEM_FIELDS, LEVEL_FIELDS, RESERVATION_FIELDS } = require('../scripts/lib/medusa-fields')
 
 /** Field by field, dates as ISO strings, raw_* values as numbers (Medusa may pad them with zeros). */
 function view(row, fields) {

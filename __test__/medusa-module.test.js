@@ -2,7 +2,7 @@
 // Issue "Drop-in Medusa v2 inventory module": `medusa-inventory-rs/medusa`
 // (medusa/index.js) booted THROUGH MEDUSA'S OWN LOADER (MedusaAppMigrateUp /
 // MedusaApp from @medusajs/framework/modules-sdk, in child Node processes, see
-// support/medusa-inventory-child.js), next to the reference @medusajs/inventory
+// scripts/lib/medusa-inventory-child.js), next to the reference @medusajs/inventory
 // 2.21.2 booted the same way on its own schema.
 //
 //   1. loading: migrations through the loader, definition / joiner config = reference's
@@ -17,7 +17,7 @@
 const fs = require('fs')
 const path = require('path')
 const { DATABASE_URL, uniqueSchema, sql, reservedDrift } = require('./helpers')
-const { startMedusa } = require('./support/medusa')
+const { startMedusa } = require('../scripts/lib/medusa')
 const { Labels, normalizeEvents, runScript, sorted, sortedDeep } = require('./support/module-script')
 
 jest.setTimeout(60000)

@@ -5,7 +5,7 @@
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { freshService, reservedDrift, sql, uniqueSchema, waitBlockedBy, DATABASE_URL } = require('./helpers')
-const { startMedusa } = require('./support/medusa')
+const { startMedusa } = require('../scripts/lib/medusa')
 const { InventoryModuleService } = require('../medusa')
 
 const CLI = path.join(__dirname, '..', 'bin', 'medusa-inventory-rs.js')

@@ -48,12 +48,13 @@ const API = JSON.parse(native.api())
 API.byName = new Map(API.methods.map((m) => [m.name, m]))
 
 /**
- * A call's positional arguments and the shared context after them. adjustInventory's
- * batch form (an array first) takes `arrayParams`, the positional form `params`.
+ * A call's positional arguments and the shared context after them, from a method's
+ * `arguments` (or an array). adjustInventory's batch form (an array first) takes
+ * `arrayParams`, the positional form `params`.
  */
 function splitArgs(spec, args) {
   const n = spec.arrayParams && Array.isArray(args[0]) ? spec.arrayParams.length : spec.params.length
-  return { args: args.slice(0, n), context: args[n] }
+  return { args: Array.prototype.slice.call(args, 0, n), context: args[n] }
 }
 
 /** `service[CALL](spec, args)` resolves to `{ result, changes, json }`: see lib/index.js. */

@@ -4,20 +4,7 @@
 // returned and emitted. Ids differ between the two runs, so every id is replaced
 // by a stable label ("<shirt>", "<lvl:shirt@loc_a>", ...) before comparing.
 
-const ITEM_FIELDS = [
-  'id', 'sku', 'title', 'description', 'thumbnail', 'origin_country', 'hs_code', 'mid_code', 'material',
-  'unit_of_measure', 'weight', 'length', 'height', 'width', 'requires_shipping', 'metadata',
-  'created_at', 'updated_at', 'deleted_at',
-]
-const LEVEL_FIELDS = [
-  'id', 'inventory_item_id', 'location_id', 'stocked_quantity', 'reserved_quantity', 'incoming_quantity',
-  'available_quantity', 'raw_stocked_quantity', 'raw_reserved_quantity', 'raw_incoming_quantity', 'metadata',
-  'created_at', 'updated_at', 'deleted_at',
-]
-const RESERVATION_FIELDS = [
-  'id', 'inventory_item_id', 'location_id', 'line_item_id', 'quantity', 'raw_quantity', 'allow_backorder',
-  'external_id', 'description', 'created_by', 'metadata', 'created_at', 'updated_at', 'deleted_at',
-]
+const { ITEM_FIELDS, LEVEL_FIELDS, RESERVATION_FIELDS } = require('../../scripts/lib/medusa-fields')
 const FIELDS_BY_PREFIX = { iitem_: ITEM_FIELDS, ilev_: LEVEL_FIELDS, resitem_: RESERVATION_FIELDS }
 const ID_RE = /\b(iitem|ilev|resitem)_[0-9A-Z]{26}\b/g
 
@@ -136,9 +123,6 @@ async function runScript(handle, steps) {
 }
 
 module.exports = {
-  ITEM_FIELDS,
-  LEVEL_FIELDS,
-  RESERVATION_FIELDS,
   Labels,
   normalize,
   normalizeEvents,

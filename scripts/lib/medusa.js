@@ -1,5 +1,5 @@
 'use strict'
-// Test-side handle on ./medusa-inventory-child.js: the real @medusajs/inventory
+// Handle on ./medusa-inventory-child.js: the real @medusajs/inventory
 // running in its own Node process against one Postgres schema.
 const { fork } = require('child_process')
 const path = require('path')
