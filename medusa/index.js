@@ -481,6 +481,11 @@ class InventoryModuleService {
     return await invoke(this, 'listAndCountInventoryMovements', arguments)
   }
 
+  /** This module's listInventoryMovementFeed, not in IInventoryService: a read on InventoryLevel. */
+  async listInventoryMovementFeed(options, context) {
+    return await invoke(this, 'listInventoryMovementFeed', arguments)
+  }
+
   /** This module's verifyInventoryLedger, not in IInventoryService: a read on InventoryLevel. */
   async verifyInventoryLedger(options, context) {
     return await invoke(this, 'verifyInventoryLedger', arguments)
