@@ -274,3 +274,35 @@ describe('a write queued behind restoreInventoryLevels decides on the restored r
     }
   )
 })
+
+describe('a hard item delete and a reservation restore at its level do not deadlock', () => {
+  test('the delete locks every reservation its cascade removes before the levels', async () => {
+    const i = await stocked(10)
+    const r = await reserve(i, 4)
+    await t.inventory.softDeleteReservationItems([r.id])
+    const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
+    // The holder has the level; the delete queues for it first, then the restore, which
+    // by then holds the soft-deleted reservation the delete's cascade must remove.
+    const holder = await sql(t.schema)
+    let results
+    try {
+      await holder.query('BEGIN')
+      await holder.query('SELECT 1 FROM inventory_level WHERE id = $1 FOR UPDATE', [lvl.id])
+      const del = failure(t.inventory.deleteInventoryItems([i.id]))
+      await waitBlockedBy(t.db, holder, 1)
+      const restore = failure(t.inventory.restoreReservationItems([r.id]))
+      await waitBlockedBy(t.db, holder, 2)
+      await holder.query('COMMIT')
+      results = await Promise.all([del, restore])
+    } finally {
+      await holder.end()
+    }
+    // One order explains both: the delete first (the restore finds nothing to restore)
+    // or the restore first (then the delete removes what it brought back). Never a
+    // deadlock broken by Postgres.
+    expect(results[0]).toEqual({ resolved: true })
+    expect(results[1].type).not.toBe('conflict')
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM reservation_item WHERE inventory_item_id = $1', [i.id])
+    expect(rows).toEqual([{ n: 0 }])
+  })
+})

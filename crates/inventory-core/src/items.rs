@@ -95,7 +95,8 @@ impl InventoryService {
         let p = params.push(ids_of(ids, "ids")?);
         let mut c = self.client().await?;
         // Levels and reservations go with the item through the ON DELETE CASCADE
-        // foreign keys. The live ones are locked first (the crate's order); every
+        // foreign keys. Its reservations, soft-deleted ones too, then its levels are
+        // locked first (the crate's order); every
         // level, soft-deleted ones too, closes in the ledger with what it held.
         // (`deleted_at IS NULL OR IS NOT NULL`: every level, said so that each
         // half has its index; Medusa's indexes are partial on deleted_at.)
@@ -111,6 +112,7 @@ impl InventoryService {
         locked_removal(
             &mut c,
             &format!("t.inventory_item_id = ANY({p}::text[])"),
+            Some(&format!("r.inventory_item_id = ANY({p}::text[])")),
             &params,
             &sql,
             true,
@@ -136,6 +138,7 @@ impl InventoryService {
         locked_removal(
             &mut c,
             &format!("t.inventory_item_id = ANY({p}::text[])"),
+            None,
             &params,
             &format!(
                 "WITH i AS (UPDATE inventory_item SET deleted_at = now(), updated_at = now()

@@ -600,7 +600,7 @@ impl InventoryService {
              SELECT ARRAY(SELECT dto FROM lv), ARRAY(SELECT id FROM rr ORDER BY id)",
             dto = dto(&INVENTORY_LEVEL)
         );
-        locked_removal(&mut c, cond, params, &sql, hard, audit, |row| {
+        locked_removal(&mut c, cond, None, params, &sql, hard, audit, |row| {
             Ok(outcome(row.get(0), row.get(1)))
         })
         .await

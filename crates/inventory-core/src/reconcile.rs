@@ -269,7 +269,7 @@ impl InventoryService {
         let mut c = self.client().await?;
         for _ in 0..LOCK_ATTEMPTS {
             let tx = c.transaction().await?;
-            if lock_levels_and_reservations(&tx, &cond, &params).await? {
+            if lock_levels_and_reservations(&tx, &cond, None, &params).await? {
                 // A new statement: it sees exactly the reservations now locked.
                 let row = tx.query_opt(&sql, &refs).await?;
                 tx.commit().await?;

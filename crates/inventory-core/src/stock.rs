@@ -97,9 +97,12 @@ pub(crate) const LOCK_ATTEMPTS: usize = 5;
 /// [`lock_levels_and_reservations`] takes, starting again (a bounded number of
 /// times) when reservations arrived between its steps; turns the statement's
 /// one row into the call's outcome and commits with it (idempotency.rs).
+/// `cascade`: see [`lock_levels_and_reservations`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn locked_removal(
     c: &mut deadpool_postgres::Client,
     cond: &str,
+    cascade: Option<&str>,
     params: &Params,
     sql: &str,
     records: bool,
@@ -108,7 +111,7 @@ pub(crate) async fn locked_removal(
 ) -> Result<Outcome> {
     for _ in 0..LOCK_ATTEMPTS {
         let tx = c.transaction().await?;
-        if lock_levels_and_reservations(&tx, cond, params).await? {
+        if lock_levels_and_reservations(&tx, cond, cascade, params).await? {
             let mut refs = params.refs();
             if records {
                 audit.extend(&mut refs);
@@ -132,9 +135,17 @@ pub(crate) async fn locked_removal(
 /// level: then this returns false and the caller rolls back and starts again,
 /// never waiting for a reservation while it holds a level. Once the levels are
 /// locked no reservation can arrive (creates and moves lock the level first).
+///
+/// `cascade` (alias `r`, over the same params): reservations the caller's
+/// statement also removes, whatever their state, locked in the same first
+/// step. A hard item delete removes every reservation of its items through
+/// the foreign key's cascade, soft-deleted ones too; were those left for the
+/// cascade, it would wait for one (a restore holding it) while holding the
+/// levels the restore waits for.
 pub(crate) async fn lock_levels_and_reservations(
     tx: &deadpool_postgres::Transaction<'_>,
     cond: &str,
+    cascade: Option<&str>,
     params: &Params,
 ) -> Result<bool> {
     let at_levels = format!(
@@ -142,11 +153,15 @@ pub(crate) async fn lock_levels_and_reservations(
            ON t.inventory_item_id = r.inventory_item_id AND t.location_id = r.location_id
          WHERE ({cond}) AND t.deleted_at IS NULL AND r.deleted_at IS NULL"
     );
+    let first = match cascade {
+        None => format!("SELECT r.id {at_levels} ORDER BY r.id FOR UPDATE OF r"),
+        Some(also) => format!(
+            "SELECT r.id FROM reservation_item r
+             WHERE ({also}) OR r.id IN (SELECT r.id {at_levels}) ORDER BY r.id FOR UPDATE OF r"
+        ),
+    };
     let locked: Vec<String> = tx
-        .query(
-            &format!("SELECT r.id {at_levels} ORDER BY r.id FOR UPDATE OF r"),
-            &params.refs(),
-        )
+        .query(&first, &params.refs())
         .await?
         .iter()
         .map(|r| r.get(0))
