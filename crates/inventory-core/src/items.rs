@@ -8,7 +8,7 @@ use crate::ledger::{insert_sql, pivot, whole_levels, Audit};
 use crate::outcome::{ids_in, Outcome, ITEM, LEVEL, RESERVATION};
 use crate::service::InventoryService;
 use crate::sql::Params;
-use crate::stock::locked_removal;
+use crate::stock::{locked_removal, restore_levels_sql, restore_locked};
 use crate::write::{dto, insert_rows_from_input, set_clause};
 use serde_json::{json, Value};
 
@@ -149,7 +149,8 @@ impl InventoryService {
             false,
             audit,
             |row| {
-                Ok(Outcome::from(linkable_result(config, row))
+                let ids: [Vec<String>; 3] = [row.get(0), row.get(1), row.get(2)];
+                Ok(Outcome::from(linkable_result(config, &[&ids[0], &ids[1], &ids[2]]))
                     .with(ITEM, "deleted", row.get(0))
                     .with(LEVEL, "deleted", row.get(1))
                     .with(RESERVATION, "deleted", row.get(2)))
@@ -165,43 +166,60 @@ impl InventoryService {
         audit: &Audit,
     ) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
+        // The reservations that went with the items come back with them, onto
+        // their old levels, or onto the live level at the same item and
+        // location when one was created meanwhile (the old one then stays
+        // soft-deleted: two live levels cannot share an item and location).
+        // Every level of the items is locked (live and soft-deleted: each half
+        // through its own index); one that arrived after is late.
+        let sql = restore_levels_sql(
+            "src AS (SELECT id, deleted_at FROM inventory_item WHERE id = ANY($1) AND deleted_at IS NOT NULL),
+             rs AS (SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
+                           coalesce(t.allow_backorder, false) AS bo, t.line_item_id AS line
+                    FROM reservation_item t JOIN src
+                      ON t.inventory_item_id = src.id AND t.deleted_at = src.deleted_at),
+             back AS (SELECT l.id FROM inventory_level l JOIN src
+                        ON l.inventory_item_id = src.id AND l.deleted_at = src.deleted_at
+                      WHERE NOT EXISTS (SELECT 1 FROM inventory_level x WHERE x.deleted_at IS NULL
+                              AND x.inventory_item_id = l.inventory_item_id AND x.location_id = l.location_id)),",
+            "EXISTS (SELECT 1 FROM inventory_level WHERE inventory_item_id = ANY($1)
+               AND (deleted_at IS NULL OR deleted_at IS NOT NULL) AND id <> ALL($2::text[]))",
+            ",
+             i AS (UPDATE inventory_item t SET deleted_at = NULL, updated_at = now()
+                   FROM src, ok WHERE ok.ok AND t.id = src.id RETURNING t.id)",
+            ", ARRAY(SELECT id FROM i)",
+        );
         let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        // The reservations that went with the items are locked first (the
-        // crate's order: reservations, then levels), then restored with them.
-        tx.query(
+        restore_locked(
+            &mut c,
+            &ids,
             "SELECT r.id FROM reservation_item r JOIN inventory_item i ON i.id = r.inventory_item_id
              WHERE i.id = ANY($1) AND i.deleted_at IS NOT NULL AND r.deleted_at = i.deleted_at
              ORDER BY r.id FOR UPDATE OF r",
-            &[&ids],
+            "SELECT id FROM inventory_level WHERE inventory_item_id = ANY($1)
+               AND (deleted_at IS NULL OR deleted_at IS NOT NULL) ORDER BY id FOR UPDATE",
+            &sql,
+            audit,
+            |row| {
+                let items: Vec<String> = row.get(7);
+                let levels: Vec<String> = row.get(0);
+                let reservations: Vec<String> = row.get(2);
+                let result = linkable_result(config, &[&items, &levels, &reservations]);
+                Outcome::from(result)
+                    .with(ITEM, "restored", items)
+                    .with(LEVEL, "restored", levels)
+                    .with(LEVEL, "updated", row.get(1))
+                    .with(RESERVATION, "restored", reservations)
+            },
         )
-        .await?;
-        let row = tx
-            .query_one(
-                "WITH src AS (SELECT id, deleted_at FROM inventory_item WHERE id = ANY($1) AND deleted_at IS NOT NULL),
-                      i AS (UPDATE inventory_item t SET deleted_at = NULL, updated_at = now()
-                            FROM src WHERE t.id = src.id RETURNING t.id),
-                      l AS (UPDATE inventory_level t SET deleted_at = NULL, updated_at = now()
-                            FROM src WHERE t.inventory_item_id = src.id AND t.deleted_at = src.deleted_at RETURNING t.id),
-                      r AS (UPDATE reservation_item t SET deleted_at = NULL, updated_at = now()
-                            FROM src WHERE t.inventory_item_id = src.id AND t.deleted_at = src.deleted_at RETURNING t.id)
-                 SELECT ARRAY(SELECT id FROM i), ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r)",
-                &[&ids],
-            )
-            .await?;
-        let outcome = Outcome::from(linkable_result(config, &row))
-            .with(ITEM, "restored", row.get(0))
-            .with(LEVEL, "restored", row.get(1))
-            .with(RESERVATION, "restored", row.get(2));
-        commit(tx, audit, &outcome).await?;
-        Ok(outcome)
+        .await
     }
 }
 
 /// As Medusa's generated softDelete/restore: the ids of every row the call
 /// touched, keyed by linkable key, narrowed to `returnLinkableKeys` when given
 /// (Medusa's link cascade acts on every key it gets back).
-pub(crate) fn linkable_result(config: &Value, row: &tokio_postgres::Row) -> Value {
+pub(crate) fn linkable_result(config: &Value, ids: &[&Vec<String>; 3]) -> Value {
     let pick: Vec<&str> = config
         .get("returnLinkableKeys")
         .and_then(Value::as_array)
@@ -214,9 +232,8 @@ pub(crate) fn linkable_result(config: &Value, row: &tokio_postgres::Row) -> Valu
     ];
     let mut map = serde_json::Map::new();
     for (i, k) in keys.iter().enumerate() {
-        let ids: Vec<String> = row.get(i);
-        if !ids.is_empty() && (pick.is_empty() || pick.contains(k)) {
-            map.insert(k.to_string(), json!(ids));
+        if !ids[i].is_empty() && (pick.is_empty() || pick.contains(k)) {
+            map.insert(k.to_string(), json!(ids[i]));
         }
     }
     Value::Object(map)

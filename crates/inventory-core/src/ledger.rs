@@ -104,7 +104,7 @@ pub(crate) fn default_reason(method: &str) -> &'static str {
         "deleteInventoryLevel" | "deleteInventoryLevels" | "deleteInventoryItems" => {
             "level_deleted"
         }
-        "restoreInventoryLevels" => "level_restored",
+        "restoreInventoryLevels" | "restoreInventoryItems" => "level_restored",
         "createReservationItems" => "reservation_created",
         "updateReservationItems" => "reservation_updated",
         "restoreReservationItems" | "restoreReservationItemsByLineItem" => "reservation_restored",

@@ -12,7 +12,7 @@ use crate::quantity::sql_level_fits;
 use crate::quantity::{parse_quantity, Rule};
 use crate::service::InventoryService;
 use crate::sql::Params;
-use crate::stock::{beyond_level, locked_removal};
+use crate::stock::{beyond_level, locked_removal, restore_levels_sql, restore_locked};
 use crate::write::{dto, in_input_order, insert_statement, raw_of, set_clause};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -620,7 +620,11 @@ impl InventoryService {
     }
 
     /// Restores levels with the reservations that were released with them (same
-    /// deleted_at), and sets reserved_quantity to exactly what those hold.
+    /// deleted_at), checked as a create would check them, and sets each
+    /// level's reserved_quantity to what is live there after the restore
+    /// (stock.rs, restore_levels_sql). A level whose item and location has a
+    /// live level again is refused by the unique index (`invalid_data`, "...
+    /// already exists"), and the call writes nothing.
     pub(crate) async fn restore_inventory_levels(
         &self,
         ids: &Value,
@@ -628,52 +632,40 @@ impl InventoryService {
         audit: &Audit,
     ) -> Result<Outcome> {
         let ids = ids_of(ids, "ids")?;
-        let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        // Lock order as everywhere: the reservations released with these levels
-        // first, then (next statement) the levels.
-        let stmt = tx
-            .prepare_cached(
-                "SELECT r.id FROM reservation_item r JOIN inventory_level l
-                   ON l.inventory_item_id = r.inventory_item_id AND l.location_id = r.location_id
-                 WHERE l.id = ANY($1) AND l.deleted_at IS NOT NULL AND r.deleted_at = l.deleted_at
-                 ORDER BY r.id FOR UPDATE OF r",
-            )
-            .await?;
-        tx.query(&stmt, &[&ids]).await?;
-        let new_reserved = "coalesce((SELECT trim_scale(sum(r.quantity)) FROM r
-                              WHERE r.inventory_item_id = t.inventory_item_id AND r.location_id = t.location_id), 0)";
-        let moved = "SELECT l.id AS level_id, l.inventory_item_id AS item, l.location_id AS loc,
-                            NULL AS old_s, NULL AS new_s, l.old_r, l.new_r, NULL AS old_i, NULL AS new_i,
-                            NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM l";
-        let sql = format!(
-            "WITH src AS (SELECT id, inventory_item_id, location_id, deleted_at, reserved_quantity
-                          FROM inventory_level
-                          WHERE id = ANY($1) AND deleted_at IS NOT NULL ORDER BY id FOR UPDATE),
-                  r AS (UPDATE reservation_item t SET deleted_at = NULL, updated_at = now()
-                        FROM src WHERE t.inventory_item_id = src.inventory_item_id
-                          AND t.location_id = src.location_id AND t.deleted_at = src.deleted_at
-                        RETURNING t.id, t.inventory_item_id, t.location_id, t.quantity),
-                  l AS (UPDATE inventory_level t SET deleted_at = NULL, updated_at = now(),
-                               reserved_quantity = {new_reserved}, raw_reserved_quantity = {raw}
-                        FROM src WHERE t.id = src.id
-                        RETURNING t.id, t.inventory_item_id, t.location_id,
-                                  src.reserved_quantity AS old_r, t.reserved_quantity AS new_r),
-                  mv AS ({insert})
-             SELECT ARRAY[]::text[], ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r ORDER BY id)",
-            raw = raw_of(new_reserved),
-            insert = insert_sql(&pivot(moved), 2),
+        // Only these levels are touched: a reservation restored here lands on
+        // its own level.
+        let sql = restore_levels_sql(
+            "src AS (SELECT id, inventory_item_id, location_id, deleted_at FROM inventory_level
+                     WHERE id = ANY($1) AND deleted_at IS NOT NULL),
+             rs AS (SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
+                           coalesce(t.allow_backorder, false) AS bo, t.line_item_id AS line
+                    FROM reservation_item t JOIN src ON t.inventory_item_id = src.inventory_item_id
+                      AND t.location_id = src.location_id AND t.deleted_at = src.deleted_at),
+             back AS (SELECT id FROM src),",
+            "EXISTS (SELECT 1 FROM src WHERE src.id <> ALL($2::text[]))",
+            "",
+            "",
         );
-        let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&ids];
-        audit.extend(&mut refs);
-        let row = tx.query_one(&sql, &refs).await?;
-        let released: Vec<String> = row.get(2);
-        let level_ids: Vec<String> = row.get(1);
-        let outcome = Outcome::from(linkable_ids(config, &level_ids))
-            .with(LEVEL, "restored", level_ids)
-            .with(RESERVATION, "restored", released);
-        commit(tx, audit, &outcome).await?;
-        Ok(outcome)
+        let mut c = self.client().await?;
+        restore_locked(
+            &mut c,
+            &ids,
+            "SELECT r.id FROM reservation_item r JOIN inventory_level l
+               ON l.inventory_item_id = r.inventory_item_id AND l.location_id = r.location_id
+             WHERE l.id = ANY($1) AND l.deleted_at IS NOT NULL AND r.deleted_at = l.deleted_at
+             ORDER BY r.id FOR UPDATE OF r",
+            "SELECT id FROM inventory_level WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &sql,
+            audit,
+            |row| {
+                let level_ids: Vec<String> = row.get(0);
+                Outcome::from(linkable_ids(config, &level_ids))
+                    .with(LEVEL, "restored", level_ids)
+                    .with(LEVEL, "updated", row.get(1))
+                    .with(RESERVATION, "restored", row.get(2))
+            },
+        )
+        .await
     }
 
     /// Soft-deletes every level at the location(s): the location is being removed.

@@ -16,10 +16,10 @@ use crate::migrate::ARRIVED_FN;
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::pipeline::{flight_error, PipelinedTx};
 use crate::quantity::sql_level_fits;
-use crate::reservation_engine::{reservation_error, Call};
+use crate::reservation_engine::Call;
 use crate::service::InventoryService;
 use crate::sql::Params;
-use crate::stock::beyond_level;
+use crate::stock::{beyond_level, restore_error, sql_level_ids_at, sql_restore_problem};
 use crate::write::{dto, raw_of, set_clause};
 use futures_util::future::join_all;
 use serde_json::Value;
@@ -70,11 +70,7 @@ async fn run_release<C: deadpool_postgres::GenericClient>(
         row.get::<_, Option<String>>(3),
         row.get::<_, Option<String>>(4),
     ) {
-        return Err(match kind.as_str() {
-            "missing" => reservation_error(&[(item, loc)], None),
-            "short" => reservation_error(&[], Some((item, loc))),
-            _ => beyond_level("quantity", &item, &loc),
-        });
+        return Err(restore_error(&kind, item, loc));
     }
     Ok((row.get(0), row.get(1)))
 }
@@ -124,17 +120,7 @@ fn release_sql(cond: &str, params: &Params, mode: Release, look: Option<&str>) -
                   l.stocked_quantity AS stocked, l.reserved_quantity AS old_r, {new_reserved} AS reserved,
                   d.res, d.line
            FROM inventory_level l JOIN d ON l.inventory_item_id = d.item AND l.location_id = d.loc
-           -- Live and soft-deleted levels, each looked up through its own index
-           -- (Medusa's are partial on deleted_at): as a plain join the levels
-           -- were scanned whole, seconds at millions of levels. Their ids as
-           -- one array, read through the primary key in id order: fewer plan
-           -- nodes than a semi-join of the lookups (a sort, a memo, a unique).
-           WHERE l.id = ANY(ARRAY(SELECT x.id FROM d d2, LATERAL (
-                   SELECT id FROM inventory_level WHERE inventory_item_id = d2.item
-                     AND location_id = d2.loc AND deleted_at IS NULL
-                   UNION ALL
-                   SELECT id FROM inventory_level WHERE inventory_item_id = d2.item
-                     AND location_id = d2.loc AND deleted_at IS NOT NULL) x))
+           WHERE l.id = ANY({at_levels})
            ORDER BY l.id FOR UPDATE OF l
          ),
          lk AS (SELECT * FROM lk0 WHERE deleted_at IS NULL),
@@ -150,6 +136,7 @@ fn release_sql(cond: &str, params: &Params, mode: Release, look: Option<&str>) -
          SELECT ARRAY(SELECT id FROM ch ORDER BY id), ARRAY(SELECT id FROM upd ORDER BY id),
                 (SELECT 'beyond' FROM bad), (SELECT item FROM bad), (SELECT loc FROM bad){look}",
         look = look_column(look, "NOT EXISTS (SELECT 1 FROM bad)"),
+        at_levels = sql_level_ids_at("d"),
         raw = raw_of("lk.reserved"),
         fits = sql_level_fits("lk.stocked", "lk.reserved"),
         named = NAMED_BY_ONE,
@@ -173,20 +160,20 @@ fn restore_sql(cond: &str, params: &Params, look: Option<&str>) -> String {
          ),
          r AS (SELECT * FROM r0 WHERE gone),
          d AS (
-           SELECT item, loc, sum(q) AS total, coalesce(sum(q) FILTER (WHERE NOT bo), 0) AS guarded, {named}
+           SELECT item, loc, sum(q) AS total, bool_or(NOT bo) AS guarded, {named}
            FROM r GROUP BY 1, 2
          ),
-         lk AS MATERIALIZED (
-           SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity
-           FROM inventory_level l
-           WHERE l.deleted_at IS NULL AND (l.inventory_item_id, l.location_id) IN (SELECT item, loc FROM d)
+         -- Live and soft-deleted levels locked, judged live after the lock
+         -- (stock.rs, sql_level_ids_at).
+         lk0 AS MATERIALIZED (
+           SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity, l.deleted_at
+           FROM inventory_level l WHERE l.id = ANY({at_levels})
            ORDER BY l.id FOR UPDATE
          ),
+         lk AS (SELECT * FROM lk0 WHERE deleted_at IS NULL),
          chk AS MATERIALIZED (
            SELECT d.item, d.loc, d.total, d.res, d.line, lk.id AS level_id, lk.reserved_quantity AS old_r,
-                  CASE WHEN lk.id IS NULL THEN 'missing'
-                       WHEN d.guarded > 0 AND lk.stocked_quantity - lk.reserved_quantity < d.guarded THEN 'short'
-                       WHEN NOT {fits} THEN 'beyond' END AS problem
+                  {problem} AS problem
            FROM d LEFT JOIN lk ON lk.inventory_item_id = d.item AND lk.location_id = d.loc
          ),
          ok AS (SELECT NOT EXISTS (SELECT 1 FROM chk WHERE problem IS NOT NULL) AS ok),
@@ -208,7 +195,13 @@ fn restore_sql(cond: &str, params: &Params, look: Option<&str>) -> String {
          FROM (SELECT 1) one LEFT JOIN p ON true",
         look = look_column(look, "(SELECT ok FROM ok)"),
         raw = raw_of(new_reserved),
-        fits = sql_level_fits("lk.stocked_quantity", "lk.reserved_quantity + d.total"),
+        at_levels = sql_level_ids_at("d"),
+        problem = sql_restore_problem(
+            "lk.id",
+            "d.guarded",
+            "lk.stocked_quantity",
+            "lk.reserved_quantity + d.total"
+        ),
         named = NAMED_BY_ONE,
         insert = insert_sql(&pivot(MOVED_RESERVED), params.0.len() + 1),
     )
@@ -232,12 +225,12 @@ fn look_column(look: Option<&str>, clean: &str) -> String {
 /// reservation and the one line item that moved it, if only one did: what its
 /// movement row names. Aggregated with the level's sum rather than looked up
 /// per level afterwards, which cost two subplans per statement.
-const NAMED_BY_ONE: &str = "CASE WHEN count(*) = 1 THEN min(id) END AS res,
+pub(crate) const NAMED_BY_ONE: &str = "CASE WHEN count(*) = 1 THEN min(id) END AS res,
     CASE WHEN count(*) = count(line) AND count(DISTINCT line) = 1 THEN min(line) END AS line";
 
 /// Movement rows (ledger::pivot source) of the levels `upd` moved (id, item,
 /// loc, old_r, new_r, and res, line from [`NAMED_BY_ONE`]).
-const MOVED_RESERVED: &str =
+pub(crate) const MOVED_RESERVED: &str =
     "SELECT u.id AS level_id, u.item, u.loc, NULL AS old_s, NULL AS new_s, u.old_r, u.new_r,
     NULL AS old_i, NULL AS new_i, u.res AS reservation_item_id, u.line AS line_item_id FROM upd u";
 
@@ -679,6 +672,11 @@ async fn update_in(
     // scan, the generic plan (pipeline.rs) on stale statistics walked every
     // live reservation through a partial index, 2 ms at 8 000), then the
     // levels they leave and land on (in id order: the crate's lock order).
+    // The levels are locked live or soft-deleted and judged live on the
+    // locked rows (stock.rs, sql_level_ids_at): a reservation found live after
+    // its lock may have been restored, with its level, by a call this one
+    // waited for; judged on the snapshot, its level looked soft-deleted and was
+    // left alone while the reservation changed.
     // Every reservation leaves its old level (-old quantity) and lands on its
     // new one (+new quantity, checked against stock when it grows or moves
     // without backorder). Postgres nets and checks these terms per level in
@@ -725,11 +723,12 @@ async fn update_in(
                            CASE WHEN count(DISTINCT id) = 1 THEN min(id) END AS res,
                            CASE WHEN count(line) = count(*) AND count(DISTINCT line) = 1 THEN min(line) END AS line
                     FROM u GROUP BY 1, 2),
-              lk AS MATERIALIZED (
-                SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity
-                FROM inventory_level l
-                WHERE l.deleted_at IS NULL AND (l.inventory_item_id, l.location_id) IN (SELECT item, loc FROM d)
+              lk0 AS MATERIALIZED (
+                SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity,
+                       l.deleted_at
+                FROM inventory_level l WHERE l.id = ANY({at_levels})
                 ORDER BY l.id FOR UPDATE),
+              lk AS (SELECT * FROM lk0 WHERE deleted_at IS NULL),
               chk AS MATERIALIZED (
                 SELECT d.item, d.loc, d.q, d.n, d.res, d.line, lk.id, lk.reserved_quantity AS old_r,
                        CASE WHEN lk.id IS NULL THEN CASE WHEN d.q > 0 THEN 1 END
@@ -749,6 +748,7 @@ async fn update_in(
                 ARRAY(SELECT id FROM m ORDER BY n), jsonb_build_array({outs})
          FROM (SELECT 1) one LEFT JOIN bad b ON true",
         fits = sql_level_fits("lk.stocked_quantity", fits_after),
+        at_levels = sql_level_ids_at("d"),
         raw = raw_of(new_reserved),
         insert = insert_sql(&pivot(moved), first_audit),
         updates = updates.iter().map(|u| format!(",\n              {u}")).collect::<String>(),

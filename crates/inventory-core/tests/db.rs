@@ -191,6 +191,64 @@ async fn failed_batch_writes_nothing() {
     f.drop_schema().await;
 }
 
+/// restoreInventoryItems re-derives each level's reserved_quantity from the
+/// reservations live after it: one hard-deleted while the item was
+/// soft-deleted is not counted again, and those restored onto a level
+/// re-created meanwhile are counted there, so stock cannot be oversold.
+#[tokio::test]
+async fn an_item_restore_counts_what_is_live() {
+    let f = Fixture::new("itemrestore").await;
+    let item = f
+        .call("createInventoryItems", json!([{ "sku": "r" }]))
+        .await
+        .unwrap();
+    let i = item["id"].as_str().unwrap();
+    let level = f
+        .call(
+            "createInventoryLevels",
+            json!([{ "inventory_item_id": i, "location_id": "l", "stocked_quantity": 10 }]),
+        )
+        .await
+        .unwrap();
+    let reserve = |q: i64| {
+        f.call(
+            "createReservationItems",
+            json!([{ "inventory_item_id": i, "location_id": "l", "quantity": q }]),
+        )
+    };
+    reserve(3).await.unwrap();
+    let gone = reserve(2).await.unwrap();
+    f.call("softDeleteInventoryItems", json!([[i]]))
+        .await
+        .unwrap();
+    f.call("deleteReservationItems", json!([[gone["id"]]]))
+        .await
+        .unwrap();
+    // The old level goes for good and a new one comes while the item is away.
+    f.call("deleteInventoryLevels", json!([[level["id"]]]))
+        .await
+        .unwrap();
+    f.call(
+        "createInventoryLevels",
+        json!([{ "inventory_item_id": i, "location_id": "l", "stocked_quantity": 10 }]),
+    )
+    .await
+    .unwrap();
+    f.call("restoreInventoryItems", json!([[i]])).await.unwrap();
+    let reserved = f
+        .call("retrieveReservedQuantity", json!([i, ["l"]]))
+        .await
+        .unwrap();
+    assert_eq!(reserved, json!(3.0));
+    let err = reserve(10).await.unwrap_err();
+    assert_eq!(err.kind, ErrorType::NotAllowed);
+    assert_eq!(
+        err.message,
+        format!("Not enough stock available for item {i} at location l")
+    );
+    f.drop_schema().await;
+}
+
 #[tokio::test]
 async fn unknown_method_is_invalid_data() {
     let f = Fixture::new("unk").await;
