@@ -506,8 +506,10 @@ const stateKey = (s) => {
  * available inside the quantity domain, available < 0 only where a backorder
  * reservation is live or the stock was lowered (`lowered`: item|loc keys), every live
  * reservation at a live level, and every quantity the sum of its ledger movements.
+ * `items`: only these items' rows (else every row of the schema).
  */
-async function invariants(db, lowered, ledgerGaps) {
+async function invariants(db, lowered, ledgerGaps, items = null) {
+  const mine = (col) => `($1::text[] IS NULL OR ${col} = ANY($1::text[]))`
   const problems = []
   const { rows } = await db.query(`
     SELECT l.id, l.inventory_item_id AS item, l.location_id AS loc, l.stocked_quantity::text AS s, l.reserved_quantity::text AS r,
@@ -516,7 +518,7 @@ async function invariants(db, lowered, ledgerGaps) {
                        AND x.location_id = l.location_id AND x.deleted_at IS NULL), 0)::text AS live,
            EXISTS (SELECT 1 FROM reservation_item x WHERE x.inventory_item_id = l.inventory_item_id
                      AND x.location_id = l.location_id AND x.deleted_at IS NULL AND x.allow_backorder) AS bo
-    FROM inventory_level l WHERE l.deleted_at IS NULL`)
+    FROM inventory_level l WHERE l.deleted_at IS NULL AND ${mine('l.inventory_item_id')}`, [items])
   for (const l of rows) {
     const [s, r, rs, rr, live] = [l.s, l.r, l.rs, l.rr, l.live].map(units)
     if (r !== live) problems.push(`level ${l.id}: reserved ${l.r}, live reservations ${l.live}`)
@@ -529,16 +531,20 @@ async function invariants(db, lowered, ledgerGaps) {
       problems.push(`level ${l.id}: reserved ${l.r} > stocked ${l.s} with no live backorder and no lowered stock`)
     }
   }
-  const res = await db.query(`SELECT id, quantity::text AS q, raw_quantity->>'value' AS rq FROM reservation_item`)
+  const res = await db.query(`SELECT id, quantity::text AS q, raw_quantity->>'value' AS rq FROM reservation_item WHERE ${mine('inventory_item_id')}`, [items])
   for (const x of res.rows) {
     if (units(x.q) !== units(x.rq) || units(x.q) <= 0n || !inDomain(units(x.q))) problems.push(`reservation ${x.id}: quantity ${x.q}, raw ${x.rq}`)
   }
   const orphans = await db.query(`
     SELECT r.id, r.inventory_item_id AS item, r.location_id AS loc FROM reservation_item r
-    WHERE r.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM inventory_level l WHERE l.inventory_item_id = r.inventory_item_id
-                                                 AND l.location_id = r.location_id AND l.deleted_at IS NULL)`)
+    WHERE r.deleted_at IS NULL AND ${mine('r.inventory_item_id')}
+      AND NOT EXISTS (SELECT 1 FROM inventory_level l WHERE l.inventory_item_id = r.inventory_item_id
+                        AND l.location_id = r.location_id AND l.deleted_at IS NULL)`, [items])
   for (const x of orphans.rows) problems.push(`reservation ${x.id}: live with no live level at ${x.item} ${x.loc}`)
-  for (const g of await ledgerGaps(db)) problems.push(`level ${g.id}: ${g.field} ${g.quantity}, ledger sum ${g.ledger_sum}`)
+  const levelIds = items && new Set((await db.query(
+    `SELECT id FROM inventory_level WHERE inventory_item_id = ANY($1) UNION SELECT inventory_level_id FROM inventory_movement WHERE inventory_item_id = ANY($1)`,
+    [items])).rows.map((r) => r.id))
+  for (const g of (await ledgerGaps(db)).filter((x) => !levelIds || levelIds.has(x.id))) problems.push(`level ${g.id}: ${g.field} ${g.quantity}, ledger sum ${g.ledger_sum}`)
   return problems
 }
 
