@@ -306,3 +306,43 @@ describe('a hard item delete and a reservation restore at its level do not deadl
     expect(rows).toEqual([{ n: 0 }])
   })
 })
+
+describe('a level created for an item while the item is hard-deleted', () => {
+  test('is locked and closed in the ledger with the others, never removed unrecorded by the cascade', async () => {
+    const i = await stocked(10)
+    // Another session creates a second level and has not committed: its foreign key
+    // check holds the item, so the delete waits for it and must then see the level.
+    const holder = await sql(t.schema)
+    const fresh = `ilev_rr_late_${n}`
+    let result
+    try {
+      await holder.query('BEGIN')
+      await holder.query(
+        `INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, raw_stocked_quantity,
+                                      raw_reserved_quantity, raw_incoming_quantity)
+         VALUES ($1, $2, 'loc2', 7, '{"value":"7","precision":20}', '{"value":"0","precision":20}', '{"value":"0","precision":20}')`,
+        [fresh, i.id]
+      )
+      await holder.query(
+        `INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason)
+         VALUES ($1, $2, 'loc2', 'stocked_quantity', 7, 7, 'level_created')`,
+        [fresh, i.id]
+      )
+      const del = failure(t.inventory.deleteInventoryItems([i.id]))
+      await waitBlockedBy(t.db, holder, 1)
+      await holder.query('COMMIT')
+      result = await del
+    } finally {
+      await holder.end()
+    }
+    expect(result).toEqual({ resolved: true })
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM inventory_level WHERE inventory_item_id = $1', [i.id])
+    expect(rows).toEqual([{ n: 0 }])
+    // The late level is closed: its movements sum to zero (afterEach checks every level).
+    const closed = await t.db.query(
+      `SELECT sum(delta)::text AS sum, count(*)::int AS n FROM inventory_movement WHERE inventory_level_id = $1`,
+      [fresh]
+    )
+    expect(closed.rows).toEqual([{ sum: '0', n: 2 }])
+  })
+})

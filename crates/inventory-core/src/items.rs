@@ -112,7 +112,7 @@ impl InventoryService {
         locked_removal(
             &mut c,
             &format!("t.inventory_item_id = ANY({p}::text[])"),
-            Some(&format!("r.inventory_item_id = ANY({p}::text[])")),
+            Some(p.as_str()),
             &params,
             &sql,
             true,

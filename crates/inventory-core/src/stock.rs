@@ -136,12 +136,18 @@ pub(crate) async fn locked_removal(
 /// never waiting for a reservation while it holds a level. Once the levels are
 /// locked no reservation can arrive (creates and moves lock the level first).
 ///
-/// `cascade` (alias `r`, over the same params): reservations the caller's
-/// statement also removes, whatever their state, locked in the same first
-/// step. A hard item delete removes every reservation of its items through
-/// the foreign key's cascade, soft-deleted ones too; were those left for the
-/// cascade, it would wait for one (a restore holding it) while holding the
-/// levels the restore waits for.
+/// `cascade`: the parameter (`$n`) holding the ids of items the caller's
+/// statement hard-deletes, whose foreign keys cascade to every level and
+/// reservation of theirs. Then the first step locks every reservation of those
+/// items, soft-deleted ones too (left to the cascade, it would wait for one a
+/// restore holds while holding the levels the restore waits for); after the
+/// levels the items themselves are locked, so no level can be created for them
+/// any more (its foreign key check waits); and a level of theirs committed
+/// before that but not locked counts as a late arrival too (the cascade would
+/// remove it without the statement closing it in the ledger). Reservation
+/// creates hold a level before their foreign key check, and every level of
+/// these items is held here by then, so none waits on the item lock while
+/// holding something this waits for.
 pub(crate) async fn lock_levels_and_reservations(
     tx: &deadpool_postgres::Transaction<'_>,
     cond: &str,
@@ -155,9 +161,10 @@ pub(crate) async fn lock_levels_and_reservations(
     );
     let first = match cascade {
         None => format!("SELECT r.id {at_levels} ORDER BY r.id FOR UPDATE OF r"),
-        Some(also) => format!(
+        Some(items) => format!(
             "SELECT r.id FROM reservation_item r
-             WHERE ({also}) OR r.id IN (SELECT r.id {at_levels}) ORDER BY r.id FOR UPDATE OF r"
+             WHERE r.inventory_item_id = ANY({items}::text[]) OR r.id IN (SELECT r.id {at_levels})
+             ORDER BY r.id FOR UPDATE OF r"
         ),
     };
     let locked: Vec<String> = tx
@@ -166,24 +173,46 @@ pub(crate) async fn lock_levels_and_reservations(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    tx.query(
-        // Soft-deleted levels too, said so that each half has its index (Medusa's
-        // are partial on deleted_at); otherwise every level is scanned.
-        &format!(
-            "SELECT t.id FROM inventory_level t WHERE ({cond})
-               AND (t.deleted_at IS NULL OR t.deleted_at IS NOT NULL) ORDER BY t.id FOR UPDATE"
-        ),
-        &params.refs(),
-    )
-    .await?;
-    // A new statement: its snapshot includes every reservation committed before
-    // the level locks were granted.
+    let levels: Vec<String> = tx
+        .query(
+            // Soft-deleted levels too, said so that each half has its index (Medusa's
+            // are partial on deleted_at); otherwise every level is scanned.
+            &format!(
+                "SELECT t.id FROM inventory_level t WHERE ({cond})
+                   AND (t.deleted_at IS NULL OR t.deleted_at IS NOT NULL) ORDER BY t.id FOR UPDATE"
+            ),
+            &params.refs(),
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let mut refs = params.refs();
     refs.push(&locked);
     let n = refs.len();
+    let late_levels = match cascade {
+        None => String::new(),
+        Some(items) => {
+            tx.query(
+                &format!("SELECT id FROM inventory_item WHERE id = ANY({items}::text[]) ORDER BY id FOR UPDATE"),
+                &params.refs(),
+            )
+            .await?;
+            refs.push(&levels);
+            format!(
+                " OR EXISTS (SELECT 1 FROM inventory_level l WHERE l.inventory_item_id = ANY({items}::text[])
+                     AND (l.deleted_at IS NULL OR l.deleted_at IS NOT NULL) AND l.id <> ALL(${}::text[]))",
+                n + 1
+            )
+        }
+    };
+    // A new statement: its snapshot includes every reservation (and level)
+    // committed before the locks were granted.
     let late: bool = tx
         .query_one(
-            &format!("SELECT EXISTS (SELECT 1 {at_levels} AND r.id <> ALL(${n}::text[]))"),
+            &format!(
+                "SELECT EXISTS (SELECT 1 {at_levels} AND r.id <> ALL(${n}::text[])){late_levels}"
+            ),
             &refs,
         )
         .await?
