@@ -240,6 +240,7 @@ pub(crate) async fn lock_levels_and_reservations(
 /// unique index; the statement then fails with a unique violation, and the
 /// transaction starts over, so the next snapshot sees the new level. Without
 /// it (a level restore) that violation is the call's answer: "already exists".
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn restore_locked(
     c: &mut deadpool_postgres::Client,
     ids: &Vec<String>,
