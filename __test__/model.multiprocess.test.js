@@ -38,9 +38,10 @@
 // commit it waited for (how a write queued behind a restore goes wrong). Every
 // second round is a race round: one item at two locations, a mix of reservations,
 // level and item soft deletes and restores, updates and moves, one call per process
-// per epoch, every epoch held. A `conflict` (Postgres broke a deadlock, or a removal
-// kept meeting new reservations) is a call that wrote nothing; PROPERTY_STATS=1
-// lists them.
+// per epoch, every epoch held. A `conflict` from a removal or restore that kept
+// meeting new rows while it took its locks is a call that wrote nothing; PROPERTY_STATS=1
+// lists them. A deadlock Postgres had to break (SQLSTATE 40P01) fails the test: calls
+// lock in one order, so none can wait for another in a cycle.
 //
 // Rounds of ROUND calls per process start from fresh items, which keeps the model
 // small. PROPERTY_SEED, PROPERTY_PROCS (3), PROPERTY_STEPS (calls per process,
@@ -135,9 +136,10 @@ function linearize(starts, logs) {
 function apply(s, e) {
   const pr = M.predict(s, e.c)
   const err = e.outcome.err
-  // `conflict`: a removal that kept meeting new reservations while it took its locks
-  // gave up, or Postgres broke a deadlock by aborting this call: it wrote nothing.
-  // Counted (stats.conflicts), not failed: the outcome is typed and changes nothing.
+  // A deadlock means two calls locked rows in different orders: never explained.
+  if (err && err.code === '40P01') return { why: `Postgres broke a deadlock (${err.message})` }
+  // `conflict`: a removal or restore that kept meeting new rows while it took its locks
+  // gave up: it wrote nothing. Counted (stats.conflicts), not failed.
   if (err && err.type === 'conflict') return { next: s }
   if (err) {
     return pr.refuse && pr.refuse.includes(err.type) ? { next: s } : { why: pr.refuse ? `model refuses with ${pr.refuse.join('|')}` : 'model accepts' }

@@ -285,8 +285,11 @@ function predict(s, c) {
     case 'restoreLevel': {
       const l = s.levels.get(c.id)
       if (!l || !l.deleted) return same
-      // Another live level at the same item and location: the unique index refuses.
-      if (lvl(l.item, l.loc)) return refuse('invalid_data')
+      // Another live level at the same item and location: refused, and nothing written.
+      // The unique index says "already exists" (invalid_data) unless the stock check of
+      // the reservations coming back refuses first (not_allowed, not_found): which of
+      // the reasons is named is not promised.
+      if (lvl(l.item, l.loc)) return refuse('invalid_data', 'not_allowed', 'not_found')
       const n = clone(s)
       n.levels.set(l.id, { ...l, deleted: false })
       const back = [...s.res.values()].filter((r) => r.deleted === l.deleted && r.item === l.item && r.loc === l.loc)
@@ -360,7 +363,7 @@ function predict(s, c) {
   }
 }
 
-/** Runs one concrete call on the service; resolves to { ok } or { err: { type, message } }. */
+/** Runs one concrete call on the service; resolves to { ok } or { err: { type, message, code } } (code: an SQLSTATE, when the database gave one). */
 async function invoke(svc, c) {
   const run = () => {
     switch (c.op) {
@@ -419,7 +422,7 @@ async function invoke(svc, c) {
   try {
     return { ok: (await run()) ?? null }
   } catch (e) {
-    return { err: { type: e.type ?? 'untyped', message: String(e.message ?? e) } }
+    return { err: { type: e.type ?? 'untyped', message: String(e.message ?? e), ...(e.code ? { code: e.code } : {}) } }
   }
 }
 
