@@ -48,6 +48,26 @@ async function invariantsHold() {
 
 afterEach(invariantsHold)
 
+/**
+ * In the holder's open transaction, a level at (item, loc) with `stock` and its opening
+ * movement, as createInventoryLevels writes them: other sessions do not see it until
+ * the holder commits.
+ */
+async function levelUncommitted(holder, id, itemId, loc, stock) {
+  const raw = (v) => JSON.stringify({ value: String(v), precision: 20 })
+  await holder.query(
+    `INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, raw_stocked_quantity,
+                                  raw_reserved_quantity, raw_incoming_quantity)
+     VALUES ($1, $2, $3, $4, $5, $6, $6)`,
+    [id, itemId, loc, stock, raw(stock), raw(0)]
+  )
+  await holder.query(
+    `INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason)
+     VALUES ($1, $2, $3, 'stocked_quantity', $4, $4, 'level_created')`,
+    [id, itemId, loc, stock]
+  )
+}
+
 describe('restoreInventoryItems re-derives reserved_quantity', () => {
   test('(a) a reservation hard-deleted while its item was soft-deleted is not counted after the restore', async () => {
     const i = await stocked(10)
@@ -109,17 +129,7 @@ describe('restoreInventoryItems re-derives reserved_quantity', () => {
     const fresh = `ilev_rr_fresh_${n}`
     try {
       await holder.query('BEGIN')
-      await holder.query(
-        `INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, raw_stocked_quantity,
-                                      raw_reserved_quantity, raw_incoming_quantity)
-         VALUES ($1, $2, 'loc', 10, '{"value":"10","precision":20}', '{"value":"0","precision":20}', '{"value":"0","precision":20}')`,
-        [fresh, i.id]
-      )
-      await holder.query(
-        `INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason)
-         VALUES ($1, $2, 'loc', 'stocked_quantity', 10, 10, 'level_created')`,
-        [fresh, i.id]
-      )
+      await levelUncommitted(holder, fresh, i.id, 'loc', 10)
       const restore = failure(t.inventory.restoreInventoryItems([i.id]))
       await waitBlockedBy(t.db, holder, 1)
       await holder.query('COMMIT')
@@ -317,17 +327,7 @@ describe('a level created for an item while the item is hard-deleted', () => {
     let result
     try {
       await holder.query('BEGIN')
-      await holder.query(
-        `INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, raw_stocked_quantity,
-                                      raw_reserved_quantity, raw_incoming_quantity)
-         VALUES ($1, $2, 'loc2', 7, '{"value":"7","precision":20}', '{"value":"0","precision":20}', '{"value":"0","precision":20}')`,
-        [fresh, i.id]
-      )
-      await holder.query(
-        `INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason)
-         VALUES ($1, $2, 'loc2', 'stocked_quantity', 7, 7, 'level_created')`,
-        [fresh, i.id]
-      )
+      await levelUncommitted(holder, fresh, i.id, 'loc2', 7)
       const del = failure(t.inventory.deleteInventoryItems([i.id]))
       await waitBlockedBy(t.db, holder, 1)
       await holder.query('COMMIT')
