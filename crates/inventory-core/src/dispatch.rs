@@ -241,9 +241,8 @@ const COMPARES_STOCK: [&str; 3] = [
 /// (what its generated services and the link module's cascades pass), nothing else,
 /// so call options given one position early are refused rather than dropped.
 fn check_config(m: &Method, args: &[Value]) -> Result<()> {
-    if !(m.name.starts_with("softDelete") || m.name.starts_with("restore"))
-        || m.params.get(1) != Some(&"config")
-    {
+    // The writes whose second parameter is a config are exactly softDelete*/restore*.
+    if m.kind != Kind::Write || m.params.get(1) != Some(&"config") {
         return Ok(());
     }
     match arg(args, 1) {
