@@ -16,7 +16,13 @@ const { freshService } = require('./helpers')
 const API = JSON.parse(native.api())
 const NAMES = API.methods.map((m) => m.name)
 const MEDUSA_NAMES = API.methods.filter((m) => !m.extension).map((m) => m.name)
-const EXTENSIONS = ['listInventoryMovements', 'listAndCountInventoryMovements', 'listInventoryMovementFeed', 'verifyInventoryLedger', 'setInventoryQuantities']
+const EXTENSIONS = [
+  'listInventoryMovements',
+  'listAndCountInventoryMovements',
+  'listInventoryMovementFeed',
+  'verifyInventoryLedger',
+  'setInventoryQuantities',
+]
 
 let t
 beforeAll(async () => {
@@ -33,7 +39,9 @@ function interfaceMethods() {
 
 /** Own prototype members of a class, other than those listed. */
 function ownMethods(cls, besides) {
-  return Object.getOwnPropertyNames(cls.prototype).filter((n) => !besides.includes(n)).sort()
+  return Object.getOwnPropertyNames(cls.prototype)
+    .filter((n) => !besides.includes(n))
+    .sort()
 }
 
 /** Arguments for `spec` with NaN at `at` (a parameter, or the context slot after them). */
@@ -62,21 +70,29 @@ test('the addon dispatches every manifest method and no other name', async () =>
   for (const name of NAMES) {
     const outcome = await t.inventory._native.call(name, '[]').then(
       (out) => ({ out: JSON.parse(out) }),
-      (error) => ({ error })
+      (error) => ({ error }),
     )
     // Served: it resolved, or the core rejected its (missing) arguments.
-    if (outcome.error) expect([name, outcome.error.message]).not.toEqual([name, expect.stringMatching(/Unknown method/)])
+    if (outcome.error)
+      expect([name, outcome.error.message]).not.toEqual([name, expect.stringMatching(/Unknown method/)])
     else expect(outcome.out).toHaveProperty('changes')
   }
   for (const name of ['listInventoryItem', 'constructor', 'migrate', 'reconcile', 'prune', '']) {
-    await expect(t.inventory._native.call(name, '[]')).rejects.toMatchObject({ code: 'invalid_data', message: `Unknown method '${name}'` })
+    await expect(t.inventory._native.call(name, '[]')).rejects.toMatchObject({
+      code: 'invalid_data',
+      message: `Unknown method '${name}'`,
+    })
   }
 })
 
 test('the facade has every manifest method, with Medusa’s parameters, and nothing else', async () => {
-  expect(ownMethods(lib.InventoryService, ['constructor', 'migrate', 'revertMigrations', 'close', 'reconcile', 'prune'])).toEqual([...NAMES].sort())
+  expect(
+    ownMethods(lib.InventoryService, ['constructor', 'migrate', 'revertMigrations', 'close', 'reconcile', 'prune']),
+  ).toEqual([...NAMES].sort())
   expect(typeof lib.InventoryService.prototype.reconcile).toBe('function')
-  expect(Object.getOwnPropertyNames(lib.InventoryService).filter((n) => typeof lib.InventoryService[n] === 'function')).toEqual(['connect'])
+  expect(
+    Object.getOwnPropertyNames(lib.InventoryService).filter((n) => typeof lib.InventoryService[n] === 'function'),
+  ).toEqual(['connect'])
   expect(Object.keys(lib).sort()).toEqual(['InventoryError', 'InventoryService', 'arityOf', 'methods'])
   for (const spec of API.methods) {
     // A bad value in parameter i is named by Medusa's name for it: the arguments are positional as Medusa's.
@@ -91,14 +107,25 @@ test('the facade has every manifest method, with Medusa’s parameters, and noth
     expect([spec.name, after && after.message]).toEqual([spec.name, "Unknown call option 'reasn'"])
   }
   // adjustInventory's batch form takes one argument: what follows is the options.
-  const level = await t.inventory.createInventoryLevels({ inventory_item_id: (await t.inventory.createInventoryItems({})).id, location_id: 'sloc_api' })
-  const adjusted = await t.inventory.adjustInventory([{ inventoryItemId: level.inventory_item_id, locationId: 'sloc_api', adjustment: 2 }], { reason: 'received' })
+  const level = await t.inventory.createInventoryLevels({
+    inventory_item_id: (await t.inventory.createInventoryItems({})).id,
+    location_id: 'sloc_api',
+  })
+  const adjusted = await t.inventory.adjustInventory(
+    [{ inventoryItemId: level.inventory_item_id, locationId: 'sloc_api', adjustment: 2 }],
+    { reason: 'received' },
+  )
   expect(adjusted).toEqual([expect.objectContaining({ stocked_quantity: 2 })])
-  expect((await t.inventory.listInventoryMovements({ inventory_level_id: level.id }, { order: { id: 'DESC' }, take: 1 }))[0].reason).toBe('received')
+  expect(
+    (await t.inventory.listInventoryMovements({ inventory_level_id: level.id }, { order: { id: 'DESC' }, take: 1 }))[0]
+      .reason,
+  ).toBe('received')
 })
 
 test('the Medusa module service has every manifest method, with Medusa’s parameters, and nothing else', async () => {
-  expect(ownMethods(InventoryModuleService, ['constructor', '__joinerConfig', 'emitChanges_', 'reconcile', 'prune'])).toEqual([...NAMES].sort())
+  expect(
+    ownMethods(InventoryModuleService, ['constructor', '__joinerConfig', 'emitChanges_', 'reconcile', 'prune']),
+  ).toEqual([...NAMES].sort())
   expect(typeof InventoryModuleService.prototype.reconcile).toBe('function')
   const service = new InventoryModuleService({ medusaInventoryRsConnection: t.inventory }, {})
   for (const spec of API.methods) {
@@ -123,7 +150,8 @@ function typedMethods() {
   const cls = source.statements.find((s) => ts.isClassDeclaration(s) && s.name && s.name.text === 'InventoryService')
   const out = {}
   for (const member of cls.members) {
-    if (!ts.isMethodDeclaration(member) || member.modifiers?.some((m) => m.kind === ts.SyntaxKind.StaticKeyword)) continue
+    if (!ts.isMethodDeclaration(member) || member.modifiers?.some((m) => m.kind === ts.SyntaxKind.StaticKeyword))
+      continue
     const params = member.parameters.map((p) => p.name.text)
     const name = member.name.text
     ;(out[name] ??= []).push(params.at(-1) === 'context' ? params.length - 1 : params.length)
@@ -134,7 +162,11 @@ function typedMethods() {
 test('lib/index.d.ts types exactly the manifest methods, with their arity', () => {
   const typed = typedMethods()
   const lifecycle = ['migrate', 'revertMigrations', 'close', 'reconcile', 'prune']
-  expect(Object.keys(typed).filter((n) => !lifecycle.includes(n)).sort()).toEqual([...NAMES].sort())
+  expect(
+    Object.keys(typed)
+      .filter((n) => !lifecycle.includes(n))
+      .sort(),
+  ).toEqual([...NAMES].sort())
   for (const spec of API.methods) {
     const arities = [spec.params.length, ...(spec.arrayParams ? [spec.arrayParams.length] : [])]
     for (const n of typed[spec.name]) expect([spec.name, arities]).toEqual([spec.name, expect.arrayContaining([n])])
@@ -170,10 +202,22 @@ test('each method of the facade and of the module service is a named method, and
   const run = spawnSync(process.execPath, ['-e', probe], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8' })
   expect(run.stderr).toBe('')
   const [libMissing, libBad, medusaMissing, medusaBad] = JSON.parse(run.stdout)
-  expect(libMissing).toEqual(['not_found', expect.stringMatching(/\n {4}at async InventoryService\.retrieveInventoryItem \(.*lib\/index\.js:/)])
-  expect(libBad).toEqual(['invalid_data', expect.stringMatching(/\n {4}at InventoryService\.adjustInventory \(.*lib\/index\.js:/)])
-  expect(medusaMissing).toEqual(['not_found', expect.stringMatching(/\n {4}at async InventoryModuleService\.retrieveInventoryItem \(.*medusa\/index\.js:/)])
-  expect(medusaBad).toEqual(['invalid_data', expect.stringMatching(/\n {4}at InventoryModuleService\.adjustInventory \(.*medusa\/index\.js:/)])
+  expect(libMissing).toEqual([
+    'not_found',
+    expect.stringMatching(/\n {4}at async InventoryService\.retrieveInventoryItem \(.*lib\/index\.js:/),
+  ])
+  expect(libBad).toEqual([
+    'invalid_data',
+    expect.stringMatching(/\n {4}at InventoryService\.adjustInventory \(.*lib\/index\.js:/),
+  ])
+  expect(medusaMissing).toEqual([
+    'not_found',
+    expect.stringMatching(/\n {4}at async InventoryModuleService\.retrieveInventoryItem \(.*medusa\/index\.js:/),
+  ])
+  expect(medusaBad).toEqual([
+    'invalid_data',
+    expect.stringMatching(/\n {4}at InventoryModuleService\.adjustInventory \(.*medusa\/index\.js:/),
+  ])
 })
 
 test('the generated methods are what the manifest generates (node scripts/gen-methods.js)', () => {

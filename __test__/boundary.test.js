@@ -62,19 +62,25 @@ describe('metadata with date-named keys round-trips unchanged (standalone API)',
   test('levels and reservations, and their relations: metadata as sent, relation timestamps Dates', async () => {
     const item = await t.inventory.createInventoryItems({ sku: 'dn-rel', metadata: DATE_NAMED })
     const level = await t.inventory.createInventoryLevels({
-      inventory_item_id: item.id, location_id: 'dn_loc', stocked_quantity: 5, metadata: DATE_NAMED,
+      inventory_item_id: item.id,
+      location_id: 'dn_loc',
+      stocked_quantity: 5,
+      metadata: DATE_NAMED,
     })
     expect(level.metadata).toEqual(DATE_NAMED)
     expectRowDates(level)
     const res = await t.inventory.createReservationItems({
-      inventory_item_id: item.id, location_id: 'dn_loc', quantity: 1, metadata: DATE_NAMED,
+      inventory_item_id: item.id,
+      location_id: 'dn_loc',
+      quantity: 1,
+      metadata: DATE_NAMED,
     })
     expect(res.metadata).toEqual(DATE_NAMED)
     expectRowDates(res)
 
     const [withRelations] = await t.inventory.listInventoryItems(
       { id: item.id },
-      { relations: ['location_levels', 'reservation_items'] }
+      { relations: ['location_levels', 'reservation_items'] },
     )
     expect(withRelations.metadata).toEqual(DATE_NAMED)
     expectRowDates(withRelations)
@@ -127,9 +133,20 @@ describe('errors cross as data', () => {
     expect(isNativeError(raw)).toBe(true)
     expect(raw.code).toBe('not_found')
     expect(raw.message).toBe('InventoryItem with id: iitem_nope was not found')
-    expect(native.errorTypes()).toEqual(expect.arrayContaining(['not_found', 'invalid_data', 'not_allowed', 'conflict', 'database_error', 'unexpected_state']))
+    expect(native.errorTypes()).toEqual(
+      expect.arrayContaining([
+        'not_found',
+        'invalid_data',
+        'not_allowed',
+        'conflict',
+        'database_error',
+        'unexpected_state',
+      ]),
+    )
 
-    const invalid = await t.inventory._native.call('listInventoryItems', JSON.stringify([{}, { take: -1 }])).catch((e) => e)
+    const invalid = await t.inventory._native
+      .call('listInventoryItems', JSON.stringify([{}, { take: -1 }]))
+      .catch((e) => e)
     expect(invalid.code).toBe('invalid_data')
     expect(invalid.message).not.toMatch(/^\[/)
     expect(invalid.message).not.toMatch(/invalid_data/)
@@ -164,9 +181,11 @@ describe('errors cross as data', () => {
     }
   })
 
-  test('errors that are not the addon\'s pass through untouched', async () => {
+  test("errors that are not the addon's pass through untouched", async () => {
     // A wrong argument type is napi's own error, not a Medusa type.
-    const e = await Promise.resolve().then(() => t.inventory._native.call(42, '[]')).catch((x) => x)
+    const e = await Promise.resolve()
+      .then(() => t.inventory._native.call(42, '[]'))
+      .catch((x) => x)
     expect(isNativeError(e)).toBe(true)
     expect(e).not.toBeInstanceOf(InventoryError)
     expect(e.type).toBeUndefined()
@@ -185,21 +204,47 @@ describe('NaN and Infinity in input are invalid_data naming the field', () => {
     const before = await itemCount()
     const cases = [
       [() => t.inventory.createInventoryItems({ sku: 'nf', metadata: { score: NaN } }), 'metadata.score', 'NaN'],
-      [() => t.inventory.createInventoryItems({ sku: 'nf', metadata: { a: { b: [1, Infinity] } } }), 'metadata.a.b[1]', 'Infinity'],
-      [() => t.inventory.createInventoryItems([{ sku: 'nf-ok' }, { sku: 'nf', weight: -Infinity }]), '[1].weight', '-Infinity'],
+      [
+        () => t.inventory.createInventoryItems({ sku: 'nf', metadata: { a: { b: [1, Infinity] } } }),
+        'metadata.a.b[1]',
+        'Infinity',
+      ],
+      [
+        () => t.inventory.createInventoryItems([{ sku: 'nf-ok' }, { sku: 'nf', weight: -Infinity }]),
+        '[1].weight',
+        '-Infinity',
+      ],
       [() => t.inventory.updateInventoryItems({ id: item.id, metadata: { n: NaN } }), 'metadata.n', 'NaN'],
       [() => t.inventory.listInventoryItems({ weight: NaN }), 'weight', 'NaN'],
       [() => t.inventory.listInventoryItems({ weight: { $gt: Infinity } }), 'weight.$gt', 'Infinity'],
       [() => t.inventory.listInventoryItems({}, { take: NaN }), 'take', 'NaN'],
       [() => t.inventory.adjustInventory(item.id, 'nf_loc', NaN), 'adjustment', 'NaN'],
       [() => t.inventory.confirmInventory(item.id, ['nf_loc'], Infinity), 'quantity', 'Infinity'],
-      [() => t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'nf_loc', quantity: NaN }), 'quantity', 'NaN'],
-      [() => t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'nf_loc', quantity: 1, metadata: { x: [NaN] } }), 'metadata.x[0]', 'NaN'],
+      [
+        () => t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'nf_loc', quantity: NaN }),
+        'quantity',
+        'NaN',
+      ],
+      [
+        () =>
+          t.inventory.createReservationItems({
+            inventory_item_id: item.id,
+            location_id: 'nf_loc',
+            quantity: 1,
+            metadata: { x: [NaN] },
+          }),
+        'metadata.x[0]',
+        'NaN',
+      ],
     ]
     for (const [call, field, shown] of cases) {
       const e = await call().catch((x) => x)
       expect([field, e]).toEqual([field, expect.any(InventoryError)])
-      expect([field, e.type, e.message]).toEqual([field, 'invalid_data', `${field} must be a finite number, received ${shown}`])
+      expect([field, e.type, e.message]).toEqual([
+        field,
+        'invalid_data',
+        `${field} must be a finite number, received ${shown}`,
+      ])
     }
     expect(await itemCount()).toBe(before)
     expect(await t.inventory.listReservationItems({ inventory_item_id: item.id })).toEqual([])
@@ -208,12 +253,14 @@ describe('NaN and Infinity in input are invalid_data naming the field', () => {
   })
 
   test('in connect options', async () => {
-    const e = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, maxConnections: NaN }).catch((x) => x)
+    const e = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, maxConnections: NaN }).catch(
+      (x) => x,
+    )
     expect(e).toMatchObject({ type: 'invalid_data', message: 'maxConnections must be a finite number, received NaN' })
   })
 })
 
-describe('through the Medusa module (loaded by Medusa\'s loader)', () => {
+describe("through the Medusa module (loaded by Medusa's loader)", () => {
   let admin
   let schema
   let ours
@@ -234,7 +281,12 @@ describe('through the Medusa module (loaded by Medusa\'s loader)', () => {
   test('metadata with date-named keys round-trips; timestamp columns are Dates', async () => {
     const item = await ours.service.createInventoryItems({ sku: 'mod-dn', metadata: DATE_NAMED })
     expect(item.metadata).toEqual(DATE_NAMED)
-    await ours.service.createInventoryLevels({ inventory_item_id: item.id, location_id: 'mod_loc', stocked_quantity: 2, metadata: DATE_NAMED })
+    await ours.service.createInventoryLevels({
+      inventory_item_id: item.id,
+      location_id: 'mod_loc',
+      stocked_quantity: 2,
+      metadata: DATE_NAMED,
+    })
     expect((await ours.service.retrieveInventoryItem(item.id)).metadata).toEqual(DATE_NAMED)
     const [listed] = await ours.service.listInventoryItems({ id: item.id }, { relations: ['location_levels'] })
     expect(listed.metadata).toEqual(DATE_NAMED)
@@ -244,25 +296,53 @@ describe('through the Medusa module (loaded by Medusa\'s loader)', () => {
 
     const type = (method, args, p) => ours.resultType(method, args, p)
     expect(await type('retrieveInventoryItem', [item.id], ['created_at'])).toMatchObject({ constructorName: 'Date' })
-    expect(await type('retrieveInventoryItem', [item.id], ['metadata', 'created_at'])).toMatchObject({ constructorName: 'String' })
-    expect(await type('retrieveInventoryItem', [item.id], ['metadata', 'deleted_at'])).toMatchObject({ constructorName: 'String' })
-    expect(await type('listInventoryItems', [{ id: item.id }, { relations: ['location_levels'] }], ['0', 'location_levels', '0', 'updated_at']))
-      .toMatchObject({ constructorName: 'Date' })
-    expect(await type('listInventoryItems', [{ id: item.id }, { relations: ['location_levels'] }], ['0', 'location_levels', '0', 'metadata', 'nested', 'updated_at']))
-      .toMatchObject({ constructorName: 'String' })
+    expect(await type('retrieveInventoryItem', [item.id], ['metadata', 'created_at'])).toMatchObject({
+      constructorName: 'String',
+    })
+    expect(await type('retrieveInventoryItem', [item.id], ['metadata', 'deleted_at'])).toMatchObject({
+      constructorName: 'String',
+    })
+    expect(
+      await type(
+        'listInventoryItems',
+        [{ id: item.id }, { relations: ['location_levels'] }],
+        ['0', 'location_levels', '0', 'updated_at'],
+      ),
+    ).toMatchObject({ constructorName: 'Date' })
+    expect(
+      await type(
+        'listInventoryItems',
+        [{ id: item.id }, { relations: ['location_levels'] }],
+        ['0', 'location_levels', '0', 'metadata', 'nested', 'updated_at'],
+      ),
+    ).toMatchObject({ constructorName: 'String' })
   })
 
   test('NaN in metadata or a quantity is a MedusaError invalid_data naming the field', async () => {
     const bad = await ours.callError('createInventoryItems', { sku: 'mod-nf', metadata: { score: { $number: 'NaN' } } })
-    expect(bad).toMatchObject({ threw: true, isMedusaError: true, type: 'invalid_data', message: 'metadata.score must be a finite number, received NaN' })
+    expect(bad).toMatchObject({
+      threw: true,
+      isMedusaError: true,
+      type: 'invalid_data',
+      message: 'metadata.score must be a finite number, received NaN',
+    })
     const item = await ours.service.createInventoryItems({ sku: 'mod-nf-ok' })
     const adj = await ours.callError('adjustInventory', item.id, 'mod_loc', { $number: 'Infinity' })
-    expect(adj).toMatchObject({ threw: true, type: 'invalid_data', message: 'adjustment must be a finite number, received Infinity' })
+    expect(adj).toMatchObject({
+      threw: true,
+      type: 'invalid_data',
+      message: 'adjustment must be a finite number, received Infinity',
+    })
     expect(await ours.service.listInventoryItems({ sku: 'mod-nf' })).toEqual([])
   })
 
   test('a core error keeps its Medusa type and bare message', async () => {
     const e = await ours.callError('retrieveInventoryItem', 'iitem_missing')
-    expect(e).toMatchObject({ threw: true, isMedusaError: true, type: 'not_found', message: 'InventoryItem with id: iitem_missing was not found' })
+    expect(e).toMatchObject({
+      threw: true,
+      isMedusaError: true,
+      type: 'not_found',
+      message: 'InventoryItem with id: iitem_missing was not found',
+    })
   })
 })

@@ -15,7 +15,13 @@ jest.setTimeout(60000)
 
 // Our own additive tables (bookkeeping, the movement ledger, idempotency keys) and MikroORM's
 // migration log are not part of the module's schema: Medusa's tables are what must match.
-const IGNORED_TABLES = ['medusa_inventory_rs_schema', 'medusa_inventory_rs_item_count', 'inventory_movement', 'inventory_idempotency_key', 'mikro_orm_migrations']
+const IGNORED_TABLES = [
+  'medusa_inventory_rs_schema',
+  'medusa_inventory_rs_item_count',
+  'inventory_movement',
+  'inventory_idempotency_key',
+  'mikro_orm_migrations',
+]
 
 let admin // raw pg client, no search_path: every query names its schema
 const schemas = []
@@ -128,13 +134,22 @@ describe('schema identity with @medusajs/inventory 2.21.2 migrations', () => {
       'Migration20251010131115',
       'Migration20260815185216',
     ])
-    expect(medusaCatalog.tables.map((t) => t.table_name)).toEqual(['inventory_item', 'inventory_level', 'reservation_item'])
+    expect(medusaCatalog.tables.map((t) => t.table_name)).toEqual([
+      'inventory_item',
+      'inventory_level',
+      'reservation_item',
+    ])
     // The catalog query sees the whole module: 19 + 13 + 14 columns, 10 IDX_ indexes + 3 primary
     // keys, 3 primary keys + 2 foreign keys.
     expect(medusaCatalog.columns).toHaveLength(46)
     expect(medusaCatalog.indexes).toHaveLength(13)
     // PostgreSQL 18 also lists NOT NULL as constraints (contype 'n'); nullability is compared per column.
-    expect(medusaCatalog.constraints.filter((c) => c.contype !== 'n').map((c) => c.conname).sort()).toEqual([
+    expect(
+      medusaCatalog.constraints
+        .filter((c) => c.contype !== 'n')
+        .map((c) => c.conname)
+        .sort(),
+    ).toEqual([
       'inventory_item_pkey',
       'inventory_level_inventory_item_id_foreign',
       'inventory_level_pkey',
@@ -165,30 +180,39 @@ describe('schema identity with @medusajs/inventory 2.21.2 migrations', () => {
     // items, its operator class named with pg_trgm's schema (not the tenant's).
     const { rows } = await admin.query(
       `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'inventory_item' AND starts_with(indexname, $2) ORDER BY 1`,
-      [medusaSchema, OWN_INDEX_PREFIX]
+      [medusaSchema, OWN_INDEX_PREFIX],
     )
     expect(rows.map((r) => r.indexname)).toEqual([`${OWN_INDEX_PREFIX}item_search_trgm`])
-    for (const col of ['sku', 'hs_code', 'mid_code', 'description', 'title']) expect(rows[0].indexdef).toContain(`COALESCE(${col}, ''::text)`)
+    for (const col of ['sku', 'hs_code', 'mid_code', 'description', 'title'])
+      expect(rows[0].indexdef).toContain(`COALESCE(${col}, ''::text)`)
     expect(rows[0].indexdef).toMatch(/ gin_trgm_ops\) WHERE \(deleted_at IS NULL\)$/)
-    const ext = await admin.query(`SELECT extnamespace::regnamespace::text AS ns FROM pg_extension WHERE extname = 'pg_trgm'`)
+    const ext = await admin.query(
+      `SELECT extnamespace::regnamespace::text AS ns FROM pg_extension WHERE extname = 'pg_trgm'`,
+    )
     expect(ext.rows).toHaveLength(1)
     expect(ext.rows[0].ns).not.toBe(`"${medusaSchema}"`)
     expect(ext.rows[0].ns).not.toBe(medusaSchema)
     // Additive: soft-deleted levels by item and location (Medusa's level indexes cover live rows only).
     const levelIndexes = await admin.query(
       `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'inventory_level' AND starts_with(indexname, $2)`,
-      [medusaSchema, OWN_INDEX_PREFIX]
+      [medusaSchema, OWN_INDEX_PREFIX],
     )
     expect(levelIndexes.rows.map((r) => r.indexname)).toEqual([`${OWN_INDEX_PREFIX}level_deleted_item`])
-    expect(levelIndexes.rows[0].indexdef).toMatch(/\(inventory_item_id, location_id\) WHERE \(deleted_at IS NOT NULL\)$/)
+    expect(levelIndexes.rows[0].indexdef).toMatch(
+      /\(inventory_item_id, location_id\) WHERE \(deleted_at IS NOT NULL\)$/,
+    )
     // Additive: the triggers that keep the live item count, seeded with what Medusa wrote.
     const triggers = await admin.query(
       `SELECT tgname FROM pg_trigger WHERE tgrelid = format('%I.inventory_item', $1::text)::regclass AND starts_with(tgname, $2) ORDER BY 1`,
-      [medusaSchema, OWN_INDEX_PREFIX]
+      [medusaSchema, OWN_INDEX_PREFIX],
     )
-    expect(triggers.rows.map((r) => r.tgname)).toEqual(['del', 'ins', 'trunc', 'upd'].map((k) => `${OWN_INDEX_PREFIX}item_count_${k}`))
+    expect(triggers.rows.map((r) => r.tgname)).toEqual(
+      ['del', 'ins', 'trunc', 'upd'].map((k) => `${OWN_INDEX_PREFIX}item_count_${k}`),
+    )
     const kept = await admin.query(`SELECT sum(delta)::int AS n FROM "${medusaSchema}".medusa_inventory_rs_item_count`)
-    const live = await admin.query(`SELECT count(*)::int AS n FROM "${medusaSchema}".inventory_item WHERE deleted_at IS NULL`)
+    const live = await admin.query(
+      `SELECT count(*)::int AS n FROM "${medusaSchema}".inventory_item WHERE deleted_at IS NULL`,
+    )
     expect(kept.rows[0].n).toBe(live.rows[0].n)
   })
 
@@ -240,7 +264,14 @@ describe('Medusa writes, ours reads and updates', () => {
     await s.createReservationItems([
       { inventory_item_id: item1.id, location_id: 'sloc_a', quantity: 2.5, line_item_id: 'li_1', metadata: { k: 'v' } },
       { inventory_item_id: item1.id, location_id: 'sloc_a', quantity: 1, line_item_id: 'li_2', external_id: 'ext_2' },
-      { inventory_item_id: item1.id, location_id: 'sloc_b', quantity: 3, line_item_id: 'li_3', description: 'order 3', created_by: 'user_1' },
+      {
+        inventory_item_id: item1.id,
+        location_id: 'sloc_b',
+        quantity: 3,
+        line_item_id: 'li_3',
+        description: 'order 3',
+        created_by: 'user_1',
+      },
       { inventory_item_id: item2.id, location_id: 'sloc_a', quantity: 10, line_item_id: 'li_1' },
     ])
     const ids = [item1.id, item2.id]
@@ -270,7 +301,7 @@ describe('Medusa writes, ours reads and updates', () => {
     const { rows } = await admin.query(
       `SELECT (SELECT count(*) FROM "${schema}".inventory_item)::int AS items,
               (SELECT count(*) FROM "${schema}".inventory_level)::int AS levels,
-              (SELECT count(*) FROM "${schema}".reservation_item)::int AS reservations`
+              (SELECT count(*) FROM "${schema}".reservation_item)::int AS reservations`,
     )
     expect(rows[0]).toEqual({ items: 2, levels: 3, reservations: 4 })
   })
@@ -288,15 +319,30 @@ describe('Medusa writes, ours reads and updates', () => {
     const levels = await ours.listInventoryLevels({ inventory_item_id: ids })
     expect(views(levels, LEVEL_FIELDS)).toEqual(views(medusaSeen.levels, LEVEL_FIELDS))
     const a1 = levels.find((l) => l.inventory_item_id === item1.id && l.location_id === 'sloc_a')
-    expect(a1).toMatchObject({ stocked_quantity: 49.5, reserved_quantity: 3.5, incoming_quantity: 3, available_quantity: 46 })
+    expect(a1).toMatchObject({
+      stocked_quantity: 49.5,
+      reserved_quantity: 3.5,
+      incoming_quantity: 3,
+      available_quantity: 46,
+    })
 
     const reservations = await ours.listReservationItems({ inventory_item_id: ids })
     expect(views(reservations, RESERVATION_FIELDS)).toEqual(views(medusaSeen.reservations, RESERVATION_FIELDS))
 
     const one = await ours.retrieveInventoryItem(item1.id)
-    expect(view(one, ITEM_FIELDS)).toEqual(view(medusaSeen.items.find((i) => i.id === item1.id), ITEM_FIELDS))
+    expect(view(one, ITEM_FIELDS)).toEqual(
+      view(
+        medusaSeen.items.find((i) => i.id === item1.id),
+        ITEM_FIELDS,
+      ),
+    )
     const lvl = await ours.retrieveInventoryLevelByItemAndLocation(item1.id, 'sloc_b')
-    expect(lvl).toMatchObject({ stocked_quantity: 7, reserved_quantity: 3, available_quantity: 4, metadata: { bin: 'B7' } })
+    expect(lvl).toMatchObject({
+      stocked_quantity: 7,
+      reserved_quantity: 3,
+      available_quantity: 4,
+      metadata: { bin: 'B7' },
+    })
   })
 
   test('ours computes the same quantities as Medusa', async () => {
@@ -333,7 +379,7 @@ describe('Medusa writes, ours reads and updates', () => {
     expect(await rawMismatches(schema)).toEqual([])
     expect(await drift(schema)).toEqual([])
     const { rows } = await admin.query(
-      `SELECT count(*)::int AS n FROM "${schema}".reservation_item WHERE line_item_id = 'li_1' AND deleted_at IS NOT NULL`
+      `SELECT count(*)::int AS n FROM "${schema}".reservation_item WHERE line_item_id = 'li_1' AND deleted_at IS NOT NULL`,
     )
     expect(rows[0].n).toBe(2) // soft-deleted, as Medusa does
   })
@@ -383,7 +429,13 @@ describe('ours writes, Medusa reads and updates', () => {
     ])
     await ours.adjustInventory(item1.id, 'sloc_y', 2.5) // 12.5
     await ours.createReservationItems([
-      { inventory_item_id: item1.id, location_id: 'sloc_x', quantity: 4.5, line_item_id: 'li_a', metadata: { src: 'ours' } },
+      {
+        inventory_item_id: item1.id,
+        location_id: 'sloc_x',
+        quantity: 4.5,
+        line_item_id: 'li_a',
+        metadata: { src: 'ours' },
+      },
       { inventory_item_id: item1.id, location_id: 'sloc_y', quantity: 2, line_item_id: 'li_b', allow_backorder: true },
       { inventory_item_id: item2.id, location_id: 'sloc_x', quantity: 1, line_item_id: 'li_c' },
     ])
@@ -431,7 +483,7 @@ describe('ours writes, Medusa reads and updates', () => {
     expect(await m.retrieveAvailableQuantity(item1.id, ['sloc_x'])).toBe(45)
     expect(await m.retrieveAvailableQuantity(item1.id, ['sloc_x', 'sloc_y'])).toBe(55.5)
     expect(await m.retrieveAvailableQuantity(item1.id, ['sloc_x', 'sloc_y'])).toBe(
-      await ours.retrieveAvailableQuantity(item1.id, ['sloc_x', 'sloc_y'])
+      await ours.retrieveAvailableQuantity(item1.id, ['sloc_x', 'sloc_y']),
     )
     expect(await m.retrieveReservedQuantity(item1.id, ['sloc_x', 'sloc_y'])).toBe(6.5)
     expect(await m.retrieveStockedQuantity(item1.id, ['sloc_x', 'sloc_y'])).toBe(62)
@@ -440,7 +492,13 @@ describe('ours writes, Medusa reads and updates', () => {
   test('ours sees what Medusa writes', async () => {
     const m = medusa.service
     const [mres] = await m.createReservationItems([
-      { inventory_item_id: item1.id, location_id: 'sloc_x', quantity: 2.25, line_item_id: 'li_m', description: 'by medusa' },
+      {
+        inventory_item_id: item1.id,
+        location_id: 'sloc_x',
+        quantity: 2.25,
+        line_item_id: 'li_m',
+        description: 'by medusa',
+      },
     ])
     await m.updateInventoryLevels([{ inventory_item_id: item1.id, location_id: 'sloc_y', stocked_quantity: 80.75 }])
     await m.adjustInventory(item2.id, 'sloc_x', -1.5)
@@ -449,8 +507,16 @@ describe('ours writes, Medusa reads and updates', () => {
 
     const levels = await ours.listInventoryLevels({ inventory_item_id: [item1.id, item2.id, mitem.id] })
     const get = (itemId, loc) => levels.find((l) => l.inventory_item_id === itemId && l.location_id === loc)
-    expect(get(item1.id, 'sloc_x')).toMatchObject({ stocked_quantity: 49.5, reserved_quantity: 6.75, available_quantity: 42.75 })
-    expect(get(item1.id, 'sloc_y')).toMatchObject({ stocked_quantity: 80.75, reserved_quantity: 2, available_quantity: 78.75 })
+    expect(get(item1.id, 'sloc_x')).toMatchObject({
+      stocked_quantity: 49.5,
+      reserved_quantity: 6.75,
+      available_quantity: 42.75,
+    })
+    expect(get(item1.id, 'sloc_y')).toMatchObject({
+      stocked_quantity: 80.75,
+      reserved_quantity: 2,
+      available_quantity: 78.75,
+    })
     expect(get(item2.id, 'sloc_x')).toMatchObject({ stocked_quantity: 3.5, reserved_quantity: 0 })
     expect(get(mitem.id, 'sloc_x')).toMatchObject({ stocked_quantity: 3.5, available_quantity: 3.5 })
 
@@ -459,7 +525,7 @@ describe('ours writes, Medusa reads and updates', () => {
     expect(view(r, RESERVATION_FIELDS)).toEqual(view(mres, RESERVATION_FIELDS))
     expect(await ours.retrieveAvailableQuantity(item1.id, ['sloc_x', 'sloc_y'])).toBe(121.5)
     expect(await ours.retrieveAvailableQuantity(item1.id, ['sloc_x', 'sloc_y'])).toBe(
-      await m.retrieveAvailableQuantity(item1.id, ['sloc_x', 'sloc_y'])
+      await m.retrieveAvailableQuantity(item1.id, ['sloc_x', 'sloc_y']),
     )
 
     // Ours releases Medusa's reservation; Medusa sees the level go back.
@@ -483,10 +549,12 @@ test('revertMigrations takes away every table and function of ours, and keeps th
       await admin.query(
         `SELECT relname AS name FROM pg_class WHERE relnamespace = $1::regnamespace
          UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = $1::regnamespace ORDER BY 1`,
-        [schema]
+        [schema],
       )
     ).rows.map((r) => r.name)
-  expect(await objects()).toEqual(expect.arrayContaining(['inventory_item', 'medusa_inventory_rs_arrived', 'medusa_inventory_rs_item_count_rows']))
+  expect(await objects()).toEqual(
+    expect.arrayContaining(['inventory_item', 'medusa_inventory_rs_arrived', 'medusa_inventory_rs_item_count_rows']),
+  )
   await s.revertMigrations()
   expect(await objects()).toEqual(['mikro_orm_migrations', 'mikro_orm_migrations_id_seq', 'mikro_orm_migrations_pkey'])
 })

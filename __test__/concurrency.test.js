@@ -12,7 +12,7 @@ afterAll(() => t.cleanup())
 async function stockedItem(stock, locations = ['loc']) {
   const item = await t.inventory.createInventoryItems({ sku: `c-${Math.random()}` })
   await t.inventory.createInventoryLevels(
-    locations.map((location_id) => ({ inventory_item_id: item.id, location_id, stocked_quantity: stock }))
+    locations.map((location_id) => ({ inventory_item_id: item.id, location_id, stocked_quantity: stock })),
   )
   return item
 }
@@ -24,7 +24,7 @@ async function liveReserved(itemId, loc) {
               WHERE r.inventory_item_id = l.inventory_item_id AND r.location_id = l.location_id
                 AND r.deleted_at IS NULL)::float8 AS live
      FROM inventory_level l WHERE l.inventory_item_id = $1 AND l.location_id = $2 AND l.deleted_at IS NULL`,
-    [itemId, loc]
+    [itemId, loc],
   )
   return rows[0]
 }
@@ -34,8 +34,13 @@ describe('concurrency (one process)', () => {
     const item = await stockedItem(10)
     const results = await Promise.allSettled(
       Array.from({ length: 64 }, (_, i) =>
-        t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'loc', quantity: 1, line_item_id: `l${i}` })
-      )
+        t.inventory.createReservationItems({
+          inventory_item_id: item.id,
+          location_id: 'loc',
+          quantity: 1,
+          line_item_id: `l${i}`,
+        }),
+      ),
     )
     const ok = results.filter((r) => r.status === 'fulfilled')
     const failed = results.filter((r) => r.status === 'rejected')
@@ -58,7 +63,7 @@ describe('concurrency (one process)', () => {
         { inventory_item_id: item.id, location_id: second, quantity: 1, line_item_id: `b${i}` },
       ])
     const results = await Promise.allSettled(
-      Array.from({ length: 40 }, (_, i) => (i % 2 ? batch('x', 'y', i) : batch('y', 'x', i)))
+      Array.from({ length: 40 }, (_, i) => (i % 2 ? batch('x', 'y', i) : batch('y', 'x', i))),
     )
     const errors = results.filter((r) => r.status === 'rejected').map((r) => r.reason.type)
     expect(new Set(errors)).toEqual(new Set(['not_allowed']))
@@ -75,7 +80,7 @@ describe('concurrency (one process)', () => {
         location_id: i % 2 ? 'p' : 'q',
         quantity: 1,
         line_item_id: `seed${i}`,
-      }))
+      })),
     )
     const ops = []
     for (let i = 0; i < 60; i++) {
@@ -149,8 +154,8 @@ describe('group commit of concurrent reservation calls', () => {
       const item = await stockedItem(10)
       const results = await Promise.allSettled(
         Array.from({ length: 40 }, () =>
-          plain.createReservationItems({ inventory_item_id: item.id, location_id: 'loc', quantity: 1 })
-        )
+          plain.createReservationItems({ inventory_item_id: item.id, location_id: 'loc', quantity: 1 }),
+        ),
       )
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10)
       expect(await liveReserved(item.id, 'loc')).toEqual({ reserved: 10, live: 10 })
@@ -174,10 +179,10 @@ describe('concurrency (several Node processes)', () => {
               process.execPath,
               [worker, DATABASE_URL, t.schema, item.id, 'loc', '16', String(startAt)],
               { timeout: 60000 },
-              (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(JSON.parse(stdout)))
-            )
-          )
-      )
+              (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(JSON.parse(stdout))),
+            ),
+          ),
+      ),
     )
     expect(runs.reduce((n, r) => n + r.ok, 0)).toBe(10)
     expect(new Set(runs.flatMap((r) => r.errors))).toEqual(new Set(['not_allowed']))

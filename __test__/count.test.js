@@ -14,7 +14,8 @@ afterAll(async () => {
   await t.cleanup()
 })
 
-const live = async (db = t.db) => (await db.query('SELECT count(*)::int AS n FROM inventory_item WHERE deleted_at IS NULL')).rows[0].n
+const live = async (db = t.db) =>
+  (await db.query('SELECT count(*)::int AS n FROM inventory_item WHERE deleted_at IS NULL')).rows[0].n
 const parts = async () => (await t.db.query('SELECT count(*)::int AS n FROM medusa_inventory_rs_item_count')).rows[0].n
 const counted = async (svc = t.inventory, config = { take: 1 }) => (await svc.listAndCountInventoryItems({}, config))[1]
 
@@ -44,7 +45,10 @@ test('the kept count is the count after every kind of write, ours and plain SQL'
   await t.inventory.updateInventoryItems({ id: five[2].id, title: 'renamed' })
   expect(await expectExact()).toBe(4)
   // Another writer (Medusa's module, a script): plain SQL on the same table.
-  await t.db.query(`INSERT INTO inventory_item (id, sku, deleted_at) VALUES ('sql_1', $1, NULL), ('sql_2', $2, NULL), ('sql_3', $3, now())`, [sku(), sku(), sku()])
+  await t.db.query(
+    `INSERT INTO inventory_item (id, sku, deleted_at) VALUES ('sql_1', $1, NULL), ('sql_2', $2, NULL), ('sql_3', $3, now())`,
+    [sku(), sku(), sku()],
+  )
   expect(await expectExact()).toBe(6)
   await t.db.query(`UPDATE inventory_item SET deleted_at = now() WHERE id IN ('sql_1', $1)`, [five[3].id])
   expect(await expectExact()).toBe(4)
@@ -73,7 +77,9 @@ test('filters, withDeleted and q still count the rows they match', async () => {
   expect((await t.inventory.listAndCountInventoryItems({}, { take: 1, withDeleted: true }))[1]).toBe(all)
   expect((await t.inventory.listAndCountInventoryItems({ id: a.id }, { take: 1, withDeleted: true }))[1]).toBe(1)
   expect((await t.inventory.listAndCountInventoryItems({ q: 'filtered-count' }, { take: 1 }))[1]).toBe(0)
-  expect((await t.inventory.listAndCountInventoryItems({ deleted_at: { $ne: null } }, { take: 1 }))[1]).toBe(all - (await live()))
+  expect((await t.inventory.listAndCountInventoryItems({ deleted_at: { $ne: null } }, { take: 1 }))[1]).toBe(
+    all - (await live()),
+  )
   await expectExact()
 })
 

@@ -14,7 +14,10 @@ const NAMES = ['InventoryItem', 'InventoryLevel', 'ReservationItem']
 
 const sorted = (xs) => [...xs].sort()
 const columnsOf = (name) => Object.entries(SCHEMA[name].columns)
-const numericOf = (name) => columnsOf(name).filter(([, c]) => c.type === 'numeric').map(([n]) => n)
+const numericOf = (name) =>
+  columnsOf(name)
+    .filter(([, c]) => c.type === 'numeric')
+    .map(([n]) => n)
 /** Foreign keys of belongs-to relations: DML declares the relation, not the column. */
 const fksOf = (name) => (name === 'InventoryItem' ? [] : ['inventory_item_id'])
 
@@ -24,12 +27,25 @@ test('the addon describes exactly the three entities, and the ledger rows it ret
   expect(SCHEMA.InventoryMovement.dates).toEqual(['created_at'])
   for (const name of NAMES) {
     expect(Object.keys(SCHEMA[name].columns)).toContain('id')
-    expect(sorted(SCHEMA[name].dates)).toEqual(sorted(columnsOf(name).filter(([, c]) => c.type === 'timestamptz').map(([n]) => n)))
+    expect(sorted(SCHEMA[name].dates)).toEqual(
+      sorted(
+        columnsOf(name)
+          .filter(([, c]) => c.type === 'timestamptz')
+          .map(([n]) => n),
+      ),
+    )
   }
 })
 
 describe('medusa/entities.js DML', () => {
-  const DML_TYPE = { text: 'text', integer: 'number', boolean: 'boolean', jsonb: 'json', numeric: 'bigNumber', timestamptz: 'dateTime' }
+  const DML_TYPE = {
+    text: 'text',
+    integer: 'number',
+    boolean: 'boolean',
+    jsonb: 'json',
+    numeric: 'bigNumber',
+    timestamptz: 'dateTime',
+  }
 
   test.each(NAMES)('%s declares the same fields with the same types', (name) => {
     const dml = entities[name].schema
@@ -53,15 +69,29 @@ describe('medusa/entities.js DML', () => {
   })
 
   test.each(NAMES)('%s GraphQL type has the same fields with the same types', (name) => {
-    const GQL = { text: 'String', integer: 'Int', boolean: 'Boolean', jsonb: 'JSON', numeric: 'Float', timestamptz: 'DateTime' }
+    const GQL = {
+      text: 'String',
+      integer: 'Int',
+      boolean: 'Boolean',
+      jsonb: 'JSON',
+      numeric: 'Float',
+      timestamptz: 'DateTime',
+    }
     const block = entities.schema.match(new RegExp(`type ${name} \\{([^}]*)\\}`))
     expect(block).not.toBeNull()
     const fields = Object.fromEntries(
-      block[1].trim().split('\n').map((l) => l.trim().match(/^(\w+): \[?(\w+)\]?!?$/)).map((m) => [m[1], m[2]]),
+      block[1]
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().match(/^(\w+): \[?(\w+)\]?!?$/))
+        .map((m) => [m[1], m[2]]),
     )
     const e = SCHEMA[name]
-    expect(sorted(Object.keys(fields))).toEqual(sorted([...Object.keys(e.columns), ...e.computed, ...Object.keys(e.relations)]))
-    for (const [col, { type }] of columnsOf(name)) expect([col, fields[col]]).toEqual([col, col === 'id' ? 'ID' : GQL[type]])
+    expect(sorted(Object.keys(fields))).toEqual(
+      sorted([...Object.keys(e.columns), ...e.computed, ...Object.keys(e.relations)]),
+    )
+    for (const [col, { type }] of columnsOf(name))
+      expect([col, fields[col]]).toEqual([col, col === 'id' ? 'ID' : GQL[type]])
     for (const field of e.computed) expect([field, fields[field]]).toEqual([field, 'Float'])
     for (const [rel, target] of Object.entries(e.relations)) expect([rel, fields[rel]]).toEqual([rel, target])
   })
@@ -85,11 +115,20 @@ describe('lib/index.d.ts', () => {
   }
 
   test.each(NAMES)('%sDTO has every column, raw twin, computed field and relation, typed', (name) => {
-    const TS = { text: 'string', integer: 'number', boolean: 'boolean', jsonb: 'Metadata', numeric: 'number', timestamptz: 'Date' }
+    const TS = {
+      text: 'string',
+      integer: 'number',
+      boolean: 'boolean',
+      jsonb: 'Metadata',
+      numeric: 'number',
+      timestamptz: 'Date',
+    }
     const dto = interfaces[`${name}DTO`]
     const e = SCHEMA[name]
     const raw = numericOf(name).map((n) => `raw_${n}`)
-    expect(sorted(Object.keys(dto))).toEqual(sorted([...Object.keys(e.columns), ...raw, ...e.computed, ...Object.keys(e.relations)]))
+    expect(sorted(Object.keys(dto))).toEqual(
+      sorted([...Object.keys(e.columns), ...raw, ...e.computed, ...Object.keys(e.relations)]),
+    )
     for (const [col, { type }] of columnsOf(name)) {
       expect([col, dto[col].type.replace(/ \| null$/, '')]).toEqual([col, TS[type]])
       expect([col, dto[col].optional]).toEqual([col, false])

@@ -91,7 +91,9 @@ test('a first host that accepts TCP and never answers costs one connect_timeout,
 
 test('a first host that answers the SSLRequest and stalls the TLS handshake is left after connect_timeout (sslmode=prefer)', async () => {
   frozen = await frozenServer({ answerSsl: true })
-  const took = await connectMigrateList(multiHostUrl(frozen.port, { connect_timeout: String(BOUND_S), sslmode: 'prefer' }))
+  const took = await connectMigrateList(
+    multiHostUrl(frozen.port, { connect_timeout: String(BOUND_S), sslmode: 'prefer' }),
+  )
   expect(frozen.accepted()).toBeGreaterThanOrEqual(1)
   expect(took).toBeLessThan(BOUND_S * 1000 + SLACK_MS)
 })
@@ -99,7 +101,7 @@ test('a first host that answers the SSLRequest and stalls the TLS handshake is l
 test('with target_session_attrs=read-write, a frozen first host is skipped and the primary found', async () => {
   frozen = await frozenServer()
   const took = await connectMigrateList(
-    multiHostUrl(frozen.port, { connect_timeout: String(BOUND_S), target_session_attrs: 'read-write' })
+    multiHostUrl(frozen.port, { connect_timeout: String(BOUND_S), target_session_attrs: 'read-write' }),
   )
   expect(frozen.accepted()).toBeGreaterThanOrEqual(1)
   expect(took).toBeLessThan(BOUND_S * 1000 + SLACK_MS)

@@ -53,7 +53,9 @@ test('after the primary dies mid-load, the promoted secondary has every acknowle
   }
 
   const levels = await seedLevels(InventoryService, cluster.url, SCHEMA)
-  workers = Array.from({ length: WORKERS }, (_, i) => startWorker(i, levels, { url: cluster.url, schema: SCHEMA, keyed: true, seed: SEED, lanes: LANES }))
+  workers = Array.from({ length: WORKERS }, (_, i) =>
+    startWorker(i, levels, { url: cluster.url, schema: SCHEMA, keyed: true, seed: SEED, lanes: LANES }),
+  )
   await Promise.all(workers.map((w) => w.start()))
   await Promise.all(workers.map((w) => w.waitAcks(ACKS)))
 
@@ -68,7 +70,9 @@ test('after the primary dies mid-load, the promoted secondary has every acknowle
   const promoted = await cluster.waitForPromotion(old)
   const promotedAt = Date.now()
   workers.forEach((w) => w.epoch(2))
-  log(`killed ${old.name} (postmaster ${postmaster}) with ${blocked.length} calls waiting on ${hot.kind}; ${promoted.name} promoted after ${promotedAt - killedAt} ms`)
+  log(
+    `killed ${old.name} (postmaster ${postmaster}) with ${blocked.length} calls waiting on ${hot.kind}; ${promoted.name} promoted after ${promotedAt - killedAt} ms`,
+  )
   // Every process's pool must follow the failover on its own and serve calls again. A keyed call
   // retries for up to ~40 s before it gives up, so a pool stuck on the dead node would only fail
   // the test at Jest's timeout: this bound (a liveness limit, not a measured time) says why.
@@ -77,8 +81,13 @@ test('after the primary dies mid-load, the promoted secondary has every acknowle
     Promise.all(workers.map((w) => w.waitAcks(ACKS))),
     new Promise((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`the load processes did not make ${ACKS} acknowledged calls each within ${RECOVERY_LIMIT_MS} ms of ${promoted.name}'s promotion: their pools did not follow the failover`)),
-        RECOVERY_LIMIT_MS
+        () =>
+          reject(
+            new Error(
+              `the load processes did not make ${ACKS} acknowledged calls each within ${RECOVERY_LIMIT_MS} ms of ${promoted.name}'s promotion: their pools did not follow the failover`,
+            ),
+          ),
+        RECOVERY_LIMIT_MS,
       )
     }),
   ])

@@ -52,9 +52,13 @@ const replies = []
 const replyWaiters = []
 
 function startServer() {
-  servers = spawn(process.execPath, [path.join(__dirname, 'support/embedded-servers.js'), JSON.stringify([{ tag: 'mirs-faults' }])], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
+  servers = spawn(
+    process.execPath,
+    [path.join(__dirname, 'support/embedded-servers.js'), JSON.stringify([{ tag: 'mirs-faults' }])],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
   let buf = ''
   servers.stdout.on('data', (chunk) => {
     buf += chunk
@@ -100,7 +104,7 @@ async function terminateAll(admin, locker) {
     `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
       WHERE datname = current_database() AND backend_type = 'client backend'
         AND pid <> pg_backend_pid() AND pid <> $1`,
-    [locker.processID]
+    [locker.processID],
   )
   return rows[0].n
 }
@@ -129,7 +133,9 @@ afterAll(async () => {
 async function runLoad({ schema, keyed, rand }) {
   const levels = await seedLevels(InventoryService, server.url, schema)
 
-  workers = Array.from({ length: WORKERS }, (_, i) => startWorker(i, levels, { url: server.url, schema, keyed, seed: SEED, lanes: LANES }))
+  workers = Array.from({ length: WORKERS }, (_, i) =>
+    startWorker(i, levels, { url: server.url, schema, keyed, seed: SEED, lanes: LANES }),
+  )
   await Promise.all(workers.map((w) => w.start()))
   trace('workers started', keyed ? '(keyed)' : '')
   await Promise.all(workers.map((w) => w.waitAcks(ACKS)))
@@ -174,11 +180,15 @@ async function runLoad({ schema, keyed, rand }) {
   const stats = {
     seed: SEED,
     ...callStats(calls, keyed),
-    faults: rounds.map((r) => `${r.kind}(blocked ${r.blocked}${r.terminated !== undefined ? `, terminated ${r.terminated}` : ''})`),
+    faults: rounds.map(
+      (r) => `${r.kind}(blocked ${r.blocked}${r.terminated !== undefined ? `, terminated ${r.terminated}` : ''})`,
+    ),
     // From the server being ready again to the first acknowledged call started after that.
     restartToFirstAckMs: rounds
       .filter((r) => r.readyAt)
-      .map((r) => Math.min(...calls.filter((c) => c.outcome === 'ack' && c.t0 >= r.readyAt).map((c) => c.t1)) - r.readyAt),
+      .map(
+        (r) => Math.min(...calls.filter((c) => c.outcome === 'ack' && c.t0 >= r.readyAt).map((c) => c.t1)) - r.readyAt,
+      ),
     drift: drift.length,
     violations: violations.length,
   }
@@ -202,7 +212,11 @@ test('acknowledged calls survive backend terminations and a server crash; refuse
 
 test('retrying any write with its idempotency key after a killed connection applies it exactly once', async () => {
   // Its own seeded faults, so FAULT_SEED reproduces it whether or not the first test ran.
-  const { rounds, violations, drift, stats, count } = await runLoad({ schema: 'fault_keyed', keyed: true, rand: rng(SEED + 1) })
+  const { rounds, violations, drift, stats, count } = await runLoad({
+    schema: 'fault_keyed',
+    keyed: true,
+    rand: rng(SEED + 1),
+  })
   expect(violations).toEqual([])
   expect(drift).toEqual([])
   // Every call got a definite answer, and the faults did interrupt calls: their retries are what
@@ -225,7 +239,12 @@ test('a call whose COMMIT was acknowledged by the server but lost on the way is 
   await setup.migrate()
   const item = await setup.createInventoryItems({ sku: 'lost-ack' })
   await setup.createInventoryLevels({ inventory_item_id: item.id, location_id: 'l', stocked_quantity: 100 })
-  const reserve = (line, quantity = 1) => ({ inventory_item_id: item.id, location_id: 'l', quantity, line_item_id: line })
+  const reserve = (line, quantity = 1) => ({
+    inventory_item_id: item.id,
+    location_id: 'l',
+    quantity,
+    line_item_id: line,
+  })
   const [toUpdate, toDelete] = await setup.createReservationItems([
     reserve('lost-update'),
     reserve('lost-delete'),
@@ -249,12 +268,19 @@ test('a call whose COMMIT was acknowledged by the server but lost on the way is 
       outcomes.push(
         r.status === 'fulfilled'
           ? { name, call: i, outcome: 'ack' }
-          : { name, call: i, outcome: ['database_error', 'unexpected_state'].includes(e.type) ? 'unknown' : 'refused', error: `[${e.type}] ${e.message}` }
+          : {
+              name,
+              call: i,
+              outcome: ['database_error', 'unexpected_state'].includes(e.type) ? 'unknown' : 'refused',
+              error: `[${e.type}] ${e.message}`,
+            },
       )
     })
   }
   try {
-    await cut('create, alone', { groupReservations: false }, [(inv) => inv.createReservationItems(reserve('lost-single', 2))])
+    await cut('create, alone', { groupReservations: false }, [
+      (inv) => inv.createReservationItems(reserve('lost-single', 2)),
+    ])
     await cut('create, two calls in one group commit', { groupReservations: { forceGroupOf: 2 } }, [
       (inv) => inv.createReservationItems(reserve('lost-group-a', 3)),
       (inv) => inv.createReservationItems(reserve('lost-group-b', 4)),
@@ -271,7 +297,7 @@ test('a call whose COMMIT was acknowledged by the server but lost on the way is 
   try {
     // Every cut call committed: the data shows all of them.
     const { rows } = await db.query(
-      `SELECT line_item_id AS line, quantity::int AS q, deleted_at IS NOT NULL AS deleted FROM reservation_item ORDER BY line_item_id`
+      `SELECT line_item_id AS line, quantity::int AS q, deleted_at IS NOT NULL AS deleted FROM reservation_item ORDER BY line_item_id`,
     )
     expect(rows).toEqual([
       { line: 'lost-delete-by-line', q: 1, deleted: true },
@@ -297,7 +323,12 @@ test('a keyed call whose COMMIT reply was lost, retried with its key, is applied
   await direct.migrate()
   const item = await direct.createInventoryItems({ sku: 'lost-ack-keyed' })
   await direct.createInventoryLevels({ inventory_item_id: item.id, location_id: 'l', stocked_quantity: 100 })
-  const reserve = (line, quantity = 1) => ({ inventory_item_id: item.id, location_id: 'l', quantity, line_item_id: line })
+  const reserve = (line, quantity = 1) => ({
+    inventory_item_id: item.id,
+    location_id: 'l',
+    quantity,
+    line_item_id: line,
+  })
   const [toUpdate, toDelete] = await direct.createReservationItems([reserve('k-update'), reserve('k-delete')])
 
   const cutter = await commitCutter(server.port)
@@ -316,9 +347,15 @@ test('a keyed call whose COMMIT reply was lost, retried with its key, is applied
     expect({ name, cuts: cutter.cuts - before }).toEqual({ name, cuts: 1 + calls.length })
     for (const [i, [key, f]] of calls.entries()) {
       const r = first[i]
-      expect({ key, first: r.status === 'rejected' && ['database_error', 'unexpected_state'].includes(r.reason.type) }).toEqual({ key, first: true })
+      expect({
+        key,
+        first: r.status === 'rejected' && ['database_error', 'unexpected_state'].includes(r.reason.type),
+      }).toEqual({ key, first: true })
       // The cut reply was the COMMIT's: the call is in the database, so its retry must replay it.
-      const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".inventory_idempotency_key WHERE key = $1`, [key])
+      const { rows } = await admin.query(
+        `SELECT count(*)::int AS n FROM "${schema}".inventory_idempotency_key WHERE key = $1`,
+        [key],
+      )
       expect({ key, committed: rows[0].n }).toEqual({ key, committed: 1 })
       const retry = await f(direct, { idempotencyKey: key })
       expect(await f(direct, { idempotencyKey: key })).toEqual(retry)
@@ -327,7 +364,9 @@ test('a keyed call whose COMMIT reply was lost, retried with its key, is applied
   }
   try {
     await cut('adjust', {}, [['k-adjust', (inv, o) => inv.adjustInventory(item.id, 'l', 5, o)]])
-    await cut('create, alone', { groupReservations: false }, [['k-create', (inv, o) => inv.createReservationItems(reserve('k-single', 2), o)]])
+    await cut('create, alone', { groupReservations: false }, [
+      ['k-create', (inv, o) => inv.createReservationItems(reserve('k-single', 2), o)],
+    ])
     await cut('create, two calls in one group commit', { groupReservations: { forceGroupOf: 2 } }, [
       ['k-group-a', (inv, o) => inv.createReservationItems(reserve('k-group-a', 3), o)],
       ['k-group-b', (inv, o) => inv.createReservationItems([reserve('k-group-b', 4)], o)],
@@ -345,11 +384,13 @@ test('a keyed call whose COMMIT reply was lost, retried with its key, is applied
   try {
     // Applied once: +5 on stock (not +10 or +15), one row per created line, with the id the
     // retries answered with.
-    const { rows: levelRows } = await db.query(`SELECT stocked_quantity::int AS stocked, reserved_quantity::int AS reserved FROM inventory_level`)
+    const { rows: levelRows } = await db.query(
+      `SELECT stocked_quantity::int AS stocked, reserved_quantity::int AS reserved FROM inventory_level`,
+    )
     expect(levelRows).toEqual([{ stocked: 105, reserved: 2 + 3 + 4 + 6 }])
     expect(answers['k-adjust']).toMatchObject({ stocked_quantity: 105 })
     const { rows } = await db.query(
-      `SELECT id, line_item_id AS line, quantity::int AS q, deleted_at IS NOT NULL AS deleted FROM reservation_item ORDER BY line_item_id`
+      `SELECT id, line_item_id AS line, quantity::int AS q, deleted_at IS NOT NULL AS deleted FROM reservation_item ORDER BY line_item_id`,
     )
     expect(rows.map(({ line, q, deleted }) => ({ line, q, deleted }))).toEqual([
       { line: 'k-group-a', q: 3, deleted: false },
@@ -364,7 +405,7 @@ test('a keyed call whose COMMIT reply was lost, retried with its key, is applied
     expect(answers['k-update']).toMatchObject({ id: toUpdate.id, quantity: 6 })
     // One movement per call, one key row per call.
     const { rows: moves } = await db.query(
-      `SELECT idempotency_key AS key, field, delta::int AS delta FROM inventory_movement WHERE idempotency_key IS NOT NULL ORDER BY 1, 2`
+      `SELECT idempotency_key AS key, field, delta::int AS delta FROM inventory_movement WHERE idempotency_key IS NOT NULL ORDER BY 1, 2`,
     )
     expect(moves).toEqual([
       { key: 'k-adjust', field: 'stocked_quantity', delta: 5 },

@@ -91,11 +91,20 @@ async function waitBlockedBy(db, holder, n = 1) {
          SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))
          UNION SELECT a.pid FROM pg_stat_activity a JOIN w ON w.pid = ANY(pg_blocking_pids(a.pid)))
        SELECT count(*)::int AS n FROM w`,
-      [holder.processID]
+      [holder.processID],
     )
     if (rows[0].n >= n) return
     await new Promise((res) => setTimeout(res, 10))
   }
 }
 
-module.exports = { DATABASE_URL, uniqueSchema, sql, freshService, reservedDrift, ledgerGaps, ledgerOutOfOrder, waitBlockedBy }
+module.exports = {
+  DATABASE_URL,
+  uniqueSchema,
+  sql,
+  freshService,
+  reservedDrift,
+  ledgerGaps,
+  ledgerOutOfOrder,
+  waitBlockedBy,
+}

@@ -11,7 +11,11 @@ let grouped // same schema, every call forced into a group of GROUP
 const GROUP = 8
 beforeAll(async () => {
   t = await freshService('inv', { maxConnections: 8, groupReservations: false })
-  grouped = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: GROUP } })
+  grouped = await InventoryService.connect({
+    url: DATABASE_URL,
+    schema: t.schema,
+    groupReservations: { forceGroupOf: GROUP },
+  })
 })
 afterAll(async () => {
   await grouped.close()
@@ -29,16 +33,27 @@ async function level(itemId, loc = 'loc') {
   const { rows } = await t.db.query(
     `SELECT reserved_quantity::text AS reserved, (stocked_quantity - reserved_quantity)::text AS available
      FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL`,
-    [itemId, loc]
+    [itemId, loc],
   )
   return rows[0]
 }
 
-const settle = async (p) => p.then((v) => ({ ok: v }), (e) => ({ err: { type: e.type, message: e.message } }))
+const settle = async (p) =>
+  p.then(
+    (v) => ({ ok: v }),
+    (e) => ({ err: { type: e.type, message: e.message } }),
+  )
 // Results compared without ids and timestamps.
 const strip = (r) =>
   r.ok
-    ? { ok: [].concat(r.ok).map(({ inventory_item_id, location_id, quantity, allow_backorder }) => ({ inventory_item_id, location_id, quantity, allow_backorder })) }
+    ? {
+        ok: [].concat(r.ok).map(({ inventory_item_id, location_id, quantity, allow_backorder }) => ({
+          inventory_item_id,
+          location_id,
+          quantity,
+          allow_backorder,
+        })),
+      }
     : r
 
 /** Runs `input` inside a forced group of GROUP calls (the others reserve 1 unit of their own items). */
@@ -46,7 +61,9 @@ async function inGroup(input) {
   const fillers = await Promise.all(Array.from({ length: GROUP - 1 }, () => stocked(5)))
   const all = await Promise.all([
     settle(grouped.createReservationItems(input)),
-    ...fillers.map((f) => settle(grouped.createReservationItems({ inventory_item_id: f.id, location_id: 'loc', quantity: 1 }))),
+    ...fillers.map((f) =>
+      settle(grouped.createReservationItems({ inventory_item_id: f.id, location_id: 'loc', quantity: 1 })),
+    ),
   ])
   return { mine: all[0], others: all.slice(1) }
 }
@@ -56,19 +73,31 @@ describe('one reservation engine', () => {
     ['succeeds', (i) => ({ inventory_item_id: i.id, location_id: 'loc', quantity: 3 })],
     ['short', (i) => ({ inventory_item_id: i.id, location_id: 'loc', quantity: 11 })],
     ['not stocked', (i) => ({ inventory_item_id: i.id, location_id: 'nowhere', quantity: 1 })],
-    ['two lines, one short', (i) => [
-      { inventory_item_id: i.id, location_id: 'loc', quantity: 6 },
-      { inventory_item_id: i.id, location_id: 'loc', quantity: 5 },
-    ]],
-    ['backorder beyond stock', (i) => ({ inventory_item_id: i.id, location_id: 'loc', quantity: 50, allow_backorder: true })],
-    ['overflowing lines', (i) => [
-      { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
-      { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
-    ]],
-    ['beyond what a level holds', (i) => [
-      { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
-      { inventory_item_id: i.id, location_id: 'loc', quantity: 1, allow_backorder: true },
-    ]],
+    [
+      'two lines, one short',
+      (i) => [
+        { inventory_item_id: i.id, location_id: 'loc', quantity: 6 },
+        { inventory_item_id: i.id, location_id: 'loc', quantity: 5 },
+      ],
+    ],
+    [
+      'backorder beyond stock',
+      (i) => ({ inventory_item_id: i.id, location_id: 'loc', quantity: 50, allow_backorder: true }),
+    ],
+    [
+      'overflowing lines',
+      (i) => [
+        { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+        { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+      ],
+    ],
+    [
+      'beyond what a level holds',
+      (i) => [
+        { inventory_item_id: i.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+        { inventory_item_id: i.id, location_id: 'loc', quantity: 1, allow_backorder: true },
+      ],
+    ],
   ]
   test.each(cases)('a lone call and the same call in a group give the same result: %s', async (_, make) => {
     const a = await stocked(10)
@@ -82,10 +111,13 @@ describe('one reservation engine', () => {
     expect(await reservedDrift(t.db)).toEqual([])
   })
 
-  test('the messages are Medusa\'s', async () => {
+  test("the messages are Medusa's", async () => {
     const i = await stocked(10)
     const short = await inGroup({ inventory_item_id: i.id, location_id: 'loc', quantity: 11 })
-    expect(short.mine.err).toEqual({ type: 'not_allowed', message: `Not enough stock available for item ${i.id} at location loc` })
+    expect(short.mine.err).toEqual({
+      type: 'not_allowed',
+      message: `Not enough stock available for item ${i.id} at location loc`,
+    })
     const missing = await inGroup({ inventory_item_id: i.id, location_id: 'L2', quantity: 1 })
     expect(missing.mine.err).toEqual({ type: 'not_found', message: `Item ${i.id} is not stocked at location L2` })
     const overflow = await inGroup([
@@ -101,11 +133,15 @@ describe('one reservation engine', () => {
     const hot = await stocked(100)
     const poisoned = await stocked(10)
     const results = await Promise.all([
-      settle(grouped.createReservationItems([
-        { inventory_item_id: poisoned.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
-        { inventory_item_id: poisoned.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
-      ])),
-      ...Array.from({ length: GROUP - 1 }, () => settle(grouped.createReservationItems({ inventory_item_id: hot.id, location_id: 'loc', quantity: 1 }))),
+      settle(
+        grouped.createReservationItems([
+          { inventory_item_id: poisoned.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+          { inventory_item_id: poisoned.id, location_id: 'loc', quantity: HUGE, allow_backorder: true },
+        ]),
+      ),
+      ...Array.from({ length: GROUP - 1 }, () =>
+        settle(grouped.createReservationItems({ inventory_item_id: hot.id, location_id: 'loc', quantity: 1 })),
+      ),
     ])
     expect(results[0].err.type).toBe('invalid_data')
     expect(results.slice(1).filter((r) => r.ok)).toHaveLength(GROUP - 1)
@@ -115,10 +151,18 @@ describe('one reservation engine', () => {
 
   test('a duplicate id fails its own call only', async () => {
     const hot = await stocked(100)
-    const first = await t.inventory.createReservationItems({ inventory_item_id: hot.id, location_id: 'loc', quantity: 1 })
+    const first = await t.inventory.createReservationItems({
+      inventory_item_id: hot.id,
+      location_id: 'loc',
+      quantity: 1,
+    })
     const results = await Promise.all([
-      settle(grouped.createReservationItems({ id: first.id, inventory_item_id: hot.id, location_id: 'loc', quantity: 1 })),
-      ...Array.from({ length: GROUP - 1 }, () => settle(grouped.createReservationItems({ inventory_item_id: hot.id, location_id: 'loc', quantity: 1 }))),
+      settle(
+        grouped.createReservationItems({ id: first.id, inventory_item_id: hot.id, location_id: 'loc', quantity: 1 }),
+      ),
+      ...Array.from({ length: GROUP - 1 }, () =>
+        settle(grouped.createReservationItems({ inventory_item_id: hot.id, location_id: 'loc', quantity: 1 })),
+      ),
     ])
     expect(results[0].err).toBeDefined()
     expect(results.slice(1).every((r) => r.ok)).toBe(true)
@@ -152,7 +196,10 @@ describe('checked arithmetic', () => {
     expect(err.type).toBe('invalid_data')
     expect(err.message).toMatch(/^adjustment /)
     const arrayErr = await t.inventory
-      .adjustInventory([{ inventoryItemId: i.id, locationId: 'loc', adjustment: 9e27 }, { inventoryItemId: i.id, locationId: 'loc', adjustment: 1 }])
+      .adjustInventory([
+        { inventoryItemId: i.id, locationId: 'loc', adjustment: 9e27 },
+        { inventoryItemId: i.id, locationId: 'loc', adjustment: 1 },
+      ])
       .catch((e) => e)
     expect(arrayErr.type).toBe('invalid_data')
     // The level still works for every call.
@@ -165,8 +212,14 @@ describe('checked arithmetic', () => {
   // available each at most 28 significant digits. HUGE - 0.25 has 30.
   describe('no write leaves a level past 28 significant digits', () => {
     const refused = async (p) => {
-      const err = await p.then(() => null, (e) => e)
-      expect(err && { type: err.type, field: err.message.split(' ')[0] }).toEqual({ type: 'invalid_data', field: expect.any(String) })
+      const err = await p.then(
+        () => null,
+        (e) => e,
+      )
+      expect(err && { type: err.type, field: err.message.split(' ')[0] }).toEqual({
+        type: 'invalid_data',
+        field: expect.any(String),
+      })
       expect(err.message).toMatch(/28 significant digits/)
       return err
     }
@@ -188,7 +241,9 @@ describe('checked arithmetic', () => {
     test('updateInventoryLevels: available = stocked - reserved counts too', async () => {
       const i = await stocked(1)
       await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 0.25 })
-      await refused(t.inventory.updateInventoryLevels({ inventory_item_id: i.id, location_id: 'loc', stocked_quantity: HUGE }))
+      await refused(
+        t.inventory.updateInventoryLevels({ inventory_item_id: i.id, location_id: 'loc', stocked_quantity: HUGE }),
+      )
       expect(await level(i.id)).toEqual({ reserved: '0.25', available: '0.75' })
       await readable(i)
     })
@@ -196,7 +251,9 @@ describe('checked arithmetic', () => {
     test('createReservationItems, alone and in a group; updateReservationItems', async () => {
       const a = await stocked(HUGE)
       const b = await stocked(HUGE)
-      const alone = await refused(t.inventory.createReservationItems({ inventory_item_id: a.id, location_id: 'loc', quantity: 0.25 }))
+      const alone = await refused(
+        t.inventory.createReservationItems({ inventory_item_id: a.id, location_id: 'loc', quantity: 0.25 }),
+      )
       const { mine } = await inGroup({ inventory_item_id: b.id, location_id: 'loc', quantity: 0.25 })
       expect(mine.err).toEqual({ type: alone.type, message: alone.message.split(a.id).join(b.id) })
       const r = await t.inventory.createReservationItems({ inventory_item_id: a.id, location_id: 'loc', quantity: 1 })
@@ -209,8 +266,18 @@ describe('checked arithmetic', () => {
     test('releases and restores of reservations', async () => {
       // Backorder at stock 0: reserved climbs to HUGE through in-domain steps.
       const i = await stocked(0)
-      const bo = (quantity, line_item_id) => ({ inventory_item_id: i.id, location_id: 'loc', quantity, allow_backorder: true, line_item_id })
-      const [small] = await t.inventory.createReservationItems([bo(0.25, 'li-small'), bo(0.75), bo('9999999999999999999999999998')])
+      const bo = (quantity, line_item_id) => ({
+        inventory_item_id: i.id,
+        location_id: 'loc',
+        quantity,
+        allow_backorder: true,
+        line_item_id,
+      })
+      const [small] = await t.inventory.createReservationItems([
+        bo(0.25, 'li-small'),
+        bo(0.75),
+        bo('9999999999999999999999999998'),
+      ])
       await refused(t.inventory.deleteReservationItems([small.id]))
       await refused(t.inventory.softDeleteReservationItems([small.id]))
       await refused(t.inventory.deleteReservationItemsByLineItem('li-small'))
@@ -220,18 +287,35 @@ describe('checked arithmetic', () => {
       await readable(i)
 
       const j = await stocked(0)
-      const q = await t.inventory.createReservationItems({ inventory_item_id: j.id, location_id: 'loc', quantity: 0.25, allow_backorder: true })
+      const q = await t.inventory.createReservationItems({
+        inventory_item_id: j.id,
+        location_id: 'loc',
+        quantity: 0.25,
+        allow_backorder: true,
+      })
       await t.inventory.softDeleteReservationItems([q.id])
-      await t.inventory.createReservationItems({ inventory_item_id: j.id, location_id: 'loc', quantity: '1000000000000000000000000000', allow_backorder: true })
+      await t.inventory.createReservationItems({
+        inventory_item_id: j.id,
+        location_id: 'loc',
+        quantity: '1000000000000000000000000000',
+        allow_backorder: true,
+      })
       await refused(t.inventory.restoreReservationItems([q.id]))
-      expect(await level(j.id)).toEqual({ reserved: '1000000000000000000000000000', available: '-1000000000000000000000000000' })
+      expect(await level(j.id)).toEqual({
+        reserved: '1000000000000000000000000000',
+        available: '-1000000000000000000000000000',
+      })
       await readable(j)
     })
   })
 
   test('confirmInventory compares sums beyond one level exactly', async () => {
     const i = await stocked('9000000000000000000000000000', 'a')
-    await t.inventory.createInventoryLevels({ inventory_item_id: i.id, location_id: 'b', stocked_quantity: '9000000000000000000000000000' })
+    await t.inventory.createInventoryLevels({
+      inventory_item_id: i.id,
+      location_id: 'b',
+      stocked_quantity: '9000000000000000000000000000',
+    })
     expect(await t.inventory.confirmInventory(i.id, ['a', 'b'], HUGE)).toBe(true)
   })
 })
@@ -239,7 +323,11 @@ describe('checked arithmetic', () => {
 describe('restores re-check availability', () => {
   test('restoreReservationItems refuses to over-reserve and writes nothing', async () => {
     const i = await stocked(10)
-    const first = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 10 })
+    const first = await t.inventory.createReservationItems({
+      inventory_item_id: i.id,
+      location_id: 'loc',
+      quantity: 10,
+    })
     await t.inventory.softDeleteReservationItems([first.id])
     await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 10 })
     const err = await t.inventory.restoreReservationItems([first.id]).catch((e) => e)
@@ -253,9 +341,18 @@ describe('restores re-check availability', () => {
 
   test('restoreReservationItemsByLineItem refuses too; with room it restores', async () => {
     const i = await stocked(10)
-    await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 10, line_item_id: 'li-r' })
+    await t.inventory.createReservationItems({
+      inventory_item_id: i.id,
+      location_id: 'loc',
+      quantity: 10,
+      line_item_id: 'li-r',
+    })
     await t.inventory.deleteReservationItemsByLineItem('li-r')
-    const other = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 10 })
+    const other = await t.inventory.createReservationItems({
+      inventory_item_id: i.id,
+      location_id: 'loc',
+      quantity: 10,
+    })
     const err = await t.inventory.restoreReservationItemsByLineItem('li-r').catch((e) => e)
     expect(err.type).toBe('not_allowed')
     expect(await level(i.id)).toEqual({ reserved: '10', available: '0' })
@@ -267,7 +364,12 @@ describe('restores re-check availability', () => {
 
   test('a backorder reservation restores beyond stock', async () => {
     const i = await stocked(1)
-    const r = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 5, allow_backorder: true })
+    const r = await t.inventory.createReservationItems({
+      inventory_item_id: i.id,
+      location_id: 'loc',
+      quantity: 5,
+      allow_backorder: true,
+    })
     await t.inventory.softDeleteReservationItems([r.id])
     await t.inventory.restoreReservationItems([r.id])
     expect(await level(i.id)).toEqual({ reserved: '5', available: '-4' })
@@ -278,7 +380,12 @@ describe('duplicate ids', () => {
   test('updateReservationItems rejects an id given twice, naming it', async () => {
     const i = await stocked(10)
     const r = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 5 })
-    const err = await t.inventory.updateReservationItems([{ id: r.id, quantity: 3 }, { id: r.id, quantity: 3 }]).catch((e) => e)
+    const err = await t.inventory
+      .updateReservationItems([
+        { id: r.id, quantity: 3 },
+        { id: r.id, quantity: 3 },
+      ])
+      .catch((e) => e)
     expect(err.type).toBe('invalid_data')
     expect(err.message).toContain(r.id)
     expect(await level(i.id)).toEqual({ reserved: '5', available: '5' })
@@ -316,7 +423,9 @@ describe('levels taken away release their reservations', () => {
     const i = await stocked(10)
     const r = await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 5 })
     await t.inventory.deleteInventoryLevel(i.id, 'loc')
-    const { rows } = await t.db.query('SELECT deleted_at IS NOT NULL AS gone FROM reservation_item WHERE id = $1', [r.id])
+    const { rows } = await t.db.query('SELECT deleted_at IS NOT NULL AS gone FROM reservation_item WHERE id = $1', [
+      r.id,
+    ])
     expect(rows[0].gone).toBe(true)
     await t.inventory.createInventoryLevels({ inventory_item_id: i.id, location_id: 'loc', stocked_quantity: 4 })
     await t.inventory.softDeleteReservationItems([r.id])
@@ -387,7 +496,12 @@ describe('a release by line item acts on the line reservations that arrive while
     const a = await stocked(10)
     const b = await stocked(10)
     const line = `li-arrive-${++n}`
-    await t.inventory.createReservationItems({ inventory_item_id: a.id, location_id: 'loc', quantity: 2, line_item_id: line })
+    await t.inventory.createReservationItems({
+      inventory_item_id: a.id,
+      location_id: 'loc',
+      quantity: 2,
+      line_item_id: line,
+    })
     if (!hasFunction) await t.db.query(`DROP FUNCTION ${ARRIVED}(boolean, text[], boolean, text[])`)
     const holder = await sql(t.schema)
     try {
@@ -395,11 +509,19 @@ describe('a release by line item acts on the line reservations that arrive while
       await holder.query('SELECT 1 FROM inventory_level WHERE inventory_item_id = $1 FOR UPDATE', [a.id])
       const del = settle(t.inventory.deleteReservationItemsByLineItem(line, key && { idempotencyKey: `${key}-${n}` }))
       await waitBlockedBy(t.db, holder, 1)
-      const { rows: waiting } = await t.db.query('SELECT query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holder.processID])
+      const { rows: waiting } = await t.db.query(
+        'SELECT query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+        [holder.processID],
+      )
       // The one statement names each line item as a parameter of its own (the
       // look is further on, past what pg_stat_activity keeps of a query).
       expect(waiting.map((w) => w.query.includes('line_item_id = ANY(ARRAY[$1::text])'))).toEqual([hasFunction && !key])
-      await t.inventory.createReservationItems({ inventory_item_id: b.id, location_id: 'loc', quantity: 3, line_item_id: line })
+      await t.inventory.createReservationItems({
+        inventory_item_id: b.id,
+        location_id: 'loc',
+        quantity: 3,
+        line_item_id: line,
+      })
       await holder.query('ROLLBACK')
       expect(await del).toEqual({ ok: undefined })
     } finally {
@@ -407,7 +529,10 @@ describe('a release by line item acts on the line reservations that arrive while
       // Puts the function back (and has the service look for it again).
       if (!hasFunction) await t.inventory.migrate()
     }
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM reservation_item WHERE line_item_id = $1 AND deleted_at IS NULL', [line])
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM reservation_item WHERE line_item_id = $1 AND deleted_at IS NULL',
+      [line],
+    )
     expect(rows[0].n).toBe(0)
     expect(await level(a.id)).toEqual({ reserved: '0', available: '10' })
     expect(await level(b.id)).toEqual({ reserved: '0', available: '10' })
@@ -421,8 +546,18 @@ describe('a release by line item acts on the line reservations that arrive while
     const a = await stocked(10, 'loc-arr')
     const b = await stocked(10, 'loc-arr')
     const line = `li-arrive-r-${++n}`
-    const ra = await t.inventory.createReservationItems({ inventory_item_id: a.id, location_id: 'loc-arr', quantity: 2, line_item_id: line })
-    await t.inventory.createReservationItems({ inventory_item_id: b.id, location_id: 'loc-arr', quantity: 3, line_item_id: line })
+    const ra = await t.inventory.createReservationItems({
+      inventory_item_id: a.id,
+      location_id: 'loc-arr',
+      quantity: 2,
+      line_item_id: line,
+    })
+    await t.inventory.createReservationItems({
+      inventory_item_id: b.id,
+      location_id: 'loc-arr',
+      quantity: 3,
+      line_item_id: line,
+    })
     await t.inventory.softDeleteReservationItems([ra.id])
     const run = async (call, meanwhile) => {
       const holder = await sql(t.schema)
@@ -439,7 +574,12 @@ describe('a release by line item acts on the line reservations that arrive while
       }
     }
     const late = async () => {
-      const rc = await t.inventory.createReservationItems({ inventory_item_id: b.id, location_id: 'loc-arr', quantity: 1, line_item_id: line })
+      const rc = await t.inventory.createReservationItems({
+        inventory_item_id: b.id,
+        location_id: 'loc-arr',
+        quantity: 1,
+        line_item_id: line,
+      })
       await t.inventory.softDeleteReservationItems([rc.id])
     }
     expect(await run(() => t.inventory.restoreReservationItemsByLineItem(line), late)).toEqual({ ok: undefined })
@@ -449,8 +589,8 @@ describe('a release by line item acts on the line reservations that arrive while
     expect(
       await run(
         () => t.inventory.deleteReservationItemByLocationId('loc-arr'),
-        () => t.inventory.createReservationItems({ inventory_item_id: c.id, location_id: 'loc-arr', quantity: 4 })
-      )
+        () => t.inventory.createReservationItems({ inventory_item_id: c.id, location_id: 'loc-arr', quantity: 4 }),
+      ),
     ).toEqual({ ok: undefined })
     for (const i of [a, b, c]) expect(await level(i.id, 'loc-arr')).toEqual({ reserved: '0', available: '10' })
     expect(await reservedDrift(t.db)).toEqual([])
@@ -463,7 +603,8 @@ describe('updateReservationItems with many reservations', () => {
   test.each([[3], [40]])('%i reservations: all in input order, or none when one falls short', async (count) => {
     const items = await Promise.all(Array.from({ length: count }, () => stocked(10)))
     const made = []
-    for (const i of items) made.push(await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 2 }))
+    for (const i of items)
+      made.push(await t.inventory.createReservationItems({ inventory_item_id: i.id, location_id: 'loc', quantity: 2 }))
     const short = made.map((r, k) => ({ id: r.id, quantity: k === count - 1 ? 11 : 5 }))
     const err = await t.inventory.updateReservationItems(short).catch((e) => e)
     expect(err.type).toBe('not_allowed')
@@ -471,8 +612,11 @@ describe('updateReservationItems with many reservations', () => {
     for (const i of items) expect(await level(i.id)).toEqual({ reserved: '2', available: '8' })
     const order = [...made].reverse().map((r, k) => ({ id: r.id, quantity: 3 + (k % 2), description: `d${k}` }))
     const out = await t.inventory.updateReservationItems(order)
-    expect(out.map((r) => [r.id, r.quantity, r.description])).toEqual(order.map((o) => [o.id, o.quantity, o.description]))
-    for (const [k, r] of [...made].reverse().entries()) expect(await level(r.inventory_item_id)).toEqual({ reserved: `${3 + (k % 2)}`, available: `${7 - (k % 2)}` })
+    expect(out.map((r) => [r.id, r.quantity, r.description])).toEqual(
+      order.map((o) => [o.id, o.quantity, o.description]),
+    )
+    for (const [k, r] of [...made].reverse().entries())
+      expect(await level(r.inventory_item_id)).toEqual({ reserved: `${3 + (k % 2)}`, available: `${7 - (k % 2)}` })
     expect(await reservedDrift(t.db)).toEqual([])
   })
 })

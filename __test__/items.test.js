@@ -16,7 +16,7 @@ describe('inventory items', () => {
     expect(one.deleted_at).toBeNull()
 
     const many = await t.inventory.createInventoryItems(
-      Array.from({ length: 5 }, (_, i) => ({ sku: `many-${4 - i}`, requires_shipping: i % 2 === 0 }))
+      Array.from({ length: 5 }, (_, i) => ({ sku: `many-${4 - i}`, requires_shipping: i % 2 === 0 })),
     )
     expect(Array.isArray(many)).toBe(true)
     expect(many.map((i) => i.sku)).toEqual(['many-4', 'many-3', 'many-2', 'many-1', 'many-0'])
@@ -38,12 +38,27 @@ describe('inventory items', () => {
   test('created DTOs parse the same as a read returns them (all fields, metadata, time zone)', async () => {
     const input = (tag) => [
       {
-        sku: `dto-all${tag}`, origin_country: 'DE', hs_code: 'h"s\\c', mid_code: 'm', material: 'wööl ✓ 😀',
-        unit_of_measure: 'kg', weight: 0, length: -5, height: ' 12 ', width: 2147483647,
-        requires_shipping: false, description: '', title: 'T\n\tx', thumbnail: 'http://x/y.png',
+        sku: `dto-all${tag}`,
+        origin_country: 'DE',
+        hs_code: 'h"s\\c',
+        mid_code: 'm',
+        material: 'wööl ✓ 😀',
+        unit_of_measure: 'kg',
+        weight: 0,
+        length: -5,
+        height: ' 12 ',
+        width: 2147483647,
+        requires_shipping: false,
+        description: '',
+        title: 'T\n\tx',
+        thumbnail: 'http://x/y.png',
         metadata: {
-          z: 1, a: [1.5, -2, 1e21, 0.1, 2 ** 70, null, true, 'é\u0001'], n: { b: {}, a: [] },
-          '': 'empty key', big: 1e300, tiny: 5e-324,
+          z: 1,
+          a: [1.5, -2, 1e21, 0.1, 2 ** 70, null, true, 'é\u0001'],
+          n: { b: {}, a: [] },
+          '': 'empty key',
+          big: 1e300,
+          tiny: 5e-324,
         },
       },
       { sku: `dto-min${tag}` },
@@ -122,9 +137,9 @@ describe('inventory items', () => {
       { sku: 'f-d', title: '100% wool', weight: null },
     ])
     const skus = async (filter, config = {}) =>
-      (await t.inventory.listInventoryItems({ sku: { $like: 'f-%' }, ...filter }, { order: { sku: 'ASC' }, ...config })).map(
-        (i) => i.sku
-      )
+      (
+        await t.inventory.listInventoryItems({ sku: { $like: 'f-%' }, ...filter }, { order: { sku: 'ASC' }, ...config })
+      ).map((i) => i.sku)
     expect(await skus({ weight: { $gte: 5 } })).toEqual(['f-b', 'f-c'])
     expect(await skus({ weight: { $lt: 5, $gt: 0 } })).toEqual(['f-a'])
     expect(await skus({ weight: null })).toEqual(['f-d'])
@@ -154,7 +169,9 @@ describe('inventory items', () => {
     expect(made.metadata).toEqual(metadata)
     const [read] = await t.inventory.listInventoryItems({ id: made.id })
     expect(read.metadata).toEqual(metadata)
-    expect((await t.inventory.updateInventoryItems({ id: made.id, metadata: { max2: Number.MAX_VALUE } })).metadata).toEqual({ ...metadata, max2: Number.MAX_VALUE })
+    expect(
+      (await t.inventory.updateInventoryItems({ id: made.id, metadata: { max2: Number.MAX_VALUE } })).metadata,
+    ).toEqual({ ...metadata, max2: Number.MAX_VALUE })
   })
 
   test('q narrowed through the search index finds what the fields alone find, and only that', async () => {
@@ -165,7 +182,8 @@ describe('inventory items', () => {
       { sku: 'zz', mid_code: 'MID-77Q' },
     ])
     const id = made.map((i) => i.id)
-    const found = async (q) => (await t.inventory.listInventoryItems({ id, q }, { order: { sku: 'ASC' } })).map((i) => i.sku)
+    const found = async (q) =>
+      (await t.inventory.listInventoryItems({ id, q }, { order: { sku: 'ASC' } })).map((i) => i.sku)
     expect(await found('TRG-0001')).toEqual(['TRG-0001'])
     expect(await found('trg-000')).toEqual(['TRG-0001', 'TRG-0002'])
     expect(await found('0001')).toEqual(['TRG-0001', 'TRG-0002'])
@@ -191,7 +209,9 @@ describe('inventory items', () => {
       type: 'invalid_data',
       message: expect.stringContaining('$regex'),
     })
-    await expect(t.inventory.listInventoryItems({}, { order: { 'sku; DROP TABLE inventory_item': 'ASC' } })).rejects.toMatchObject({
+    await expect(
+      t.inventory.listInventoryItems({}, { order: { 'sku; DROP TABLE inventory_item': 'ASC' } }),
+    ).rejects.toMatchObject({
       type: 'invalid_data',
     })
     await expect(t.inventory.createInventoryItems({ sku: 'x', colour: 'red' })).rejects.toMatchObject({
@@ -256,7 +276,7 @@ describe('inventory items', () => {
       `SELECT (SELECT count(*) FROM inventory_item WHERE id = $1)::int AS i,
               (SELECT count(*) FROM inventory_level WHERE inventory_item_id = $1)::int AS l,
               (SELECT count(*) FROM reservation_item WHERE inventory_item_id = $1)::int AS r`,
-      [item.id]
+      [item.id],
     )
     expect(rows[0]).toEqual({ i: 0, l: 0, r: 0 })
   })
@@ -270,7 +290,7 @@ describe('inventory items', () => {
     await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity: 1.5 })
     const [got] = await t.inventory.listInventoryItems(
       { id: item.id },
-      { select: ['id', 'stocked_quantity', 'reserved_quantity', 'location_levels.location_id'] }
+      { select: ['id', 'stocked_quantity', 'reserved_quantity', 'location_levels.location_id'] },
     )
     expect(got.stocked_quantity).toBe(49.75)
     expect(got.reserved_quantity).toBe(1.5)

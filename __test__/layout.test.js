@@ -20,8 +20,21 @@ function sources(dir) {
 /** Every module specifier a file loads: require(), import … from, import(), and files it forks. */
 function loads(file) {
   const text = fs.readFileSync(path.join(ROOT, file), 'utf8')
-  const specs = [...text.matchAll(/\brequire\(\s*['"`]([^'"`]+)['"`]\s*\)|\bfrom\s+['"]([^'"]+)['"]|\bimport\(\s*['"`]([^'"`]+)['"`]\s*\)|\bpath\.(?:join|resolve)\(\s*__dirname\s*,([^)]*)\)/g)]
-  return specs.map((m) => m[1] ?? m[2] ?? m[3] ?? m[4].replace(/['"`\s]/g, '').split(',').join('/'))
+  const specs = [
+    ...text.matchAll(
+      /\brequire\(\s*['"`]([^'"`]+)['"`]\s*\)|\bfrom\s+['"]([^'"]+)['"]|\bimport\(\s*['"`]([^'"`]+)['"`]\s*\)|\bpath\.(?:join|resolve)\(\s*__dirname\s*,([^)]*)\)/g,
+    ),
+  ]
+  return specs.map(
+    (m) =>
+      m[1] ??
+      m[2] ??
+      m[3] ??
+      m[4]
+        .replace(/['"`\s]/g, '')
+        .split(',')
+        .join('/'),
+  )
 }
 
 /** Where a specifier resolves to, relative to the root ('' for a package). */

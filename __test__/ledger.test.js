@@ -18,7 +18,7 @@ async function movementsOf(levelId) {
     `SELECT field, delta::text, resulting::text, reason, method, actor, reference, reservation_item_id,
             line_item_id, idempotency_key, metadata
      FROM inventory_movement WHERE inventory_level_id = $1 ORDER BY id`,
-    [levelId]
+    [levelId],
   )
   return rows
 }
@@ -34,7 +34,12 @@ async function expectBalanced() {
 
 async function level(stocked = 10, location_id = 'loc_1', extra = {}) {
   const item = await inv.createInventoryItems({ sku: `sku-${Math.random()}` })
-  const lvl = await inv.createInventoryLevels({ inventory_item_id: item.id, location_id, stocked_quantity: stocked, ...extra })
+  const lvl = await inv.createInventoryLevels({
+    inventory_item_id: item.id,
+    location_id,
+    stocked_quantity: stocked,
+    ...extra,
+  })
   return { item, level: lvl }
 }
 
@@ -59,31 +64,93 @@ describe('every write path writes its movements', () => {
   test('createInventoryLevels opens each quantity it sets', async () => {
     const { level: l } = await level(10, 'loc_1', { incoming_quantity: 4 })
     expect(pick(await movementsOf(l.id), ['field', 'delta', 'resulting', 'reason', 'method'])).toEqual([
-      { field: 'stocked_quantity', delta: '10', resulting: '10', reason: 'level_created', method: 'createInventoryLevels' },
-      { field: 'incoming_quantity', delta: '4', resulting: '4', reason: 'level_created', method: 'createInventoryLevels' },
+      {
+        field: 'stocked_quantity',
+        delta: '10',
+        resulting: '10',
+        reason: 'level_created',
+        method: 'createInventoryLevels',
+      },
+      {
+        field: 'incoming_quantity',
+        delta: '4',
+        resulting: '4',
+        reason: 'level_created',
+        method: 'createInventoryLevels',
+      },
     ])
     await expectBalanced()
   })
 
   test('updateInventoryLevels, adjustInventory (both forms) with reason, actor, reference, metadata', async () => {
     const { item, level: l } = await level(10)
-    await inv.updateInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 7, incoming_quantity: 2 }, { reason: 'damaged', actor: 'user_1', reference: 'count-9', metadata: { bin: 'A3' } })
+    await inv.updateInventoryLevels(
+      { inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 7, incoming_quantity: 2 },
+      { reason: 'damaged', actor: 'user_1', reference: 'count-9', metadata: { bin: 'A3' } },
+    )
     await inv.adjustInventory(item.id, 'loc_1', 5)
-    await inv.adjustInventory([{ inventoryItemId: item.id, locationId: 'loc_1', adjustment: -2 }], { reason: 'shrinkage' })
+    await inv.adjustInventory([{ inventoryItemId: item.id, locationId: 'loc_1', adjustment: -2 }], {
+      reason: 'shrinkage',
+    })
     const rows = await movementsOf(l.id)
-    expect(pick(rows.slice(1), ['field', 'delta', 'resulting', 'reason', 'method', 'actor', 'reference', 'metadata'])).toEqual([
-      { field: 'stocked_quantity', delta: '-3', resulting: '7', reason: 'damaged', method: 'updateInventoryLevels', actor: 'user_1', reference: 'count-9', metadata: { bin: 'A3' } },
-      { field: 'incoming_quantity', delta: '2', resulting: '2', reason: 'damaged', method: 'updateInventoryLevels', actor: 'user_1', reference: 'count-9', metadata: { bin: 'A3' } },
-      { field: 'stocked_quantity', delta: '5', resulting: '12', reason: 'adjustment', method: 'adjustInventory', actor: null, reference: null, metadata: null },
-      { field: 'stocked_quantity', delta: '-2', resulting: '10', reason: 'shrinkage', method: 'adjustInventory', actor: null, reference: null, metadata: null },
+    expect(
+      pick(rows.slice(1), ['field', 'delta', 'resulting', 'reason', 'method', 'actor', 'reference', 'metadata']),
+    ).toEqual([
+      {
+        field: 'stocked_quantity',
+        delta: '-3',
+        resulting: '7',
+        reason: 'damaged',
+        method: 'updateInventoryLevels',
+        actor: 'user_1',
+        reference: 'count-9',
+        metadata: { bin: 'A3' },
+      },
+      {
+        field: 'incoming_quantity',
+        delta: '2',
+        resulting: '2',
+        reason: 'damaged',
+        method: 'updateInventoryLevels',
+        actor: 'user_1',
+        reference: 'count-9',
+        metadata: { bin: 'A3' },
+      },
+      {
+        field: 'stocked_quantity',
+        delta: '5',
+        resulting: '12',
+        reason: 'adjustment',
+        method: 'adjustInventory',
+        actor: null,
+        reference: null,
+        metadata: null,
+      },
+      {
+        field: 'stocked_quantity',
+        delta: '-2',
+        resulting: '10',
+        reason: 'shrinkage',
+        method: 'adjustInventory',
+        actor: null,
+        reference: null,
+        metadata: null,
+      },
     ])
     await expectBalanced()
   })
 
   test('reservations created (alone and grouped), updated, moved, deleted, restored name the reservation and line item', async () => {
     const { item, level: a } = await level(20, 'loc_a')
-    const b = await inv.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_b', stocked_quantity: 20 })
-    const r1 = await inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_a', quantity: 3, line_item_id: 'li_1' }, { reference: 'order_1' })
+    const b = await inv.createInventoryLevels({
+      inventory_item_id: item.id,
+      location_id: 'loc_b',
+      stocked_quantity: 20,
+    })
+    const r1 = await inv.createReservationItems(
+      { inventory_item_id: item.id, location_id: 'loc_a', quantity: 3, line_item_id: 'li_1' },
+      { reference: 'order_1' },
+    )
     const [r2, r3] = await inv.createReservationItems([
       { inventory_item_id: item.id, location_id: 'loc_a', quantity: 2, line_item_id: 'li_2' },
       { inventory_item_id: item.id, location_id: 'loc_b', quantity: 1, line_item_id: 'li_3' },
@@ -95,15 +162,71 @@ describe('every write path writes its movements', () => {
     await inv.deleteReservationItemsByLineItem(['li_1'])
     await inv.restoreReservationItemsByLineItem(['li_1'])
     await inv.deleteReservationItems([r1.id])
-    const ra = pick(await movementsOf(a.id), ['delta', 'resulting', 'reason', 'reservation_item_id', 'line_item_id', 'reference'])
+    const ra = pick(await movementsOf(a.id), [
+      'delta',
+      'resulting',
+      'reason',
+      'reservation_item_id',
+      'line_item_id',
+      'reference',
+    ])
     expect(ra.slice(1)).toEqual([
-      { delta: '3', resulting: '3', reason: 'reservation_created', reservation_item_id: r1.id, line_item_id: 'li_1', reference: 'order_1' },
-      { delta: '2', resulting: '5', reason: 'reservation_created', reservation_item_id: r2.id, line_item_id: 'li_2', reference: null },
-      { delta: '1', resulting: '6', reason: 'reservation_updated', reservation_item_id: r1.id, line_item_id: 'li_1', reference: null },
-      { delta: '-2', resulting: '4', reason: 'reservation_updated', reservation_item_id: r2.id, line_item_id: 'li_2', reference: null },
-      { delta: '-4', resulting: '0', reason: 'reservation_deleted', reservation_item_id: r1.id, line_item_id: 'li_1', reference: null },
-      { delta: '4', resulting: '4', reason: 'reservation_restored', reservation_item_id: r1.id, line_item_id: 'li_1', reference: null },
-      { delta: '-4', resulting: '0', reason: 'reservation_deleted', reservation_item_id: r1.id, line_item_id: 'li_1', reference: null },
+      {
+        delta: '3',
+        resulting: '3',
+        reason: 'reservation_created',
+        reservation_item_id: r1.id,
+        line_item_id: 'li_1',
+        reference: 'order_1',
+      },
+      {
+        delta: '2',
+        resulting: '5',
+        reason: 'reservation_created',
+        reservation_item_id: r2.id,
+        line_item_id: 'li_2',
+        reference: null,
+      },
+      {
+        delta: '1',
+        resulting: '6',
+        reason: 'reservation_updated',
+        reservation_item_id: r1.id,
+        line_item_id: 'li_1',
+        reference: null,
+      },
+      {
+        delta: '-2',
+        resulting: '4',
+        reason: 'reservation_updated',
+        reservation_item_id: r2.id,
+        line_item_id: 'li_2',
+        reference: null,
+      },
+      {
+        delta: '-4',
+        resulting: '0',
+        reason: 'reservation_deleted',
+        reservation_item_id: r1.id,
+        line_item_id: 'li_1',
+        reference: null,
+      },
+      {
+        delta: '4',
+        resulting: '4',
+        reason: 'reservation_restored',
+        reservation_item_id: r1.id,
+        line_item_id: 'li_1',
+        reference: null,
+      },
+      {
+        delta: '-4',
+        resulting: '0',
+        reason: 'reservation_deleted',
+        reservation_item_id: r1.id,
+        line_item_id: 'li_1',
+        reference: null,
+      },
     ])
     const rb = pick(await movementsOf(b.id), ['delta', 'resulting', 'reason', 'reservation_item_id'])
     expect(rb.slice(1)).toEqual([
@@ -116,10 +239,21 @@ describe('every write path writes its movements', () => {
   })
 
   test('a group of concurrent reservation calls writes one running row per call', async () => {
-    const grouped = await require('..').InventoryService.connect({ url: DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: 3 } })
+    const grouped = await require('..').InventoryService.connect({
+      url: DATABASE_URL,
+      schema: t.schema,
+      groupReservations: { forceGroupOf: 3 },
+    })
     try {
       const { item, level: l } = await level(10)
-      const out = await Promise.allSettled([1, 2, 30].map((q, i) => grouped.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: q, line_item_id: `li_${i}` }, { reference: `ref_${i}` })))
+      const out = await Promise.allSettled(
+        [1, 2, 30].map((q, i) =>
+          grouped.createReservationItems(
+            { inventory_item_id: item.id, location_id: 'loc_1', quantity: q, line_item_id: `li_${i}` },
+            { reference: `ref_${i}` },
+          ),
+        ),
+      )
       expect(out.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected'])
       // The group applies its calls in the order they reached the queue (not always the
       // order they were made in): each row's resulting is the running sum in that order.
@@ -136,15 +270,28 @@ describe('every write path writes its movements', () => {
 
   test('levels deleted close, soft-deleted and restored keep the sums, items deleted close their levels', async () => {
     const { item, level: l } = await level(10, 'loc_1', { incoming_quantity: 3 })
-    const l2 = await inv.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_2', stocked_quantity: 6 })
-    const l3 = await inv.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_3', stocked_quantity: 5 })
+    const l2 = await inv.createInventoryLevels({
+      inventory_item_id: item.id,
+      location_id: 'loc_2',
+      stocked_quantity: 6,
+    })
+    const l3 = await inv.createInventoryLevels({
+      inventory_item_id: item.id,
+      location_id: 'loc_3',
+      stocked_quantity: 5,
+    })
     await inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_2', quantity: 2 })
     await inv.softDeleteInventoryLevels([l2.id])
     // Drift made behind the module's back, then restored: restore sets reserved to the live sum.
     await t.db.query(`UPDATE inventory_level SET reserved_quantity = 9 WHERE id = $1`, [l2.id])
-    await t.db.query(`INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason) VALUES ($1, $2, 'loc_2', 'reserved_quantity', 7, 9, 'test')`, [l2.id, item.id])
+    await t.db.query(
+      `INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason) VALUES ($1, $2, 'loc_2', 'reserved_quantity', 7, 9, 'test')`,
+      [l2.id, item.id],
+    )
     await inv.restoreInventoryLevels([l2.id])
-    expect(pick((await movementsOf(l2.id)).slice(-1), ['delta', 'resulting', 'reason'])).toEqual([{ delta: '-7', resulting: '2', reason: 'level_restored' }])
+    expect(pick((await movementsOf(l2.id)).slice(-1), ['delta', 'resulting', 'reason'])).toEqual([
+      { delta: '-7', resulting: '2', reason: 'level_restored' },
+    ])
     await inv.deleteInventoryLevel(item.id, 'loc_1')
     expect(pick((await movementsOf(l.id)).slice(-2), ['field', 'delta', 'resulting', 'reason'])).toEqual([
       { field: 'stocked_quantity', delta: '-10', resulting: '0', reason: 'level_deleted' },
@@ -165,9 +312,18 @@ describe('every write path writes its movements', () => {
   test('a refused write writes no movement', async () => {
     const { item, level: l } = await level(2)
     const before = await movementsOf(l.id)
-    await expect(inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 3 })).rejects.toMatchObject({ type: 'not_allowed' })
-    await expect(inv.adjustInventory(item.id, 'loc_1', '9999999999999999999999999999')).rejects.toMatchObject({ type: 'invalid_data' })
-    await expect(inv.updateInventoryLevels([{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 1 }, { inventory_item_id: item.id, location_id: 'nowhere', stocked_quantity: 1 }])).rejects.toMatchObject({ type: 'not_found' })
+    await expect(
+      inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 3 }),
+    ).rejects.toMatchObject({ type: 'not_allowed' })
+    await expect(inv.adjustInventory(item.id, 'loc_1', '9999999999999999999999999999')).rejects.toMatchObject({
+      type: 'invalid_data',
+    })
+    await expect(
+      inv.updateInventoryLevels([
+        { inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 1 },
+        { inventory_item_id: item.id, location_id: 'nowhere', stocked_quantity: 1 },
+      ]),
+    ).rejects.toMatchObject({ type: 'not_found' })
     expect(await movementsOf(l.id)).toEqual(before)
   })
 })
@@ -176,22 +332,43 @@ describe('listInventoryMovements', () => {
   test('filters, orders and pages; dates are Dates', async () => {
     const { item, level: l } = await level(10)
     for (let i = 1; i <= 4; i++) await inv.adjustInventory(item.id, 'loc_1', i, { reference: i % 2 ? 'odd' : 'even' })
-    const [rows, count] = await inv.listAndCountInventoryMovements({ inventory_item_id: item.id, reason: 'adjustment' }, { order: { id: 'DESC' }, take: 2, skip: 1 })
+    const [rows, count] = await inv.listAndCountInventoryMovements(
+      { inventory_item_id: item.id, reason: 'adjustment' },
+      { order: { id: 'DESC' }, take: 2, skip: 1 },
+    )
     expect(count).toBe(4)
     expect(rows.map((r) => r.delta)).toEqual([3, 2])
     expect(rows[0].created_at).toBeInstanceOf(Date)
-    expect(rows[0]).toMatchObject({ inventory_level_id: l.id, location_id: 'loc_1', field: 'stocked_quantity', method: 'adjustInventory' })
+    expect(rows[0]).toMatchObject({
+      inventory_level_id: l.id,
+      location_id: 'loc_1',
+      field: 'stocked_quantity',
+      method: 'adjustInventory',
+    })
     const odd = await inv.listInventoryMovements({ reference: ['odd'], field: 'stocked_quantity' })
     expect(odd.map((r) => r.delta)).toEqual([1, 3])
-    const later = await inv.listInventoryMovements({ created_at: { $gte: new Date(Date.now() - 60000).toISOString() }, inventory_level_id: l.id })
+    const later = await inv.listInventoryMovements({
+      created_at: { $gte: new Date(Date.now() - 60000).toISOString() },
+      inventory_level_id: l.id,
+    })
     expect(later).toHaveLength(5)
   })
 
   test('unknown filters and options are refused by name', async () => {
-    await expect(inv.listInventoryMovements({ delta: 1 })).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining("'delta'") })
-    await expect(inv.listInventoryMovements({}, { order: { reason: 'ASC' } })).rejects.toMatchObject({ type: 'invalid_data' })
-    await expect(inv.listInventoryMovements({ created_at: { $gte: 'yesterday' } })).rejects.toMatchObject({ type: 'invalid_data' })
-    await expect(inv.adjustInventory('i', 'l', 1, { reasn: 'x' })).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('reasn') })
+    await expect(inv.listInventoryMovements({ delta: 1 })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringContaining("'delta'"),
+    })
+    await expect(inv.listInventoryMovements({}, { order: { reason: 'ASC' } })).rejects.toMatchObject({
+      type: 'invalid_data',
+    })
+    await expect(inv.listInventoryMovements({ created_at: { $gte: 'yesterday' } })).rejects.toMatchObject({
+      type: 'invalid_data',
+    })
+    await expect(inv.adjustInventory('i', 'l', 1, { reasn: 'x' })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringContaining('reasn'),
+    })
   })
 })
 
@@ -202,9 +379,18 @@ describe('idempotency keys', () => {
     const again = await inv.adjustInventory(item.id, 'loc_1', 3, { idempotencyKey: 'k-adj' })
     expect(again).toEqual(first)
     expect((await inv.retrieveInventoryLevel(l.id)).stocked_quantity).toBe(13)
-    await expect(inv.adjustInventory(item.id, 'loc_1', 4, { idempotencyKey: 'k-adj' })).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('k-adj') })
-    const r = await inv.createReservationItems({ id: undefined, inventory_item_id: item.id, location_id: 'loc_1', quantity: 2 }, { idempotencyKey: 'k-res' })
-    const r2 = await inv.createReservationItems({ id: undefined, inventory_item_id: item.id, location_id: 'loc_1', quantity: 2 }, { idempotencyKey: 'k-res' })
+    await expect(inv.adjustInventory(item.id, 'loc_1', 4, { idempotencyKey: 'k-adj' })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringContaining('k-adj'),
+    })
+    const r = await inv.createReservationItems(
+      { id: undefined, inventory_item_id: item.id, location_id: 'loc_1', quantity: 2 },
+      { idempotencyKey: 'k-res' },
+    )
+    const r2 = await inv.createReservationItems(
+      { id: undefined, inventory_item_id: item.id, location_id: 'loc_1', quantity: 2 },
+      { idempotencyKey: 'k-res' },
+    )
     expect(r2.id).toBe(r.id)
     expect((await inv.listReservationItems({ inventory_item_id: item.id })).length).toBe(1)
     expect((await movementsOf(l.id)).filter((m) => m.idempotency_key)).toHaveLength(2)
@@ -213,11 +399,21 @@ describe('idempotency keys', () => {
 
   test('concurrent twins, alone or in one reservation group, apply once and both get the result', async () => {
     const { item, level: l } = await level(10)
-    const twins = await Promise.all([1, 2, 3].map(() => inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-twin' })))
+    const twins = await Promise.all(
+      [1, 2, 3].map(() => inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-twin' })),
+    )
     expect(new Set(twins.map((x) => x.stocked_quantity))).toEqual(new Set([11]))
-    const grouped = await require('..').InventoryService.connect({ url: DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: 3 } })
+    const grouped = await require('..').InventoryService.connect({
+      url: DATABASE_URL,
+      schema: t.schema,
+      groupReservations: { forceGroupOf: 3 },
+    })
     try {
-      const call = () => grouped.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 }, { idempotencyKey: 'k-group' })
+      const call = () =>
+        grouped.createReservationItems(
+          { inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 },
+          { idempotencyKey: 'k-group' },
+        )
       const [a, b, c] = await Promise.all([call(), call(), call()])
       expect(b.id).toBe(a.id)
       expect(c.id).toBe(a.id)
@@ -230,11 +426,19 @@ describe('idempotency keys', () => {
 
   test('every write method takes a key (its repeat changes nothing)', async () => {
     const { item, level: l } = await level(10)
-    const snapshot = async () => (await t.db.query(`SELECT (SELECT count(*) FROM inventory_movement)::int AS m, (SELECT count(*) FROM inventory_idempotency_key)::int AS k`)).rows[0]
+    const snapshot = async () =>
+      (
+        await t.db.query(
+          `SELECT (SELECT count(*) FROM inventory_movement)::int AS m, (SELECT count(*) FROM inventory_idempotency_key)::int AS k`,
+        )
+      ).rows[0]
     const calls = [
       ['updateInventoryItems', [{ id: item.id, title: 'x' }]],
       ['updateInventoryLevels', [{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 12 }]],
-      ['setInventoryQuantities', [{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 15, expected_stocked_quantity: 12 }]],
+      [
+        'setInventoryQuantities',
+        [{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 15, expected_stocked_quantity: 12 }],
+      ],
       ['softDeleteInventoryLevels', [[l.id], {}]],
       ['restoreInventoryLevels', [[l.id], {}]],
     ]
@@ -248,7 +452,11 @@ describe('idempotency keys', () => {
   })
 
   test('an expired key is free again', async () => {
-    const short = await require('..').InventoryService.connect({ url: DATABASE_URL, schema: t.schema, idempotencyKeyTtl: 1 })
+    const short = await require('..').InventoryService.connect({
+      url: DATABASE_URL,
+      schema: t.schema,
+      idempotencyKeyTtl: 1,
+    })
     try {
       const { item, level: l } = await level(10)
       await short.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-exp' })
@@ -265,14 +473,38 @@ describe('compare-and-set', () => {
   test('a stale expectation is refused with COMPARE_QUANTITY_STALE and writes nothing', async () => {
     const { item, level: l } = await level(10)
     const before = await movementsOf(l.id)
-    const stale = { type: 'conflict', code: 'COMPARE_QUANTITY_STALE', message: expect.stringContaining('is 10, not the expected 9') }
-    await expect(inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42, expected_stocked_quantity: 9 }])).rejects.toMatchObject(stale)
-    await expect(inv.updateInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42, expected_stocked_quantity: 9 })).rejects.toMatchObject(stale)
+    const stale = {
+      type: 'conflict',
+      code: 'COMPARE_QUANTITY_STALE',
+      message: expect.stringContaining('is 10, not the expected 9'),
+    }
+    await expect(
+      inv.setInventoryQuantities([
+        { inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42, expected_stocked_quantity: 9 },
+      ]),
+    ).rejects.toMatchObject(stale)
+    await expect(
+      inv.updateInventoryLevels({
+        inventory_item_id: item.id,
+        location_id: 'loc_1',
+        stocked_quantity: 42,
+        expected_stocked_quantity: 9,
+      }),
+    ).rejects.toMatchObject(stale)
     await expect(inv.adjustInventory(item.id, 'loc_1', 1, { expectedStockedQuantity: 9 })).rejects.toMatchObject(stale)
-    await expect(inv.adjustInventory([{ inventoryItemId: item.id, locationId: 'loc_1', adjustment: 1, expectedStockedQuantity: 9 }])).rejects.toMatchObject(stale)
+    await expect(
+      inv.adjustInventory([
+        { inventoryItemId: item.id, locationId: 'loc_1', adjustment: 1, expectedStockedQuantity: 9 },
+      ]),
+    ).rejects.toMatchObject(stale)
     expect(await movementsOf(l.id)).toEqual(before)
-    await expect(inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42 }])).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('expected_stocked_quantity') })
-    const counted = await inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42, expected_stocked_quantity: 10 }], { reference: 'count-1' })
+    await expect(
+      inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42 }]),
+    ).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('expected_stocked_quantity') })
+    const counted = await inv.setInventoryQuantities(
+      [{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42, expected_stocked_quantity: 10 }],
+      { reference: 'count-1' },
+    )
     expect(counted[0].stocked_quantity).toBe(42)
     await inv.adjustInventory(item.id, 'loc_1', -2, { expectedStockedQuantity: 42 })
     expect(pick((await movementsOf(l.id)).slice(-2), ['delta', 'reason', 'reference'])).toEqual([
@@ -288,16 +520,25 @@ describe('ledger drift', () => {
     const { item, level: l } = await level(10)
     // Written behind the module's back (as Medusa's own module would): no movement.
     await t.db.query(`UPDATE inventory_level SET stocked_quantity = 13 WHERE id = $1`, [l.id])
-    await t.db.query(`INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, incoming_quantity) VALUES ('ilev_raw', $1, 'loc_raw', 4, 1)`, [item.id])
+    await t.db.query(
+      `INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, incoming_quantity) VALUES ('ilev_raw', $1, 'loc_raw', 4, 1)`,
+      [item.id],
+    )
     const report = await inv.verifyInventoryLedger()
     expect(report.ok).toBe(false)
-    expect(report.levels).toEqual(expect.arrayContaining([{ id: l.id, field: 'stocked_quantity', quantity: 13, ledger_sum: 10 }]))
+    expect(report.levels).toEqual(
+      expect.arrayContaining([{ id: l.id, field: 'stocked_quantity', quantity: 13, ledger_sum: 10 }]),
+    )
     const dry = await inv.reconcile({ dryRun: true })
-    expect(dry.ledger).toEqual(expect.arrayContaining([expect.objectContaining({ id: l.id, field: 'stocked_quantity', fixed: false })]))
+    expect(dry.ledger).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: l.id, field: 'stocked_quantity', fixed: false })]),
+    )
     expect((await inv.verifyInventoryLedger()).ok).toBe(false)
     const fixed = await inv.reconcile({})
     expect(fixed.ledger).toHaveLength(3)
-    expect(pick((await movementsOf(l.id)).slice(-1), ['delta', 'resulting', 'reason'])).toEqual([{ delta: '3', resulting: '13', reason: 'reconcile' }])
+    expect(pick((await movementsOf(l.id)).slice(-1), ['delta', 'resulting', 'reason'])).toEqual([
+      { delta: '3', resulting: '13', reason: 'reconcile' },
+    ])
     await expectBalanced()
     // A database from before the ledger: migrate opens every level it finds.
     await t.db.query(`DELETE FROM inventory_movement; DELETE FROM medusa_inventory_rs_schema`)
@@ -313,7 +554,11 @@ describe('ledger drift', () => {
     const off = await require('..').InventoryService.connect({ url: DATABASE_URL, schema: t.schema, ledger: false })
     try {
       const item = await off.createInventoryItems({})
-      const l = await off.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 3 })
+      const l = await off.createInventoryLevels({
+        inventory_item_id: item.id,
+        location_id: 'loc_1',
+        stocked_quantity: 3,
+      })
       await off.adjustInventory(item.id, 'loc_1', 1)
       await off.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 })
       expect(await movementsOf(l.id)).toEqual([])
@@ -331,7 +576,9 @@ describe('reconcile on a connection with ledger: false', () => {
     const off = await require('..').InventoryService.connect({ url: DATABASE_URL, schema: t.schema, ledger: false })
     try {
       const report = await off.reconcile({})
-      expect(report.ledger).toEqual([{ id: l.id, field: 'stocked_quantity', quantity: 13, ledger_sum: 10, fixed: false }])
+      expect(report.ledger).toEqual([
+        { id: l.id, field: 'stocked_quantity', quantity: 13, ledger_sum: 10, fixed: false },
+      ])
     } finally {
       await off.close()
     }
@@ -352,7 +599,9 @@ describe('ledger order', () => {
     ])
     // The batch locks its levels in id order: hold the first one so that it waits
     // before it has touched the second.
-    const { rows: order } = await t.db.query(`SELECT id FROM inventory_level WHERE id = ANY($1) ORDER BY id`, [created.map((l) => l.id)])
+    const { rows: order } = await t.db.query(`SELECT id FROM inventory_level WHERE id = ANY($1) ORDER BY id`, [
+      created.map((l) => l.id),
+    ])
     const [first, second] = order.map((r) => created.find((l) => l.id === r.id))
     const holder = await sql(t.schema)
     try {
@@ -371,10 +620,17 @@ describe('ledger order', () => {
       await holder.end()
     }
     const listed = await inv.listInventoryMovements({ inventory_level_id: second.id })
-    expect(listed.map((m) => [m.delta, m.resulting])).toEqual([[10, 10], [5, 15], [1, 16]])
+    expect(listed.map((m) => [m.delta, m.resulting])).toEqual([
+      [10, 10],
+      [5, 15],
+      [1, 16],
+    ])
     // The batch's movement is dated at its transaction's start, before the +5.
     expect(listed[2].created_at.getTime()).toBeLessThanOrEqual(listed[1].created_at.getTime())
-    const [desc] = await inv.listAndCountInventoryMovements({ inventory_level_id: second.id }, { order: { id: 'DESC' } })
+    const [desc] = await inv.listAndCountInventoryMovements(
+      { inventory_level_id: second.id },
+      { order: { id: 'DESC' } },
+    )
     expect(desc.map((m) => m.resulting)).toEqual([16, 15, 10])
     await expectBalanced()
   })
@@ -390,10 +646,12 @@ describe('listInventoryMovementFeed', () => {
     try {
       await writer.query('BEGIN')
       await writer.query(`UPDATE inventory_level SET stocked_quantity = 11 WHERE id = $1`, [a.id])
-      ;({ rows: [late] } = await writer.query(
+      ;({
+        rows: [late],
+      } = await writer.query(
         `INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason)
          VALUES ($1, $2, 'loc_a', 'stocked_quantity', 1, 11, 'adjustment') RETURNING id::text`,
-        [a.id, ia.id]
+        [a.id, ia.id],
       ))
       // ...while a later one commits first, with a higher movement id.
       await inv.adjustInventory(ib.id, 'loc_b', 2)
@@ -401,7 +659,10 @@ describe('listInventoryMovementFeed', () => {
       expect(BigInt(early.id)).toBeGreaterThan(BigInt(late.id))
       // Read while the writer is open: the feed stops before the open transaction.
       const { got: opening, after } = await readFeed(null, 2)
-      expect(opening.map((m) => [m.inventory_level_id, m.reason])).toEqual([[a.id, 'level_created'], [b.id, 'level_created']])
+      expect(opening.map((m) => [m.inventory_level_id, m.reason])).toEqual([
+        [a.id, 'level_created'],
+        [b.id, 'level_created'],
+      ])
       expect(await inv.listInventoryMovementFeed({ after })).toEqual([])
       await writer.query('COMMIT')
       const { got: rest, after: end } = await readFeed(after, 2)
@@ -411,7 +672,9 @@ describe('listInventoryMovementFeed', () => {
       expect(await inv.listInventoryMovementFeed({ after: end })).toEqual([])
       // Every movement once, and only those.
       const { rows } = await t.db.query('SELECT id::text FROM inventory_movement ORDER BY id')
-      expect([...opening, ...rest].map((m) => m.id).sort((x, y) => Number(x) - Number(y))).toEqual(rows.map((r) => r.id))
+      expect([...opening, ...rest].map((m) => m.id).sort((x, y) => Number(x) - Number(y))).toEqual(
+        rows.map((r) => r.id),
+      )
     } finally {
       await writer.end()
     }
@@ -424,10 +687,16 @@ describe('listInventoryMovementFeed', () => {
     await t.db.query(`DROP INDEX "IDX_inventory_movement_xid"; ALTER TABLE inventory_movement DROP COLUMN xid`)
     await inv.migrate()
     await inv.migrate()
-    const { rows: indexes } = await t.db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname = 'IDX_inventory_movement_xid'`, [t.schema])
+    const { rows: indexes } = await t.db.query(
+      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname = 'IDX_inventory_movement_xid'`,
+      [t.schema],
+    )
     expect(indexes).toHaveLength(1)
     const { got: page, after } = await readFeed(null, 2)
-    expect(page.map((m) => [m.delta, m.resulting])).toEqual([[10, 10], [3, 13]])
+    expect(page.map((m) => [m.delta, m.resulting])).toEqual([
+      [10, 10],
+      [3, 13],
+    ])
     await inv.adjustInventory(item.id, 'loc_1', 1)
     const { got: next, after: end } = await readFeed(after, 1)
     expect(next.map((m) => m.resulting)).toEqual([14])
@@ -445,7 +714,10 @@ describe('listInventoryMovementFeed', () => {
       [{ limit: 10001 }, 'limit'],
       [{ limt: 5 }, 'limt'],
     ]) {
-      await expect(inv.listInventoryMovementFeed(options)).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining(name) })
+      await expect(inv.listInventoryMovementFeed(options)).rejects.toMatchObject({
+        type: 'invalid_data',
+        message: expect.stringContaining(name),
+      })
     }
   })
 })
@@ -457,7 +729,9 @@ describe('retention', () => {
     await inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 2 })
     await t.db.query(`UPDATE inventory_movement SET created_at = now() - interval '40 days'`)
     await inv.adjustInventory(item.id, 'loc_1', -1)
-    await t.db.query(`INSERT INTO inventory_idempotency_key (key, method, request_hash, response, expires_at) VALUES ('old', 'm', 'h', '{}', now() - interval '1 day')`)
+    await t.db.query(
+      `INSERT INTO inventory_idempotency_key (key, method, request_hash, response, expires_at) VALUES ('old', 'm', 'h', '{}', now() - interval '1 day')`,
+    )
     const { after: seen } = await readFeed(null, 4)
     expect(await inv.prune({ movementRetentionDays: 30 })).toEqual({ folded: 3, carried: 2, keys: 1 })
     // The carried_forward rows stand where the movements they fold stood: a feed
@@ -476,7 +750,10 @@ describe('retention', () => {
     ])
     await expectBalanced()
     expect(await inv.prune({ movementRetentionDays: 30 })).toEqual({ folded: 0, carried: 0, keys: 0 })
-    await expect(inv.prune({ movementRetentionDays: -1 })).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('movementRetentionDays') })
+    await expect(inv.prune({ movementRetentionDays: -1 })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringContaining('movementRetentionDays'),
+    })
     await expect(inv.prune({ days: 3 })).rejects.toMatchObject({ type: 'invalid_data' })
   })
 })

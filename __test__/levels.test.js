@@ -39,11 +39,15 @@ describe('inventory levels', () => {
 
   test('unique (item, location) and unknown item give Medusa’s messages', async () => {
     await t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'u' })
-    await expect(t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'u' })).rejects.toMatchObject({
+    await expect(
+      t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'u' }),
+    ).rejects.toMatchObject({
       type: 'invalid_data',
       message: `Inventory level with inventory_item_id: ${item.id}, location_id: u, already exists.`,
     })
-    await expect(t.inventory.createInventoryLevels({ inventory_item_id: 'iitem_ghost', location_id: 'u' })).rejects.toMatchObject({
+    await expect(
+      t.inventory.createInventoryLevels({ inventory_item_id: 'iitem_ghost', location_id: 'u' }),
+    ).rejects.toMatchObject({
       type: 'not_found',
       message: 'You tried to set relationship inventory_item_id: iitem_ghost, but such entity does not exist',
     })
@@ -59,15 +63,22 @@ describe('inventory levels', () => {
       incoming_quantity: 4,
       reserved_quantity: 0,
     })
-    expect(u).toMatchObject({ stocked_quantity: 20, incoming_quantity: 4, reserved_quantity: 2, available_quantity: 18 })
+    expect(u).toMatchObject({
+      stocked_quantity: 20,
+      incoming_quantity: 4,
+      reserved_quantity: 2,
+      available_quantity: 18,
+    })
     expect(u.raw_stocked_quantity).toEqual(raw(20))
-    const arr = await t.inventory.updateInventoryLevels([{ inventory_item_id: item.id, location_id: 'a', stocked_quantity: 21 }])
+    const arr = await t.inventory.updateInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'a', stocked_quantity: 21 },
+    ])
     expect(arr[0].stocked_quantity).toBe(21)
     await expect(
       t.inventory.updateInventoryLevels([
         { inventory_item_id: item.id, location_id: 'a', stocked_quantity: 1 },
         { inventory_item_id: item.id, location_id: 'zz', stocked_quantity: 1 },
-      ])
+      ]),
     ).rejects.toMatchObject({ type: 'not_found', message: `Item ${item.id} is not stocked at location zz` })
     // the batch failed whole: the first update did not land
     expect((await t.inventory.retrieveInventoryLevelByItemAndLocation(item.id, 'a')).stocked_quantity).toBe(21)
@@ -98,7 +109,7 @@ describe('inventory levels', () => {
       t.inventory.adjustInventory([
         { inventoryItemId: item.id, locationId: 'a', adjustment: 5 },
         { inventoryItemId: item.id, locationId: 'nowhere', adjustment: 1 },
-      ])
+      ]),
     ).rejects.toMatchObject({ type: 'not_found' })
     expect((await t.inventory.retrieveInventoryLevelByItemAndLocation(item.id, 'a')).stocked_quantity).toBe(10)
   })
@@ -144,7 +155,7 @@ describe('inventory levels', () => {
     })
     const [list, count] = await t.inventory.listAndCountInventoryLevels(
       { inventory_item_id: item.id, stocked_quantity: { $gt: 2 } },
-      { select: ['location_id', 'available_quantity'] }
+      { select: ['location_id', 'available_quantity'] },
     )
     expect(count).toBe(1)
     expect(list).toEqual([{ id: b.id, location_id: 'b', available_quantity: 8 }])

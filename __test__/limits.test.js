@@ -5,7 +5,8 @@ const fs = require('node:fs')
 const { InventoryService } = require('..')
 const { freshService, DATABASE_URL } = require('./helpers')
 
-const RAW = /invalid byte sequence|out of range for type|syntax for type|index row|parsing response|recursion limit|capacity overflow|panicked|Addition overflowed|Invalid decimal/i
+const RAW =
+  /invalid byte sequence|out of range for type|syntax for type|index row|parsing response|recursion limit|capacity overflow|panicked|Addition overflowed|Invalid decimal/i
 
 let t
 beforeAll(async () => {
@@ -34,7 +35,10 @@ async function itemCount() {
 
 describe('connect options are bounded', () => {
   test.each([1e10, 1e19, 0, -1, 1.5, 1001])('maxConnections %p is invalid_data naming it', async (n) => {
-    await rejectsClean(InventoryService.connect({ url: DATABASE_URL, schema: 'x', maxConnections: n }), 'maxConnections')
+    await rejectsClean(
+      InventoryService.connect({ url: DATABASE_URL, schema: 'x', maxConnections: n }),
+      'maxConnections',
+    )
   })
 
   test('a mixed-case schema is created and used as spelled', async () => {
@@ -100,7 +104,10 @@ describe('inputs are validated before any SQL', () => {
   test('strings and metadata have size limits', async () => {
     const before = await itemCount()
     await rejectsClean(t.inventory.createInventoryItems({ sku: 'x'.repeat(1 << 20) }), 'sku')
-    await rejectsClean(t.inventory.createInventoryItems({ sku: 'long-d', description: 'd'.repeat(70000) }), 'description')
+    await rejectsClean(
+      t.inventory.createInventoryItems({ sku: 'long-d', description: 'd'.repeat(70000) }),
+      'description',
+    )
     await rejectsClean(
       t.inventory.createInventoryItems({ sku: 'long-m', metadata: { blob: 'm'.repeat(300000) } }),
       'metadata',
@@ -163,7 +170,11 @@ describe('quantities: one exact domain', () => {
     ['+5', 'must be a number'],
   ])('%s is refused: %s', async (value, why) => {
     const err = await rejectsClean(
-      t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: `loc_${value}`, stocked_quantity: value }),
+      t.inventory.createInventoryLevels({
+        inventory_item_id: item.id,
+        location_id: `loc_${value}`,
+        stocked_quantity: value,
+      }),
       'stocked_quantity',
     )
     expect(err.message).toContain(why)

@@ -27,7 +27,9 @@ jest.setTimeout(60000)
 const APP_DIR = process.env.MEDUSA_APP_DIR || ''
 // The loader resolves `resolve` from its cwd, so our module goes by absolute path.
 const OURS = APP_DIR
-  ? path.dirname(require('module').createRequire(path.join(APP_DIR, 'package.json')).resolve('medusa-inventory-rs/medusa'))
+  ? path.dirname(
+      require('module').createRequire(path.join(APP_DIR, 'package.json')).resolve('medusa-inventory-rs/medusa'),
+    )
   : path.resolve(__dirname, '../medusa')
 const REFERENCE = '@medusajs/inventory'
 const REFERENCE_DIR = path.resolve(__dirname, '../node_modules/@medusajs/inventory')
@@ -78,7 +80,7 @@ afterAll(async () => {
 async function tables(schema) {
   const { rows } = await admin.query(
     `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`,
-    [schema]
+    [schema],
   )
   return rows.map((r) => r.table_name)
 }
@@ -89,7 +91,7 @@ async function columns(schema) {
      FROM information_schema.columns
      WHERE table_schema = $1 AND table_name IN ('inventory_item', 'inventory_level', 'reservation_item')
      ORDER BY table_name, column_name`,
-    [schema]
+    [schema],
   )
   return rows
 }
@@ -104,7 +106,7 @@ async function levelTruth(schema, itemId, locationId) {
                 AND r.deleted_at IS NULL)::float8 AS live
      FROM "${schema}".inventory_level l
      WHERE l.inventory_item_id = $1 AND l.location_id = $2 AND l.deleted_at IS NULL`,
-    [itemId, locationId]
+    [itemId, locationId],
   )
   return rows[0]
 }
@@ -147,7 +149,9 @@ describe('1. loading through Medusa’s loader', () => {
     expect(oursTables).toEqual(expect.arrayContaining(['inventory_item', 'inventory_level', 'reservation_item']))
     // Our migrator's bookkeeping is there: the tables came from our runMigrations.
     expect(oursTables).toContain('medusa_inventory_rs_schema')
-    expect(await tables(refSchema)).toEqual(expect.arrayContaining(['inventory_item', 'inventory_level', 'reservation_item']))
+    expect(await tables(refSchema)).toEqual(
+      expect.arrayContaining(['inventory_item', 'inventory_level', 'reservation_item']),
+    )
     const [r, o] = await Promise.all([columns(refSchema), columns(oursSchema)])
     expect(r).toHaveLength(46)
     expect(o).toEqual(r)
@@ -170,7 +174,11 @@ describe('1. loading through Medusa’s loader', () => {
     const [fullR, o] = await Promise.all([ref.definition(), ours.definition()])
     const r = keysOf(fullR, o)
     expect(Object.keys(o.linkable).sort()).toEqual(['inventoryItem', 'inventoryLevel', 'reservationItem'])
-    expect(o.linkable.inventoryItem).toMatchObject({ linkable: 'inventory_item_id', primaryKey: 'id', serviceName: 'inventory' })
+    expect(o.linkable.inventoryItem).toMatchObject({
+      linkable: 'inventory_item_id',
+      primaryKey: 'id',
+      serviceName: 'inventory',
+    })
     expect(o.linkable).toEqual(r.linkable)
     expect(o.joinerConfig).toEqual(r.joinerConfig)
     // The same, resolved in one process from both packages.
@@ -181,7 +189,10 @@ describe('1. loading through Medusa’s loader', () => {
 
 // ---- 2, 4, 5: one script against both ------------------------------------------
 
-const saveArr = (...labels) => (r, L) => labels.forEach((l, i) => l && L.set(l, r[i].id))
+const saveArr =
+  (...labels) =>
+  (r, L) =>
+    labels.forEach((l, i) => l && L.set(l, r[i].id))
 const saveOne = (label) => (r, L) => L.set(label, r.id)
 
 /**
@@ -195,56 +206,200 @@ const saveOne = (label) => (r, L) => L.set(label, r.id)
  */
 const STEPS = [
   // items
-  { name: 'create items (array)', method: 'createInventoryItems', args: () => [[
-      { sku: 'shirt', title: 'Shirt', description: 'Cotton shirt', hs_code: '6109', origin_country: 'DK', weight: 250,
-        metadata: { color: 'blue', nested: { sizes: ['S', 'M'], n: 1.5 }, flag: true } },
-      { sku: 'mug', title: 'Mug', mid_code: 'MID9', material: 'ceramic', requires_shipping: false, height: 12, width: 9, length: 9 },
-      { sku: 'cap', title: 'Cap', description: 'Wool cap', unit_of_measure: 'pcs' },
-    ]], save: saveArr('shirt', 'mug', 'cap') },
-  { name: 'create item (object)', method: 'createInventoryItems', args: () => [{ sku: 'sock', title: 'Sock', thumbnail: 'https://example.test/sock.png' }], save: saveOne('sock') },
-  { name: 'update item (object)', method: 'updateInventoryItems', args: (L) => [{ id: L.id('sock'), title: 'Socks', metadata: { pair: true } }] },
+  {
+    name: 'create items (array)',
+    method: 'createInventoryItems',
+    args: () => [
+      [
+        {
+          sku: 'shirt',
+          title: 'Shirt',
+          description: 'Cotton shirt',
+          hs_code: '6109',
+          origin_country: 'DK',
+          weight: 250,
+          metadata: { color: 'blue', nested: { sizes: ['S', 'M'], n: 1.5 }, flag: true },
+        },
+        {
+          sku: 'mug',
+          title: 'Mug',
+          mid_code: 'MID9',
+          material: 'ceramic',
+          requires_shipping: false,
+          height: 12,
+          width: 9,
+          length: 9,
+        },
+        { sku: 'cap', title: 'Cap', description: 'Wool cap', unit_of_measure: 'pcs' },
+      ],
+    ],
+    save: saveArr('shirt', 'mug', 'cap'),
+  },
+  {
+    name: 'create item (object)',
+    method: 'createInventoryItems',
+    args: () => [{ sku: 'sock', title: 'Sock', thumbnail: 'https://example.test/sock.png' }],
+    save: saveOne('sock'),
+  },
+  {
+    name: 'update item (object)',
+    method: 'updateInventoryItems',
+    args: (L) => [{ id: L.id('sock'), title: 'Socks', metadata: { pair: true } }],
+  },
   // The reference returns updated items in whatever order its query yields (seen both ways);
   // ours keeps input order (asserted below), so the two are compared by id.
-  { name: 'update items (array)', method: 'updateInventoryItems', anyOrder: true, args: (L) => [[{ id: L.id('shirt'), description: 'Organic cotton shirt' }, { id: L.id('mug'), metadata: { dishwasher: 'yes' } }]] },
+  {
+    name: 'update items (array)',
+    method: 'updateInventoryItems',
+    anyOrder: true,
+    args: (L) => [
+      [
+        { id: L.id('shirt'), description: 'Organic cotton shirt' },
+        { id: L.id('mug'), metadata: { dishwasher: 'yes' } },
+      ],
+    ],
+  },
   { name: 'retrieve item', method: 'retrieveInventoryItem', args: (L) => [L.id('shirt')] },
   // levels
-  { name: 'create levels (array)', method: 'createInventoryLevels', refStale: true, args: (L) => [[
-      { inventory_item_id: L.id('shirt'), location_id: LA, stocked_quantity: 49.5, incoming_quantity: 0.25 },
-      { inventory_item_id: L.id('shirt'), location_id: LB, stocked_quantity: 10, metadata: { bin: 'B1' } },
-      { inventory_item_id: L.id('mug'), location_id: LA, stocked_quantity: 5 },
-      { inventory_item_id: L.id('cap'), location_id: LA, stocked_quantity: 3 },
-      { inventory_item_id: L.id('sock'), location_id: LB, stocked_quantity: 2 },
-    ]], save: saveArr('lvl:shirt@a', 'lvl:shirt@b', 'lvl:mug@a', 'lvl:cap@a', 'lvl:sock@b') },
-  { name: 'create level (object), reserved_quantity ignored', method: 'createInventoryLevels', refStale: true,
-    args: (L) => [{ inventory_item_id: L.id('cap'), location_id: LB, stocked_quantity: 1, reserved_quantity: 99 }], save: saveOne('lvl:cap@b') },
-  { name: 'update level (object), reserved_quantity ignored', method: 'updateInventoryLevels', refStale: true,
-    args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: LB, stocked_quantity: 12, reserved_quantity: 50 }] },
-  { name: 'update levels (array)', method: 'updateInventoryLevels', refStale: true,
-    args: (L) => [[{ inventory_item_id: L.id('mug'), location_id: LA, incoming_quantity: 4, metadata: { shelf: 2 } }]] },
+  {
+    name: 'create levels (array)',
+    method: 'createInventoryLevels',
+    refStale: true,
+    args: (L) => [
+      [
+        { inventory_item_id: L.id('shirt'), location_id: LA, stocked_quantity: 49.5, incoming_quantity: 0.25 },
+        { inventory_item_id: L.id('shirt'), location_id: LB, stocked_quantity: 10, metadata: { bin: 'B1' } },
+        { inventory_item_id: L.id('mug'), location_id: LA, stocked_quantity: 5 },
+        { inventory_item_id: L.id('cap'), location_id: LA, stocked_quantity: 3 },
+        { inventory_item_id: L.id('sock'), location_id: LB, stocked_quantity: 2 },
+      ],
+    ],
+    save: saveArr('lvl:shirt@a', 'lvl:shirt@b', 'lvl:mug@a', 'lvl:cap@a', 'lvl:sock@b'),
+  },
+  {
+    name: 'create level (object), reserved_quantity ignored',
+    method: 'createInventoryLevels',
+    refStale: true,
+    args: (L) => [{ inventory_item_id: L.id('cap'), location_id: LB, stocked_quantity: 1, reserved_quantity: 99 }],
+    save: saveOne('lvl:cap@b'),
+  },
+  {
+    name: 'update level (object), reserved_quantity ignored',
+    method: 'updateInventoryLevels',
+    refStale: true,
+    args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: LB, stocked_quantity: 12, reserved_quantity: 50 }],
+  },
+  {
+    name: 'update levels (array)',
+    method: 'updateInventoryLevels',
+    refStale: true,
+    args: (L) => [[{ inventory_item_id: L.id('mug'), location_id: LA, incoming_quantity: 4, metadata: { shelf: 2 } }]],
+  },
   { name: 'retrieve level', method: 'retrieveInventoryLevel', args: (L) => [L.id('lvl:shirt@a')] },
-  { name: 'retrieve level by item and location', method: 'retrieveInventoryLevelByItemAndLocation', args: (L) => [L.id('shirt'), LB] },
+  {
+    name: 'retrieve level by item and location',
+    method: 'retrieveInventoryLevelByItemAndLocation',
+    args: (L) => [L.id('shirt'), LB],
+  },
   { name: 'adjust (one)', method: 'adjustInventory', refStale: true, args: (L) => [L.id('shirt'), LA, -0.25] },
-  { name: 'adjust (array)', method: 'adjustInventory', refStale: true,
-    args: (L) => [[{ inventoryItemId: L.id('shirt'), locationId: LB, adjustment: 3 }, { inventoryItemId: L.id('mug'), locationId: LA, adjustment: -1 }]] },
-  { name: 'list levels of shirt ordered', method: 'listInventoryLevels', args: (L) => [{ inventory_item_id: L.id('shirt') }, { order: { location_id: 'DESC' } }] },
-  { name: 'listAndCount levels at a, paginated', method: 'listAndCountInventoryLevels', args: () => [{ location_id: LA }, { skip: 1, take: 2, order: { stocked_quantity: 'ASC' } }] },
-  { name: 'list levels with operator filter', method: 'listInventoryLevels',
-    args: (L) => [{ inventory_item_id: [L.id('shirt'), L.id('mug')], stocked_quantity: { $gt: 10 } }, { order: { stocked_quantity: 'ASC' } }] },
+  {
+    name: 'adjust (array)',
+    method: 'adjustInventory',
+    refStale: true,
+    args: (L) => [
+      [
+        { inventoryItemId: L.id('shirt'), locationId: LB, adjustment: 3 },
+        { inventoryItemId: L.id('mug'), locationId: LA, adjustment: -1 },
+      ],
+    ],
+  },
+  {
+    name: 'list levels of shirt ordered',
+    method: 'listInventoryLevels',
+    args: (L) => [{ inventory_item_id: L.id('shirt') }, { order: { location_id: 'DESC' } }],
+  },
+  {
+    name: 'listAndCount levels at a, paginated',
+    method: 'listAndCountInventoryLevels',
+    args: () => [{ location_id: LA }, { skip: 1, take: 2, order: { stocked_quantity: 'ASC' } }],
+  },
+  {
+    name: 'list levels with operator filter',
+    method: 'listInventoryLevels',
+    args: (L) => [
+      { inventory_item_id: [L.id('shirt'), L.id('mug')], stocked_quantity: { $gt: 10 } },
+      { order: { stocked_quantity: 'ASC' } },
+    ],
+  },
   // reservations
-  { name: 'create reservations (array)', method: 'createReservationItems', args: (L) => [[
-      { inventory_item_id: L.id('shirt'), location_id: LA, quantity: 2.5, line_item_id: 'li_1', metadata: { k: 'v' } },
-      { inventory_item_id: L.id('shirt'), location_id: LB, quantity: 1, line_item_id: 'li_2', external_id: 'ext_2', description: 'gift wrap' },
-      { inventory_item_id: L.id('mug'), location_id: LA, quantity: 2, line_item_id: 'li_1', allow_backorder: true },
-    ]], save: saveArr('res:shirt@a', 'res:shirt@b', 'res:mug@a') },
-  { name: 'create reservation (object)', method: 'createReservationItems',
-    args: (L) => [{ inventory_item_id: L.id('cap'), location_id: LA, quantity: 0.25, line_item_id: 'li_3', description: 'rush order', created_by: 'user_1' }], save: saveOne('res:cap@a') },
-  { name: 'update reservation quantity (object)', method: 'updateReservationItems', args: (L) => [{ id: L.id('res:shirt@a'), quantity: 3.5 }] },
-  { name: 'update reservations (array)', method: 'updateReservationItems', args: (L) => [[{ id: L.id('res:shirt@b'), description: 'gift wrap twice', metadata: { note: 'n' } }]] },
+  {
+    name: 'create reservations (array)',
+    method: 'createReservationItems',
+    args: (L) => [
+      [
+        {
+          inventory_item_id: L.id('shirt'),
+          location_id: LA,
+          quantity: 2.5,
+          line_item_id: 'li_1',
+          metadata: { k: 'v' },
+        },
+        {
+          inventory_item_id: L.id('shirt'),
+          location_id: LB,
+          quantity: 1,
+          line_item_id: 'li_2',
+          external_id: 'ext_2',
+          description: 'gift wrap',
+        },
+        { inventory_item_id: L.id('mug'), location_id: LA, quantity: 2, line_item_id: 'li_1', allow_backorder: true },
+      ],
+    ],
+    save: saveArr('res:shirt@a', 'res:shirt@b', 'res:mug@a'),
+  },
+  {
+    name: 'create reservation (object)',
+    method: 'createReservationItems',
+    args: (L) => [
+      {
+        inventory_item_id: L.id('cap'),
+        location_id: LA,
+        quantity: 0.25,
+        line_item_id: 'li_3',
+        description: 'rush order',
+        created_by: 'user_1',
+      },
+    ],
+    save: saveOne('res:cap@a'),
+  },
+  {
+    name: 'update reservation quantity (object)',
+    method: 'updateReservationItems',
+    args: (L) => [{ id: L.id('res:shirt@a'), quantity: 3.5 }],
+  },
+  {
+    name: 'update reservations (array)',
+    method: 'updateReservationItems',
+    args: (L) => [[{ id: L.id('res:shirt@b'), description: 'gift wrap twice', metadata: { note: 'n' } }]],
+  },
   { name: 'retrieve reservation', method: 'retrieveReservationItem', args: (L) => [L.id('res:shirt@a')] },
-  { name: 'levels after reservations', method: 'listInventoryLevels', args: (L) => [{ inventory_item_id: [L.id('shirt'), L.id('mug'), L.id('cap')] }], unordered: true },
-  { name: 'list reservations of li_1 ordered', method: 'listReservationItems', args: () => [{ line_item_id: 'li_1' }, { order: { quantity: 'DESC' } }] },
+  {
+    name: 'levels after reservations',
+    method: 'listInventoryLevels',
+    args: (L) => [{ inventory_item_id: [L.id('shirt'), L.id('mug'), L.id('cap')] }],
+    unordered: true,
+  },
+  {
+    name: 'list reservations of li_1 ordered',
+    method: 'listReservationItems',
+    args: () => [{ line_item_id: 'li_1' }, { order: { quantity: 'DESC' } }],
+  },
   { name: 'listAndCount reservations q', method: 'listAndCountReservationItems', args: () => [{ q: 'gift' }] },
-  { name: 'listAndCount reservations paginated', method: 'listAndCountReservationItems', args: () => [{}, { skip: 1, take: 2, order: { quantity: 'ASC' } }] },
+  {
+    name: 'listAndCount reservations paginated',
+    method: 'listAndCountReservationItems',
+    args: () => [{}, { skip: 1, take: 2, order: { quantity: 'ASC' } }],
+  },
   // quantities
   { name: 'available a', method: 'retrieveAvailableQuantity', args: (L) => [L.id('shirt'), [LA]] },
   { name: 'available a+b', method: 'retrieveAvailableQuantity', args: (L) => [L.id('shirt'), [LA, LB]] },
@@ -257,71 +412,232 @@ const STEPS = [
   // item lists
   { name: 'listAndCount items q cotton', method: 'listAndCountInventoryItems', args: () => [{ q: 'cotton' }] },
   { name: 'listAndCount items q mid_code', method: 'listAndCountInventoryItems', args: () => [{ q: 'MID9' }] },
-  { name: 'listAndCount items paginated by sku', method: 'listAndCountInventoryItems', args: () => [{}, { skip: 1, take: 2, order: { sku: 'ASC' } }] },
-  { name: 'list items filter requires_shipping', method: 'listInventoryItems', args: () => [{ requires_shipping: false }] },
-  { name: 'list items select computed', method: 'listInventoryItems', keep: ['stocked_quantity', 'reserved_quantity'],
-    args: (L) => [{ id: [L.id('shirt'), L.id('mug')] }, { select: ['id', 'sku', 'stocked_quantity', 'reserved_quantity'], order: { sku: 'ASC' } }] },
-  { name: 'retrieve item with relations', method: 'retrieveInventoryItem', keep: ['location_levels'], args: (L) => [L.id('shirt'), { relations: ['location_levels'] }] },
+  {
+    name: 'listAndCount items paginated by sku',
+    method: 'listAndCountInventoryItems',
+    args: () => [{}, { skip: 1, take: 2, order: { sku: 'ASC' } }],
+  },
+  {
+    name: 'list items filter requires_shipping',
+    method: 'listInventoryItems',
+    args: () => [{ requires_shipping: false }],
+  },
+  {
+    name: 'list items select computed',
+    method: 'listInventoryItems',
+    keep: ['stocked_quantity', 'reserved_quantity'],
+    args: (L) => [
+      { id: [L.id('shirt'), L.id('mug')] },
+      { select: ['id', 'sku', 'stocked_quantity', 'reserved_quantity'], order: { sku: 'ASC' } },
+    ],
+  },
+  {
+    name: 'retrieve item with relations',
+    method: 'retrieveInventoryItem',
+    keep: ['location_levels'],
+    args: (L) => [L.id('shirt'), { relations: ['location_levels'] }],
+  },
   // reservation deletes / restores
   { name: 'soft delete reservation', method: 'softDeleteReservationItems', args: (L) => [[L.id('res:cap@a')]] },
-  { name: 'cap@a after soft delete', method: 'retrieveInventoryLevelByItemAndLocation', args: (L) => [L.id('cap'), LA] },
-  { name: 'restore reservation', method: 'restoreReservationItems', restored: ['res:cap@a'], args: (L) => [[L.id('res:cap@a')]] },
+  {
+    name: 'cap@a after soft delete',
+    method: 'retrieveInventoryLevelByItemAndLocation',
+    args: (L) => [L.id('cap'), LA],
+  },
+  {
+    name: 'restore reservation',
+    method: 'restoreReservationItems',
+    restored: ['res:cap@a'],
+    args: (L) => [[L.id('res:cap@a')]],
+  },
   { name: 'cap@a after restore', method: 'retrieveInventoryLevelByItemAndLocation', args: (L) => [L.id('cap'), LA] },
   { name: 'delete reservations by line item', method: 'deleteReservationItemsByLineItem', args: () => ['li_1'] },
-  { name: 'levels after delete by line item', method: 'listInventoryLevels', args: (L) => [{ inventory_item_id: [L.id('shirt'), L.id('mug')] }], unordered: true },
-  { name: 'restore reservations by line item', method: 'restoreReservationItemsByLineItem', restored: ['res:shirt@a', 'res:mug@a'], args: () => ['li_1'] },
-  { name: 'levels after restore by line item', method: 'listInventoryLevels', args: (L) => [{ inventory_item_id: [L.id('shirt'), L.id('mug')] }], unordered: true },
+  {
+    name: 'levels after delete by line item',
+    method: 'listInventoryLevels',
+    args: (L) => [{ inventory_item_id: [L.id('shirt'), L.id('mug')] }],
+    unordered: true,
+  },
+  {
+    name: 'restore reservations by line item',
+    method: 'restoreReservationItemsByLineItem',
+    restored: ['res:shirt@a', 'res:mug@a'],
+    args: () => ['li_1'],
+  },
+  {
+    name: 'levels after restore by line item',
+    method: 'listInventoryLevels',
+    args: (L) => [{ inventory_item_id: [L.id('shirt'), L.id('mug')] }],
+    unordered: true,
+  },
   { name: 'delete reservations by location', method: 'deleteReservationItemByLocationId', args: () => [LB] },
-  { name: 'shirt@b after delete by location', method: 'retrieveInventoryLevelByItemAndLocation', args: (L) => [L.id('shirt'), LB] },
+  {
+    name: 'shirt@b after delete by location',
+    method: 'retrieveInventoryLevelByItemAndLocation',
+    args: (L) => [L.id('shirt'), LB],
+  },
   { name: 'hard delete reservation (string)', method: 'deleteReservationItems', args: (L) => [L.id('res:cap@a')] },
   { name: 'reservations left', method: 'listReservationItems', args: () => [{}], unordered: true },
-  { name: 'reservations with deleted', method: 'listReservationItems', args: () => [{}, { withDeleted: true }], unordered: true },
+  {
+    name: 'reservations with deleted',
+    method: 'listReservationItems',
+    args: () => [{}, { withDeleted: true }],
+    unordered: true,
+  },
   // level deletes / restores
   { name: 'soft delete level', method: 'softDeleteInventoryLevels', args: (L) => [[L.id('lvl:cap@b')]] },
-  { name: 'restore level', method: 'restoreInventoryLevels', restored: ['lvl:cap@b'], args: (L) => [[L.id('lvl:cap@b')]] },
+  {
+    name: 'restore level',
+    method: 'restoreInventoryLevels',
+    restored: ['lvl:cap@b'],
+    args: (L) => [[L.id('lvl:cap@b')]],
+  },
   { name: 'delete level by item+location', method: 'deleteInventoryLevel', args: (L) => [L.id('sock'), LB] },
   { name: 'delete level by item+location (absent)', method: 'deleteInventoryLevel', args: (L) => [L.id('sock'), LB] },
-  { name: 'delete levels by location', method: 'deleteInventoryItemLevelByLocationId', refStale: true, unordered: true, args: () => [LB] },
+  {
+    name: 'delete levels by location',
+    method: 'deleteInventoryItemLevelByLocationId',
+    refStale: true,
+    unordered: true,
+    args: () => [LB],
+  },
   { name: 'levels left', method: 'listInventoryLevels', args: () => [{}], unordered: true },
   { name: 'delete levels (ids)', method: 'deleteInventoryLevels', args: (L) => [[L.id('lvl:cap@a')]] },
   // Ours releases a level's live reservations with it (docs/api.md, "Differences") and restores them with it.
-  { name: 'soft delete level, object selector', method: 'softDeleteInventoryLevels', released: ['res:mug@a'], args: (L) => [{ id: L.id('lvl:mug@a') }] },
-  { name: 'restore level (string)', method: 'restoreInventoryLevels', restored: ['lvl:mug@a', 'res:mug@a'], args: (L) => [L.id('lvl:mug@a')] },
+  {
+    name: 'soft delete level, object selector',
+    method: 'softDeleteInventoryLevels',
+    released: ['res:mug@a'],
+    args: (L) => [{ id: L.id('lvl:mug@a') }],
+  },
+  {
+    name: 'restore level (string)',
+    method: 'restoreInventoryLevels',
+    restored: ['lvl:mug@a', 'res:mug@a'],
+    args: (L) => [L.id('lvl:mug@a')],
+  },
   // item deletes / restores (cascading to live levels and reservations)
   { name: 'soft delete item', method: 'softDeleteInventoryItems', args: (L) => [[L.id('mug')]] },
   { name: 'items after soft delete', method: 'listInventoryItems', args: () => [{}], unordered: true },
-  { name: 'mug levels after soft delete', method: 'listInventoryLevels', args: (L) => [{ inventory_item_id: L.id('mug') }] },
-  { name: 'restore item', method: 'restoreInventoryItems', restored: ['mug', 'lvl:mug@a', 'res:mug@a'], args: (L) => [[L.id('mug')]] },
-  { name: 'mug levels after restore', method: 'listInventoryLevels', args: (L) => [{ inventory_item_id: L.id('mug') }] },
+  {
+    name: 'mug levels after soft delete',
+    method: 'listInventoryLevels',
+    args: (L) => [{ inventory_item_id: L.id('mug') }],
+  },
+  {
+    name: 'restore item',
+    method: 'restoreInventoryItems',
+    restored: ['mug', 'lvl:mug@a', 'res:mug@a'],
+    args: (L) => [[L.id('mug')]],
+  },
+  {
+    name: 'mug levels after restore',
+    method: 'listInventoryLevels',
+    args: (L) => [{ inventory_item_id: L.id('mug') }],
+  },
   { name: 'create hat', method: 'createInventoryItems', args: () => [{ sku: 'hat' }], save: saveOne('hat') },
-  { name: 'create hat level', method: 'createInventoryLevels', refStale: true, args: (L) => [{ inventory_item_id: L.id('hat'), location_id: LA, stocked_quantity: 4 }], save: saveOne('lvl:hat@a') },
-  { name: 'create hat reservation', method: 'createReservationItems', args: (L) => [{ inventory_item_id: L.id('hat'), location_id: LA, quantity: 1, line_item_id: 'li_hat' }], save: saveOne('res:hat@a') },
-  { name: 'soft delete item, returnLinkableKeys', method: 'softDeleteInventoryItems', args: (L) => [[L.id('hat')], { returnLinkableKeys: ['inventory_item_id'] }] },
-  { name: 'restore item, object selector + returnLinkableKeys', method: 'restoreInventoryItems', restored: ['hat', 'lvl:hat@a', 'res:hat@a'],
-    args: (L) => [{ id: [L.id('hat')] }, { returnLinkableKeys: ['inventory_item_id', 'inventory_level_id'] }] },
+  {
+    name: 'create hat level',
+    method: 'createInventoryLevels',
+    refStale: true,
+    args: (L) => [{ inventory_item_id: L.id('hat'), location_id: LA, stocked_quantity: 4 }],
+    save: saveOne('lvl:hat@a'),
+  },
+  {
+    name: 'create hat reservation',
+    method: 'createReservationItems',
+    args: (L) => [{ inventory_item_id: L.id('hat'), location_id: LA, quantity: 1, line_item_id: 'li_hat' }],
+    save: saveOne('res:hat@a'),
+  },
+  {
+    name: 'soft delete item, returnLinkableKeys',
+    method: 'softDeleteInventoryItems',
+    args: (L) => [[L.id('hat')], { returnLinkableKeys: ['inventory_item_id'] }],
+  },
+  {
+    name: 'restore item, object selector + returnLinkableKeys',
+    method: 'restoreInventoryItems',
+    restored: ['hat', 'lvl:hat@a', 'res:hat@a'],
+    args: (L) => [{ id: [L.id('hat')] }, { returnLinkableKeys: ['inventory_item_id', 'inventory_level_id'] }],
+  },
   { name: 'hat@a after restore', method: 'retrieveInventoryLevelByItemAndLocation', args: (L) => [L.id('hat'), LA] },
   { name: 'hard delete item', method: 'deleteInventoryItems', args: (L) => [[L.id('sock')]] },
-  { name: 'items with deleted', method: 'listInventoryItems', args: () => [{}, { withDeleted: true }], unordered: true },
+  {
+    name: 'items with deleted',
+    method: 'listInventoryItems',
+    args: () => [{}, { withDeleted: true }],
+    unordered: true,
+  },
   // errors: Medusa's types and messages
   { name: 'err retrieve missing item', method: 'retrieveInventoryItem', args: () => ['iitem_missing'] },
   { name: 'err retrieve missing level', method: 'retrieveInventoryLevel', args: () => ['ilev_missing'] },
   { name: 'err retrieve missing reservation', method: 'retrieveReservationItem', args: () => ['resitem_missing'] },
-  { name: 'err level by item+location', method: 'retrieveInventoryLevelByItemAndLocation', args: (L) => [L.id('shirt'), 'sloc_z'] },
+  {
+    name: 'err level by item+location',
+    method: 'retrieveInventoryLevelByItemAndLocation',
+    args: (L) => [L.id('shirt'), 'sloc_z'],
+  },
   { name: 'err adjust unknown level', method: 'adjustInventory', args: (L) => [L.id('shirt'), 'sloc_z', 1] },
-  { name: 'err reserve not stocked', method: 'createReservationItems', args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: 'sloc_z', quantity: 1 }] },
-  { name: 'err reserve too much', method: 'createReservationItems', args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: LA, quantity: 1000 }] },
-  { name: 'err update missing reservation', method: 'updateReservationItems', args: () => [{ id: 'resitem_missing', quantity: 1 }] },
-  { name: 'err update level not stocked', method: 'updateInventoryLevels', args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: 'sloc_z', stocked_quantity: 1 }] },
+  {
+    name: 'err reserve not stocked',
+    method: 'createReservationItems',
+    args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: 'sloc_z', quantity: 1 }],
+  },
+  {
+    name: 'err reserve too much',
+    method: 'createReservationItems',
+    args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: LA, quantity: 1000 }],
+  },
+  {
+    name: 'err update missing reservation',
+    method: 'updateReservationItems',
+    args: () => [{ id: 'resitem_missing', quantity: 1 }],
+  },
+  {
+    name: 'err update level not stocked',
+    method: 'updateInventoryLevels',
+    args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: 'sloc_z', stocked_quantity: 1 }],
+  },
   { name: 'err available of missing item', method: 'retrieveAvailableQuantity', args: () => ['iitem_missing', [LA]] },
   { name: 'err duplicate sku', method: 'createInventoryItems', args: () => [{ sku: 'shirt' }] },
-  { name: 'err duplicate level', method: 'createInventoryLevels', args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: LA, stocked_quantity: 1 }] },
+  {
+    name: 'err duplicate level',
+    method: 'createInventoryLevels',
+    args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: LA, stocked_quantity: 1 }],
+  },
   // backorder, and Medusa's BigNumber as input (what its workflows pass)
-  { name: 'allow_backorder beyond stock', method: 'createReservationItems',
-    args: (L) => [{ inventory_item_id: L.id('shirt'), location_id: LA, quantity: 1000, allow_backorder: true, line_item_id: 'li_bo' }], save: saveOne('res:backorder') },
-  { name: 'BigNumber inputs: adjust', method: 'adjustInventory', refStale: true, args: (L) => [L.id('hat'), LA, { $bigNumber: '1.5' }] },
-  { name: 'BigNumber inputs: reserve', method: 'createReservationItems',
-    args: (L) => [{ inventory_item_id: L.id('hat'), location_id: LA, quantity: { $bigNumber: '0.25' }, line_item_id: 'li_bn' }] },
-  { name: 'BigNumber inputs: confirm', method: 'confirmInventory', args: (L) => [L.id('hat'), [LA], { $bigNumber: '4.25' }] },
+  {
+    name: 'allow_backorder beyond stock',
+    method: 'createReservationItems',
+    args: (L) => [
+      {
+        inventory_item_id: L.id('shirt'),
+        location_id: LA,
+        quantity: 1000,
+        allow_backorder: true,
+        line_item_id: 'li_bo',
+      },
+    ],
+    save: saveOne('res:backorder'),
+  },
+  {
+    name: 'BigNumber inputs: adjust',
+    method: 'adjustInventory',
+    refStale: true,
+    args: (L) => [L.id('hat'), LA, { $bigNumber: '1.5' }],
+  },
+  {
+    name: 'BigNumber inputs: reserve',
+    method: 'createReservationItems',
+    args: (L) => [
+      { inventory_item_id: L.id('hat'), location_id: LA, quantity: { $bigNumber: '0.25' }, line_item_id: 'li_bn' },
+    ],
+  },
+  {
+    name: 'BigNumber inputs: confirm',
+    method: 'confirmInventory',
+    args: (L) => [L.id('hat'), [LA], { $bigNumber: '4.25' }],
+  },
   { name: 'hat@a at the end', method: 'retrieveInventoryLevelByItemAndLocation', args: (L) => [L.id('hat'), LA] },
 ]
 
@@ -368,7 +684,10 @@ describe('2/4/5. the same script through both loaded modules', () => {
   })
 
   test('the reference ran the script as written (sanity of the baseline)', () => {
-    const failed = STEPS.filter((s) => !s.name.startsWith('err ') && !R[s.name].ok).map((s) => [s.name, R[s.name].error])
+    const failed = STEPS.filter((s) => !s.name.startsWith('err ') && !R[s.name].ok).map((s) => [
+      s.name,
+      R[s.name].error,
+    ])
     expect(failed).toEqual([])
     expect(STEPS.filter((s) => s.name.startsWith('err ') && R[s.name].ok).map((s) => s.name)).toEqual([])
     expect(STEPS.reduce((n, s) => n + R[s.name].events.length, 0)).toBeGreaterThan(40)
@@ -405,7 +724,10 @@ describe('2/4/5. the same script through both loaded modules', () => {
       const r = R[step.name].events
       const o = O[step.name].events
       const restored = o.filter((e) => e.name.endsWith('.restored'))
-      const released = o.filter((e) => e.name === 'inventory.reservation-item.deleted' && (step.released || []).includes(e.data.id.slice(1, -1)))
+      const released = o.filter(
+        (e) =>
+          e.name === 'inventory.reservation-item.deleted' && (step.released || []).includes(e.data.id.slice(1, -1)),
+      )
       expect(released).toHaveLength((step.released || []).length)
       expect(o.filter((e) => !e.name.endsWith('.restored') && !released.includes(e))).toEqual(r)
       const expectedRestored = (step.restored || []).map((label) => `<${label}>`).sort()
@@ -432,34 +754,77 @@ describe('2/4/5. the same script through both loaded modules', () => {
     test('an object in → an object out; an array in → an array out, in input order', () => {
       expect(get('create items (array)').map((i) => i.sku)).toEqual(['shirt', 'mug', 'cap'])
       expect(get('create items (array)')[0]).toMatchObject({
-        id: '<shirt>', title: 'Shirt', hs_code: '6109', weight: 250, requires_shipping: true,
-        metadata: { color: 'blue', nested: { sizes: ['S', 'M'], n: 1.5 }, flag: true }, deleted_at: null,
+        id: '<shirt>',
+        title: 'Shirt',
+        hs_code: '6109',
+        weight: 250,
+        requires_shipping: true,
+        metadata: { color: 'blue', nested: { sizes: ['S', 'M'], n: 1.5 }, flag: true },
+        deleted_at: null,
       })
       expect(get('create item (object)')).toMatchObject({ id: '<sock>', sku: 'sock', requires_shipping: true })
       expect(get('update item (object)')).toMatchObject({ id: '<sock>', title: 'Socks', metadata: { pair: true } })
       expect(get('update items (array)').map((i) => i.id)).toEqual(['<shirt>', '<mug>'])
-      expect(get('create levels (array)').map((l) => l.id)).toEqual(['<lvl:shirt@a>', '<lvl:shirt@b>', '<lvl:mug@a>', '<lvl:cap@a>', '<lvl:sock@b>'])
+      expect(get('create levels (array)').map((l) => l.id)).toEqual([
+        '<lvl:shirt@a>',
+        '<lvl:shirt@b>',
+        '<lvl:mug@a>',
+        '<lvl:cap@a>',
+        '<lvl:sock@b>',
+      ])
       expect(get('create levels (array)')[0]).toMatchObject({
-        stocked_quantity: 49.5, incoming_quantity: 0.25, reserved_quantity: 0, available_quantity: 49.5,
-        raw_stocked_quantity: { value: 49.5, precision: 20 }, raw_incoming_quantity: { value: 0.25, precision: 20 },
+        stocked_quantity: 49.5,
+        incoming_quantity: 0.25,
+        reserved_quantity: 0,
+        available_quantity: 49.5,
+        raw_stocked_quantity: { value: 49.5, precision: 20 },
+        raw_incoming_quantity: { value: 0.25, precision: 20 },
       })
-      expect(get('create level (object), reserved_quantity ignored')).toMatchObject({ id: '<lvl:cap@b>', reserved_quantity: 0, available_quantity: 1 })
-      expect(get('update level (object), reserved_quantity ignored')).toMatchObject({ stocked_quantity: 12, reserved_quantity: 0, available_quantity: 12 })
-      expect(get('update levels (array)')).toEqual([expect.objectContaining({ id: '<lvl:mug@a>', incoming_quantity: 4, metadata: { shelf: 2 } })])
-      expect(get('adjust (one)')).toMatchObject({ id: '<lvl:shirt@a>', stocked_quantity: 49.25, available_quantity: 49.25 })
-      expect(get('adjust (array)').map((l) => [l.id, l.stocked_quantity])).toEqual([['<lvl:shirt@b>', 15], ['<lvl:mug@a>', 4]])
+      expect(get('create level (object), reserved_quantity ignored')).toMatchObject({
+        id: '<lvl:cap@b>',
+        reserved_quantity: 0,
+        available_quantity: 1,
+      })
+      expect(get('update level (object), reserved_quantity ignored')).toMatchObject({
+        stocked_quantity: 12,
+        reserved_quantity: 0,
+        available_quantity: 12,
+      })
+      expect(get('update levels (array)')).toEqual([
+        expect.objectContaining({ id: '<lvl:mug@a>', incoming_quantity: 4, metadata: { shelf: 2 } }),
+      ])
+      expect(get('adjust (one)')).toMatchObject({
+        id: '<lvl:shirt@a>',
+        stocked_quantity: 49.25,
+        available_quantity: 49.25,
+      })
+      expect(get('adjust (array)').map((l) => [l.id, l.stocked_quantity])).toEqual([
+        ['<lvl:shirt@b>', 15],
+        ['<lvl:mug@a>', 4],
+      ])
       expect(get('create reservations (array)').map((r) => [r.id, r.quantity, r.raw_quantity])).toEqual([
         ['<res:shirt@a>', 2.5, { value: 2.5, precision: 20 }],
         ['<res:shirt@b>', 1, { value: 1, precision: 20 }],
         ['<res:mug@a>', 2, { value: 2, precision: 20 }],
       ])
-      expect(get('create reservation (object)')).toMatchObject({ id: '<res:cap@a>', quantity: 0.25, created_by: 'user_1', allow_backorder: false })
+      expect(get('create reservation (object)')).toMatchObject({
+        id: '<res:cap@a>',
+        quantity: 0.25,
+        created_by: 'user_1',
+        allow_backorder: false,
+      })
       expect(get('update reservation quantity (object)')).toMatchObject({ id: '<res:shirt@a>', quantity: 3.5 })
-      expect(get('update reservations (array)')).toEqual([expect.objectContaining({ id: '<res:shirt@b>', description: 'gift wrap twice', quantity: 1 })])
+      expect(get('update reservations (array)')).toEqual([
+        expect.objectContaining({ id: '<res:shirt@b>', description: 'gift wrap twice', quantity: 1 }),
+      ])
     })
 
     test('reads, lists and counts', () => {
-      expect(get('retrieve level')).toMatchObject({ id: '<lvl:shirt@a>', inventory_item_id: '<shirt>', location_id: LA })
+      expect(get('retrieve level')).toMatchObject({
+        id: '<lvl:shirt@a>',
+        inventory_item_id: '<shirt>',
+        location_id: LA,
+      })
       expect(get('retrieve level by item and location')).toMatchObject({ id: '<lvl:shirt@b>', metadata: { bin: 'B1' } })
       expect(get('list levels of shirt ordered').map((l) => l.location_id)).toEqual([LB, LA])
       expect(get('listAndCount levels at a, paginated')).toEqual([
@@ -467,7 +832,12 @@ describe('2/4/5. the same script through both loaded modules', () => {
         3,
       ])
       expect(get('list levels with operator filter').map((l) => l.id)).toEqual(['<lvl:shirt@b>', '<lvl:shirt@a>'])
-      const levels = Object.fromEntries(get('levels after reservations').map((l) => [l.id, [l.stocked_quantity, l.reserved_quantity, l.available_quantity]]))
+      const levels = Object.fromEntries(
+        get('levels after reservations').map((l) => [
+          l.id,
+          [l.stocked_quantity, l.reserved_quantity, l.available_quantity],
+        ]),
+      )
       expect(levels).toEqual({
         '<lvl:shirt@a>': [49.25, 3.5, 45.75],
         '<lvl:shirt@b>': [15, 1, 14],
@@ -489,7 +859,11 @@ describe('2/4/5. the same script through both loaded modules', () => {
         ['mug', 4, 2],
         ['shirt', 64.25, 4.5],
       ])
-      expect(get('retrieve item with relations').location_levels.map((l) => l.id).sort()).toEqual(['<lvl:shirt@a>', '<lvl:shirt@b>'])
+      expect(
+        get('retrieve item with relations')
+          .location_levels.map((l) => l.id)
+          .sort(),
+      ).toEqual(['<lvl:shirt@a>', '<lvl:shirt@b>'])
     })
 
     test('quantities and confirmInventory', () => {
@@ -502,39 +876,82 @@ describe('2/4/5. the same script through both loaded modules', () => {
       expect(get('confirm over')).toBe(false)
       expect(get('confirm over two locations')).toBe(true)
       expect(get('BigNumber inputs: confirm')).toBe(true) // 4 + 1.5 - 1 - 0.25
-      expect(get('hat@a at the end')).toMatchObject({ stocked_quantity: 5.5, reserved_quantity: 1.25, available_quantity: 4.25 })
+      expect(get('hat@a at the end')).toMatchObject({
+        stocked_quantity: 5.5,
+        reserved_quantity: 1.25,
+        available_quantity: 4.25,
+      })
     })
 
     test('deletes and restores move reserved_quantity, and resolve to what Medusa resolves to', () => {
       expect(get('cap@a after soft delete')).toMatchObject({ reserved_quantity: 0 })
       expect(get('cap@a after restore')).toMatchObject({ reserved_quantity: 0.25 })
-      const afterDelete = Object.fromEntries(get('levels after delete by line item').map((l) => [l.id, l.reserved_quantity]))
+      const afterDelete = Object.fromEntries(
+        get('levels after delete by line item').map((l) => [l.id, l.reserved_quantity]),
+      )
       expect(afterDelete).toEqual({ '<lvl:shirt@a>': 0, '<lvl:shirt@b>': 1, '<lvl:mug@a>': 0 })
-      const afterRestore = Object.fromEntries(get('levels after restore by line item').map((l) => [l.id, l.reserved_quantity]))
+      const afterRestore = Object.fromEntries(
+        get('levels after restore by line item').map((l) => [l.id, l.reserved_quantity]),
+      )
       expect(afterRestore).toEqual({ '<lvl:shirt@a>': 3.5, '<lvl:shirt@b>': 1, '<lvl:mug@a>': 2 })
       expect(get('shirt@b after delete by location')).toMatchObject({ reserved_quantity: 0 })
-      expect(get('reservations left').map((r) => r.id).sort()).toEqual(['<res:mug@a>', '<res:shirt@a>'])
-      expect(get('reservations with deleted').map((r) => [r.id, r.deleted_at]).sort()).toEqual([
+      expect(
+        get('reservations left')
+          .map((r) => r.id)
+          .sort(),
+      ).toEqual(['<res:mug@a>', '<res:shirt@a>'])
+      expect(
+        get('reservations with deleted')
+          .map((r) => [r.id, r.deleted_at])
+          .sort(),
+      ).toEqual([
         ['<res:mug@a>', null],
         ['<res:shirt@a>', null],
         ['<res:shirt@b>', '<date>'],
       ])
       for (const name of [
-        'soft delete reservation', 'restore reservation', 'delete reservations by line item',
-        'restore reservations by line item', 'delete reservations by location', 'hard delete reservation (string)',
-        'delete level by item+location', 'delete level by item+location (absent)', 'delete levels (ids)', 'hard delete item',
+        'soft delete reservation',
+        'restore reservation',
+        'delete reservations by line item',
+        'restore reservations by line item',
+        'delete reservations by location',
+        'hard delete reservation (string)',
+        'delete level by item+location',
+        'delete level by item+location (absent)',
+        'delete levels (ids)',
+        'hard delete item',
       ]) {
         expect([name, get(name)]).toEqual([name, null]) // undefined, as Medusa
       }
       const [deleted] = get('delete levels by location')
-      expect(deleted.map((l) => [l.id, l.deleted_at]).sort()).toEqual([['<lvl:cap@b>', '<date>'], ['<lvl:shirt@b>', '<date>']])
-      expect(get('levels left').map((l) => l.id).sort()).toEqual(['<lvl:cap@a>', '<lvl:mug@a>', '<lvl:shirt@a>'])
+      expect(deleted.map((l) => [l.id, l.deleted_at]).sort()).toEqual([
+        ['<lvl:cap@b>', '<date>'],
+        ['<lvl:shirt@b>', '<date>'],
+      ])
+      expect(
+        get('levels left')
+          .map((l) => l.id)
+          .sort(),
+      ).toEqual(['<lvl:cap@a>', '<lvl:mug@a>', '<lvl:shirt@a>'])
       expect(get('mug levels after soft delete')).toEqual([])
-      expect(get('mug levels after restore')).toEqual([expect.objectContaining({ id: '<lvl:mug@a>', reserved_quantity: 2 })])
-      expect(get('items after soft delete').map((i) => i.sku).sort()).toEqual(['cap', 'shirt', 'sock'])
+      expect(get('mug levels after restore')).toEqual([
+        expect.objectContaining({ id: '<lvl:mug@a>', reserved_quantity: 2 }),
+      ])
+      expect(
+        get('items after soft delete')
+          .map((i) => i.sku)
+          .sort(),
+      ).toEqual(['cap', 'shirt', 'sock'])
       expect(get('hat@a after restore')).toMatchObject({ stocked_quantity: 4, reserved_quantity: 1 })
-      expect(get('items with deleted').map((i) => [i.sku, i.deleted_at]).sort()).toEqual([
-        ['cap', null], ['hat', null], ['mug', null], ['shirt', null],
+      expect(
+        get('items with deleted')
+          .map((i) => [i.sku, i.deleted_at])
+          .sort(),
+      ).toEqual([
+        ['cap', null],
+        ['hat', null],
+        ['mug', null],
+        ['shirt', null],
       ])
     })
 
@@ -566,24 +983,69 @@ describe('2/4/5. the same script through both loaded modules', () => {
     test('errors: Medusa’s types and exact messages, thrown as MedusaError', () => {
       const err = (name) => O[name].error
       const shirt = '<shirt>'
-      expect(err('err retrieve missing item')).toEqual({ type: 'not_found', message: 'InventoryItem with id: iitem_missing was not found', isMedusaError: true })
-      expect(err('err retrieve missing level')).toEqual({ type: 'not_found', message: 'InventoryLevel with id: ilev_missing was not found', isMedusaError: true })
-      expect(err('err retrieve missing reservation')).toEqual({ type: 'not_found', message: 'ReservationItem with id: resitem_missing was not found', isMedusaError: true })
-      expect(err('err level by item+location')).toEqual({ type: 'not_found', message: `Inventory level for item ${shirt} and location sloc_z not found`, isMedusaError: true })
-      expect(err('err adjust unknown level')).toEqual({ type: 'not_found', message: `Inventory level for item ${shirt} and location sloc_z not found`, isMedusaError: true })
-      expect(err('err reserve not stocked')).toEqual({ type: 'not_found', message: `Item ${shirt} is not stocked at location sloc_z`, isMedusaError: true })
-      expect(err('err reserve too much')).toEqual({ type: 'not_allowed', message: notEnough(shirt, LA), isMedusaError: true })
-      expect(err('err update missing reservation')).toEqual({ type: 'invalid_data', message: 'Reservation item with id resitem_missing not found', isMedusaError: true })
-      expect(err('err update level not stocked')).toEqual({ type: 'not_found', message: `Item ${shirt} is not stocked at location sloc_z`, isMedusaError: true })
-      expect(err('err available of missing item')).toEqual({ type: 'not_found', message: 'InventoryItem with id: iitem_missing was not found', isMedusaError: true })
-      expect(err('err duplicate sku')).toEqual({ type: 'invalid_data', message: 'Inventory item with sku: shirt, already exists.', isMedusaError: true })
+      expect(err('err retrieve missing item')).toEqual({
+        type: 'not_found',
+        message: 'InventoryItem with id: iitem_missing was not found',
+        isMedusaError: true,
+      })
+      expect(err('err retrieve missing level')).toEqual({
+        type: 'not_found',
+        message: 'InventoryLevel with id: ilev_missing was not found',
+        isMedusaError: true,
+      })
+      expect(err('err retrieve missing reservation')).toEqual({
+        type: 'not_found',
+        message: 'ReservationItem with id: resitem_missing was not found',
+        isMedusaError: true,
+      })
+      expect(err('err level by item+location')).toEqual({
+        type: 'not_found',
+        message: `Inventory level for item ${shirt} and location sloc_z not found`,
+        isMedusaError: true,
+      })
+      expect(err('err adjust unknown level')).toEqual({
+        type: 'not_found',
+        message: `Inventory level for item ${shirt} and location sloc_z not found`,
+        isMedusaError: true,
+      })
+      expect(err('err reserve not stocked')).toEqual({
+        type: 'not_found',
+        message: `Item ${shirt} is not stocked at location sloc_z`,
+        isMedusaError: true,
+      })
+      expect(err('err reserve too much')).toEqual({
+        type: 'not_allowed',
+        message: notEnough(shirt, LA),
+        isMedusaError: true,
+      })
+      expect(err('err update missing reservation')).toEqual({
+        type: 'invalid_data',
+        message: 'Reservation item with id resitem_missing not found',
+        isMedusaError: true,
+      })
+      expect(err('err update level not stocked')).toEqual({
+        type: 'not_found',
+        message: `Item ${shirt} is not stocked at location sloc_z`,
+        isMedusaError: true,
+      })
+      expect(err('err available of missing item')).toEqual({
+        type: 'not_found',
+        message: 'InventoryItem with id: iitem_missing was not found',
+        isMedusaError: true,
+      })
+      expect(err('err duplicate sku')).toEqual({
+        type: 'invalid_data',
+        message: 'Inventory item with sku: shirt, already exists.',
+        isMedusaError: true,
+      })
       expect(err('err duplicate level')).toEqual({
         type: 'invalid_data',
         message: `Inventory level with inventory_item_id: ${shirt}, location_id: ${LA}, already exists.`,
         isMedusaError: true,
       })
       // A failed call emits nothing.
-      for (const s of STEPS.filter((x) => x.name.startsWith('err '))) expect([s.name, O[s.name].events]).toEqual([s.name, []])
+      for (const s of STEPS.filter((x) => x.name.startsWith('err ')))
+        expect([s.name, O[s.name].events]).toEqual([s.name, []])
     })
   })
 
@@ -606,25 +1068,57 @@ describe('2. inside the Medusa process: MedusaError instances and BigNumbers', (
 
   beforeAll(async () => {
     item = await ours.service.createInventoryItems({ sku: 'types-1' })
-    level = await ours.service.createInventoryLevels({ inventory_item_id: item.id, location_id: 'types_loc', stocked_quantity: 3 })
+    level = await ours.service.createInventoryLevels({
+      inventory_item_id: item.id,
+      location_id: 'types_loc',
+      stocked_quantity: 3,
+    })
     await ours.service.createReservationItems({ inventory_item_id: item.id, location_id: 'types_loc', quantity: 1 })
   })
 
   test.each([
     ['retrieveInventoryItem', ['iitem_nope'], 'not_found', 'InventoryItem with id: iitem_nope was not found'],
-    ['adjustInventory', ['iitem_nope', 'x', 1], 'not_found', 'Inventory level for item iitem_nope and location x not found'],
-    ['updateReservationItems', [{ id: 'resitem_nope', quantity: 1 }], 'invalid_data', 'Reservation item with id resitem_nope not found'],
-  ])('%s throws a MedusaError (isMedusaError and instanceof), with type and message', async (method, args, type, message) => {
-    const [o, r] = await Promise.all([ours.callError(method, ...args), ref.callError(method, ...args)])
-    expect(o).toEqual({ threw: true, isMedusaError: true, instanceOfMedusaError: true, instanceOfError: true, type, message })
-    expect(o).toEqual(r)
-  })
+    [
+      'adjustInventory',
+      ['iitem_nope', 'x', 1],
+      'not_found',
+      'Inventory level for item iitem_nope and location x not found',
+    ],
+    [
+      'updateReservationItems',
+      [{ id: 'resitem_nope', quantity: 1 }],
+      'invalid_data',
+      'Reservation item with id resitem_nope not found',
+    ],
+  ])(
+    '%s throws a MedusaError (isMedusaError and instanceof), with type and message',
+    async (method, args, type, message) => {
+      const [o, r] = await Promise.all([ours.callError(method, ...args), ref.callError(method, ...args)])
+      expect(o).toEqual({
+        threw: true,
+        isMedusaError: true,
+        instanceOfMedusaError: true,
+        instanceOfError: true,
+        type,
+        message,
+      })
+      expect(o).toEqual(r)
+    },
+  )
 
   test('not enough stock: a MedusaError not_allowed', async () => {
-    const o = await ours.callError('createReservationItems', { inventory_item_id: item.id, location_id: 'types_loc', quantity: 5 })
+    const o = await ours.callError('createReservationItems', {
+      inventory_item_id: item.id,
+      location_id: 'types_loc',
+      quantity: 5,
+    })
     expect(o).toEqual({
-      threw: true, isMedusaError: true, instanceOfMedusaError: true, instanceOfError: true,
-      type: 'not_allowed', message: notEnough(item.id, 'types_loc'),
+      threw: true,
+      isMedusaError: true,
+      instanceOfMedusaError: true,
+      instanceOfError: true,
+      type: 'not_allowed',
+      message: notEnough(item.id, 'types_loc'),
     })
   })
 
@@ -637,18 +1131,34 @@ describe('2. inside the Medusa process: MedusaError instances and BigNumbers', (
     ['listAndCountInventoryLevels', ['0', '0', 'available_quantity'], () => [{ inventory_item_id: item.id }], 2],
     ['retrieveInventoryLevel', ['available_quantity'], () => [level.id], 2],
     ['retrieveInventoryLevelByItemAndLocation', ['available_quantity'], () => [item.id, 'types_loc'], 2],
-    ['retrieveInventoryItem', ['location_levels', '0', 'available_quantity'], () => [item.id, { relations: ['location_levels'] }], 2],
+    [
+      'retrieveInventoryItem',
+      ['location_levels', '0', 'available_quantity'],
+      () => [item.id, { relations: ['location_levels'] }],
+      2,
+    ],
     ['adjustInventory', ['available_quantity'], () => [item.id, 'types_loc', 0.5], 2.5],
-    ['updateInventoryLevels', ['available_quantity'], () => [{ inventory_item_id: item.id, location_id: 'types_loc', stocked_quantity: 3 }], 2],
+    [
+      'updateInventoryLevels',
+      ['available_quantity'],
+      () => [{ inventory_item_id: item.id, location_id: 'types_loc', stocked_quantity: 3 }],
+      2,
+    ],
   ])('%s → %j is a BigNumber, as in the reference', async (method, p, args, value) => {
     const o = await ours.resultType(method, args(), p)
     expect(o).toEqual({ constructorName: 'BigNumber', isBigNumber: true, typeofValue: 'object', numeric: value })
   })
 
   test('stocked/reserved on levels and reservation quantities are plain numbers, as in the reference', async () => {
-    expect(await ours.resultType('listInventoryLevels', [{ inventory_item_id: item.id }], ['0', 'stocked_quantity'])).toMatchObject({ constructorName: 'Number', numeric: 3 })
-    expect(await ours.resultType('listReservationItems', [{ inventory_item_id: item.id }], ['0', 'quantity'])).toMatchObject({ constructorName: 'Number', numeric: 1 })
-    expect(await ours.resultType('confirmInventory', [item.id, ['types_loc'], 2], [])).toMatchObject({ constructorName: 'Boolean' })
+    expect(
+      await ours.resultType('listInventoryLevels', [{ inventory_item_id: item.id }], ['0', 'stocked_quantity']),
+    ).toMatchObject({ constructorName: 'Number', numeric: 3 })
+    expect(
+      await ours.resultType('listReservationItems', [{ inventory_item_id: item.id }], ['0', 'quantity']),
+    ).toMatchObject({ constructorName: 'Number', numeric: 1 })
+    expect(await ours.resultType('confirmInventory', [item.id, ['types_loc'], 2], [])).toMatchObject({
+      constructorName: 'Boolean',
+    })
   })
 })
 
@@ -720,7 +1230,14 @@ describe('3. Medusa’s Query (app.query.graph) over our module = over the refer
   test('items with computed stocked/reserved quantities and their levels with available_quantity', async () => {
     const { r, o } = await both({
       entity: 'inventory_items',
-      fields: ['id', 'sku', 'stocked_quantity', 'reserved_quantity', 'location_levels.*', 'location_levels.available_quantity'],
+      fields: [
+        'id',
+        'sku',
+        'stocked_quantity',
+        'reserved_quantity',
+        'location_levels.*',
+        'location_levels.available_quantity',
+      ],
       filters: { sku: SKUS },
       pagination: { order: { sku: 'ASC' } },
     })
@@ -732,7 +1249,10 @@ describe('3. Medusa’s Query (app.query.graph) over our module = over the refer
       ['q-shirt', 59.5, 2.75],
     ])
     const shirt = o.data.find((i) => i.sku === 'q-shirt')
-    expect(shirt.location_levels.map((l) => [l.location_id, l.available_quantity]).sort()).toEqual([['q_a', 47], ['q_b', 9.75]])
+    expect(shirt.location_levels.map((l) => [l.location_id, l.available_quantity]).sort()).toEqual([
+      ['q_a', 47],
+      ['q_b', 9.75],
+    ])
     expect(shirt.location_levels[0]).toMatchObject({ raw_stocked_quantity: { precision: 20 }, created_at: '<date>' })
   })
 
@@ -748,27 +1268,64 @@ describe('3. Medusa’s Query (app.query.graph) over our module = over the refer
   })
 
   test('pagination: skip/take/order and listAndCount metadata', async () => {
-    const { r, o } = await both({ entity: 'inventory_items', fields: ['id', 'sku'], filters: { sku: SKUS }, pagination: { skip: 1, take: 2, order: { sku: 'DESC' } } })
+    const { r, o } = await both({
+      entity: 'inventory_items',
+      fields: ['id', 'sku'],
+      filters: { sku: SKUS },
+      pagination: { skip: 1, take: 2, order: { sku: 'DESC' } },
+    })
     expect(o).toEqual(r)
-    expect(o).toEqual({ data: [{ id: '<q-none>', sku: 'q-none' }, { id: '<q-mug>', sku: 'q-mug' }], metadata: { skip: 1, take: 2, count: 4 } })
+    expect(o).toEqual({
+      data: [
+        { id: '<q-none>', sku: 'q-none' },
+        { id: '<q-mug>', sku: 'q-mug' },
+      ],
+      metadata: { skip: 1, take: 2, count: 4 },
+    })
   })
 
   test('q search and the `inventory` alias core-flows use (fields id, reserved_quantity)', async () => {
-    const search = await both({ entity: 'inventory_item', fields: ['id', 'sku', 'title'], filters: { q: 'cotton', sku: SKUS }, pagination: { order: { sku: 'ASC' } } })
+    const search = await both({
+      entity: 'inventory_item',
+      fields: ['id', 'sku', 'title'],
+      filters: { q: 'cotton', sku: SKUS },
+      pagination: { order: { sku: 'ASC' } },
+    })
     expect(search.o).toEqual(search.r)
     expect(search.o.data.map((i) => i.sku)).toEqual(['q-cap', 'q-shirt'])
     // The filter carries ids, so each module gets its own; compared after labelling.
     const inv = async (m, L) =>
-      sorted(label(await m.graph({ entity: 'inventory', fields: ['id', 'reserved_quantity'], filters: { id: [L.id('q-shirt'), L.id('q-cap')] } }), L).data)
+      sorted(
+        label(
+          await m.graph({
+            entity: 'inventory',
+            fields: ['id', 'reserved_quantity'],
+            filters: { id: [L.id('q-shirt'), L.id('q-cap')] },
+          }),
+          L,
+        ).data,
+      )
     const [r, o] = await Promise.all([inv(ref, Q.ref), inv(ours, Q.ours)])
     expect(o).toEqual(r)
-    expect(o).toEqual(sorted([{ id: '<q-shirt>', reserved_quantity: 2.75 }, { id: '<q-cap>', reserved_quantity: 1 }]))
+    expect(o).toEqual(
+      sorted([
+        { id: '<q-shirt>', reserved_quantity: 2.75 },
+        { id: '<q-cap>', reserved_quantity: 1 },
+      ]),
+    )
   })
 
   test('inventory_levels with inventory_item.sku, ordered and paginated', async () => {
     const a = await both({
       entity: 'inventory_levels',
-      fields: ['id', 'location_id', 'stocked_quantity', 'reserved_quantity', 'available_quantity', 'inventory_item.sku'],
+      fields: [
+        'id',
+        'location_id',
+        'stocked_quantity',
+        'reserved_quantity',
+        'available_quantity',
+        'inventory_item.sku',
+      ],
       filters: { location_id: ['q_a', 'q_b'] },
       pagination: { order: { stocked_quantity: 'DESC' } },
     })
@@ -779,10 +1336,20 @@ describe('3. Medusa’s Query (app.query.graph) over our module = over the refer
       ['q-mug', 'q_a', 5],
       ['q-cap', 'q_b', 2],
     ])
-    const b = await both({ entity: 'inventory_level', fields: ['id', 'stocked_quantity'], filters: { location_id: ['q_a', 'q_b'] }, pagination: { skip: 0, take: 2, order: { stocked_quantity: 'ASC' } } })
+    const b = await both({
+      entity: 'inventory_level',
+      fields: ['id', 'stocked_quantity'],
+      filters: { location_id: ['q_a', 'q_b'] },
+      pagination: { skip: 0, take: 2, order: { stocked_quantity: 'ASC' } },
+    })
     expect(b.o).toEqual(b.r)
     expect(b.o.metadata).toEqual({ skip: 0, take: 2, count: 4 })
-    const star = await both({ entity: 'inventory_levels', fields: ['*', 'inventory_item.*'], filters: { location_id: 'q_a' }, pagination: { order: { stocked_quantity: 'ASC' } } })
+    const star = await both({
+      entity: 'inventory_levels',
+      fields: ['*', 'inventory_item.*'],
+      filters: { location_id: 'q_a' },
+      pagination: { order: { stocked_quantity: 'ASC' } },
+    })
     expect(star.o).toEqual(star.r)
   })
 
@@ -794,14 +1361,26 @@ describe('3. Medusa’s Query (app.query.graph) over our module = over the refer
       pagination: { order: { quantity: 'ASC' } },
     })
     expect(a.o).toEqual(a.r)
-    expect(a.o.data.map((x) => [x.inventory_item.sku, x.quantity])).toEqual([['q-cap', 1], ['q-shirt', 2.5]])
-    const b = await both({ entity: 'reservation', fields: ['id', 'quantity'], filters: { location_id: 'q_b' }, pagination: { skip: 0, take: 10, order: { quantity: 'DESC' } } })
+    expect(a.o.data.map((x) => [x.inventory_item.sku, x.quantity])).toEqual([
+      ['q-cap', 1],
+      ['q-shirt', 2.5],
+    ])
+    const b = await both({
+      entity: 'reservation',
+      fields: ['id', 'quantity'],
+      filters: { location_id: 'q_b' },
+      pagination: { skip: 0, take: 10, order: { quantity: 'DESC' } },
+    })
     expect(b.o).toEqual(b.r)
     expect(b.o.metadata).toEqual({ skip: 0, take: 10, count: 2 })
   })
 
   test('inventory_items with reservation_items.* (Query adds `reservation_items_id` to the select)', async () => {
-    const { r, o } = await both({ entity: 'inventory_items', fields: ['id', 'sku', 'reservation_items.quantity', 'reservation_items.line_item_id'], filters: { sku: ['q-shirt'] } })
+    const { r, o } = await both({
+      entity: 'inventory_items',
+      fields: ['id', 'sku', 'reservation_items.quantity', 'reservation_items.line_item_id'],
+      filters: { sku: ['q-shirt'] },
+    })
     expect(r.error).toBeUndefined()
     expect(o).toEqual(r)
     expect(sorted(o.data[0].reservation_items.map((x) => x.quantity))).toEqual([0.25, 2.5])
@@ -817,7 +1396,10 @@ describe('3. Medusa’s Query (app.query.graph) over our module = over the refer
     expect(o.error).toBeUndefined()
     expect(o.data[0].sku).toBe('q-mug')
     expect(o.data[0]).not.toHaveProperty('no_such_field')
-    const list = await ours.service.listInventoryItems({ sku: ['q-mug'] }, { select: ['sku', 'bogus'], relations: ['nowhere'] })
+    const list = await ours.service.listInventoryItems(
+      { sku: ['q-mug'] },
+      { select: ['sku', 'bogus'], relations: ['nowhere'] },
+    )
     expect(list.map((i) => i.sku)).toEqual(['q-mug'])
     // filters stay strict
     await expect(ours.service.listInventoryItems({ bogus: 1 })).rejects.toMatchObject({ type: 'invalid_data' })
@@ -840,7 +1422,7 @@ describe('4. events with a shared context', () => {
         const it = await m.service.createInventoryItems({ sku: 'ev-group' }, { eventGroupId: 'grp_1' })
         const evs = await m.events()
         return normalizeEvents(evs, labelsFor({ 'ev-group': it.id }))
-      })
+      }),
     )
     expect(o).toEqual(r)
     expect(o).toEqual([
@@ -855,8 +1437,15 @@ describe('4. events with a shared context', () => {
 
   test('ours: the ledger takes reason, key and metadata from context.inventory and the workflow transaction id as reference', async () => {
     const it = await ours.service.createInventoryItems({ sku: 'ledger-ctx' })
-    await ours.service.createInventoryLevels({ inventory_item_id: it.id, location_id: 'ledger_loc', stocked_quantity: 5 })
-    const ctx = { transactionId: 'wf_tx_1', inventory: { reason: 'received', idempotencyKey: 'k-medusa', metadata: { po: 7 } } }
+    await ours.service.createInventoryLevels({
+      inventory_item_id: it.id,
+      location_id: 'ledger_loc',
+      stocked_quantity: 5,
+    })
+    const ctx = {
+      transactionId: 'wf_tx_1',
+      inventory: { reason: 'received', idempotencyKey: 'k-medusa', metadata: { po: 7 } },
+    }
     const first = await ours.service.adjustInventory(it.id, 'ledger_loc', 3, ctx)
     const again = await ours.service.adjustInventory(it.id, 'ledger_loc', 3, ctx)
     expect(again).toEqual(first)
@@ -873,13 +1462,21 @@ describe('4. events with a shared context', () => {
     // createReservationItems touches two entities: the reservation (created) and the level (updated).
     const setup = async (m) => {
       const it = await m.service.createInventoryItems({ sku: 'ev-agg' })
-      const lvl = await m.service.createInventoryLevels({ inventory_item_id: it.id, location_id: 'ev_loc', stocked_quantity: 5 })
+      const lvl = await m.service.createInventoryLevels({
+        inventory_item_id: it.id,
+        location_id: 'ev_loc',
+        stocked_quantity: 5,
+      })
       await m.events()
       return { it, lvl }
     }
     const [rs, os] = await Promise.all([setup(ref), setup(ours)])
     const call = (m, s) =>
-      m.callWithAggregator('createReservationItems', [{ inventory_item_id: s.it.id, location_id: 'ev_loc', quantity: 2, line_item_id: 'ev_li' }], { eventGroupId: 'grp_agg' })
+      m.callWithAggregator(
+        'createReservationItems',
+        [{ inventory_item_id: s.it.id, location_id: 'ev_loc', quantity: 2, line_item_id: 'ev_li' }],
+        { eventGroupId: 'grp_agg' },
+      )
     const [r, o] = await Promise.all([call(ref, rs), call(ours, os)])
     const lr = labelsFor({ item: rs.it.id, level: rs.lvl.id, reservation: r.result.id })
     const lo = labelsFor({ item: os.it.id, level: os.lvl.id, reservation: o.result.id })
@@ -887,10 +1484,19 @@ describe('4. events with a shared context', () => {
     // Ours: nothing on the bus, both messages in the aggregator.
     expect(o.emittedOnBus).toEqual([])
     expect(await ours.events()).toEqual([])
-    const shape = (msgs, L) => sorted(msgs.map((m) => ({ name: m.name, data: { id: L.text(m.data.id) }, metadata: m.metadata })))
+    const shape = (msgs, L) =>
+      sorted(msgs.map((m) => ({ name: m.name, data: { id: L.text(m.data.id) }, metadata: m.metadata })))
     expect(shape(o.aggregated, lo)).toEqual([
-      { name: 'inventory.inventory-level.updated', data: { id: '<level>' }, metadata: { source: 'inventory', object: 'inventory_level', action: 'updated', eventGroupId: 'grp_agg' } },
-      { name: 'inventory.reservation-item.created', data: { id: '<reservation>' }, metadata: { source: 'inventory', object: 'reservation_item', action: 'created', eventGroupId: 'grp_agg' } },
+      {
+        name: 'inventory.inventory-level.updated',
+        data: { id: '<level>' },
+        metadata: { source: 'inventory', object: 'inventory_level', action: 'updated', eventGroupId: 'grp_agg' },
+      },
+      {
+        name: 'inventory.reservation-item.created',
+        data: { id: '<reservation>' },
+        metadata: { source: 'inventory', object: 'reservation_item', action: 'created', eventGroupId: 'grp_agg' },
+      },
     ])
     // Same messages the reference produces for the same call. (The reference 2.21.2, whose
     // @EmitEvents decorator flushes any aggregator it is handed, puts them on the bus itself
@@ -912,18 +1518,25 @@ function labelsFor(map) {
 describe('5b. where @medusajs/inventory 2.21.2 is wrong and ours is right', () => {
   async function stocked(m, sku, levels) {
     const it = await m.service.createInventoryItems({ sku })
-    await m.service.createInventoryLevels(levels.map(([location_id, stocked_quantity]) => ({ inventory_item_id: it.id, location_id, stocked_quantity })))
+    await m.service.createInventoryLevels(
+      levels.map(([location_id, stocked_quantity]) => ({ inventory_item_id: it.id, location_id, stocked_quantity })),
+    )
     await m.events()
     return it
   }
 
   test('a batch of two lines on one item+location exceeding stock: reference accepts (oversells), ours rejects on the summed demand', async () => {
     const [ri, oi] = await Promise.all([stocked(ref, 'w-batch', [['w_x', 3]]), stocked(ours, 'w-batch', [['w_x', 3]])])
-    const batch = (id) => [[
-      { inventory_item_id: id, location_id: 'w_x', quantity: 2, line_item_id: 'w_b1' },
-      { inventory_item_id: id, location_id: 'w_x', quantity: 2, line_item_id: 'w_b2' },
-    ]]
-    const [r, o] = await Promise.all([ref.callError('createReservationItems', ...batch(ri.id)), ours.callError('createReservationItems', ...batch(oi.id))])
+    const batch = (id) => [
+      [
+        { inventory_item_id: id, location_id: 'w_x', quantity: 2, line_item_id: 'w_b1' },
+        { inventory_item_id: id, location_id: 'w_x', quantity: 2, line_item_id: 'w_b2' },
+      ],
+    ]
+    const [r, o] = await Promise.all([
+      ref.callError('createReservationItems', ...batch(ri.id)),
+      ours.callError('createReservationItems', ...batch(oi.id)),
+    ])
     // Reference (wrong): both lines pass the same per-line check; 4 reserved on stock 3.
     expect(r.threw).toBe(false)
     expect(await levelTruth(refSchema, ri.id, 'w_x')).toMatchObject({ stocked: 3, reserved: 4 })
@@ -941,11 +1554,25 @@ describe('5b. where @medusajs/inventory 2.21.2 is wrong and ours is right', () =
   })
 
   test('moving a reservation to another location: reference leaves the old level reserved, ours releases it and checks the new one', async () => {
-    const levels = [['w_x', 10], ['w_y', 10], ['w_z', 2]]
+    const levels = [
+      ['w_x', 10],
+      ['w_y', 10],
+      ['w_z', 2],
+    ]
     const [ri, oi] = await Promise.all([stocked(ref, 'w-move', levels), stocked(ours, 'w-move', levels)])
     const [rr, orr] = await Promise.all([
-      ref.service.createReservationItems({ inventory_item_id: ri.id, location_id: 'w_x', quantity: 4, line_item_id: 'w_mv' }),
-      ours.service.createReservationItems({ inventory_item_id: oi.id, location_id: 'w_x', quantity: 4, line_item_id: 'w_mv' }),
+      ref.service.createReservationItems({
+        inventory_item_id: ri.id,
+        location_id: 'w_x',
+        quantity: 4,
+        line_item_id: 'w_mv',
+      }),
+      ours.service.createReservationItems({
+        inventory_item_id: oi.id,
+        location_id: 'w_x',
+        quantity: 4,
+        line_item_id: 'w_mv',
+      }),
     ])
     await Promise.all([ref.events(), ours.events()])
     await Promise.all([
@@ -958,9 +1585,15 @@ describe('5b. where @medusajs/inventory 2.21.2 is wrong and ours is right', () =
     expect(await levelTruth(oursSchema, oi.id, 'w_x')).toEqual({ stocked: 10, reserved: 0, raw_reserved: 0, live: 0 })
     expect(await levelTruth(oursSchema, oi.id, 'w_y')).toEqual({ stocked: 10, reserved: 4, raw_reserved: 4, live: 4 })
     const ev = (await ours.events()).map((e) => `${e.name} ${e.data.id}`).sort()
-    const [lx, ly] = await Promise.all(['w_x', 'w_y'].map((l) => ours.service.retrieveInventoryLevelByItemAndLocation(oi.id, l)))
+    const [lx, ly] = await Promise.all(
+      ['w_x', 'w_y'].map((l) => ours.service.retrieveInventoryLevelByItemAndLocation(oi.id, l)),
+    )
     expect(ev).toEqual(
-      [`inventory.inventory-level.updated ${lx.id}`, `inventory.inventory-level.updated ${ly.id}`, `inventory.reservation-item.updated ${orr.id}`].sort()
+      [
+        `inventory.inventory-level.updated ${lx.id}`,
+        `inventory.inventory-level.updated ${ly.id}`,
+        `inventory.reservation-item.updated ${orr.id}`,
+      ].sort(),
     )
     // Moving 4 to w_z (stock 2): reference accepts, ours checks w_z's full availability.
     const [r, o] = await Promise.all([
@@ -975,11 +1608,27 @@ describe('5b. where @medusajs/inventory 2.21.2 is wrong and ours is right', () =
 
   test('a reservation of -1: reference accepts it, ours rejects it (and 0, NaN, Infinity, non-numbers, null) as invalid_data', async () => {
     const [ri, oi] = await Promise.all([stocked(ref, 'w-neg', [['w_x', 10]]), stocked(ours, 'w-neg', [['w_x', 10]])])
-    const r = await ref.callError('createReservationItems', { inventory_item_id: ri.id, location_id: 'w_x', quantity: -1 })
+    const r = await ref.callError('createReservationItems', {
+      inventory_item_id: ri.id,
+      location_id: 'w_x',
+      quantity: -1,
+    })
     expect(r).toMatchObject({ threw: false, result: { quantity: -1 } })
     for (const quantity of [-1, 0, { $number: 'NaN' }, { $number: 'Infinity' }, 'abc', null]) {
-      const o = await ours.callError('createReservationItems', { inventory_item_id: oi.id, location_id: 'w_x', quantity })
-      expect([quantity, o]).toEqual([quantity, expect.objectContaining({ threw: true, isMedusaError: true, type: 'invalid_data', message: expect.stringContaining('quantity') })])
+      const o = await ours.callError('createReservationItems', {
+        inventory_item_id: oi.id,
+        location_id: 'w_x',
+        quantity,
+      })
+      expect([quantity, o]).toEqual([
+        quantity,
+        expect.objectContaining({
+          threw: true,
+          isMedusaError: true,
+          type: 'invalid_data',
+          message: expect.stringContaining('quantity'),
+        }),
+      ])
     }
     const ok = await ours.service.createReservationItems({ inventory_item_id: oi.id, location_id: 'w_x', quantity: 1 })
     const upd = await ours.callError('updateReservationItems', { id: ok.id, quantity: -1 })
@@ -991,18 +1640,31 @@ describe('5b. where @medusajs/inventory 2.21.2 is wrong and ours is right', () =
 
   test('30 concurrent reservations of 1 on stock 10 inside one process: ours exactly 10 (reference reported)', async () => {
     const [ri, oi] = await Promise.all([stocked(ref, 'w-conc', [['w_x', 10]]), stocked(ours, 'w-conc', [['w_x', 10]])])
-    const calls = (id) => Array.from({ length: 30 }, (_, i) => ({ method: 'createReservationItems', args: [{ inventory_item_id: id, location_id: 'w_x', quantity: 1, line_item_id: `w_c${i}` }] }))
+    const calls = (id) =>
+      Array.from({ length: 30 }, (_, i) => ({
+        method: 'createReservationItems',
+        args: [{ inventory_item_id: id, location_id: 'w_x', quantity: 1, line_item_id: `w_c${i}` }],
+      }))
     const r = await ref.concurrent(calls(ri.id))
     const o = await ours.concurrent(calls(oi.id))
     const rTruth = await levelTruth(refSchema, ri.id, 'w_x')
-    console.log(`[reference @medusajs/inventory 2.21.2] 30 concurrent reservations on stock 10: ${r.filter((x) => x.ok).length} succeeded; level reserved_quantity ${rTruth.reserved}, live reservations ${rTruth.live}`)
+    console.log(
+      `[reference @medusajs/inventory 2.21.2] 30 concurrent reservations on stock 10: ${r.filter((x) => x.ok).length} succeeded; level reserved_quantity ${rTruth.reserved}, live reservations ${rTruth.live}`,
+    )
     expect(o.filter((x) => x.ok)).toHaveLength(10)
-    expect(o.filter((x) => !x.ok)).toEqual(Array(20).fill({ ok: false, type: 'not_allowed', message: notEnough(oi.id, 'w_x') }))
-    expect(await levelTruth(oursSchema, oi.id, 'w_x')).toEqual({ stocked: 10, reserved: 10, raw_reserved: 10, live: 10 })
+    expect(o.filter((x) => !x.ok)).toEqual(
+      Array(20).fill({ ok: false, type: 'not_allowed', message: notEnough(oi.id, 'w_x') }),
+    )
+    expect(await levelTruth(oursSchema, oi.id, 'w_x')).toEqual({
+      stocked: 10,
+      reserved: 10,
+      raw_reserved: 10,
+      live: 10,
+    })
     const ev = await ours.events()
     expect(ev.filter((e) => e.name === 'inventory.reservation-item.created')).toHaveLength(10)
     expect(sorted(ev.filter((e) => e.name === 'inventory.reservation-item.created').map((e) => e.data.id))).toEqual(
-      sorted(o.filter((x) => x.ok).map((x) => x.value.id))
+      sorted(o.filter((x) => x.ok).map((x) => x.value.id)),
     )
   })
 
@@ -1012,11 +1674,15 @@ describe('5b. where @medusajs/inventory 2.21.2 is wrong and ours is right', () =
     const r = await ref.concurrent(calls(ri.id))
     const o = await ours.concurrent(calls(oi.id))
     const rTruth = await levelTruth(refSchema, ri.id, 'w_x')
-    console.log(`[reference @medusajs/inventory 2.21.2] 20 concurrent adjustInventory(+1) from 10: ${r.filter((x) => x.ok).length} resolved, stocked_quantity ${rTruth.stocked} (expected 30)`)
+    console.log(
+      `[reference @medusajs/inventory 2.21.2] 20 concurrent adjustInventory(+1) from 10: ${r.filter((x) => x.ok).length} resolved, stocked_quantity ${rTruth.stocked} (expected 30)`,
+    )
     expect(o.every((x) => x.ok)).toBe(true)
     expect((await levelTruth(oursSchema, oi.id, 'w_x')).stocked).toBe(30)
     // Each resolved to the level as it was right after its own increment: 11..30, once each.
-    expect(o.map((x) => x.value.stocked_quantity).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => 11 + i))
+    expect(o.map((x) => x.value.stocked_quantity).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 20 }, (_, i) => 11 + i),
+    )
   })
 })
 
@@ -1032,7 +1698,9 @@ describe('6. concurrency across two Node processes, each with its own loaded mod
 
   async function hotItem(sku, levels) {
     const it = await ours.service.createInventoryItems({ sku })
-    await ours.service.createInventoryLevels(levels.map(([location_id, stocked_quantity]) => ({ inventory_item_id: it.id, location_id, stocked_quantity })))
+    await ours.service.createInventoryLevels(
+      levels.map(([location_id, stocked_quantity]) => ({ inventory_item_id: it.id, location_id, stocked_quantity })),
+    )
     return it
   }
 
@@ -1045,11 +1713,22 @@ describe('6. concurrency across two Node processes, each with its own loaded mod
 
   test('2 × 25 concurrent reservations of 1 on stock 10: exactly 10 overall, reserved == live sum', async () => {
     const it = await hotItem('x-hot', [['x_loc', 10]])
-    const calls = (p) => Array.from({ length: 25 }, (_, i) => ({ method: 'createReservationItems', args: [{ inventory_item_id: it.id, location_id: 'x_loc', quantity: 1, line_item_id: `${p}-${i}` }] }))
+    const calls = (p) =>
+      Array.from({ length: 25 }, (_, i) => ({
+        method: 'createReservationItems',
+        args: [{ inventory_item_id: it.id, location_id: 'x_loc', quantity: 1, line_item_id: `${p}-${i}` }],
+      }))
     const all = await fireBoth(calls('A'), calls('B'))
     expect(all.filter((x) => x.ok)).toHaveLength(10)
-    expect(new Set(all.filter((x) => !x.ok).map((x) => `${x.type}: ${x.message}`))).toEqual(new Set([`not_allowed: ${notEnough(it.id, 'x_loc')}`]))
-    expect(await levelTruth(oursSchema, it.id, 'x_loc')).toEqual({ stocked: 10, reserved: 10, raw_reserved: 10, live: 10 })
+    expect(new Set(all.filter((x) => !x.ok).map((x) => `${x.type}: ${x.message}`))).toEqual(
+      new Set([`not_allowed: ${notEnough(it.id, 'x_loc')}`]),
+    )
+    expect(await levelTruth(oursSchema, it.id, 'x_loc')).toEqual({
+      stocked: 10,
+      reserved: 10,
+      raw_reserved: 10,
+      live: 10,
+    })
     expect(await oursB.resultType('retrieveAvailableQuantity', [it.id, ['x_loc']])).toMatchObject({ numeric: 0 })
   })
 
@@ -1059,19 +1738,24 @@ describe('6. concurrency across two Node processes, each with its own loaded mod
     const all = await fireBoth(calls, calls)
     expect(all.every((x) => x.ok)).toBe(true)
     expect((await levelTruth(oursSchema, it.id, 'x_loc')).stocked).toBe(45)
-    expect(all.map((x) => x.value.stocked_quantity).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => 6 + i))
+    expect(all.map((x) => x.value.stocked_quantity).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 40 }, (_, i) => 6 + i),
+    )
   })
 
   test('bundle batches (two lines, one level) from both: never over stock', async () => {
     const it = await hotItem('x-bundle', [['x_loc', 10]])
     // Each batch needs 1 + 2 = 3 units of the same level: at most 3 batches fit in 10.
-    const calls = (p) => Array.from({ length: 8 }, (_, i) => ({
-      method: 'createReservationItems',
-      args: [[
-        { inventory_item_id: it.id, location_id: 'x_loc', quantity: 1, line_item_id: `${p}-${i}-a` },
-        { inventory_item_id: it.id, location_id: 'x_loc', quantity: 2, line_item_id: `${p}-${i}-b` },
-      ]],
-    }))
+    const calls = (p) =>
+      Array.from({ length: 8 }, (_, i) => ({
+        method: 'createReservationItems',
+        args: [
+          [
+            { inventory_item_id: it.id, location_id: 'x_loc', quantity: 1, line_item_id: `${p}-${i}-a` },
+            { inventory_item_id: it.id, location_id: 'x_loc', quantity: 2, line_item_id: `${p}-${i}-b` },
+          ],
+        ],
+      }))
     const all = await fireBoth(calls('A'), calls('B'))
     const ok = all.filter((x) => x.ok)
     expect(ok).toHaveLength(3)
@@ -1081,17 +1765,22 @@ describe('6. concurrency across two Node processes, each with its own loaded mod
   })
 
   test('batches over two levels in opposite orders from both processes: no deadlock, no oversell', async () => {
-    const it = await hotItem('x-cross', [['x_p', 6], ['x_q', 6]])
+    const it = await hotItem('x-cross', [
+      ['x_p', 6],
+      ['x_q', 6],
+    ])
     const batch = (first, second, tag) => ({
       method: 'createReservationItems',
-      args: [[
-        { inventory_item_id: it.id, location_id: first, quantity: 1, line_item_id: tag },
-        { inventory_item_id: it.id, location_id: second, quantity: 1, line_item_id: tag },
-      ]],
+      args: [
+        [
+          { inventory_item_id: it.id, location_id: first, quantity: 1, line_item_id: tag },
+          { inventory_item_id: it.id, location_id: second, quantity: 1, line_item_id: tag },
+        ],
+      ],
     })
     const all = await fireBoth(
       Array.from({ length: 10 }, (_, i) => batch('x_p', 'x_q', `A${i}`)),
-      Array.from({ length: 10 }, (_, i) => batch('x_q', 'x_p', `B${i}`))
+      Array.from({ length: 10 }, (_, i) => batch('x_q', 'x_p', `B${i}`)),
     )
     expect(all.filter((x) => x.ok)).toHaveLength(6)
     expect(new Set(all.filter((x) => !x.ok).map((x) => x.type))).toEqual(new Set(['not_allowed']))

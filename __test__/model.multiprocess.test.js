@@ -64,15 +64,24 @@ const ROUNDS = Math.ceil(STEPS / ROUND)
 // Every RACE-th round (from the second) is a race round: the raceOp mix, epochs of one
 // call per process, every epoch held (below).
 const RACE = 2
-const roundPlan = (race) => fc.record({
-  start: race ? fc.constant([{ item: 0, loc: 'a', stocked: 20 }, { item: 0, loc: 'b', stocked: 20 }]) : O.start,
-  sizes: fc.array(fc.integer({ min: 1, max: race ? 1 : 6 }), { minLength: ROUND, maxLength: ROUND }),
-  // Epochs that start with every row of the round locked by a side session, released once
-  // every process waits (or is done): their first writes queue on the same rows and run in
-  // the lock queue's order, each with a snapshot from before the one ahead committed.
-  hold: fc.array(race ? fc.constant(true) : fc.nat(2).map((x) => x === 0), { minLength: ROUND, maxLength: ROUND }),
-  ops: fc.array(fc.array(race ? O.raceOp : O.op, { minLength: ROUND, maxLength: ROUND }), { minLength: PROCS, maxLength: PROCS }),
-})
+const roundPlan = (race) =>
+  fc.record({
+    start: race
+      ? fc.constant([
+          { item: 0, loc: 'a', stocked: 20 },
+          { item: 0, loc: 'b', stocked: 20 },
+        ])
+      : O.start,
+    sizes: fc.array(fc.integer({ min: 1, max: race ? 1 : 6 }), { minLength: ROUND, maxLength: ROUND }),
+    // Epochs that start with every row of the round locked by a side session, released once
+    // every process waits (or is done): their first writes queue on the same rows and run in
+    // the lock queue's order, each with a snapshot from before the one ahead committed.
+    hold: fc.array(race ? fc.constant(true) : fc.nat(2).map((x) => x === 0), { minLength: ROUND, maxLength: ROUND }),
+    ops: fc.array(fc.array(race ? O.raceOp : O.op, { minLength: ROUND, maxLength: ROUND }), {
+      minLength: PROCS,
+      maxLength: PROCS,
+    }),
+  })
 
 /** Per-process request/response over the IPC channel. */
 function spawnWorker(i) {
@@ -92,10 +101,11 @@ function spawnWorker(i) {
   child.on('exit', (code) => waiting && waiting.reject(new Error(`worker ${i} exited (${code})`)))
   return {
     child,
-    ask: (msg) => new Promise((resolve, reject) => {
-      waiting = { resolve, reject }
-      child.send(msg)
-    }),
+    ask: (msg) =>
+      new Promise((resolve, reject) => {
+        waiting = { resolve, reject }
+        child.send(msg)
+      }),
   }
 }
 
@@ -142,7 +152,9 @@ function apply(s, e) {
   // gave up: it wrote nothing. Counted (stats.conflicts), not failed.
   if (err && err.type === 'conflict') return { next: s }
   if (err) {
-    return pr.refuse && pr.refuse.includes(err.type) ? { next: s } : { why: pr.refuse ? `model refuses with ${pr.refuse.join('|')}` : 'model accepts' }
+    return pr.refuse && pr.refuse.includes(err.type)
+      ? { next: s }
+      : { why: pr.refuse ? `model refuses with ${pr.refuse.join('|')}` : 'model accepts' }
   }
   if (!pr.accept) return { why: `model refuses with ${pr.refuse.join('|')}` }
   const r = pr.accept(e.outcome.ok)
@@ -167,8 +179,12 @@ function stuck(layer, logs) {
 function summary(o) {
   if (o.err) return `${o.err.type} (${o.err.message})`
   const v = o.ok
-  const one = (d) => (d && d.raw_stocked_quantity ? `level ${d.id} ${d.raw_stocked_quantity.value}/${d.raw_reserved_quantity.value}`
-    : d && d.raw_quantity ? `reservation ${d.id} ${d.location_id} ${d.raw_quantity.value}` : show(d))
+  const one = (d) =>
+    d && d.raw_stocked_quantity
+      ? `level ${d.id} ${d.raw_stocked_quantity.value}/${d.raw_reserved_quantity.value}`
+      : d && d.raw_quantity
+        ? `reservation ${d.id} ${d.location_id} ${d.raw_quantity.value}`
+        : show(d)
   return `ok ${Array.isArray(v) ? `[${v.map(one).join(', ')}]` : one(v)}`
 }
 
@@ -182,10 +198,15 @@ beforeAll(async () => {
   await Promise.all(workers.map((wk) => wk.ask({ cmd: 'connect', url: DATABASE_URL, schema: t.schema })))
 })
 afterAll(async () => {
-  await Promise.all(workers.map((wk) => new Promise((resolve) => {
-    wk.child.once('exit', resolve)
-    wk.child.send({ cmd: 'close' })
-  })))
+  await Promise.all(
+    workers.map(
+      (wk) =>
+        new Promise((resolve) => {
+          wk.child.once('exit', resolve)
+          wk.child.send({ cmd: 'close' })
+        }),
+    ),
+  )
   await holder.end()
   await t.cleanup()
 })
@@ -197,14 +218,18 @@ afterAll(async () => {
  */
 async function releaseWhenQueued(asked) {
   let done = 0
-  for (const a of asked) a.then(() => done++, () => done++)
+  for (const a of asked)
+    a.then(
+      () => done++,
+      () => done++,
+    )
   for (let i = 0; i < 2000; i++) {
     const { rows } = await t.db.query(
       `WITH RECURSIVE w(pid) AS (
          SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))
          UNION SELECT a.pid FROM pg_stat_activity a JOIN w ON w.pid = ANY(pg_blocking_pids(a.pid)))
        SELECT count(*)::int AS n FROM w`,
-      [holder.processID]
+      [holder.processID],
     )
     if (rows[0].n + done >= PROCS) break
     await new Promise((res) => setTimeout(res, 5))
@@ -214,98 +239,140 @@ async function releaseWhenQueued(asked) {
 }
 
 const stats = { calls: 0, epochs: 0, held: 0, outcomes: {}, conflicts: [] }
-afterAll(() => { if (process.env.PROPERTY_STATS) console.log(stats) })
+afterAll(() => {
+  if (process.env.PROPERTY_STATS) console.log(stats)
+})
 
-test(`${PROCS} processes x ${STEPS} random writes on shared levels stay linearizable against the model`, async () => {
-  const where = (round, epoch) =>
-    `PROPERTY_SEED=${SEED} PROPERTY_PROCS=${PROCS} PROPERTY_STEPS=${STEPS}: round ${round}${round % RACE === 1 ? ' (race)' : ''}, epoch ${epoch}`
-  const lowered = new Set() // item|loc where an acknowledged write lowered the stock
-  for (let round = 0; round < ROUNDS; round++) {
-    const race = round % RACE === 1
-    const plan = fc.sample(roundPlan(race), { seed: SEED + round * 7919, numRuns: 1 })[0]
-    const items = [
-      (await t.inventory.createInventoryItems({ sku: `mp-${round}-0-${Math.random()}` })).id,
-      (await t.inventory.createInventoryItems({ sku: `mp-${round}-1-${Math.random()}` })).id,
-    ]
-    const made = await t.inventory.createInventoryLevels(plan.start.map((l) => ({ inventory_item_id: items[l.item], location_id: l.loc, stocked_quantity: l.stocked })))
-    let states = new Map()
-    {
-      const s = M.emptyState()
-      for (const id of items) s.items.set(id, { id, deleted: null })
-      for (const l of made) s.levels.set(l.id, { id: l.id, item: l.inventory_item_id, loc: l.location_id, stocked: M.units(l.raw_stocked_quantity.value), deleted: false })
-      states.set(M.stateKey(s), s)
-    }
-    await Promise.all(workers.map((wk) => wk.ask({ cmd: 'round', round })))
-    let at = 0
-    const steps = Math.min(ROUND, STEPS - round * ROUND)
-    for (let epoch = 0; at < steps; epoch++) {
-      const size = Math.min(plan.sizes[epoch], steps - at)
-      // What the workers may address: the levels and reservations at the barrier.
-      const ctx = await O.context(t.db, items)
-      const hold = plan.hold[epoch]
-      if (hold) {
-        await holder.query('BEGIN')
-        await holder.query('SELECT id FROM reservation_item WHERE inventory_item_id = ANY($1) ORDER BY id FOR UPDATE', [items])
-        await holder.query('SELECT id FROM inventory_level WHERE inventory_item_id = ANY($1) ORDER BY id FOR UPDATE', [items])
+test(
+  `${PROCS} processes x ${STEPS} random writes on shared levels stay linearizable against the model`,
+  async () => {
+    const where = (round, epoch) =>
+      `PROPERTY_SEED=${SEED} PROPERTY_PROCS=${PROCS} PROPERTY_STEPS=${STEPS}: round ${round}${round % RACE === 1 ? ' (race)' : ''}, epoch ${epoch}`
+    const lowered = new Set() // item|loc where an acknowledged write lowered the stock
+    for (let round = 0; round < ROUNDS; round++) {
+      const race = round % RACE === 1
+      const plan = fc.sample(roundPlan(race), { seed: SEED + round * 7919, numRuns: 1 })[0]
+      const items = [
+        (await t.inventory.createInventoryItems({ sku: `mp-${round}-0-${Math.random()}` })).id,
+        (await t.inventory.createInventoryItems({ sku: `mp-${round}-1-${Math.random()}` })).id,
+      ]
+      const made = await t.inventory.createInventoryLevels(
+        plan.start.map((l) => ({ inventory_item_id: items[l.item], location_id: l.loc, stocked_quantity: l.stocked })),
+      )
+      let states = new Map()
+      {
+        const s = M.emptyState()
+        for (const id of items) s.items.set(id, { id, deleted: null })
+        for (const l of made)
+          s.levels.set(l.id, {
+            id: l.id,
+            item: l.inventory_item_id,
+            loc: l.location_id,
+            stocked: M.units(l.raw_stocked_quantity.value),
+            deleted: false,
+          })
+        states.set(M.stateKey(s), s)
       }
-      const asked = workers.map((wk, p) => wk.ask({ cmd: 'epoch', ctx, ops: plan.ops[p].slice(at, at + size) }))
-      if (hold) await releaseWhenQueued(asked)
-      const replies = await Promise.all(asked)
-      at += size
-      stats.epochs++
-      const logs = replies.map((r) => r.log)
-      const epochLog = () => logs.map((l, p) => l.map((e) => `  process ${p}: ${show(e.c)} -> ${summary(e.outcome)}`).join('\n')).join('\n')
-      const fail = (msg) => { throw new Error(`${where(round, epoch)}\n${msg}\nthe epoch's calls, per process in order:\n${epochLog()}`) }
-      for (const l of logs) {
-        for (const e of l) {
-          stats.calls++
-          const k = `${e.c.op}:${e.outcome.err ? e.outcome.err.type : 'ok'}`
-          stats.outcomes[k] = (stats.outcomes[k] ?? 0) + 1
-          if (e.complaint) fail(e.complaint)
-          if (e.outcome.err?.type === 'conflict') {
-            stats.conflicts.push(`${e.c.op} (${e.outcome.err.message}) in an epoch of ${logs.map((l2) => l2.map((x) => x.c.op).join(',')).join(' | ')}`)
+      await Promise.all(workers.map((wk) => wk.ask({ cmd: 'round', round })))
+      let at = 0
+      const steps = Math.min(ROUND, STEPS - round * ROUND)
+      for (let epoch = 0; at < steps; epoch++) {
+        const size = Math.min(plan.sizes[epoch], steps - at)
+        // What the workers may address: the levels and reservations at the barrier.
+        const ctx = await O.context(t.db, items)
+        const hold = plan.hold[epoch]
+        if (hold) {
+          await holder.query('BEGIN')
+          await holder.query(
+            'SELECT id FROM reservation_item WHERE inventory_item_id = ANY($1) ORDER BY id FOR UPDATE',
+            [items],
+          )
+          await holder.query(
+            'SELECT id FROM inventory_level WHERE inventory_item_id = ANY($1) ORDER BY id FOR UPDATE',
+            [items],
+          )
+        }
+        const asked = workers.map((wk, p) => wk.ask({ cmd: 'epoch', ctx, ops: plan.ops[p].slice(at, at + size) }))
+        if (hold) await releaseWhenQueued(asked)
+        const replies = await Promise.all(asked)
+        at += size
+        stats.epochs++
+        const logs = replies.map((r) => r.log)
+        const epochLog = () =>
+          logs
+            .map((l, p) => l.map((e) => `  process ${p}: ${show(e.c)} -> ${summary(e.outcome)}`).join('\n'))
+            .join('\n')
+        const fail = (msg) => {
+          throw new Error(`${where(round, epoch)}\n${msg}\nthe epoch's calls, per process in order:\n${epochLog()}`)
+        }
+        for (const l of logs) {
+          for (const e of l) {
+            stats.calls++
+            const k = `${e.c.op}:${e.outcome.err ? e.outcome.err.type : 'ok'}`
+            stats.outcomes[k] = (stats.outcomes[k] ?? 0) + 1
+            if (e.complaint) fail(e.complaint)
+            if (e.outcome.err?.type === 'conflict') {
+              stats.conflicts.push(
+                `${e.c.op} (${e.outcome.err.message}) in an epoch of ${logs.map((l2) => l2.map((x) => x.c.op).join(',')).join(' | ')}`,
+              )
+            }
+            if (e.outcome.err) continue
+            for (const k of O.lowers(e.c)) lowered.add(k)
           }
-          if (e.outcome.err) continue
-          for (const k of O.lowers(e.c)) lowered.add(k)
         }
-      }
-      // (1) some order of the calls explains every outcome and ends in the database's state
-      const found = linearize(states, logs)
-      if (found.fail) fail(found.fail)
-      const db = M.normalRows(await M.dbState(t.db, items))
-      const matching = new Map([...found.ends].filter(([, s]) => show(M.modelRows(s)) === show(db)))
-      if (!matching.size) {
-        const s = found.ends.values().next().value
-        const m = M.modelRows(s)
-        const diff = [
-          ...db.items.filter((x) => !m.items.includes(x)).map((x) => `  database item ${x}`),
-          ...m.items.filter((x) => !db.items.includes(x)).map((x) => `  model    item ${x}`),
-          ...db.stamps.filter((x) => !m.stamps.includes(x)).map((x) => `  database deleted together: ${x}`),
-          ...m.stamps.filter((x) => !db.stamps.includes(x)).map((x) => `  model    deleted together: ${x}`),
-          ...db.levels.filter((x) => !m.levels.includes(x)).map((x) => `  database level ${x}`),
-          ...m.levels.filter((x) => !db.levels.includes(x)).map((x) => `  model    level ${x}`),
-          ...db.res.filter((x) => !m.res.includes(x)).map((x) => `  database reservation ${x}`),
-          ...m.res.filter((x) => !db.res.includes(x)).map((x) => `  model    reservation ${x}`),
-        ]
-        fail(`the calls linearize, but to ${found.ends.size} state(s) none of which is the database's; first differs in:\n${diff.join('\n')}`)
-      }
-      states = matching
-      // (2) the SQL invariants, over the whole schema
-      const problems = await M.invariants(t.db, lowered, ledgerGaps)
-      // Per level, the ledger in id order: resulting is the running sum of delta.
-      for (const o of await ledgerOutOfOrder(t.db)) {
-        problems.push(`movement ${o.id} of level ${o.inventory_level_id}: ${o.field} resulting ${o.resulting}, running sum ${o.running}`)
-      }
-      if (problems.length) fail(`SQL invariants broken:\n  ${problems.join('\n  ')}`)
-      // (3) each worker's model of its own reservations
-      const live = new Map((await t.db.query(`SELECT id, location_id, quantity::text AS q FROM reservation_item WHERE inventory_item_id = ANY($1)`, [items])).rows.map((r) => [r.id, r]))
-      for (const [p, r] of replies.entries()) {
-        for (const o of r.own) {
-          const d = live.get(o.id)
-          if (d && (d.location_id !== o.loc || M.units(d.q) !== BigInt(o.q))) fail(`process ${p}'s own reservation ${o.id}: database ${d.location_id} ${d.q}, own model ${o.loc} ${M.text(BigInt(o.q))}`)
+        // (1) some order of the calls explains every outcome and ends in the database's state
+        const found = linearize(states, logs)
+        if (found.fail) fail(found.fail)
+        const db = M.normalRows(await M.dbState(t.db, items))
+        const matching = new Map([...found.ends].filter(([, s]) => show(M.modelRows(s)) === show(db)))
+        if (!matching.size) {
+          const s = found.ends.values().next().value
+          const m = M.modelRows(s)
+          const diff = [
+            ...db.items.filter((x) => !m.items.includes(x)).map((x) => `  database item ${x}`),
+            ...m.items.filter((x) => !db.items.includes(x)).map((x) => `  model    item ${x}`),
+            ...db.stamps.filter((x) => !m.stamps.includes(x)).map((x) => `  database deleted together: ${x}`),
+            ...m.stamps.filter((x) => !db.stamps.includes(x)).map((x) => `  model    deleted together: ${x}`),
+            ...db.levels.filter((x) => !m.levels.includes(x)).map((x) => `  database level ${x}`),
+            ...m.levels.filter((x) => !db.levels.includes(x)).map((x) => `  model    level ${x}`),
+            ...db.res.filter((x) => !m.res.includes(x)).map((x) => `  database reservation ${x}`),
+            ...m.res.filter((x) => !db.res.includes(x)).map((x) => `  model    reservation ${x}`),
+          ]
+          fail(
+            `the calls linearize, but to ${found.ends.size} state(s) none of which is the database's; first differs in:\n${diff.join('\n')}`,
+          )
+        }
+        states = matching
+        // (2) the SQL invariants, over the whole schema
+        const problems = await M.invariants(t.db, lowered, ledgerGaps)
+        // Per level, the ledger in id order: resulting is the running sum of delta.
+        for (const o of await ledgerOutOfOrder(t.db)) {
+          problems.push(
+            `movement ${o.id} of level ${o.inventory_level_id}: ${o.field} resulting ${o.resulting}, running sum ${o.running}`,
+          )
+        }
+        if (problems.length) fail(`SQL invariants broken:\n  ${problems.join('\n  ')}`)
+        // (3) each worker's model of its own reservations
+        const live = new Map(
+          (
+            await t.db.query(
+              `SELECT id, location_id, quantity::text AS q FROM reservation_item WHERE inventory_item_id = ANY($1)`,
+              [items],
+            )
+          ).rows.map((r) => [r.id, r]),
+        )
+        for (const [p, r] of replies.entries()) {
+          for (const o of r.own) {
+            const d = live.get(o.id)
+            if (d && (d.location_id !== o.loc || M.units(d.q) !== BigInt(o.q)))
+              fail(
+                `process ${p}'s own reservation ${o.id}: database ${d.location_id} ${d.q}, own model ${o.loc} ${M.text(BigInt(o.q))}`,
+              )
+          }
         }
       }
     }
-  }
-  expect(stats.calls).toBeGreaterThan(0)
-}, Math.max(60_000, PROCS * STEPS * 100)) // longer runs (PROPERTY_STEPS) get time in proportion
+    expect(stats.calls).toBeGreaterThan(0)
+  },
+  Math.max(60_000, PROCS * STEPS * 100),
+) // longer runs (PROPERTY_STEPS) get time in proportion

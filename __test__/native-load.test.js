@@ -29,7 +29,14 @@ test('a published platform whose package is missing is told which package to ins
   const out = loadAs(other)
   if (out === 'loaded') throw new Error(`a ${other} binary loaded on ${process.arch}`)
   const { message } = JSON.parse(out)
-  const libc = process.platform === 'linux' ? (process.report.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl') : process.platform === 'win32' ? '-msvc' : ''
+  const libc =
+    process.platform === 'linux'
+      ? process.report.getReport().header.glibcVersionRuntime
+        ? '-gnu'
+        : '-musl'
+      : process.platform === 'win32'
+        ? '-msvc'
+        : ''
   expect(message).toContain(`npm install medusa-inventory-rs-${process.platform}-${other}${libc}`)
 })
 

@@ -22,7 +22,13 @@ afterEach(() => t.cleanup())
 /** Every row of every table of the module (and of ours), to prove a call wrote nothing. */
 async function everything() {
   const out = {}
-  for (const table of ['inventory_item', 'inventory_level', 'reservation_item', 'inventory_movement', 'inventory_idempotency_key']) {
+  for (const table of [
+    'inventory_item',
+    'inventory_level',
+    'reservation_item',
+    'inventory_movement',
+    'inventory_idempotency_key',
+  ]) {
     out[table] = (await t.db.query(`SELECT * FROM ${table} ORDER BY 1`)).rows
   }
   return out
@@ -35,7 +41,7 @@ async function rejectsClean(call, expected) {
     (v) => {
       throw new Error(`not refused: resolved to ${JSON.stringify(v)}`)
     },
-    (e) => e
+    (e) => e,
   )
   expect(err).toMatchObject(expected)
   // Never the database's own words.
@@ -46,7 +52,11 @@ async function rejectsClean(call, expected) {
 }
 
 const invalid = (...words) => ({ type: 'invalid_data', message: expect.stringMatching(new RegExp(words.join('.*'))) })
-const stale = { type: 'conflict', code: 'COMPARE_QUANTITY_STALE', message: expect.stringContaining('is 10, not the expected 9') }
+const stale = {
+  type: 'conflict',
+  code: 'COMPARE_QUANTITY_STALE',
+  message: expect.stringContaining('is 10, not the expected 9'),
+}
 
 async function level(stocked = 10, location_id = 'loc_1') {
   const item = await inv.createInventoryItems({ sku: `sku-${Math.random()}` })
@@ -61,11 +71,20 @@ describe('expectedStockedQuantity as a call option', () => {
     const row = { inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 42 }
     await rejectsClean(() => inv.updateInventoryLevels(row, { expectedStockedQuantity: 9 }), stale)
     await rejectsClean(() => inv.updateInventoryLevels([row], { expectedStockedQuantity: 9 }), stale)
-    await rejectsClean(() => inv.updateInventoryLevels([row, { ...row, inventory_item_id: other.id }], { expectedStockedQuantity: 10 }), invalid('expectedStockedQuantity', 'one row'))
+    await rejectsClean(
+      () => inv.updateInventoryLevels([row, { ...row, inventory_item_id: other.id }], { expectedStockedQuantity: 10 }),
+      invalid('expectedStockedQuantity', 'one row'),
+    )
     // The row's own expectation and the option must agree.
-    await rejectsClean(() => inv.updateInventoryLevels({ ...row, expected_stocked_quantity: 10 }, { expectedStockedQuantity: 11 }), invalid('expected_stocked_quantity', 'expectedStockedQuantity', 'disagree'))
+    await rejectsClean(
+      () => inv.updateInventoryLevels({ ...row, expected_stocked_quantity: 10 }, { expectedStockedQuantity: 11 }),
+      invalid('expected_stocked_quantity', 'expectedStockedQuantity', 'disagree'),
+    )
     expect((await inv.updateInventoryLevels(row, { expectedStockedQuantity: 10 })).stocked_quantity).toBe(42)
-    expect((await inv.updateInventoryLevels([{ ...row, stocked_quantity: 40 }], { expectedStockedQuantity: '42' }))[0].stocked_quantity).toBe(40)
+    expect(
+      (await inv.updateInventoryLevels([{ ...row, stocked_quantity: 40 }], { expectedStockedQuantity: '42' }))[0]
+        .stocked_quantity,
+    ).toBe(40)
   })
 
   test('adjustInventory: a batch of one entry compares it as the positional form does; a batch of several is refused', async () => {
@@ -75,8 +94,14 @@ describe('expectedStockedQuantity as a call option', () => {
     // The same typed error as the positional form.
     await rejectsClean(() => inv.adjustInventory(item.id, 'loc_1', 1, { expectedStockedQuantity: 9 }), stale)
     await rejectsClean(() => inv.adjustInventory([entry], { expectedStockedQuantity: 9 }), stale)
-    await rejectsClean(() => inv.adjustInventory([entry, { ...entry, inventoryItemId: other.id }], { expectedStockedQuantity: 10 }), invalid('expectedStockedQuantity', 'one entry'))
-    await rejectsClean(() => inv.adjustInventory([{ ...entry, expectedStockedQuantity: 10 }], { expectedStockedQuantity: 9 }), invalid('expectedStockedQuantity', 'disagree'))
+    await rejectsClean(
+      () => inv.adjustInventory([entry, { ...entry, inventoryItemId: other.id }], { expectedStockedQuantity: 10 }),
+      invalid('expectedStockedQuantity', 'one entry'),
+    )
+    await rejectsClean(
+      () => inv.adjustInventory([{ ...entry, expectedStockedQuantity: 10 }], { expectedStockedQuantity: 9 }),
+      invalid('expectedStockedQuantity', 'disagree'),
+    )
     expect((await inv.adjustInventory([entry], { expectedStockedQuantity: 10 }))[0].stocked_quantity).toBe(11)
   })
 
@@ -90,11 +115,26 @@ describe('expectedStockedQuantity as a call option', () => {
   test('every other method refuses it, naming it, reads included', async () => {
     const { item, level: l } = await level(10)
     const opt = { expectedStockedQuantity: 10 }
-    await rejectsClean(() => inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 }, opt), invalid('expectedStockedQuantity', 'createReservationItems'))
-    await rejectsClean(() => inv.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_2', stocked_quantity: 1 }, opt), invalid('expectedStockedQuantity', 'createInventoryLevels'))
-    await rejectsClean(() => inv.deleteInventoryLevels([l.id], opt), invalid('expectedStockedQuantity', 'deleteInventoryLevels'))
-    await rejectsClean(() => inv.deleteInventoryLevel(item.id, 'loc_1', opt), invalid('expectedStockedQuantity', 'deleteInventoryLevel'))
-    await rejectsClean(() => inv.listInventoryLevels({}, {}, opt), invalid('expectedStockedQuantity', 'listInventoryLevels'))
+    await rejectsClean(
+      () => inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 }, opt),
+      invalid('expectedStockedQuantity', 'createReservationItems'),
+    )
+    await rejectsClean(
+      () => inv.createInventoryLevels({ inventory_item_id: item.id, location_id: 'loc_2', stocked_quantity: 1 }, opt),
+      invalid('expectedStockedQuantity', 'createInventoryLevels'),
+    )
+    await rejectsClean(
+      () => inv.deleteInventoryLevels([l.id], opt),
+      invalid('expectedStockedQuantity', 'deleteInventoryLevels'),
+    )
+    await rejectsClean(
+      () => inv.deleteInventoryLevel(item.id, 'loc_1', opt),
+      invalid('expectedStockedQuantity', 'deleteInventoryLevel'),
+    )
+    await rejectsClean(
+      () => inv.listInventoryLevels({}, {}, opt),
+      invalid('expectedStockedQuantity', 'listInventoryLevels'),
+    )
     expect((await inv.retrieveInventoryLevel(l.id)).stocked_quantity).toBe(10)
   })
 })
@@ -102,27 +142,63 @@ describe('expectedStockedQuantity as a call option', () => {
 describe('setInventoryQuantities rows', () => {
   test('a row without stocked_quantity is refused naming it', async () => {
     const { item } = await level(10)
-    await rejectsClean(() => inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'loc_1', expected_stocked_quantity: 10 }]), invalid('stocked_quantity is required'))
-    await rejectsClean(() => inv.setInventoryQuantities([{ inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: null, expected_stocked_quantity: 10 }]), { type: 'invalid_data' })
+    await rejectsClean(
+      () =>
+        inv.setInventoryQuantities([
+          { inventory_item_id: item.id, location_id: 'loc_1', expected_stocked_quantity: 10 },
+        ]),
+      invalid('stocked_quantity is required'),
+    )
+    await rejectsClean(
+      () =>
+        inv.setInventoryQuantities([
+          { inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: null, expected_stocked_quantity: 10 },
+        ]),
+      { type: 'invalid_data' },
+    )
   })
 })
 
 describe('idempotency keys cover expectedStockedQuantity', () => {
   test('the positional adjustInventory repeated with its key and another expected stock is refused, as the batch form is', async () => {
     const { item } = await level(10)
-    const first = await inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-cas', expectedStockedQuantity: 10 })
+    const first = await inv.adjustInventory(item.id, 'loc_1', 1, {
+      idempotencyKey: 'k-cas',
+      expectedStockedQuantity: 10,
+    })
     expect(first.stocked_quantity).toBe(11)
-    await rejectsClean(() => inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-cas', expectedStockedQuantity: 11 }), invalid('k-cas', 'different call'))
-    await rejectsClean(() => inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-cas' }), invalid('k-cas', 'different call'))
+    await rejectsClean(
+      () => inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-cas', expectedStockedQuantity: 11 }),
+      invalid('k-cas', 'different call'),
+    )
+    await rejectsClean(
+      () => inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-cas' }),
+      invalid('k-cas', 'different call'),
+    )
     // The same request replays (10 and '10.0' are one quantity).
-    expect(await inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-cas', expectedStockedQuantity: '10.0' })).toEqual(first)
+    expect(
+      await inv.adjustInventory(item.id, 'loc_1', 1, { idempotencyKey: 'k-cas', expectedStockedQuantity: '10.0' }),
+    ).toEqual(first)
     // The batch form refuses its repeat with another expectation too.
-    await inv.adjustInventory([{ inventoryItemId: item.id, locationId: 'loc_1', adjustment: 1, expectedStockedQuantity: 11 }], { idempotencyKey: 'k-batch' })
-    await rejectsClean(() => inv.adjustInventory([{ inventoryItemId: item.id, locationId: 'loc_1', adjustment: 1, expectedStockedQuantity: 12 }], { idempotencyKey: 'k-batch' }), invalid('k-batch', 'different call'))
+    await inv.adjustInventory(
+      [{ inventoryItemId: item.id, locationId: 'loc_1', adjustment: 1, expectedStockedQuantity: 11 }],
+      { idempotencyKey: 'k-batch' },
+    )
+    await rejectsClean(
+      () =>
+        inv.adjustInventory(
+          [{ inventoryItemId: item.id, locationId: 'loc_1', adjustment: 1, expectedStockedQuantity: 12 }],
+          { idempotencyKey: 'k-batch' },
+        ),
+      invalid('k-batch', 'different call'),
+    )
     // And updateInventoryLevels with the option.
     const row = { inventory_item_id: item.id, location_id: 'loc_1', stocked_quantity: 5 }
     await inv.updateInventoryLevels(row, { idempotencyKey: 'k-upd', expectedStockedQuantity: 12 })
-    await rejectsClean(() => inv.updateInventoryLevels(row, { idempotencyKey: 'k-upd', expectedStockedQuantity: 5 }), invalid('k-upd', 'different call'))
+    await rejectsClean(
+      () => inv.updateInventoryLevels(row, { idempotencyKey: 'k-upd', expectedStockedQuantity: 5 }),
+      invalid('k-upd', 'different call'),
+    )
   })
 })
 
@@ -131,15 +207,26 @@ describe('softDelete/restore configs', () => {
     const { item, level: l } = await level(10)
     const r = await inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 })
     const early = { idempotencyKey: 'k-early' }
-    for (const [name, id] of [['InventoryItems', item.id], ['InventoryLevels', l.id], ['ReservationItems', r.id]]) {
+    for (const [name, id] of [
+      ['InventoryItems', item.id],
+      ['InventoryLevels', l.id],
+      ['ReservationItems', r.id],
+    ]) {
       await rejectsClean(() => inv[`softDelete${name}`]([id], early), invalid(`softDelete${name}`, 'idempotencyKey'))
       await rejectsClean(() => inv[`restore${name}`]([id], early), invalid(`restore${name}`, 'idempotencyKey'))
-      await rejectsClean(() => inv[`softDelete${name}`]([id], { returnLinkableKeys: 'inventory_item_id' }), invalid('returnLinkableKeys'))
+      await rejectsClean(
+        () => inv[`softDelete${name}`]([id], { returnLinkableKeys: 'inventory_item_id' }),
+        invalid('returnLinkableKeys'),
+      )
       await rejectsClean(() => inv[`softDelete${name}`]([id], 'config'), invalid(`softDelete${name}`, 'config'))
     }
     // What Medusa's generated services and the link module's cascades pass.
     expect(await inv.softDeleteReservationItems([r.id], { returnLinkableKeys: ['reservation_item_id'] })).toBeDefined()
-    await inv.restoreReservationItems([r.id], { returnLinkableKeys: ['reservation_item_id'] }, { idempotencyKey: 'k-late' })
+    await inv.restoreReservationItems(
+      [r.id],
+      { returnLinkableKeys: ['reservation_item_id'] },
+      { idempotencyKey: 'k-late' },
+    )
     await inv.softDeleteReservationItems([r.id], {})
     await inv.restoreReservationItems([r.id], null)
     expect((await inv.retrieveReservationItem(r.id)).deleted_at).toBeNull()
@@ -155,9 +242,19 @@ describe('input Postgres would refuse is refused first, naming the option or fil
     }
     await rejectsClean(adjust({ metadata: { note: 'a\u0000b' } }), invalid('call option metadata', 'NUL'))
     await rejectsClean(adjust({ metadata: { deep: [{ 'k\u0000': 1 }] } }), invalid('call option metadata', 'NUL'))
-    await rejectsClean(adjust({ metadata: { deep: { deeper: ['x', 'y\u0000'] } } }), invalid('call option metadata', 'NUL'))
+    await rejectsClean(
+      adjust({ metadata: { deep: { deeper: ['x', 'y\u0000'] } } }),
+      invalid('call option metadata', 'NUL'),
+    )
     // A keyed reservation goes through the reservation engine's own batch.
-    await rejectsClean(() => inv.createReservationItems({ inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 }, { reference: '\u0000' }), invalid('call option reference', 'NUL'))
+    await rejectsClean(
+      () =>
+        inv.createReservationItems(
+          { inventory_item_id: item.id, location_id: 'loc_1', quantity: 1 },
+          { reference: '\u0000' },
+        ),
+      invalid('call option reference', 'NUL'),
+    )
   })
 
   test("reconcile's after, verify's after", async () => {
@@ -169,19 +266,33 @@ describe('input Postgres would refuse is refused first, naming the option or fil
   test('movement filters: a created_at offset past 15:59, an id past bigint', async () => {
     await level(10)
     for (const bound of ['2024-05-01T10:00:00+25:00', '2024-05-01T10:00:00-16:00', '2024-05-01T10:00+1560']) {
-      await rejectsClean(() => inv.listInventoryMovements({ created_at: { $gt: bound } }), invalid('created_at', 'timestamp'))
+      await rejectsClean(
+        () => inv.listInventoryMovements({ created_at: { $gt: bound } }),
+        invalid('created_at', 'timestamp'),
+      )
     }
     for (const bound of ['9223372036854775808', '9999999999999999999']) {
       await rejectsClean(() => inv.listInventoryMovements({ id: { $lt: bound } }), invalid('id', 'movement id'))
     }
     // In range: read as always.
-    expect(await inv.listInventoryMovements({ created_at: { $gt: '2000-01-01T00:00:00+15:59' }, id: { $lte: '9223372036854775807' } })).toHaveLength(1)
+    expect(
+      await inv.listInventoryMovements({
+        created_at: { $gt: '2000-01-01T00:00:00+15:59' },
+        id: { $lte: '9223372036854775807' },
+      }),
+    ).toHaveLength(1)
   })
 
   test('entity date filters: the same offsets', async () => {
     await level(10)
-    await rejectsClean(() => inv.listInventoryLevels({ created_at: { $gt: '2024-05-01T10:00:00+25:00' } }), invalid('created_at'))
-    await rejectsClean(() => inv.listReservationItems({ updated_at: { $lt: '2024-05-01 10:00-24' } }), invalid('updated_at'))
+    await rejectsClean(
+      () => inv.listInventoryLevels({ created_at: { $gt: '2024-05-01T10:00:00+25:00' } }),
+      invalid('created_at'),
+    )
+    await rejectsClean(
+      () => inv.listReservationItems({ updated_at: { $lt: '2024-05-01 10:00-24' } }),
+      invalid('updated_at'),
+    )
     expect(await inv.listInventoryLevels({ created_at: { $gt: '2000-05-01T10:00:00-15:00' } })).toHaveLength(1)
   })
 
@@ -192,7 +303,10 @@ describe('input Postgres would refuse is refused first, naming the option or fil
     await rejectsClean(() => inv.listInventoryMovements({ created_at: { $gt: long } }), invalid('created_at'))
     // Matched against a row, Postgres refuses such a pattern (SQLSTATE 22025).
     for (const op of ['$like', '$ilike']) {
-      await rejectsClean(() => inv.listInventoryItems({ sku: { [op]: 'sku-\\' } }), invalid('sku', `\\${op}`, 'escape character'))
+      await rejectsClean(
+        () => inv.listInventoryItems({ sku: { [op]: 'sku-\\' } }),
+        invalid('sku', `\\${op}`, 'escape character'),
+      )
       await rejectsClean(() => inv.listInventoryItems({ sku: { [op]: 'a\\\\\\' } }), invalid('sku', 'escape character'))
     }
     expect(await inv.listInventoryItems({ sku: { $ilike: 'SKU-%' } })).toHaveLength(1)
@@ -205,7 +319,10 @@ describe('CLI', () => {
   /** Runs the CLI with `stdio`; resolves to `{ code, stdout, stderr }` (what was read of them). */
   function cli(args, { stdout = 'pipe', onStdout } = {}) {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: '' }, stdio: ['ignore', stdout, 'pipe'] })
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: { ...process.env, DATABASE_URL: '' },
+        stdio: ['ignore', stdout, 'pipe'],
+      })
       let out = ''
       let err = ''
       if (child.stdout) child.stdout.on('data', (d) => (onStdout ? onStdout(child, d) : (out += d)))
@@ -238,7 +355,9 @@ describe('CLI', () => {
   test('stdout closed early (EPIPE, as `| head` does): no stack trace, exit 3, not the drift code 1', async () => {
     // Enough drifted levels that the report outgrows the pipe's buffer.
     const items = await inv.createInventoryItems(Array.from({ length: 1500 }, () => ({})))
-    await inv.createInventoryLevels(items.map((i) => ({ inventory_item_id: i.id, location_id: 'loc_epipe', stocked_quantity: 5 })))
+    await inv.createInventoryLevels(
+      items.map((i) => ({ inventory_item_id: i.id, location_id: 'loc_epipe', stocked_quantity: 5 })),
+    )
     await t.db.query(`UPDATE inventory_level SET reserved_quantity = 1`)
     let read = 0
     const out = await cli(['reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema], {
@@ -253,7 +372,9 @@ describe('CLI', () => {
     expect(out.stderr).toContain('could not write to stdout (EPIPE)')
     expect(out.stderr).not.toMatch(/\n\s+at |Error:/)
     // A dry run: nothing was fixed.
-    expect((await t.db.query(`SELECT count(*)::int AS n FROM inventory_level WHERE reserved_quantity = 1`)).rows[0].n).toBe(1500)
+    expect(
+      (await t.db.query(`SELECT count(*)::int AS n FROM inventory_level WHERE reserved_quantity = 1`)).rows[0].n,
+    ).toBe(1500)
   })
 
   test('a full disk (stdout on /dev/full): no stack trace, exit 3', async () => {

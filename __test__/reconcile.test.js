@@ -19,7 +19,9 @@ afterEach(() => t.cleanup())
 /** An item with levels at `locations` (stocked 10 each); reserves `reserve[loc]` units there through the module. */
 async function stocked(locations, reserve = {}) {
   const item = await t.inventory.createInventoryItems({})
-  const levels = await t.inventory.createInventoryLevels(locations.map((location_id) => ({ inventory_item_id: item.id, location_id, stocked_quantity: 10 })))
+  const levels = await t.inventory.createInventoryLevels(
+    locations.map((location_id) => ({ inventory_item_id: item.id, location_id, stocked_quantity: 10 })),
+  )
   for (const [location_id, quantity] of Object.entries(reserve)) {
     await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id, quantity })
   }
@@ -28,12 +30,17 @@ async function stocked(locations, reserve = {}) {
 
 /** Every level row as stored, to prove a run wrote nothing. */
 async function levelRows() {
-  const { rows } = await t.db.query(`SELECT id, reserved_quantity::text, raw_reserved_quantity, updated_at, deleted_at FROM inventory_level ORDER BY id`)
+  const { rows } = await t.db.query(
+    `SELECT id, reserved_quantity::text, raw_reserved_quantity, updated_at, deleted_at FROM inventory_level ORDER BY id`,
+  )
   return rows
 }
 
 async function reservedOf(id) {
-  const { rows } = await t.db.query(`SELECT reserved_quantity::text AS reserved, raw_reserved_quantity->>'value' AS raw FROM inventory_level WHERE id = $1`, [id])
+  const { rows } = await t.db.query(
+    `SELECT reserved_quantity::text AS reserved, raw_reserved_quantity->>'value' AS raw FROM inventory_level WHERE id = $1`,
+    [id],
+  )
   return rows[0]
 }
 
@@ -53,9 +60,17 @@ async function walk(options) {
 
 test('dry run reports reserved too high, too low and a raw copy out of sync without writing; a run fixes them; the next finds nothing', async () => {
   const { item, levels } = await stocked(['high', 'low', 'raw', 'ok'], { high: 2, low: 3, raw: 1, ok: 4 })
-  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 7, raw_reserved_quantity = '{"value":"7","precision":20}' WHERE id = $1`, [levels.high.id])
-  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 1, raw_reserved_quantity = '{"value":"1","precision":20}' WHERE id = $1`, [levels.low.id])
-  await t.db.query(`UPDATE inventory_level SET raw_reserved_quantity = '{"value":"5","precision":20}' WHERE id = $1`, [levels.raw.id])
+  await t.db.query(
+    `UPDATE inventory_level SET reserved_quantity = 7, raw_reserved_quantity = '{"value":"7","precision":20}' WHERE id = $1`,
+    [levels.high.id],
+  )
+  await t.db.query(
+    `UPDATE inventory_level SET reserved_quantity = 1, raw_reserved_quantity = '{"value":"1","precision":20}' WHERE id = $1`,
+    [levels.low.id],
+  )
+  await t.db.query(`UPDATE inventory_level SET raw_reserved_quantity = '{"value":"5","precision":20}' WHERE id = $1`, [
+    levels.raw.id,
+  ])
   const before = await levelRows()
 
   const dry = await t.inventory.reconcile({ dryRun: true })
@@ -69,18 +84,38 @@ test('dry run reports reserved too high, too low and a raw copy out of sync with
     difference: reserved - sum,
     fixed: false,
   })
-  const expected = [line('high', 7, '7', 2), line('low', 1, '1', 3), line('raw', 1, '5', 1)].sort((a, b) => (a.id < b.id ? -1 : 1))
+  const expected = [line('high', 7, '7', 2), line('low', 1, '1', 3), line('raw', 1, '5', 1)].sort((a, b) =>
+    a.id < b.id ? -1 : 1,
+  )
   // Raw SQL moved reserved without a movement: the ledger disagrees too (the raw twin is not in it).
-  const gap = (loc, quantity, sum, fixed) => ({ id: levels[loc].id, field: 'reserved_quantity', quantity, ledger_sum: sum, fixed })
+  const gap = (loc, quantity, sum, fixed) => ({
+    id: levels[loc].id,
+    field: 'reserved_quantity',
+    quantity,
+    ledger_sum: sum,
+    fixed,
+  })
   const gaps = [gap('high', 7, 2, false), gap('low', 1, 3, false)].sort((a, b) => (a.id < b.id ? -1 : 1))
   expect(dry).toEqual({ levels: expected, ledger: gaps, next: null, scanned: 4 })
   expect(await levelRows()).toEqual(before)
 
   const fixed = await t.inventory.reconcile()
-  expect(fixed).toEqual({ levels: expected.map((l) => ({ ...l, fixed: true })), ledger: gaps.map((g) => ({ ...g, fixed: true })), next: null, scanned: 4 })
+  expect(fixed).toEqual({
+    levels: expected.map((l) => ({ ...l, fixed: true })),
+    ledger: gaps.map((g) => ({ ...g, fixed: true })),
+    next: null,
+    scanned: 4,
+  })
   // The level's history: the change made behind the module's back, then the fix.
-  const moves = await t.inventory.listInventoryMovements({ inventory_level_id: levels.high.id, field: 'reserved_quantity' })
-  expect(moves.map((m) => [m.reason, m.delta, m.resulting])).toEqual([['reservation_created', 2, 2], ['reconcile', 5, 7], ['reconcile', -5, 2]])
+  const moves = await t.inventory.listInventoryMovements({
+    inventory_level_id: levels.high.id,
+    field: 'reserved_quantity',
+  })
+  expect(moves.map((m) => [m.reason, m.delta, m.resulting])).toEqual([
+    ['reservation_created', 2, 2],
+    ['reconcile', 5, 7],
+    ['reconcile', -5, 2],
+  ])
   expect(await t.inventory.verifyInventoryLedger()).toMatchObject({ ok: true })
   expect(await reservedOf(levels.high.id)).toEqual({ reserved: '2', raw: '2' })
   expect(await reservedOf(levels.low.id)).toEqual({ reserved: '3', raw: '3' })
@@ -102,8 +137,13 @@ test('paging with a small limit visits every live level exactly once, in id orde
   const { levels } = await stocked(locations, { p0: 1, p5: 2, p10: 3 })
   const drifted = locations.filter(() => next() % 2 === 0)
   expect(drifted.length).toBeGreaterThan(0)
-  for (const loc of drifted) await t.db.query(`UPDATE inventory_level SET reserved_quantity = reserved_quantity + 4 WHERE id = $1`, [levels[loc].id])
-  const ids = Object.values(levels).map((l) => l.id).sort()
+  for (const loc of drifted)
+    await t.db.query(`UPDATE inventory_level SET reserved_quantity = reserved_quantity + 4 WHERE id = $1`, [
+      levels[loc].id,
+    ])
+  const ids = Object.values(levels)
+    .map((l) => l.id)
+    .sort()
 
   for (const limit of [1, 3, 11]) {
     const seen = []
@@ -112,9 +152,14 @@ test('paging with a small limit visits every live level exactly once, in id orde
       const page = await t.inventory.reconcile({ dryRun: true, after, limit })
       expect(page.scanned).toBeLessThanOrEqual(limit)
       // Keyset: the cursor is the last id scanned, so the next page starts after it.
-      const { rows } = await t.db.query(`SELECT id FROM inventory_level WHERE deleted_at IS NULL AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2`, [after, limit])
+      const { rows } = await t.db.query(
+        `SELECT id FROM inventory_level WHERE deleted_at IS NULL AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2`,
+        [after, limit],
+      )
       seen.push(...rows.map((r) => r.id))
-      expect(page.levels.map((l) => l.id)).toEqual(rows.map((r) => r.id).filter((id) => drifted.some((loc) => levels[loc].id === id)))
+      expect(page.levels.map((l) => l.id)).toEqual(
+        rows.map((r) => r.id).filter((id) => drifted.some((loc) => levels[loc].id === id)),
+      )
       after = page.next
       if (after !== null) expect(after).toBe(rows.at(-1).id)
     } while (after !== null)
@@ -130,25 +175,46 @@ test('paging with a small limit visits every live level exactly once, in id orde
 
 test('a level with no reservations and reserved 3 is set to 0', async () => {
   const { levels } = await stocked(['none'])
-  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 3, raw_reserved_quantity = '{"value":"3","precision":20}'`)
-  const { levels: [line] } = await t.inventory.reconcile()
-  expect(line).toMatchObject({ id: levels.none.id, reserved_quantity: 3, reservation_quantity: 0, difference: 3, fixed: true })
+  await t.db.query(
+    `UPDATE inventory_level SET reserved_quantity = 3, raw_reserved_quantity = '{"value":"3","precision":20}'`,
+  )
+  const {
+    levels: [line],
+  } = await t.inventory.reconcile()
+  expect(line).toMatchObject({
+    id: levels.none.id,
+    reserved_quantity: 3,
+    reservation_quantity: 0,
+    difference: 3,
+    fixed: true,
+  })
   expect(await reservedOf(levels.none.id)).toEqual({ reserved: '0', raw: '0' })
   expect((await t.inventory.retrieveInventoryLevel(levels.none.id)).available_quantity).toBe(10)
 })
 
 test('soft-deleted levels are not scanned; soft-deleted reservations are not counted', async () => {
   const { item, levels } = await stocked(['gone', 'kept'], { kept: 2 })
-  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 6, deleted_at = now() WHERE id = $1`, [levels.gone.id])
+  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 6, deleted_at = now() WHERE id = $1`, [
+    levels.gone.id,
+  ])
   // A soft-deleted reservation the level still counts: reserved 2 + 5.
-  const stale = await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'kept', quantity: 5 })
+  const stale = await t.inventory.createReservationItems({
+    inventory_item_id: item.id,
+    location_id: 'kept',
+    quantity: 5,
+  })
   await t.db.query(`UPDATE reservation_item SET deleted_at = now() WHERE id = $1`, [stale.id])
   const before = await levelRows()
 
   const dry = await t.inventory.reconcile({ dryRun: true })
   // The soft-deleted level is not reconciled against reservations, but the ledger covers it.
   const gone = { id: levels.gone.id, field: 'reserved_quantity', quantity: 6, ledger_sum: 0, fixed: false }
-  expect(dry).toEqual({ levels: [expect.objectContaining({ id: levels.kept.id, reserved_quantity: 7, reservation_quantity: 2 })], ledger: [gone], next: null, scanned: 1 })
+  expect(dry).toEqual({
+    levels: [expect.objectContaining({ id: levels.kept.id, reserved_quantity: 7, reservation_quantity: 2 })],
+    ledger: [gone],
+    next: null,
+    scanned: 1,
+  })
   expect(await levelRows()).toEqual(before)
 
   await t.inventory.reconcile()
@@ -171,7 +237,9 @@ test('a fix waits for a writer holding a reservation and writes the sum it commi
     const fixing = t.inventory.reconcile()
     await blockedBy(writer)
     await writer.query('COMMIT')
-    const { levels: [line] } = await fixing
+    const {
+      levels: [line],
+    } = await fixing
     // The scan saw 2; the fix locked the reservation and summed what the writer committed.
     expect(line).toMatchObject({ id: levels.w.id, reserved_quantity: 9, reservation_quantity: 5, fixed: true })
     expect(await reservedOf(levels.w.id)).toEqual({ reserved: '5', raw: '5' })
@@ -191,12 +259,14 @@ test('a reservation created while the fix waits for the level is counted', async
     await writer.query(
       `INSERT INTO reservation_item (id, inventory_item_id, location_id, quantity, raw_quantity, allow_backorder)
        VALUES ('resitem_late', $1, 'n', 4, '{"value":"4","precision":20}', false)`,
-      [item.id]
+      [item.id],
     )
     const fixing = t.inventory.reconcile()
     await blockedBy(writer)
     await writer.query('COMMIT')
-    const { levels: [line] } = await fixing
+    const {
+      levels: [line],
+    } = await fixing
     expect(line).toMatchObject({ id: levels.n.id, reserved_quantity: 8, reservation_quantity: 6, fixed: true })
     expect(await reservedOf(levels.n.id)).toEqual({ reserved: '6', raw: '6' })
   } finally {
@@ -205,14 +275,25 @@ test('a reservation created while the fix waits for the level is counted', async
 })
 
 test('options are checked; the Medusa module service exposes reconcile with Medusa errors', async () => {
-  await expect(t.inventory.reconcile({ limit: 0 })).rejects.toMatchObject({ type: 'invalid_data', message: 'reconcile option limit must be an integer from 1 to 10000' })
-  await expect(t.inventory.reconcile({ dryRun: 'yes' })).rejects.toMatchObject({ type: 'invalid_data', message: 'reconcile option dryRun has the wrong type' })
-  await expect(t.inventory.reconcile({ dry_run: true })).rejects.toMatchObject({ type: 'invalid_data', message: "Unknown reconcile option 'dry_run'" })
+  await expect(t.inventory.reconcile({ limit: 0 })).rejects.toMatchObject({
+    type: 'invalid_data',
+    message: 'reconcile option limit must be an integer from 1 to 10000',
+  })
+  await expect(t.inventory.reconcile({ dryRun: 'yes' })).rejects.toMatchObject({
+    type: 'invalid_data',
+    message: 'reconcile option dryRun has the wrong type',
+  })
+  await expect(t.inventory.reconcile({ dry_run: true })).rejects.toMatchObject({
+    type: 'invalid_data',
+    message: "Unknown reconcile option 'dry_run'",
+  })
 
   const { levels } = await stocked(['m'])
   await t.db.query(`UPDATE inventory_level SET reserved_quantity = 1`)
   const service = new InventoryModuleService({ medusaInventoryRsConnection: t.inventory }, {})
-  expect((await service.reconcile({ dryRun: true })).levels).toEqual([expect.objectContaining({ id: levels.m.id, difference: 1, fixed: false })])
+  expect((await service.reconcile({ dryRun: true })).levels).toEqual([
+    expect.objectContaining({ id: levels.m.id, difference: 1, fixed: false }),
+  ])
   await expect(service.reconcile({ limit: -1 })).rejects.toMatchObject({ type: 'invalid_data' })
 })
 
@@ -242,13 +323,20 @@ test('CLI: dry run exits 1 listing the drift, a run fixes it (exit 0), the next 
   expect(dry.stdout).toMatch(new RegExp(`${levels.c2.id}\\s+reserved_quantity\\s+4\\s+0\\s+no`))
   expect(dry.stdout).toMatch(/3 levels scanned, 1 drifted, 0 fixed, 1 ledger gap, 0 closed \(dry run/)
   // Not a terminal: one progress line per page, against the count of live levels read first.
-  const ids = Object.values(levels).map((l) => l.id).sort()
+  const ids = Object.values(levels)
+    .map((l) => l.id)
+    .sort()
   const firstPage = ids.slice(0, 2).includes(levels.c2.id) ? '1 drifted, 1 ledger gap' : '0 drifted'
-  expect(dry.stderr).toBe(`[#############-------]  66% 2/3 levels, ${firstPage}\n[####################] 100% 3/3 levels, 1 drifted, 1 ledger gap\n`)
+  expect(dry.stderr).toBe(
+    `[#############-------]  66% 2/3 levels, ${firstPage}\n[####################] 100% 3/3 levels, 1 drifted, 1 ledger gap\n`,
+  )
   expect(await levelRows()).toEqual(before)
 
   const run = await cli('reconcile', '--url', DATABASE_URL, '--schema', t.schema)
-  expect([run.code, run.stderr]).toEqual([0, '[####################] 100% 3/3 levels, 1 drifted, 1 fixed, 1 ledger gap\n'])
+  expect([run.code, run.stderr]).toEqual([
+    0,
+    '[####################] 100% 3/3 levels, 1 drifted, 1 fixed, 1 ledger gap\n',
+  ])
   expect(run.stdout).toMatch(new RegExp(`${levels.c2.id}.*yes`))
   expect(await reservedOf(levels.c2.id)).toEqual({ reserved: '0', raw: '0' })
 
@@ -265,25 +353,45 @@ test('CLI: the progress bar counts live levels first, so a big table shows how f
   expect(out).toEqual({
     code: 0,
     stdout: '10 levels scanned, 0 drifted, 0 fixed (dry run: nothing written)\n',
-    stderr: ['[########------------]  40% 4/10 levels, 0 drifted', '[################----]  80% 8/10 levels, 0 drifted', '[####################] 100% 10/10 levels, 0 drifted', ''].join('\n'),
+    stderr: [
+      '[########------------]  40% 4/10 levels, 0 drifted',
+      '[################----]  80% 8/10 levels, 0 drifted',
+      '[####################] 100% 10/10 levels, 0 drifted',
+      '',
+    ].join('\n'),
   })
 })
 
 /** A stream that records what is written, as a terminal (isTTY) or a pipe. */
 function capture(isTTY) {
-  return { isTTY, text: '', write(chunk) { this.text += chunk } }
+  return {
+    isTTY,
+    text: '',
+    write(chunk) {
+      this.text += chunk
+    },
+  }
 }
 
 test('CLI on a terminal: the bar is drawn before the first page and rewritten in place, one newline at the end', async () => {
   const { run } = require(CLI)
   const { levels } = await stocked(['t1', 't2', 't3'])
   await t.db.query(`UPDATE inventory_level SET reserved_quantity = 2 WHERE id = $1`, [levels.t2.id])
-  const ids = Object.values(levels).map((l) => l.id).sort()
+  const ids = Object.values(levels)
+    .map((l) => l.id)
+    .sort()
   // Drifted levels after each page; the ledger gap the raw write left shows on the same page.
-  const drift = ids.map((id, i) => (ids.slice(0, i + 1).includes(levels.t2.id) ? '1 drifted, 1 ledger gap' : '0 drifted'))
+  const drift = ids.map((id, i) =>
+    ids.slice(0, i + 1).includes(levels.t2.id) ? '1 drifted, 1 ledger gap' : '0 drifted',
+  )
 
   const [stdout, stderr] = [capture(false), capture(true)]
-  expect(await run(['reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema, '--limit', '1'], { stdout, stderr })).toBe(1)
+  expect(
+    await run(['reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema, '--limit', '1'], {
+      stdout,
+      stderr,
+    }),
+  ).toBe(1)
   const redraw = '\r\x1b[K'
   expect(stderr.text).toBe(
     [
@@ -291,40 +399,62 @@ test('CLI on a terminal: the bar is drawn before the first page and rewritten in
       `${redraw}[######--------------]  33% 1/3 levels, ${drift[0]}`,
       `${redraw}[#############-------]  66% 2/3 levels, ${drift[1]}`,
       `${redraw}[####################] 100% 3/3 levels, 1 drifted, 1 ledger gap\n`,
-    ].join('')
+    ].join(''),
   )
   expect(stdout.text).toContain(levels.t2.id)
   expect(stdout.text).toMatch(/3 levels scanned, 1 drifted, 0 fixed, 1 ledger gap, 0 closed \(dry run/)
 
   // Fixing: the bar counts the fixes too.
   const fixing = capture(true)
-  expect(await run(['reconcile', '--url', DATABASE_URL, '--schema', t.schema], { stdout: capture(false), stderr: fixing })).toBe(0)
-  expect(fixing.text).toBe(`${redraw}[--------------------]   0% 0/3 levels, 0 drifted, 0 fixed${redraw}[####################] 100% 3/3 levels, 1 drifted, 1 fixed, 1 ledger gap\n`)
+  expect(
+    await run(['reconcile', '--url', DATABASE_URL, '--schema', t.schema], { stdout: capture(false), stderr: fixing }),
+  ).toBe(0)
+  expect(fixing.text).toBe(
+    `${redraw}[--------------------]   0% 0/3 levels, 0 drifted, 0 fixed${redraw}[####################] 100% 3/3 levels, 1 drifted, 1 fixed, 1 ledger gap\n`,
+  )
   expect(await reservedOf(levels.t2.id)).toEqual({ reserved: '0', raw: '0' })
 })
 
 test('CLI progress text: never past 100% when levels were created after the count; an empty table is done', () => {
   const { progressText } = require(CLI)
-  expect(progressText({ scanned: 12, total: 10, drifted: 0, fixed: 0, dryRun: true })).toBe('[####################] 100% 12/12 levels, 0 drifted')
-  expect(progressText({ scanned: 0, total: 0, drifted: 0, fixed: 0, dryRun: false })).toBe('[####################] 100% 0/0 levels, 0 drifted, 0 fixed')
-  expect(progressText({ scanned: 4200, total: 10000, drifted: 3, fixed: 0, dryRun: true })).toBe('[########------------]  42% 4200/10000 levels, 3 drifted')
-  expect(progressText({ scanned: 4200, total: 10000, drifted: 0, fixed: 0, gaps: 2, dryRun: true })).toBe('[########------------]  42% 4200/10000 levels, 0 drifted, 2 ledger gaps')
+  expect(progressText({ scanned: 12, total: 10, drifted: 0, fixed: 0, dryRun: true })).toBe(
+    '[####################] 100% 12/12 levels, 0 drifted',
+  )
+  expect(progressText({ scanned: 0, total: 0, drifted: 0, fixed: 0, dryRun: false })).toBe(
+    '[####################] 100% 0/0 levels, 0 drifted, 0 fixed',
+  )
+  expect(progressText({ scanned: 4200, total: 10000, drifted: 3, fixed: 0, dryRun: true })).toBe(
+    '[########------------]  42% 4200/10000 levels, 3 drifted',
+  )
+  expect(progressText({ scanned: 4200, total: 10000, drifted: 0, fixed: 0, gaps: 2, dryRun: true })).toBe(
+    '[########------------]  42% 4200/10000 levels, 0 drifted, 2 ledger gaps',
+  )
 })
 
 test('CLI: stock written past the ledger is a gap: a dry run exits 1 naming it, a run closes it with a reconcile movement', async () => {
   const { item, levels } = await stocked(['g1', 'g2'])
-  await t.db.query(`UPDATE inventory_level SET stocked_quantity = 3, raw_stocked_quantity = '{"value":"3","precision":20}' WHERE id = $1`, [levels.g2.id])
+  await t.db.query(
+    `UPDATE inventory_level SET stocked_quantity = 3, raw_stocked_quantity = '{"value":"3","precision":20}' WHERE id = $1`,
+    [levels.g2.id],
+  )
   const dry = await cli('reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema)
   expect([dry.code, dry.stderr]).toEqual([1, '[####################] 100% 2/2 levels, 0 drifted, 1 ledger gap\n'])
   expect(dry.stdout).toMatch(new RegExp(`${levels.g2.id}\\s+stocked_quantity\\s+3\\s+10\\s+no`))
-  expect(dry.stdout).toMatch(/2 levels scanned, 0 drifted, 0 fixed, 1 ledger gap, 0 closed \(dry run: nothing written\)\n$/)
+  expect(dry.stdout).toMatch(
+    /2 levels scanned, 0 drifted, 0 fixed, 1 ledger gap, 0 closed \(dry run: nothing written\)\n$/,
+  )
   expect(await t.inventory.listInventoryMovements({ inventory_item_id: item.id, reason: 'reconcile' })).toEqual([])
 
   const run = await cli('reconcile', '--url', DATABASE_URL, '--schema', t.schema)
-  expect([run.code, run.stdout]).toEqual([0, expect.stringMatching(/2 levels scanned, 0 drifted, 0 fixed, 1 ledger gap, 1 closed\n$/)])
+  expect([run.code, run.stdout]).toEqual([
+    0,
+    expect.stringMatching(/2 levels scanned, 0 drifted, 0 fixed, 1 ledger gap, 1 closed\n$/),
+  ])
   expect(run.stdout).toMatch(new RegExp(`${levels.g2.id}\\s+stocked_quantity\\s+3\\s+10\\s+yes`))
   const closing = await t.inventory.listInventoryMovements({ inventory_item_id: item.id, reason: 'reconcile' })
-  expect(closing).toEqual([expect.objectContaining({ inventory_level_id: levels.g2.id, field: 'stocked_quantity', delta: -7, resulting: 3 })])
+  expect(closing).toEqual([
+    expect.objectContaining({ inventory_level_id: levels.g2.id, field: 'stocked_quantity', delta: -7, resulting: 3 }),
+  ])
   expect((await t.inventory.verifyInventoryLedger()).ok).toBe(true)
 
   const again = await cli('reconcile', '--dry-run', '--url', DATABASE_URL, '--schema', t.schema)
@@ -333,7 +463,10 @@ test('CLI: stock written past the ledger is a gap: a dry run exits 1 naming it, 
 
 test('CLI verify exits 1 naming a ledger gap and 0 once reconcile closed it; CLI prune folds old movements', async () => {
   const { levels } = await stocked(['v1', 'v2'])
-  expect(await cli('verify', '--url', DATABASE_URL, '--schema', t.schema)).toMatchObject({ code: 0, stdout: expect.stringContaining('2 levels checked, 0 ledger gaps') })
+  expect(await cli('verify', '--url', DATABASE_URL, '--schema', t.schema)).toMatchObject({
+    code: 0,
+    stdout: expect.stringContaining('2 levels checked, 0 ledger gaps'),
+  })
   await t.db.query(`UPDATE inventory_level SET stocked_quantity = 12 WHERE id = $1`, [levels.v2.id])
   const bad = await cli('verify', '--url', DATABASE_URL, '--schema', t.schema, '--limit', '1')
   expect(bad.code).toBe(1)
@@ -344,10 +477,19 @@ test('CLI verify exits 1 naming a ledger gap and 0 once reconcile closed it; CLI
 
   await t.db.query(`UPDATE inventory_movement SET created_at = now() - interval '10 days'`)
   const pruned = await cli('prune', '--days', '7', '--url', DATABASE_URL, '--schema', t.schema)
-  expect(pruned).toMatchObject({ code: 0, stdout: expect.stringMatching(/^3 movements older than 7 days folded into 2, 0 expired idempotency keys dropped/) })
+  expect(pruned).toMatchObject({
+    code: 0,
+    stdout: expect.stringMatching(/^3 movements older than 7 days folded into 2, 0 expired idempotency keys dropped/),
+  })
   expect((await cli('verify', '--url', DATABASE_URL, '--schema', t.schema)).code).toBe(0)
-  expect(await cli('prune', '--url', DATABASE_URL)).toMatchObject({ code: 2, stderr: expect.stringContaining('prune needs --days') })
-  expect(await cli('verify', '--dry-run', '--url', DATABASE_URL)).toMatchObject({ code: 2, stderr: expect.stringContaining("unknown option '--dry-run'") })
+  expect(await cli('prune', '--url', DATABASE_URL)).toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining('prune needs --days'),
+  })
+  expect(await cli('verify', '--dry-run', '--url', DATABASE_URL)).toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining("unknown option '--dry-run'"),
+  })
 })
 
 test('CLI: errors exit 2 with a typed message and no stack', async () => {
@@ -375,31 +517,70 @@ test('drift left by the real @medusajs/inventory is reported and fixed', async (
     // The peer soft-deletes a level but leaves its reservation live; a level created
     // again at the pair starts at 0; deleting the old reservation then takes it to -2.
     const [item] = await peer.service.createInventoryItems([{ sku: 'peer-drift' }])
-    const [first] = await peer.service.createInventoryLevels([{ inventory_item_id: item.id, location_id: 'sloc_p', stocked_quantity: 10 }])
-    const [res] = await peer.service.createReservationItems([{ inventory_item_id: item.id, location_id: 'sloc_p', quantity: 2 }])
+    const [first] = await peer.service.createInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'sloc_p', stocked_quantity: 10 },
+    ])
+    const [res] = await peer.service.createReservationItems([
+      { inventory_item_id: item.id, location_id: 'sloc_p', quantity: 2 },
+    ])
     await peer.service.softDeleteInventoryLevels([first.id])
-    const [second] = await peer.service.createInventoryLevels([{ inventory_item_id: item.id, location_id: 'sloc_p', stocked_quantity: 10 }])
+    const [second] = await peer.service.createInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'sloc_p', stocked_quantity: 10 },
+    ])
 
     // Before our migration (a database only the peer migrated): a dry run works, a fix says what is missing.
     ours = await InventoryService.connect({ url: DATABASE_URL, schema })
     const recreated = await ours.reconcile({ dryRun: true })
-    expect(recreated).toEqual({ levels: [expect.objectContaining({ id: second.id, reserved_quantity: 0, reservation_quantity: 2, difference: -2, fixed: false })], ledger: [], next: null, scanned: 1 })
-    await expect(ours.reconcile()).rejects.toMatchObject({ type: 'not_allowed', message: expect.stringContaining('migrate()') })
+    expect(recreated).toEqual({
+      levels: [
+        expect.objectContaining({
+          id: second.id,
+          reserved_quantity: 0,
+          reservation_quantity: 2,
+          difference: -2,
+          fixed: false,
+        }),
+      ],
+      ledger: [],
+      next: null,
+      scanned: 1,
+    })
+    await expect(ours.reconcile()).rejects.toMatchObject({
+      type: 'not_allowed',
+      message: expect.stringContaining('migrate()'),
+    })
 
     // Switching to this module migrates: its ledger opens with the levels' quantities.
     await ours.migrate()
     await peer.service.deleteReservationItems([res.id])
     const dry = await ours.reconcile({ dryRun: true })
-    expect(dry.levels).toEqual([expect.objectContaining({ id: second.id, reserved_quantity: -2, reservation_quantity: 0, fixed: false })])
+    expect(dry.levels).toEqual([
+      expect.objectContaining({ id: second.id, reserved_quantity: -2, reservation_quantity: 0, fixed: false }),
+    ])
     // The peer's write is not in the ledger either.
-    expect(dry.ledger).toEqual([{ id: second.id, field: 'reserved_quantity', quantity: -2, ledger_sum: 0, fixed: false }])
+    expect(dry.ledger).toEqual([
+      { id: second.id, field: 'reserved_quantity', quantity: -2, ledger_sum: 0, fixed: false },
+    ])
 
     const fixed = await ours.reconcile()
-    expect(fixed.levels).toEqual([expect.objectContaining({ id: second.id, reserved_quantity: -2, reservation_quantity: 0, difference: -2, fixed: true })])
-    expect(fixed.ledger).toEqual([{ id: second.id, field: 'reserved_quantity', quantity: -2, ledger_sum: 0, fixed: true }])
+    expect(fixed.levels).toEqual([
+      expect.objectContaining({
+        id: second.id,
+        reserved_quantity: -2,
+        reservation_quantity: 0,
+        difference: -2,
+        fixed: true,
+      }),
+    ])
+    expect(fixed.ledger).toEqual([
+      { id: second.id, field: 'reserved_quantity', quantity: -2, ledger_sum: 0, fixed: true },
+    ])
     // The level's history: the peer's change (recorded by reconcile), then the fix.
     const moves = await ours.listInventoryMovements({ inventory_level_id: second.id, field: 'reserved_quantity' })
-    expect(moves.map((m) => [m.reason, m.delta, m.resulting])).toEqual([['reconcile', -2, -2], ['reconcile', 2, 0]])
+    expect(moves.map((m) => [m.reason, m.delta, m.resulting])).toEqual([
+      ['reconcile', -2, -2],
+      ['reconcile', 2, 0],
+    ])
     expect(await ours.verifyInventoryLedger()).toMatchObject({ ok: true })
     // The peer reads the fixed level back.
     const [level] = await peer.service.listInventoryLevels({ id: second.id })
@@ -415,7 +596,10 @@ test('drift left by the real @medusajs/inventory is reported and fixed', async (
 
 test('medusa db:migrate (runMigrations) warns about drift it finds and fixes nothing', async () => {
   const { levels } = await stocked(['a', 'b'], { a: 2 })
-  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 5, raw_reserved_quantity = '{"value":"5","precision":20}' WHERE id = $1`, [levels.a.id])
+  await t.db.query(
+    `UPDATE inventory_level SET reserved_quantity = 5, raw_reserved_quantity = '{"value":"5","precision":20}' WHERE id = $1`,
+    [levels.a.id],
+  )
   const medusaModule = require('../medusa')
   const logged = { info: [], warn: [] }
   const logger = { info: (m) => logged.info.push(m), warn: (m) => logged.warn.push(m) }
@@ -438,13 +622,19 @@ const MIGRATE_SCRIPT = path.join(__dirname, 'support', 'migrate-warnings.js')
 /** Migrates the test schema in a child process: `{ version, warnings, logged }` (see the script). */
 function migrateInChild(mode = 'standalone', connectOptions = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MIGRATE_SCRIPT, DATABASE_URL, t.schema, mode, JSON.stringify(connectOptions)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      [MIGRATE_SCRIPT, DATABASE_URL, t.schema, mode, JSON.stringify(connectOptions)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`migrate-warnings exited ${code}: ${stderr}`))))
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`migrate-warnings exited ${code}: ${stderr}`)),
+    )
   })
 }
 
@@ -454,7 +644,10 @@ test('standalone migrate() names drifted levels in a process warning, fixes noth
   expect(await migrateInChild()).toEqual({ version, warnings: [], logged: [] })
 
   const { levels } = await stocked(['d1', 'd2', 'ok'], { d1: 1 })
-  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 4, raw_reserved_quantity = '{"value":"4","precision":20}' WHERE id = ANY($1)`, [[levels.d1.id, levels.d2.id]])
+  await t.db.query(
+    `UPDATE inventory_level SET reserved_quantity = 4, raw_reserved_quantity = '{"value":"4","precision":20}' WHERE id = ANY($1)`,
+    [[levels.d1.id, levels.d2.id]],
+  )
   const before = await levelRows()
 
   const out = await migrateInChild()
@@ -464,8 +657,12 @@ test('standalone migrate() names drifted levels in a process warning, fixes noth
   expect([w.name, w.code]).toEqual(['Warning', 'MEDUSA_INVENTORY_RS_DRIFT'])
   // The raw write drifted reserved_quantity from the reservations and from the ledger.
   const named = `(${[levels.d1.id, levels.d2.id].sort().join(', ')})`
-  expect(w.message).toContain(`2 inventory level(s) have a reserved_quantity that is not the sum of their live reservations ${named}.`)
-  expect(w.message).toContain(`2 inventory level(s) have quantities that are not the sum of their movements in the ledger ${named}.`)
+  expect(w.message).toContain(
+    `2 inventory level(s) have a reserved_quantity that is not the sum of their live reservations ${named}.`,
+  )
+  expect(w.message).toContain(
+    `2 inventory level(s) have quantities that are not the sum of their movements in the ledger ${named}.`,
+  )
   expect(w.message).toContain(levels.d1.id)
   expect(w.message).toContain(levels.d2.id)
   expect(w.message).not.toContain(levels.ok.id)
@@ -476,13 +673,17 @@ test('standalone migrate() names drifted levels in a process warning, fixes noth
   expect(await migrateInChild()).toEqual({ version, warnings: [], logged: [] })
 })
 
-test('the drift warning names the first five levels of many; db:migrate logs it through Medusa\'s logger, not as a process warning', async () => {
+test("the drift warning names the first five levels of many; db:migrate logs it through Medusa's logger, not as a process warning", async () => {
   const { levels } = await stocked(Array.from({ length: 7 }, (_, i) => `m${i}`))
   await t.db.query(`UPDATE inventory_level SET reserved_quantity = 1`)
-  const ids = Object.values(levels).map((l) => l.id).sort()
+  const ids = Object.values(levels)
+    .map((l) => l.id)
+    .sort()
   const { warnings } = await migrateInChild()
   expect(warnings).toHaveLength(1)
-  expect(warnings[0].message).toContain(`7 inventory level(s) have a reserved_quantity that is not the sum of their live reservations (${ids.slice(0, 5).join(', ')}, …)`)
+  expect(warnings[0].message).toContain(
+    `7 inventory level(s) have a reserved_quantity that is not the sum of their live reservations (${ids.slice(0, 5).join(', ')}, …)`,
+  )
   expect(warnings[0].message).not.toContain(ids[5])
 
   expect(await migrateInChild('medusa')).toEqual({ version: null, warnings: [], logged: [warnings[0].message] })
@@ -491,10 +692,13 @@ test('the drift warning names the first five levels of many; db:migrate logs it 
 test('migrate checks a bounded number of levels for drift and says when it stopped short', async () => {
   const { MIGRATE } = require('../lib/internal')
   const { levels } = await stocked(Array.from({ length: 6 }, (_, i) => `b${i}`))
-  await t.db.query(`UPDATE inventory_level SET reserved_quantity = 1, raw_reserved_quantity = '{"value":"1","precision":20}' WHERE id = ANY($1)`, [
-    Object.values(levels).map((l) => l.id),
-  ])
-  const all = (await t.db.query(`SELECT id FROM inventory_level WHERE deleted_at IS NULL AND reserved_quantity = 1 ORDER BY id`)).rows.map((r) => r.id)
+  await t.db.query(
+    `UPDATE inventory_level SET reserved_quantity = 1, raw_reserved_quantity = '{"value":"1","precision":20}' WHERE id = ANY($1)`,
+    [Object.values(levels).map((l) => l.id)],
+  )
+  const all = (
+    await t.db.query(`SELECT id FROM inventory_level WHERE deleted_at IS NULL AND reserved_quantity = 1 ORDER BY id`)
+  ).rows.map((r) => r.id)
   const some = await t.inventory[MIGRATE]({ pageSize: 2, levels: 4 })
   expect(some.drift).toContain('(Only the first 4 levels were checked; the dry run checks all.)')
   const everything = await t.inventory[MIGRATE]({ pageSize: 2, levels: 1_000_000 })
@@ -505,7 +709,10 @@ test('migrate checks a bounded number of levels for drift and says when it stopp
 
 test('stock written past the ledger is named as a ledger gap alone; a connection without the ledger does not warn about it', async () => {
   const { levels } = await stocked(['s1', 's2'])
-  await t.db.query(`UPDATE inventory_level SET stocked_quantity = 4, raw_stocked_quantity = '{"value":"4","precision":20}' WHERE id = $1`, [levels.s2.id])
+  await t.db.query(
+    `UPDATE inventory_level SET stocked_quantity = 4, raw_stocked_quantity = '{"value":"4","precision":20}' WHERE id = $1`,
+    [levels.s2.id],
+  )
   const { warnings } = await migrateInChild()
   expect(warnings.map((w) => w.message)).toEqual([
     `medusa-inventory-rs: 1 inventory level(s) have quantities that are not the sum of their movements in the ledger (${levels.s2.id}). ` +

@@ -53,7 +53,7 @@ describe('reservations', () => {
 
   test('not enough stock and not stocked: Medusa’s types and messages, nothing written', async () => {
     await expect(
-      t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'b', quantity: 3 })
+      t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'b', quantity: 3 }),
     ).rejects.toMatchObject({
       type: 'not_allowed',
       message: `Not enough stock available for item ${item.id} at location b`,
@@ -62,7 +62,7 @@ describe('reservations', () => {
       t.inventory.createReservationItems([
         { inventory_item_id: item.id, location_id: 'a', quantity: 1 },
         { inventory_item_id: item.id, location_id: 'nowhere', quantity: 1 },
-      ])
+      ]),
     ).rejects.toMatchObject({ type: 'not_found', message: `Item ${item.id} is not stocked at location nowhere` })
     expect(await t.inventory.listReservationItems({ inventory_item_id: item.id })).toEqual([])
     expect((await level('a')).reserved_quantity).toBe(0)
@@ -73,7 +73,7 @@ describe('reservations', () => {
       t.inventory.createReservationItems([
         { inventory_item_id: item.id, location_id: 'b', quantity: 1, line_item_id: 'x' },
         { inventory_item_id: item.id, location_id: 'b', quantity: 2, line_item_id: 'y' },
-      ])
+      ]),
     ).rejects.toMatchObject({ type: 'not_allowed' })
     expect((await level('b')).reserved_quantity).toBe(0)
     const ok = await t.inventory.createReservationItems([
@@ -99,18 +99,20 @@ describe('reservations', () => {
   test('bad quantities are invalid_data naming the field, and write nothing', async () => {
     for (const quantity of [-1, 0, NaN, Infinity, 'abc', null, {}, true]) {
       await expect(
-        t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity })
+        t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity }),
       ).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('quantity') })
     }
-    await expect(t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a' })).rejects.toMatchObject({
+    await expect(
+      t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a' }),
+    ).rejects.toMatchObject({
       type: 'invalid_data',
       message: 'quantity is required',
     })
     await expect(
-      t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity: 1, colour: 'red' })
+      t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity: 1, colour: 'red' }),
     ).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('colour') })
     await expect(
-      t.inventory.createReservationItems({ inventory_item_id: 42, location_id: 'a', quantity: 1 })
+      t.inventory.createReservationItems({ inventory_item_id: 42, location_id: 'a', quantity: 1 }),
     ).rejects.toMatchObject({ type: 'invalid_data', message: expect.stringContaining('inventory_item_id') })
     expect(await t.inventory.listReservationItems({ inventory_item_id: item.id })).toEqual([])
     expect((await level('a')).reserved_quantity).toBe(0)
@@ -185,7 +187,9 @@ describe('reservations', () => {
     await t.inventory.deleteReservationItemByLocationId('b')
     expect((await level('b')).reserved_quantity).toBe(0)
     expect(await t.inventory.listReservationItems({ id: r3.id })).toEqual([])
-    expect((await t.inventory.listReservationItems({ id: r3.id }, { withDeleted: true }))[0].deleted_at).toBeInstanceOf(Date)
+    expect((await t.inventory.listReservationItems({ id: r3.id }, { withDeleted: true }))[0].deleted_at).toBeInstanceOf(
+      Date,
+    )
   })
 
   test('hard-deleting an already soft-deleted reservation releases nothing twice', async () => {
@@ -203,7 +207,10 @@ describe('reservations', () => {
     ])
     const found = await t.inventory.listReservationItems({ inventory_item_id: item.id, q: 'GIFT' })
     expect(found.map((r) => r.description)).toEqual(['Gift wrap please'])
-    const [big, n] = await t.inventory.listAndCountReservationItems({ inventory_item_id: item.id, quantity: { $gte: 2 } })
+    const [big, n] = await t.inventory.listAndCountReservationItems({
+      inventory_item_id: item.id,
+      quantity: { $gte: 2 },
+    })
     expect(n).toBe(1)
     expect(big[0].quantity).toBe(2)
   })

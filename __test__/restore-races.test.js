@@ -24,14 +24,18 @@ async function level(itemId, loc = 'loc') {
   const { rows } = await t.db.query(
     `SELECT reserved_quantity::text AS reserved, stocked_quantity::text AS stocked
      FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL`,
-    [itemId, loc]
+    [itemId, loc],
   )
   return rows[0]
 }
 
 const reserve = (item, quantity, extra = {}) =>
   t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'loc', quantity, ...extra })
-const failure = (p) => p.then(() => ({ resolved: true }), (e) => ({ type: e.type, message: e.message }))
+const failure = (p) =>
+  p.then(
+    () => ({ resolved: true }),
+    (e) => ({ type: e.type, message: e.message }),
+  )
 
 /** The invariants every test ends with: no drift, no non-backorder oversell, the ledger adds up. */
 async function invariantsHold() {
@@ -40,7 +44,7 @@ async function invariantsHold() {
     `SELECT l.id FROM inventory_level l
      WHERE l.deleted_at IS NULL AND l.reserved_quantity > l.stocked_quantity
        AND NOT EXISTS (SELECT 1 FROM reservation_item r WHERE r.inventory_item_id = l.inventory_item_id
-                         AND r.location_id = l.location_id AND r.deleted_at IS NULL AND r.allow_backorder)`
+                         AND r.location_id = l.location_id AND r.deleted_at IS NULL AND r.allow_backorder)`,
   )
   expect(rows).toEqual([])
   expect(await ledgerGaps(t.db)).toEqual([])
@@ -59,12 +63,12 @@ async function levelUncommitted(holder, id, itemId, loc, stock) {
     `INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, raw_stocked_quantity,
                                   raw_reserved_quantity, raw_incoming_quantity)
      VALUES ($1, $2, $3, $4, $5, $6, $6)`,
-    [id, itemId, loc, stock, raw(stock), raw(0)]
+    [id, itemId, loc, stock, raw(stock), raw(0)],
   )
   await holder.query(
     `INSERT INTO inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason)
      VALUES ($1, $2, $3, 'stocked_quantity', $4, $4, 'level_created')`,
-    [id, itemId, loc, stock]
+    [id, itemId, loc, stock],
   )
 }
 
@@ -81,7 +85,7 @@ describe('restoreInventoryItems re-derives reserved_quantity', () => {
     const { rows } = await t.db.query(
       `SELECT delta::text, resulting::text, reason, method FROM inventory_movement
        WHERE inventory_item_id = $1 AND field = 'reserved_quantity' ORDER BY id DESC LIMIT 1`,
-      [i.id]
+      [i.id],
     )
     expect(rows).toEqual([{ delta: '-2', resulting: '3', reason: 'level_restored', method: 'restoreInventoryItems' }])
   })
@@ -107,10 +111,17 @@ describe('restoreInventoryItems re-derives reserved_quantity', () => {
     const r = await reserve(i, 4)
     const old = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
     await t.inventory.softDeleteInventoryItems([i.id])
-    const fresh = await t.inventory.createInventoryLevels({ inventory_item_id: i.id, location_id: 'loc', stocked_quantity: 6 })
+    const fresh = await t.inventory.createInventoryLevels({
+      inventory_item_id: i.id,
+      location_id: 'loc',
+      stocked_quantity: 6,
+    })
     const out = await t.inventory.restoreInventoryItems([i.id])
     expect(out).toEqual({ inventory_item_id: [i.id], reservation_item_id: [r.id] })
-    const { rows } = await t.db.query('SELECT id, deleted_at IS NOT NULL AS gone FROM inventory_level WHERE inventory_item_id = $1 ORDER BY gone', [i.id])
+    const { rows } = await t.db.query(
+      'SELECT id, deleted_at IS NOT NULL AS gone FROM inventory_level WHERE inventory_item_id = $1 ORDER BY gone',
+      [i.id],
+    )
     expect(rows).toEqual([
       { id: fresh.id, gone: false },
       { id: old.id, gone: true },
@@ -137,7 +148,10 @@ describe('restoreInventoryItems re-derives reserved_quantity', () => {
     } finally {
       await holder.end()
     }
-    const { rows } = await t.db.query('SELECT id, deleted_at IS NOT NULL AS gone FROM inventory_level WHERE inventory_item_id = $1 ORDER BY gone', [i.id])
+    const { rows } = await t.db.query(
+      'SELECT id, deleted_at IS NOT NULL AS gone FROM inventory_level WHERE inventory_item_id = $1 ORDER BY gone',
+      [i.id],
+    )
     expect(rows).toEqual([
       { id: fresh, gone: false },
       { id: old.id, gone: true },
@@ -169,7 +183,7 @@ describe('restoreInventoryItems re-derives reserved_quantity', () => {
       `SELECT (SELECT deleted_at IS NOT NULL FROM inventory_item WHERE id = $1) AS item_gone,
               (SELECT count(*)::int FROM reservation_item WHERE inventory_item_id = $1 AND deleted_at IS NULL) AS live,
               (SELECT count(*)::int FROM inventory_movement) AS movements`,
-      [i.id]
+      [i.id],
     )
     expect(rows[0]).toEqual({ item_gone: true, live: 0, movements })
     expect(await level(i.id)).toEqual({ reserved: '0', stocked: '3' })
@@ -216,73 +230,75 @@ async function queuedBehind(resId, first, second) {
 }
 
 describe('a write queued behind restoreInventoryLevels decides on the restored rows', () => {
-  test.each([['one statement', undefined], ['keyed transaction', 'key']])(
-    'updateReservationItems changing the quantity (%s)',
-    async (_, key) => {
-      const i = await stocked(30)
-      const r = await reserve(i, 25)
-      const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
-      await t.inventory.softDeleteInventoryLevels([lvl.id])
-      const results = await queuedBehind(
-        r.id,
-        () => t.inventory.restoreInventoryLevels([lvl.id]),
-        () => t.inventory.updateReservationItems({ id: r.id, quantity: 4 }, key && { idempotencyKey: `upd-q-${n}` })
-      )
-      expect(results).toEqual([{ resolved: true }, { resolved: true }])
-      expect(await level(i.id)).toEqual({ reserved: '4', stocked: '30' })
-    }
-  )
+  test.each([
+    ['one statement', undefined],
+    ['keyed transaction', 'key'],
+  ])('updateReservationItems changing the quantity (%s)', async (_, key) => {
+    const i = await stocked(30)
+    const r = await reserve(i, 25)
+    const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
+    await t.inventory.softDeleteInventoryLevels([lvl.id])
+    const results = await queuedBehind(
+      r.id,
+      () => t.inventory.restoreInventoryLevels([lvl.id]),
+      () => t.inventory.updateReservationItems({ id: r.id, quantity: 4 }, key && { idempotencyKey: `upd-q-${n}` }),
+    )
+    expect(results).toEqual([{ resolved: true }, { resolved: true }])
+    expect(await level(i.id)).toEqual({ reserved: '4', stocked: '30' })
+  })
 
-  test.each([['one statement', undefined], ['keyed transaction', 'key']])(
-    'updateReservationItems moving the reservation to another location (%s)',
-    async (_, key) => {
-      const i = await stocked(30)
-      await t.inventory.createInventoryLevels({ inventory_item_id: i.id, location_id: 'loc2', stocked_quantity: 30 })
-      const r = await reserve(i, 25)
-      const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
-      await t.inventory.softDeleteInventoryLevels([lvl.id])
-      const results = await queuedBehind(
-        r.id,
-        () => t.inventory.restoreInventoryLevels([lvl.id]),
-        () => t.inventory.updateReservationItems({ id: r.id, location_id: 'loc2' }, key && { idempotencyKey: `upd-m-${n}` })
-      )
-      expect(results).toEqual([{ resolved: true }, { resolved: true }])
-      expect(await level(i.id)).toEqual({ reserved: '0', stocked: '30' })
-      expect(await level(i.id, 'loc2')).toEqual({ reserved: '25', stocked: '30' })
-    }
-  )
+  test.each([
+    ['one statement', undefined],
+    ['keyed transaction', 'key'],
+  ])('updateReservationItems moving the reservation to another location (%s)', async (_, key) => {
+    const i = await stocked(30)
+    await t.inventory.createInventoryLevels({ inventory_item_id: i.id, location_id: 'loc2', stocked_quantity: 30 })
+    const r = await reserve(i, 25)
+    const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
+    await t.inventory.softDeleteInventoryLevels([lvl.id])
+    const results = await queuedBehind(
+      r.id,
+      () => t.inventory.restoreInventoryLevels([lvl.id]),
+      () =>
+        t.inventory.updateReservationItems({ id: r.id, location_id: 'loc2' }, key && { idempotencyKey: `upd-m-${n}` }),
+    )
+    expect(results).toEqual([{ resolved: true }, { resolved: true }])
+    expect(await level(i.id)).toEqual({ reserved: '0', stocked: '30' })
+    expect(await level(i.id, 'loc2')).toEqual({ reserved: '25', stocked: '30' })
+  })
 
   test.each([
     ['by id', 'id', undefined],
     ['by id, keyed', 'id', 'key'],
     ['by line item', 'line', undefined],
     ['by line item, keyed', 'line', 'key'],
-  ])(
-    'restoreReservationItems %s finds the level the level restore brought back',
-    async (_, by, key) => {
-      const i = await stocked(30)
-      const line = `rr-line-${n}`
-      const alone = await reserve(i, 5, { line_item_id: line })
-      await t.inventory.softDeleteReservationItems([alone.id])
-      const withLevel = await reserve(i, 7)
-      const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
-      await t.inventory.softDeleteInventoryLevels([lvl.id])
-      // The line item's reservation is restored by a call queued behind the
-      // level restore (on the row the level restore brings back, by id; on
-      // the line item's, which the holder locks too, by line item).
-      await t.db.query('UPDATE reservation_item SET line_item_id = $2 WHERE id = $1', [withLevel.id, line])
-      const results = await queuedBehind(
-        withLevel.id,
-        () => t.inventory.restoreInventoryLevels([lvl.id]),
-        () =>
-          by === 'id'
-            ? t.inventory.restoreReservationItems([withLevel.id, alone.id], undefined, key && { idempotencyKey: `rr-id-${n}` })
-            : t.inventory.restoreReservationItemsByLineItem(line, key && { idempotencyKey: `rr-line-${n}` })
-      )
-      expect(results).toEqual([{ resolved: true }, { resolved: true }])
-      expect(await level(i.id)).toEqual({ reserved: '12', stocked: '30' })
-    }
-  )
+  ])('restoreReservationItems %s finds the level the level restore brought back', async (_, by, key) => {
+    const i = await stocked(30)
+    const line = `rr-line-${n}`
+    const alone = await reserve(i, 5, { line_item_id: line })
+    await t.inventory.softDeleteReservationItems([alone.id])
+    const withLevel = await reserve(i, 7)
+    const lvl = await t.inventory.retrieveInventoryLevelByItemAndLocation(i.id, 'loc')
+    await t.inventory.softDeleteInventoryLevels([lvl.id])
+    // The line item's reservation is restored by a call queued behind the
+    // level restore (on the row the level restore brings back, by id; on
+    // the line item's, which the holder locks too, by line item).
+    await t.db.query('UPDATE reservation_item SET line_item_id = $2 WHERE id = $1', [withLevel.id, line])
+    const results = await queuedBehind(
+      withLevel.id,
+      () => t.inventory.restoreInventoryLevels([lvl.id]),
+      () =>
+        by === 'id'
+          ? t.inventory.restoreReservationItems(
+              [withLevel.id, alone.id],
+              undefined,
+              key && { idempotencyKey: `rr-id-${n}` },
+            )
+          : t.inventory.restoreReservationItemsByLineItem(line, key && { idempotencyKey: `rr-line-${n}` }),
+    )
+    expect(results).toEqual([{ resolved: true }, { resolved: true }])
+    expect(await level(i.id)).toEqual({ reserved: '12', stocked: '30' })
+  })
 })
 
 describe('a hard item delete and a reservation restore at its level do not deadlock', () => {
@@ -312,7 +328,9 @@ describe('a hard item delete and a reservation restore at its level do not deadl
     // deadlock broken by Postgres.
     expect(results[0]).toEqual({ resolved: true })
     expect(results[1].type).not.toBe('conflict')
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM reservation_item WHERE inventory_item_id = $1', [i.id])
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM reservation_item WHERE inventory_item_id = $1', [
+      i.id,
+    ])
     expect(rows).toEqual([{ n: 0 }])
   })
 })
@@ -336,12 +354,14 @@ describe('a level created for an item while the item is hard-deleted', () => {
       await holder.end()
     }
     expect(result).toEqual({ resolved: true })
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM inventory_level WHERE inventory_item_id = $1', [i.id])
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM inventory_level WHERE inventory_item_id = $1', [
+      i.id,
+    ])
     expect(rows).toEqual([{ n: 0 }])
     // The late level is closed: its movements sum to zero (afterEach checks every level).
     const closed = await t.db.query(
       `SELECT sum(delta)::text AS sum, count(*)::int AS n FROM inventory_movement WHERE inventory_level_id = $1`,
-      [fresh]
+      [fresh],
     )
     expect(closed.rows).toEqual([{ sum: '0', n: 2 }])
   })

@@ -10,7 +10,10 @@ beforeAll(async () => {
 afterAll(() => t.cleanup())
 
 test('a Rust panic becomes a rejected promise and the process keeps serving', async () => {
-  await expect(native.debugPanic()).rejects.toMatchObject({ code: 'unexpected_state', message: 'internal error in medusa-inventory-rs' })
+  await expect(native.debugPanic()).rejects.toMatchObject({
+    code: 'unexpected_state',
+    message: 'internal error in medusa-inventory-rs',
+  })
   const item = await t.inventory.createInventoryItems({ sku: 'after-panic' })
   expect(item.sku).toBe('after-panic')
 })
@@ -31,7 +34,7 @@ test('connect errors are actionable', async () => {
   })
   await expect(InventoryService.connect({ url: 'not a url' })).rejects.toMatchObject({ type: 'invalid_data' })
   await expect(
-    InventoryService.connect({ url: 'postgres://postgres@127.0.0.1:1/none', schema: 'x' })
+    InventoryService.connect({ url: 'postgres://postgres@127.0.0.1:1/none', schema: 'x' }),
   ).rejects.toMatchObject({ type: 'database_error' })
 })
 
@@ -55,7 +58,9 @@ test('wrong argument types are invalid_data, not crashes', async () => {
     type: 'invalid_data',
     message: expect.stringContaining('adjustment'),
   })
-  await expect(t.inventory.adjustInventory([{ inventoryItemId: 'i', locationId: 'l', adjustment: NaN }])).rejects.toMatchObject({
+  await expect(
+    t.inventory.adjustInventory([{ inventoryItemId: 'i', locationId: 'l', adjustment: NaN }]),
+  ).rejects.toMatchObject({
     type: 'invalid_data',
     message: expect.stringContaining('adjustment'),
   })

@@ -18,7 +18,14 @@ jest.setTimeout(60000)
 
 const PW = 's3cr3t-Pa55-XYZ'
 // The password, its pieces and its %-encoded forms (encodeURIComponent leaves '-' as is).
-const FORMS = [PW, 's3cr3t', 'Pa55-XYZ', 's3cr3t%2DPa55%2DXYZ', 's3cr3t%2dPa55%2dXYZ', encodeURIComponent(`${PW} @:/?#`)]
+const FORMS = [
+  PW,
+  's3cr3t',
+  'Pa55-XYZ',
+  's3cr3t%2DPa55%2DXYZ',
+  's3cr3t%2dPa55%2dXYZ',
+  encodeURIComponent(`${PW} @:/?#`),
+]
 
 function hidden(text, what) {
   for (const form of FORMS) {
@@ -29,7 +36,14 @@ function hidden(text, what) {
 /** Every text of an error a caller or a logger could print. */
 function errorTexts(err) {
   const own = Object.getOwnPropertyNames(err).map((k) => `${k}: ${util.inspect(err[k], { depth: 10 })}`)
-  return [err.message, String(err), err.stack, util.inspect(err, { showHidden: true, depth: 10 }), JSON.stringify(err), ...own].join('\n')
+  return [
+    err.message,
+    String(err),
+    err.stack,
+    util.inspect(err, { showHidden: true, depth: 10 }),
+    JSON.stringify(err),
+    ...own,
+  ].join('\n')
 }
 
 async function rejection(promise) {
@@ -108,7 +122,8 @@ const GOOD = [
   (q) => `${URL_PW.replace('postgres://', 'PostgreSQL://')}${q ? `?${q}` : ''}`,
   (q) => `postgres://${USER}_at:${AT_PW}@${HOST}:${PORT}/${DBNAME}${q ? `?${q}` : ''}`,
   (q) => `postgres://${USER}@${HOST}:${PORT}/${DBNAME}?password=${encodeURIComponent(PW)}${q ? `&${q}` : ''}`,
-  (q) => ` host=${HOST} port=${PORT} dbname=${DBNAME} user=${USER}_odd password='${ODD_PW.replace(/'/g, "\\'")}' ${q.replace(/&/g, ' ')}`,
+  (q) =>
+    ` host=${HOST} port=${PORT} dbname=${DBNAME} user=${USER}_odd password='${ODD_PW.replace(/'/g, "\\'")}' ${q.replace(/&/g, ' ')}`,
 ]
 
 // TLS failures: a missing CA file, an untrusted (or plain) server, missing client certificate
@@ -186,7 +201,12 @@ async function fakeAuthServer(mode) {
       return b
     }
     const fail = (message) => {
-      const fields = [['S', 'FATAL'], ['V', 'FATAL'], ['C', '28P01'], ['M', message]]
+      const fields = [
+        ['S', 'FATAL'],
+        ['V', 'FATAL'],
+        ['C', '28P01'],
+        ['M', message],
+      ]
       send('E', Buffer.concat([...fields.map(([k, v]) => Buffer.from(`${k}${v}\0`)), Buffer.from([0])]))
       socket.end()
     }
@@ -214,7 +234,10 @@ async function fakeAuthServer(mode) {
         if (buf.length < len + 1) return
         const body = buf.subarray(5, len + 1)
         buf = buf.subarray(len + 1)
-        if (mode === 'cleartext') fail(`password authentication failed for user "u": got "${body.subarray(0, body.length - 1)}" (${encodeURIComponent(body.subarray(0, body.length - 1))})`)
+        if (mode === 'cleartext')
+          fail(
+            `password authentication failed for user "u": got "${body.subarray(0, body.length - 1)}" (${encodeURIComponent(body.subarray(0, body.length - 1))})`,
+          )
         else fail('password authentication failed for user "u"')
       }
     })
@@ -253,7 +276,11 @@ test('authentication failures (cleartext echoed back by the server, MD5, SCRAM) 
 test('the Medusa adapter (migrations and loader) hides the password of a bad or refused URL', async () => {
   const fake = await fakeAuthServer('cleartext')
   try {
-    for (const clientUrl of [`postgis://u:${PW}@h/db`, ` POSTGRES:/u:${PW}@h/db`, `postgres://u:${PW}@127.0.0.1:${fake.port}/db`]) {
+    for (const clientUrl of [
+      `postgis://u:${PW}@h/db`,
+      ` POSTGRES:/u:${PW}@h/db`,
+      `postgres://u:${PW}@127.0.0.1:${fake.port}/db`,
+    ]) {
       const options = { database: { clientUrl } }
       const migrate = await rejection(medusaModule.runMigrations({ options }))
       expect(['invalid_data', 'database_error']).toContain(migrate.type)
@@ -271,7 +298,11 @@ test('the CLI hides the password: --url, DATABASE_URL, a URL given without --url
   const fake = await fakeAuthServer('cleartext')
   const bin = path.join(__dirname, '..', 'bin', 'medusa-inventory-rs.js')
   const cli = (args, env = {}) => {
-    const r = spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30000 })
+    const r = spawnSync(process.execPath, [bin, ...args], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      timeout: 30000,
+    })
     return { code: r.status, out: `${r.stdout}\n${r.stderr}` }
   }
   try {

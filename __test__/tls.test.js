@@ -33,27 +33,70 @@ function makeCert(name, subject, ext, ca) {
   fs.writeFileSync(f(`${name}.ext`), ext)
   const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`]
   if (!ca) {
-    openssl('req', '-x509', ...key, '-out', `${name}.crt`, '-days', '2', '-subj', subject,
-      '-extensions', 'v3', '-config', f(`${name}.ext`))
+    openssl(
+      'req',
+      '-x509',
+      ...key,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      subject,
+      '-extensions',
+      'v3',
+      '-config',
+      f(`${name}.ext`),
+    )
     return
   }
   openssl('req', '-new', ...key, '-out', `${name}.csr`, '-subj', subject)
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial',
-    '-out', `${name}.crt`, '-days', '2', '-extfile', f(`${name}.ext`), '-extensions', 'v3')
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${ca}.crt`,
+    '-CAkey',
+    `${ca}.key`,
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '2',
+    '-extfile',
+    f(`${name}.ext`),
+    '-extensions',
+    'v3',
+  )
 }
 
-const CA_EXT = '[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n'
+const CA_EXT =
+  '[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n'
 
 function makeCertificates() {
   makeCert('ca', '/CN=medusa-inventory-rs test CA', CA_EXT, null)
   makeCert('wrong-ca', '/CN=some other CA', CA_EXT, null)
-  makeCert('server', '/CN=localhost',
-    '[v3]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n', 'ca')
-  makeCert('client', `/CN=${CLIENT_ROLE}`,
-    '[v3]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n', 'ca')
+  makeCert(
+    'server',
+    '/CN=localhost',
+    '[v3]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n',
+    'ca',
+  )
+  makeCert(
+    'client',
+    `/CN=${CLIENT_ROLE}`,
+    '[v3]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n',
+    'ca',
+  )
   // A client certificate from a CA the server does not trust.
-  makeCert('stranger', `/CN=${CLIENT_ROLE}`,
-    '[v3]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n', 'wrong-ca')
+  makeCert(
+    'stranger',
+    `/CN=${CLIENT_ROLE}`,
+    '[v3]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n',
+    'wrong-ca',
+  )
   for (const k of ['ca', 'wrong-ca', 'server', 'client', 'stranger']) fs.chmodSync(f(`${k}.key`), 0o600)
 }
 
@@ -101,7 +144,7 @@ async function moduleSessions() {
     `SELECT s.ssl, s.version, s.client_dn, a.usename
        FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
       WHERE a.application_name = $1`,
-    [APP]
+    [APP],
   )
   return rows
 }
@@ -111,7 +154,7 @@ async function expectRejected(promise, type, pattern) {
     (v) => {
       throw new Error(`expected a rejection, got ${v}`)
     },
-    (e) => e
+    (e) => e,
   )
   expect(err).toBeInstanceOf(InventoryError)
   expect(err.type).toBe(type)
@@ -147,18 +190,23 @@ beforeAll(async () => {
       // Plain connections are refused: a session that works is an encrypted one.
       'hostnossl all all all reject',
       '',
-    ].join('\n')
+    ].join('\n'),
   )
   handServerFilesToPostgres()
   ;[tlsPg, plainPg] = await startServers([
     {
       tag: 'medusa-inventory-rs-tls',
       flags: [
-        '-c', 'ssl=on',
-        '-c', `ssl_cert_file=${f('server.crt')}`,
-        '-c', `ssl_key_file=${f('server.key')}`,
-        '-c', `ssl_ca_file=${f('ca.crt')}`,
-        '-c', `hba_file=${f('pg_hba.conf')}`,
+        '-c',
+        'ssl=on',
+        '-c',
+        `ssl_cert_file=${f('server.crt')}`,
+        '-c',
+        `ssl_key_file=${f('server.key')}`,
+        '-c',
+        `ssl_ca_file=${f('ca.crt')}`,
+        '-c',
+        `hba_file=${f('pg_hba.conf')}`,
       ],
     },
     { tag: 'medusa-inventory-rs-notls' },
@@ -202,7 +250,7 @@ describe('sslmode in the URL', () => {
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg, { params: 'sslmode=disable' }) }),
       'database_error',
-      /no encryption/
+      /no encryption/,
     )
   })
 
@@ -219,7 +267,7 @@ describe('sslmode in the URL', () => {
       const err = await expectRejected(
         InventoryService.connect({ url: urlOf(tlsPg, { params: `sslmode=${mode}&sslrootcert=${f('wrong-ca.crt')}` }) }),
         'database_error',
-        /the server's TLS certificate is not trusted: it is not issued by a CA in sslrootcert=.*wrong-ca\.crt/
+        /the server's TLS certificate is not trusted: it is not issued by a CA in sslrootcert=.*wrong-ca\.crt/,
       )
       expect(err.message).toContain(`sslmode=${mode}`)
     }
@@ -229,7 +277,7 @@ describe('sslmode in the URL', () => {
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg, { params: 'sslmode=verify-full' }) }),
       'database_error',
-      /not issued by a CA in the Mozilla root certificates \(sslmode=verify-full\)/
+      /not issued by a CA in the Mozilla root certificates \(sslmode=verify-full\)/,
     )
   })
 
@@ -241,7 +289,7 @@ describe('sslmode in the URL', () => {
     await expectRejected(
       InventoryService.connect({ url: kv('verify-full') }),
       'database_error',
-      /does not match the host name 'db\.not-in-cert\.example' \(sslmode=verify-full/
+      /does not match the host name 'db\.not-in-cert\.example' \(sslmode=verify-full/,
     )
     const sessions = await connectAndCall({ url: kv('verify-ca') })
     expect(sessions.every((s) => s.ssl)).toBe(true)
@@ -253,12 +301,12 @@ describe('sslmode in the URL', () => {
     await expectRejected(
       InventoryService.connect({ url: `${plainPg.url}?sslmode=require` }),
       'database_error',
-      /^the server does not support TLS \(sslmode=require\)$/
+      /^the server does not support TLS \(sslmode=require\)$/,
     )
     await expectRejected(
       InventoryService.connect({ url: `${plainPg.url}?ssl_mode=verify-full` }),
       'database_error',
-      /^the server does not support TLS \(sslmode=verify-full\)$/
+      /^the server does not support TLS \(sslmode=verify-full\)$/,
     )
     const inv = await InventoryService.connect({ url: `${plainPg.url}?sslmode=prefer` })
     try {
@@ -267,7 +315,7 @@ describe('sslmode in the URL', () => {
       await c.connect()
       const { rows } = await c.query(
         `SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = $1`,
-        [APP]
+        [APP],
       )
       await c.end()
       expect(rows.length).toBeGreaterThan(0)
@@ -288,30 +336,38 @@ describe('sslmode in the URL', () => {
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg, { user: CLIENT_ROLE, params: params('') }) }),
       'database_error',
-      /client certificate/
+      /client certificate/,
     )
     // A certificate from a CA the server does not trust ends the handshake.
     await expectRejected(
       InventoryService.connect({
-        url: urlOf(tlsPg, { user: CLIENT_ROLE, params: params(`&sslcert=${f('stranger.crt')}&sslkey=${f('stranger.key')}`) }),
+        url: urlOf(tlsPg, {
+          user: CLIENT_ROLE,
+          params: params(`&sslcert=${f('stranger.crt')}&sslkey=${f('stranger.key')}`),
+        }),
       }),
       'database_error',
-      /TLS|certificate/
+      /TLS|certificate/,
     )
   })
 
   test('unreadable files and bad PEM are invalid_data naming the option and path', async () => {
     await expectRejected(
-      InventoryService.connect({ url: urlOf(tlsPg, { params: 'sslmode=verify-ca&sslrootcert=/nonexistent/root.crt' }) }),
+      InventoryService.connect({
+        url: urlOf(tlsPg, { params: 'sslmode=verify-ca&sslrootcert=/nonexistent/root.crt' }),
+      }),
       'invalid_data',
-      /^sslrootcert: cannot read file \/nonexistent\/root\.crt/
+      /^sslrootcert: cannot read file \/nonexistent\/root\.crt/,
     )
     await expectRejected(
       InventoryService.connect({
-        url: urlOf(tlsPg, { user: CLIENT_ROLE, params: `sslmode=require&sslcert=${f('client.crt')}&sslkey=/nonexistent/k.pem` }),
+        url: urlOf(tlsPg, {
+          user: CLIENT_ROLE,
+          params: `sslmode=require&sslcert=${f('client.crt')}&sslkey=/nonexistent/k.pem`,
+        }),
       }),
       'invalid_data',
-      /^sslkey: cannot read file \/nonexistent\/k\.pem/
+      /^sslkey: cannot read file \/nonexistent\/k\.pem/,
     )
     // A certificate where the key should be: named, and no key material echoed.
     await expectRejected(
@@ -319,12 +375,12 @@ describe('sslmode in the URL', () => {
         url: urlOf(tlsPg, { params: `sslmode=require&sslcert=${f('client.key')}&sslkey=${f('client.key')}` }),
       }),
       'invalid_data',
-      /sslcert=.*client\.key contains no PEM certificate/
+      /sslcert=.*client\.key contains no PEM certificate/,
     )
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg, { params: 'sslmode=verify-all' }) }),
       'invalid_data',
-      /sslmode must be one of disable, prefer, require, verify-ca, verify-full/
+      /sslmode must be one of disable, prefer, require, verify-ca, verify-full/,
     )
   })
 })
@@ -344,7 +400,7 @@ describe('the ssl option (node-postgres shapes)', () => {
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg), ssl: true }),
       'database_error',
-      /not issued by a CA in the Mozilla root certificates \(ssl option\)/
+      /not issued by a CA in the Mozilla root certificates \(ssl option\)/,
     )
   })
 
@@ -352,7 +408,7 @@ describe('the ssl option (node-postgres shapes)', () => {
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg, { params: 'sslmode=require' }), ssl: false }),
       'database_error',
-      /no encryption/
+      /no encryption/,
     )
   })
 
@@ -363,14 +419,17 @@ describe('the ssl option (node-postgres shapes)', () => {
     })
     expect(sessions.some((s) => s.client_dn === `/CN=${CLIENT_ROLE}`)).toBe(true)
     // ca as an array, as node accepts it; the right CA among others.
-    await connectAndCall({ url: urlOf(tlsPg, { host: '127.0.0.1' }), ssl: { ca: [pem('wrong-ca.crt'), pem('ca.crt')] } })
+    await connectAndCall({
+      url: urlOf(tlsPg, { host: '127.0.0.1' }),
+      ssl: { ca: [pem('wrong-ca.crt'), pem('ca.crt')] },
+    })
   })
 
   test('{ ca } with the wrong CA fails; { ca, rejectUnauthorized: false } does not verify', async () => {
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg), ssl: { ca: pem('wrong-ca.crt') } }),
       'database_error',
-      /not trusted: it is not issued by a CA in ssl\.ca \(ssl option\)/
+      /not trusted: it is not issued by a CA in ssl\.ca \(ssl option\)/,
     )
     await connectAndCall({ url: urlOf(tlsPg), ssl: { ca: pem('wrong-ca.crt'), rejectUnauthorized: false } })
   })
@@ -379,32 +438,32 @@ describe('the ssl option (node-postgres shapes)', () => {
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg), ssl: { rejectUnauthorized: false, servername: 'x' } }),
       'invalid_data',
-      /Unknown ssl option 'servername'/
+      /Unknown ssl option 'servername'/,
     )
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg), ssl: { checkServerIdentity: () => undefined } }),
       'invalid_data',
-      /Unknown ssl option 'checkServerIdentity'/
+      /Unknown ssl option 'checkServerIdentity'/,
     )
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg), ssl: 'require' }),
       'invalid_data',
-      /connect option ssl must be true, false or an object/
+      /connect option ssl must be true, false or an object/,
     )
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg), ssl: { cert: pem('client.crt') } }),
       'invalid_data',
-      /ssl\.cert is given without ssl\.key/
+      /ssl\.cert is given without ssl\.key/,
     )
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg), ssl: { cert: pem('client.key'), key: pem('client.key') } }),
       'invalid_data',
-      /ssl\.cert contains no PEM certificate/
+      /ssl\.cert contains no PEM certificate/,
     )
     await expectRejected(
       InventoryService.connect({ url: urlOf(tlsPg), ssl: { cert: pem('client.crt'), key: pem('client.crt') } }),
       'invalid_data',
-      /ssl\.key does not hold a PEM private key/
+      /ssl\.key does not hold a PEM private key/,
     )
   })
 })
@@ -418,9 +477,13 @@ describe('the Medusa adapter', () => {
     return resolver.resolve()
   }
 
-  test("databaseDriverOptions { connection: { ssl: { rejectUnauthorized: false } } } connects over TLS", async () => {
+  test('databaseDriverOptions { connection: { ssl: { rejectUnauthorized: false } } } connects over TLS', async () => {
     const inventory = await load({
-      database: { clientUrl: urlOf(tlsPg), schema: '', driverOptions: { connection: { ssl: { rejectUnauthorized: false } } } },
+      database: {
+        clientUrl: urlOf(tlsPg),
+        schema: '',
+        driverOptions: { connection: { ssl: { rejectUnauthorized: false } } },
+      },
     })
     try {
       expect(await inventory.listInventoryItems({}, { take: 1 })).toEqual([])
@@ -433,23 +496,27 @@ describe('the Medusa adapter', () => {
     // Migrations go the same way (this server refuses plain connections).
     await expect(
       medusaModule.runMigrations({
-        options: { database: { clientUrl: urlOf(tlsPg), driverOptions: { ssl: { ca: fs.readFileSync(f('ca.crt')) } } } },
-      })
+        options: {
+          database: { clientUrl: urlOf(tlsPg), driverOptions: { ssl: { ca: fs.readFileSync(f('ca.crt')) } } },
+        },
+      }),
     ).resolves.toEqual([])
   })
 
   test('ssl_mode in the URL is honoured; module option ssl wins over driverOptions', async () => {
     const inventory = await load({ database: { clientUrl: urlOf(tlsPg, { params: 'ssl_mode=require' }) } })
     await inventory.close()
-    await expect(load({ database: { clientUrl: urlOf(tlsPg, { params: 'ssl_mode=disable' }) } })).rejects.toMatchObject({
-      type: 'database_error',
-      message: expect.stringMatching(/no encryption/),
-    })
+    await expect(load({ database: { clientUrl: urlOf(tlsPg, { params: 'ssl_mode=disable' }) } })).rejects.toMatchObject(
+      {
+        type: 'database_error',
+        message: expect.stringMatching(/no encryption/),
+      },
+    )
     await expect(
       load({
         ssl: false,
         database: { clientUrl: urlOf(tlsPg), driverOptions: { connection: { ssl: { rejectUnauthorized: false } } } },
-      })
+      }),
     ).rejects.toMatchObject({ message: expect.stringMatching(/no encryption/) })
     // Medusa's default driverOptions (none) leave a plain server reachable as before.
     const plain = await load({ database: { clientUrl: plainPg.url, driverOptions: {} } })
@@ -464,10 +531,12 @@ test('machine Postgres on 127.0.0.1:5432: require encrypts, verify-full rejects 
   const probe = new Client({ connectionString: machine, connectionTimeoutMillis: 3000 })
   const reachable = await probe.connect().then(
     () => true,
-    () => false
+    () => false,
   )
   if (!reachable) {
-    console.log('machine Postgres on 127.0.0.1:5432 is not reachable: checking only that connecting fails as a connection error')
+    console.log(
+      'machine Postgres on 127.0.0.1:5432 is not reachable: checking only that connecting fails as a connection error',
+    )
     await expectRejected(InventoryService.connect({ url: `${machine}?sslmode=require` }), 'database_error', /connect/i)
     return
   }
@@ -478,15 +547,17 @@ test('machine Postgres on 127.0.0.1:5432: require encrypts, verify-full rejects 
       await expectRejected(
         InventoryService.connect({ url: `${machine}?sslmode=require` }),
         'database_error',
-        /the server does not support TLS/
+        /the server does not support TLS/,
       )
       return
     }
-    const inv = await InventoryService.connect({ url: `${machine}?sslmode=require&application_name=medusa-inventory-rs-tls-check` })
+    const inv = await InventoryService.connect({
+      url: `${machine}?sslmode=require&application_name=medusa-inventory-rs-tls-check`,
+    })
     try {
       await inv.listInventoryItems({}, { take: 1 }).catch(() => {}) // the tables may not exist there
       const { rows: sessions } = await probe.query(
-        `SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'medusa-inventory-rs-tls-check'`
+        `SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'medusa-inventory-rs-tls-check'`,
       )
       expect(sessions.length).toBeGreaterThan(0)
       expect(sessions.every((s) => s.ssl)).toBe(true)
@@ -496,7 +567,7 @@ test('machine Postgres on 127.0.0.1:5432: require encrypts, verify-full rejects 
     await expectRejected(
       InventoryService.connect({ url: `${machine}?sslmode=verify-full` }),
       'database_error',
-      /not trusted/
+      /not trusted/,
     )
   } finally {
     await probe.end()

@@ -108,7 +108,11 @@ const scaleItems = args.scale ? num(args.scale, 1_000_000) : full ? 1_000_000 : 
 const impls = args.only ? [String(args.only)] : ['ours', 'peer']
 for (const i of impls) if (!['ours', 'peer'].includes(i)) throw new Error(`--only must be ours or peer`)
 const pool = num(args.pool, 10)
-const outDir = args.out ? path.resolve(String(args.out)) : smoke ? fs.mkdtempSync(path.join(os.tmpdir(), 'medusa-inventory-bench-smoke-')) : path.join(__dirname, 'results')
+const outDir = args.out
+  ? path.resolve(String(args.out))
+  : smoke
+    ? fs.mkdtempSync(path.join(os.tmpdir(), 'medusa-inventory-bench-smoke-'))
+    : path.join(__dirname, 'results')
 
 function log(msg) {
   process.stderr.write(`${msg}\n`)
@@ -117,8 +121,16 @@ function log(msg) {
 function gitInfo() {
   const root = path.resolve(__dirname, '..')
   try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', '.', ':!bench'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '.', ':!bench'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
     return { commit, dirty: dirty.length > 0 }
   } catch {
     return { commit: null, dirty: null }
@@ -159,7 +171,12 @@ async function seedScale(url, schema, n) {
   try {
     // Medusa's tables only: the peer reads the data set first, without our
     // additive indexes; searchIndexes() has our migrate build them afterwards.
-    for (const { indexname } of (await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'inventory_item' AND indexname LIKE 'medusa\\_inventory\\_rs\\_%'`, [schema])).rows) {
+    for (const { indexname } of (
+      await c.query(
+        `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'inventory_item' AND indexname LIKE 'medusa\\_inventory\\_rs\\_%'`,
+        [schema],
+      )
+    ).rows) {
       await c.query(`DROP INDEX "${indexname.replace(/"/g, '""')}"`)
     }
     await c.query(`DROP STATISTICS IF EXISTS medusa_inventory_rs_item_search_trgm_stats`)
@@ -171,7 +188,7 @@ async function seedScale(url, schema, n) {
          SELECT 'iitem_scale_' || lpad(g::text, 7, '0'), 'SCALE-' || lpad(g::text, 7, '0'),
                 'Scale shirt ' || g, 'Cotton shirt number ' || g
          FROM generate_series($1::int, $2::int) g`,
-        [start, end]
+        [start, end],
       )
       await c.query(
         `INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, raw_stocked_quantity,
@@ -179,7 +196,7 @@ async function seedScale(url, schema, n) {
          SELECT 'ilev_scale_' || lpad(g::text, 7, '0') || '_' || l, 'iitem_scale_' || lpad(g::text, 7, '0'), 'sloc_scale_' || l,
                 100, '{"value":"100","precision":20}', 0, '{"value":"0","precision":20}', 0, '{"value":"0","precision":20}'
          FROM generate_series($1::int, $2::int) g, generate_series(1, 5) l`,
-        [start, end]
+        [start, end],
       )
       const done = end
       const line = `[scale] seeding ${done}/${n} items × 5 locations ${((Date.now() - t0) / 1000).toFixed(0)} s`
@@ -191,7 +208,13 @@ async function seedScale(url, schema, n) {
   } finally {
     await c.end()
   }
-  return { items: n, locations: 5, levels: n * 5, seconds: Math.round((Date.now() - t0) / 100) / 10, how: 'SQL INSERT … SELECT generate_series, then VACUUM ANALYZE' }
+  return {
+    items: n,
+    locations: 5,
+    levels: n * 5,
+    seconds: Math.round((Date.now() - t0) / 100) / 10,
+    how: 'SQL INSERT … SELECT generate_series, then VACUUM ANALYZE',
+  }
 }
 
 /**
@@ -217,7 +240,7 @@ async function searchIndexes(url, schema) {
       `SELECT i.relname AS name, pg_relation_size(i.oid)::bigint AS bytes, i.relname LIKE 'medusa\\_inventory\\_rs\\_%' AS ours
        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
        WHERE t.relname = 'inventory_item' AND t.relnamespace = $1::regnamespace`,
-      [schema]
+      [schema],
     )
     const table = Number((await c.query(`SELECT pg_relation_size('inventory_item')::bigint AS b`)).rows[0].b)
     const mb = (b) => Math.round(b / 1e5) / 10
@@ -261,7 +284,7 @@ async function settleScale(url, schema, log) {
       const { rows } = await c.query(
         `SELECT coalesce(sum(public.pg_prewarm(c.oid, 'read')), 0)::bigint AS blocks
          FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'i', 't')`,
-        [schema]
+        [schema],
       )
       out.prewarmed_mb = Math.round((Number(rows[0].blocks) * 8) / 1024)
       out.prewarm_s = Math.round((Date.now() - t0) / 100) / 10
@@ -271,7 +294,9 @@ async function settleScale(url, schema, log) {
   } finally {
     await c.end()
   }
-  log(`[scale] settled: checkpoint ${out.checkpoint === true ? 'done' : out.checkpoint}, ${typeof out.prewarmed_mb === 'number' ? `${out.prewarmed_mb} MB read into the OS page cache in ${out.prewarm_s} s` : out.prewarmed_mb}`)
+  log(
+    `[scale] settled: checkpoint ${out.checkpoint === true ? 'done' : out.checkpoint}, ${typeof out.prewarmed_mb === 'number' ? `${out.prewarmed_mb} MB read into the OS page cache in ${out.prewarm_s} s` : out.prewarmed_mb}`,
+  )
   return out
 }
 
@@ -305,14 +330,21 @@ async function main() {
     database = await db.freshDatabase(baseUrl, runId, { log })
     const url = database.url
     const info = await db.serverInfo(url)
-    log(`[db] ${database.created ? `fresh database ${database.name}` : `database ${database.name} (fresh schemas)`}, PostgreSQL ${info.server_version}, synchronous_commit=${info.synchronous_commit}`)
-    if (load0[0] > os.cpus().length * 0.5) log(`[bench] load average ${load0.map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores: the machine is busy, expect noisy numbers`)
+    log(
+      `[db] ${database.created ? `fresh database ${database.name}` : `database ${database.name} (fresh schemas)`}, PostgreSQL ${info.server_version}, synchronous_commit=${info.synchronous_commit}`,
+    )
+    if (load0[0] > os.cpus().length * 0.5)
+      log(
+        `[bench] load average ${load0.map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores: the machine is busy, expect noisy numbers`,
+      )
     const schema = (name) => (database.created ? name : `${name}_${runId}`)
 
     const results = {}
     const failures = []
     for (const impl of impls) {
-      log(`\n== ${impl}: ${impl === 'ours' ? 'medusa-inventory-rs/medusa' : '@medusajs/inventory 2.21.2'} through MedusaApp, schema ${schema(impl)}`)
+      log(
+        `\n== ${impl}: ${impl === 'ours' ? 'medusa-inventory-rs/medusa' : '@medusajs/inventory 2.21.2'} through MedusaApp, schema ${schema(impl)}`,
+      )
       try {
         results[impl] = await runChild({
           impl,
@@ -350,18 +382,33 @@ async function main() {
     if (scaleItems) {
       log(`\n== scale: ${scaleItems} items × 5 locations, schema ${schema('scale')}`)
       scale = { seed: await seedScale(url, schema('scale'), scaleItems) }
-      scale.sampling = { warmup: profile.scaleWarmup, point_iterations: profile.scalePointIterations, list_iterations: profile.scaleIterations }
+      scale.sampling = {
+        warmup: profile.scaleWarmup,
+        point_iterations: profile.scalePointIterations,
+        list_iterations: profile.scaleIterations,
+      }
       log(`[scale] seeded in ${scale.seed.seconds} s`)
       // The peer first: it reads Medusa's tables as its own migrations leave them.
       const scaleImpls = ['peer', 'ours'].filter((i) => impls.includes(i) && !(i === 'peer' && args['scale-ours-only']))
       for (const impl of scaleImpls) {
         if (impl === 'ours') {
           scale.search_index = await searchIndexes(url, schema('scale'))
-          log(`[scale] our trigram indexes: built by migrate() in ${scale.search_index.build_seconds} s, ${scale.search_index.ours_mb} MB (table ${scale.search_index.table_mb} MB, Medusa's indexes ${scale.search_index.medusa_indexes_mb} MB)`)
+          log(
+            `[scale] our trigram indexes: built by migrate() in ${scale.search_index.build_seconds} s, ${scale.search_index.ours_mb} MB (table ${scale.search_index.table_mb} MB, Medusa's indexes ${scale.search_index.medusa_indexes_mb} MB)`,
+          )
         }
         ;(scale.settle ||= {})[impl] = await settleScale(url, schema('scale'), log)
         try {
-          const r = await runChild({ impl, task: 'scale', url, schema: schema('scale'), pool, runId, profile, scaleItems })
+          const r = await runChild({
+            impl,
+            task: 'scale',
+            url,
+            schema: schema('scale'),
+            pool,
+            runId,
+            profile,
+            scaleItems,
+          })
           scale[impl] = r.scale
         } catch (e) {
           log(`[bench] ${impl} scale failed: ${e.message}`)
@@ -370,7 +417,13 @@ async function main() {
       }
       if (args['scale-ours-only']) scale.note = 'peer not run on the scale data set (--scale-ours-only)'
       if (!args['no-pgbench']) {
-        scale.pgbench_available = await scaleReadFloor({ url, schema: schema('scale'), items: scaleItems, seconds: smoke ? 1 : profile.pgbenchSeconds || 5, log })
+        scale.pgbench_available = await scaleReadFloor({
+          url,
+          schema: schema('scale'),
+          items: scaleItems,
+          seconds: smoke ? 1 : profile.pgbenchSeconds || 5,
+          log,
+        })
       }
     }
 
@@ -391,7 +444,14 @@ async function main() {
           loadavg_end: load1.map((x) => Math.round(x * 100) / 100),
         },
         node: process.version,
-        postgres: { version: info.server_version, synchronous_commit: info.synchronous_commit, fsync: info.fsync, shared_buffers: info.shared_buffers, embedded: !!server, url: db.redact(url) },
+        postgres: {
+          version: info.server_version,
+          synchronous_commit: info.synchronous_commit,
+          fsync: info.fsync,
+          shared_buffers: info.shared_buffers,
+          embedded: !!server,
+          url: db.redact(url),
+        },
         repo: gitInfo(),
         profile,
         pool_per_module: pool,
@@ -427,5 +487,5 @@ main().then(
   (e) => {
     console.error(e && e.stack ? e.stack : e)
     process.exit(1)
-  }
+  },
 )

@@ -51,7 +51,7 @@ const argv = Object.fromEntries(
   process.argv.slice(2).map((a) => {
     const [k, v] = a.replace(/^--/, '').split('=')
     return [k, v ?? true]
-  })
+  }),
 )
 const PART = argv.part || 'all'
 const ROUNDS = Number(argv.rounds || 40)
@@ -202,8 +202,11 @@ async function seed(inv) {
     items.push(...(await inv.createInventoryItems(batch)))
   }
   const levels = []
-  for (const it of items) for (const loc of LOCATIONS) levels.push({ inventory_item_id: it.id, location_id: loc, stocked_quantity: 1_000_000 })
-  for (let start = 0; start < levels.length; start += 1000) await inv.createInventoryLevels(levels.slice(start, start + 1000))
+  for (const it of items)
+    for (const loc of LOCATIONS)
+      levels.push({ inventory_item_id: it.id, location_id: loc, stocked_quantity: 1_000_000 })
+  for (let start = 0; start < levels.length; start += 1000)
+    await inv.createInventoryLevels(levels.slice(start, start + 1000))
   return items.map((i) => i.id)
 }
 
@@ -213,12 +216,17 @@ function operations(items) {
   const item = (i) => items[(i * 7919) % items.length]
   let line = 0
   return [
-    { name: 'retrieveAvailableQuantity (2 locations)', call: (s, i) => s.retrieveAvailableQuantity(item(i), [LOCATIONS[0], LOCATIONS[1]]) },
+    {
+      name: 'retrieveAvailableQuantity (2 locations)',
+      call: (s, i) => s.retrieveAvailableQuantity(item(i), [LOCATIONS[0], LOCATIONS[1]]),
+    },
     { name: 'confirmInventory (1 location)', call: (s, i) => s.confirmInventory(item(i), [LOCATIONS[0]], 1) },
     {
       name: 'createReservationItems (1 line)',
       call: (s, i) =>
-        s.createReservationItems([{ inventory_item_id: item(i), location_id: LOCATIONS[1], quantity: 1, line_item_id: `ordli_prof_${line++}` }]),
+        s.createReservationItems([
+          { inventory_item_id: item(i), location_id: LOCATIONS[1], quantity: 1, line_item_id: `ordli_prof_${line++}` },
+        ]),
     },
     { name: 'adjustInventory', call: (s, i) => s.adjustInventory(item(i), LOCATIONS[2], i % 2 ? 1 : -1) },
     { name: 'listInventoryItems (q, take 50)', call: (s) => s.listInventoryItems({ q: 'shirt' }, { take: 50 }) },
@@ -247,8 +255,12 @@ async function partAdapter(env) {
     ])
   }
   table(['call', 'medusa p50', 'standalone p50', 'Δ p50', 'Δ mean', 'Δ CPU', 'adapter JS alone'], rows)
-  console.log('\n(adapter JS alone: the adapter over a stand-in addon that answers at once with a real call\'s output; mean µs.)')
-  console.log('\n(Δ CPU: process CPU time per call, all threads; it does not wait on Postgres, so it is the steadier measure of the adapter.)')
+  console.log(
+    "\n(adapter JS alone: the adapter over a stand-in addon that answers at once with a real call's output; mean µs.)",
+  )
+  console.log(
+    '\n(Δ CPU: process CPU time per call, all threads; it does not wait on Postgres, so it is the steadier measure of the adapter.)',
+  )
 }
 
 /** --part=loop --op=<substring of an operation name> --path=medusa|standalone --n=N: for node --cpu-prof. */
@@ -276,7 +288,9 @@ async function loop(env) {
     require('node:fs').writeFileSync(argv.prof, JSON.stringify(profile))
     session.disconnect()
   }
-  console.log(`${op.name} × ${n} on ${argv.path || 'medusa'}: ${f1(wall)} µs per call, CPU ${f1((cpu.user + cpu.system) / n)} µs per call`)
+  console.log(
+    `${op.name} × ${n} on ${argv.path || 'medusa'}: ${f1(wall)} µs per call, CPU ${f1((cpu.user + cpu.system) / n)} µs per call`,
+  )
 }
 
 // ---- end to end -----------------------------------------------------------------
@@ -303,7 +317,9 @@ async function rawSync(url) {
       }
     }
   })
-  const params = Buffer.from(`user\0${decodeURIComponent(u.username || 'postgres')}\0database\0${u.pathname.slice(1)}\0\0`)
+  const params = Buffer.from(
+    `user\0${decodeURIComponent(u.username || 'postgres')}\0database\0${u.pathname.slice(1)}\0\0`,
+  )
   const start = Buffer.alloc(8)
   start.writeInt32BE(8 + params.length, 0)
   start.writeInt32BE(196608, 4)
@@ -334,7 +350,9 @@ async function captureStatements(db, call) {
     await call(inv, 1)
     const events = tap.since(mark)
     const traffic = describeTraffic(events)
-    const executed = events.filter((e) => e.type === 'B' || e.type === 'Q').map((e) => ({ sql: e.sql, params: e.params || [] }))
+    const executed = events
+      .filter((e) => e.type === 'B' || e.type === 'Q')
+      .map((e) => ({ sql: e.sql, params: e.params || [] }))
     return { ...traffic, executed }
   } finally {
     inv.close()
@@ -360,7 +378,11 @@ async function serverTime(client, executed, runs, tag, param = jsParam) {
     for (const [k, s] of executed.entries()) {
       const sql = s.sql.trim()
       if (/^(BEGIN|START|COMMIT|ROLLBACK|SET|SAVEPOINT|RELEASE)/i.test(sql)) continue
-      const res = await client.query({ name: `explain_${tag}_${k}`, text: `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${sql}`, values: s.params.map((p) => param(p, r)) })
+      const res = await client.query({
+        name: `explain_${tag}_${k}`,
+        text: `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${sql}`,
+        values: s.params.map((p) => param(p, r)),
+      })
       const plan0 = res.rows[0]['QUERY PLAN'][0]
       exec += plan0['Execution Time']
       plan += plan0['Planning Time']
@@ -386,11 +408,11 @@ async function isolatedJs(nativeHandle, call) {
   const facade = new InventoryService(native, {})
   const adapter = new InventoryModuleService(
     { medusaInventoryRsConnection: facade, medusaInventoryRsOptions: {}, event_bus: { async emit() {} } },
-    {}
+    {},
   )
   const [a, f, n] = await interleave(
     [{ fn: (i) => call(adapter, i) }, { fn: (i) => call(facade, i) }, { fn: () => native.call() }],
-    { rounds: 100, chunk: 50, warm: 20 }
+    { rounds: 100, chunk: 50, warm: 20 },
   )
   return { adapter: a.mean - f.mean, facade: f.mean - n.mean }
 }
@@ -416,16 +438,21 @@ async function partE2E(env) {
     {
       name: 'createReservationItems (1 line)',
       method: 'createReservationItems',
-      args: (i) => [[{ inventory_item_id: item(i), location_id: LOCATIONS[3], quantity: 1, line_item_id: `ordli_e2e_${line++}` }]],
+      args: (i) => [
+        [{ inventory_item_id: item(i), location_id: LOCATIONS[3], quantity: 1, line_item_id: `ordli_e2e_${line++}` }],
+      ],
       call: (s, i) =>
-        s.createReservationItems([{ inventory_item_id: item(i), location_id: LOCATIONS[3], quantity: 1, line_item_id: `ordli_e2e_${line++}` }]),
+        s.createReservationItems([
+          { inventory_item_id: item(i), location_id: LOCATIONS[3], quantity: 1, line_item_id: `ordli_e2e_${line++}` },
+        ]),
     },
   ]
   for (const c of cases) {
     const captured = await captureStatements(env.db, (inv, i) => c.call(inv, i + 100000))
     // The same statements over node-postgres, with the captured parameters; ids that must
     // be fresh per call (the new reservation's id, the line item) are made fresh.
-    const freshOne = (p, i) => (typeof p === 'string' && /^(resitem_|ordli_|imov_)/.test(p) ? `${p}_pg${i}_${pgLine++}` : p)
+    const freshOne = (p, i) =>
+      typeof p === 'string' && /^(resitem_|ordli_|imov_)/.test(p) ? `${p}_pg${i}_${pgLine++}` : p
     const fresh = (p, i) => {
       const v = jsParam(p)
       return Array.isArray(v) ? v.map((x) => freshOne(x, i)) : freshOne(v, i)
@@ -446,19 +473,28 @@ async function partE2E(env) {
     const server = await serverTime(pg, captured.executed, 200, c.method, fresh)
     const payload = (i) => JSON.stringify(c.args(i))
     const opts = c.method === 'createReservationItems' ? '{}' : null
-    const results = await interleave([
-      { name: 'raw Sync round trip', fn: () => raw.roundTrip() },
-      { name: 'pg SELECT 1', fn: () => pg.query({ name: 'select1', text: 'SELECT 1' }) },
-      { name: `pg same SQL (${captured.statements.length} statements, ${captured.messages} round trips)`, fn: replay },
-      { name: 'native no-DB call', fn: () => nativeHandle.call('createInventoryItems', '[[]]', null) },
-      { name: 'native call (args pre-serialized)', fn: (i) => nativeHandle.call(c.method, payload(i), opts) },
-      { name: 'facade (standalone InventoryService)', fn: (i) => c.call(env.standalone, i) },
-      { name: 'medusa (app.modules.inventory)', fn: (i) => c.call(env.svc, i) },
-    ].map((p) => ({ ...p })), {})
+    const results = await interleave(
+      [
+        { name: 'raw Sync round trip', fn: () => raw.roundTrip() },
+        { name: 'pg SELECT 1', fn: () => pg.query({ name: 'select1', text: 'SELECT 1' }) },
+        {
+          name: `pg same SQL (${captured.statements.length} statements, ${captured.messages} round trips)`,
+          fn: replay,
+        },
+        { name: 'native no-DB call', fn: () => nativeHandle.call('createInventoryItems', '[[]]', null) },
+        { name: 'native call (args pre-serialized)', fn: (i) => nativeHandle.call(c.method, payload(i), opts) },
+        { name: 'facade (standalone InventoryService)', fn: (i) => c.call(env.standalone, i) },
+        { name: 'medusa (app.modules.inventory)', fn: (i) => c.call(env.svc, i) },
+      ].map((p) => ({ ...p })),
+      {},
+    )
     // Whether Postgres plans the replayed statements each time (custom) or reuses a generic plan.
     const perStatement = (
-      await pg.query(`SELECT name, generic_plans::int AS generic, custom_plans::int AS custom
-                        FROM pg_prepared_statements WHERE name LIKE $1 ORDER BY name`, [`${c.method}_%`])
+      await pg.query(
+        `SELECT name, generic_plans::int AS generic, custom_plans::int AS custom
+                        FROM pg_prepared_statements WHERE name LIKE $1 ORDER BY name`,
+        [`${c.method}_%`],
+      )
     ).rows
     const plans = { generic: 0, custom: 0 }
     for (const r of perStatement) {
@@ -485,20 +521,20 @@ async function partE2E(env) {
     console.log()
     table(
       ['path', 'p50', 'mean', 'CPU'],
-      names.map((n, k) => [n, results[k].p50, results[k].mean, results[k].cpu])
+      names.map((n, k) => [n, results[k].p50, results[k].mean, results[k].cpu]),
     )
     const [rawS, , same, noDb, nat] = results.map((r) => r.p50)
     const med = results[6].p50
     console.log(
       `\nServer time (EXPLAIN (ANALYZE, TIMING OFF), ${server.explained} statement(s), mean of 200 runs): execution ${f1(server.exec_us)} µs, ` +
-        `planning ${f1(server.plan_us)} µs (a custom plan; the replayed prepared statements got ${plans.generic} generic and ${plans.custom} custom plans)\n`
+        `planning ${f1(server.plan_us)} µs (a custom plan; the replayed prepared statements got ${plans.generic} generic and ${plans.custom} custom plans)\n`,
     )
     console.log('Breakdown:\n')
     table(
       ['layer', 'µs', 'how'],
       [
-        ['Medusa adapter JS (medusa/index.js)', js.adapter, 'in isolation, on this call\'s real output'],
-        ['JS facade (argument JSON, JSON.parse, Dates)', js.facade, 'in isolation, on this call\'s real output'],
+        ['Medusa adapter JS (medusa/index.js)', js.adapter, "in isolation, on this call's real output"],
+        ['JS facade (argument JSON, JSON.parse, Dates)', js.facade, "in isolation, on this call's real output"],
         ['napi in/out + tokio hand-off + promise', noDb, 'native no-DB call, p50'],
         ['Rust DB side: pool, tokio-postgres, round trips', nat - noDb, 'native call − native no-DB, p50'],
         ['  of which: protocol round trips', captured.roundTrips * rawS, `${captured.roundTrips} × raw Sync, p50`],
@@ -513,7 +549,7 @@ async function partE2E(env) {
         ['total (medusa path)', med, 'p50'],
         ['  medusa − facade', results[6].p50 - results[5].p50, 'p50 (what the adapter adds, as measured end to end)'],
         ['  facade − native call', results[5].p50 - results[4].p50, 'p50'],
-      ]
+      ],
     )
   }
   raw.close()

@@ -52,11 +52,22 @@ const quoted = (word) => (/^-{0,2}[a-z][a-z-]{0,30}$/i.test(word) ? `'${word}'` 
 function parseArgs(argv) {
   const [command, ...rest] = argv
   if (command === '--help' || command === '-h') return { help: true }
-  if (!['reconcile', 'verify', 'prune'].includes(command)) throw new UsageError(command ? `unknown command ${quoted(command)}` : 'no command given')
-  const opts = { command, dryRun: false, url: process.env.DATABASE_URL, schema: undefined, limit: undefined, days: undefined }
+  if (!['reconcile', 'verify', 'prune'].includes(command))
+    throw new UsageError(command ? `unknown command ${quoted(command)}` : 'no command given')
+  const opts = {
+    command,
+    dryRun: false,
+    url: process.env.DATABASE_URL,
+    schema: undefined,
+    limit: undefined,
+    days: undefined,
+  }
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined]
     const value = () => {
       if (inline !== undefined) return inline
       if (i + 1 >= rest.length) throw new UsageError(`${flag} needs a value`)
@@ -112,20 +123,33 @@ function progressTo(stream) {
 function table(head, rows) {
   const cells = rows.map((r) => r.map((v) => String(v ?? '-')))
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
-  const line = (c) => c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()
+  const line = (c) =>
+    c
+      .map((v, i) => v.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd()
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
 }
 
 const driftTable = (levels) =>
   table(
     ['level', 'item', 'location', 'reserved', 'raw', 'reservations', 'difference', 'fixed'],
-    levels.map((l) => [l.id, l.inventory_item_id, l.location_id, l.reserved_quantity, l.raw_reserved_quantity, l.reservation_quantity, l.difference, l.fixed ? 'yes' : 'no'])
+    levels.map((l) => [
+      l.id,
+      l.inventory_item_id,
+      l.location_id,
+      l.reserved_quantity,
+      l.raw_reserved_quantity,
+      l.reservation_quantity,
+      l.difference,
+      l.fixed ? 'yes' : 'no',
+    ]),
   )
 
 const gapTable = (gaps) =>
   table(
     ['level', 'field', 'quantity', 'ledger sum', 'closed'],
-    gaps.map((g) => [g.id, g.field, g.quantity, g.ledger_sum, g.fixed ? 'yes' : 'no'])
+    gaps.map((g) => [g.id, g.field, g.quantity, g.ledger_sum, g.fixed ? 'yes' : 'no']),
   )
 
 async function reconcile(opts, { stdout, stderr }) {
@@ -137,7 +161,14 @@ async function reconcile(opts, { stdout, stderr }) {
   try {
     // The bar's denominator: one count of the live levels (take 0 reads no rows).
     const [, total] = await inventory.listAndCountInventoryLevels({}, { take: 0 })
-    const state = () => ({ scanned, total, drifted: drifted.length, fixed: drifted.filter((l) => l.fixed).length, gaps: gaps.length, dryRun: opts.dryRun })
+    const state = () => ({
+      scanned,
+      total,
+      drifted: drifted.length,
+      fixed: drifted.filter((l) => l.fixed).length,
+      gaps: gaps.length,
+      dryRun: opts.dryRun,
+    })
     // A terminal shows the bar before the first page, which can take a while on a big table.
     const progress = progressTo(stderr)
     if (stderr.isTTY) progress(progressText(state()), false)
@@ -160,7 +191,9 @@ async function reconcile(opts, { stdout, stderr }) {
   if (drifted.length) stdout.write(`${driftTable(drifted)}\n\n`)
   if (gaps.length) stdout.write(`${gapTable(gaps)}\n\n`)
   const ledger = gaps.length ? `, ${plural(gaps.length, 'ledger gap')}, ${closed} closed` : ''
-  stdout.write(`${scanned} levels scanned, ${drifted.length} drifted, ${fixed} fixed${ledger}${opts.dryRun ? ' (dry run: nothing written)' : ''}\n`)
+  stdout.write(
+    `${scanned} levels scanned, ${drifted.length} drifted, ${fixed} fixed${ledger}${opts.dryRun ? ' (dry run: nothing written)' : ''}\n`,
+  )
   return fixed === drifted.length && closed === gaps.length ? 0 : 1
 }
 
@@ -183,8 +216,16 @@ async function verify(opts, { stdout, stderr }) {
   } finally {
     await inventory.close()
   }
-  if (gaps.length) stdout.write(`${table(['level', 'field', 'quantity', 'ledger sum'], gaps.map((g) => [g.id, g.field, g.quantity, g.ledger_sum]))}\n\n`)
-  stdout.write(`${scanned} levels checked, ${plural(gaps.length, 'ledger gap')}${gaps.length ? ' (close them with reconcile)' : ''}\n`)
+  if (gaps.length)
+    stdout.write(
+      `${table(
+        ['level', 'field', 'quantity', 'ledger sum'],
+        gaps.map((g) => [g.id, g.field, g.quantity, g.ledger_sum]),
+      )}\n\n`,
+    )
+  stdout.write(
+    `${scanned} levels checked, ${plural(gaps.length, 'ledger gap')}${gaps.length ? ' (close them with reconcile)' : ''}\n`,
+  )
   return gaps.length ? 1 : 0
 }
 
@@ -193,7 +234,9 @@ async function prune(opts, { stdout }) {
   const inventory = await InventoryService.connect({ url: opts.url, schema: opts.schema, maxConnections: 1 })
   try {
     const { folded, carried, keys } = await inventory.prune({ movementRetentionDays: opts.days })
-    stdout.write(`${plural(folded, 'movement')} older than ${opts.days} days folded into ${carried}, ${plural(keys, 'expired idempotency key')} dropped\n`)
+    stdout.write(
+      `${plural(folded, 'movement')} older than ${opts.days} days folded into ${carried}, ${plural(keys, 'expired idempotency key')} dropped\n`,
+    )
     return 0
   } finally {
     await inventory.close()
@@ -222,7 +265,8 @@ async function run(argv, io = { stdout: process.stdout, stderr: process.stderr }
     }
     // A typed message, no stack: InventoryError carries Medusa's error type.
     const type = e && e.type ? `${e.type}: ` : ''
-    const message = e && e.code === UNDEFINED_TABLE ? noTables(opts && opts.schema) : e && e.message ? e.message : String(e)
+    const message =
+      e && e.code === UNDEFINED_TABLE ? noTables(opts && opts.schema) : e && e.message ? e.message : String(e)
     io.stderr.write(`\nmedusa-inventory-rs: ${type}${message}\n`)
     return 2
   }

@@ -408,55 +408,132 @@ export declare class InventoryService {
   prune(options: { movementRetentionDays: number }): Promise<{ folded: number; carried: number; keys: number }>
   close(): Promise<void>
 
-  listInventoryItems(filters?: Filters<InventoryItemDTO>, config?: FindConfig<InventoryItemDTO>, context?: Ctx): Promise<InventoryItemDTO[]>
-  listAndCountInventoryItems(filters?: Filters<InventoryItemDTO>, config?: FindConfig<InventoryItemDTO>, context?: Ctx): Promise<[InventoryItemDTO[], number]>
+  listInventoryItems(
+    filters?: Filters<InventoryItemDTO>,
+    config?: FindConfig<InventoryItemDTO>,
+    context?: Ctx,
+  ): Promise<InventoryItemDTO[]>
+  listAndCountInventoryItems(
+    filters?: Filters<InventoryItemDTO>,
+    config?: FindConfig<InventoryItemDTO>,
+    context?: Ctx,
+  ): Promise<[InventoryItemDTO[], number]>
   retrieveInventoryItem(id: string, config?: FindConfig<InventoryItemDTO>, context?: Ctx): Promise<InventoryItemDTO>
   createInventoryItems(input: CreateInventoryItemInput, context?: Ctx): Promise<InventoryItemDTO>
   createInventoryItems(input: CreateInventoryItemInput[], context?: Ctx): Promise<InventoryItemDTO[]>
   updateInventoryItems(input: UpdateInventoryItemInput, context?: Ctx): Promise<InventoryItemDTO>
   updateInventoryItems(input: UpdateInventoryItemInput[], context?: Ctx): Promise<InventoryItemDTO[]>
   deleteInventoryItems(ids: Ids, context?: Ctx): Promise<void>
-  softDeleteInventoryItems(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
-  restoreInventoryItems(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
+  softDeleteInventoryItems(
+    ids: string[],
+    config?: SoftDeleteConfig,
+    context?: Ctx,
+  ): Promise<Record<string, string[]> | void>
+  restoreInventoryItems(
+    ids: string[],
+    config?: SoftDeleteConfig,
+    context?: Ctx,
+  ): Promise<Record<string, string[]> | void>
 
-  listInventoryLevels(filters?: Filters<InventoryLevelDTO>, config?: FindConfig<InventoryLevelDTO>, context?: Ctx): Promise<InventoryLevelDTO[]>
-  listAndCountInventoryLevels(filters?: Filters<InventoryLevelDTO>, config?: FindConfig<InventoryLevelDTO>, context?: Ctx): Promise<[InventoryLevelDTO[], number]>
+  listInventoryLevels(
+    filters?: Filters<InventoryLevelDTO>,
+    config?: FindConfig<InventoryLevelDTO>,
+    context?: Ctx,
+  ): Promise<InventoryLevelDTO[]>
+  listAndCountInventoryLevels(
+    filters?: Filters<InventoryLevelDTO>,
+    config?: FindConfig<InventoryLevelDTO>,
+    context?: Ctx,
+  ): Promise<[InventoryLevelDTO[], number]>
   retrieveInventoryLevel(id: string, config?: FindConfig<InventoryLevelDTO>, context?: Ctx): Promise<InventoryLevelDTO>
-  retrieveInventoryLevelByItemAndLocation(inventoryItemId: string, locationId: string, context?: Ctx): Promise<InventoryLevelDTO>
+  retrieveInventoryLevelByItemAndLocation(
+    inventoryItemId: string,
+    locationId: string,
+    context?: Ctx,
+  ): Promise<InventoryLevelDTO>
   createInventoryLevels(input: CreateInventoryLevelInput, context?: Ctx): Promise<InventoryLevelDTO>
   createInventoryLevels(input: CreateInventoryLevelInput[], context?: Ctx): Promise<InventoryLevelDTO[]>
   updateInventoryLevels(input: UpdateInventoryLevelInput, context?: Ctx): Promise<InventoryLevelDTO>
   updateInventoryLevels(input: UpdateInventoryLevelInput[], context?: Ctx): Promise<InventoryLevelDTO[]>
   deleteInventoryLevel(inventoryItemId: string, locationId: string, context?: Ctx): Promise<void>
   deleteInventoryLevels(ids: Ids, context?: Ctx): Promise<void>
-  softDeleteInventoryLevels(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
-  restoreInventoryLevels(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
-  deleteInventoryItemLevelByLocationId(locationId: Ids, context?: Ctx): Promise<[InventoryLevelDTO[], Record<string, unknown[]>]>
-  adjustInventory(inventoryItemId: string, locationId: string, adjustment: QuantityInput, context?: Ctx): Promise<InventoryLevelDTO>
+  softDeleteInventoryLevels(
+    ids: string[],
+    config?: SoftDeleteConfig,
+    context?: Ctx,
+  ): Promise<Record<string, string[]> | void>
+  restoreInventoryLevels(
+    ids: string[],
+    config?: SoftDeleteConfig,
+    context?: Ctx,
+  ): Promise<Record<string, string[]> | void>
+  deleteInventoryItemLevelByLocationId(
+    locationId: Ids,
+    context?: Ctx,
+  ): Promise<[InventoryLevelDTO[], Record<string, unknown[]>]>
+  adjustInventory(
+    inventoryItemId: string,
+    locationId: string,
+    adjustment: QuantityInput,
+    context?: Ctx,
+  ): Promise<InventoryLevelDTO>
   adjustInventory(data: AdjustInventoryInput[], context?: Ctx): Promise<InventoryLevelDTO[]>
 
-  listReservationItems(filters?: Filters<ReservationItemDTO>, config?: FindConfig<ReservationItemDTO>, context?: Ctx): Promise<ReservationItemDTO[]>
-  listAndCountReservationItems(filters?: Filters<ReservationItemDTO>, config?: FindConfig<ReservationItemDTO>, context?: Ctx): Promise<[ReservationItemDTO[], number]>
-  retrieveReservationItem(id: string, config?: FindConfig<ReservationItemDTO>, context?: Ctx): Promise<ReservationItemDTO>
+  listReservationItems(
+    filters?: Filters<ReservationItemDTO>,
+    config?: FindConfig<ReservationItemDTO>,
+    context?: Ctx,
+  ): Promise<ReservationItemDTO[]>
+  listAndCountReservationItems(
+    filters?: Filters<ReservationItemDTO>,
+    config?: FindConfig<ReservationItemDTO>,
+    context?: Ctx,
+  ): Promise<[ReservationItemDTO[], number]>
+  retrieveReservationItem(
+    id: string,
+    config?: FindConfig<ReservationItemDTO>,
+    context?: Ctx,
+  ): Promise<ReservationItemDTO>
   createReservationItems(input: CreateReservationItemInput, context?: Ctx): Promise<ReservationItemDTO>
   createReservationItems(input: CreateReservationItemInput[], context?: Ctx): Promise<ReservationItemDTO[]>
   updateReservationItems(input: UpdateReservationItemInput, context?: Ctx): Promise<ReservationItemDTO>
   updateReservationItems(input: UpdateReservationItemInput[], context?: Ctx): Promise<ReservationItemDTO[]>
   deleteReservationItems(ids: Ids, context?: Ctx): Promise<void>
-  softDeleteReservationItems(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
-  restoreReservationItems(ids: string[], config?: SoftDeleteConfig, context?: Ctx): Promise<Record<string, string[]> | void>
+  softDeleteReservationItems(
+    ids: string[],
+    config?: SoftDeleteConfig,
+    context?: Ctx,
+  ): Promise<Record<string, string[]> | void>
+  restoreReservationItems(
+    ids: string[],
+    config?: SoftDeleteConfig,
+    context?: Ctx,
+  ): Promise<Record<string, string[]> | void>
   deleteReservationItemsByLineItem(lineItemId: Ids, context?: Ctx): Promise<void>
   restoreReservationItemsByLineItem(lineItemId: Ids, context?: Ctx): Promise<void>
   deleteReservationItemByLocationId(locationId: Ids, context?: Ctx): Promise<void>
 
-  confirmInventory(inventoryItemId: string, locationIds: string[], quantity: QuantityInput, context?: Ctx): Promise<boolean>
+  confirmInventory(
+    inventoryItemId: string,
+    locationIds: string[],
+    quantity: QuantityInput,
+    context?: Ctx,
+  ): Promise<boolean>
   retrieveAvailableQuantity(inventoryItemId: string, locationIds: string[], context?: Ctx): Promise<number>
   retrieveStockedQuantity(inventoryItemId: string, locationIds: string[], context?: Ctx): Promise<number>
   retrieveReservedQuantity(inventoryItemId: string, locationIds: string[], context?: Ctx): Promise<number>
 
   // This module's own, beyond IInventoryService.
-  listInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: Ctx): Promise<InventoryMovementDTO[]>
-  listAndCountInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: Ctx): Promise<[InventoryMovementDTO[], number]>
+  listInventoryMovements(
+    filters?: MovementFilters,
+    config?: MovementConfig,
+    context?: Ctx,
+  ): Promise<InventoryMovementDTO[]>
+  listAndCountInventoryMovements(
+    filters?: MovementFilters,
+    config?: MovementConfig,
+    context?: Ctx,
+  ): Promise<[InventoryMovementDTO[], number]>
   /** The movement feed: movements after `after`, in commit-safe order, each with its `cursor`; paging on misses and repeats none. */
   listInventoryMovementFeed(options?: MovementFeedOptions, context?: Ctx): Promise<InventoryMovementFeedEntry[]>
   /** Levels whose quantities differ from the sum of their movements (one page, in id order). */

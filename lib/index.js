@@ -183,10 +183,14 @@ const firstFive = (ids) => `(${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', 
 function driftMessage({ reserved, ledger, partial }, { schema, ledgerOn }) {
   const found = []
   if (reserved.length) {
-    found.push(`${reserved.length} inventory level(s) have a reserved_quantity that is not the sum of their live reservations ${firstFive(reserved)}.`)
+    found.push(
+      `${reserved.length} inventory level(s) have a reserved_quantity that is not the sum of their live reservations ${firstFive(reserved)}.`,
+    )
   }
   if (ledgerOn && ledger.length) {
-    found.push(`${ledger.length} inventory level(s) have quantities that are not the sum of their movements in the ledger ${firstFive(ledger)}.`)
+    found.push(
+      `${ledger.length} inventory level(s) have quantities that are not the sum of their movements in the ledger ${firstFive(ledger)}.`,
+    )
   }
   if (!found.length) return null
   if (partial) found.push(`(Only the first ${partial} levels were checked; the dry run checks all.)`)
@@ -493,7 +497,10 @@ InventoryService.prototype[MIGRATE] = async function (scan) {
   } catch (e) {
     throw toInventoryError(e)
   }
-  return { version, drift: driftMessage(await driftedLevels(this, scan), { schema: this._schema, ledgerOn: this._ledgerOn }) }
+  return {
+    version,
+    drift: driftMessage(await driftedLevels(this, scan), { schema: this._schema, ledgerOn: this._ledgerOn }),
+  }
 }
 
 /**

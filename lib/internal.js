@@ -33,7 +33,7 @@ function loadNative() {
             '(npm skips it when optional dependencies are omitted or the lockfile was made on another platform). '
           : 'No prebuilt binary is published for this platform. ') +
         'To build from source, install Rust (https://rustup.rs) and run `npm install && npm run build` ' +
-        'in a checkout of medusa-inventory-rs (the loader\'s errors are in `cause`).',
+        "in a checkout of medusa-inventory-rs (the loader's errors are in `cause`).",
     )
     err.code = 'ERR_MEDUSA_INVENTORY_RS_NATIVE'
     err.cause = e

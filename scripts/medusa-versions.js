@@ -37,7 +37,12 @@ const versions = argv.filter((a) => !a.startsWith('--'))
 const log = (...a) => console.log('[versions]', ...a)
 
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts, env: { ...process.env, ...opts.env } })
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    ...opts,
+    env: { ...process.env, ...opts.env },
+  })
   const output = `${r.stdout || ''}${r.stderr || ''}`
   return { status: r.status ?? 1, output }
 }
@@ -97,7 +102,7 @@ function makeApp(version, tarballs, { full }) {
   }
   fs.writeFileSync(
     path.join(dir, 'package.json'),
-    JSON.stringify({ name: `app-${version}`, version: '0.0.0', private: true, dependencies }, null, 2)
+    JSON.stringify({ name: `app-${version}`, version: '0.0.0', private: true, dependencies }, null, 2),
   )
   fs.writeFileSync(
     path.join(dir, 'medusa-config.js'),
@@ -111,7 +116,7 @@ module.exports = defineConfig({
   // INVENTORY_MODULE=medusa: Medusa's own @medusajs/inventory (the default module).
   modules: process.env.INVENTORY_MODULE === 'medusa' ? [] : [{ resolve: 'medusa-inventory-rs/medusa' }],
 })
-`
+`,
   )
   return dir
 }
@@ -126,7 +131,8 @@ function install(dir, { dryRun }) {
 /** The @medusajs/framework the installed medusa-inventory-rs/medusa resolves: its version. */
 function resolvedFramework(dir) {
   const ours = appRequire(dir).resolve('medusa-inventory-rs/medusa')
-  if (!ours.startsWith(path.join(dir, 'node_modules'))) throw new Error(`medusa-inventory-rs resolved outside the app: ${ours}`)
+  if (!ours.startsWith(path.join(dir, 'node_modules')))
+    throw new Error(`medusa-inventory-rs resolved outside the app: ${ours}`)
   let p = path.dirname(require('node:module').createRequire(ours).resolve('@medusajs/framework/utils'))
   for (; p !== path.dirname(p); p = path.dirname(p)) {
     const file = path.join(p, 'package.json')
@@ -173,8 +179,11 @@ function medusa(dir, database, args, env = {}) {
     cwd: dir,
     env: { DATABASE_URL: urlFor(database), NODE_ENV: 'development', ...env },
   })
-  // eslint-disable-next-line no-control-regex
-  const errors = r.output.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => /^error:/.test(l))
+  const errors = r.output
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter((l) => /^error:/.test(l))
   return errors.length ? { status: r.status || 1, output: `${errors.join('\n')}\n--- output:\n${r.output}` } : r
 }
 
@@ -202,7 +211,8 @@ async function readAll(handle) {
 function sameRows(before, after) {
   const problems = []
   for (const kind of Object.keys(before)) {
-    if (before[kind].length !== after[kind].length) problems.push(`${kind}: ${before[kind].length} rows before, ${after[kind].length} after`)
+    if (before[kind].length !== after[kind].length)
+      problems.push(`${kind}: ${before[kind].length} rows before, ${after[kind].length} after`)
     for (const b of before[kind]) {
       const a = after[kind].find((x) => x.id === b.id)
       if (!a) {
@@ -221,7 +231,10 @@ async function oldDatabase(dir, version, database, shape) {
   const env = { MEDUSA_APP_DIR: dir }
   const t0 = Date.now()
   const at = (what) => log(`${version} old db: ${what} (${Math.round((Date.now() - t0) / 1000)}s)`)
-  must(medusa(dir, database, ['db:migrate'], { INVENTORY_MODULE: 'medusa' }), `medusa db:migrate with @medusajs/inventory@${version}`)
+  must(
+    medusa(dir, database, ['db:migrate'], { INVENTORY_MODULE: 'medusa' }),
+    `medusa db:migrate with @medusajs/inventory@${version}`,
+  )
   at(`migrated by @medusajs/inventory@${version}`)
   const url = urlFor(database)
   const old = await inventoryCatalog(database, 'public')
@@ -239,7 +252,13 @@ async function oldDatabase(dir, version, database, shape) {
       { inventory_item_id: mug.id, location_id: LOC, stocked_quantity: 3 },
     ])
     await stock.service.createReservationItems([
-      { inventory_item_id: shirt.id, location_id: LOC, quantity: 2.5, line_item_id: 'li_old', description: 'old order' },
+      {
+        inventory_item_id: shirt.id,
+        location_id: LOC,
+        quantity: 2.5,
+        line_item_id: 'li_old',
+        description: 'old order',
+      },
     ])
     before = await readAll(stock)
     at('rows written through it')
@@ -251,8 +270,12 @@ async function oldDatabase(dir, version, database, shape) {
   at('migrated in place by ours')
   const migrated = await inventoryCatalog(database, 'public')
   const schemaDiff = diff(shape, migrated)
-  if (schemaDiff.length) throw new Error(`old database after our migrate differs from 2.21.2:\n${schemaDiff.join('\n')}`)
-  const ours = await startMedusa(url, 'public', { env, resolve: path.dirname(appRequire(dir).resolve('medusa-inventory-rs/medusa')) })
+  if (schemaDiff.length)
+    throw new Error(`old database after our migrate differs from 2.21.2:\n${schemaDiff.join('\n')}`)
+  const ours = await startMedusa(url, 'public', {
+    env,
+    resolve: path.dirname(appRequire(dir).resolve('medusa-inventory-rs/medusa')),
+  })
   try {
     await ours.load()
     const after = await readAll(ours)
@@ -262,8 +285,13 @@ async function oldDatabase(dir, version, database, shape) {
     if (shirt.unit_of_measure !== null) throw new Error(`unit_of_measure of an old row: ${shirt.unit_of_measure}`)
     // The old rows are live data for ours: reserve what is left, then one more is refused.
     await ours.service.createReservationItems({ inventory_item_id: shirt.id, location_id: LOC, quantity: 8 })
-    const err = await ours.callError('createReservationItems', { inventory_item_id: shirt.id, location_id: LOC, quantity: 0.5 })
-    if (!err.threw || err.type !== 'not_allowed') throw new Error(`over-reserving migrated stock: ${JSON.stringify(err)}`)
+    const err = await ours.callError('createReservationItems', {
+      inventory_item_id: shirt.id,
+      location_id: LOC,
+      quantity: 0.5,
+    })
+    if (!err.threw || err.type !== 'not_allowed')
+      throw new Error(`over-reserving migrated stock: ${JSON.stringify(err)}`)
   } finally {
     await ours.stop()
   }
@@ -298,7 +326,8 @@ async function matrixFor(version, tarballs, shape, dbTag) {
     if (
       !(await step('framework', () => {
         const fw = resolvedFramework(dir)
-        if (fw.version !== version) throw new Error(`resolves @medusajs/framework ${fw.version} (${fw.dir}), not ${version}`)
+        if (fw.version !== version)
+          throw new Error(`resolves @medusajs/framework ${fw.version} (${fw.dir}), not ${version}`)
         return `${fw.version} at ${path.relative(dir, fw.dir)}`
       }))
     )
@@ -306,7 +335,7 @@ async function matrixFor(version, tarballs, shape, dbTag) {
     await step('suite', () => {
       must(
         run('npx', ['jest', '--ci', '__test__/medusa-module.test.js'], { cwd: ROOT, env: { MEDUSA_APP_DIR: dir } }),
-        `medusa-module.test.js on ${version}`
+        `medusa-module.test.js on ${version}`,
       )
     })
     const fresh = `${dbTag}_${version.replace(/\./g, '_')}_fresh`
@@ -318,7 +347,8 @@ async function matrixFor(version, tarballs, shape, dbTag) {
     await step('db:migrate', async () => {
       must(medusa(dir, fresh, ['db:migrate']), 'medusa db:migrate')
       const tables = await admin((c) => c.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`), fresh)
-      if (!tables.rows.some((r) => r.tablename === 'medusa_inventory_rs_schema')) throw new Error('our migrator did not run')
+      if (!tables.rows.some((r) => r.tablename === 'medusa_inventory_rs_schema'))
+        throw new Error('our migrator did not run')
       const d = diff(shape, await inventoryCatalog(fresh, 'public'))
       if (d.length) throw new Error(`fresh schema differs from 2.21.2:\n${d.join('\n')}`)
     })

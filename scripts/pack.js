@@ -62,7 +62,9 @@ function publishedBinary(glibc217) {
   else console.log(`[pack] published addon is up to date (${path.relative(root, binary)})`)
   for (const f of ['index.js', 'index.d.ts']) {
     if (fs.readFileSync(path.join(dir, f), 'utf8') !== fs.readFileSync(path.join(root, f), 'utf8')) {
-      fail(`${f} differs from what the build generates (${path.relative(root, path.join(dir, f))}): run \`npm run build\` and commit it`)
+      fail(
+        `${f} differs from what the build generates (${path.relative(root, path.join(dir, f))}): run \`npm run build\` and commit it`,
+      )
     }
   }
   return binary
@@ -82,7 +84,9 @@ function packAll(glibc217) {
     const pkg = JSON.parse(fs.readFileSync(path.join(platformDir, 'package.json'), 'utf8'))
     const binary = pkg.main
     if (binary !== binaryName) {
-      fail(`${path.relative(root, platformDir)}/package.json names "main": ${JSON.stringify(binary)}, not ${binaryName}`)
+      fail(
+        `${path.relative(root, platformDir)}/package.json names "main": ${JSON.stringify(binary)}, not ${binaryName}`,
+      )
     }
     fs.copyFileSync(built, path.join(platformDir, binary))
     tarballs.push(pack(platformDir))

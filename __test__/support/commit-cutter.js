@@ -94,7 +94,7 @@ function commitCutter(upstreamPort) {
           for (const s of sockets) s.destroy()
           return new Promise((r) => srv.close(r))
         },
-      })
+      }),
     )
   })
 }

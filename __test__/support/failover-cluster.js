@@ -55,7 +55,10 @@ function findPgAutoctl() {
 function requirePgAutoFailover() {
   const autoctl = findPgAutoctl()
   const missing = []
-  if (!autoctl) missing.push(process.env.PG_AUTOCTL ? `PG_AUTOCTL=${process.env.PG_AUTOCTL}` : 'pg_autoctl (not on PATH, not in /usr/bin)')
+  if (!autoctl)
+    missing.push(
+      process.env.PG_AUTOCTL ? `PG_AUTOCTL=${process.env.PG_AUTOCTL}` : 'pg_autoctl (not on PATH, not in /usr/bin)',
+    )
   if (!fs.existsSync(path.join(PG_BINDIR, 'pg_ctl'))) missing.push(`${PG_BINDIR}/pg_ctl`)
   if (missing.length) throw new Error(`missing ${missing.join(', ')}. ${INSTALL_HINT}`)
   return autoctl
@@ -83,7 +86,10 @@ async function startCluster({ log = () => {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mirs-failover-'))
   let owner
   if (asRoot) {
-    owner = { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) }
+    owner = {
+      uid: Number(execFileSync('id', ['-u', 'postgres']).toString()),
+      gid: Number(execFileSync('id', ['-g', 'postgres']).toString()),
+    }
     fs.chownSync(dir, owner.uid, owner.gid)
   }
   fs.chmodSync(dir, 0o700)
@@ -112,7 +118,9 @@ async function startCluster({ log = () => {} } = {}) {
     const [cmd, argv] = command(bin, args)
     const r = spawnSync(cmd, argv, { cwd: dir, env: childEnv, encoding: 'utf8' })
     if (r.status !== 0) {
-      throw new Error(`${path.basename(bin)} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${(r.stdout || '') + (r.stderr || '') || r.error}`)
+      throw new Error(
+        `${path.basename(bin)} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${(r.stdout || '') + (r.stderr || '') || r.error}`,
+      )
     }
     return r.stdout
   }
@@ -121,7 +129,7 @@ async function startCluster({ log = () => {} } = {}) {
       path.join(pgdata, 'postgresql.conf'),
       Object.entries(settings)
         .map(([k, v]) => `${k} = ${typeof v === 'number' ? v : `'${v}'`}\n`)
-        .join('')
+        .join(''),
     )
 
   const keepers = new Map() // name -> child process (`pg_autoctl run`, leader of its process group)
@@ -150,7 +158,7 @@ async function startCluster({ log = () => {} } = {}) {
     const rows = await query(
       ports.monitor,
       'pg_auto_failover',
-      `SELECT nodename AS name, nodeport AS port, reportedstate::text AS reported, goalstate::text AS goal FROM pgautofailover.node ORDER BY nodeid`
+      `SELECT nodename AS name, nodeport AS port, reportedstate::text AS reported, goalstate::text AS goal FROM pgautofailover.node ORDER BY nodeid`,
     )
     return rows
   }
@@ -192,7 +200,7 @@ async function startCluster({ log = () => {} } = {}) {
       timeoutMs,
       `a node other than ${old.name} to be promoted`,
       dir,
-      50
+      50,
     )
     return promoted
   }
@@ -215,7 +223,10 @@ async function startCluster({ log = () => {} } = {}) {
     keepers.clear()
     for (const name of ['monitor', 'node1', 'node2']) {
       try {
-        process.kill(Number(fs.readFileSync(path.join(pgdata(name), 'postmaster.pid'), 'utf8').split('\n')[0]), 'SIGKILL')
+        process.kill(
+          Number(fs.readFileSync(path.join(pgdata(name), 'postmaster.pid'), 'utf8').split('\n')[0]),
+          'SIGKILL',
+        )
       } catch {}
     }
     if (keep) log(`kept ${dir}`)
@@ -234,18 +245,43 @@ async function startCluster({ log = () => {} } = {}) {
     run(autoctl, ['config', 'set', '--pgdata', pgdata('monitor'), 'postgresql.listen_addresses', '127.0.0.1'])
     appendConf(pgdata('monitor'), FAST_FAILOVER)
     runKeeper('monitor', pgdata('monitor'))
-    await waitFor(() => query(ports.monitor, 'pg_auto_failover', 'SELECT 1'), 30000, 'the monitor to accept connections', dir)
+    await waitFor(
+      () => query(ports.monitor, 'pg_auto_failover', 'SELECT 1'),
+      30000,
+      'the monitor to accept connections',
+      dir,
+    )
     log(`monitor on ${ports.monitor}`)
 
     const createNode = (name) =>
       run(autoctl, [
-        'create', 'postgres', '--pgdata', pgdata(name), '--pgport', String(ports[name]), '--listen', '127.0.0.1',
-        '--name', name, '--dbname', DBNAME, '--username', 'postgres', '--monitor', monitorUri, ...common,
+        'create',
+        'postgres',
+        '--pgdata',
+        pgdata(name),
+        '--pgport',
+        String(ports[name]),
+        '--listen',
+        '127.0.0.1',
+        '--name',
+        name,
+        '--dbname',
+        DBNAME,
+        '--username',
+        'postgres',
+        '--monitor',
+        monitorUri,
+        ...common,
       ])
     initdb('node1')
     createNode('node1')
     runKeeper('node1', pgdata('node1'))
-    await waitFor(async () => (await handle.state()).some((n) => n.name === 'node1' && n.reported === 'single'), 30000, 'node1 to run as single', dir)
+    await waitFor(
+      async () => (await handle.state()).some((n) => n.name === 'node1' && n.reported === 'single'),
+      30000,
+      'node1 to run as single',
+      dir,
+    )
     createNode('node2') // empty data dir: pg_basebackup from node1
     runKeeper('node2', pgdata('node2'))
     // Ready when node2 is a secondary, node1 the primary, and node1 waits for node2 on commit.
@@ -254,12 +290,16 @@ async function startCluster({ log = () => {} } = {}) {
         const s = await handle.state()
         if (!s.some((n) => n.name === 'node1' && n.reported === 'primary' && n.goal === 'primary')) return false
         if (!s.some((n) => n.name === 'node2' && n.reported === 'secondary')) return false
-        const [{ names }] = await query(ports.node1, DBNAME, `SELECT current_setting('synchronous_standby_names') AS names`)
+        const [{ names }] = await query(
+          ports.node1,
+          DBNAME,
+          `SELECT current_setting('synchronous_standby_names') AS names`,
+        )
         return names !== ''
       },
       60000,
       'node1 primary with node2 as its synchronous secondary',
-      dir
+      dir,
     )
     // The application's connection string, as pg_autoctl prints it (both nodes, read-write
     // session wanted), with the user added.
@@ -271,7 +311,6 @@ async function startCluster({ log = () => {} } = {}) {
     await handle.stop({ keep: process.env.FAILOVER_KEEP })
     throw e
   }
-
 }
 
 /** One query on a fresh connection (the cluster changes under us: no pooled connection survives). */
@@ -301,7 +340,9 @@ async function waitFor(ready, timeoutMs, what, dir, everyMs = 200) {
         .map((n) => path.join(dir, `${n}.log`))
         .filter((f) => fs.existsSync(f))
         .map((f) => `--- ${path.basename(f)}\n${fs.readFileSync(f, 'utf8').split('\n').slice(-15).join('\n')}`)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last.message})` : ''}\n${tails.join('\n')}`)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last.message})` : ''}\n${tails.join('\n')}`,
+      )
     }
     await sleep(everyMs)
   }

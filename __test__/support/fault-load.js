@@ -33,7 +33,8 @@ function startWorker(worker, levels, { url, schema, keyed, seed, lanes }) {
   })
   const ask = (msg, key) =>
     new Promise((resolve, reject) => {
-      if (child.exitCode !== null || child.signalCode !== null) return reject(failed || new Error(`worker ${worker} is gone`))
+      if (child.exitCode !== null || child.signalCode !== null)
+        return reject(failed || new Error(`worker ${worker} is gone`))
       pending.set(key, { resolve, reject })
       child.send(msg)
     })
@@ -41,14 +42,29 @@ function startWorker(worker, levels, { url, schema, keyed, seed, lanes }) {
     child,
     start: () =>
       // Its own application_name tells its sessions apart in pg_stat_activity.
-      ask({ type: 'start', url: `${url}${url.includes('?') ? '&' : '?'}application_name=${APP}-${worker}`, schema, worker, seed: seed * 31 + worker, lanes, levels, keyed }, 'ready'),
+      ask(
+        {
+          type: 'start',
+          url: `${url}${url.includes('?') ? '&' : '?'}application_name=${APP}-${worker}`,
+          schema,
+          worker,
+          seed: seed * 31 + worker,
+          lanes,
+          levels,
+          keyed,
+        },
+        'ready',
+      ),
     epoch: (epoch) => child.send({ type: 'epoch', epoch }),
     /** Resolves once n calls started from now on were acknowledged; rejects if they keep failing. */
     async waitAcks(n) {
       const t = ++token
       const reply = await ask({ type: 'waitAcks', token: t, n, maxFailures: 300 }, t)
       if (!reply.ok) {
-        throw new Error(`worker ${worker}'s pool did not recover: ${reply.failures.length} calls in a row failed:\n` + reply.failures.join('\n'))
+        throw new Error(
+          `worker ${worker}'s pool did not recover: ${reply.failures.length} calls in a row failed:\n` +
+            reply.failures.join('\n'),
+        )
       }
     },
     async stop() {
@@ -73,7 +89,7 @@ async function holdHotLevel(connect, admin, schema, levelId, workers) {
   for (;;) {
     const { rows } = await admin.query(
       `SELECT application_name AS app, pid FROM pg_stat_activity WHERE application_name LIKE $1 AND wait_event_type = 'Lock'`,
-      [`${APP}-%`]
+      [`${APP}-%`],
     )
     if (new Set(rows.map((r) => r.app)).size === workers) return { locker, blocked: rows.map((r) => r.pid) }
     await sleep(5)
@@ -115,13 +131,14 @@ async function check(connect, calls, levels, { schema, keyed }) {
   try {
     const { rows: reservations } = await db.query(
       `SELECT id, line_item_id, quantity::text, deleted_at IS NOT NULL AS deleted, raw_quantity->>'value' AS raw
-         FROM reservation_item`
+         FROM reservation_item`,
     )
     const rowsByLine = new Map()
     for (const r of reservations) {
       if (!rowsByLine.has(r.line_item_id)) rowsByLine.set(r.line_item_id, [])
       rowsByLine.get(r.line_item_id).push(r)
-      if (Number(r.raw) !== Number(r.quantity)) violations.push(`reservation ${r.id}: raw_quantity ${r.raw} != quantity ${r.quantity}`)
+      if (Number(r.raw) !== Number(r.quantity))
+        violations.push(`reservation ${r.id}: raw_quantity ${r.raw} != quantity ${r.quantity}`)
     }
     const expected = expectedReservations(calls)
     for (const line of rowsByLine.keys()) {
@@ -136,9 +153,14 @@ async function check(connect, calls, levels, { schema, keyed }) {
       else actual = rows.length ? 'deleted' : 'absent'
       if (!states.has(actual)) {
         const story = ops
-          .map((o) => `${o.op}${o.quantity ? `(${o.quantity})` : ''}=${o.outcome}${o.errType ? `[${o.errType}: ${o.errMessage}]` : ''}`)
+          .map(
+            (o) =>
+              `${o.op}${o.quantity ? `(${o.quantity})` : ''}=${o.outcome}${o.errType ? `[${o.errType}: ${o.errMessage}]` : ''}`,
+          )
           .join(', ')
-        violations.push(`line ${line} (${create.item}@${create.loc}) is ${actual}, expected one of {${[...states]}} after ${story}`)
+        violations.push(
+          `line ${line} (${create.item}@${create.loc}) is ${actual}, expected one of {${[...states]}} after ${story}`,
+        )
       }
       if (create.outcome === 'ack' && rows.length && rows[0].id !== create.id) {
         violations.push(`line ${line}: acknowledged as ${create.id}, stored as ${rows[0].id}`)
@@ -147,7 +169,9 @@ async function check(connect, calls, levels, { schema, keyed }) {
       // (A hard delete leaves no row.)
       const want = create.outcome === 'ack' && !ops.some((o) => o.op === 'delete' && o.outcome === 'ack') ? 1 : 0
       if (keyed && rows.length !== want) {
-        violations.push(`line ${line}: ${rows.length} reservation rows for a create that was ${create.outcome} after ${create.attempts} attempts`)
+        violations.push(
+          `line ${line}: ${rows.length} reservation rows for a create that was ${create.outcome} after ${create.attempts} attempts`,
+        )
       }
     }
 
@@ -156,7 +180,7 @@ async function check(connect, calls, levels, { schema, keyed }) {
               reserved_quantity::text AS reserved, incoming_quantity::text AS incoming,
               raw_stocked_quantity->>'value' AS raw_stocked, raw_reserved_quantity->>'value' AS raw_reserved,
               raw_incoming_quantity->>'value' AS raw_incoming
-         FROM inventory_level WHERE deleted_at IS NULL`
+         FROM inventory_level WHERE deleted_at IS NULL`,
     )
     for (const level of levels) {
       const row = levelRows.find((r) => r.item === level.item && r.loc === level.loc)
@@ -166,24 +190,30 @@ async function check(connect, calls, levels, { schema, keyed }) {
         continue
       }
       for (const k of ['stocked', 'reserved', 'incoming']) {
-        if (Number(row[`raw_${k}`]) !== Number(row[k])) violations.push(`${name}: raw_${k}_quantity ${row[`raw_${k}`]} != ${row[k]}`)
+        if (Number(row[`raw_${k}`]) !== Number(row[k]))
+          violations.push(`${name}: raw_${k}_quantity ${row[`raw_${k}`]} != ${row[k]}`)
       }
       const adjusts = calls.filter((c) => c.op === 'adjust' && c.item === level.item && c.loc === level.loc)
       const sum = (outcome, sign) =>
-        adjusts.filter((c) => c.outcome === outcome && Math.sign(c.adjustment) === sign).reduce((s, c) => s + c.adjustment, 0)
+        adjusts
+          .filter((c) => c.outcome === outcome && Math.sign(c.adjustment) === sign)
+          .reduce((s, c) => s + c.adjustment, 0)
       const acked = sum('ack', 1) + sum('ack', -1)
       const low = acked + sum('unknown', -1)
       const high = acked + sum('unknown', 1)
       const moved = Number(row.stocked) - level.stock
       if (moved < low || moved > high) {
-        violations.push(`${name}: stocked moved by ${moved}, acknowledged adjustments sum to ${acked}, unknown ones allow [${low}, ${high}]`)
+        violations.push(
+          `${name}: stocked moved by ${moved}, acknowledged adjustments sum to ${acked}, unknown ones allow [${low}, ${high}]`,
+        )
       }
       const stocked = Number(row.stocked)
       const reserved = Number(row.reserved)
       if (reserved < 0) violations.push(`${name}: reserved_quantity ${reserved} < 0`)
       if (stocked < 0) violations.push(`${name}: stocked_quantity ${stocked} < 0`)
       // Only the backorder level accepts reservations beyond stock, and stock only drops on loose levels.
-      if (level.kind !== 'backorder' && stocked - reserved < 0) violations.push(`${name}: available ${stocked - reserved} < 0`)
+      if (level.kind !== 'backorder' && stocked - reserved < 0)
+        violations.push(`${name}: available ${stocked - reserved} < 0`)
     }
 
     // Errors: typed, and no raw database text in what callers see (it belongs in `cause`).
@@ -193,7 +223,8 @@ async function check(connect, calls, levels, { schema, keyed }) {
       else if (c.outcome === 'refused' && c.errType !== 'not_allowed' && c.errCode !== '57P03') {
         violations.push(`${what} was refused with an unexpected type [${c.errType}] ${c.errMessage}`)
       }
-      if (c.errCause && c.errMessage.includes(c.errCause)) violations.push(`${what}: message repeats the raw cause: ${c.errMessage}`)
+      if (c.errCause && c.errMessage.includes(c.errCause))
+        violations.push(`${what}: message repeats the raw cause: ${c.errMessage}`)
       if (/terminat|ECONN|server closed|db error|shutting down|starting up|recovery|postmaster/i.test(c.errMessage)) {
         violations.push(`${what}: raw database text in the message: ${c.errMessage}`)
       }
@@ -220,7 +251,7 @@ async function keyedViolations(db, calls) {
   }
   const byKey = new Map(calls.map((c) => [c.key, c]))
   const { rows: keyRows } = await db.query(
-    `SELECT key, method, (extract(epoch FROM created_at) * 1000)::float8 AS at FROM inventory_idempotency_key`
+    `SELECT key, method, (extract(epoch FROM created_at) * 1000)::float8 AS at FROM inventory_idempotency_key`,
   )
   const stored = new Set()
   for (const { key, method, at } of keyRows) {
@@ -239,18 +270,23 @@ async function keyedViolations(db, calls) {
   // exactly its adjustment, a create exactly its quantity.
   const { rows: moves } = await db.query(
     `SELECT idempotency_key AS key, inventory_item_id AS item, location_id AS loc, field, count(*)::int AS n, sum(delta)::text AS delta
-       FROM inventory_movement WHERE idempotency_key IS NOT NULL GROUP BY 1, 2, 3, 4`
+       FROM inventory_movement WHERE idempotency_key IS NOT NULL GROUP BY 1, 2, 3, 4`,
   )
   const movesByKey = new Map()
   for (const m of moves) {
     if (!movesByKey.has(m.key)) movesByKey.set(m.key, [])
     movesByKey.get(m.key).push(m)
     const c = byKey.get(m.key)
-    if (m.n !== 1) violations.push(`key ${m.key}: ${m.n} movements of ${m.field} at ${m.item}@${m.loc} (applied ${m.n} times?)`)
-    if (!c || c.outcome !== 'ack') violations.push(`key ${m.key} of a ${c ? c.outcome : 'missing'} call moved ${m.field} by ${m.delta}`)
+    if (m.n !== 1)
+      violations.push(`key ${m.key}: ${m.n} movements of ${m.field} at ${m.item}@${m.loc} (applied ${m.n} times?)`)
+    if (!c || c.outcome !== 'ack')
+      violations.push(`key ${m.key} of a ${c ? c.outcome : 'missing'} call moved ${m.field} by ${m.delta}`)
   }
   for (const c of calls.filter((c) => c.outcome === 'ack' && (c.op === 'adjust' || c.op === 'create'))) {
-    const want = c.op === 'adjust' ? { field: 'stocked_quantity', delta: c.adjustment } : { field: 'reserved_quantity', delta: c.quantity }
+    const want =
+      c.op === 'adjust'
+        ? { field: 'stocked_quantity', delta: c.adjustment }
+        : { field: 'reserved_quantity', delta: c.quantity }
     const got = (movesByKey.get(c.key) || []).map((m) => ({ field: m.field, delta: Number(m.delta) }))
     if (got.length !== 1 || got[0].field !== want.field || got[0].delta !== want.delta) {
       violations.push(`${c.op} call ${c.key}: movements ${JSON.stringify(got)}, expected [${JSON.stringify(want)}]`)
@@ -275,7 +311,7 @@ async function seedLevels(InventoryService, url, schema) {
     { item: items[2].id, loc: 'loc-2', kind: 'loose', stock: 100000 },
   ]
   const created = await setup.createInventoryLevels(
-    levels.map((l) => ({ inventory_item_id: l.item, location_id: l.loc, stocked_quantity: l.stock }))
+    levels.map((l) => ({ inventory_item_id: l.item, location_id: l.loc, stocked_quantity: l.stock })),
   )
   levels.forEach((l, i) => (l.id = created[i].id))
   await setup.close()

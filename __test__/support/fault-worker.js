@@ -113,8 +113,8 @@ async function create() {
     (options) =>
       inventory.createReservationItems(
         { inventory_item_id: level.item, location_id: level.loc, quantity, allow_backorder, line_item_id: line },
-        options
-      )
+        options,
+      ),
   )
   if (e.outcome === 'ack') {
     e.id = e.result.id
@@ -127,7 +127,7 @@ async function create() {
 async function update(r) {
   const quantity = 1 + Math.floor(rand() * 3)
   const e = await record({ op: 'update', id: r.id, line: r.line, quantity }, (options) =>
-    inventory.updateReservationItems({ id: r.id, quantity }, options)
+    inventory.updateReservationItems({ id: r.id, quantity }, options),
   )
   delete e.result
   return e
@@ -136,7 +136,9 @@ async function update(r) {
 async function remove(r) {
   const byLine = rand() < 0.5
   const e = await record({ op: byLine ? 'deleteByLine' : 'delete', id: r.id, line: r.line }, (options) =>
-    byLine ? inventory.deleteReservationItemsByLineItem(r.line, options) : inventory.deleteReservationItems(r.id, options)
+    byLine
+      ? inventory.deleteReservationItemsByLineItem(r.line, options)
+      : inventory.deleteReservationItems(r.id, options),
   )
   delete e.result
   // After an unknown delete the reservation may be gone: leave it alone from now on.
@@ -149,7 +151,7 @@ async function adjust() {
   // Only the loose levels (huge stock) go down: elsewhere available >= 0 must hold exactly.
   const adjustment = level.kind === 'loose' && rand() < 0.5 ? -1 : 1
   const e = await record({ op: 'adjust', item: level.item, loc: level.loc, adjustment }, (options) =>
-    inventory.adjustInventory(level.item, level.loc, adjustment, options)
+    inventory.adjustInventory(level.item, level.loc, adjustment, options),
   )
   delete e.result
   return e
@@ -192,7 +194,8 @@ function waitAcks({ token, n, maxFailures }) {
         failures.length = 0
       } else if (entry.errType !== 'not_allowed') {
         failuresInARow++
-        if (failures.length < 5) failures.push(`${entry.op}: [${entry.errType}] ${entry.errMessage} (${entry.errCause || ''})`)
+        if (failures.length < 5)
+          failures.push(`${entry.op}: [${entry.errType}] ${entry.errMessage} (${entry.errCause || ''})`)
       }
       if (acks >= n || failuresInARow >= maxFailures) {
         waiters.delete(w)

@@ -22,12 +22,36 @@ const ids = { rs: fc.array(pick, { minLength: 1, maxLength: 2 }), shared: fc.boo
 // which: the newest (0) or an older (1) level at the item and location, deleted ones included.
 const at = { item: itemIx, loc, which: fc.nat(1) }
 const op = fc.oneof(
-  w(3, rec('createLevels', { levels: fc.array(fc.record({ item: itemIx, loc, stocked: M.stock }), { minLength: 1, maxLength: 2 }) })),
+  w(
+    3,
+    rec('createLevels', {
+      levels: fc.array(fc.record({ item: itemIx, loc, stocked: M.stock }), { minLength: 1, maxLength: 2 }),
+    }),
+  ),
   w(2, rec('updateLevel', { item: itemIx, loc, stocked: M.stock })),
   w(4, rec('adjust', { item: itemIx, loc, by: M.adj })),
-  w(1, rec('adjustMany', { entries: fc.array(fc.record({ item: itemIx, loc, by: M.adj }), { minLength: 1, maxLength: 3 }) })),
-  w(6, rec('reserve', { lines: fc.array(fc.record(resLine), { minLength: 1, maxLength: 3 }), backorder: fc.boolean(), array: fc.constant(true) })),
-  w(8, rec('reserve', { lines: fc.array(fc.record(resLine), { minLength: 1, maxLength: 1 }), backorder: fc.boolean(), array: fc.boolean() })),
+  w(
+    1,
+    rec('adjustMany', {
+      entries: fc.array(fc.record({ item: itemIx, loc, by: M.adj }), { minLength: 1, maxLength: 3 }),
+    }),
+  ),
+  w(
+    6,
+    rec('reserve', {
+      lines: fc.array(fc.record(resLine), { minLength: 1, maxLength: 3 }),
+      backorder: fc.boolean(),
+      array: fc.constant(true),
+    }),
+  ),
+  w(
+    8,
+    rec('reserve', {
+      lines: fc.array(fc.record(resLine), { minLength: 1, maxLength: 1 }),
+      backorder: fc.boolean(),
+      array: fc.boolean(),
+    }),
+  ),
   w(5, rec('updateQty', { r: pick, quantity: M.qty })),
   w(5, rec('move', { r: pick, loc })),
   w(4, rec('delete', ids)),
@@ -53,7 +77,14 @@ const one = fc.constant(0)
 const two = fc.constantFrom('a', 'b')
 const near = fc.nat(1)
 const raceOp = fc.oneof(
-  w(4, rec('reserve', { lines: fc.array(fc.record({ item: one, loc: two, quantity: M.small, line }), { minLength: 1, maxLength: 1 }), backorder: fc.boolean(), array: fc.boolean() })),
+  w(
+    4,
+    rec('reserve', {
+      lines: fc.array(fc.record({ item: one, loc: two, quantity: M.small, line }), { minLength: 1, maxLength: 1 }),
+      backorder: fc.boolean(),
+      array: fc.boolean(),
+    }),
+  ),
   w(4, rec('softDeleteLevel', { item: one, loc: two, which: fc.constant(0) })),
   w(6, rec('restoreLevel', { item: one, loc: two, which: fc.constant(0) })),
   w(1, rec('softDeleteItem', { item: one })),
@@ -67,7 +98,11 @@ const raceOp = fc.oneof(
 
 // Each round starts with levels at most item x location pairs, so the writes have something to move.
 const PAIRS = [0, 1].flatMap((item) => LOCS.map((l) => ({ item, loc: l })))
-const start = fc.tuple(fc.subarray(PAIRS, { minLength: 3 }), fc.array(fc.constantFrom(2, 4.25, 10, 20), { minLength: 6, maxLength: 6 }))
+const start = fc
+  .tuple(
+    fc.subarray(PAIRS, { minLength: 3 }),
+    fc.array(fc.constantFrom(2, 4.25, 10, 20), { minLength: 6, maxLength: 6 }),
+  )
   .map(([pairs, stocks]) => pairs.map((p, i) => ({ ...p, stocked: stocks[i] })))
 
 /**
@@ -130,15 +165,21 @@ function concrete(o, { ctx, mine, any, lineOf, tag }) {
 /** What the next calls may address: the items' levels and reservations, newest first. */
 async function context(db, items) {
   const levels = await db.query(
-    `SELECT id, inventory_item_id AS item, location_id AS loc FROM inventory_level WHERE inventory_item_id = ANY($1) ORDER BY created_at DESC, id DESC`, [items])
-  const res = await db.query(`SELECT id FROM reservation_item WHERE inventory_item_id = ANY($1) ORDER BY created_at DESC, id DESC`, [items])
+    `SELECT id, inventory_item_id AS item, location_id AS loc FROM inventory_level WHERE inventory_item_id = ANY($1) ORDER BY created_at DESC, id DESC`,
+    [items],
+  )
+  const res = await db.query(
+    `SELECT id FROM reservation_item WHERE inventory_item_id = ANY($1) ORDER BY created_at DESC, id DESC`,
+    [items],
+  )
   return { items, levels: levels.rows, res: res.rows.map((r) => r.id) }
 }
 
 /** item|loc keys an acknowledged call may have left with reserved > stocked (a lowered stock). */
 function lowers(c) {
   if (c.op === 'updateLevel') return [M.key(c.item, c.loc)]
-  if (c.op === 'adjust' || c.op === 'adjustMany') return (c.entries ?? [c]).filter((x) => M.units(x.by) < 0n).map((x) => M.key(x.item, x.loc))
+  if (c.op === 'adjust' || c.op === 'adjustMany')
+    return (c.entries ?? [c]).filter((x) => M.units(x.by) < 0n).map((x) => M.key(x.item, x.loc))
   return []
 }
 

@@ -27,13 +27,26 @@ const text = (u) => {
 const over = (u) => u > MAX || u < -MAX
 // A valid input quantity: magnitude below 10^28 and at most 28 significant digits
 // (a level may hold e.g. HUGE - 0.25, which is exact but not a valid input).
-const inDomain = (u) => !over(u) && text(u < 0n ? -u : u).replace('.', '').replace(/^0+/, '').length <= 28
+const inDomain = (u) =>
+  !over(u) &&
+  text(u < 0n ? -u : u)
+    .replace('.', '')
+    .replace(/^0+/, '').length <= 28
 
 // Quantities: small ones incl. fractions, and a few extremes at and beyond the domain top.
 const small = fc.constantFrom(0.25, 0.5, 1, 1.5, 2, 3, 5)
-const qty = fc.oneof({ weight: 12, arbitrary: small }, { weight: 1, arbitrary: fc.constantFrom(HUGE, '10000000000000000000000000000', 0, -1) })
-const stock = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(0, 0.5, 2, 4.25, 10) }, { weight: 1, arbitrary: fc.constantFrom(HUGE, -1) })
-const adj = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(-3, -0.25, 0.5, 1, 4) }, { weight: 1, arbitrary: fc.constantFrom(HUGE, '-' + HUGE) })
+const qty = fc.oneof(
+  { weight: 12, arbitrary: small },
+  { weight: 1, arbitrary: fc.constantFrom(HUGE, '10000000000000000000000000000', 0, -1) },
+)
+const stock = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(0, 0.5, 2, 4.25, 10) },
+  { weight: 1, arbitrary: fc.constantFrom(HUGE, -1) },
+)
+const adj = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(-3, -0.25, 0.5, 1, 4) },
+  { weight: 1, arbitrary: fc.constantFrom(HUGE, '-' + HUGE) },
+)
 
 /** Is q an accepted reservation quantity (> 0, inside the domain)? */
 const validQty = (q) => units(q) > 0n && inDomain(units(q))
@@ -103,7 +116,10 @@ function restoreRefusal(n, back) {
 }
 
 /** The quantities a DTO carries, read exactly from its raw_* twins. */
-const levelOf = (dto) => ({ stocked: units(dto.raw_stocked_quantity.value), reserved: units(dto.raw_reserved_quantity.value) })
+const levelOf = (dto) => ({
+  stocked: units(dto.raw_stocked_quantity.value),
+  reserved: units(dto.raw_reserved_quantity.value),
+})
 const qOf = (dto) => units(dto.raw_quantity.value)
 
 /**
@@ -130,7 +146,13 @@ function predict(s, c) {
         const n = clone(s)
         for (const [i, l] of c.levels.entries()) {
           const d = ret[i]
-          if (!d || d.inventory_item_id !== l.item || d.location_id !== l.loc || levelOf(d).stocked !== units(l.stocked) || levelOf(d).reserved !== 0n) {
+          if (
+            !d ||
+            d.inventory_item_id !== l.item ||
+            d.location_id !== l.loc ||
+            levelOf(d).stocked !== units(l.stocked) ||
+            levelOf(d).reserved !== 0n
+          ) {
             return { bad: `created level ${i} reads ${JSON.stringify(d)}` }
           }
           n.levels.set(d.id, { id: d.id, item: l.item, loc: l.loc, stocked: units(l.stocked), deleted: false })
@@ -146,7 +168,8 @@ function predict(s, c) {
       if (!levelInDomain(units(c.stocked), reserved)) return refuse('invalid_data')
       return ok((ret) => {
         const got = levelOf(ret)
-        if (ret.id !== l.id || got.stocked !== units(c.stocked) || got.reserved !== reserved) return { bad: `returned ${text(got.stocked)}/${text(got.reserved)}` }
+        if (ret.id !== l.id || got.stocked !== units(c.stocked) || got.reserved !== reserved)
+          return { bad: `returned ${text(got.stocked)}/${text(got.reserved)}` }
         const n = clone(s)
         n.levels.set(l.id, { ...l, stocked: units(c.stocked) })
         return { next: n }
@@ -172,7 +195,9 @@ function predict(s, c) {
         for (const [i, p] of post.entries()) {
           const got = ret[i] && levelOf(ret[i])
           if (!got || ret[i].id !== p.id || got.stocked !== p.stocked || got.reserved !== p.reserved) {
-            return { bad: `entry ${i} returned ${got ? `${text(got.stocked)}/${text(got.reserved)}` : 'nothing'}, model ${text(p.stocked)}/${text(p.reserved)}` }
+            return {
+              bad: `entry ${i} returned ${got ? `${text(got.stocked)}/${text(got.reserved)}` : 'nothing'}, model ${text(p.stocked)}/${text(p.reserved)}`,
+            }
           }
         }
         return { next: n }
@@ -181,10 +206,16 @@ function predict(s, c) {
     case 'reserve': {
       if (!c.lines.every((l) => validQty(l.quantity))) return refuse('invalid_data')
       const demand = new Map()
-      for (const l of c.lines) demand.set(key(l.item, l.loc), { item: l.item, loc: l.loc, d: (demand.get(key(l.item, l.loc))?.d ?? 0n) + units(l.quantity) })
+      for (const l of c.lines)
+        demand.set(key(l.item, l.loc), {
+          item: l.item,
+          loc: l.loc,
+          d: (demand.get(key(l.item, l.loc))?.d ?? 0n) + units(l.quantity),
+        })
       // One location's demand beyond the domain is bad input, whether or not the level exists.
       const sumBeyond = [...demand.values()].some((x) => !inDomain(x.d))
-      if (c.lines.some((l) => !lvl(l.item, l.loc))) return sumBeyond ? refuse('not_found', 'invalid_data') : refuse('not_found')
+      if (c.lines.some((l) => !lvl(l.item, l.loc)))
+        return sumBeyond ? refuse('not_found', 'invalid_data') : refuse('not_found')
       const why = new Set()
       for (const { item, loc, d } of demand.values()) {
         const stocked = lvl(item, loc).stocked
@@ -198,10 +229,25 @@ function predict(s, c) {
         const n = clone(s)
         for (const [i, l] of c.lines.entries()) {
           const d = ret[i]
-          if (!d || d.inventory_item_id !== l.item || d.location_id !== l.loc || qOf(d) !== units(l.quantity) || d.allow_backorder !== c.backorder || (d.line_item_id ?? undefined) !== l.line) {
+          if (
+            !d ||
+            d.inventory_item_id !== l.item ||
+            d.location_id !== l.loc ||
+            qOf(d) !== units(l.quantity) ||
+            d.allow_backorder !== c.backorder ||
+            (d.line_item_id ?? undefined) !== l.line
+          ) {
             return { bad: `reservation ${i} reads ${JSON.stringify(d)}` }
           }
-          n.res.set(d.id, { id: d.id, item: l.item, loc: l.loc, q: units(l.quantity), backorder: c.backorder, line: l.line, deleted: null })
+          n.res.set(d.id, {
+            id: d.id,
+            item: l.item,
+            loc: l.loc,
+            q: units(l.quantity),
+            backorder: c.backorder,
+            line: l.line,
+            deleted: null,
+          })
         }
         return { next: n }
       })
@@ -213,10 +259,12 @@ function predict(s, c) {
       if (!r || r.deleted) return refuse('invalid_data', 'not_found') // "Reservation item with id X not found"
       const to = c.op === 'move' ? c.loc : r.loc
       const q = c.op === 'updateQty' ? units(c.quantity) : r.q
-      const done = (n) => ok((ret) => {
-        if (ret.id !== r.id || ret.location_id !== to || qOf(ret) !== q) return { bad: `returned ${ret.location_id} ${qOf(ret)}` }
-        return { next: n }
-      })
+      const done = (n) =>
+        ok((ret) => {
+          if (ret.id !== r.id || ret.location_id !== to || qOf(ret) !== q)
+            return { bad: `returned ${ret.location_id} ${qOf(ret)}` }
+          return { next: n }
+        })
       if (to === r.loc && q === r.q) return done(s)
       const target = lvl(r.item, to)
       if (!target) return refuse('not_found')
@@ -240,7 +288,9 @@ function predict(s, c) {
     case 'softDelete':
     case 'deleteByLine': {
       const hit = [...s.res.values()].filter((r) =>
-        c.op === 'deleteByLine' ? !r.deleted && r.line === c.line : c.ids.includes(r.id) && (c.op === 'delete' || !r.deleted)
+        c.op === 'deleteByLine'
+          ? !r.deleted && r.line === c.line
+          : c.ids.includes(r.id) && (c.op === 'delete' || !r.deleted),
       )
       // Releasing must leave each level in the domain too.
       const n = clone(s)
@@ -256,7 +306,9 @@ function predict(s, c) {
     }
     case 'restore':
     case 'restoreByLine': {
-      const hit = [...s.res.values()].filter((r) => r.deleted && (c.op === 'restore' ? c.ids.includes(r.id) : r.line === c.line))
+      const hit = [...s.res.values()].filter(
+        (r) => r.deleted && (c.op === 'restore' ? c.ids.includes(r.id) : r.line === c.line),
+      )
       if (!hit.length) return same
       const n = clone(s)
       for (const r of hit) n.res.set(r.id, { ...r, deleted: null })
@@ -269,7 +321,8 @@ function predict(s, c) {
       if (!l || l.deleted) return same
       const n = clone(s)
       n.levels.set(l.id, { ...l, deleted: tagOf(c) })
-      for (const r of s.res.values()) if (!r.deleted && r.item === l.item && r.loc === l.loc) n.res.set(r.id, { ...r, deleted: tagOf(c) })
+      for (const r of s.res.values())
+        if (!r.deleted && r.item === l.item && r.loc === l.loc) n.res.set(r.id, { ...r, deleted: tagOf(c) })
       return ok(() => ({ next: n }))
     }
     case 'deleteLevel': {
@@ -279,7 +332,9 @@ function predict(s, c) {
       if (!l) return same
       const n = clone(s)
       n.levels.delete(l.id)
-      if (!l.deleted) for (const r of s.res.values()) if (!r.deleted && r.item === l.item && r.loc === l.loc) n.res.set(r.id, { ...r, deleted: tagOf(c) })
+      if (!l.deleted)
+        for (const r of s.res.values())
+          if (!r.deleted && r.item === l.item && r.loc === l.loc) n.res.set(r.id, { ...r, deleted: tagOf(c) })
       return ok(() => ({ next: n }))
     }
     case 'restoreLevel': {
@@ -316,7 +371,8 @@ function predict(s, c) {
       // its item and location: then it stays soft-deleted and its reservations count
       // at the live one.
       for (const l of s.levels.values()) {
-        if (l.item === c.item && l.deleted === tag && !liveLevel(n, l.item, l.loc)) n.levels.set(l.id, { ...l, deleted: false })
+        if (l.item === c.item && l.deleted === tag && !liveLevel(n, l.item, l.loc))
+          n.levels.set(l.id, { ...l, deleted: false })
       }
       const back = [...s.res.values()].filter((r) => r.item === c.item && r.deleted === tag)
       for (const r of back) n.res.set(r.id, { ...r, deleted: null })
@@ -343,7 +399,8 @@ function predict(s, c) {
       return ok((ret) => {
         // A JS number: exact while small, else the nearest double of the exact text.
         const want = Number(text(sum))
-        const close = sum > -(2n ** 50n) && sum < 2n ** 50n ? ret === want : Math.abs(ret - want) <= Math.abs(want) * 1e-15
+        const close =
+          sum > -(2n ** 50n) && sum < 2n ** 50n ? ret === want : Math.abs(ret - want) <= Math.abs(want) * 1e-15
         return close ? { next: s } : { bad: `read ${ret}, model ${text(sum)}` }
       })
     }
@@ -368,13 +425,17 @@ async function invoke(svc, c) {
   const run = () => {
     switch (c.op) {
       case 'createLevels':
-        return svc.createInventoryLevels(c.levels.map((l) => ({ inventory_item_id: l.item, location_id: l.loc, stocked_quantity: l.stocked })))
+        return svc.createInventoryLevels(
+          c.levels.map((l) => ({ inventory_item_id: l.item, location_id: l.loc, stocked_quantity: l.stocked })),
+        )
       case 'updateLevel':
         return svc.updateInventoryLevels({ inventory_item_id: c.item, location_id: c.loc, stocked_quantity: c.stocked })
       case 'adjust':
         return svc.adjustInventory(c.item, c.loc, c.by)
       case 'adjustMany':
-        return svc.adjustInventory(c.entries.map((e) => ({ inventoryItemId: e.item, locationId: e.loc, adjustment: e.by })))
+        return svc.adjustInventory(
+          c.entries.map((e) => ({ inventoryItemId: e.item, locationId: e.loc, adjustment: e.by })),
+        )
       case 'reserve': {
         const input = c.lines.map((l) => ({
           inventory_item_id: l.item,
@@ -441,19 +502,19 @@ function stampGroups(rows) {
 async function dbState(db, items) {
   const its = await db.query(
     `SELECT id, deleted_at IS NOT NULL AS deleted, deleted_at::text AS stamp FROM inventory_item WHERE id = ANY($1) ORDER BY id`,
-    [items]
+    [items],
   )
   const levels = await db.query(
     `SELECT id, inventory_item_id AS item, location_id AS loc, deleted_at IS NOT NULL AS deleted, deleted_at::text AS stamp,
             stocked_quantity::text AS stocked, reserved_quantity::text AS reserved
      FROM inventory_level WHERE inventory_item_id = ANY($1) ORDER BY id`,
-    [items]
+    [items],
   )
   const res = await db.query(
     `SELECT id, inventory_item_id AS item, location_id AS loc, quantity::text AS q, deleted_at IS NOT NULL AS deleted,
             deleted_at::text AS stamp, coalesce(allow_backorder, false) AS backorder, line_item_id AS line
      FROM reservation_item WHERE inventory_item_id = ANY($1) ORDER BY id`,
-    [items]
+    [items],
   )
   const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) // JS order, not the collation's
   its.rows.sort(byId)
@@ -462,8 +523,13 @@ async function dbState(db, items) {
   const deleted = [...its.rows, ...levels.rows, ...res.rows].filter((x) => x.deleted)
   return {
     items: its.rows.map((i) => `${i.id} ${i.deleted ? 'deleted' : 'live'}`),
-    levels: levels.rows.map((l) => `${l.id} ${l.item} ${l.loc} ${l.deleted ? `deleted ${l.stocked}` : `${l.stocked}/${l.reserved}`}`),
-    res: res.rows.map((r) => `${r.id} ${r.item} ${r.loc} ${r.q} ${r.deleted ? 'deleted' : 'live'} ${r.backorder ? 'bo' : '-'} ${r.line ?? '-'}`),
+    levels: levels.rows.map(
+      (l) => `${l.id} ${l.item} ${l.loc} ${l.deleted ? `deleted ${l.stocked}` : `${l.stocked}/${l.reserved}`}`,
+    ),
+    res: res.rows.map(
+      (r) =>
+        `${r.id} ${r.item} ${r.loc} ${r.q} ${r.deleted ? 'deleted' : 'live'} ${r.backorder ? 'bo' : '-'} ${r.line ?? '-'}`,
+    ),
     stamps: stampGroups(deleted),
   }
 }
@@ -473,15 +539,26 @@ async function dbState(db, items) {
  * Items the state does not know are left out (`items` lists them to compare with). */
 function modelRows(s) {
   const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-  const items = [...s.items.values()].filter((i) => i.deleted !== GONE).sort(byId).map((i) => `${i.id} ${i.deleted ? 'deleted' : 'live'}`)
-  const levels = [...s.levels.values()].sort(byId).map((l) =>
-    `${l.id} ${l.item} ${l.loc} ${l.deleted ? `deleted ${text(l.stocked)}` : `${text(l.stocked)}/${text(reservedAt(s, l.item, l.loc))}`}`
-  )
-  const res = [...s.res.values()].sort(byId).map((r) =>
-    `${r.id} ${r.item} ${r.loc} ${text(r.q)} ${r.deleted ? 'deleted' : 'live'} ${r.backorder ? 'bo' : '-'} ${r.line ?? '-'}`
-  )
+  const items = [...s.items.values()]
+    .filter((i) => i.deleted !== GONE)
+    .sort(byId)
+    .map((i) => `${i.id} ${i.deleted ? 'deleted' : 'live'}`)
+  const levels = [...s.levels.values()]
+    .sort(byId)
+    .map(
+      (l) =>
+        `${l.id} ${l.item} ${l.loc} ${l.deleted ? `deleted ${text(l.stocked)}` : `${text(l.stocked)}/${text(reservedAt(s, l.item, l.loc))}`}`,
+    )
+  const res = [...s.res.values()]
+    .sort(byId)
+    .map(
+      (r) =>
+        `${r.id} ${r.item} ${r.loc} ${text(r.q)} ${r.deleted ? 'deleted' : 'live'} ${r.backorder ? 'bo' : '-'} ${r.line ?? '-'}`,
+    )
   const deleted = [
-    ...[...s.items.values()].filter((i) => i.deleted && i.deleted !== GONE).map((i) => ({ id: i.id, stamp: i.deleted })),
+    ...[...s.items.values()]
+      .filter((i) => i.deleted && i.deleted !== GONE)
+      .map((i) => ({ id: i.id, stamp: i.deleted })),
     ...[...s.levels.values()].filter((l) => l.deleted).map((l) => ({ id: l.id, stamp: l.deleted })),
     ...[...s.res.values()].filter((r) => r.deleted).map((r) => ({ id: r.id, stamp: r.deleted })),
   ]
@@ -493,7 +570,8 @@ const normalRows = (rows) => ({
   levels: rows.levels.map((l) =>
     l
       .replace(/(-?[\d.]+)\/(-?[\d.]+)$/, (_, a, b) => `${text(units(a))}/${text(units(b))}`)
-      .replace(/deleted (-?[\d.]+)$/, (_, a) => `deleted ${text(units(a))}`)),
+      .replace(/deleted (-?[\d.]+)$/, (_, a) => `deleted ${text(units(a))}`),
+  ),
   res: rows.res.map((r) => r.replace(/^(\S+ \S+ \S+ )(\S+)/, (_, p, q) => p + text(units(q)))),
   stamps: rows.stamps,
 })
@@ -514,44 +592,89 @@ const stateKey = (s) => {
 async function invariants(db, lowered, ledgerGaps, items = null) {
   const mine = (col) => `($1::text[] IS NULL OR ${col} = ANY($1::text[]))`
   const problems = []
-  const { rows } = await db.query(`
+  const { rows } = await db.query(
+    `
     SELECT l.id, l.inventory_item_id AS item, l.location_id AS loc, l.stocked_quantity::text AS s, l.reserved_quantity::text AS r,
            l.raw_stocked_quantity->>'value' AS rs, l.raw_reserved_quantity->>'value' AS rr,
            coalesce((SELECT sum(x.quantity) FROM reservation_item x WHERE x.inventory_item_id = l.inventory_item_id
                        AND x.location_id = l.location_id AND x.deleted_at IS NULL), 0)::text AS live,
            EXISTS (SELECT 1 FROM reservation_item x WHERE x.inventory_item_id = l.inventory_item_id
                      AND x.location_id = l.location_id AND x.deleted_at IS NULL AND x.allow_backorder) AS bo
-    FROM inventory_level l WHERE l.deleted_at IS NULL AND ${mine('l.inventory_item_id')}`, [items])
+    FROM inventory_level l WHERE l.deleted_at IS NULL AND ${mine('l.inventory_item_id')}`,
+    [items],
+  )
   for (const l of rows) {
     const [s, r, rs, rr, live] = [l.s, l.r, l.rs, l.rr, l.live].map(units)
     if (r !== live) problems.push(`level ${l.id}: reserved ${l.r}, live reservations ${l.live}`)
     if (rs !== s || rr !== r) problems.push(`level ${l.id}: raw ${l.rs}/${l.rr}, columns ${l.s}/${l.r}`)
     if (r < 0n) problems.push(`level ${l.id}: reserved ${l.r} < 0`)
-    for (const [name, v] of [['stocked', s], ['reserved', r], ['available', s - r]]) {
+    for (const [name, v] of [
+      ['stocked', s],
+      ['reserved', r],
+      ['available', s - r],
+    ]) {
       if (!inDomain(v)) problems.push(`level ${l.id}: ${name} ${text(v)} outside the quantity domain`)
     }
     if (s - r < 0n && !l.bo && !lowered.has(key(l.item, l.loc))) {
       problems.push(`level ${l.id}: reserved ${l.r} > stocked ${l.s} with no live backorder and no lowered stock`)
     }
   }
-  const res = await db.query(`SELECT id, quantity::text AS q, raw_quantity->>'value' AS rq FROM reservation_item WHERE ${mine('inventory_item_id')}`, [items])
+  const res = await db.query(
+    `SELECT id, quantity::text AS q, raw_quantity->>'value' AS rq FROM reservation_item WHERE ${mine('inventory_item_id')}`,
+    [items],
+  )
   for (const x of res.rows) {
-    if (units(x.q) !== units(x.rq) || units(x.q) <= 0n || !inDomain(units(x.q))) problems.push(`reservation ${x.id}: quantity ${x.q}, raw ${x.rq}`)
+    if (units(x.q) !== units(x.rq) || units(x.q) <= 0n || !inDomain(units(x.q)))
+      problems.push(`reservation ${x.id}: quantity ${x.q}, raw ${x.rq}`)
   }
-  const orphans = await db.query(`
+  const orphans = await db.query(
+    `
     SELECT r.id, r.inventory_item_id AS item, r.location_id AS loc FROM reservation_item r
     WHERE r.deleted_at IS NULL AND ${mine('r.inventory_item_id')}
       AND NOT EXISTS (SELECT 1 FROM inventory_level l WHERE l.inventory_item_id = r.inventory_item_id
-                        AND l.location_id = r.location_id AND l.deleted_at IS NULL)`, [items])
+                        AND l.location_id = r.location_id AND l.deleted_at IS NULL)`,
+    [items],
+  )
   for (const x of orphans.rows) problems.push(`reservation ${x.id}: live with no live level at ${x.item} ${x.loc}`)
-  const levelIds = items && new Set((await db.query(
-    `SELECT id FROM inventory_level WHERE inventory_item_id = ANY($1) UNION SELECT inventory_level_id FROM inventory_movement WHERE inventory_item_id = ANY($1)`,
-    [items])).rows.map((r) => r.id))
-  for (const g of (await ledgerGaps(db)).filter((x) => !levelIds || levelIds.has(x.id))) problems.push(`level ${g.id}: ${g.field} ${g.quantity}, ledger sum ${g.ledger_sum}`)
+  const levelIds =
+    items &&
+    new Set(
+      (
+        await db.query(
+          `SELECT id FROM inventory_level WHERE inventory_item_id = ANY($1) UNION SELECT inventory_level_id FROM inventory_movement WHERE inventory_item_id = ANY($1)`,
+          [items],
+        )
+      ).rows.map((r) => r.id),
+    )
+  for (const g of (await ledgerGaps(db)).filter((x) => !levelIds || levelIds.has(x.id)))
+    problems.push(`level ${g.id}: ${g.field} ${g.quantity}, ledger sum ${g.ledger_sum}`)
   return problems
 }
 
 module.exports = {
-  HUGE, MAX, units, text, over, inDomain, small, qty, stock, adj, validQty, validStock, levelInDomain,
-  GONE, emptyState, key, liveLevel, reservedAt, predict, invoke, dbState, modelRows, normalRows, stateKey, invariants,
+  HUGE,
+  MAX,
+  units,
+  text,
+  over,
+  inDomain,
+  small,
+  qty,
+  stock,
+  adj,
+  validQty,
+  validStock,
+  levelInDomain,
+  GONE,
+  emptyState,
+  key,
+  liveLevel,
+  reservedAt,
+  predict,
+  invoke,
+  dbState,
+  modelRows,
+  normalRows,
+  stateKey,
+  invariants,
 }

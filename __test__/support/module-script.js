@@ -79,7 +79,7 @@ function normalizeEvents(events, labels) {
       data: { ...e.data, id: labels.text(String(e.data && e.data.id)) },
       metadata: e.metadata,
       options: e.options,
-    }))
+    })),
   )
 }
 

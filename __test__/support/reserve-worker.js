@@ -14,8 +14,8 @@ async function main() {
         location_id: locationId,
         quantity: 1,
         line_item_id: `proc-${process.pid}-${i}`,
-      })
-    )
+      }),
+    ),
   )
   await inventory.close()
   const ok = results.filter((r) => r.status === 'fulfilled').length

@@ -66,7 +66,7 @@ async function serverInfo(url) {
     url,
     `SELECT version() AS version, current_setting('server_version') AS server_version,
             current_setting('synchronous_commit') AS synchronous_commit, current_setting('fsync') AS fsync,
-            current_setting('shared_buffers') AS shared_buffers, current_setting('max_connections') AS max_connections`
+            current_setting('shared_buffers') AS shared_buffers, current_setting('max_connections') AS max_connections`,
   )
   return rows[0]
 }

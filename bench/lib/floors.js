@@ -131,7 +131,12 @@ const FLOORS = {
   createInventoryItems_1: {
     what: 'INSERT … RETURNING * of one item',
     prepare: async () => ({}),
-    call: async (pg) => expect(await run(pg, 'f_item1', SQL.item1, [fresh('iitem'), fresh('FLOOR-SKU'), 'Bench single shirt']), 1, 'item1'),
+    call: async (pg) =>
+      expect(
+        await run(pg, 'f_item1', SQL.item1, [fresh('iitem'), fresh('FLOOR-SKU'), 'Bench single shirt']),
+        1,
+        'item1',
+      ),
   },
   createInventoryItems_1000: {
     what: 'COPY of the same 1000 rows (id, sku, title) into inventory_item, its indexes included',
@@ -152,10 +157,14 @@ const FLOORS = {
   createInventoryLevels_1: {
     what: 'INSERT … RETURNING of the level with its opening movement (one statement)',
     prepare: async (_pg, svc, n, env) => {
-      const items = await createItems(svc, n, (i) => ({ sku: `FLVL-${env.tag}-${env.round}-${i}`, title: 'Level target' }))
+      const items = await createItems(svc, n, (i) => ({
+        sku: `FLVL-${env.tag}-${env.round}-${i}`,
+        title: 'Level target',
+      }))
       return { items: items.map((x) => x.id) }
     },
-    call: async (pg, ctx, i) => expect(await run(pg, 'f_level1', SQL.level1, [fresh('ilev'), ctx.items[i], LOCATIONS[0], '100']), 1, 'level1'),
+    call: async (pg, ctx, i) =>
+      expect(await run(pg, 'f_level1', SQL.level1, [fresh('ilev'), ctx.items[i], LOCATIONS[0], '100']), 1, 'level1'),
   },
   confirmInventory: {
     what: 'SELECT: item exists, and the sum of stocked − reserved at the locations ≥ quantity',
@@ -178,9 +187,14 @@ const FLOORS = {
     prepare: async (_pg, _svc, _n, env) => ({ pick: picker(17, env.items.length) }),
     call: async (pg, ctx, i, env) =>
       expect(
-        await run(pg, 'f_reserve', SQL.reserve, [[fresh('resitem')], [env.items[ctx.pick()]], [`ordli_${env.tag}_fr1_${env.round}_${i}`], LOCATIONS[0]]),
+        await run(pg, 'f_reserve', SQL.reserve, [
+          [fresh('resitem')],
+          [env.items[ctx.pick()]],
+          [`ordli_${env.tag}_fr1_${env.round}_${i}`],
+          LOCATIONS[0],
+        ]),
         1,
-        'reserve'
+        'reserve',
       ),
   },
   createReservationItems_10: {
@@ -207,12 +221,18 @@ const FLOORS = {
     prepare: async (_pg, svc, n, env) => ({
       ids: (await createReservations(svc, reservationsFor(env, n, `fupd${env.round}`, LOCATIONS[2]))).map((r) => r.id),
     }),
-    call: async (pg, ctx, i) => expect(await run(pg, 'f_update_res', SQL.updateReservation, [ctx.ids[i], '2']), 1, 'updateReservation'),
+    call: async (pg, ctx, i) =>
+      expect(await run(pg, 'f_update_res', SQL.updateReservation, [ctx.ids[i], '2']), 1, 'updateReservation'),
   },
   adjustInventory: {
     what: 'one statement: level UPDATE + movement INSERT',
     prepare: async (_pg, _svc, _n, env) => ({ pick: picker(23, env.items.length) }),
-    call: async (pg, ctx, i, env) => expect(await run(pg, 'f_adjust', SQL.adjust, [env.items[ctx.pick()], LOCATIONS[0], i % 2 ? '1' : '-1']), 1, 'adjust'),
+    call: async (pg, ctx, i, env) =>
+      expect(
+        await run(pg, 'f_adjust', SQL.adjust, [env.items[ctx.pick()], LOCATIONS[0], i % 2 ? '1' : '-1']),
+        1,
+        'adjust',
+      ),
   },
   deleteReservationItemsByLineItem: {
     what: 'one statement: soft-delete the line’s reservations, level UPDATE, movement INSERT',
@@ -221,7 +241,8 @@ const FLOORS = {
       await createReservations(svc, rows)
       return { lines: rows.map((r) => r.line_item_id) }
     },
-    call: async (pg, ctx, i) => expect(await run(pg, 'f_delete_line', SQL.deleteByLine, [ctx.lines[i]]), 1, 'deleteByLine'),
+    call: async (pg, ctx, i) =>
+      expect(await run(pg, 'f_delete_line', SQL.deleteByLine, [ctx.lines[i]]), 1, 'deleteByLine'),
   },
   listInventoryItems_q: {
     what: 'our own list statement (taken off the wire), run by node-postgres',

@@ -48,7 +48,8 @@ async function seed(svc, tag, count = SEED_ITEMS) {
   }))
   const levels = []
   for (const it of items) {
-    for (const loc of LOCATIONS) levels.push({ inventory_item_id: it.id, location_id: loc, stocked_quantity: SEED_STOCK })
+    for (const loc of LOCATIONS)
+      levels.push({ inventory_item_id: it.id, location_id: loc, stocked_quantity: SEED_STOCK })
   }
   for (let start = 0; start < levels.length; start += 1000) {
     await svc.createInventoryLevels(levels.slice(start, start + 1000))
@@ -114,11 +115,16 @@ const OPS = [
     kind: 'write',
     goal: 1.5,
     prepare: async (svc, n, env) => {
-      const items = await createItems(svc, n, (i) => ({ sku: `LVL-${env.tag}-${env.round}-${i}`, title: 'Level target' }))
+      const items = await createItems(svc, n, (i) => ({
+        sku: `LVL-${env.tag}-${env.round}-${i}`,
+        title: 'Level target',
+      }))
       return { items: items.map((x) => x.id) }
     },
     call: (svc, ctx, i) =>
-      svc.createInventoryLevels([{ inventory_item_id: ctx.items[i], location_id: LOCATIONS[0], stocked_quantity: 100 }]),
+      svc.createInventoryLevels([
+        { inventory_item_id: ctx.items[i], location_id: LOCATIONS[0], stocked_quantity: 100 },
+      ]),
   },
   {
     key: 'confirmInventory',
@@ -153,7 +159,7 @@ const OPS = [
             line_item_id: `ordli_${env.tag}_r1_${env.round}_${i}`,
           },
         ],
-        ...tail(opts)
+        ...tail(opts),
       ),
   },
   {
@@ -199,7 +205,8 @@ const OPS = [
     goal: 1.5,
     ledger: true,
     prepare: async (_svc, _n, env) => ({ pick: picker(23, env.items.length) }),
-    call: (svc, ctx, i, env, opts) => svc.adjustInventory(env.items[ctx.pick()], LOCATIONS[0], i % 2 ? 1 : -1, ...tail(opts)),
+    call: (svc, ctx, i, env, opts) =>
+      svc.adjustInventory(env.items[ctx.pick()], LOCATIONS[0], i % 2 ? 1 : -1, ...tail(opts)),
   },
   {
     key: 'deleteReservationItemsByLineItem',
@@ -244,10 +251,28 @@ const LEDGER_ONLY_OPS = [
     // A value no earlier call set (the variant's base + i), so every call moves the stock.
     call: (svc, ctx, i, env, opts) =>
       svc.updateInventoryLevels(
-        [{ inventory_item_id: env.items[ctx.pick()], location_id: LOCATIONS[4], stocked_quantity: (env.stockBase || 2_000_000) + i }],
-        ...tail(opts)
+        [
+          {
+            inventory_item_id: env.items[ctx.pick()],
+            location_id: LOCATIONS[4],
+            stocked_quantity: (env.stockBase || 2_000_000) + i,
+          },
+        ],
+        ...tail(opts),
       ),
   },
 ]
 
-module.exports = { OPS, LEDGER_ONLY_OPS, LOCATIONS, SEED_ITEMS, SEED_STOCK, seed, createItems, createReservations, reservationsFor, picker, pad }
+module.exports = {
+  OPS,
+  LEDGER_ONLY_OPS,
+  LOCATIONS,
+  SEED_ITEMS,
+  SEED_STOCK,
+  seed,
+  createItems,
+  createReservations,
+  reservationsFor,
+  picker,
+  pad,
+}

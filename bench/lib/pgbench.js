@@ -47,10 +47,11 @@ async function setupFloorSchema(InventoryService, url, schema, items) {
     await svc.migrate()
     for (let start = 0; start <= items; start += 1000) {
       const batch = []
-      for (let i = start; i <= Math.min(items, start + 999); i++) batch.push({ id: `${ITEM_PREFIX}${i}`, sku: `PGB-${i}`, title: `pgbench ${i}` })
+      for (let i = start; i <= Math.min(items, start + 999); i++)
+        batch.push({ id: `${ITEM_PREFIX}${i}`, sku: `PGB-${i}`, title: `pgbench ${i}` })
       await svc.createInventoryItems(batch)
       await svc.createInventoryLevels(
-        batch.map((b) => ({ inventory_item_id: b.id, location_id: FLOOR_LOCATION, stocked_quantity: 1_000_000_000 }))
+        batch.map((b) => ({ inventory_item_id: b.id, location_id: FLOOR_LOCATION, stocked_quantity: 1_000_000_000 })),
       )
     }
   } finally {
@@ -80,7 +81,10 @@ const ITEM = `'${ITEM_PREFIX}' || (:n)::text`
 const FRESH_RESERVATION = `'resitem_pgb' || replace(gen_random_uuid()::text, '-', '')`
 /** The floor statements with what pgbench puts in their parameters. */
 const STATEMENTS = {
-  reserve: { sql: SQL.reserve, args: [`ARRAY[${FRESH_RESERVATION}]`, `ARRAY[${ITEM}]`, `ARRAY['ordli_pgb']`, `'${FLOOR_LOCATION}'`] },
+  reserve: {
+    sql: SQL.reserve,
+    args: [`ARRAY[${FRESH_RESERVATION}]`, `ARRAY[${ITEM}]`, `ARRAY['ordli_pgb']`, `'${FLOOR_LOCATION}'`],
+  },
   adjust: { sql: SQL.adjust, args: [ITEM, `'${FLOOR_LOCATION}'`, `'1'::numeric`] },
 }
 
@@ -106,7 +110,11 @@ function runProcess(bin, args, opts) {
     p.stdout.on('data', (d) => (out += d))
     p.stderr.on('data', (d) => (err += d))
     p.on('error', reject)
-    p.on('exit', (code) => (code === 0 ? resolve({ out, err }) : reject(new Error(`pgbench exited ${code}: ${(err || out).trim().slice(-800)}`))))
+    p.on('exit', (code) =>
+      code === 0
+        ? resolve({ out, err })
+        : reject(new Error(`pgbench exited ${code}: ${(err || out).trim().slice(-800)}`)),
+    )
   })
 }
 
@@ -144,7 +152,10 @@ async function runScript(pg, { url, schema, name, script, clients, seconds, tran
           if (cols.length >= 3 && /^\d+$/.test(cols[2])) samples.push(Number(cols[2]) / 1000)
         }
       }
-      const s = summarize(samples, samples.reduce((a, b) => a + b, 0))
+      const s = summarize(
+        samples,
+        samples.reduce((a, b) => a + b, 0),
+      )
       Object.assign(result, { p50: s.p50, p90: s.p90, p99: s.p99, n: s.n })
     }
     return result
@@ -169,18 +180,42 @@ async function writeFloors({ InventoryService, url, schema, profile, log }) {
     scripts.reserve_hot = scriptFor(STATEMENTS.reserve.sql, STATEMENTS.reserve.args, { hot: true, items })
     scripts.adjust = scriptFor(STATEMENTS.adjust.sql, STATEMENTS.adjust.args, { hot: false, items })
   } catch (e) {
-    return { ...out, available: false, reason: `could not turn the floor statements into pgbench scripts: ${e.message}` }
+    return {
+      ...out,
+      available: false,
+      reason: `could not turn the floor statements into pgbench scripts: ${e.message}`,
+    }
   }
   scripts.select1 = 'SELECT 1;\n'
   out.statements = { reserve: scripts.reserve, adjust: scripts.adjust }
-  const timing = profile.pgbenchSeconds ? { seconds: profile.pgbenchSeconds } : { transactions: profile.pgbenchTransactions }
+  const timing = profile.pgbenchSeconds
+    ? { seconds: profile.pgbenchSeconds }
+    : { transactions: profile.pgbenchTransactions }
   const plan = [
     ['select1_c1', 'select1', 1, true, 'SELECT 1, 1 client (libpq, prepared)'],
     ['reserve_c1', 'reserve', 1, true, 'the reservation floor statement, 1 client, 1000 items'],
     ['adjust_c1', 'adjust', 1, true, 'the adjust floor statement, 1 client, 1000 items'],
-    ['reserve_c32', 'reserve', profile.callers, false, `the reservation floor statement, ${profile.callers} clients, 1000 items`],
-    ['adjust_c32', 'adjust', profile.callers, false, `the adjust floor statement, ${profile.callers} clients, 1000 items`],
-    ['reserve_hot', 'reserve_hot', profile.hotCallers, false, `the reservation floor statement, ${profile.hotCallers} clients, one level`],
+    [
+      'reserve_c32',
+      'reserve',
+      profile.callers,
+      false,
+      `the reservation floor statement, ${profile.callers} clients, 1000 items`,
+    ],
+    [
+      'adjust_c32',
+      'adjust',
+      profile.callers,
+      false,
+      `the adjust floor statement, ${profile.callers} clients, 1000 items`,
+    ],
+    [
+      'reserve_hot',
+      'reserve_hot',
+      profile.hotCallers,
+      false,
+      `the reservation floor statement, ${profile.hotCallers} clients, one level`,
+    ],
   ]
   // pgbench does not look at what a statement returns: count what each run
   // wrote, so a script that quietly did nothing cannot pass for a floor.
@@ -192,20 +227,32 @@ async function writeFloors({ InventoryService, url, schema, profile, log }) {
     reserve: async () => Number((await check.query('SELECT count(*) AS n FROM reservation_item')).rows[0].n),
     reserve_hot: async () => Number((await check.query('SELECT count(*) AS n FROM reservation_item')).rows[0].n),
     adjust: async () =>
-      Number((await check.query(`SELECT sum(stocked_quantity) - count(*) * 1000000000 AS n FROM inventory_level WHERE location_id = '${FLOOR_LOCATION}'`)).rows[0].n),
+      Number(
+        (
+          await check.query(
+            `SELECT sum(stocked_quantity) - count(*) * 1000000000 AS n FROM inventory_level WHERE location_id = '${FLOOR_LOCATION}'`,
+          )
+        ).rows[0].n,
+      ),
   }
   try {
     for (const [key, script, clients, latencies, what] of plan) {
       try {
         const before = await effect[script]()
-        const r = { what, ...(await runScript(pg, { url, schema, name: key, script: scripts[script], clients, latencies, ...timing })) }
+        const r = {
+          what,
+          ...(await runScript(pg, { url, schema, name: key, script: scripts[script], clients, latencies, ...timing })),
+        }
         if (script !== 'select1') {
           r.rows_written = (await effect[script]()) - before
           r.verified = r.rows_written === r.transactions - r.failed
-          if (!r.verified) r.error = `pgbench reported ${r.transactions} transactions but ${r.rows_written} were written: not a valid floor`
+          if (!r.verified)
+            r.error = `pgbench reported ${r.transactions} transactions but ${r.rows_written} were written: not a valid floor`
         }
         out.runs[key] = r
-        log(`[pgbench] ${what}: ${r.tps} tps${latencies ? `, p50 ${r.p50} ms, p99 ${r.p99} ms` : ''}${r.failed ? `, ${r.failed} failed` : ''}${r.error ? ` (${r.error})` : ''}`)
+        log(
+          `[pgbench] ${what}: ${r.tps} tps${latencies ? `, p50 ${r.p50} ms, p99 ${r.p99} ms` : ''}${r.failed ? `, ${r.failed} failed` : ''}${r.error ? ` (${r.error})` : ''}`,
+        )
       } catch (e) {
         out.runs[key] = { what, error: e.message }
         log(`[pgbench] ${what}: FAILED ${e.message}`)
@@ -235,7 +282,10 @@ SELECT EXISTS (SELECT 1 FROM inventory_item WHERE id = ${id} AND deleted_at IS N
 `
   const what = `the availability SELECT (5 locations) for a random one of ${items} items, 1 client (libpq, prepared)`
   try {
-    const r = { what, ...(await runScript(pg, { url, schema, name: 'scale_available', script, clients: 1, latencies: true, seconds })) }
+    const r = {
+      what,
+      ...(await runScript(pg, { url, schema, name: 'scale_available', script, clients: 1, latencies: true, seconds })),
+    }
     log(`[pgbench] ${what}: ${r.tps} tps, p50 ${r.p50} ms, p99 ${r.p99} ms`)
     return { available: true, ...r }
   } catch (e) {

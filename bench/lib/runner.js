@@ -35,11 +35,12 @@ const logger = new Proxy(
   {},
   {
     get: (_t, name) => {
-      if (name === 'error' || name === 'warn') return (...a) => process.stderr.write(`[${cfg.impl}:medusa ${name}] ${a.map(String).join(' ')}\n`)
+      if (name === 'error' || name === 'warn')
+        return (...a) => process.stderr.write(`[${cfg.impl}:medusa ${name}] ${a.map(String).join(' ')}\n`)
       if (name === 'shouldLog') return () => false
       return () => {}
     },
-  }
+  },
 )
 
 // A bus that takes the events and drops them (what the modules emit is not under test here).
@@ -57,7 +58,11 @@ async function boot({ migrate }) {
   const knexes = []
   // A knex pool per MedusaApp call: the migrate step closes the one it was given.
   const newKnex = () => {
-    const k = ModulesSdkUtils.createPgConnection({ clientUrl: cfg.url, schema: cfg.schema, pool: { min: 0, max: cfg.pool } })
+    const k = ModulesSdkUtils.createPgConnection({
+      clientUrl: cfg.url,
+      schema: cfg.schema,
+      pool: { min: 0, max: cfg.pool },
+    })
     knexes.push(k)
     return k
   }
@@ -106,7 +111,9 @@ async function boot({ migrate }) {
   const svc = app.modules[Modules.INVENTORY]
   const locking = app.modules[Modules.LOCKING]
   if (!svc) throw new Error('the inventory module did not load')
-  log(`loaded through MedusaApp (${resolve.replace(benchRoot, 'bench')}): migrate ${Math.round(t1 - t0)} ms, load ${Math.round(t2 - t1)} ms`)
+  log(
+    `loaded through MedusaApp (${resolve.replace(benchRoot, 'bench')}): migrate ${Math.round(t1 - t0)} ms, load ${Math.round(t2 - t1)} ms`,
+  )
   return {
     app,
     svc,
@@ -153,7 +160,11 @@ async function refreshStatistics() {
   }
 }
 
-async function timeSequential(n, call, { maxSeconds = profile.maxSeconds, minIterations = profile.minIterations } = {}) {
+async function timeSequential(
+  n,
+  call,
+  { maxSeconds = profile.maxSeconds, minIterations = profile.minIterations } = {},
+) {
   const samples = []
   const start = now()
   const deadline = start + maxSeconds * 1000
@@ -257,12 +268,17 @@ async function searchIndexCost(env) {
     await sql.query(`DROP INDEX "${bare}".medusa_inventory_rs_item_search_trgm`)
     await sql.query(`DROP STATISTICS IF EXISTS "${bare}".medusa_inventory_rs_item_search_trgm_stats`)
     await noCount.migrate()
-    for (const k of ['ins', 'del', 'upd', 'trunc']) await sql.query(`DROP TRIGGER medusa_inventory_rs_item_count_${k} ON "${nocount}".inventory_item`)
+    for (const k of ['ins', 'del', 'upd', 'trunc'])
+      await sql.query(`DROP TRIGGER medusa_inventory_rs_item_count_${k} ON "${nocount}".inventory_item`)
     const out = {}
     for (const op of OPS.filter((o) => o.key.startsWith('createInventoryItems'))) {
       const shape = opShape(op)
       const lanes = []
-      for (const [key, svc] of [['with', withIndex], ['without', without], ['without_count', noCount]]) {
+      for (const [key, svc] of [
+        ['with', withIndex],
+        ['without', without],
+        ['without_count', noCount],
+      ]) {
         const venv = { ...env, tag: `${env.tag}-idx${key}`, round: 'index' }
         lanes.push({ key, ctx: await op.prepare(svc, shape.n, venv), call: (ctx, i) => op.call(svc, ctx, i, venv) })
       }
@@ -273,7 +289,9 @@ async function searchIndexCost(env) {
         with_over_without_p50: round(r.with.p50 / r.without.p50, 2),
         with_over_without_count_p50: round(r.with.p50 / r.without_count.p50, 2),
       }
-      log(`search index and count cost, ${op.label}: p50 with both ${r.with.p50} / without the index ${r.without.p50} / without the count triggers ${r.without_count.p50} ms`)
+      log(
+        `search index and count cost, ${op.label}: p50 with both ${r.with.p50} / without the index ${r.without.p50} / without the count triggers ${r.without_count.p50} ms`,
+      )
     }
     return out
   } finally {
@@ -355,7 +373,9 @@ async function runLoops({ callers, durationMs, step, init = () => ({}) }) {
           name = await step(c, state)
         } catch (e) {
           failed++
-          const key = `${e && e.type ? e.type + ': ' : ''}${String(e && e.message).replace(/(iitem|ilev|resitem)_\w+/g, '$1_…').slice(0, 120)}`
+          const key = `${e && e.type ? e.type + ': ' : ''}${String(e && e.message)
+            .replace(/(iitem|ilev|resitem)_\w+/g, '$1_…')
+            .slice(0, 120)}`
           errors.set(key, (errors.get(key) || 0) + 1)
           name = state.lastName || 'error'
         }
@@ -364,7 +384,7 @@ async function runLoops({ callers, durationMs, step, init = () => ({}) }) {
         if (!byName.has(name)) byName.set(name, [])
         byName.get(name).push(dt)
       }
-    })
+    }),
   )
   const wall = now() - start
   const all = [...byName.values()].flat()
@@ -439,7 +459,9 @@ async function mixed(svc, env) {
           break
         case 'createReservationItems': {
           const line = `ordli_${env.tag}_mix_${c}_${s.n++}`
-          await svc.createReservationItems([{ inventory_item_id: item, location_id: LOCATIONS[0], quantity: 1, line_item_id: line }])
+          await svc.createReservationItems([
+            { inventory_item_id: item, location_id: LOCATIONS[0], quantity: 1, line_item_id: line },
+          ])
           s.lines.push(line)
           break
         }
@@ -468,12 +490,12 @@ async function levelState(sql, item) {
   const { rows: lv } = await sql.query(
     `SELECT stocked_quantity::text AS stocked, reserved_quantity::text AS reserved
      FROM inventory_level WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL`,
-    [item, LOCATIONS[0]]
+    [item, LOCATIONS[0]],
   )
   const { rows: rs } = await sql.query(
     `SELECT coalesce(sum(quantity), 0)::text AS live, count(*)::int AS n
      FROM reservation_item WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL`,
-    [item, LOCATIONS[0]]
+    [item, LOCATIONS[0]],
   )
   const stocked = Number(lv[0].stocked)
   const reserved = Number(lv[0].reserved)
@@ -500,7 +522,9 @@ async function hotItem(ctx, env, withLocking, sql) {
   if (withLocking && !locking) return { error: 'Locking module not loaded' }
   const reserve = (item, line) => {
     const run = () =>
-      svc.createReservationItems([{ inventory_item_id: item, location_id: LOCATIONS[0], quantity: 1, line_item_id: line }])
+      svc.createReservationItems([
+        { inventory_item_id: item, location_id: LOCATIONS[0], quantity: 1, line_item_id: line },
+      ])
     return withLocking ? locking.execute([item], run) : run()
   }
   // Throughput.
@@ -534,7 +558,7 @@ async function hotItem(ctx, env, withLocking, sql) {
           refused[key] = (refused[key] || 0) + 1
         }
       }
-    })
+    }),
   )
   const oversellWall = now() - t0
   const afterOversell = await levelState(sql, small)
@@ -573,14 +597,22 @@ const LEDGER_VARIANTS = [
 
 /** Ledger rows written since `mark` (the highest id seen), and the new mark. */
 async function movementsSince(sql, mark) {
-  const { rows } = await sql.query('SELECT count(*)::int AS n, coalesce(max(id), $1)::bigint::text AS last FROM inventory_movement WHERE id > $1', [mark])
+  const { rows } = await sql.query(
+    'SELECT count(*)::int AS n, coalesce(max(id), $1)::bigint::text AS last FROM inventory_movement WHERE id > $1',
+    [mark],
+  )
   return { n: rows[0].n, mark: rows[0].last }
 }
 
 async function ledgerCost(env, sql) {
   const { InventoryService } = require('medusa-inventory-rs')
   const on = await InventoryService.connect({ url: cfg.url, schema: cfg.schema, maxConnections: cfg.pool })
-  const off = await InventoryService.connect({ url: cfg.url, schema: cfg.schema, maxConnections: cfg.pool, ledger: false })
+  const off = await InventoryService.connect({
+    url: cfg.url,
+    schema: cfg.schema,
+    maxConnections: cfg.pool,
+    ledger: false,
+  })
   const svcOf = { on, off, key: on }
   let keys = 0
   const optsFor = (v) => (v === 'key' ? { idempotencyKey: `bench-${env.tag}-${keys++}` } : undefined)
@@ -596,7 +628,12 @@ async function ledgerCost(env, sql) {
     mark = r.mark
     return r.n
   }
-  const out = { how: 'standalone InventoryService, same process and schema as ours, pool ' + cfg.pool, variants: LEDGER_VARIANTS, sequential: {}, hot: null }
+  const out = {
+    how: 'standalone InventoryService, same process and schema as ours, pool ' + cfg.pool,
+    variants: LEDGER_VARIANTS,
+    sequential: {},
+    hot: null,
+  }
   try {
     const ops = [...OPS.filter((o) => o.ledger), ...LEDGER_ONLY_OPS]
     for (const op of ops) {
@@ -606,7 +643,14 @@ async function ledgerCost(env, sql) {
         const st = {}
         for (const [vi, v] of LEDGER_VARIANTS.entries()) {
           const venv = { ...env, round: `ledger${v.key}`, stockBase: 2_000_000 + vi * 100_000 }
-          st[v.key] = { env: venv, ctx: await op.prepare(svcOf[v.key], warmup + iterations, venv), i: 0, samples: [], rows: 0, wall: 0 }
+          st[v.key] = {
+            env: venv,
+            ctx: await op.prepare(svcOf[v.key], warmup + iterations, venv),
+            i: 0,
+            samples: [],
+            rows: 0,
+            wall: 0,
+          }
         }
         for (const v of LEDGER_VARIANTS) {
           const s = st[v.key]
@@ -637,10 +681,15 @@ async function ledgerCost(env, sql) {
         const r = { label: op.label }
         for (const v of LEDGER_VARIANTS) {
           const s = st[v.key]
-          r[v.key] = summarize(s.samples, s.wall, { ledger_rows: s.rows, ledger_rows_per_call: round(s.rows / s.samples.length, 2) })
+          r[v.key] = summarize(s.samples, s.wall, {
+            ledger_rows: s.rows,
+            ledger_rows_per_call: round(s.rows / s.samples.length, 2),
+          })
         }
         out.sequential[op.key] = r
-        log(`ledger cost, ${op.label}: p50 on ${r.on.p50} / off ${r.off.p50} / key ${r.key.p50} ms; ledger rows per call ${r.on.ledger_rows_per_call} / ${r.off.ledger_rows_per_call} / ${r.key.ledger_rows_per_call}`)
+        log(
+          `ledger cost, ${op.label}: p50 on ${r.on.p50} / off ${r.off.p50} / key ${r.key.p50} ms; ledger rows per call ${r.on.ledger_rows_per_call} / ${r.off.ledger_rows_per_call} / ${r.key.ledger_rows_per_call}`,
+        )
       } catch (e) {
         out.sequential[op.key] = { label: op.label, error: String(e && e.message) }
         log(`ledger cost, ${op.label}: FAILED ${e && e.message}`)
@@ -670,8 +719,15 @@ async function ledgerCost(env, sql) {
             h.attempts++
             try {
               await svcOf[v].createReservationItems(
-                [{ inventory_item_id: items[v], location_id: LOCATIONS[0], quantity: 1, line_item_id: `ordli_${env.tag}_lh_${v}_${round_}_${c}_${n++}` }],
-                ...(v === 'key' ? [optsFor(v)] : [])
+                [
+                  {
+                    inventory_item_id: items[v],
+                    location_id: LOCATIONS[0],
+                    quantity: 1,
+                    line_item_id: `ordli_${env.tag}_lh_${v}_${round_}_${c}_${n++}`,
+                  },
+                ],
+                ...(v === 'key' ? [optsFor(v)] : []),
               )
               h.committed++
             } catch (e) {
@@ -680,7 +736,7 @@ async function ledgerCost(env, sql) {
             }
             h.samples.push(now() - t0)
           }
-        })
+        }),
       )
       h.wall += now() - t
       h.rows += await count()
@@ -700,7 +756,9 @@ async function ledgerCost(env, sql) {
         errors: h.errors,
       }
     }
-    log(`ledger cost, hot level ${profile.hotCallers} callers: committed/s on ${out.hot.on.committed_per_s} / off ${out.hot.off.committed_per_s} / key ${out.hot.key.committed_per_s}`)
+    log(
+      `ledger cost, hot level ${profile.hotCallers} callers: committed/s on ${out.hot.on.committed_per_s} / off ${out.hot.off.committed_per_s} / key ${out.hot.key.committed_per_s}`,
+    )
   } finally {
     await on.close()
     await off.close()
@@ -734,7 +792,13 @@ async function bulk(svc, env, total) {
     progress(`createInventoryItems ${total} in batches of 1000`, Math.min(total, (b + 1) * 1000), total, t0)
   }
   const wall = now() - t0
-  return { items: total, batch: 1000, total_s: round(wall / 1000, 2), items_per_s: round((total * 1000) / wall, 0), batch_latency: summarize(samples, wall) }
+  return {
+    items: total,
+    batch: 1000,
+    total_s: round(wall / 1000, 2),
+    items_per_s: round((total * 1000) / wall, 0),
+    batch_latency: summarize(samples, wall),
+  }
 }
 
 async function scaleReads(svc) {
@@ -748,14 +812,42 @@ async function scaleReads(svc) {
   const point = new Set(['retrieveAvailableQuantity', 'confirmInventory'])
   const warmup = profile.scaleWarmup ?? 3
   const ops = [
-    ['retrieveAvailableQuantity', 'retrieveAvailableQuantity (5 locations)', () => svc.retrieveAvailableQuantity(id(any()), allLocs)],
+    [
+      'retrieveAvailableQuantity',
+      'retrieveAvailableQuantity (5 locations)',
+      () => svc.retrieveAvailableQuantity(id(any()), allLocs),
+    ],
     ['confirmInventory', 'confirmInventory (1 location)', () => svc.confirmInventory(id(any()), [allLocs[0]], 1)],
-    ['listInventoryItems_page', 'listInventoryItems (take 50, skip random ≤ 10000)', () => svc.listInventoryItems({}, { take: 50, skip: Math.floor(r() * 10000) })],
-    ['listInventoryItems_location', 'listInventoryItems (location_levels filter, take 50)', () => svc.listInventoryItems({ location_levels: { location_id: allLocs[2] } }, { take: 50 })],
-    ['listInventoryItems_q', 'listInventoryItems (q = one sku, take 50)', () => svc.listInventoryItems({ q: sku() }, { take: 50 })],
-    ['listInventoryItems_q_common', 'listInventoryItems (q = a word every item has, take 50)', () => svc.listInventoryItems({ q: 'shirt' }, { take: 50 })],
-    ['listAndCountInventoryItems', 'listAndCountInventoryItems (take 50, with count)', () => svc.listAndCountInventoryItems({}, { take: 50 })],
-    ['listAndCountInventoryItems_q', 'listAndCountInventoryItems (q = one sku, take 50, with count)', () => svc.listAndCountInventoryItems({ q: sku() }, { take: 50 })],
+    [
+      'listInventoryItems_page',
+      'listInventoryItems (take 50, skip random ≤ 10000)',
+      () => svc.listInventoryItems({}, { take: 50, skip: Math.floor(r() * 10000) }),
+    ],
+    [
+      'listInventoryItems_location',
+      'listInventoryItems (location_levels filter, take 50)',
+      () => svc.listInventoryItems({ location_levels: { location_id: allLocs[2] } }, { take: 50 }),
+    ],
+    [
+      'listInventoryItems_q',
+      'listInventoryItems (q = one sku, take 50)',
+      () => svc.listInventoryItems({ q: sku() }, { take: 50 }),
+    ],
+    [
+      'listInventoryItems_q_common',
+      'listInventoryItems (q = a word every item has, take 50)',
+      () => svc.listInventoryItems({ q: 'shirt' }, { take: 50 }),
+    ],
+    [
+      'listAndCountInventoryItems',
+      'listAndCountInventoryItems (take 50, with count)',
+      () => svc.listAndCountInventoryItems({}, { take: 50 }),
+    ],
+    [
+      'listAndCountInventoryItems_q',
+      'listAndCountInventoryItems (q = one sku, take 50, with count)',
+      () => svc.listAndCountInventoryItems({ q: sku() }, { take: 50 }),
+    ],
   ]
   // Floors (ours only), interleaved with ours: the same SQL floors.js uses for the reads,
   // and our own statement for the count and the sku search (replayed with a fresh sku).
@@ -763,10 +855,19 @@ async function scaleReads(svc) {
   const pg = cfg.impl === 'ours' ? await sqlClient() : null
   if (pg) {
     const { SQL, ownStatement } = require('./floors')
-    floors.retrieveAvailableQuantity = { what: 'SELECT: item exists, sum of stocked − reserved', call: () => pg.query({ name: 's_av', text: SQL.available, values: [id(any()), allLocs] }) }
-    floors.confirmInventory = { what: 'SELECT: item exists, sum ≥ quantity', call: () => pg.query({ name: 's_cf', text: SQL.confirm, values: [id(any()), [allLocs[0]], '1'] }) }
+    floors.retrieveAvailableQuantity = {
+      what: 'SELECT: item exists, sum of stocked − reserved',
+      call: () => pg.query({ name: 's_av', text: SQL.available, values: [id(any()), allLocs] }),
+    }
+    floors.confirmInventory = {
+      what: 'SELECT: item exists, sum ≥ quantity',
+      call: () => pg.query({ name: 's_cf', text: SQL.confirm, values: [id(any()), [allLocs[0]], '1'] }),
+    }
     const count = await ownStatement(cfg.url, cfg.schema, (s) => s.listAndCountInventoryItems({}, { take: 50 }))
-    floors.listAndCountInventoryItems = { what: 'our own statement (page + count)', call: () => pg.query({ name: 's_count', text: count.sql, values: count.values }) }
+    floors.listAndCountInventoryItems = {
+      what: 'our own statement (page + count)',
+      call: () => pg.query({ name: 's_count', text: count.sql, values: count.values }),
+    }
     const q = await ownStatement(cfg.url, cfg.schema, (s) => s.listInventoryItems({ q: 'SCALE-0000001' }, { take: 50 }))
     floors.listInventoryItems_q = {
       what: 'our own statement, unnamed as ours sends it, a fresh sku each call',
@@ -787,15 +888,20 @@ async function scaleReads(svc) {
               { key: 'ours', ctx: null, call: () => call() },
               { key: 'floor', ctx: null, call: () => f.call() },
             ],
-            { iterations: point.has(key) ? profile.scalePointIterations : profile.scaleIterations, warmup }
+            { iterations: point.has(key) ? profile.scalePointIterations : profile.scaleIterations, warmup },
           )
           out[key] = { label, ...t.ours, floor: { what: f.what, ...t.floor } }
-          log(`scale ${label}: p50 ${t.ours.p50} ms, p99 ${t.ours.p99} ms (n=${t.ours.n}); floor p50 ${t.floor.p50} ms, p99 ${t.floor.p99} ms`)
+          log(
+            `scale ${label}: p50 ${t.ours.p50} ms, p99 ${t.ours.p99} ms (n=${t.ours.n}); floor p50 ${t.floor.p50} ms, p99 ${t.floor.p99} ms`,
+          )
           continue
         }
         for (let i = 0; i < warmup; i++) await call()
         gc()
-        const t = await timeSequential(point.has(key) ? profile.scalePointIterations : profile.scaleIterations, call, { maxSeconds: profile.scaleMaxSeconds, minIterations: 3 })
+        const t = await timeSequential(point.has(key) ? profile.scalePointIterations : profile.scaleIterations, call, {
+          maxSeconds: profile.scaleMaxSeconds,
+          minIterations: 3,
+        })
         out[key] = { label, ...summarize(t.samples, t.wall) }
         log(`scale ${label}: p50 ${out[key].p50} ms, p99 ${out[key].p99} ms (n=${out[key].n})`)
       } catch (e) {
@@ -863,10 +969,14 @@ async function main() {
     } finally {
       await analyze.end()
     }
-    log(`seeded ${env.items.length} items × ${LOCATIONS.length} locations in ${Math.round(now() - t0)} ms (then ANALYZE)`)
+    log(
+      `seeded ${env.items.length} items × ${LOCATIONS.length} locations in ${Math.round(now() - t0)} ms (then ANALYZE)`,
+    )
 
     result.floors = await floors(ctx, env)
-    log(`floor: node-postgres SELECT 1 p50 ${result.floors.pg_select1.p50} ms; ${cfg.impl === 'ours' ? 'our minimal call' : 'knex SELECT 1'} p50 ${result.floors.min.p50} ms`)
+    log(
+      `floor: node-postgres SELECT 1 p50 ${result.floors.pg_select1.p50} ms; ${cfg.impl === 'ours' ? 'our minimal call' : 'knex SELECT 1'} p50 ${result.floors.min.p50} ms`,
+    )
 
     result.sequential = {}
     // Ours measures each operation beside its floor (floors.js); the peer alone.
@@ -878,11 +988,20 @@ async function main() {
           if (floorPg && FLOORS[op.key]) {
             const floor = FLOORS[op.key]
             const extra = op.key === 'createInventoryItems_1000' ? [{ key: 'insert', call: BULK_INSERT.call }] : []
-            const r = await runOpWithFloor(op, ctx.svc, { ...env, url: cfg.url, schema: cfg.schema }, floorPg, floor, extra)
+            const r = await runOpWithFloor(
+              op,
+              ctx.svc,
+              { ...env, url: cfg.url, schema: cfg.schema },
+              floorPg,
+              floor,
+              extra,
+            )
             result.sequential[op.key] = r.ours
             result.op_floors[op.key] = { what: floor.what, ...r.floor }
             if (r.insert) result.op_floors[`${op.key}_insert`] = { what: BULK_INSERT.what, ...r.insert }
-            log(`${op.label}: p50 ${r.ours.p50} ms, p99 ${r.ours.p99} ms (n=${r.ours.n}); floor p50 ${r.floor.p50} ms${r.insert ? `, multi-row INSERT p50 ${r.insert.p50} ms` : ''}`)
+            log(
+              `${op.label}: p50 ${r.ours.p50} ms, p99 ${r.ours.p99} ms (n=${r.ours.n}); floor p50 ${r.floor.p50} ms${r.insert ? `, multi-row INSERT p50 ${r.insert.p50} ms` : ''}`,
+            )
           } else {
             result.sequential[op.key] = await runOp(op, ctx.svc, env)
             const s = result.sequential[op.key]
@@ -901,10 +1020,14 @@ async function main() {
     try {
       gc()
       result.reserve32 = await reserve32(ctx.svc, env)
-      log(`${profile.callers} callers reserving on ${env.items.length} items: ${result.reserve32.ops_per_s} reservations/s, p50 ${result.reserve32.p50} ms, p99 ${result.reserve32.p99} ms, failed ${result.reserve32.failed}`)
+      log(
+        `${profile.callers} callers reserving on ${env.items.length} items: ${result.reserve32.ops_per_s} reservations/s, p50 ${result.reserve32.p50} ms, p99 ${result.reserve32.p99} ms, failed ${result.reserve32.failed}`,
+      )
       gc()
       result.mixed = await mixed(ctx.svc, env)
-      log(`${profile.callers} callers, mixed workload: ${result.mixed.ops_per_s} ops/s, p50 ${result.mixed.p50} ms, p99 ${result.mixed.p99} ms, failed ${result.mixed.failed}`)
+      log(
+        `${profile.callers} callers, mixed workload: ${result.mixed.ops_per_s} ops/s, p50 ${result.mixed.p50} ms, p99 ${result.mixed.p99} ms, failed ${result.mixed.failed}`,
+      )
       result.hot = {}
       for (const withLocking of [false, true]) {
         gc()
@@ -915,7 +1038,7 @@ async function main() {
         else
           log(
             `hot item, ${h.callers} callers${withLocking ? ' inside locking.execute' : ''}: ${h.attempts_per_s} attempts/s, ${h.committed_per_s} committed/s; ` +
-              `stock ${h.oversell.stock}: ${h.oversell.committed} committed, oversold ${h.oversell.oversold_units}, drift ${h.oversell.drift}`
+              `stock ${h.oversell.stock}: ${h.oversell.committed} committed, oversold ${h.oversell.oversold_units}, drift ${h.oversell.drift}`,
           )
       }
       if (cfg.impl === 'ours' && cfg.ledger) {
@@ -957,5 +1080,5 @@ main().then(
   (e) => {
     process.stderr.write(`[${cfg.impl}] failed: ${(e && e.stack) || e}\n`)
     process.send({ ok: false, error: String((e && e.stack) || e) }, () => process.exit(1))
-  }
+  },
 )

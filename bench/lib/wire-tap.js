@@ -175,7 +175,7 @@ async function startTap(targetUrl) {
         if (m.type === 'B') m.sql = statements.get(m.statement || '')
         events.push(m)
       },
-      () => backend.sslAnswers++
+      () => backend.sslAnswers++,
     )
     client.on('data', (d) => {
       try {

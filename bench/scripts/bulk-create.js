@@ -181,12 +181,15 @@ async function main() {
   const fmt = (x) => x.toFixed(3)
   console.log(`rounds=${ROUNDS} batch=${BATCH} single=${SINGLE}  (ms)`)
   for (const [name, s] of Object.entries(report)) {
-    console.log(`${name.padEnd(11)} n=${String(s.n).padStart(4)}  p50 ${fmt(s.p50).padStart(8)}  p99 ${fmt(s.p99).padStart(8)}`)
+    console.log(
+      `${name.padEnd(11)} n=${String(s.n).padStart(4)}  p50 ${fmt(s.p50).padStart(8)}  p99 ${fmt(s.p99).padStart(8)}`,
+    )
   }
   const ratio = (a, b) => {
     if (!report[a] || !report[b]) return
     console.log(
-      `${a}/${b}`.padEnd(20) + ` p50 ${(report[a].p50 / report[b].p50).toFixed(2)}×  p99 ${(report[a].p99 / report[b].p99).toFixed(2)}×`,
+      `${a}/${b}`.padEnd(20) +
+        ` p50 ${(report[a].p50 / report[b].p50).toFixed(2)}×  p99 ${(report[a].p99 / report[b].p99).toFixed(2)}×`,
     )
   }
   ratio('ours', 'copy')

@@ -12,11 +12,15 @@ const binary = path.join(root, `medusa-inventory-rs.${process.platform}-${proces
 
 if (!fs.existsSync(script)) {
   if (!fs.existsSync(binary)) {
-    console.error(`[bench] no addon at ${binary} and no build script: build the root first (npm install && npm run build there)`)
+    console.error(
+      `[bench] no addon at ${binary} and no build script: build the root first (npm install && npm run build there)`,
+    )
     process.exit(1)
   }
 } else if (!fs.existsSync(path.join(root, 'node_modules', '@napi-rs', 'cli')) && fs.existsSync(binary)) {
-  console.log('[bench] root dependencies not installed: using the addon as built (run npm install in the root to rebuild it)')
+  console.log(
+    '[bench] root dependencies not installed: using the addon as built (run npm install in the root to rebuild it)',
+  )
 } else {
   execFileSync(process.execPath, [script], { cwd: root, stdio: 'inherit' })
 }

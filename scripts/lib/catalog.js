@@ -26,7 +26,7 @@ async function catalogOf(admin, schema, keep = () => true) {
       `SELECT table_name, column_name, ordinal_position, data_type, udt_name, character_maximum_length,
               numeric_precision, numeric_scale, is_nullable, column_default, is_identity, is_generated
        FROM information_schema.columns WHERE table_schema = $1 ORDER BY table_name, column_name`,
-      [schema]
+      [schema],
     )
   )
     .filter((r) => keep(r.table_name))
@@ -42,7 +42,7 @@ async function catalogOf(admin, schema, keep = () => true) {
               k.condeferrable, k.condeferred
        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
        WHERE k.connamespace = $1::regnamespace ORDER BY k.conname`,
-      [schema]
+      [schema],
     )
   )
     .filter((r) => keep(r.table_name))
@@ -54,7 +54,7 @@ async function catalogOf(admin, schema, keep = () => true) {
        LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype IN ('a', 'i')
        LEFT JOIN pg_class t ON t.oid = d.refobjid
        WHERE s.relkind = 'S' AND s.relnamespace = $1::regnamespace ORDER BY 1`,
-      [schema]
+      [schema],
     )
   )
     .filter((r) => r.owner == null || keep(r.owner))
@@ -63,7 +63,7 @@ async function catalogOf(admin, schema, keep = () => true) {
     await q(
       `SELECT c.relname AS table_name, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
        WHERE c.relnamespace = $1::regnamespace AND NOT t.tgisinternal ORDER BY 2`,
-      [schema]
+      [schema],
     )
   ).filter((r) => keep(r.table_name) && !r.tgname.startsWith(OWN_INDEX_PREFIX))
   return { tables, columns, indexes, constraints, sequences, triggers }

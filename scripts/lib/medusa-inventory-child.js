@@ -169,7 +169,9 @@ const ops = {
     if (!service) throw new Error('call before load')
     const aggregator = new MessageAggregator()
     const context = { messageAggregator: aggregator, ...(eventGroupId ? { eventGroupId } : {}) }
-    const callArgs = args.includes('$context') ? revive(args).map((a) => (a === '$context' ? context : a)) : [...revive(args), context]
+    const callArgs = args.includes('$context')
+      ? revive(args).map((a) => (a === '$context' ? context : a))
+      : [...revive(args), context]
     const before = emitted.length
     const out = await service[method](...callArgs)
     return {
@@ -189,13 +191,15 @@ const ops = {
     return settled.map((s) =>
       s.status === 'fulfilled'
         ? { ok: true, value: s.value === undefined ? null : JSON.parse(JSON.stringify(s.value)) }
-        : { ok: false, type: s.reason && s.reason.type, message: String(s.reason && s.reason.message) }
+        : { ok: false, type: s.reason && s.reason.type, message: String(s.reason && s.reason.message) },
     )
   },
   /** The joiner config Medusa registered for the loaded module, and whether Query may use it. */
   async loadedJoinerConfig() {
     if (!app) throw new Error('loadedJoinerConfig before load')
-    const [loaded] = MedusaModule.getLoadedModules().map((m) => m[Modules.INVENTORY]).filter(Boolean)
+    const [loaded] = MedusaModule.getLoadedModules()
+      .map((m) => m[Modules.INVENTORY])
+      .filter(Boolean)
     return JSON.parse(
       JSON.stringify({
         registered: MedusaModule.getJoinerConfig(Modules.INVENTORY),
@@ -203,7 +207,7 @@ const ops = {
         fromService: typeof service.__joinerConfig === 'function' ? service.__joinerConfig() : service.__joinerConfig,
         isQueryable: loaded?.__definition?.isQueryable ?? null,
         definitionKey: loaded?.__definition?.key ?? null,
-      })
+      }),
     )
   },
   /** linkable + joiner config of any module definition, resolved from this child (functions dropped). */

@@ -41,7 +41,10 @@ function startMedusa(url, schema, { timeoutMs = 30000, resolve = '@medusajs/inve
   let onReady
   const ready = new Promise((resolve, reject) => {
     onReady = resolve
-    setTimeout(() => reject(new Error(`Medusa child not ready in time. Output:\n${output.slice(-4000)}`)), timeoutMs).unref()
+    setTimeout(
+      () => reject(new Error(`Medusa child not ready in time. Output:\n${output.slice(-4000)}`)),
+      timeoutMs,
+    ).unref()
   })
 
   child.on('message', (msg) => {
@@ -74,7 +77,12 @@ function startMedusa(url, schema, { timeoutMs = 30000, resolve = '@medusajs/inve
 
   const service = new Proxy(
     {},
-    { get: (_t, method) => (...args) => request('call', { method, args }) }
+    {
+      get:
+        (_t, method) =>
+        (...args) =>
+          request('call', { method, args }),
+    },
   )
 
   const handle = {

@@ -4,7 +4,8 @@
 const fs = require('node:fs')
 const path = require('node:path')
 
-const HOW = 'at the repository root run `npm run pack:local` (builds and packs; needs Rust), then here `npm run install:packed`'
+const HOW =
+  'at the repository root run `npm run pack:local` (builds and packs; needs Rust), then here `npm run install:packed`'
 const installed = path.join(__dirname, '..', 'node_modules', 'medusa-inventory-rs')
 
 let st

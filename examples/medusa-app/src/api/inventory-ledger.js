@@ -26,7 +26,8 @@ function intParam(query, name, { fallback, min = 0, max = Number.MAX_SAFE_INTEGE
   const text = query[name]
   if (text === undefined || text === '') return fallback
   const n = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : NaN
-  if (!(n >= min && n <= max)) throw new MedusaError(MedusaError.Types.INVALID_DATA, `${name} must be an integer from ${min} to ${max}`)
+  if (!(n >= min && n <= max))
+    throw new MedusaError(MedusaError.Types.INVALID_DATA, `${name} must be an integer from ${min} to ${max}`)
   return n
 }
 
