@@ -261,16 +261,7 @@ test(
       )
       let states = new Map()
       {
-        const s = M.emptyState()
-        for (const id of items) s.items.set(id, { id, deleted: null })
-        for (const l of made)
-          s.levels.set(l.id, {
-            id: l.id,
-            item: l.inventory_item_id,
-            loc: l.location_id,
-            stocked: M.units(l.raw_stocked_quantity.value),
-            deleted: false,
-          })
+        const s = M.startState(items, made)
         states.set(M.stateKey(s), s)
       }
       await Promise.all(workers.map((wk) => wk.ask({ cmd: 'round', round })))

@@ -60,16 +60,7 @@ test(
         const made = await t.inventory.createInventoryLevels(
           start.map((l) => ({ inventory_item_id: items[l.item], location_id: l.loc, stocked_quantity: l.stocked })),
         )
-        let s = M.emptyState()
-        for (const id of items) s.items.set(id, { id, deleted: null })
-        for (const l of made)
-          s.levels.set(l.id, {
-            id: l.id,
-            item: l.inventory_item_id,
-            loc: l.location_id,
-            stocked: M.units(l.raw_stocked_quantity.value),
-            deleted: false,
-          })
+        let s = M.startState(items, made)
         let n = 0
         for (const o of ops) {
           const ctx = await O.context(t.db, items)

@@ -69,6 +69,17 @@ const levelInDomain = (stocked, reserved) => inDomain(stocked) && inDomain(reser
 
 const GONE = '#gone'
 const emptyState = () => ({ items: new Map(), levels: new Map(), res: new Map() })
+
+/** The model state of a round's start: its items, and the level DTOs it created for them. */
+function startState(items, made) {
+  const s = emptyState()
+  for (const id of items) s.items.set(id, { id, deleted: null })
+  for (const l of made) {
+    const level = { id: l.id, item: l.inventory_item_id, loc: l.location_id, deleted: false }
+    s.levels.set(l.id, { ...level, stocked: units(l.raw_stocked_quantity.value) })
+  }
+  return s
+}
 const key = (item, loc) => `${item}|${loc}`
 const liveLevel = (s, item, loc) => {
   for (const l of s.levels.values()) if (!l.deleted && l.item === item && l.loc === loc) return l
@@ -667,6 +678,7 @@ module.exports = {
   levelInDomain,
   GONE,
   emptyState,
+  startState,
   key,
   liveLevel,
   reservedAt,
