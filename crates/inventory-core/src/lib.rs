@@ -56,6 +56,7 @@ mod write;
 
 pub use connection::SslOption;
 pub use error::{Error, ErrorType, Result};
+pub use movements::PruneOptions;
 pub use outcome::{Change, Outcome};
 pub use reconcile::ReconcileOptions;
 pub use reserver::Grouping;
