@@ -374,4 +374,15 @@ mod tests {
         }
         assert!(method("nope").is_none());
     }
+
+    #[test]
+    fn medusa_methods_return_the_entity_their_arguments_decode_as() {
+        // ListArgs, RetrieveArgs, Creates, Updates and the level sets read
+        // filters and rows of the manifest entry's entity (args.rs, Call).
+        for m in API {
+            if let Some(r) = m.result {
+                assert_eq!(r.name, m.entity.name, "{}", m.name);
+            }
+        }
+    }
 }
