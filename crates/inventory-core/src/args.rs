@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 /// names bad values; its entity is what lists, creates and updates are of)
 /// and the call's options (an expected stock joins the rows it applies to).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Call<'a> {
+pub(crate) struct ArgContext<'a> {
     pub(crate) method: &'static str,
     pub(crate) entity: &'static Entity,
     pub(crate) options: &'a CallOptions,
@@ -26,7 +26,7 @@ pub(crate) struct Call<'a> {
 /// A method's arguments, decoded from its positional JSON values (a missing
 /// one reads as null).
 pub(crate) trait FromArgs: Sized {
-    fn from_args(args: &[Value], call: &Call<'_>) -> Result<Self>;
+    fn from_args(args: &[Value], call: &ArgContext<'_>) -> Result<Self>;
 }
 
 static NULL: Value = Value::Null;
@@ -73,7 +73,7 @@ pub(crate) struct ListArgs {
 }
 
 impl FromArgs for ListArgs {
-    fn from_args(args: &[Value], call: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], call: &ArgContext<'_>) -> Result<Self> {
         let config = parse_config(call.entity, arg(args, 1))?;
         Ok(ListArgs {
             entity: call.entity,
@@ -92,7 +92,7 @@ pub(crate) struct RetrieveArgs {
 }
 
 impl FromArgs for RetrieveArgs {
-    fn from_args(args: &[Value], call: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], call: &ArgContext<'_>) -> Result<Self> {
         // Medusa's own wording and type (not_found) for a missing id.
         let id = arg(args, 0)
             .as_str()
@@ -119,7 +119,7 @@ pub(crate) struct ItemAtLocations {
 }
 
 impl FromArgs for ItemAtLocations {
-    fn from_args(args: &[Value], _: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], _: &ArgContext<'_>) -> Result<Self> {
         Ok(ItemAtLocations {
             item: id_arg(arg(args, 0), "inventoryItemId")?,
             locations: locations_of(arg(args, 1))?,
@@ -136,7 +136,7 @@ pub(crate) struct Confirmation {
 }
 
 impl FromArgs for Confirmation {
-    fn from_args(args: &[Value], _: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], _: &ArgContext<'_>) -> Result<Self> {
         // The quantity is checked first (as it always was).
         let quantity = parse_quantity(arg(args, 2), "quantity", Rule::NonNegative)?;
         Ok(Confirmation {
@@ -155,7 +155,7 @@ pub(crate) struct LevelAt {
 }
 
 impl FromArgs for LevelAt {
-    fn from_args(args: &[Value], _: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], _: &ArgContext<'_>) -> Result<Self> {
         Ok(LevelAt {
             item: id_arg(arg(args, 0), "inventoryItemId")?,
             location: id_arg(arg(args, 1), "locationId")?,
@@ -192,14 +192,14 @@ fn rows_of(spec: &InputSpec, v: &Value) -> Result<(Vec<Row>, bool)> {
 }
 
 impl FromArgs for Creates {
-    fn from_args(args: &[Value], call: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], call: &ArgContext<'_>) -> Result<Self> {
         let (rows, was_array) = rows_of(&InputSpec::create(call.entity), arg(args, 0))?;
         Ok(Creates { rows, was_array })
     }
 }
 
 impl FromArgs for Updates {
-    fn from_args(args: &[Value], call: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], call: &ArgContext<'_>) -> Result<Self> {
         let (rows, was_array) = rows_of(&InputSpec::update(call.entity), arg(args, 0))?;
         Ok(Updates { rows, was_array })
     }
@@ -249,7 +249,7 @@ pub(crate) type LevelUpdates = LevelSets<false>;
 pub(crate) type CycleCounts = LevelSets<true>;
 
 impl<const CYCLE_COUNT: bool> FromArgs for LevelSets<CYCLE_COUNT> {
-    fn from_args(args: &[Value], call: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], call: &ArgContext<'_>) -> Result<Self> {
         let (inputs, was_array) = one_or_many(arg(args, 0));
         // The call option is the expected stock of the call's one level; of several
         // it would name none in particular.
@@ -323,7 +323,7 @@ const ADJUSTMENT_FIELDS: [&str; 4] = [
 ];
 
 impl FromArgs for Adjustments {
-    fn from_args(args: &[Value], call: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], call: &ArgContext<'_>) -> Result<Self> {
         let option = call.options.expected_stocked_quantity;
         match args.first() {
             Some(Value::Array(list)) => {
@@ -412,7 +412,7 @@ pub(crate) struct Ids {
 }
 
 impl FromArgs for Ids {
-    fn from_args(args: &[Value], _: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], _: &ArgContext<'_>) -> Result<Self> {
         Ok(Ids {
             ids: ids_of(arg(args, 0), "ids")?,
         })
@@ -468,7 +468,7 @@ pub(crate) struct IdsWithConfig {
 }
 
 impl FromArgs for IdsWithConfig {
-    fn from_args(args: &[Value], call: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], call: &ArgContext<'_>) -> Result<Self> {
         // The config is checked first (as it always was).
         let config = LinkableConfig::decode(arg(args, 1), call.method)?;
         Ok(IdsWithConfig {
@@ -485,7 +485,7 @@ pub(crate) struct LevelLocations {
 }
 
 impl FromArgs for LevelLocations {
-    fn from_args(args: &[Value], _: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], _: &ArgContext<'_>) -> Result<Self> {
         Ok(LevelLocations {
             locations: locations_of(arg(args, 0))?,
         })
@@ -499,7 +499,7 @@ pub(crate) struct ReservationLocations {
 }
 
 impl FromArgs for ReservationLocations {
-    fn from_args(args: &[Value], _: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], _: &ArgContext<'_>) -> Result<Self> {
         Ok(ReservationLocations {
             locations: strings_of(arg(args, 0), "locationId")?,
         })
@@ -513,7 +513,7 @@ pub(crate) struct LineItems {
 }
 
 impl FromArgs for LineItems {
-    fn from_args(args: &[Value], _: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], _: &ArgContext<'_>) -> Result<Self> {
         Ok(LineItems {
             line_items: strings_of(arg(args, 0), "lineItemId")?,
         })
@@ -577,7 +577,7 @@ pub(crate) struct MovementQuery {
 }
 
 impl FromArgs for MovementQuery {
-    fn from_args(args: &[Value], _: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], _: &ArgContext<'_>) -> Result<Self> {
         let filter = movement_filter(arg(args, 0))?;
         let mut q = MovementQuery {
             filter,
@@ -742,7 +742,7 @@ pub(crate) struct FeedOptions {
 }
 
 impl FromArgs for FeedOptions {
-    fn from_args(args: &[Value], _: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], _: &ArgContext<'_>) -> Result<Self> {
         const NAME: &str = "listInventoryMovementFeed";
         let mut opts = FeedOptions {
             after: FeedCursor::default(),
@@ -792,7 +792,7 @@ pub(crate) struct VerifyOptions {
 }
 
 impl FromArgs for VerifyOptions {
-    fn from_args(args: &[Value], _: &Call<'_>) -> Result<Self> {
+    fn from_args(args: &[Value], _: &ArgContext<'_>) -> Result<Self> {
         const NAME: &str = "verifyInventoryLedger";
         let mut opts = VerifyOptions {
             after: None,
@@ -835,7 +835,7 @@ mod tests {
 
     fn decode<T: FromArgs>(method: &'static str, args: Value, options: Value) -> Result<T> {
         let options = CallOptions::from_json(&options).unwrap();
-        let call = Call {
+        let call = ArgContext {
             method,
             entity: &INVENTORY_LEVEL,
             options: &options,
@@ -997,7 +997,7 @@ mod tests {
         );
         // A list's config is read before its filter.
         let options = CallOptions::default();
-        let call = Call {
+        let call = ArgContext {
             method: "listInventoryItems",
             entity: &INVENTORY_ITEM,
             options: &options,

@@ -5,7 +5,7 @@
 //! JS facade and Medusa adapter build their methods from it, so no other list exists.
 
 use crate::args::{
-    Adjustments, Call, Confirmation, Creates, CycleCounts, FeedOptions, FromArgs, Ids,
+    Adjustments, ArgContext, Confirmation, Creates, CycleCounts, FeedOptions, FromArgs, Ids,
     IdsWithConfig, ItemAtLocations, LevelAt, LevelLocations, LevelUpdates, LineItems, ListArgs,
     MovementQuery, ReservationLocations, RetrieveArgs, Updates, VerifyOptions,
 };
@@ -45,7 +45,7 @@ impl Kind {
 type Served<'a> = Pin<Box<dyn Future<Output = Result<Outcome>> + Send + 'a>>;
 /// Decodes the arguments (bad ones refused before any SQL), then gives the call to run.
 type Handler =
-    for<'a> fn(&'a InventoryService, &[Value], &Call<'_>, &'a Audit) -> Result<Served<'a>>;
+    for<'a> fn(&'a InventoryService, &[Value], &ArgContext<'_>, &'a Audit) -> Result<Served<'a>>;
 
 /// One method of the API.
 #[derive(Debug)]
@@ -77,7 +77,7 @@ macro_rules! serve {
         fn serve<'a>(
             $s: &'a InventoryService,
             args: &[Value],
-            call: &Call<'_>,
+            call: &ArgContext<'_>,
             $o: &'a Audit,
         ) -> Result<Served<'a>> {
             let $a = <$t as FromArgs>::from_args(args, call)?;
@@ -286,7 +286,7 @@ async fn serve(
         audit.request = Some(request_text(m.name, args, &audit.options));
     }
     let audit = &audit;
-    let call = Call {
+    let call = ArgContext {
         method: m.name,
         entity: m.entity,
         options: &audit.options,
@@ -378,7 +378,7 @@ mod tests {
     #[test]
     fn medusa_methods_return_the_entity_their_arguments_decode_as() {
         // ListArgs, RetrieveArgs, Creates, Updates and the level sets read
-        // filters and rows of the manifest entry's entity (args.rs, Call).
+        // filters and rows of the manifest entry's entity (args.rs, ArgContext).
         for m in API {
             if let Some(r) = m.result {
                 assert_eq!(r.name, m.entity.name, "{}", m.name);
