@@ -56,6 +56,11 @@ pub struct Method {
     pub result: Option<&'static Entity>,
     /// Not one of Medusa's methods: this module's own (the ledger, compare-and-set).
     pub extension: bool,
+    /// The reason of the movements a write records when the caller names none.
+    pub reason: &'static str,
+    /// It takes the call option `expectedStockedQuantity` (for one level:
+    /// levels.rs); every other method refuses it rather than ignore it.
+    pub compares_stock: bool,
     serve: Handler,
 }
 
@@ -79,10 +84,12 @@ macro_rules! serve {
 }
 
 macro_rules! method {
-    ($name:literal, [$($p:literal),*], $entity:ident, $kind:ident, $result:expr, $serve:expr) => {
-        method!($name, [$($p),*], None, $entity, $kind, $result, $serve)
+    ($name:literal, [$($p:literal),*], $entity:ident, $kind:ident $(($($w:tt)*))?, $result:expr, $serve:expr) => {
+        method!($name, [$($p),*], None, $entity, $kind $(($($w)*))?, $result, $serve)
     };
-    ($name:literal, [$($p:literal),*], $array:expr, $entity:ident, $kind:ident, $result:expr, $serve:expr) => {
+    // A write names its movements' default reason, and whether it compares stock:
+    // `Write("adjustment", compares_stock)`.
+    ($name:literal, [$($p:literal),*], $array:expr, $entity:ident, $kind:ident $(($reason:literal $(, $cmp:ident)?))?, $result:expr, $serve:expr) => {
         Method {
             name: $name,
             params: &[$($p),*],
@@ -91,9 +98,15 @@ macro_rules! method {
             kind: Kind::$kind,
             result: $result,
             extension: false,
+            reason: method!(@reason $($reason)?),
+            compares_stock: method!(@compares $($($cmp)?)?),
             serve: $serve,
         }
     };
+    (@reason) => { "other" };
+    (@reason $reason:literal) => { $reason };
+    (@compares) => { false };
+    (@compares compares_stock) => { true };
 }
 
 /// An [`EXTENSIONS`] entry: as `method!`, marked as this module's own.
@@ -116,15 +129,15 @@ pub static API: &[Method] = &[
         serve!(|s, a| s.list_and_count(&INVENTORY_ITEM, arg(a, 0), arg(a, 1)).await)),
     method!("retrieveInventoryItem", ["id", "config"], INVENTORY_ITEM, Read, ITEM,
         serve!(|s, a| s.retrieve(&INVENTORY_ITEM, arg(a, 0), arg(a, 1)).await)),
-    method!("createInventoryItems", ["data"], INVENTORY_ITEM, Write, ITEM,
+    method!("createInventoryItems", ["data"], INVENTORY_ITEM, Write("other"), ITEM,
         serve!(|s, a, o| s.create_inventory_items(arg(a, 0), o).await)),
-    method!("updateInventoryItems", ["data"], INVENTORY_ITEM, Write, ITEM,
+    method!("updateInventoryItems", ["data"], INVENTORY_ITEM, Write("other"), ITEM,
         serve!(|s, a, o| s.update_inventory_items(arg(a, 0), o).await)),
-    method!("deleteInventoryItems", ["ids"], INVENTORY_ITEM, Write, None,
+    method!("deleteInventoryItems", ["ids"], INVENTORY_ITEM, Write("level_deleted"), None,
         serve!(|s, a, o| s.delete_inventory_items(arg(a, 0), o).await)),
-    method!("softDeleteInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write, None,
+    method!("softDeleteInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write("other"), None,
         serve!(|s, a, o| s.soft_delete_inventory_items(arg(a, 0), arg(a, 1), o).await)),
-    method!("restoreInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write, None,
+    method!("restoreInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write("level_restored"), None,
         serve!(|s, a, o| s.restore_inventory_items(arg(a, 0), arg(a, 1), o).await)),
 
     method!("listInventoryLevels", ["selector", "config"], INVENTORY_LEVEL, Read, LEVEL,
@@ -135,22 +148,22 @@ pub static API: &[Method] = &[
         serve!(|s, a| s.retrieve(&INVENTORY_LEVEL, arg(a, 0), arg(a, 1)).await)),
     method!("retrieveInventoryLevelByItemAndLocation", ["inventoryItemId", "locationId"], INVENTORY_LEVEL, Read, LEVEL,
         serve!(|s, a| s.retrieve_inventory_level_by_item_and_location(arg(a, 0), arg(a, 1)).await)),
-    method!("createInventoryLevels", ["data"], INVENTORY_LEVEL, Write, LEVEL,
+    method!("createInventoryLevels", ["data"], INVENTORY_LEVEL, Write("level_created"), LEVEL,
         serve!(|s, a, o| s.create_inventory_levels(arg(a, 0), o).await)),
-    method!("updateInventoryLevels", ["data"], INVENTORY_LEVEL, Write, LEVEL,
+    method!("updateInventoryLevels", ["data"], INVENTORY_LEVEL, Write("level_updated", compares_stock), LEVEL,
         serve!(|s, a, o| s.update_inventory_levels(arg(a, 0), o).await)),
-    method!("deleteInventoryLevel", ["inventoryItemId", "locationId"], INVENTORY_LEVEL, Write, None,
+    method!("deleteInventoryLevel", ["inventoryItemId", "locationId"], INVENTORY_LEVEL, Write("level_deleted"), None,
         serve!(|s, a, o| s.delete_inventory_level(arg(a, 0), arg(a, 1), o).await)),
-    method!("deleteInventoryLevels", ["ids"], INVENTORY_LEVEL, Write, None,
+    method!("deleteInventoryLevels", ["ids"], INVENTORY_LEVEL, Write("level_deleted"), None,
         serve!(|s, a, o| s.delete_inventory_levels(arg(a, 0), o).await)),
-    method!("softDeleteInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write, None,
+    method!("softDeleteInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write("other"), None,
         serve!(|s, a, o| s.soft_delete_inventory_levels(arg(a, 0), arg(a, 1), o).await)),
-    method!("restoreInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write, None,
+    method!("restoreInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write("level_restored"), None,
         serve!(|s, a, o| s.restore_inventory_levels(arg(a, 0), arg(a, 1), o).await)),
     // Resolves to [levels, { InventoryLevel: levels }].
-    method!("deleteInventoryItemLevelByLocationId", ["locationId"], INVENTORY_LEVEL, Write, LEVEL,
+    method!("deleteInventoryItemLevelByLocationId", ["locationId"], INVENTORY_LEVEL, Write("other"), LEVEL,
         serve!(|s, a, o| s.delete_inventory_item_level_by_location_id(arg(a, 0), o).await)),
-    method!("adjustInventory", ["inventoryItemId", "locationId", "adjustment"], Some(&["data"]), INVENTORY_LEVEL, Write, LEVEL,
+    method!("adjustInventory", ["inventoryItemId", "locationId", "adjustment"], Some(&["data"]), INVENTORY_LEVEL, Write("adjustment", compares_stock), LEVEL,
         serve!(|s, a, o| s.adjust_inventory(a, o).await)),
 
     method!("listReservationItems", ["selector", "config"], RESERVATION_ITEM, Read, RESERVATION,
@@ -159,21 +172,21 @@ pub static API: &[Method] = &[
         serve!(|s, a| s.list_and_count(&RESERVATION_ITEM, arg(a, 0), arg(a, 1)).await)),
     method!("retrieveReservationItem", ["id", "config"], RESERVATION_ITEM, Read, RESERVATION,
         serve!(|s, a| s.retrieve(&RESERVATION_ITEM, arg(a, 0), arg(a, 1)).await)),
-    method!("createReservationItems", ["data"], RESERVATION_ITEM, Write, RESERVATION,
+    method!("createReservationItems", ["data"], RESERVATION_ITEM, Write("reservation_created"), RESERVATION,
         serve!(|s, a, o| s.create_reservation_items(arg(a, 0), o).await)),
-    method!("updateReservationItems", ["data"], RESERVATION_ITEM, Write, RESERVATION,
+    method!("updateReservationItems", ["data"], RESERVATION_ITEM, Write("reservation_updated"), RESERVATION,
         serve!(|s, a, o| s.update_reservation_items(arg(a, 0), o).await)),
-    method!("deleteReservationItems", ["ids"], RESERVATION_ITEM, Write, None,
+    method!("deleteReservationItems", ["ids"], RESERVATION_ITEM, Write("reservation_deleted"), None,
         serve!(|s, a, o| s.delete_reservation_items(arg(a, 0), o).await)),
-    method!("softDeleteReservationItems", ["ids", "config"], RESERVATION_ITEM, Write, None,
+    method!("softDeleteReservationItems", ["ids", "config"], RESERVATION_ITEM, Write("reservation_deleted"), None,
         serve!(|s, a, o| s.soft_delete_reservation_items(arg(a, 0), arg(a, 1), o).await)),
-    method!("restoreReservationItems", ["ids", "config"], RESERVATION_ITEM, Write, None,
+    method!("restoreReservationItems", ["ids", "config"], RESERVATION_ITEM, Write("reservation_restored"), None,
         serve!(|s, a, o| s.restore_reservation_items(arg(a, 0), arg(a, 1), o).await)),
-    method!("deleteReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write, None,
+    method!("deleteReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write("reservation_deleted"), None,
         serve!(|s, a, o| s.delete_reservation_items_by_line_item(arg(a, 0), o).await)),
-    method!("restoreReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write, None,
+    method!("restoreReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write("reservation_restored"), None,
         serve!(|s, a, o| s.restore_reservation_items_by_line_item(arg(a, 0), o).await)),
-    method!("deleteReservationItemByLocationId", ["locationId"], RESERVATION_ITEM, Write, None,
+    method!("deleteReservationItemByLocationId", ["locationId"], RESERVATION_ITEM, Write("reservation_deleted"), None,
         serve!(|s, a, o| s.delete_reservation_item_by_location_id(arg(a, 0), o).await)),
 
     method!("confirmInventory", ["inventoryItemId", "locationIds", "quantity"], INVENTORY_LEVEL, Read, None,
@@ -199,7 +212,7 @@ pub static EXTENSIONS: &[Method] = &[
         serve!(|s, a| s.list_inventory_movement_feed(arg(a, 0)).await.map(Outcome::from))),
     extension!("verifyInventoryLedger", ["options"], INVENTORY_LEVEL, Read, None,
         serve!(|s, a| s.verify_inventory_ledger(arg(a, 0)).await.map(Outcome::from))),
-    extension!("setInventoryQuantities", ["data"], INVENTORY_LEVEL, Write, LEVEL,
+    extension!("setInventoryQuantities", ["data"], INVENTORY_LEVEL, Write("cycle_count", compares_stock), LEVEL,
         serve!(|s, a, o| s.set_inventory_quantities(arg(a, 0), o).await)),
 ];
 
@@ -229,13 +242,17 @@ pub fn manifest_json() -> Value {
     )
 }
 
-/// The methods that take the call option `expectedStockedQuantity` (for one level:
-/// levels.rs); every other method refuses it rather than ignore it.
-const COMPARES_STOCK: [&str; 3] = [
-    "adjustInventory",
-    "updateInventoryLevels",
-    "setInventoryQuantities",
-];
+/// The methods that compare a level's stock: Medusa's (by name), then this module's.
+fn comparing_stock() -> Vec<&'static str> {
+    let mut names: Vec<(bool, &str)> = API
+        .iter()
+        .chain(EXTENSIONS)
+        .filter(|m| m.compares_stock)
+        .map(|m| (m.extension, m.name))
+        .collect();
+    names.sort();
+    names.into_iter().map(|(_, name)| name).collect()
+}
 
 /// The `config` of softDelete*/restore*: Medusa's `{ returnLinkableKeys?: string[] }`
 /// (what its generated services and the link module's cascades pass), nothing else,
@@ -301,15 +318,15 @@ async fn serve(
     let m = method(method_name)
         .ok_or_else(|| Error::invalid(format!("Unknown method '{method_name}'")))?;
     let options = CallOptions::from_json(options)?;
-    if options.expected_stocked_quantity.is_some() && !COMPARES_STOCK.contains(&m.name) {
+    if options.expected_stocked_quantity.is_some() && !m.compares_stock {
         return Err(Error::invalid(format!(
             "call option expectedStockedQuantity is not accepted by {}: only {} compare a level's stock",
             m.name,
-            COMPARES_STOCK.join(", ")
+            comparing_stock().join(", ")
         )));
     }
     check_config(m, args)?;
-    let mut audit = Audit::new(m.name, options, svc.ledger, svc.idempotency_ttl);
+    let mut audit = Audit::new(m.name, m.reason, options, svc.ledger, svc.idempotency_ttl);
     if m.kind != Kind::Write || audit.key().is_none() {
         // Reads change nothing: a key means nothing to them.
         return (m.serve)(svc, args, &audit).await;
@@ -394,5 +411,26 @@ mod tests {
             );
         }
         assert!(method("nope").is_none());
+    }
+
+    #[test]
+    fn writes_name_their_reason_and_three_compare_stock() {
+        assert_eq!(
+            comparing_stock(),
+            [
+                "adjustInventory",
+                "updateInventoryLevels",
+                "setInventoryQuantities"
+            ]
+        );
+        let reason = |name| method(name).unwrap().reason;
+        assert_eq!(
+            reason("deleteReservationItemsByLineItem"),
+            "reservation_deleted"
+        );
+        assert_eq!(reason("softDeleteReservationItems"), "reservation_deleted");
+        assert_eq!(reason("restoreReservationItems"), "reservation_restored");
+        assert_eq!(reason("adjustInventory"), "adjustment");
+        assert_eq!(reason("setInventoryQuantities"), "cycle_count");
     }
 }

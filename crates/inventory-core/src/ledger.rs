@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::limits::{check_metadata, check_text};
 use crate::quantity::{parse_quantity, Rule};
 use crate::sql::Params;
+use crate::write::raw_of;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
@@ -105,26 +106,6 @@ impl CallOptions {
     }
 }
 
-/// Reason of a movement when the caller names none.
-pub(crate) fn default_reason(method: &str) -> &'static str {
-    match method {
-        "createInventoryLevels" => "level_created",
-        "updateInventoryLevels" => "level_updated",
-        "setInventoryQuantities" => "cycle_count",
-        "adjustInventory" => "adjustment",
-        "deleteInventoryLevel" | "deleteInventoryLevels" | "deleteInventoryItems" => {
-            "level_deleted"
-        }
-        "restoreInventoryLevels" | "restoreInventoryItems" => "level_restored",
-        "createReservationItems" => "reservation_created",
-        "updateReservationItems" => "reservation_updated",
-        "restoreReservationItems" | "restoreReservationItemsByLineItem" => "reservation_restored",
-        "reconcile" => "reconcile",
-        m if m.contains("Reservation") => "reservation_deleted",
-        _ => "other",
-    }
-}
-
 /// The who and why of one call, as its movement rows carry it.
 #[derive(Debug, Clone)]
 pub(crate) struct Audit {
@@ -140,8 +121,11 @@ pub(crate) struct Audit {
 }
 
 impl Audit {
+    /// `default_reason`: the method's own (its manifest entry), for when the
+    /// caller names none.
     pub(crate) fn new(
         method: &'static str,
+        default_reason: &str,
         options: CallOptions,
         enabled: bool,
         ttl_seconds: i64,
@@ -149,7 +133,7 @@ impl Audit {
         let reason = options
             .reason
             .clone()
-            .unwrap_or_else(|| default_reason(method).to_string());
+            .unwrap_or_else(|| default_reason.to_string());
         Audit {
             method,
             options,
@@ -161,16 +145,17 @@ impl Audit {
     }
 
     /// A call the module makes on its own (reconcile, migrations).
-    pub(crate) fn internal(method: &'static str, enabled: bool) -> Self {
-        Audit::new(method, CallOptions::default(), enabled, 1)
+    pub(crate) fn internal(method: &'static str, reason: &str, enabled: bool) -> Self {
+        Audit::new(method, reason, CallOptions::default(), enabled, 1)
     }
 
     pub(crate) fn key(&self) -> Option<&str> {
         self.options.idempotency_key.as_deref()
     }
 
-    /// Appends this call's parameters of [`insert_sql`] (AUDIT_PARAMS of them)
-    /// to `refs`; returns the number of the first.
+    /// Appends this call's parameters of [`insert_sql`] to `refs`; returns the
+    /// number of the first. (levels.rs's stocked writes, until they build
+    /// their statements with [`LevelChange`].)
     pub(crate) fn extend<'a>(&'a self, refs: &mut Vec<&'a (dyn ToSql + Sync)>) -> usize {
         let first = refs.len() + 1;
         refs.push(&self.reason);
@@ -183,9 +168,9 @@ impl Audit {
         first
     }
 
-    /// [`Self::extend`] as owned values bound in `params` (for a statement that
-    /// binds values of its own after them); returns the number of the first.
-    pub(crate) fn push_params(&self, params: &mut Params) -> usize {
+    /// Binds this call's parameters of a movement INSERT in `params`; returns
+    /// the number of the first (the rest follow it).
+    fn bind(&self, params: &mut Params) -> usize {
         let first = params.0.len() + 1;
         params.push(self.reason.clone());
         params.push(self.method.to_string());
@@ -228,10 +213,16 @@ pub(crate) struct AuditColumns {
 const COLUMNS: &str = "inventory_level_id, inventory_item_id, location_id, field, delta, resulting,
      reservation_item_id, line_item_id, reason, method, actor, reference, idempotency_key, metadata";
 
-/// INSERT of the movement rows `source` yields, columns (level_id, item, loc,
-/// field, delta, resulting, reservation_item_id, line_item_id), stamped with
-/// the call's [`Audit::extend`] parameters from `$first`. Rows whose delta is
-/// zero or NULL (a quantity the change left alone) are not written.
+/// The INSERT of the movement rows `source` yields, columns (level_id, item,
+/// loc, field, delta, resulting, reservation_item_id, line_item_id), stamped
+/// with the call's audit, whose values it binds in `params`. Rows whose delta
+/// is zero or NULL (a quantity the change left alone) are not written.
+pub(crate) fn record(source: &str, params: &mut Params, audit: &Audit) -> String {
+    insert_sql(source, audit.bind(params))
+}
+
+/// [`record`] with the audit parameters bound by the caller from `$first`
+/// ([`Audit::extend`]).
 pub(crate) fn insert_sql(source: &str, first: usize) -> String {
     let p = |i: usize| format!("${}", first + i);
     format!(
@@ -247,6 +238,128 @@ pub(crate) fn insert_sql(source: &str, first: usize) -> String {
         p(5),
         p(6)
     )
+}
+
+/// A quantity of a level: its column, with a `raw_*` copy beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quantity {
+    Stocked,
+    Reserved,
+    Incoming,
+}
+
+impl Quantity {
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            Quantity::Stocked => "stocked_quantity",
+            Quantity::Reserved => "reserved_quantity",
+            Quantity::Incoming => "incoming_quantity",
+        }
+    }
+}
+
+/// The SET terms that give a level's `quantity` the value `new` (SQL over the
+/// row before the change): the column, its raw copy, and updated_at. Every
+/// write of a level's quantity sets them through here.
+pub(crate) fn set_quantity(quantity: Quantity, new: &str) -> String {
+    format!("{}, updated_at = now()", quantity_terms(quantity, new))
+}
+
+/// `column = new` and its raw copy.
+fn quantity_terms(quantity: Quantity, new: &str) -> String {
+    let col = quantity.column();
+    format!("{col} = {new}, raw_{col} = {}", raw_of(new))
+}
+
+/// One quantity a [`LevelChange`] sets: its value before (SQL over the
+/// source rows) and after (over the level `t` before the change, and the source).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moved<'a> {
+    pub quantity: Quantity,
+    pub old: &'a str,
+    pub new: &'a str,
+}
+
+/// A change of levels' quantities with its movement rows, as two CTEs of one
+/// statement: `{name}`, the UPDATE of `inventory_level t` from `from` where
+/// `filter`, and `{name}_mv`, the INSERT of one movement per quantity moved
+/// (see [`record`]). Every statement that changes a level's quantities in
+/// place builds them here. `{name}` returns per level changed: id, item, loc,
+/// `old_<q>`/`new_<q>` for each quantity set (`q` the column's first letter),
+/// reservation_item_id, line_item_id, and the columns of `returning`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LevelChange<'a> {
+    pub name: &'a str,
+    pub from: &'a str,
+    pub filter: &'a str,
+    pub moves: &'a [Moved<'a>],
+    /// More SET terms (`deleted_at = ...`, each followed by a comma), or "".
+    pub also_set: &'a str,
+    /// The one reservation and line item that moved a level (SQL over the
+    /// source, `NULL` when none): what its movement rows name.
+    pub reservation: &'a str,
+    pub line_item: &'a str,
+    /// More RETURNING columns (each preceded by a comma), or "".
+    pub returning: &'a str,
+}
+
+impl LevelChange<'_> {
+    /// The two CTEs (`{name} AS (...), {name}_mv AS (...)`); the movements'
+    /// audit values are bound in `params`.
+    pub(crate) fn sql(&self, params: &mut Params, audit: &Audit) -> String {
+        let name = self.name;
+        let letter = |m: &Moved<'_>| &m.quantity.column()[..1];
+        let sets: Vec<String> = self
+            .moves
+            .iter()
+            .map(|m| quantity_terms(m.quantity, m.new))
+            .collect();
+        let values: Vec<String> = self
+            .moves
+            .iter()
+            .map(|m| {
+                let q = letter(m);
+                format!(
+                    "('{}', c.new_{q}::numeric - c.old_{q}::numeric, c.new_{q}::numeric)",
+                    m.quantity.column()
+                )
+            })
+            .collect();
+        let olds: String = self
+            .moves
+            .iter()
+            .map(|m| {
+                format!(
+                    ", {} AS old_{q}, t.{} AS new_{q}",
+                    m.old,
+                    m.quantity.column(),
+                    q = letter(m)
+                )
+            })
+            .collect();
+        let rows = format!(
+            "SELECT c.id AS level_id, c.item, c.loc, v.field, v.delta, v.resulting,
+                    c.reservation_item_id, c.line_item_id
+             FROM {name} c, LATERAL (VALUES {}) v(field, delta, resulting)",
+            values.join(", ")
+        );
+        format!(
+            "{name} AS (
+               UPDATE inventory_level t SET {also}{sets}, updated_at = now()
+               FROM {from} WHERE {filter}
+               RETURNING t.id, t.inventory_item_id AS item, t.location_id AS loc{olds},
+                         {res} AS reservation_item_id, {line} AS line_item_id{returning}),
+             {name}_mv AS ({insert})",
+            also = self.also_set,
+            sets = sets.join(", "),
+            from = self.from,
+            filter = self.filter,
+            res = self.reservation,
+            line = self.line_item,
+            returning = self.returning,
+            insert = record(&rows, params, audit),
+        )
+    }
 }
 
 /// Movement rows from one row per level with each quantity's value before and
@@ -285,6 +398,13 @@ pub(crate) fn whole_levels(l: &str, opening: bool) -> String {
         pair("incoming_quantity", 'i'),
     )
 }
+
+/// Per level of `d` (grouping the reservations `r`: id, line), the one
+/// reservation and the one line item that moved it, if only one did: what its
+/// movement row names. Aggregated with the level's sum rather than looked up
+/// per level afterwards, which cost two subplans per statement.
+pub(crate) const NAMED_BY_ONE: &str = "CASE WHEN count(*) = 1 THEN min(id) END AS res,
+    CASE WHEN count(*) = count(line) AND count(DISTINCT line) = 1 THEN min(line) END AS line";
 
 /// The reservation engine's rows: one per accepted call and level it charged.
 #[derive(Debug, Default)]
@@ -396,22 +516,5 @@ mod tests {
             s.contains("l.reserved_quantity AS old_r, 0 AS new_r"),
             "{s}"
         );
-    }
-
-    #[test]
-    fn default_reasons() {
-        assert_eq!(
-            default_reason("deleteReservationItemsByLineItem"),
-            "reservation_deleted"
-        );
-        assert_eq!(
-            default_reason("softDeleteReservationItems"),
-            "reservation_deleted"
-        );
-        assert_eq!(
-            default_reason("restoreReservationItems"),
-            "reservation_restored"
-        );
-        assert_eq!(default_reason("adjustInventory"), "adjustment");
     }
 }

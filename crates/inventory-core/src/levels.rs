@@ -4,7 +4,7 @@
 use crate::entity::INVENTORY_LEVEL;
 use crate::error::{Error, ErrorType, Result};
 use crate::idempotency::commit;
-use crate::ledger::{insert_sql, pivot, whole_levels, Audit};
+use crate::ledger::{insert_sql, pivot, record, whole_levels, Audit};
 
 use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
@@ -12,7 +12,7 @@ use crate::quantity::sql_level_fits;
 use crate::quantity::{parse_quantity, Rule};
 use crate::service::InventoryService;
 use crate::sql::Params;
-use crate::stock::{beyond_level, locked_removal, restore_levels_sql, restore_locked};
+use crate::stock::{beyond_level, locked_removal, restore_locked, RestoreSql};
 use crate::write::{dto, in_input_order, insert_statement, raw_of, set_clause};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -580,12 +580,10 @@ impl InventoryService {
         } else {
             "TRUE"
         };
+        let mut bound = params.clone();
         let closed = if hard {
             let gone = format!("SELECT {} FROM lv", whole_levels("lv", false));
-            format!(
-                ", mv AS ({})",
-                insert_sql(&pivot(&gone), params.0.len() + 1)
-            )
+            format!(", mv AS ({})", record(&pivot(&gone), &mut bound, audit))
         } else {
             String::new()
         };
@@ -600,7 +598,7 @@ impl InventoryService {
              SELECT ARRAY(SELECT dto FROM lv), ARRAY(SELECT id FROM rr ORDER BY id)",
             dto = dto(&INVENTORY_LEVEL)
         );
-        locked_removal(&mut c, cond, None, params, &sql, hard, audit, |row| {
+        locked_removal(&mut c, cond, None, params, &sql, &bound, audit, |row| {
             Ok(outcome(row.get(0), row.get(1)))
         })
         .await
@@ -671,7 +669,7 @@ impl InventoryService {
     /// Restores levels with the reservations that were released with them (same
     /// deleted_at), checked as a create would check them, and sets each
     /// level's reserved_quantity to what is live there after the restore
-    /// (stock.rs, restore_levels_sql). A level whose item and location has a
+    /// (stock.rs, RestoreSql). A level whose item and location has a
     /// live level again is refused by the unique index (`invalid_data`, "...
     /// already exists"), and the call writes nothing.
     pub(crate) async fn restore_inventory_levels(
@@ -683,18 +681,19 @@ impl InventoryService {
         let ids = ids_of(ids, "ids")?;
         // Only these levels are touched: a reservation restored here lands on
         // its own level.
-        let sql = restore_levels_sql(
-            "src AS (SELECT id, inventory_item_id, location_id, deleted_at FROM inventory_level
+        let restore = RestoreSql {
+            pre:
+                "src AS (SELECT id, inventory_item_id, location_id, deleted_at FROM inventory_level
                      WHERE id = ANY($1) AND deleted_at IS NOT NULL),
              rs AS (SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
                            coalesce(t.allow_backorder, false) AS bo, t.line_item_id AS line
                     FROM reservation_item t JOIN src ON t.inventory_item_id = src.inventory_item_id
                       AND t.location_id = src.location_id AND t.deleted_at = src.deleted_at),
              back AS (SELECT id FROM src),",
-            "EXISTS (SELECT 1 FROM src WHERE src.id <> ALL($2::text[]))",
-            "",
-            "",
-        );
+            late_levels: "EXISTS (SELECT 1 FROM src WHERE src.id <> ALL($2::text[]))",
+            extra: "",
+            extra_cols: "",
+        };
         let mut c = self.client().await?;
         restore_locked(
             &mut c,
@@ -704,7 +703,7 @@ impl InventoryService {
              WHERE l.id = ANY($1) AND l.deleted_at IS NOT NULL AND r.deleted_at = l.deleted_at
              ORDER BY r.id FOR UPDATE OF r",
             "SELECT id FROM inventory_level WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            &sql,
+            &restore,
             false,
             audit,
             |row| {
