@@ -1,8 +1,14 @@
 //! The API manifest: every Medusa IInventoryService data method this crate serves,
 //! described once (name, Medusa's parameter names, entity, kind, result entity) next
-//! to the code that serves it. The addon exports it ([`manifest_json`]) and the JS
-//! facade and Medusa adapter build their methods from it, so no other list exists.
+//! to the code that serves it: the type its arguments decode into (args.rs) and the
+//! domain function that takes them. The addon exports it ([`manifest_json`]) and the
+//! JS facade and Medusa adapter build their methods from it, so no other list exists.
 
+use crate::args::{
+    Adjustments, Call, Confirmation, Creates, CycleCounts, FeedOptions, FromArgs, Ids,
+    IdsWithConfig, ItemAtLocations, LevelAt, LevelLocations, LevelUpdates, LineItems, ListArgs,
+    MovementQuery, ReservationLocations, RetrieveArgs, Updates, VerifyOptions,
+};
 use crate::entity::{
     Entity, INVENTORY_ITEM, INVENTORY_LEVEL, INVENTORY_MOVEMENT, RESERVATION_ITEM,
 };
@@ -37,7 +43,9 @@ impl Kind {
 }
 
 type Served<'a> = Pin<Box<dyn Future<Output = Result<Outcome>> + Send + 'a>>;
-type Handler = for<'a> fn(&'a InventoryService, &'a [Value], &'a Audit) -> Served<'a>;
+/// Decodes the arguments (bad ones refused before any SQL), then gives the call to run.
+type Handler =
+    for<'a> fn(&'a InventoryService, &[Value], &Call<'_>, &'a Audit) -> Result<Served<'a>>;
 
 /// One method of the API.
 #[derive(Debug)]
@@ -64,20 +72,21 @@ pub struct Method {
     serve: Handler,
 }
 
-static NULL: Value = Value::Null;
-
-fn arg(args: &[Value], i: usize) -> &Value {
-    args.get(i).unwrap_or(&NULL)
-}
-
-/// A [`Handler`] from `|svc, args| future`, the future boxed so the table can hold it.
+/// A [`Handler`] from `|svc, args: Type, audit| future`: the arguments decoded
+/// once into `Type` ([`FromArgs`]), the future boxed so the table can hold it.
 macro_rules! serve {
-    (|$s:ident, $a:ident| $body:expr) => {
-        serve!(|$s, $a, _audit| $body)
+    (|$s:ident, $a:ident: $t:ty| $body:expr) => {
+        serve!(|$s, $a: $t, _audit| $body)
     };
-    (|$s:ident, $a:ident, $o:ident| $body:expr) => {{
-        fn serve<'a>($s: &'a InventoryService, $a: &'a [Value], $o: &'a Audit) -> Served<'a> {
-            Box::pin(async move { $body })
+    (|$s:ident, $a:ident: $t:ty, $o:ident| $body:expr) => {{
+        fn serve<'a>(
+            $s: &'a InventoryService,
+            args: &[Value],
+            call: &Call<'_>,
+            $o: &'a Audit,
+        ) -> Result<Served<'a>> {
+            let $a = <$t as FromArgs>::from_args(args, call)?;
+            Ok(Box::pin(async move { $body }))
         }
         serve
     }};
@@ -124,79 +133,79 @@ const RESERVATION: Option<&Entity> = Some(&RESERVATION_ITEM);
 #[rustfmt::skip]
 pub static API: &[Method] = &[
     method!("listInventoryItems", ["selector", "config"], INVENTORY_ITEM, Read, ITEM,
-        serve!(|s, a| s.list(&INVENTORY_ITEM, arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a: ListArgs| s.list(a).await)),
     method!("listAndCountInventoryItems", ["selector", "config"], INVENTORY_ITEM, Read, ITEM,
-        serve!(|s, a| s.list_and_count(&INVENTORY_ITEM, arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a: ListArgs| s.list_and_count(a).await)),
     method!("retrieveInventoryItem", ["id", "config"], INVENTORY_ITEM, Read, ITEM,
-        serve!(|s, a| s.retrieve(&INVENTORY_ITEM, arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a: RetrieveArgs| s.retrieve(a).await)),
     method!("createInventoryItems", ["data"], INVENTORY_ITEM, Write("other"), ITEM,
-        serve!(|s, a, o| s.create_inventory_items(arg(a, 0), o).await)),
+        serve!(|s, a: Creates, o| s.create_inventory_items(a, o).await)),
     method!("updateInventoryItems", ["data"], INVENTORY_ITEM, Write("other"), ITEM,
-        serve!(|s, a, o| s.update_inventory_items(arg(a, 0), o).await)),
+        serve!(|s, a: Updates, o| s.update_inventory_items(a, o).await)),
     method!("deleteInventoryItems", ["ids"], INVENTORY_ITEM, Write("level_deleted"), None,
-        serve!(|s, a, o| s.delete_inventory_items(arg(a, 0), o).await)),
+        serve!(|s, a: Ids, o| s.delete_inventory_items(a, o).await)),
     method!("softDeleteInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write("other"), None,
-        serve!(|s, a, o| s.soft_delete_inventory_items(arg(a, 0), arg(a, 1), o).await)),
+        serve!(|s, a: IdsWithConfig, o| s.soft_delete_inventory_items(a, o).await)),
     method!("restoreInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write("level_restored"), None,
-        serve!(|s, a, o| s.restore_inventory_items(arg(a, 0), arg(a, 1), o).await)),
+        serve!(|s, a: IdsWithConfig, o| s.restore_inventory_items(a, o).await)),
 
     method!("listInventoryLevels", ["selector", "config"], INVENTORY_LEVEL, Read, LEVEL,
-        serve!(|s, a| s.list(&INVENTORY_LEVEL, arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a: ListArgs| s.list(a).await)),
     method!("listAndCountInventoryLevels", ["selector", "config"], INVENTORY_LEVEL, Read, LEVEL,
-        serve!(|s, a| s.list_and_count(&INVENTORY_LEVEL, arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a: ListArgs| s.list_and_count(a).await)),
     method!("retrieveInventoryLevel", ["id", "config"], INVENTORY_LEVEL, Read, LEVEL,
-        serve!(|s, a| s.retrieve(&INVENTORY_LEVEL, arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a: RetrieveArgs| s.retrieve(a).await)),
     method!("retrieveInventoryLevelByItemAndLocation", ["inventoryItemId", "locationId"], INVENTORY_LEVEL, Read, LEVEL,
-        serve!(|s, a| s.retrieve_inventory_level_by_item_and_location(arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a: LevelAt| s.retrieve_inventory_level_by_item_and_location(a).await)),
     method!("createInventoryLevels", ["data"], INVENTORY_LEVEL, Write("level_created"), LEVEL,
-        serve!(|s, a, o| s.create_inventory_levels(arg(a, 0), o).await)),
+        serve!(|s, a: Creates, o| s.create_inventory_levels(a, o).await)),
     method!("updateInventoryLevels", ["data"], INVENTORY_LEVEL, Write("level_updated", compares_stock), LEVEL,
-        serve!(|s, a, o| s.update_inventory_levels(arg(a, 0), o).await)),
+        serve!(|s, a: LevelUpdates, o| s.update_inventory_levels(a, o).await)),
     method!("deleteInventoryLevel", ["inventoryItemId", "locationId"], INVENTORY_LEVEL, Write("level_deleted"), None,
-        serve!(|s, a, o| s.delete_inventory_level(arg(a, 0), arg(a, 1), o).await)),
+        serve!(|s, a: LevelAt, o| s.delete_inventory_level(a, o).await)),
     method!("deleteInventoryLevels", ["ids"], INVENTORY_LEVEL, Write("level_deleted"), None,
-        serve!(|s, a, o| s.delete_inventory_levels(arg(a, 0), o).await)),
+        serve!(|s, a: Ids, o| s.delete_inventory_levels(a, o).await)),
     method!("softDeleteInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write("other"), None,
-        serve!(|s, a, o| s.soft_delete_inventory_levels(arg(a, 0), arg(a, 1), o).await)),
+        serve!(|s, a: IdsWithConfig, o| s.soft_delete_inventory_levels(a, o).await)),
     method!("restoreInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write("level_restored"), None,
-        serve!(|s, a, o| s.restore_inventory_levels(arg(a, 0), arg(a, 1), o).await)),
+        serve!(|s, a: IdsWithConfig, o| s.restore_inventory_levels(a, o).await)),
     // Resolves to [levels, { InventoryLevel: levels }].
     method!("deleteInventoryItemLevelByLocationId", ["locationId"], INVENTORY_LEVEL, Write("other"), LEVEL,
-        serve!(|s, a, o| s.delete_inventory_item_level_by_location_id(arg(a, 0), o).await)),
+        serve!(|s, a: LevelLocations, o| s.delete_inventory_item_level_by_location_id(a, o).await)),
     method!("adjustInventory", ["inventoryItemId", "locationId", "adjustment"], Some(&["data"]), INVENTORY_LEVEL, Write("adjustment", compares_stock), LEVEL,
-        serve!(|s, a, o| s.adjust_inventory(a, o).await)),
+        serve!(|s, a: Adjustments, o| s.adjust_inventory(a, o).await)),
 
     method!("listReservationItems", ["selector", "config"], RESERVATION_ITEM, Read, RESERVATION,
-        serve!(|s, a| s.list(&RESERVATION_ITEM, arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a: ListArgs| s.list(a).await)),
     method!("listAndCountReservationItems", ["selector", "config"], RESERVATION_ITEM, Read, RESERVATION,
-        serve!(|s, a| s.list_and_count(&RESERVATION_ITEM, arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a: ListArgs| s.list_and_count(a).await)),
     method!("retrieveReservationItem", ["id", "config"], RESERVATION_ITEM, Read, RESERVATION,
-        serve!(|s, a| s.retrieve(&RESERVATION_ITEM, arg(a, 0), arg(a, 1)).await)),
+        serve!(|s, a: RetrieveArgs| s.retrieve(a).await)),
     method!("createReservationItems", ["data"], RESERVATION_ITEM, Write("reservation_created"), RESERVATION,
-        serve!(|s, a, o| s.create_reservation_items(arg(a, 0), o).await)),
+        serve!(|s, a: Creates, o| s.create_reservation_items(a, o).await)),
     method!("updateReservationItems", ["data"], RESERVATION_ITEM, Write("reservation_updated"), RESERVATION,
-        serve!(|s, a, o| s.update_reservation_items(arg(a, 0), o).await)),
+        serve!(|s, a: Updates, o| s.update_reservation_items(a, o).await)),
     method!("deleteReservationItems", ["ids"], RESERVATION_ITEM, Write("reservation_deleted"), None,
-        serve!(|s, a, o| s.delete_reservation_items(arg(a, 0), o).await)),
+        serve!(|s, a: Ids, o| s.delete_reservation_items(a, o).await)),
     method!("softDeleteReservationItems", ["ids", "config"], RESERVATION_ITEM, Write("reservation_deleted"), None,
-        serve!(|s, a, o| s.soft_delete_reservation_items(arg(a, 0), arg(a, 1), o).await)),
+        serve!(|s, a: IdsWithConfig, o| s.soft_delete_reservation_items(a, o).await)),
     method!("restoreReservationItems", ["ids", "config"], RESERVATION_ITEM, Write("reservation_restored"), None,
-        serve!(|s, a, o| s.restore_reservation_items(arg(a, 0), arg(a, 1), o).await)),
+        serve!(|s, a: IdsWithConfig, o| s.restore_reservation_items(a, o).await)),
     method!("deleteReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write("reservation_deleted"), None,
-        serve!(|s, a, o| s.delete_reservation_items_by_line_item(arg(a, 0), o).await)),
+        serve!(|s, a: LineItems, o| s.delete_reservation_items_by_line_item(a, o).await)),
     method!("restoreReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write("reservation_restored"), None,
-        serve!(|s, a, o| s.restore_reservation_items_by_line_item(arg(a, 0), o).await)),
+        serve!(|s, a: LineItems, o| s.restore_reservation_items_by_line_item(a, o).await)),
     method!("deleteReservationItemByLocationId", ["locationId"], RESERVATION_ITEM, Write("reservation_deleted"), None,
-        serve!(|s, a, o| s.delete_reservation_item_by_location_id(arg(a, 0), o).await)),
+        serve!(|s, a: ReservationLocations, o| s.delete_reservation_item_by_location_id(a, o).await)),
 
     method!("confirmInventory", ["inventoryItemId", "locationIds", "quantity"], INVENTORY_LEVEL, Read, None,
-        serve!(|s, a| s.confirm_inventory(arg(a, 0), arg(a, 1), arg(a, 2)).await.map(Outcome::from))),
+        serve!(|s, a: Confirmation| s.confirm_inventory(a).await.map(Outcome::from))),
     method!("retrieveAvailableQuantity", ["inventoryItemId", "locationIds"], INVENTORY_LEVEL, Quantity, None,
-        serve!(|s, a| s.retrieve_available_quantity(arg(a, 0), arg(a, 1)).await.map(Outcome::from))),
+        serve!(|s, a: ItemAtLocations| s.retrieve_available_quantity(a).await.map(Outcome::from))),
     method!("retrieveStockedQuantity", ["inventoryItemId", "locationIds"], INVENTORY_LEVEL, Quantity, None,
-        serve!(|s, a| s.retrieve_stocked_quantity(arg(a, 0), arg(a, 1)).await.map(Outcome::from))),
+        serve!(|s, a: ItemAtLocations| s.retrieve_stocked_quantity(a).await.map(Outcome::from))),
     method!("retrieveReservedQuantity", ["inventoryItemId", "locationIds"], INVENTORY_LEVEL, Quantity, None,
-        serve!(|s, a| s.retrieve_reserved_quantity(arg(a, 0), arg(a, 1)).await.map(Outcome::from))),
+        serve!(|s, a: ItemAtLocations| s.retrieve_reserved_quantity(a).await.map(Outcome::from))),
 ];
 
 const MOVEMENT: Option<&Entity> = Some(&INVENTORY_MOVEMENT);
@@ -205,15 +214,15 @@ const MOVEMENT: Option<&Entity> = Some(&INVENTORY_MOVEMENT);
 #[rustfmt::skip]
 pub static EXTENSIONS: &[Method] = &[
     extension!("listInventoryMovements", ["filters", "config"], INVENTORY_LEVEL, Read, MOVEMENT,
-        serve!(|s, a| s.list_inventory_movements(arg(a, 0), arg(a, 1), false).await.map(Outcome::from))),
+        serve!(|s, a: MovementQuery| s.list_inventory_movements(a, false).await.map(Outcome::from))),
     extension!("listAndCountInventoryMovements", ["filters", "config"], INVENTORY_LEVEL, Read, MOVEMENT,
-        serve!(|s, a| s.list_inventory_movements(arg(a, 0), arg(a, 1), true).await.map(Outcome::from))),
+        serve!(|s, a: MovementQuery| s.list_inventory_movements(a, true).await.map(Outcome::from))),
     extension!("listInventoryMovementFeed", ["options"], INVENTORY_LEVEL, Read, MOVEMENT,
-        serve!(|s, a| s.list_inventory_movement_feed(arg(a, 0)).await.map(Outcome::from))),
+        serve!(|s, a: FeedOptions| s.list_inventory_movement_feed(a).await.map(Outcome::from))),
     extension!("verifyInventoryLedger", ["options"], INVENTORY_LEVEL, Read, None,
-        serve!(|s, a| s.verify_inventory_ledger(arg(a, 0)).await.map(Outcome::from))),
+        serve!(|s, a: VerifyOptions| s.verify_inventory_ledger(a).await.map(Outcome::from))),
     extension!("setInventoryQuantities", ["data"], INVENTORY_LEVEL, Write("cycle_count", compares_stock), LEVEL,
-        serve!(|s, a, o| s.set_inventory_quantities(arg(a, 0), o).await)),
+        serve!(|s, a: CycleCounts, o| s.set_inventory_quantities(a, o).await)),
 ];
 
 /// The manifest entry of `name`.
@@ -254,44 +263,6 @@ fn comparing_stock() -> Vec<&'static str> {
     names.into_iter().map(|(_, name)| name).collect()
 }
 
-/// The `config` of softDelete*/restore*: Medusa's `{ returnLinkableKeys?: string[] }`
-/// (what its generated services and the link module's cascades pass), nothing else,
-/// so call options given one position early are refused rather than dropped.
-fn check_config(m: &Method, args: &[Value]) -> Result<()> {
-    // The writes whose second parameter is a config are exactly softDelete*/restore*.
-    if m.kind != Kind::Write || m.params.get(1) != Some(&"config") {
-        return Ok(());
-    }
-    match arg(args, 1) {
-        Value::Null => Ok(()),
-        Value::Object(o) => {
-            for (k, v) in o {
-                match (k.as_str(), v) {
-                    ("returnLinkableKeys", Value::Null) => {}
-                    ("returnLinkableKeys", Value::Array(a)) if a.iter().all(Value::is_string) => {}
-                    ("returnLinkableKeys", _) => {
-                        return Err(Error::invalid(format!(
-                            "{} config returnLinkableKeys must be an array of strings",
-                            m.name
-                        )))
-                    }
-                    _ => {
-                        return Err(Error::invalid(format!(
-                            "Unknown {} config option '{k}' (only returnLinkableKeys; call options such as idempotencyKey go in the argument after config)",
-                            m.name
-                        )))
-                    }
-                }
-            }
-            Ok(())
-        }
-        _ => Err(Error::invalid(format!(
-            "{} config must be an object",
-            m.name
-        ))),
-    }
-}
-
 /// Calls `method_name` with its positional `args` and the caller's `options`
 /// (reason, actor, reference, idempotency key: see ledger.rs). A write with an
 /// idempotency key answers a repeat with its first committed result.
@@ -325,15 +296,23 @@ async fn serve(
             comparing_stock().join(", ")
         )));
     }
-    check_config(m, args)?;
     let mut audit = Audit::new(m.name, m.reason, options, svc.ledger, svc.idempotency_ttl);
-    if m.kind != Kind::Write || audit.key().is_none() {
-        // Reads change nothing: a key means nothing to them.
-        return (m.serve)(svc, args, &audit).await;
+    // Reads change nothing: a key means nothing to them.
+    let keyed = m.kind == Kind::Write && audit.key().is_some();
+    if keyed {
+        audit.request = Some(request_text(m.name, args, &audit.options));
     }
-    audit.request = Some(request_text(m.name, args, &audit.options));
     let audit = &audit;
-    idempotent(svc, audit, || (m.serve)(svc, args, audit)).await
+    let call = Call {
+        method: m.name,
+        entity: m.entity,
+        options: &audit.options,
+    };
+    let run = (m.serve)(svc, args, &call, audit)?;
+    if !keyed {
+        return run.await;
+    }
+    idempotent(svc, audit, || run).await
 }
 
 /// The committed response of the call's key when the same request made it;

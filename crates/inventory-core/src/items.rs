@@ -1,9 +1,10 @@
 //! InventoryItem: every statement that writes `inventory_item`.
 
+use crate::args::{Creates, Ids, IdsWithConfig, LinkableConfig, Updates};
 use crate::entity::INVENTORY_ITEM;
 use crate::error::{Error, Result};
 use crate::idempotency::commit;
-use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
+use crate::input::{get_text, shape};
 use crate::ledger::{pivot, record, whole_levels, Audit};
 use crate::outcome::{ids_in, Outcome, ITEM, LEVEL, RESERVATION};
 use crate::service::InventoryService;
@@ -12,16 +13,17 @@ use crate::stock::{locked_removal, restore_locked, RestoreSql};
 use crate::write::{dto, insert_rows_from_input, set_clause};
 use serde_json::{json, Value};
 
-static CREATE: InputSpec = InputSpec::create(&INVENTORY_ITEM);
-static UPDATE: InputSpec = InputSpec::update(&INVENTORY_ITEM);
-
 impl InventoryService {
     pub(crate) async fn create_inventory_items(
         &self,
-        input: &Value,
+        input: Creates,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let (rows, was_array) = self.parse_create(&CREATE, input)?;
+        let Creates {
+            mut rows,
+            was_array,
+        } = input;
+        self.assign_ids(&INVENTORY_ITEM, &mut rows);
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
@@ -46,15 +48,10 @@ impl InventoryService {
 
     pub(crate) async fn update_inventory_items(
         &self,
-        input: &Value,
+        input: Updates,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let (inputs, was_array) = one_or_many(input);
-        let rows = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parse_input(&UPDATE, v, was_array.then_some(i)))
-            .collect::<Result<Vec<_>>>()?;
+        let Updates { rows, was_array } = input;
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -86,13 +83,9 @@ impl InventoryService {
         Ok(outcome)
     }
 
-    pub(crate) async fn delete_inventory_items(
-        &self,
-        ids: &Value,
-        audit: &Audit,
-    ) -> Result<Outcome> {
+    pub(crate) async fn delete_inventory_items(&self, ids: Ids, audit: &Audit) -> Result<Outcome> {
         let mut lock_params = Params::default();
-        let p = lock_params.push(ids_of(ids, "ids")?);
+        let p = lock_params.push(ids.ids);
         let mut params = lock_params.clone();
         let mut c = self.client().await?;
         // Levels and reservations go with the item through the ON DELETE CASCADE
@@ -127,12 +120,12 @@ impl InventoryService {
     /// same deleted_at so that restore brings back exactly what went with them.
     pub(crate) async fn soft_delete_inventory_items(
         &self,
-        ids: &Value,
-        config: &Value,
+        args: IdsWithConfig,
         audit: &Audit,
     ) -> Result<Outcome> {
+        let IdsWithConfig { ids, config } = args;
         let mut params = Params::default();
-        let p = params.push(ids_of(ids, "ids")?);
+        let p = params.push(ids);
         let mut c = self.client().await?;
         // Reservations, then levels, locked first (the crate's order), so no
         // reservation arrives at a level while it is being taken away.
@@ -154,7 +147,7 @@ impl InventoryService {
             audit,
             |row| {
                 let ids: [Vec<String>; 3] = [row.get(0), row.get(1), row.get(2)];
-                Ok(Outcome::from(linkable_result(config, &[&ids[0], &ids[1], &ids[2]]))
+                Ok(Outcome::from(linkable_result(&config, &[&ids[0], &ids[1], &ids[2]]))
                     .with(ITEM, "deleted", row.get(0))
                     .with(LEVEL, "deleted", row.get(1))
                     .with(RESERVATION, "deleted", row.get(2)))
@@ -165,11 +158,10 @@ impl InventoryService {
 
     pub(crate) async fn restore_inventory_items(
         &self,
-        ids: &Value,
-        config: &Value,
+        args: IdsWithConfig,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let ids = ids_of(ids, "ids")?;
+        let IdsWithConfig { ids, config } = args;
         // The reservations that went with the items come back with them, onto
         // their old levels, or onto the live level at the same item and
         // location when one was created meanwhile (the old one then stays
@@ -209,7 +201,7 @@ impl InventoryService {
                 let items: Vec<String> = row.get(7);
                 let levels: Vec<String> = row.get(0);
                 let reservations: Vec<String> = row.get(2);
-                let result = linkable_result(config, &[&items, &levels, &reservations]);
+                let result = linkable_result(&config, &[&items, &levels, &reservations]);
                 Outcome::from(result)
                     .with(ITEM, "restored", items)
                     .with(LEVEL, "restored", levels)
@@ -224,12 +216,8 @@ impl InventoryService {
 /// As Medusa's generated softDelete/restore: the ids of every row the call
 /// touched, keyed by linkable key, narrowed to `returnLinkableKeys` when given
 /// (Medusa's link cascade acts on every key it gets back).
-pub(crate) fn linkable_result(config: &Value, ids: &[&Vec<String>; 3]) -> Value {
-    let pick: Vec<&str> = config
-        .get("returnLinkableKeys")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+pub(crate) fn linkable_result(config: &LinkableConfig, ids: &[&Vec<String>; 3]) -> Value {
+    let pick: &[String] = config.return_linkable_keys.as_deref().unwrap_or_default();
     let keys = [
         "inventory_item_id",
         "inventory_level_id",
@@ -237,7 +225,7 @@ pub(crate) fn linkable_result(config: &Value, ids: &[&Vec<String>; 3]) -> Value 
     ];
     let mut map = serde_json::Map::new();
     for (i, k) in keys.iter().enumerate() {
-        if !ids[i].is_empty() && (pick.is_empty() || pick.contains(k)) {
+        if !ids[i].is_empty() && (pick.is_empty() || pick.iter().any(|p| p == k)) {
             map.insert(k.to_string(), json!(ids[i]));
         }
     }

@@ -6,19 +6,19 @@ use crate::error::{Error, ErrorType, Result};
 use crate::idempotency::commit;
 use crate::ledger::{insert_sql, pivot, record, whole_levels, Audit};
 
-use crate::input::{get_text, ids_of, one_or_many, parse_input, shape, InputSpec};
+use crate::args::{
+    Adjustment, Adjustments, Confirmation, Creates, CycleCounts, Ids, IdsWithConfig,
+    ItemAtLocations, LevelAt, LevelLocations, LevelSet, LevelUpdates, LinkableConfig,
+};
+use crate::input::{get_text, shape};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::quantity::sql_level_fits;
-use crate::quantity::{parse_quantity, Rule};
 use crate::service::InventoryService;
-use crate::sql::Params;
+use crate::sql::{Filter, Params};
 use crate::stock::{beyond_level, locked_removal, restore_locked, RestoreSql};
 use crate::write::{dto, in_input_order, insert_statement, raw_of, set_clause};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-
-static CREATE: InputSpec = InputSpec::create(&INVENTORY_LEVEL);
-static UPDATE: InputSpec = InputSpec::update(&INVENTORY_LEVEL);
 
 /// Locks the live levels of the given (item, location) pairs in id order, the
 /// lock order every multi-level write in this crate uses, and returns
@@ -47,9 +47,6 @@ pub(crate) async fn lock_levels<C: deadpool_postgres::GenericClient>(
         .collect()
 }
 
-/// The compare-and-set field of level updates and cycle counts.
-const EXPECTED: &str = "expected_stocked_quantity";
-
 /// A compare-and-set whose level moved (Shopify's COMPARE_QUANTITY_STALE):
 /// `conflict`, with that code, naming what was expected and what is there.
 fn stale(item: &str, loc: &str, expected: &Option<Decimal>, found: Option<&str>) -> Error {
@@ -66,25 +63,6 @@ fn stale(item: &str, loc: &str, expected: &Option<Decimal>, found: Option<&str>)
     e
 }
 
-/// The call option `expectedStockedQuantity` given to a call of several levels.
-fn one_level_only(method: &str, what: &str, field: &str) -> Error {
-    Error::invalid(format!(
-        "call option expectedStockedQuantity applies to a {method} call of one {what}; \
-         give each {what} its own {field}"
-    ))
-}
-
-/// One expected stock from the row's own field and the call option: either, or
-/// both when they agree.
-fn agree(row: Option<Decimal>, option: Option<Decimal>, field: &str) -> Result<Option<Decimal>> {
-    match (row, option) {
-        (Some(r), Some(o)) if r != o => Err(Error::invalid(format!(
-            "{field} {r} and call option expectedStockedQuantity {o} disagree"
-        ))),
-        (r, o) => Ok(r.or(o)),
-    }
-}
-
 fn not_stocked(item: &str, loc: &str) -> String {
     format!("Item {item} is not stocked at location {loc}")
 }
@@ -93,27 +71,6 @@ fn level_not_found(item: &str, loc: &str) -> Error {
     Error::not_found(format!(
         "Inventory level for item {item} and location {loc} not found"
     ))
-}
-
-fn locations_of(v: &Value) -> Result<Vec<String>> {
-    match v {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| Error::invalid("locationIds must be an array of strings"))
-            })
-            .collect(),
-        _ => Err(Error::invalid("locationIds must be an array of strings")),
-    }
-}
-
-fn id_arg(v: &Value, name: &str) -> Result<String> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| Error::invalid(format!("{name} must be a string")))
 }
 
 /// The outcome of a level update: the levels (one or an array, as given) and one
@@ -137,14 +94,10 @@ fn deleted(levels: Vec<Value>, released: Vec<String>) -> Outcome {
 
 /// As Medusa's generated softDelete/restore result for levels: their ids under
 /// `inventory_level_id`, unless `returnLinkableKeys` leaves that key out.
-fn linkable_ids(config: &Value, levels: &[String]) -> Value {
-    let pick: Vec<&str> = config
-        .get("returnLinkableKeys")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+fn linkable_ids(config: &LinkableConfig, levels: &[String]) -> Value {
+    let pick: &[String] = config.return_linkable_keys.as_deref().unwrap_or_default();
     let mut map = serde_json::Map::new();
-    if !levels.is_empty() && (pick.is_empty() || pick.contains(&"inventory_level_id")) {
+    if !levels.is_empty() && (pick.is_empty() || pick.iter().any(|k| k == "inventory_level_id")) {
         map.insert("inventory_level_id".into(), json!(levels));
     }
     Value::Object(map)
@@ -182,13 +135,136 @@ fn compare_decimal_text(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// One row of a level update on its locked level (at `item`, `loc`): the new
+/// values and the row's movements in one statement; the level's DTO, or the
+/// refusal (out of range, or not holding the expected stock).
+async fn set_level<C: deadpool_postgres::GenericClient>(
+    tx: &C,
+    set: &LevelSet,
+    item: &str,
+    loc: &str,
+    audit: &Audit,
+) -> Result<Value> {
+    let mut params = Params::default();
+    let pi = params.push(item.to_string());
+    let pl = params.push(loc.to_string());
+    let pe = params.push(set.expected.map(|d| d.to_string()));
+    let sets = set_clause(
+        &set.row,
+        &["id", "inventory_item_id", "location_id"],
+        &mut params,
+    );
+    let moved = "SELECT u.id AS level_id, u.inventory_item_id AS item, u.location_id AS loc,
+                                u.old_s, u.stocked_quantity AS new_s, NULL AS old_r, NULL AS new_r,
+                                u.old_i, u.incoming_quantity AS new_i,
+                                NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM u";
+    // The level is locked: `o` reads its latest values. The new row must
+    // read back (its available = stocked - reserved too); otherwise the
+    // error drops the transaction, rolling it back.
+    let sql = format!(
+                "WITH o AS (SELECT id, stocked_quantity, incoming_quantity FROM inventory_level
+                            WHERE inventory_item_id = {pi} AND location_id = {pl} AND deleted_at IS NULL),
+                      u AS (UPDATE inventory_level AS t SET {sets} FROM o
+                            WHERE t.id = o.id AND ({pe}::text IS NULL OR o.stocked_quantity = {pe}::text::numeric)
+                            RETURNING t.id, t.inventory_item_id, t.location_id, t.stocked_quantity,
+                                      t.incoming_quantity, o.stocked_quantity AS old_s,
+                                      o.incoming_quantity AS old_i, {} AS dto, {} AS fits),
+                      mv AS ({})
+                 SELECT (SELECT dto FROM u), (SELECT fits FROM u), (SELECT stocked_quantity::text FROM o)",
+                dto(&INVENTORY_LEVEL),
+                sql_level_fits("t.stocked_quantity", "t.reserved_quantity"),
+                insert_sql(&pivot(moved), params.0.len() + 1),
+            );
+    let mut refs = params.refs();
+    audit.extend(&mut refs);
+    let stmt = tx.prepare_cached(&sql).await?;
+    let row = tx.query_one(&stmt, &refs).await?;
+    match (
+        row.get::<_, Option<Value>>(0),
+        row.get::<_, Option<bool>>(1),
+    ) {
+        (Some(dto), Some(true)) => Ok(dto),
+        (Some(_), _) => Err(beyond_level("stocked_quantity", item, loc)),
+        (None, _) => {
+            let found: Option<String> = row.get(2);
+            Err(stale(item, loc, &set.expected, found.as_deref()))
+        }
+    }
+}
+
+/// adjustInventory's statement, `$1` item, `$2` location, `$3` the
+/// adjustment, `$4` the expected stock (or NULL), then the audit's values.
+fn adjust_sql() -> String {
+    // One statement answers every question: the level is locked (latest
+    // version), then moved only if it stays readable (and holds the
+    // expected stock), its movement written. The first column is its DTO,
+    // NULL when refused; the second says whether a live level was there, in
+    // the same snapshot (a second query could see a level restored meanwhile
+    // and misreport a missing level as out of range); the third is the stock
+    // it had.
+    let moved = "SELECT u.id AS level_id, u.inventory_item_id AS item, u.location_id AS loc,
+                            u.old_s, u.stocked_quantity AS new_s, NULL AS old_r, NULL AS new_r,
+                            NULL AS old_i, NULL AS new_i,
+                            NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM u";
+    format!(
+        "WITH lv AS MATERIALIZED (
+               SELECT id, stocked_quantity AS old_s FROM inventory_level
+               WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL FOR UPDATE
+             ),
+             u AS (
+               UPDATE inventory_level AS t
+               SET stocked_quantity = trim_scale(t.stocked_quantity + $3::text::numeric),
+                   raw_stocked_quantity = {},
+                   updated_at = now()
+               FROM lv WHERE t.id = lv.id AND {}
+                 AND ($4::text IS NULL OR lv.old_s = $4::text::numeric)
+               RETURNING t.id, t.inventory_item_id, t.location_id, t.stocked_quantity, lv.old_s,
+                         {} AS dto
+             ),
+             mv AS ({})
+             SELECT (SELECT dto FROM u), EXISTS (SELECT 1 FROM lv), (SELECT old_s::text FROM lv)",
+        raw_of("trim_scale(t.stocked_quantity + $3::text::numeric)"),
+        sql_level_fits(
+            "t.stocked_quantity + $3::text::numeric",
+            "t.reserved_quantity"
+        ),
+        dto(&INVENTORY_LEVEL),
+        insert_sql(&pivot(moved), 5),
+    )
+}
+
+/// The level's DTO from [`adjust_sql`]'s row, or why the adjustment was refused.
+fn adjusted(row: tokio_postgres::Row, e: &Adjustment) -> Result<Value> {
+    let (item, loc) = (&e.item, &e.location);
+    match (row.get::<_, Option<Value>>(0), row.get::<_, bool>(1)) {
+        (Some(dto), _) => Ok(dto),
+        (None, false) => Err(level_not_found(item, loc)),
+        (None, true) => {
+            let had: Option<String> = row.get(2);
+            let had_expected = match (e.expected, had.as_deref()) {
+                (Some(x), Some(h)) => h.parse::<Decimal>().is_ok_and(|h| h == x),
+                _ => true,
+            };
+            if had_expected {
+                Err(beyond_level("adjustment", item, loc))
+            } else {
+                Err(stale(item, loc, &e.expected, had.as_deref()))
+            }
+        }
+    }
+}
+
 impl InventoryService {
     pub(crate) async fn create_inventory_levels(
         &self,
-        input: &Value,
+        input: Creates,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let (rows, was_array) = self.parse_create(&CREATE, input)?;
+        let Creates {
+            mut rows,
+            was_array,
+        } = input;
+        self.assign_ids(&INVENTORY_LEVEL, &mut rows);
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
@@ -233,57 +309,28 @@ impl InventoryService {
     /// holds that stock (compare-and-set); otherwise the call is refused as stale.
     pub(crate) async fn update_inventory_levels(
         &self,
-        input: &Value,
+        input: LevelUpdates,
         audit: &Audit,
     ) -> Result<Outcome> {
-        self.set_levels(input, audit, false).await
+        self.set_levels(input.rows, input.was_array, audit).await
     }
 
     /// Cycle counts: as updateInventoryLevels, each row required to name the
     /// stock it expects (`expected_stocked_quantity`); reason `cycle_count`.
     pub(crate) async fn set_inventory_quantities(
         &self,
-        input: &Value,
+        input: CycleCounts,
         audit: &Audit,
     ) -> Result<Outcome> {
-        self.set_levels(input, audit, true).await
+        self.set_levels(input.rows, input.was_array, audit).await
     }
 
-    async fn set_levels(&self, input: &Value, audit: &Audit, compare: bool) -> Result<Outcome> {
-        let (inputs, was_array) = one_or_many(input);
-        // The call option is the expected stock of the call's one level; of several
-        // it would name none in particular.
-        let option = audit.options.expected_stocked_quantity;
-        if option.is_some() && inputs.len() != 1 {
-            return Err(one_level_only(audit.method, "row", EXPECTED));
-        }
-        let mut rows = Vec::with_capacity(inputs.len());
-        let mut expected = Vec::with_capacity(inputs.len());
-        for (i, v) in inputs.iter().enumerate() {
-            let at = |m: String| match was_array {
-                true => Error::invalid(format!("{m} (at index {i})")),
-                false => Error::invalid(m),
-            };
-            let mut v = (*v).clone();
-            let e = match v.as_object_mut().and_then(|o| o.remove(EXPECTED)) {
-                None | Some(Value::Null) => None,
-                Some(q) => {
-                    Some(parse_quantity(&q, EXPECTED, Rule::Any).map_err(|er| at(er.message))?)
-                }
-            };
-            let e = agree(e, option, EXPECTED).map_err(|er| at(er.message))?;
-            if compare && e.is_none() {
-                return Err(at(format!("{EXPECTED} is required")));
-            }
-            let row = parse_input(&UPDATE, &v, was_array.then_some(i))?;
-            // A cycle count sets the stock it counted: a row without one would
-            // only compare.
-            if compare && crate::input::get(&row, "stocked_quantity").is_none() {
-                return Err(at("stocked_quantity is required".into()));
-            }
-            expected.push(e);
-            rows.push(row);
-        }
+    async fn set_levels(
+        &self,
+        rows: Vec<LevelSet>,
+        was_array: bool,
+        audit: &Audit,
+    ) -> Result<Outcome> {
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
@@ -291,8 +338,8 @@ impl InventoryService {
             .iter()
             .map(|r| {
                 (
-                    get_text(r, "inventory_item_id").unwrap_or_default(),
-                    get_text(r, "location_id").unwrap_or_default(),
+                    get_text(&r.row, "inventory_item_id").unwrap_or_default(),
+                    get_text(&r.row, "location_id").unwrap_or_default(),
                 )
             })
             .collect();
@@ -308,48 +355,8 @@ impl InventoryService {
             return Err(Error::not_found(missing.join(", ")));
         }
         let mut out = Vec::with_capacity(rows.len());
-        for ((r, (item, loc)), want) in rows.iter().zip(&pairs).zip(&expected) {
-            let mut params = Params::default();
-            let pi = params.push(item.clone());
-            let pl = params.push(loc.clone());
-            let pe = params.push(want.map(|d| d.to_string()));
-            let sets = set_clause(r, &["id", "inventory_item_id", "location_id"], &mut params);
-            let moved = "SELECT u.id AS level_id, u.inventory_item_id AS item, u.location_id AS loc,
-                                u.old_s, u.stocked_quantity AS new_s, NULL AS old_r, NULL AS new_r,
-                                u.old_i, u.incoming_quantity AS new_i,
-                                NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM u";
-            // The level is locked: `o` reads its latest values. The new row must
-            // read back (its available = stocked - reserved too); otherwise the
-            // error drops the transaction, rolling it back.
-            let sql = format!(
-                "WITH o AS (SELECT id, stocked_quantity, incoming_quantity FROM inventory_level
-                            WHERE inventory_item_id = {pi} AND location_id = {pl} AND deleted_at IS NULL),
-                      u AS (UPDATE inventory_level AS t SET {sets} FROM o
-                            WHERE t.id = o.id AND ({pe}::text IS NULL OR o.stocked_quantity = {pe}::text::numeric)
-                            RETURNING t.id, t.inventory_item_id, t.location_id, t.stocked_quantity,
-                                      t.incoming_quantity, o.stocked_quantity AS old_s,
-                                      o.incoming_quantity AS old_i, {} AS dto, {} AS fits),
-                      mv AS ({})
-                 SELECT (SELECT dto FROM u), (SELECT fits FROM u), (SELECT stocked_quantity::text FROM o)",
-                dto(&INVENTORY_LEVEL),
-                sql_level_fits("t.stocked_quantity", "t.reserved_quantity"),
-                insert_sql(&pivot(moved), params.0.len() + 1),
-            );
-            let mut refs = params.refs();
-            audit.extend(&mut refs);
-            let stmt = tx.prepare_cached(&sql).await?;
-            let row = tx.query_one(&stmt, &refs).await?;
-            match (
-                row.get::<_, Option<Value>>(0),
-                row.get::<_, Option<bool>>(1),
-            ) {
-                (Some(dto), Some(true)) => out.push(dto),
-                (Some(_), _) => return Err(beyond_level("stocked_quantity", item, loc)),
-                (None, _) => {
-                    let found: Option<String> = row.get(2);
-                    return Err(stale(item, loc, want, found.as_deref()));
-                }
-            }
+        for (r, (item, loc)) in rows.iter().zip(&pairs) {
+            out.push(set_level(&tx, r, item, loc, audit).await?);
         }
         let outcome = updated_levels(out, was_array);
         commit(tx, audit, &outcome).await?;
@@ -359,147 +366,24 @@ impl InventoryService {
     /// Adds `adjustment` to stocked_quantity as one guarded statement, so
     /// concurrent adjustments never lose an update. With an expected stock
     /// (`expectedStockedQuantity`) it applies only if the level still holds it.
-    pub(crate) async fn adjust_inventory(&self, args: &[Value], audit: &Audit) -> Result<Outcome> {
-        type Entry = (String, String, Decimal, Option<Decimal>);
-        let (entries, was_array): (Vec<Entry>, bool) = match args.first() {
-            Some(Value::Array(list)) => (
-                list.iter()
-                    .enumerate()
-                    .map(|(i, e)| {
-                        let at = |m: String| Error::invalid(format!("{m} (at index {i})"));
-                        let item = e
-                            .get("inventoryItemId")
-                            .and_then(Value::as_str)
-                            .ok_or_else(|| at("inventoryItemId must be a string".into()))?;
-                        let loc = e
-                            .get("locationId")
-                            .and_then(Value::as_str)
-                            .ok_or_else(|| at("locationId must be a string".into()))?;
-                        let adj = parse_quantity(
-                            e.get("adjustment").unwrap_or(&Value::Null),
-                            "adjustment",
-                            Rule::Any,
-                        )
-                        .map_err(|er| at(er.message))?;
-                        let expected = match e.get("expectedStockedQuantity") {
-                            None | Some(Value::Null) => None,
-                            Some(q) => Some(
-                                parse_quantity(q, "expectedStockedQuantity", Rule::Any)
-                                    .map_err(|er| at(er.message))?,
-                            ),
-                        };
-                        if let Some(obj) = e.as_object() {
-                            if let Some(k) = obj.keys().find(|k| {
-                                ![
-                                    "inventoryItemId",
-                                    "locationId",
-                                    "adjustment",
-                                    "expectedStockedQuantity",
-                                ]
-                                .contains(&k.as_str())
-                            }) {
-                                return Err(at(format!("Unknown field '{k}' for adjustInventory")));
-                            }
-                        }
-                        Ok((item.to_string(), loc.to_string(), adj, expected))
-                    })
-                    .collect::<Result<Vec<_>>>()
-                    .and_then(|mut entries: Vec<Entry>| {
-                        let option = audit.options.expected_stocked_quantity;
-                        if option.is_some() {
-                            if entries.len() != 1 {
-                                return Err(one_level_only(
-                                    audit.method,
-                                    "entry",
-                                    "expectedStockedQuantity",
-                                ));
-                            }
-                            let e = &mut entries[0];
-                            e.3 = agree(e.3, option, "expectedStockedQuantity").map_err(|er| {
-                                Error::invalid(format!("{} (at index 0)", er.message))
-                            })?;
-                        }
-                        Ok(entries)
-                    })?,
-                true,
-            ),
-            Some(item) => {
-                let item = id_arg(item, "inventoryItemId")?;
-                let loc = id_arg(args.get(1).unwrap_or(&Value::Null), "locationId")?;
-                let adj =
-                    parse_quantity(args.get(2).unwrap_or(&Value::Null), "adjustment", Rule::Any)?;
-                let expected = audit.options.expected_stocked_quantity;
-                (vec![(item, loc, adj, expected)], false)
-            }
-            None => return Err(Error::invalid("adjustInventory needs arguments")),
-        };
-        // One statement answers every question: the level is locked (latest
-        // version), then moved only if it stays readable (and holds the
-        // expected stock), its movement written. The first column is its DTO,
-        // NULL when refused; the second says whether a live level was there, in
-        // the same snapshot (a second query could see a level restored meanwhile
-        // and misreport a missing level as out of range); the third is the stock
-        // it had.
-        let moved = "SELECT u.id AS level_id, u.inventory_item_id AS item, u.location_id AS loc,
-                            u.old_s, u.stocked_quantity AS new_s, NULL AS old_r, NULL AS new_r,
-                            NULL AS old_i, NULL AS new_i,
-                            NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM u";
-        let sql = format!(
-            "WITH lv AS MATERIALIZED (
-               SELECT id, stocked_quantity AS old_s FROM inventory_level
-               WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL FOR UPDATE
-             ),
-             u AS (
-               UPDATE inventory_level AS t
-               SET stocked_quantity = trim_scale(t.stocked_quantity + $3::text::numeric),
-                   raw_stocked_quantity = {},
-                   updated_at = now()
-               FROM lv WHERE t.id = lv.id AND {}
-                 AND ($4::text IS NULL OR lv.old_s = $4::text::numeric)
-               RETURNING t.id, t.inventory_item_id, t.location_id, t.stocked_quantity, lv.old_s,
-                         {} AS dto
-             ),
-             mv AS ({})
-             SELECT (SELECT dto FROM u), EXISTS (SELECT 1 FROM lv), (SELECT old_s::text FROM lv)",
-            raw_of("trim_scale(t.stocked_quantity + $3::text::numeric)"),
-            sql_level_fits(
-                "t.stocked_quantity + $3::text::numeric",
-                "t.reserved_quantity"
-            ),
-            dto(&INVENTORY_LEVEL),
-            insert_sql(&pivot(moved), 5),
-        );
-        let outcome_of =
-            |row: tokio_postgres::Row, (item, loc, _, expected): &Entry| -> Result<Value> {
-                match (row.get::<_, Option<Value>>(0), row.get::<_, bool>(1)) {
-                    (Some(dto), _) => Ok(dto),
-                    (None, false) => Err(level_not_found(item, loc)),
-                    (None, true) => {
-                        let had: Option<String> = row.get(2);
-                        let had_expected = match (expected, had.as_deref()) {
-                            (Some(e), Some(h)) => h.parse::<Decimal>().is_ok_and(|h| h == *e),
-                            _ => true,
-                        };
-                        if had_expected {
-                            Err(beyond_level("adjustment", item, loc))
-                        } else {
-                            Err(stale(item, loc, expected, had.as_deref()))
-                        }
-                    }
-                }
-            };
-        let entry_refs = |e: &Entry| (e.2.to_string(), e.3.map(|d| d.to_string()));
+    pub(crate) async fn adjust_inventory(
+        &self,
+        args: Adjustments,
+        audit: &Audit,
+    ) -> Result<Outcome> {
+        let Adjustments { entries, was_array } = args;
+        let sql = adjust_sql();
         let mut c = self.client().await?;
         if entries.len() == 1 && audit.key().is_none() {
             // One statement, autocommit: the row lock it takes is its whole critical section.
             let e = &entries[0];
-            let (adj, expected) = entry_refs(e);
+            let (delta, expected) = (e.delta.to_string(), e.expected.map(|d| d.to_string()));
             let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                vec![&e.0, &e.1, &adj, &expected];
+                vec![&e.item, &e.location, &delta, &expected];
             audit.extend(&mut refs);
             let stmt = c.prepare_cached(&sql).await?;
             let row = c.query_one(&stmt, &refs).await?;
-            return Ok(updated_levels(vec![outcome_of(row, e)?], was_array));
+            return Ok(updated_levels(vec![adjusted(row, e)?], was_array));
         }
         let tx = c.transaction().await?;
         // Several levels are locked up front in id order (the crate's lock
@@ -508,7 +392,7 @@ impl InventoryService {
         if entries.len() > 1 {
             let pairs: Vec<(String, String)> = entries
                 .iter()
-                .map(|(i, l, _, _)| (i.clone(), l.clone()))
+                .map(|e| (e.item.clone(), e.location.clone()))
                 .collect();
             let locked = lock_levels(&tx, &pairs).await?;
             if let Some((i, l)) = pairs
@@ -521,12 +405,12 @@ impl InventoryService {
         let stmt = tx.prepare_cached(&sql).await?;
         let mut out = Vec::with_capacity(entries.len());
         for e in &entries {
-            let (adj, expected) = entry_refs(e);
+            let (delta, expected) = (e.delta.to_string(), e.expected.map(|d| d.to_string()));
             let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                vec![&e.0, &e.1, &adj, &expected];
+                vec![&e.item, &e.location, &delta, &expected];
             audit.extend(&mut refs);
             let row = tx.query_one(&stmt, &refs).await?;
-            out.push(outcome_of(row, e)?);
+            out.push(adjusted(row, e)?);
         }
         let outcome = updated_levels(out, was_array);
         commit(tx, audit, &outcome).await?;
@@ -535,14 +419,18 @@ impl InventoryService {
 
     pub(crate) async fn retrieve_inventory_level_by_item_and_location(
         &self,
-        item: &Value,
-        loc: &Value,
+        at: LevelAt,
     ) -> Result<Outcome> {
-        let item = id_arg(item, "inventoryItemId")?;
-        let loc = id_arg(loc, "locationId")?;
+        let LevelAt {
+            item,
+            location: loc,
+        } = at;
         let cfg = crate::sql::FindConfig::default();
+        let filter = Filter::equal(
+            &INVENTORY_LEVEL,
+            &[("inventory_item_id", &item), ("location_id", &loc)],
+        )?;
         let c = self.client().await?;
-        let filter = json!({ "inventory_item_id": item, "location_id": loc });
         crate::service::first_dto(&c, &INVENTORY_LEVEL, &filter, cfg)
             .await?
             .ok_or_else(|| level_not_found(&item, &loc))
@@ -606,14 +494,11 @@ impl InventoryService {
 
     pub(crate) async fn delete_inventory_level(
         &self,
-        item: &Value,
-        loc: &Value,
+        at: LevelAt,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let item = id_arg(item, "inventoryItemId")?;
-        let loc = id_arg(loc, "locationId")?;
         let mut params = Params::default();
-        let (pi, pl) = (params.push(item), params.push(loc));
+        let (pi, pl) = (params.push(at.item), params.push(at.location));
         self.remove_levels(
             &format!(
                 "t.inventory_item_id = {pi} AND t.location_id = {pl} AND t.deleted_at IS NULL"
@@ -626,13 +511,9 @@ impl InventoryService {
         .await
     }
 
-    pub(crate) async fn delete_inventory_levels(
-        &self,
-        ids: &Value,
-        audit: &Audit,
-    ) -> Result<Outcome> {
+    pub(crate) async fn delete_inventory_levels(&self, ids: Ids, audit: &Audit) -> Result<Outcome> {
         let mut params = Params::default();
-        let p = params.push(ids_of(ids, "ids")?);
+        let p = params.push(ids.ids);
         self.remove_levels(
             &format!("t.id = ANY({p}::text[])"),
             &params,
@@ -645,12 +526,12 @@ impl InventoryService {
 
     pub(crate) async fn soft_delete_inventory_levels(
         &self,
-        ids: &Value,
-        config: &Value,
+        args: IdsWithConfig,
         audit: &Audit,
     ) -> Result<Outcome> {
+        let IdsWithConfig { ids, config } = args;
         let mut params = Params::default();
-        let p = params.push(ids_of(ids, "ids")?);
+        let p = params.push(ids);
         self.remove_levels(
             &format!("t.id = ANY({p}::text[])"),
             &params,
@@ -658,7 +539,7 @@ impl InventoryService {
             audit,
             |levels, released| {
                 let level_ids = ids_in(&Value::Array(levels));
-                Outcome::from(linkable_ids(config, &level_ids))
+                Outcome::from(linkable_ids(&config, &level_ids))
                     .with(LEVEL, "deleted", level_ids)
                     .with(RESERVATION, "deleted", released)
             },
@@ -674,11 +555,10 @@ impl InventoryService {
     /// already exists"), and the call writes nothing.
     pub(crate) async fn restore_inventory_levels(
         &self,
-        ids: &Value,
-        config: &Value,
+        args: IdsWithConfig,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let ids = ids_of(ids, "ids")?;
+        let IdsWithConfig { ids, config } = args;
         // Only these levels are touched: a reservation restored here lands on
         // its own level.
         let restore = RestoreSql {
@@ -708,7 +588,7 @@ impl InventoryService {
             audit,
             |row| {
                 let level_ids: Vec<String> = row.get(0);
-                Outcome::from(linkable_ids(config, &level_ids))
+                Outcome::from(linkable_ids(&config, &level_ids))
                     .with(LEVEL, "restored", level_ids)
                     .with(LEVEL, "updated", row.get(1))
                     .with(RESERVATION, "restored", row.get(2))
@@ -720,11 +600,11 @@ impl InventoryService {
     /// Soft-deletes every level at the location(s): the location is being removed.
     pub(crate) async fn delete_inventory_item_level_by_location_id(
         &self,
-        loc: &Value,
+        locs: LevelLocations,
         audit: &Audit,
     ) -> Result<Outcome> {
         let mut params = Params::default();
-        let p = params.push(locations_of(loc)?);
+        let p = params.push(locs.locations);
         self.remove_levels(
             &format!("t.location_id = ANY({p}::text[])"),
             &params,
@@ -760,68 +640,62 @@ impl InventoryService {
 
     async fn quantity(
         &self,
-        item: &Value,
-        locs: &Value,
+        item: &str,
+        locs: &[String],
         expr: &str,
         check_item_when_empty: bool,
-    ) -> Result<(String, String)> {
-        let item = id_arg(item, "inventoryItemId")?;
-        let locs = locations_of(locs)?;
+    ) -> Result<String> {
         if locs.is_empty() && !check_item_when_empty {
-            return Ok((item, "0".into()));
+            return Ok("0".into());
         }
-        let (exists, sum) = self.sum_over_levels(&item, &locs, expr).await?;
+        let (exists, sum) = self.sum_over_levels(item, locs, expr).await?;
         if !exists {
             return Err(Error::not_found(format!(
                 "InventoryItem with id: {item} was not found"
             )));
         }
-        Ok((item, if locs.is_empty() { "0".into() } else { sum }))
+        Ok(if locs.is_empty() { "0".into() } else { sum })
     }
 
-    pub(crate) async fn retrieve_available_quantity(
-        &self,
-        item: &Value,
-        locs: &Value,
-    ) -> Result<Value> {
-        let (_, q) = self
-            .quantity(item, locs, "stocked_quantity - reserved_quantity", false)
+    pub(crate) async fn retrieve_available_quantity(&self, at: ItemAtLocations) -> Result<Value> {
+        let q = self
+            .quantity(
+                &at.item,
+                &at.locations,
+                "stocked_quantity - reserved_quantity",
+                false,
+            )
             .await?;
         Ok(number(&q))
     }
 
-    pub(crate) async fn retrieve_stocked_quantity(
-        &self,
-        item: &Value,
-        locs: &Value,
-    ) -> Result<Value> {
-        let (_, q) = self.quantity(item, locs, "stocked_quantity", false).await?;
+    pub(crate) async fn retrieve_stocked_quantity(&self, at: ItemAtLocations) -> Result<Value> {
+        let q = self
+            .quantity(&at.item, &at.locations, "stocked_quantity", false)
+            .await?;
         Ok(number(&q))
     }
 
-    pub(crate) async fn retrieve_reserved_quantity(
-        &self,
-        item: &Value,
-        locs: &Value,
-    ) -> Result<Value> {
-        let (_, q) = self.quantity(item, locs, "reserved_quantity", true).await?;
+    pub(crate) async fn retrieve_reserved_quantity(&self, at: ItemAtLocations) -> Result<Value> {
+        let q = self
+            .quantity(&at.item, &at.locations, "reserved_quantity", true)
+            .await?;
         Ok(number(&q))
     }
 
-    pub(crate) async fn confirm_inventory(
-        &self,
-        item: &Value,
-        locs: &Value,
-        qty: &Value,
-    ) -> Result<Value> {
-        let wanted = parse_quantity(qty, "quantity", Rule::NonNegative)?;
-        let (_, q) = self
-            .quantity(item, locs, "stocked_quantity - reserved_quantity", false)
+    pub(crate) async fn confirm_inventory(&self, c: Confirmation) -> Result<Value> {
+        let q = self
+            .quantity(
+                &c.item,
+                &c.locations,
+                "stocked_quantity - reserved_quantity",
+                false,
+            )
             .await?;
         // Compared as exact decimals of any size: a sum over several levels may
         // exceed what one level can hold.
         Ok(Value::Bool(
-            compare_decimal_text(&q, &wanted.to_string()).is_ge(),
+            compare_decimal_text(&q, &c.quantity.to_string()).is_ge(),
         ))
     }
 }

@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+mod args;
 mod connection;
 pub mod dispatch;
 pub mod entity;

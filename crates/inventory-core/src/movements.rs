@@ -1,27 +1,12 @@
 //! InventoryMovement: reads of the movement ledger (`listInventoryMovements`)
 //! and its check (`verifyInventoryLedger`). Its rows are written by every
-//! write path through ledger.rs.
+//! write path through ledger.rs. The methods' arguments are decoded in args.rs.
 
+use crate::args::{FeedOptions, MovementCond, MovementOrder, MovementQuery, VerifyOptions};
 use crate::error::{Error, Result};
-use crate::input::strings_of;
 use crate::service::InventoryService;
 use serde_json::{json, Value};
 use tokio_postgres::types::ToSql;
-
-/// Movement filters accepted by listInventoryMovements: text columns, each a
-/// string or an array of strings.
-const TEXT_FILTERS: [&str; 10] = [
-    "inventory_level_id",
-    "inventory_item_id",
-    "location_id",
-    "field",
-    "reason",
-    "actor",
-    "reference",
-    "reservation_item_id",
-    "line_item_id",
-    "idempotency_key",
-];
 
 const MOVEMENT_DTO: &str = "jsonb_build_object('id', m.id::text, 'created_at', m.created_at,
      'inventory_level_id', m.inventory_level_id, 'inventory_item_id', m.inventory_item_id,
@@ -30,159 +15,36 @@ const MOVEMENT_DTO: &str = "jsonb_build_object('id', m.id::text, 'created_at', m
      'reservation_item_id', m.reservation_item_id, 'line_item_id', m.line_item_id,
      'idempotency_key', m.idempotency_key, 'metadata', m.metadata)";
 
-/// `{ after?: string, limit?: 1..MAX_VERIFY }`.
-fn verify_options(v: &Value) -> Result<(Option<String>, i64)> {
-    let (mut after, mut limit) = (None, MAX_VERIFY);
-    match v {
-        Value::Null => {}
-        Value::Object(o) => {
-            for (k, val) in o {
-                match (k.as_str(), val) {
-                    (_, Value::Null) if k == "after" || k == "limit" => {}
-                    ("after", Value::String(s)) => after = Some(s.clone()),
-                    ("limit", Value::Number(n)) => match n.as_i64() {
-                        Some(l @ 1..=MAX_VERIFY) => limit = l,
-                        _ => {
-                            return Err(Error::invalid(format!(
-                                "verifyInventoryLedger option limit must be an integer from 1 to {MAX_VERIFY}"
-                            )))
-                        }
-                    },
-                    ("after" | "limit", _) => {
-                        return Err(Error::invalid(format!(
-                            "verifyInventoryLedger option {k} has the wrong type"
-                        )))
-                    }
-                    _ => {
-                        return Err(Error::invalid(format!(
-                            "Unknown verifyInventoryLedger option '{k}'"
-                        )))
-                    }
-                }
-            }
-        }
-        _ => {
-            return Err(Error::invalid(
-                "verifyInventoryLedger options must be an object",
-            ))
-        }
-    }
-    Ok((after, limit))
-}
-
-/// Levels one verifyInventoryLedger call checks (a page; `next` continues).
-pub const MAX_VERIFY: i64 = 100_000;
-
-/// Largest page of movements one call returns.
-pub const MAX_TAKE: i64 = 10_000;
-
 /// WHERE clause and parameters of a movement filter.
-fn movement_filter(filter: &Value) -> Result<(String, Vec<Box<dyn ToSql + Sync + Send>>)> {
+fn movement_where(filter: &[MovementCond]) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
     let mut conds = vec!["TRUE".to_string()];
     let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let obj = match filter {
-        Value::Null => return Ok((conds.join(" AND "), params)),
-        Value::Object(o) => o,
-        _ => return Err(Error::invalid("filters must be an object")),
-    };
-    for (k, v) in obj {
-        if let Some(col) = TEXT_FILTERS.iter().find(|c| **c == k) {
-            params.push(Box::new(strings_of(v, k)?));
-            conds.push(format!("m.{col} = ANY(${}::text[])", params.len()));
-        } else if k == "created_at" || k == "id" {
-            let ops = v.as_object().ok_or_else(|| {
-                Error::invalid(format!(
-                    "{k} filter must be an object of $gt, $gte, $lt, $lte"
-                ))
-            })?;
-            for (op, bound) in ops {
-                let sql_op = match op.as_str() {
-                    "$gt" => ">",
-                    "$gte" => ">=",
-                    "$lt" => "<",
-                    "$lte" => "<=",
-                    _ => return Err(Error::invalid(format!("Unknown operator '{op}' for {k}"))),
-                };
-                let text = bound
-                    .as_str()
-                    .map(str::to_string)
-                    .or_else(|| bound.as_i64().filter(|_| k == "id").map(|n| n.to_string()))
-                    .ok_or_else(|| Error::invalid(format!("{k} bounds must be strings")))?;
-                if k == "created_at" && !crate::limits::is_timestamp(&text) {
-                    return Err(Error::invalid(format!("{k} {op} must be a timestamp")));
-                }
-                // Movement ids are bigint: digits only, at most i64::MAX.
-                if k == "id"
-                    && (!text.bytes().all(|b| b.is_ascii_digit()) || text.parse::<i64>().is_err())
-                {
-                    return Err(Error::invalid(format!("{k} {op} must be a movement id")));
-                }
-                params.push(Box::new(text));
-                let cast = if k == "id" { "bigint" } else { "timestamptz" };
-                conds.push(format!("m.{k} {sql_op} ${}::text::{cast}", params.len()));
+    for c in filter {
+        match c {
+            MovementCond::In { column, values } => {
+                params.push(Box::new(values.clone()));
+                conds.push(format!("m.{column} = ANY(${}::text[])", params.len()));
             }
-        } else {
-            return Err(Error::invalid(format!(
-                "Unknown filter '{k}' for inventory movements"
-            )));
+            MovementCond::Bound { column, op, value } => {
+                params.push(Box::new(value.clone()));
+                let cast = if *column == "id" {
+                    "bigint"
+                } else {
+                    "timestamptz"
+                };
+                conds.push(format!("m.{column} {op} ${}::text::{cast}", params.len()));
+            }
         }
     }
-    Ok((conds.join(" AND "), params))
+    (conds.join(" AND "), params)
 }
 
-/// ORDER BY, OFFSET and LIMIT of a movement find config.
-fn movement_page(config: &Value) -> Result<(String, i64, i64)> {
-    let mut order = Vec::new();
-    let (mut skip, mut take) = (0, 100);
-    if let Some(obj) = config.as_object() {
-        for (k, v) in obj {
-            match k.as_str() {
-                "skip" => {
-                    skip = v
-                        .as_i64()
-                        .filter(|n| *n >= 0)
-                        .ok_or_else(|| Error::invalid("skip must be a non-negative integer"))?
-                }
-                "take" => {
-                    take = v
-                        .as_i64()
-                        .filter(|n| (0..=MAX_TAKE).contains(n))
-                        .ok_or_else(|| {
-                            Error::invalid(format!("take must be an integer from 0 to {MAX_TAKE}"))
-                        })?
-                }
-                "order" => {
-                    let o = v
-                        .as_object()
-                        .ok_or_else(|| Error::invalid("order must be an object"))?;
-                    for (field, dir) in o {
-                        let col = match field.as_str() {
-                            "id" => "m.id",
-                            "created_at" => "m.created_at",
-                            _ => {
-                                return Err(Error::invalid(format!(
-                                    "Cannot order movements by '{field}'"
-                                )))
-                            }
-                        };
-                        let dir = match dir.as_str().map(str::to_ascii_uppercase).as_deref() {
-                            Some("ASC") => "ASC",
-                            Some("DESC") => "DESC",
-                            _ => return Err(Error::invalid("order direction must be ASC or DESC")),
-                        };
-                        order.push(format!("{col} {dir}"));
-                    }
-                }
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "Unknown find option '{k}' for inventory movements"
-                    )))
-                }
-            }
-        }
-    } else if !config.is_null() {
-        return Err(Error::invalid("config must be an object"));
-    }
+/// ORDER BY of a movement list.
+fn movement_order(order: &[MovementOrder]) -> String {
+    let mut order: Vec<String> = order
+        .iter()
+        .map(|o| format!("{} {}", o.column, if o.descending { "DESC" } else { "ASC" }))
+        .collect();
     // Ledger order by default: the id. Each level's movements take their ids
     // while the writer holds the level's row lock, so per level id order is
     // the order of the changes and `resulting` the running sum of `delta`.
@@ -193,21 +55,20 @@ fn movement_page(config: &Value) -> Result<(String, i64, i64)> {
     if !order.iter().any(|o| o.starts_with("m.id ")) {
         order.push(format!("m.id {}", if desc { "DESC" } else { "ASC" }));
     }
-    Ok((order.join(", "), skip, take))
+    order.join(", ")
 }
 
 impl InventoryService {
     /// listInventoryMovements / listAndCountInventoryMovements (with `count`).
     pub(crate) async fn list_inventory_movements(
         &self,
-        filter: &Value,
-        config: &Value,
+        query: MovementQuery,
         count: bool,
     ) -> Result<Value> {
-        let (cond, mut params) = movement_filter(filter)?;
-        let (order, skip, take) = movement_page(config)?;
-        params.push(Box::new(skip));
-        params.push(Box::new(take));
+        let (cond, mut params) = movement_where(&query.filter);
+        let order = movement_order(&query.order);
+        params.push(Box::new(query.skip));
+        params.push(Box::new(query.take));
         let n = params.len();
         let c = self.client().await?;
         let sql = format!(
@@ -235,8 +96,8 @@ impl InventoryService {
     /// Levels (live or soft-deleted) and ledger-only level ids (levels hard
     /// deleted since) whose quantities differ from the sum of their movement
     /// deltas; one page in id order. `{ ok, levels, scanned, next }`.
-    pub(crate) async fn verify_inventory_ledger(&self, options: &Value) -> Result<Value> {
-        let (after, limit) = verify_options(options)?;
+    pub(crate) async fn verify_inventory_ledger(&self, options: VerifyOptions) -> Result<Value> {
+        let VerifyOptions { after, limit } = options;
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(
@@ -281,68 +142,6 @@ impl InventoryService {
     }
 }
 
-/// A position in the movement feed: the (transaction id, movement id) of the
-/// last movement delivered; `"<xid>:<id>"`, opaque to callers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct FeedCursor {
-    xid: u64,
-    id: i64,
-}
-
-impl FeedCursor {
-    fn parse(text: &str) -> Option<Self> {
-        let (xid, id) = text.split_once(':')?;
-        let digits = |s: &str, max: usize| {
-            !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
-        };
-        if !digits(xid, 20) || !digits(id, 19) {
-            return None;
-        }
-        Some(FeedCursor {
-            xid: xid.parse().ok()?,
-            id: id.parse().ok()?,
-        })
-    }
-}
-
-/// `{ after?: cursor | null, limit?: 1..MAX_TAKE }` of listInventoryMovementFeed.
-fn feed_options(v: &Value) -> Result<(FeedCursor, i64)> {
-    const NAME: &str = "listInventoryMovementFeed";
-    let (mut after, mut limit) = (FeedCursor::default(), 100);
-    let obj = match v {
-        Value::Null => return Ok((after, limit)),
-        Value::Object(o) => o,
-        _ => return Err(Error::invalid(format!("{NAME} options must be an object"))),
-    };
-    for (k, val) in obj {
-        match (k.as_str(), val) {
-            ("after" | "limit", Value::Null) => {}
-            ("after", Value::String(s)) => {
-                after = FeedCursor::parse(s).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "{NAME} option after must be the cursor of a movement this method returned"
-                    ))
-                })?
-            }
-            ("limit", Value::Number(n)) => match n.as_i64() {
-                Some(l @ 1..=MAX_TAKE) => limit = l,
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "{NAME} option limit must be an integer from 1 to {MAX_TAKE}"
-                    )))
-                }
-            },
-            ("after" | "limit", _) => {
-                return Err(Error::invalid(format!(
-                    "{NAME} option {k} has the wrong type"
-                )))
-            }
-            _ => return Err(Error::invalid(format!("Unknown {NAME} option '{k}'"))),
-        }
-    }
-    Ok((after, limit))
-}
-
 impl InventoryService {
     /// The movement feed: movements after the cursor `after` (from the start
     /// without one), in (transaction id, id) order, at most `limit`, each with
@@ -354,8 +153,8 @@ impl InventoryService {
     /// the last cursor therefore misses and repeats nothing, however writers
     /// interleave their commits; the price is that a transaction left open
     /// holds the feed back (at it) until it ends.
-    pub(crate) async fn list_inventory_movement_feed(&self, options: &Value) -> Result<Value> {
-        let (after, limit) = feed_options(options)?;
+    pub(crate) async fn list_inventory_movement_feed(&self, options: FeedOptions) -> Result<Value> {
+        let FeedOptions { after, limit } = options;
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(&format!(
@@ -451,52 +250,5 @@ impl InventoryService {
         tx.commit().await?;
         let (folded, carried, keys): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
         Ok(json!({ "folded": folded, "carried": carried, "keys": keys }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn feed_cursors_parse_or_are_refused() {
-        assert_eq!(
-            FeedCursor::parse("18446744073709551615:9223372036854775807"),
-            Some(FeedCursor {
-                xid: u64::MAX,
-                id: i64::MAX
-            })
-        );
-        for bad in [
-            "",
-            ":",
-            "1:",
-            ":1",
-            "1",
-            "a:1",
-            "1:-1",
-            "-1:1",
-            "1:2:3",
-            " 1:2",
-            "18446744073709551616:1",
-            "1:9223372036854775808",
-        ] {
-            assert_eq!(FeedCursor::parse(bad), None, "{bad}");
-        }
-        assert_eq!(
-            feed_options(&Value::Null).unwrap(),
-            (FeedCursor::default(), 100)
-        );
-        for (bad, name) in [
-            (json!({ "after": "x" }), "after"),
-            (json!({ "after": 1 }), "after"),
-            (json!({ "limit": 0 }), "limit"),
-            (json!({ "limit": MAX_TAKE + 1 }), "limit"),
-            (json!({ "from": "1:1" }), "from"),
-        ] {
-            let e = feed_options(&bad).unwrap_err();
-            assert_eq!(e.kind, crate::ErrorType::InvalidData);
-            assert!(e.message.contains(name), "{}", e.message);
-        }
     }
 }

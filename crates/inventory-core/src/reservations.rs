@@ -4,13 +4,13 @@
 //! Lock order, everywhere: reservation rows (by id), then level rows (by id).
 //! No path locks a level and then a reservation, so no two calls deadlock.
 
+use crate::args::{
+    Creates, Ids, IdsWithConfig, LineItems, LinkableConfig, ReservationLocations, Updates,
+};
 use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, Result};
 use crate::idempotency::{commit, commit_pipelined};
-use crate::input::{
-    get, get_flag, get_quantity, get_text, ids_of, one_or_many, parse_input, shape, strings_of,
-    InputSpec, Row,
-};
+use crate::input::{get, get_flag, get_quantity, get_text, shape, Row};
 use crate::ledger::{Audit, LevelChange, Moved, Quantity, NAMED_BY_ONE};
 use crate::migrate::ARRIVED_FN;
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
@@ -25,9 +25,6 @@ use futures_util::future::join_all;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use tokio_postgres::error::SqlState;
-
-static CREATE: InputSpec = InputSpec::create(&RESERVATION_ITEM);
-static UPDATE: InputSpec = InputSpec::update(&RESERVATION_ITEM);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Release {
@@ -301,10 +298,14 @@ fn kept_arriving() -> Error {
 impl InventoryService {
     pub(crate) async fn create_reservation_items(
         &self,
-        input: &Value,
+        input: Creates,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let (rows, was_array) = self.parse_create(&CREATE, input)?;
+        let Creates {
+            mut rows,
+            was_array,
+        } = input;
+        self.assign_ids(&RESERVATION_ITEM, &mut rows);
         let call = Call {
             rows,
             was_array,
@@ -317,15 +318,10 @@ impl InventoryService {
     /// leave are released, the levels they move to are checked and charged.
     pub(crate) async fn update_reservation_items(
         &self,
-        input: &Value,
+        input: Updates,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let (inputs, was_array) = one_or_many(input);
-        let rows = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parse_input(&UPDATE, v, was_array.then_some(i)))
-            .collect::<Result<Vec<_>>>()?;
+        let Updates { rows, was_array } = input;
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
@@ -548,7 +544,7 @@ impl InventoryService {
         column: &str,
         values: Vec<String>,
         mode: Release,
-        config: Option<&Value>,
+        config: Option<&LinkableConfig>,
         audit: &Audit,
     ) -> Result<Outcome> {
         let action = if mode == Release::Restore {
@@ -570,71 +566,59 @@ impl InventoryService {
 
     pub(crate) async fn delete_reservation_items(
         &self,
-        ids: &Value,
+        ids: Ids,
         audit: &Audit,
     ) -> Result<Outcome> {
-        self.release_outcome("id", ids_of(ids, "ids")?, Release::HardDelete, None, audit)
+        self.release_outcome("id", ids.ids, Release::HardDelete, None, audit)
             .await
     }
 
     pub(crate) async fn soft_delete_reservation_items(
         &self,
-        ids: &Value,
-        config: &Value,
+        args: IdsWithConfig,
         audit: &Audit,
     ) -> Result<Outcome> {
-        self.release_outcome(
-            "id",
-            ids_of(ids, "ids")?,
-            Release::SoftDelete,
-            Some(config),
-            audit,
-        )
-        .await
+        let IdsWithConfig { ids, config } = args;
+        self.release_outcome("id", ids, Release::SoftDelete, Some(&config), audit)
+            .await
     }
 
     pub(crate) async fn restore_reservation_items(
         &self,
-        ids: &Value,
-        config: &Value,
+        args: IdsWithConfig,
         audit: &Audit,
     ) -> Result<Outcome> {
-        self.release_outcome(
-            "id",
-            ids_of(ids, "ids")?,
-            Release::Restore,
-            Some(config),
-            audit,
-        )
-        .await
+        let IdsWithConfig { ids, config } = args;
+        self.release_outcome("id", ids, Release::Restore, Some(&config), audit)
+            .await
     }
 
     pub(crate) async fn delete_reservation_items_by_line_item(
         &self,
-        line_items: &Value,
+        line_items: LineItems,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let values = strings_of(line_items, "lineItemId")?;
+        let values = line_items.line_items;
         self.release_outcome("line_item_id", values, Release::SoftDelete, None, audit)
             .await
     }
 
     pub(crate) async fn restore_reservation_items_by_line_item(
         &self,
-        line_items: &Value,
+        line_items: LineItems,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let values = strings_of(line_items, "lineItemId")?;
+        let values = line_items.line_items;
         self.release_outcome("line_item_id", values, Release::Restore, None, audit)
             .await
     }
 
     pub(crate) async fn delete_reservation_item_by_location_id(
         &self,
-        locs: &Value,
+        locs: ReservationLocations,
         audit: &Audit,
     ) -> Result<Outcome> {
-        let values = strings_of(locs, "locationId")?;
+        let values = locs.locations;
         self.release_outcome("location_id", values, Release::SoftDelete, None, audit)
             .await
     }
@@ -989,12 +973,9 @@ async fn run_own_updates(
     (dtos, done)
 }
 
-fn reservation_keys(config: &Value, ids: Vec<String>) -> Value {
-    if config
-        .get("returnLinkableKeys")
-        .is_some_and(|v| !v.is_null())
-        && !ids.is_empty()
-    {
+/// Any `returnLinkableKeys` given (whatever it names) returns the reservations' ids.
+fn reservation_keys(config: &LinkableConfig, ids: Vec<String>) -> Value {
+    if config.return_linkable_keys.is_some() && !ids.is_empty() {
         serde_json::json!({ "reservation_item_id": ids })
     } else {
         Value::Null

@@ -3,15 +3,16 @@
 //! (list/count/retrieve). Each entity's writes are `impl InventoryService`
 //! blocks in items.rs, levels.rs and reservations.rs.
 
+use crate::args::{ListArgs, RetrieveArgs};
 use crate::connection::{self, Connector, SslOption};
 use crate::entity::{Entity, Kind};
 use crate::error::{Error, Result};
 use crate::hosts::{HostByHost, DEFAULT_CONNECT_TIMEOUT};
-use crate::input::{get, one_or_many, parse_input, FieldValue, InputSpec, Row, Typed};
+use crate::input::{get, FieldValue, Row, Typed};
 use crate::migrate::{self, quote_ident};
 use crate::outcome::Outcome;
 use crate::reserver::{Grouping, Reserver};
-use crate::sql::{self, Count, FindConfig, Params};
+use crate::sql::{self, Count, Filter, FindConfig, Params};
 use deadpool_postgres::{
     ClientWrapper, GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod,
 };
@@ -375,26 +376,18 @@ impl InventoryService {
         self.cache_high_water.load(Ordering::Relaxed)
     }
 
-    /// Validates a create call's input (one object or an array) and gives every row
-    /// without an id a new one. Returns the rows and whether the input was an array.
-    pub(crate) fn parse_create(&self, spec: &InputSpec, input: &Value) -> Result<(Vec<Row>, bool)> {
-        let (inputs, was_array) = one_or_many(input);
-        let mut rows = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parse_input(spec, v, was_array.then_some(i)))
-            .collect::<Result<Vec<_>>>()?;
+    /// Gives every row of a create without an id a new one (of `entity`).
+    pub(crate) fn assign_ids(&self, entity: &Entity, rows: &mut [Row]) {
         for r in rows.iter_mut() {
             if get(r, "id").is_none() {
                 r.push(FieldValue {
                     name: "id",
                     kind: Kind::Text,
-                    text: Some(self.new_id(spec.entity.prefix)),
+                    text: Some(self.new_id(entity.prefix)),
                     typed: Typed::Untyped,
                 });
             }
         }
-        Ok((rows, was_array))
     }
 
     /// Monotonic ULIDs: ids created in one call sort in input order.
@@ -406,27 +399,21 @@ impl InventoryService {
 
     // ---- generic reads -------------------------------------------------
 
-    pub(crate) async fn list(
-        &self,
-        entity: &'static Entity,
-        filter: &Value,
-        config: &Value,
-    ) -> Result<Outcome> {
-        let cfg = sql::parse_config(entity, config)?;
+    pub(crate) async fn list(&self, args: ListArgs) -> Result<Outcome> {
         let c = self.client().await?;
-        let rows = list_rows(&c, entity, filter, &cfg).await?;
+        let rows = list_rows(&c, args.entity, &args.filter, &args.config).await?;
         let mut text = String::new();
         push_json_array(&mut text, &rows)?;
         Ok(Outcome::from_json_text(text))
     }
 
-    pub(crate) async fn list_and_count(
-        &self,
-        entity: &'static Entity,
-        filter: &Value,
-        config: &Value,
-    ) -> Result<Outcome> {
-        let cfg = sql::parse_config(entity, config)?;
+    pub(crate) async fn list_and_count(&self, args: ListArgs) -> Result<Outcome> {
+        let ListArgs {
+            entity,
+            filter,
+            config: cfg,
+        } = args;
+        let filter = &filter;
         let c = self.client().await?;
         let kept = match sql::live_count_table(entity, filter, &cfg) {
             Some(table) if self.live_count_kept(&c, table).await? => Some(table),
@@ -517,28 +504,13 @@ impl InventoryService {
         });
     }
 
-    pub(crate) async fn retrieve(
-        &self,
-        entity: &'static Entity,
-        id: &Value,
-        config: &Value,
-    ) -> Result<Outcome> {
-        let id = id.as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::not_found(format!("{} - id must be defined", lower_first(entity.name)))
-        })?;
-        let cfg = sql::parse_config(entity, config)?;
+    pub(crate) async fn retrieve(&self, args: RetrieveArgs) -> Result<Outcome> {
+        let RetrieveArgs { entity, id, config } = args;
+        let filter = Filter::equal(entity, &[("id", &id)])?;
         let c = self.client().await?;
-        first_dto(&c, entity, &serde_json::json!({ "id": id }), cfg)
+        first_dto(&c, entity, &filter, config)
             .await?
             .ok_or_else(|| Error::not_found(format!("{} with id: {id} was not found", entity.name)))
-    }
-}
-
-pub(crate) fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => String::new(),
     }
 }
 
@@ -546,7 +518,7 @@ pub(crate) fn lower_first(s: &str) -> String {
 async fn list_rows(
     c: &ClientWrapper,
     entity: &'static Entity,
-    filter: &Value,
+    filter: &Filter,
     cfg: &FindConfig,
 ) -> Result<Vec<tokio_postgres::Row>> {
     let mut params = Params::default();
@@ -558,7 +530,7 @@ async fn list_rows(
 pub(crate) async fn first_dto(
     c: &ClientWrapper,
     entity: &'static Entity,
-    filter: &Value,
+    filter: &Filter,
     mut cfg: FindConfig,
 ) -> Result<Option<Outcome>> {
     cfg.take = Some(1);

@@ -303,28 +303,96 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-#[derive(Debug)]
-pub(crate) struct FilterOut {
-    pub(crate) sql: String,
-    pub(crate) mentions_deleted_at: bool,
+/// A value a filter binds: every filter value is bound as text (or an array
+/// of texts) and cast to the column's type in SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Bound {
+    Text(String),
+    Texts(Vec<String>),
 }
 
-/// Translates a Medusa filter object into a SQL boolean expression over alias `t`.
-pub(crate) fn filter_sql(
-    entity: &'static Entity,
-    filter: &Value,
-    params: &mut Params,
-) -> Result<FilterOut> {
-    let mut mentions = false;
-    let mut walk = Walk {
-        mentions: &mut mentions,
-        conditions: 0,
-    };
-    let sql = filter_obj(entity, filter, params, &mut walk, "t", 0, 0)?;
-    Ok(FilterOut {
-        sql,
-        mentions_deleted_at: mentions,
-    })
+impl From<String> for Bound {
+    fn from(s: String) -> Self {
+        Bound::Text(s)
+    }
+}
+
+impl From<Vec<String>> for Bound {
+    fn from(v: Vec<String>) -> Self {
+        Bound::Texts(v)
+    }
+}
+
+/// The values a filter binds, numbered from $1 in the order it binds them,
+/// and whether one is a pattern (see [`Params::plan_per_call`]).
+#[derive(Debug, Default, Clone)]
+struct Binds {
+    values: Vec<Bound>,
+    per_call: bool,
+}
+
+impl Binds {
+    fn push(&mut self, v: impl Into<Bound>) -> String {
+        self.values.push(v.into());
+        format!("${}", self.values.len())
+    }
+    fn plan_per_call(&mut self) {
+        self.per_call = true;
+    }
+}
+
+/// A Medusa filter object, translated once: a SQL boolean expression over
+/// alias `t` whose placeholders start at $1, and the values they bind.
+#[derive(Debug, Clone)]
+pub(crate) struct Filter {
+    pub(crate) sql: String,
+    binds: Binds,
+    /// It names deleted_at: soft-deleted rows are then not left out.
+    pub(crate) mentions_deleted_at: bool,
+    /// Null or `{}`: every row (so a kept live count can answer a count).
+    pub(crate) unconditional: bool,
+}
+
+impl Filter {
+    /// Translates a Medusa filter object (null: every row).
+    pub(crate) fn parse(entity: &'static Entity, filter: &Value) -> Result<Filter> {
+        let mut binds = Binds::default();
+        let mut mentions = false;
+        let mut walk = Walk {
+            mentions: &mut mentions,
+            conditions: 0,
+        };
+        let sql = filter_obj(entity, filter, &mut binds, &mut walk, "t", 0, 0)?;
+        Ok(Filter {
+            sql,
+            binds,
+            mentions_deleted_at: mentions,
+            unconditional: filter.is_null() || filter.as_object().is_some_and(|o| o.is_empty()),
+        })
+    }
+
+    /// The filter `{ column: value, ... }`: the rows whose text columns equal these.
+    pub(crate) fn equal(entity: &'static Entity, pairs: &[(&str, &str)]) -> Result<Filter> {
+        let obj: Map<String, Value> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        Filter::parse(entity, &Value::Object(obj))
+    }
+
+    /// Binds the filter's values as `$1`.. of a statement: `params` must be empty.
+    fn bind(&self, params: &mut Params) {
+        debug_assert!(params.0.is_empty(), "a filter's placeholders start at $1");
+        for v in &self.binds.values {
+            match v {
+                Bound::Text(s) => params.push(s.clone()),
+                Bound::Texts(a) => params.push(a.clone()),
+            };
+        }
+        if self.binds.per_call {
+            params.plan_per_call();
+        }
+    }
 }
 
 /// State of one filter translation: whether it names deleted_at, and how many
@@ -347,11 +415,20 @@ impl Walk<'_> {
     }
 }
 
-/// `depth`: relation nesting; `nest`: `$and`/`$or` nesting.
+/// Where one filter object sits: the entity it filters, its alias, its
+/// relation nesting (`depth`) and its `$and`/`$or` nesting (`nest`).
+#[derive(Clone, Copy)]
+struct At<'s> {
+    entity: &'static Entity,
+    alias: &'s str,
+    depth: usize,
+    nest: usize,
+}
+
 fn filter_obj(
     entity: &'static Entity,
     filter: &Value,
-    params: &mut Params,
+    params: &mut Binds,
     walk: &mut Walk<'_>,
     alias: &str,
     depth: usize,
@@ -362,99 +439,24 @@ fn filter_obj(
         Value::Object(o) => o,
         _ => return Err(Error::invalid("filters must be an object")),
     };
+    let at = At {
+        entity,
+        alias,
+        depth,
+        nest,
+    };
     let mut conds: Vec<String> = Vec::new();
     for (key, val) in obj {
         walk.count()?;
         match key.as_str() {
             "$and" | "$or" => {
-                let arr = val
-                    .as_array()
-                    .ok_or_else(|| Error::invalid(format!("{key} must be an array")))?;
-                if nest >= crate::limits::MAX_FILTER_DEPTH {
-                    return Err(Error::invalid(format!(
-                        "filters nest $and/$or more than {} levels deep",
-                        crate::limits::MAX_FILTER_DEPTH
-                    )));
-                }
-                let parts = arr
-                    .iter()
-                    .map(|f| {
-                        walk.count()?;
-                        filter_obj(entity, f, params, walk, alias, depth, nest + 1)
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                if parts.is_empty() {
-                    continue;
-                }
-                let joiner = if key == "$and" { " AND " } else { " OR " };
-                conds.push(format!("({})", parts.join(joiner)));
-            }
-            "q" => {
-                let q = val
-                    .as_str()
-                    .ok_or_else(|| Error::invalid("q must be a string"))?;
-                if entity.searchable.is_empty() {
-                    return Err(Error::invalid(format!(
-                        "{} has no searchable fields for q",
-                        entity.name
-                    )));
-                }
-                let p = params.push(format!("%{}%", escape_like(q)));
-                params.plan_per_call();
-                let ors: Vec<String> = entity
-                    .searchable
-                    .iter()
-                    .map(|f| format!("{alias}.{f} ILIKE {p}"))
-                    .collect();
-                let exact = format!("({})", ors.join(" OR "));
-                match (entity.search_index, search_word(q)) {
-                    // Candidates through the trigram index (migrate.rs), then the
-                    // fields themselves. One word only: with every word of q in the
-                    // index condition, a word most items share ("SCALE" of
-                    // "SCALE-0223459") makes the index read its whole posting tree.
-                    (Some(_), Some(word)) => {
-                        let w = params.push(format!("%{}%", escape_like(word)));
-                        conds.push(format!(
-                            "(({}) ILIKE {w} AND {exact})",
-                            entity.search_expr(alias)
-                        ));
-                    }
-                    _ => conds.push(exact),
+                if let Some(c) = and_or(at, key, val, params, walk)? {
+                    conds.push(c);
                 }
             }
+            "q" => conds.push(search(at, val, params)?),
             field if entity.relation(field).is_some() && val.is_object() => {
-                // Filter on a relation: keep rows that have a live related row matching it.
-                let rel = entity.relation(field).expect("checked above");
-                if depth > 1 {
-                    return Err(Error::invalid(
-                        "Relation filters may be nested one level deep",
-                    ));
-                }
-                let ra = format!("f{depth}");
-                let mut ignored = false;
-                let mut inner_walk = Walk {
-                    mentions: &mut ignored,
-                    conditions: walk.conditions,
-                };
-                let inner = filter_obj(
-                    rel.target,
-                    val,
-                    params,
-                    &mut inner_walk,
-                    &ra,
-                    depth + 1,
-                    nest,
-                )?;
-                walk.conditions = inner_walk.conditions;
-                let join = if rel.many {
-                    format!("{ra}.{} = {alias}.id", rel.fk)
-                } else {
-                    format!("{ra}.id = {alias}.{}", rel.fk)
-                };
-                conds.push(format!(
-                    "EXISTS (SELECT 1 FROM {} {ra} WHERE {join} AND {ra}.deleted_at IS NULL AND ({inner}))",
-                    rel.target.table
-                ));
+                conds.push(relation_cond(at, field, val, params, walk)?);
             }
             field => {
                 let col = entity.column(field).ok_or_else(|| {
@@ -477,6 +479,112 @@ fn filter_obj(
     })
 }
 
+/// `$and` / `$or`: an array of filter objects; None when it is empty.
+fn and_or(
+    at: At<'_>,
+    key: &str,
+    val: &Value,
+    params: &mut Binds,
+    walk: &mut Walk<'_>,
+) -> Result<Option<String>> {
+    let arr = val
+        .as_array()
+        .ok_or_else(|| Error::invalid(format!("{key} must be an array")))?;
+    if at.nest >= crate::limits::MAX_FILTER_DEPTH {
+        return Err(Error::invalid(format!(
+            "filters nest $and/$or more than {} levels deep",
+            crate::limits::MAX_FILTER_DEPTH
+        )));
+    }
+    let parts = arr
+        .iter()
+        .map(|f| {
+            walk.count()?;
+            filter_obj(at.entity, f, params, walk, at.alias, at.depth, at.nest + 1)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let joiner = if key == "$and" { " AND " } else { " OR " };
+    Ok(Some(format!("({})", parts.join(joiner))))
+}
+
+/// `q`: a free-text search over the entity's searchable fields.
+fn search(at: At<'_>, val: &Value, params: &mut Binds) -> Result<String> {
+    let (entity, alias) = (at.entity, at.alias);
+    let q = val
+        .as_str()
+        .ok_or_else(|| Error::invalid("q must be a string"))?;
+    if entity.searchable.is_empty() {
+        return Err(Error::invalid(format!(
+            "{} has no searchable fields for q",
+            entity.name
+        )));
+    }
+    let p = params.push(format!("%{}%", escape_like(q)));
+    params.plan_per_call();
+    let ors: Vec<String> = entity
+        .searchable
+        .iter()
+        .map(|f| format!("{alias}.{f} ILIKE {p}"))
+        .collect();
+    let exact = format!("({})", ors.join(" OR "));
+    Ok(match (entity.search_index, search_word(q)) {
+        // Candidates through the trigram index (migrate.rs), then the
+        // fields themselves. One word only: with every word of q in the
+        // index condition, a word most items share ("SCALE" of
+        // "SCALE-0223459") makes the index read its whole posting tree.
+        (Some(_), Some(word)) => {
+            let w = params.push(format!("%{}%", escape_like(word)));
+            format!("(({}) ILIKE {w} AND {exact})", entity.search_expr(alias))
+        }
+        _ => exact,
+    })
+}
+
+/// A filter on a relation: keep rows that have a live related row matching it.
+fn relation_cond(
+    at: At<'_>,
+    field: &str,
+    val: &Value,
+    params: &mut Binds,
+    walk: &mut Walk<'_>,
+) -> Result<String> {
+    let rel = at.entity.relation(field).expect("checked by the caller");
+    if at.depth > 1 {
+        return Err(Error::invalid(
+            "Relation filters may be nested one level deep",
+        ));
+    }
+    let ra = format!("f{}", at.depth);
+    let mut ignored = false;
+    let mut inner_walk = Walk {
+        mentions: &mut ignored,
+        conditions: walk.conditions,
+    };
+    let inner = filter_obj(
+        rel.target,
+        val,
+        params,
+        &mut inner_walk,
+        &ra,
+        at.depth + 1,
+        at.nest,
+    )?;
+    walk.conditions = inner_walk.conditions;
+    let alias = at.alias;
+    let join = if rel.many {
+        format!("{ra}.{} = {alias}.id", rel.fk)
+    } else {
+        format!("{ra}.id = {alias}.{}", rel.fk)
+    };
+    Ok(format!(
+        "EXISTS (SELECT 1 FROM {} {ra} WHERE {join} AND {ra}.deleted_at IS NULL AND ({inner}))",
+        rel.target.table
+    ))
+}
+
 fn array_texts(arr: &[Value], kind: Kind, field: &str) -> Result<Vec<String>> {
     arr.iter()
         .filter(|v| !v.is_null())
@@ -489,7 +597,7 @@ fn field_cond(
     field: &str,
     kind: Kind,
     val: &Value,
-    params: &mut Params,
+    params: &mut Binds,
 ) -> Result<String> {
     let ty = kind.sql_type();
     let col = format!("{alias}.{field}");
@@ -530,10 +638,10 @@ fn op_cond(
     kind: Kind,
     op: &str,
     v: &Value,
-    params: &mut Params,
+    params: &mut Binds,
 ) -> Result<String> {
     let ty = kind.sql_type();
-    let scalar = |params: &mut Params, v: &Value| -> Result<String> {
+    let scalar = |params: &mut Binds, v: &Value| -> Result<String> {
         let p = params.push(scalar_text(v, kind, field)?);
         Ok(format!("{p}::text::{ty}"))
     };
@@ -610,6 +718,8 @@ fn non_negative_int(v: &Value, field: &str) -> Result<Option<i64>> {
     }
 }
 
+/// Medusa's find config (`null` or an object): paging, order, soft-deleted
+/// rows, and the selection (`select` and `relations`).
 pub(crate) fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindConfig> {
     let mut cfg = FindConfig::default();
     let obj = match v {
@@ -630,61 +740,9 @@ pub(crate) fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindCon
                     _ => return Err(Error::invalid("withDeleted must be a boolean")),
                 }
             }
-            "order" => {
-                if val.is_null() {
-                    continue;
-                }
-                let o: &Map<String, Value> = val
-                    .as_object()
-                    .ok_or_else(|| Error::invalid("order must be an object"))?;
-                for (f, dir) in o {
-                    let known =
-                        entity.column(f).is_some() || entity.computed.iter().any(|c| c.name == f);
-                    if !known {
-                        return Err(Error::invalid(format!(
-                            "Unknown order field '{f}' for {}",
-                            entity.name
-                        )));
-                    }
-                    let desc = match dir.as_str().map(str::to_ascii_uppercase).as_deref() {
-                        Some("ASC") => false,
-                        Some("DESC") => true,
-                        _ => return Err(Error::invalid(format!("order.{f} must be ASC or DESC"))),
-                    };
-                    cfg.order.push((f.clone(), desc));
-                }
-            }
-            "select" => {
-                // Medusa treats an empty select like none: default fields.
-                if val.is_null() || val.as_array().is_some_and(|a| a.is_empty()) {
-                    continue;
-                }
-                let arr = val
-                    .as_array()
-                    .ok_or_else(|| Error::invalid("select must be an array of field names"))?;
-                // An explicit select replaces the default fields, even when it names only relations.
-                selection.fields.get_or_insert_with(Vec::new);
-                for f in arr {
-                    let f = f
-                        .as_str()
-                        .ok_or_else(|| Error::invalid("select must be an array of field names"))?;
-                    selection.add_select(entity, f, 0)?;
-                }
-            }
-            "relations" => {
-                if val.is_null() {
-                    continue;
-                }
-                let arr = val
-                    .as_array()
-                    .ok_or_else(|| Error::invalid("relations must be an array"))?;
-                for r in arr {
-                    let r = r
-                        .as_str()
-                        .ok_or_else(|| Error::invalid("relations must be an array of names"))?;
-                    relations.push(r.to_string());
-                }
-            }
+            "order" => parse_order(entity, val, &mut cfg.order)?,
+            "select" => parse_select(entity, val, &mut selection)?,
+            "relations" => parse_relations(val, &mut relations)?,
             other => {
                 return Err(Error::invalid(format!("Unknown config option '{other}'")));
             }
@@ -695,6 +753,73 @@ pub(crate) fn parse_config(entity: &'static Entity, v: &Value) -> Result<FindCon
     }
     cfg.selection = selection;
     Ok(cfg)
+}
+
+/// `order`: `{ field: "ASC" | "DESC" }` over columns and computed fields.
+fn parse_order(
+    entity: &'static Entity,
+    val: &Value,
+    order: &mut Vec<(String, bool)>,
+) -> Result<()> {
+    if val.is_null() {
+        return Ok(());
+    }
+    let o: &Map<String, Value> = val
+        .as_object()
+        .ok_or_else(|| Error::invalid("order must be an object"))?;
+    for (f, dir) in o {
+        let known = entity.column(f).is_some() || entity.computed.iter().any(|c| c.name == f);
+        if !known {
+            return Err(Error::invalid(format!(
+                "Unknown order field '{f}' for {}",
+                entity.name
+            )));
+        }
+        let desc = match dir.as_str().map(str::to_ascii_uppercase).as_deref() {
+            Some("ASC") => false,
+            Some("DESC") => true,
+            _ => return Err(Error::invalid(format!("order.{f} must be ASC or DESC"))),
+        };
+        order.push((f.clone(), desc));
+    }
+    Ok(())
+}
+
+/// `select`: field paths, added to `selection`.
+fn parse_select(entity: &'static Entity, val: &Value, selection: &mut Selection) -> Result<()> {
+    // Medusa treats an empty select like none: default fields.
+    if val.is_null() || val.as_array().is_some_and(|a| a.is_empty()) {
+        return Ok(());
+    }
+    let arr = val
+        .as_array()
+        .ok_or_else(|| Error::invalid("select must be an array of field names"))?;
+    // An explicit select replaces the default fields, even when it names only relations.
+    selection.fields.get_or_insert_with(Vec::new);
+    for f in arr {
+        let f = f
+            .as_str()
+            .ok_or_else(|| Error::invalid("select must be an array of field names"))?;
+        selection.add_select(entity, f, 0)?;
+    }
+    Ok(())
+}
+
+/// `relations`: names, checked once every option is read (parse_config).
+fn parse_relations(val: &Value, relations: &mut Vec<String>) -> Result<()> {
+    if val.is_null() {
+        return Ok(());
+    }
+    let arr = val
+        .as_array()
+        .ok_or_else(|| Error::invalid("relations must be an array"))?;
+    for r in arr {
+        let r = r
+            .as_str()
+            .ok_or_else(|| Error::invalid("relations must be an array of names"))?;
+        relations.push(r.to_string());
+    }
+    Ok(())
 }
 
 /// Whether and how a list counts the rows its filter matches.
@@ -713,24 +838,24 @@ pub(crate) enum Count {
 /// count.
 pub(crate) fn live_count_table(
     entity: &'static Entity,
-    filter: &Value,
+    filter: &Filter,
     cfg: &FindConfig,
 ) -> Option<&'static str> {
-    let no_conditions = filter.is_null() || filter.as_object().is_some_and(|o| o.is_empty());
     entity
         .live_count
-        .filter(|_| no_conditions && !cfg.with_deleted)
+        .filter(|_| filter.unconditional && !cfg.with_deleted)
 }
 
-/// A complete SELECT for list / listAndCount / retrieve.
+/// A complete SELECT for list / listAndCount / retrieve; `params` starts
+/// empty (the filter's values are its first placeholders).
 pub(crate) fn select_sql(
     entity: &'static Entity,
-    filter: &Value,
+    f: &Filter,
     cfg: &FindConfig,
     count: Count,
     params: &mut Params,
 ) -> Result<String> {
-    let f = filter_sql(entity, filter, params)?;
+    f.bind(params);
     let dto = dto_expr(entity, "t", &cfg.selection, cfg.with_deleted, 0)?;
     let live = if cfg.with_deleted || f.mentions_deleted_at {
         ""
@@ -787,10 +912,21 @@ mod tests {
     use crate::entity::{INVENTORY_ITEM, INVENTORY_LEVEL, RESERVATION_ITEM};
     use serde_json::json;
 
+    /// The filter translated and bound into `p` (whatever `p` held is dropped).
+    fn parsed(entity: &'static Entity, f: &Value, p: &mut Params) -> Result<Filter> {
+        let out = Filter::parse(entity, f)?;
+        *p = Params::default();
+        out.bind(p);
+        Ok(out)
+    }
+
+    fn everything(entity: &'static Entity) -> Filter {
+        Filter::parse(entity, &json!({})).unwrap()
+    }
+
     fn where_of(entity: &'static Entity, f: Value) -> (String, usize) {
-        let mut p = Params::default();
-        let out = filter_sql(entity, &f, &mut p).unwrap();
-        (out.sql, p.0.len())
+        let out = Filter::parse(entity, &f).unwrap();
+        (out.sql, out.binds.values.len())
     }
 
     #[test]
@@ -818,7 +954,7 @@ mod tests {
     #[test]
     fn q_searches_searchable_fields_with_escaped_pattern() {
         let mut p = Params::default();
-        let out = filter_sql(&INVENTORY_ITEM, &json!({"q": "50%"}), &mut p).unwrap();
+        let out = parsed(&INVENTORY_ITEM, &json!({"q": "50%"}), &mut p).unwrap();
         for f in ["sku", "hs_code", "mid_code", "description", "title"] {
             assert!(out.sql.contains(&format!("t.{f} ILIKE $1")));
         }
@@ -831,7 +967,7 @@ mod tests {
     #[test]
     fn q_narrows_through_the_search_index_by_its_longest_word() {
         let mut p = Params::default();
-        let out = filter_sql(&INVENTORY_ITEM, &json!({"q": "SCALE-0223459"}), &mut p).unwrap();
+        let out = parsed(&INVENTORY_ITEM, &json!({"q": "SCALE-0223459"}), &mut p).unwrap();
         let expr = INVENTORY_ITEM.search_expr("t");
         assert!(out
             .sql
@@ -843,11 +979,11 @@ mod tests {
         assert!(typed.iter().all(|(_, t)| *t == Type::TEXT));
         // Entities without a search index search their fields only.
         let mut p = Params::default();
-        let out = filter_sql(&RESERVATION_ITEM, &json!({"q": "SCALE-0223459"}), &mut p).unwrap();
+        let out = parsed(&RESERVATION_ITEM, &json!({"q": "SCALE-0223459"}), &mut p).unwrap();
         assert!(!out.sql.contains("coalesce(") && p.0.len() == 1);
         // No pattern: nothing to plan per call.
         let mut p = Params::default();
-        filter_sql(&INVENTORY_ITEM, &json!({"sku": "a"}), &mut p).unwrap();
+        parsed(&INVENTORY_ITEM, &json!({"sku": "a"}), &mut p).unwrap();
         assert!(p.per_call().is_none());
     }
 
@@ -873,7 +1009,7 @@ mod tests {
             json!({"requires_shipping": "yes"}),
             json!({"sku": {"$in": "a"}}),
         ] {
-            let e = filter_sql(&INVENTORY_ITEM, &f, &mut p).err().unwrap();
+            let e = parsed(&INVENTORY_ITEM, &f, &mut p).err().unwrap();
             assert_eq!(e.kind, crate::error::ErrorType::InvalidData, "{f}");
         }
     }
@@ -885,15 +1021,15 @@ mod tests {
             deep = json!({ "$or": [deep] });
         }
         let mut p = Params::default();
-        assert!(filter_sql(&INVENTORY_ITEM, &deep, &mut p).is_ok());
-        let e = filter_sql(&INVENTORY_ITEM, &json!({ "$or": [deep] }), &mut p).unwrap_err();
+        assert!(parsed(&INVENTORY_ITEM, &deep, &mut p).is_ok());
+        let e = parsed(&INVENTORY_ITEM, &json!({ "$or": [deep] }), &mut p).unwrap_err();
         assert!(
             e.message.contains("more than 16 levels deep"),
             "{}",
             e.message
         );
         let wide: Vec<Value> = (0..2000).map(|_| json!({"sku": "x"})).collect();
-        let e = filter_sql(&INVENTORY_ITEM, &json!({ "$or": wide }), &mut p).unwrap_err();
+        let e = parsed(&INVENTORY_ITEM, &json!({ "$or": wide }), &mut p).unwrap_err();
         assert!(
             e.message.contains("more than 1000 conditions"),
             "{}",
@@ -909,7 +1045,7 @@ mod tests {
                 "weight must be an integer between",
             ),
         ] {
-            let e = filter_sql(&INVENTORY_ITEM, &f, &mut p).unwrap_err();
+            let e = parsed(&INVENTORY_ITEM, &f, &mut p).unwrap_err();
             assert!(e.message.starts_with(want), "{}", e.message);
         }
     }
@@ -928,20 +1064,33 @@ mod tests {
 
     #[test]
     fn soft_deleted_rows_hidden_unless_asked() {
-        let mut p = Params::default();
         let cfg = parse_config(
             &INVENTORY_ITEM,
             &json!({"take": 5, "order": {"sku": "desc"}}),
         )
         .unwrap();
-        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, Count::No, &mut p).unwrap();
+        let sql = select_sql(
+            &INVENTORY_ITEM,
+            &everything(&INVENTORY_ITEM),
+            &cfg,
+            Count::No,
+            &mut Params::default(),
+        )
+        .unwrap();
         assert!(sql.contains("AND t.deleted_at IS NULL"));
         assert!(
             sql.contains("ORDER BY t.sku DESC, t.id ASC LIMIT $1) t ORDER BY t.sku DESC"),
             "{sql}"
         );
         let cfg = parse_config(&INVENTORY_ITEM, &json!({"withDeleted": true})).unwrap();
-        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, Count::No, &mut p).unwrap();
+        let sql = select_sql(
+            &INVENTORY_ITEM,
+            &everything(&INVENTORY_ITEM),
+            &cfg,
+            Count::No,
+            &mut Params::default(),
+        )
+        .unwrap();
         assert!(!sql.contains("deleted_at IS NULL"));
     }
 
@@ -955,13 +1104,26 @@ mod tests {
             &json!({"select": ["sku", "stocked_quantity", "location_levels.location_id"]}),
         )
         .unwrap();
-        let mut p = Params::default();
-        let sql = select_sql(&INVENTORY_ITEM, &json!({}), &cfg, Count::No, &mut p).unwrap();
+        let sql = select_sql(
+            &INVENTORY_ITEM,
+            &everything(&INVENTORY_ITEM),
+            &cfg,
+            Count::No,
+            &mut Params::default(),
+        )
+        .unwrap();
         assert!(sql.contains("'sku', t.sku"));
         assert!(sql.contains("'location_levels'"));
         assert!(!sql.contains("'title'"));
         let bad = parse_config(&INVENTORY_ITEM, &json!({"select": ["password"]})).unwrap();
-        assert!(select_sql(&INVENTORY_ITEM, &json!({}), &bad, Count::No, &mut p).is_err());
+        assert!(select_sql(
+            &INVENTORY_ITEM,
+            &everything(&INVENTORY_ITEM),
+            &bad,
+            Count::No,
+            &mut Params::default()
+        )
+        .is_err());
         assert!(parse_config(
             &INVENTORY_ITEM,
             &json!({"select": ["location_levels.nope.x"]})
@@ -980,8 +1142,14 @@ mod tests {
         assert_eq!(item.0, "inventory_item");
         assert_eq!(item.1.fields, Some(vec!["sku".to_string()]));
         assert!(item.1.relations[0].1.star);
-        let mut p = Params::default();
-        let sql = select_sql(&INVENTORY_LEVEL, &json!({}), &cfg, Count::No, &mut p).unwrap();
+        let sql = select_sql(
+            &INVENTORY_LEVEL,
+            &everything(&INVENTORY_LEVEL),
+            &cfg,
+            Count::No,
+            &mut Params::default(),
+        )
+        .unwrap();
         assert!(
             sql.contains("FROM inventory_level r1 WHERE r1.inventory_item_id = r0.id"),
             "{sql}"
