@@ -16,7 +16,6 @@ use crate::sql::Params;
 use crate::write::raw_of;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use tokio_postgres::types::ToSql;
 
 /// What a caller may pass with a call (the standalone API's trailing options
 /// argument; in Medusa, the shared context's `inventory`).
@@ -153,21 +152,6 @@ impl Audit {
         self.options.idempotency_key.as_deref()
     }
 
-    /// Appends this call's parameters of [`insert_sql`] to `refs`; returns the
-    /// number of the first. (levels.rs's stocked writes, until they build
-    /// their statements with [`LevelChange`].)
-    pub(crate) fn extend<'a>(&'a self, refs: &mut Vec<&'a (dyn ToSql + Sync)>) -> usize {
-        let first = refs.len() + 1;
-        refs.push(&self.reason);
-        refs.push(&self.method);
-        refs.push(&self.options.actor);
-        refs.push(&self.options.reference);
-        refs.push(&self.options.idempotency_key);
-        refs.push(&self.options.metadata);
-        refs.push(&self.enabled);
-        first
-    }
-
     /// Binds this call's parameters of a movement INSERT in `params`; returns
     /// the number of the first (the rest follow it).
     fn bind(&self, params: &mut Params) -> usize {
@@ -218,12 +202,7 @@ const COLUMNS: &str = "inventory_level_id, inventory_item_id, location_id, field
 /// with the call's audit, whose values it binds in `params`. Rows whose delta
 /// is zero or NULL (a quantity the change left alone) are not written.
 pub(crate) fn record(source: &str, params: &mut Params, audit: &Audit) -> String {
-    insert_sql(source, audit.bind(params))
-}
-
-/// [`record`] with the audit parameters bound by the caller from `$first`
-/// ([`Audit::extend`]).
-pub(crate) fn insert_sql(source: &str, first: usize) -> String {
+    let first = audit.bind(params);
     let p = |i: usize| format!("${}", first + i);
     format!(
         "INSERT INTO inventory_movement ({COLUMNS})
@@ -293,7 +272,7 @@ pub(crate) struct LevelChange<'a> {
     pub from: &'a str,
     pub filter: &'a str,
     pub moves: &'a [Moved<'a>],
-    /// More SET terms (`deleted_at = ...`, each followed by a comma), or "".
+    /// More SET terms (`deleted_at = ...`), comma-separated, or "".
     pub also_set: &'a str,
     /// The one reservation and line item that moved a level (SQL over the
     /// source, `NULL` when none): what its movement rows name.
@@ -305,15 +284,45 @@ pub(crate) struct LevelChange<'a> {
 
 impl LevelChange<'_> {
     /// The two CTEs (`{name} AS (...), {name}_mv AS (...)`); the movements'
-    /// audit values are bound in `params`.
+    /// audit values are bound in `params`. A change that moves no quantity
+    /// (a level update that sets only metadata) is the UPDATE alone.
     pub(crate) fn sql(&self, params: &mut Params, audit: &Audit) -> String {
         let name = self.name;
         let letter = |m: &Moved<'_>| &m.quantity.column()[..1];
-        let sets: Vec<String> = self
+        let mut sets: Vec<String> = Vec::new();
+        if !self.also_set.is_empty() {
+            sets.push(self.also_set.to_string());
+        }
+        sets.extend(self.moves.iter().map(|m| quantity_terms(m.quantity, m.new)));
+        sets.push("updated_at = now()".to_string());
+        let olds: String = self
             .moves
             .iter()
-            .map(|m| quantity_terms(m.quantity, m.new))
+            .map(|m| {
+                let q = letter(m);
+                format!(
+                    ", {} AS old_{q}, t.{} AS new_{q}",
+                    m.old,
+                    m.quantity.column()
+                )
+            })
             .collect();
+        let update = format!(
+            "{name} AS (
+               UPDATE inventory_level t SET {sets}
+               FROM {from} WHERE {filter}
+               RETURNING t.id, t.inventory_item_id AS item, t.location_id AS loc{olds},
+                         {res} AS reservation_item_id, {line} AS line_item_id{returning})",
+            sets = sets.join(", "),
+            from = self.from,
+            filter = self.filter,
+            res = self.reservation,
+            line = self.line_item,
+            returning = self.returning,
+        );
+        if self.moves.is_empty() {
+            return update;
+        }
         let values: Vec<String> = self
             .moves
             .iter()
@@ -325,18 +334,6 @@ impl LevelChange<'_> {
                 )
             })
             .collect();
-        let olds: String = self
-            .moves
-            .iter()
-            .map(|m| {
-                format!(
-                    ", {} AS old_{q}, t.{} AS new_{q}",
-                    m.old,
-                    m.quantity.column(),
-                    q = letter(m)
-                )
-            })
-            .collect();
         let rows = format!(
             "SELECT c.id AS level_id, c.item, c.loc, v.field, v.delta, v.resulting,
                     c.reservation_item_id, c.line_item_id
@@ -344,20 +341,9 @@ impl LevelChange<'_> {
             values.join(", ")
         );
         format!(
-            "{name} AS (
-               UPDATE inventory_level t SET {also}{sets}, updated_at = now()
-               FROM {from} WHERE {filter}
-               RETURNING t.id, t.inventory_item_id AS item, t.location_id AS loc{olds},
-                         {res} AS reservation_item_id, {line} AS line_item_id{returning}),
-             {name}_mv AS ({insert})",
-            also = self.also_set,
-            sets = sets.join(", "),
-            from = self.from,
-            filter = self.filter,
-            res = self.reservation,
-            line = self.line_item,
-            returning = self.returning,
-            insert = record(&rows, params, audit),
+            "{update},
+             {name}_mv AS ({})",
+            record(&rows, params, audit)
         )
     }
 }

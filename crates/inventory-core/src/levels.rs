@@ -4,19 +4,19 @@
 use crate::entity::INVENTORY_LEVEL;
 use crate::error::{Error, ErrorType, Result};
 use crate::idempotency::commit;
-use crate::ledger::{insert_sql, pivot, record, whole_levels, Audit};
+use crate::ledger::{pivot, record, whole_levels, Audit, LevelChange, Moved, Quantity};
 
 use crate::args::{
     Adjustment, Adjustments, Confirmation, Creates, CycleCounts, Ids, IdsWithConfig,
     ItemAtLocations, LevelAt, LevelLocations, LevelSet, LevelUpdates, LinkableConfig,
 };
-use crate::input::{get_text, shape};
+use crate::input::{get, get_text, shape};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::quantity::sql_level_fits;
 use crate::service::InventoryService;
 use crate::sql::{Filter, Params};
 use crate::stock::{beyond_level, locked_removal, restore_locked, RestoreSql};
-use crate::write::{dto, in_input_order, insert_statement, raw_of, set_clause};
+use crate::write::{dto, in_input_order, insert_statement, set_terms};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -149,34 +149,69 @@ async fn set_level<C: deadpool_postgres::GenericClient>(
     let pi = params.push(item.to_string());
     let pl = params.push(loc.to_string());
     let pe = params.push(set.expected.map(|d| d.to_string()));
-    let sets = set_clause(
+    // The quantities the row sets move the level (with their movements); its
+    // other fields (metadata) are plain SET terms.
+    let news: Vec<(Quantity, String)> = [Quantity::Stocked, Quantity::Incoming]
+        .into_iter()
+        .filter_map(|q| {
+            let f = get(&set.row, q.column())?;
+            Some((
+                q,
+                format!("trim_scale({}::text::numeric)", params.push(f.text.clone())),
+            ))
+        })
+        .collect();
+    let others = set_terms(
         &set.row,
-        &["id", "inventory_item_id", "location_id"],
+        &[
+            "id",
+            "inventory_item_id",
+            "location_id",
+            "stocked_quantity",
+            "incoming_quantity",
+        ],
         &mut params,
     );
-    let moved = "SELECT u.id AS level_id, u.inventory_item_id AS item, u.location_id AS loc,
-                                u.old_s, u.stocked_quantity AS new_s, NULL AS old_r, NULL AS new_r,
-                                u.old_i, u.incoming_quantity AS new_i,
-                                NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM u";
+    let old = |q: Quantity| match q {
+        Quantity::Incoming => "o.incoming_quantity",
+        _ => "o.stocked_quantity",
+    };
+    let moves: Vec<Moved<'_>> = news
+        .iter()
+        .map(|(q, new)| Moved {
+            quantity: *q,
+            old: old(*q),
+            new,
+        })
+        .collect();
+    let filter =
+        format!("t.id = o.id AND ({pe}::text IS NULL OR o.stocked_quantity = {pe}::text::numeric)");
+    let returning = format!(
+        ", {} AS dto, {} AS fits",
+        dto(&INVENTORY_LEVEL),
+        sql_level_fits("t.stocked_quantity", "t.reserved_quantity"),
+    );
+    let change = LevelChange {
+        name: "u",
+        from: "o",
+        filter: &filter,
+        moves: &moves,
+        also_set: &others.join(", "),
+        reservation: "NULL::text",
+        line_item: "NULL::text",
+        returning: &returning,
+    }
+    .sql(&mut params, audit);
     // The level is locked: `o` reads its latest values. The new row must
     // read back (its available = stocked - reserved too); otherwise the
     // error drops the transaction, rolling it back.
     let sql = format!(
-                "WITH o AS (SELECT id, stocked_quantity, incoming_quantity FROM inventory_level
-                            WHERE inventory_item_id = {pi} AND location_id = {pl} AND deleted_at IS NULL),
-                      u AS (UPDATE inventory_level AS t SET {sets} FROM o
-                            WHERE t.id = o.id AND ({pe}::text IS NULL OR o.stocked_quantity = {pe}::text::numeric)
-                            RETURNING t.id, t.inventory_item_id, t.location_id, t.stocked_quantity,
-                                      t.incoming_quantity, o.stocked_quantity AS old_s,
-                                      o.incoming_quantity AS old_i, {} AS dto, {} AS fits),
-                      mv AS ({})
-                 SELECT (SELECT dto FROM u), (SELECT fits FROM u), (SELECT stocked_quantity::text FROM o)",
-                dto(&INVENTORY_LEVEL),
-                sql_level_fits("t.stocked_quantity", "t.reserved_quantity"),
-                insert_sql(&pivot(moved), params.0.len() + 1),
-            );
-    let mut refs = params.refs();
-    audit.extend(&mut refs);
+        "WITH o AS (SELECT id, stocked_quantity, incoming_quantity FROM inventory_level
+                    WHERE inventory_item_id = {pi} AND location_id = {pl} AND deleted_at IS NULL),
+              {change}
+         SELECT (SELECT dto FROM u), (SELECT fits FROM u), (SELECT stocked_quantity::text FROM o)"
+    );
+    let refs = params.refs();
     let stmt = tx.prepare_cached(&sql).await?;
     let row = tx.query_one(&stmt, &refs).await?;
     match (
@@ -192,9 +227,18 @@ async fn set_level<C: deadpool_postgres::GenericClient>(
     }
 }
 
-/// adjustInventory's statement, `$1` item, `$2` location, `$3` the
-/// adjustment, `$4` the expected stock (or NULL), then the audit's values.
-fn adjust_sql() -> String {
+/// adjustInventory's statement for one entry, and its parameters: `$1` item,
+/// `$2` location, `$3` the adjustment, `$4` the expected stock (or NULL),
+/// then the audit's values. The same text for every entry.
+fn adjust_sql(e: &Adjustment, audit: &Audit) -> (String, Params) {
+    let mut params = Params::default();
+    let bound = [
+        params.push(e.item.clone()),
+        params.push(e.location.clone()),
+        params.push(e.delta.to_string()),
+        params.push(e.expected.map(|d| d.to_string())),
+    ];
+    debug_assert_eq!(bound, ["$1", "$2", "$3", "$4"]);
     // One statement answers every question: the level is locked (latest
     // version), then moved only if it stays readable (and holds the
     // expected stock), its movement written. The first column is its DTO,
@@ -202,35 +246,38 @@ fn adjust_sql() -> String {
     // the same snapshot (a second query could see a level restored meanwhile
     // and misreport a missing level as out of range); the third is the stock
     // it had.
-    let moved = "SELECT u.id AS level_id, u.inventory_item_id AS item, u.location_id AS loc,
-                            u.old_s, u.stocked_quantity AS new_s, NULL AS old_r, NULL AS new_r,
-                            NULL AS old_i, NULL AS new_i,
-                            NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM u";
-    format!(
-        "WITH lv AS MATERIALIZED (
-               SELECT id, stocked_quantity AS old_s FROM inventory_level
-               WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL FOR UPDATE
-             ),
-             u AS (
-               UPDATE inventory_level AS t
-               SET stocked_quantity = trim_scale(t.stocked_quantity + $3::text::numeric),
-                   raw_stocked_quantity = {},
-                   updated_at = now()
-               FROM lv WHERE t.id = lv.id AND {}
-                 AND ($4::text IS NULL OR lv.old_s = $4::text::numeric)
-               RETURNING t.id, t.inventory_item_id, t.location_id, t.stocked_quantity, lv.old_s,
-                         {} AS dto
-             ),
-             mv AS ({})
-             SELECT (SELECT dto FROM u), EXISTS (SELECT 1 FROM lv), (SELECT old_s::text FROM lv)",
-        raw_of("trim_scale(t.stocked_quantity + $3::text::numeric)"),
+    let filter = format!(
+        "t.id = lv.id AND {} AND ($4::text IS NULL OR lv.old_s = $4::text::numeric)",
         sql_level_fits(
             "t.stocked_quantity + $3::text::numeric",
             "t.reserved_quantity"
         ),
-        dto(&INVENTORY_LEVEL),
-        insert_sql(&pivot(moved), 5),
-    )
+    );
+    let returning = format!(", {} AS dto", dto(&INVENTORY_LEVEL));
+    let change = LevelChange {
+        name: "u",
+        from: "lv",
+        filter: &filter,
+        moves: &[Moved {
+            quantity: Quantity::Stocked,
+            old: "lv.old_s",
+            new: "trim_scale(t.stocked_quantity + $3::text::numeric)",
+        }],
+        also_set: "",
+        reservation: "NULL::text",
+        line_item: "NULL::text",
+        returning: &returning,
+    }
+    .sql(&mut params, audit);
+    let sql = format!(
+        "WITH lv AS MATERIALIZED (
+               SELECT id, stocked_quantity AS old_s FROM inventory_level
+               WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL FOR UPDATE
+             ),
+             {change}
+             SELECT (SELECT dto FROM u), EXISTS (SELECT 1 FROM lv), (SELECT old_s::text FROM lv)"
+    );
+    (sql, params)
 }
 
 /// The level's DTO from [`adjust_sql`]'s row, or why the adjustment was refused.
@@ -269,7 +316,7 @@ impl InventoryService {
             return Ok(shape(vec![], was_array).into());
         }
         // One statement: the levels and their opening movements.
-        let (insert, params) = insert_statement(
+        let (insert, mut params) = insert_statement(
             &INVENTORY_LEVEL,
             &rows,
             &format!("t.*, {} AS dto", dto(&INVENTORY_LEVEL)),
@@ -277,10 +324,9 @@ impl InventoryService {
         let opened = format!("SELECT {} FROM ins l", whole_levels("l", true));
         let sql = format!(
             "WITH ins AS ({insert}), mv AS ({}) SELECT dto FROM ins",
-            insert_sql(&pivot(&opened), params.0.len() + 1)
+            record(&pivot(&opened), &mut params, audit)
         );
-        let mut refs = params.refs();
-        audit.extend(&mut refs);
+        let refs = params.refs();
         let mut c = self.client().await?;
         let out = match audit.key() {
             None => {
@@ -372,17 +418,13 @@ impl InventoryService {
         audit: &Audit,
     ) -> Result<Outcome> {
         let Adjustments { entries, was_array } = args;
-        let sql = adjust_sql();
         let mut c = self.client().await?;
         if entries.len() == 1 && audit.key().is_none() {
             // One statement, autocommit: the row lock it takes is its whole critical section.
             let e = &entries[0];
-            let (delta, expected) = (e.delta.to_string(), e.expected.map(|d| d.to_string()));
-            let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                vec![&e.item, &e.location, &delta, &expected];
-            audit.extend(&mut refs);
+            let (sql, params) = adjust_sql(e, audit);
             let stmt = c.prepare_cached(&sql).await?;
-            let row = c.query_one(&stmt, &refs).await?;
+            let row = c.query_one(&stmt, &params.refs()).await?;
             return Ok(updated_levels(vec![adjusted(row, e)?], was_array));
         }
         let tx = c.transaction().await?;
@@ -402,14 +444,12 @@ impl InventoryService {
                 return Err(level_not_found(i, l));
             }
         }
-        let stmt = tx.prepare_cached(&sql).await?;
         let mut out = Vec::with_capacity(entries.len());
         for e in &entries {
-            let (delta, expected) = (e.delta.to_string(), e.expected.map(|d| d.to_string()));
-            let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                vec![&e.item, &e.location, &delta, &expected];
-            audit.extend(&mut refs);
-            let row = tx.query_one(&stmt, &refs).await?;
+            // The same text for every entry: prepared once (cached).
+            let (sql, params) = adjust_sql(e, audit);
+            let stmt = tx.prepare_cached(&sql).await?;
+            let row = tx.query_one(&stmt, &params.refs()).await?;
             out.push(adjusted(row, e)?);
         }
         let outcome = updated_levels(out, was_array);

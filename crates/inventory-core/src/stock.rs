@@ -435,7 +435,7 @@ impl RestoreSql<'_> {
                 old: "nr.old_r",
                 new: "nr.new_r",
             }],
-            also_set: "deleted_at = CASE WHEN nr.restored THEN NULL ELSE t.deleted_at END, ",
+            also_set: "deleted_at = CASE WHEN nr.restored THEN NULL ELSE t.deleted_at END",
             reservation: "nr.res",
             line_item: "nr.line",
             returning: ", nr.restored",
