@@ -5,6 +5,9 @@
 //! in the statement or transaction that moves the level, while it holds the
 //! level's lock, so for every level each quantity equals the sum of its
 //! deltas (verifyInventoryLedger, movements.rs, checks exactly that).
+//! A level's quantities change in place only through [`LevelChange`], which
+//! writes the UPDATE and its movement rows in one statement; levels that
+//! appear or go whole record theirs with [`record`].
 //!
 //! Also here: [`Audit`], the who/why of one call, and the options a caller
 //! passes with a write (`CallOptions`).
@@ -502,5 +505,50 @@ mod tests {
             s.contains("l.reserved_quantity AS old_r, 0 AS new_r"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn level_change_binds_its_audit_and_records_each_moved_quantity() {
+        let audit = Audit::internal("reconcile", "reconcile", true);
+        let mut params = Params::default();
+        params.push("level".to_string());
+        let change = LevelChange {
+            name: "u",
+            from: "s",
+            filter: "t.id = s.id",
+            moves: &[Moved {
+                quantity: Quantity::Stocked,
+                old: "s.old",
+                new: "s.new",
+            }],
+            also_set: "",
+            reservation: "NULL::text",
+            line_item: "NULL::text",
+            returning: ", s.n",
+        };
+        let sql = change.sql(&mut params, &audit);
+        assert_eq!(params.0.len(), 1 + 7, "{sql}");
+        assert!(
+            sql.contains("stocked_quantity = s.new, raw_stocked_quantity = jsonb_build_object"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("$2::text") && sql.contains("$8::bool"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("u_mv AS (INSERT INTO inventory_movement"),
+            "{sql}"
+        );
+        assert!(!sql.contains("reserved_quantity"), "{sql}");
+        // A change that moves no quantity is the UPDATE alone, and binds nothing.
+        let mut none = Params::default();
+        let sql = LevelChange {
+            moves: &[],
+            ..change
+        }
+        .sql(&mut none, &audit);
+        assert!(none.0.is_empty(), "{sql}");
+        assert!(!sql.contains("inventory_movement"), "{sql}");
     }
 }

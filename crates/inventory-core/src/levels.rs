@@ -15,20 +15,20 @@ use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::quantity::sql_level_fits;
 use crate::service::InventoryService;
 use crate::sql::{Filter, Params};
-use crate::stock::{beyond_level, locked_removal, restore_locked, RestoreSql};
+use crate::stock::{beyond_level, locked_removal, restore_locked, At, RestoreSql};
 use crate::write::{dto, in_input_order, insert_statement, set_terms};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 /// Locks the live levels of the given (item, location) pairs in id order, the
-/// lock order every multi-level write in this crate uses, and returns
-/// (id, item, location, available) for those that exist.
+/// lock order every multi-level write in this crate uses, and returns where
+/// those that exist are.
 pub(crate) async fn lock_levels<C: deadpool_postgres::GenericClient>(
     c: &C,
     pairs: &[(String, String)],
-) -> Result<Vec<(String, String, String, Decimal)>> {
-    let items: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
-    let locs: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+) -> Result<Vec<At>> {
+    let items: Vec<&str> = pairs.iter().map(|(item, _)| item.as_str()).collect();
+    let locs: Vec<&str> = pairs.iter().map(|(_, loc)| loc.as_str()).collect();
     let stmt = c
         .prepare_cached(
             "SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity - l.reserved_quantity
@@ -41,8 +41,13 @@ pub(crate) async fn lock_levels<C: deadpool_postgres::GenericClient>(
     let rows = c.query(&stmt, &[&items, &locs]).await?;
     rows.iter()
         .map(|r| {
-            let avail: Decimal = r.try_get(3).map_err(|e| Error::unexpected(e.to_string()))?;
-            Ok((r.get(0), r.get(1), r.get(2), avail))
+            // The available quantity is read as the text path read it: a level
+            // outside the domain fails the call.
+            let _available: Decimal = r.try_get(3).map_err(|e| Error::unexpected(e.to_string()))?;
+            Ok(At {
+                item: r.get(1),
+                loc: r.get(2),
+            })
         })
         .collect()
 }
@@ -135,16 +140,8 @@ fn compare_decimal_text(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-/// One row of a level update on its locked level (at `item`, `loc`): the new
-/// values and the row's movements in one statement; the level's DTO, or the
-/// refusal (out of range, or not holding the expected stock).
-async fn set_level<C: deadpool_postgres::GenericClient>(
-    tx: &C,
-    set: &LevelSet,
-    item: &str,
-    loc: &str,
-    audit: &Audit,
-) -> Result<Value> {
+/// [`set_level`]'s statement and its parameters.
+fn set_level_sql(set: &LevelSet, item: &str, loc: &str, audit: &Audit) -> (String, Params) {
     let mut params = Params::default();
     let pi = params.push(item.to_string());
     let pl = params.push(loc.to_string());
@@ -211,6 +208,20 @@ async fn set_level<C: deadpool_postgres::GenericClient>(
               {change}
          SELECT (SELECT dto FROM u), (SELECT fits FROM u), (SELECT stocked_quantity::text FROM o)"
     );
+    (sql, params)
+}
+
+/// One row of a level update on its locked level (at `item`, `loc`): the new
+/// values and the row's movements in one statement ([`set_level_sql`]); the
+/// level's DTO, or the refusal (out of range, or not holding the expected stock).
+async fn set_level<C: deadpool_postgres::GenericClient>(
+    tx: &C,
+    set: &LevelSet,
+    item: &str,
+    loc: &str,
+    audit: &Audit,
+) -> Result<Value> {
+    let (sql, params) = set_level_sql(set, item, loc, audit);
     let refs = params.refs();
     let stmt = tx.prepare_cached(&sql).await?;
     let row = tx.query_one(&stmt, &refs).await?;
@@ -394,7 +405,7 @@ impl InventoryService {
         let locked = lock_levels(&tx, &pairs).await?;
         let missing: Vec<String> = pairs
             .iter()
-            .filter(|(i, l)| !locked.iter().any(|x| &x.1 == i && &x.2 == l))
+            .filter(|(i, l)| !locked.iter().any(|x| &x.item == i && &x.loc == l))
             .map(|(i, l)| not_stocked(i, l))
             .collect();
         if !missing.is_empty() {
@@ -439,7 +450,7 @@ impl InventoryService {
             let locked = lock_levels(&tx, &pairs).await?;
             if let Some((i, l)) = pairs
                 .iter()
-                .find(|(i, l)| !locked.iter().any(|x| &x.1 == i && &x.2 == l))
+                .find(|(i, l)| !locked.iter().any(|x| &x.item == i && &x.loc == l))
             {
                 return Err(level_not_found(i, l));
             }

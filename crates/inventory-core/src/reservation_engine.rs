@@ -14,7 +14,7 @@ use crate::ledger::{
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::pipeline::{flight_error, PipelinedTx};
 use crate::quantity::add_in_domain;
-use crate::stock::{beyond_level, quantity_at, reservation_error, stock_problem, Problem};
+use crate::stock::{beyond_level, quantity_at, reservation_error, stock_problem, At, Problem};
 use crate::write::{dto, insert_rows, insert_statement};
 use deadpool_postgres::Pool;
 use rust_decimal::Decimal;
@@ -42,7 +42,7 @@ fn created(values: Vec<Value>, levels: Vec<String>, was_array: bool) -> Outcome 
 /// One call's demand on one (item, location).
 #[derive(Debug, Clone)]
 struct Demand {
-    key: (String, String),
+    key: At,
     total: Decimal,
     /// The part that may not backorder.
     guarded: Decimal,
@@ -53,10 +53,7 @@ struct Demand {
 fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
     let mut out: Vec<Demand> = Vec::new();
     for r in rows {
-        let key = (
-            get_text(r, "inventory_item_id").unwrap_or_default(),
-            get_text(r, "location_id").unwrap_or_default(),
-        );
+        let key = at_of(r);
         let q = get_quantity(r, "quantity").unwrap_or_default();
         let guarded = if get_flag(r, "allow_backorder") == Some(true) {
             Decimal::ZERO
@@ -65,7 +62,7 @@ fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
         };
         match out.iter_mut().find(|d| d.key == key) {
             Some(e) => {
-                let too_big = || beyond_level("quantity", &key.0, &key.1);
+                let too_big = || beyond_level("quantity", &key.item, &key.loc);
                 e.total = add_in_domain(e.total, q).ok_or_else(too_big)?;
                 e.guarded = add_in_domain(e.guarded, guarded).ok_or_else(too_big)?;
             }
@@ -101,10 +98,10 @@ const LOCK_FOR_RESERVE: &str = "SELECT l.id, l.inventory_item_id, l.location_id,
 async fn lock_for_reserve<C: deadpool_postgres::GenericClient>(
     c: &C,
     stmt: &tokio_postgres::Statement,
-    pairs: &[(String, String)],
-) -> Result<HashMap<(String, String), Locked>> {
-    let items: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
-    let locs: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+    pairs: &[At],
+) -> Result<Levels> {
+    let items: Vec<&str> = pairs.iter().map(|p| p.item.as_str()).collect();
+    let locs: Vec<&str> = pairs.iter().map(|p| p.loc.as_str()).collect();
     c.query(stmt, &[&items, &locs])
         .await?
         .iter()
@@ -114,7 +111,11 @@ async fn lock_for_reserve<C: deadpool_postgres::GenericClient>(
                 available: quantity_at(r, 3)?,
                 reserved: quantity_at(r, 4)?,
             };
-            Ok(((r.get(1), r.get(2)), level))
+            let at = At {
+                item: r.get(1),
+                loc: r.get(2),
+            };
+            Ok((at, level))
         })
         .collect()
 }
@@ -122,7 +123,7 @@ async fn lock_for_reserve<C: deadpool_postgres::GenericClient>(
 /// Decides one call against the levels as the calls before it in its group
 /// left them (the stock rule, stock.rs), and charges them if it passes. Pure
 /// Rust, no I/O: the same decision for a call alone and for a call inside a group.
-fn decide(demand: &[Demand], levels: &mut HashMap<(String, String), Locked>) -> Result<()> {
+fn decide(demand: &[Demand], levels: &mut Levels) -> Result<()> {
     let problems: Vec<(&Demand, Problem)> = demand
         .iter()
         .filter_map(|d| {
@@ -130,7 +131,7 @@ fn decide(demand: &[Demand], levels: &mut HashMap<(String, String), Locked>) -> 
             stock_problem(available, d.total, d.guarded).map(|p| (d, p))
         })
         .collect();
-    let missing: Vec<(String, String)> = problems
+    let missing: Vec<At> = problems
         .iter()
         .filter(|(_, p)| *p == Problem::Missing)
         .map(|(d, _)| d.key.clone())
@@ -150,7 +151,7 @@ fn decide(demand: &[Demand], levels: &mut HashMap<(String, String), Locked>) -> 
         let Some(level) = levels.get(&d.key) else {
             continue;
         };
-        let beyond = || beyond_level("quantity", &d.key.0, &d.key.1);
+        let beyond = || beyond_level("quantity", &d.key.item, &d.key.loc);
         let reserved = add_in_domain(level.reserved, d.total).ok_or_else(beyond)?;
         let available = add_in_domain(level.available, -d.total).ok_or_else(beyond)?;
         next.push((&d.key, available, reserved));
@@ -182,7 +183,7 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
         .iter()
         .map(|call| no_panic(|| demand_of(&call.rows)))
         .collect();
-    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut pairs: Vec<At> = Vec::new();
     for d in demands.iter().flatten().flatten() {
         if !pairs.contains(&d.key) {
             pairs.push(d.key.clone());
@@ -205,7 +206,15 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
 }
 
 /// The levels of a group's (item, location) pairs, locked, as `decide` leaves them.
-type Levels = HashMap<(String, String), Locked>;
+type Levels = HashMap<At, Locked>;
+
+/// Where a reservation row is.
+fn at_of(r: &Row) -> At {
+    At {
+        item: get_text(r, "inventory_item_id").unwrap_or_default(),
+        loc: get_text(r, "location_id").unwrap_or_default(),
+    }
+}
 
 /// [`reserve_group`]'s transaction on `tx`, in two round trips when no call
 /// has an idempotency key: BEGIN with the level locks, then the writes with
@@ -215,7 +224,7 @@ async fn decide_and_write(
     tx: &PipelinedTx,
     calls: &[Call],
     demands: Vec<Result<Vec<Demand>>>,
-    pairs: &[(String, String)],
+    pairs: &[At],
 ) -> Result<Vec<Result<Outcome>>> {
     let c = tx.client();
     let lock = c.prepare_cached(LOCK_FOR_RESERVE).await?;
@@ -269,7 +278,7 @@ async fn decide_and_write(
 /// level's reserved quantity as `decide` left it, naming the one reservation
 /// and line item of the call there, if only one.
 fn charge(charges: &mut Charges, call: &Call, demand: &Demand, levels: &Levels) {
-    let (item, loc) = &demand.key;
+    let At { item, loc } = &demand.key;
     let at: Vec<&Row> = call
         .rows
         .iter()
@@ -310,11 +319,7 @@ impl Accepted {
                 continue;
             }
             for r in &call.rows {
-                let key = (
-                    get_text(r, "inventory_item_id").unwrap_or_default(),
-                    get_text(r, "location_id").unwrap_or_default(),
-                );
-                out.level_ids.push(levels[&key].id.clone());
+                out.level_ids.push(levels[&at_of(r)].id.clone());
                 out.quantities
                     .push(get_text(r, "quantity").unwrap_or_default());
                 out.rows.push(r.clone());
@@ -459,7 +464,8 @@ async fn claim_keys<C: deadpool_postgres::GenericClient>(
         .find_map(|c| c.audit.key().map(|_| c.audit.ttl_seconds))
         .unwrap_or_default();
     if !claim(c, ttl, &keys).await? {
-        return Err(held(&keys.first().map(|k| k.0.clone()).unwrap_or_default()));
+        let first = keys.first().map(|(key, ..)| key.clone());
+        return Err(held(&first.unwrap_or_default()));
     }
     Ok(())
 }

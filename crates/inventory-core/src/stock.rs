@@ -34,6 +34,13 @@ pub(crate) fn quantity_at(row: &tokio_postgres::Row, idx: usize) -> Result<Decim
         .map_err(|_| Error::invalid(format!("quantity must be a number within ±{LEVEL_MAX}")))
 }
 
+/// An item at a location: where a level is (at most one live).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub(crate) struct At {
+    pub item: String,
+    pub loc: String,
+}
+
 /// Why reservations cannot be made (or moved, or restored) at a level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Problem {
@@ -74,8 +81,8 @@ impl Problem {
     /// Medusa's message for this problem at an item and location.
     pub(crate) fn error(self, item: String, loc: String) -> Error {
         match self {
-            Problem::Missing => reservation_error(&[(item, loc)], None),
-            Problem::Short => reservation_error(&[], Some((item, loc))),
+            Problem::Missing => reservation_error(&[At { item, loc }], None),
+            Problem::Short => reservation_error(&[], Some(At { item, loc })),
             Problem::Beyond => beyond_level("quantity", &item, &loc),
         }
     }
@@ -143,22 +150,19 @@ pub(crate) fn sql_stock_problem(d: &SqlDemand<'_>) -> String {
 
 /// Medusa's errors for a reservation that cannot be made: missing levels are
 /// reported (all of them) before a shortage.
-pub(crate) fn reservation_error(
-    missing: &[(String, String)],
-    short: Option<(String, String)>,
-) -> Error {
+pub(crate) fn reservation_error(missing: &[At], short: Option<At>) -> Error {
     if !missing.is_empty() {
         return Error::not_found(
             missing
                 .iter()
-                .map(|(i, l)| format!("Item {i} is not stocked at location {l}"))
+                .map(|m| format!("Item {} is not stocked at location {}", m.item, m.loc))
                 .collect::<Vec<_>>()
                 .join(", "),
         );
     }
-    let (i, l) = short.unwrap_or_default();
+    let At { item, loc } = short.unwrap_or_default();
     Error::not_allowed(format!(
-        "Not enough stock available for item {i} at location {l}"
+        "Not enough stock available for item {item} at location {loc}"
     ))
 }
 
@@ -256,42 +260,33 @@ pub(crate) async fn lock_levels_and_reservations(
              ORDER BY r.id FOR UPDATE OF r"
         ),
     };
-    let locked: Vec<String> = tx
-        .query(&first, &params.refs())
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let levels: Vec<String> = tx
-        .query(
-            // Soft-deleted levels too, said so that each half has its index (Medusa's
-            // are partial on deleted_at); otherwise every level is scanned.
-            &format!(
-                "SELECT t.id FROM inventory_level t WHERE ({cond})
-                   AND (t.deleted_at IS NULL OR t.deleted_at IS NOT NULL) ORDER BY t.id FOR UPDATE"
-            ),
-            &params.refs(),
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut refs = params.refs();
-    refs.push(&locked);
-    let n = refs.len();
+    let locked = ids_locked(tx, &first, params).await?;
+    // Soft-deleted levels too, said so that each half has its index (Medusa's
+    // are partial on deleted_at); otherwise every level is scanned.
+    let levels = ids_locked(
+        tx,
+        &format!(
+            "SELECT t.id FROM inventory_level t WHERE ({cond})
+               AND (t.deleted_at IS NULL OR t.deleted_at IS NOT NULL) ORDER BY t.id FOR UPDATE"
+        ),
+        params,
+    )
+    .await?;
+    let mut look = params.clone();
+    let seen = look.push(locked);
     let late_levels = match cascade {
         None => String::new(),
         Some(items) => {
-            tx.query(
+            ids_locked(
+                tx,
                 &format!("SELECT id FROM inventory_item WHERE id = ANY({items}::text[]) ORDER BY id FOR UPDATE"),
-                &params.refs(),
+                params,
             )
             .await?;
-            refs.push(&levels);
+            let seen_levels = look.push(levels);
             format!(
                 " OR EXISTS (SELECT 1 FROM inventory_level l WHERE l.inventory_item_id = ANY({items}::text[])
-                     AND (l.deleted_at IS NULL OR l.deleted_at IS NOT NULL) AND l.id <> ALL(${}::text[]))",
-                n + 1
+                     AND (l.deleted_at IS NULL OR l.deleted_at IS NOT NULL) AND l.id <> ALL({seen_levels}::text[]))"
             )
         }
     };
@@ -300,13 +295,23 @@ pub(crate) async fn lock_levels_and_reservations(
     let late: bool = tx
         .query_one(
             &format!(
-                "SELECT EXISTS (SELECT 1 {at_levels} AND r.id <> ALL(${n}::text[])){late_levels}"
+                "SELECT EXISTS (SELECT 1 {at_levels} AND r.id <> ALL({seen}::text[])){late_levels}"
             ),
-            &refs,
+            &look.refs(),
         )
         .await?
         .get(0);
     Ok(!late)
+}
+
+/// Runs a locking query of ids (`sql` with `params`); the ids it locked.
+async fn ids_locked(
+    tx: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+    params: &Params,
+) -> Result<Vec<String>> {
+    let rows = tx.query(sql, &params.refs()).await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// A restore that brings levels and reservations back (restoreInventoryItems,
@@ -493,7 +498,7 @@ impl RestoreSql<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::LEVEL_MAX;
+    use super::{stock_problem, Problem, LEVEL_MAX};
     use rust_decimal::Decimal;
     use std::str::FromStr;
 
@@ -503,5 +508,32 @@ mod tests {
         assert_eq!(LEVEL_MAX, top);
         assert!(crate::quantity::in_domain(&LEVEL_MAX));
         assert!(!crate::quantity::in_domain(&(LEVEL_MAX + Decimal::ONE)));
+    }
+
+    #[test]
+    fn the_stock_rule_and_its_messages() {
+        let d = |s: &str| Decimal::from_str(s).unwrap();
+        assert_eq!(stock_problem(None, d("1"), d("0")), Some(Problem::Missing));
+        assert_eq!(
+            stock_problem(Some(d("2")), d("3"), d("3")),
+            Some(Problem::Short)
+        );
+        // Backorder: only the guarded part must be available.
+        assert_eq!(stock_problem(Some(d("2")), d("3"), d("2")), None);
+        assert_eq!(stock_problem(Some(d("-1")), d("3"), d("0")), None);
+        for p in [Problem::Missing, Problem::Short, Problem::Beyond] {
+            assert_eq!(Problem::from_code(p.code()), Some(p));
+        }
+        let e = Problem::error_of("missing", "i".into(), "l".into());
+        assert_eq!(e.message, "Item i is not stocked at location l");
+        let e = Problem::error_of("short", "i".into(), "l".into());
+        assert_eq!(
+            e.message,
+            "Not enough stock available for item i at location l"
+        );
+        assert_eq!(
+            Problem::sql_rank("p"),
+            "array_position(ARRAY['missing', 'short', 'beyond']::text[], p)"
+        );
     }
 }
