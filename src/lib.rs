@@ -3,7 +3,7 @@
 
 use futures::FutureExt;
 use inventory_core::{
-    dispatch, entity, ConnectOptions, ErrorType, InventoryService, ReconcileOptions,
+    dispatch, entity, ConnectOptions, ErrorType, InventoryService, PruneOptions, ReconcileOptions,
 };
 use napi::bindgen_prelude::{JsObjectValue, JsValue, PromiseRaw, ToNapiValue};
 use napi::Env;
@@ -238,7 +238,7 @@ impl NativeInventory {
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let svc = self.inner.clone();
         settle(env, async move {
-            let opts = parse(&options, "options")?;
+            let opts = PruneOptions::from_json(&parse(&options, "options")?)?;
             Ok(svc.prune(&opts).await?.to_string())
         })
     }

@@ -826,3 +826,314 @@ impl FromArgs for VerifyOptions {
         Ok(opts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{INVENTORY_ITEM, INVENTORY_LEVEL};
+    use serde_json::json;
+
+    fn decode<T: FromArgs>(method: &'static str, args: Value, options: Value) -> Result<T> {
+        let options = CallOptions::from_json(&options).unwrap();
+        let call = Call {
+            method,
+            entity: &INVENTORY_LEVEL,
+            options: &options,
+        };
+        T::from_args(args.as_array().unwrap(), &call)
+    }
+
+    fn message<T: FromArgs + std::fmt::Debug>(
+        method: &'static str,
+        args: Value,
+        options: Value,
+    ) -> String {
+        let e = decode::<T>(method, args, options).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorType::InvalidData, "{}", e.message);
+        e.message
+    }
+
+    #[test]
+    fn soft_delete_configs_decode_before_their_ids() {
+        let m = "softDeleteInventoryLevels";
+        let ok = decode::<IdsWithConfig>(
+            m,
+            json!([{ "id": ["a", "b"] }, { "returnLinkableKeys": ["inventory_level_id"] }]),
+            Value::Null,
+        )
+        .unwrap();
+        assert_eq!(ok.ids, ["a", "b"]);
+        assert_eq!(
+            ok.config.return_linkable_keys,
+            Some(vec!["inventory_level_id".to_string()])
+        );
+        let none =
+            decode::<IdsWithConfig>(m, json!(["a", { "returnLinkableKeys": null }]), Value::Null)
+                .unwrap();
+        assert_eq!(none.config, LinkableConfig::default());
+        // Bad ids and a bad config: the config is named.
+        assert_eq!(
+            message::<IdsWithConfig>(m, json!([5, { "idempotencyKey": "k" }]), Value::Null),
+            "Unknown softDeleteInventoryLevels config option 'idempotencyKey' (only returnLinkableKeys; call options such as idempotencyKey go in the argument after config)"
+        );
+        assert_eq!(
+            message::<IdsWithConfig>(m, json!(["a", { "returnLinkableKeys": [1] }]), Value::Null),
+            "softDeleteInventoryLevels config returnLinkableKeys must be an array of strings"
+        );
+        assert_eq!(
+            message::<IdsWithConfig>(m, json!(["a", 1]), Value::Null),
+            "softDeleteInventoryLevels config must be an object"
+        );
+        assert_eq!(
+            message::<IdsWithConfig>(m, json!([5]), Value::Null),
+            "ids must be an id or an array of ids"
+        );
+    }
+
+    #[test]
+    fn adjustments_take_the_expected_stock_of_one_level_only() {
+        let m = "adjustInventory";
+        let one = decode::<Adjustments>(
+            m,
+            json!(["i", "l", "-2.5"]),
+            json!({ "expectedStockedQuantity": 7 }),
+        )
+        .unwrap();
+        assert!(!one.was_array);
+        let a = &one.entries[0];
+        assert_eq!((a.item.as_str(), a.location.as_str()), ("i", "l"));
+        assert_eq!(
+            (a.delta, a.expected),
+            (Decimal::new(-25, 1), Some(Decimal::from(7)))
+        );
+        let batch = json!([[
+            { "inventoryItemId": "i", "locationId": "l", "adjustment": 1 },
+            { "inventoryItemId": "i", "locationId": "m", "adjustment": 2, "expectedStockedQuantity": 3 },
+        ]]);
+        let two = decode::<Adjustments>(m, batch.clone(), Value::Null).unwrap();
+        assert!(two.was_array);
+        assert_eq!(two.entries[1].expected, Some(Decimal::from(3)));
+        assert_eq!(
+            message::<Adjustments>(m, batch, json!({ "expectedStockedQuantity": 3 })),
+            "call option expectedStockedQuantity applies to a adjustInventory call of one entry; give each entry its own expectedStockedQuantity"
+        );
+        assert_eq!(
+            message::<Adjustments>(
+                m,
+                json!([[{ "inventoryItemId": "i", "locationId": "l", "adjustment": 1, "x": 1 }]]),
+                Value::Null
+            ),
+            "Unknown field 'x' for adjustInventory (at index 0)"
+        );
+        assert_eq!(
+            message::<Adjustments>(m, json!([[{ "inventoryItemId": "i", "locationId": "l", "adjustment": 1, "expectedStockedQuantity": 2 }]]), json!({ "expectedStockedQuantity": 3 })),
+            "expectedStockedQuantity 2 and call option expectedStockedQuantity 3 disagree (at index 0)"
+        );
+        assert_eq!(
+            message::<Adjustments>(m, json!([]), Value::Null),
+            "adjustInventory needs arguments"
+        );
+        assert_eq!(
+            message::<Adjustments>(m, json!(["i", 3, 1]), Value::Null),
+            "locationId must be a string"
+        );
+    }
+
+    #[test]
+    fn cycle_counts_need_an_expected_and_a_counted_stock() {
+        let m = "setInventoryQuantities";
+        let row = json!({ "inventory_item_id": "i", "location_id": "l", "stocked_quantity": 4, "expected_stocked_quantity": "3" });
+        let ok = decode::<CycleCounts>(m, json!([[row]]), Value::Null).unwrap();
+        assert!(ok.was_array);
+        assert_eq!(ok.rows[0].expected, Some(Decimal::from(3)));
+        // The expected stock is not a column: it is taken out of the row.
+        assert!(get(&ok.rows[0].row, EXPECTED).is_none());
+        assert_eq!(
+            message::<CycleCounts>(
+                m,
+                json!([[{ "inventory_item_id": "i", "location_id": "l", "stocked_quantity": 4 }]]),
+                Value::Null
+            ),
+            "expected_stocked_quantity is required (at index 0)"
+        );
+        assert_eq!(
+            message::<CycleCounts>(
+                m,
+                json!([{ "inventory_item_id": "i", "location_id": "l" }]),
+                json!({ "expectedStockedQuantity": 1 })
+            ),
+            "stocked_quantity is required"
+        );
+        // An update needs neither; the option is refused for several rows before any row is read.
+        let upd = decode::<LevelUpdates>(
+            "updateInventoryLevels",
+            json!([{ "inventory_item_id": "i", "location_id": "l" }]),
+            Value::Null,
+        )
+        .unwrap();
+        assert_eq!(upd.rows[0].expected, None);
+        assert_eq!(
+            message::<LevelUpdates>("updateInventoryLevels", json!([[1, 2]]), json!({ "expectedStockedQuantity": 1 })),
+            "call option expectedStockedQuantity applies to a updateInventoryLevels call of one row; give each row its own expected_stocked_quantity"
+        );
+    }
+
+    #[test]
+    fn reads_decode_in_their_old_order() {
+        // confirmInventory names its quantity before its item.
+        assert_eq!(
+            message::<Confirmation>("confirmInventory", json!([1, 2, -1]), Value::Null),
+            "quantity must not be negative"
+        );
+        let c = decode::<Confirmation>("confirmInventory", json!(["i", "l", "2"]), Value::Null)
+            .unwrap();
+        assert_eq!(
+            (c.item.as_str(), c.locations.as_slice(), c.quantity),
+            ("i", &["l".to_string()][..], Decimal::from(2))
+        );
+        assert_eq!(
+            message::<ItemAtLocations>("retrieveStockedQuantity", json!(["i", [1]]), Value::Null),
+            "locationIds must be an array of strings"
+        );
+        // A list's config is read before its filter.
+        let options = CallOptions::default();
+        let call = Call {
+            method: "listInventoryItems",
+            entity: &INVENTORY_ITEM,
+            options: &options,
+        };
+        let e =
+            ListArgs::from_args(&[json!({ "nope": 1 }), json!({ "bogus": 1 })], &call).unwrap_err();
+        assert_eq!(e.message, "Unknown config option 'bogus'");
+        let l = ListArgs::from_args(&[json!({ "sku": "a" })], &call).unwrap();
+        assert!(l.filter.sql.contains("t.sku = $1") && !l.filter.unconditional);
+        let e = RetrieveArgs::from_args(&[json!("")], &call).unwrap_err();
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (
+                crate::ErrorType::NotFound,
+                "inventoryItem - id must be defined"
+            )
+        );
+    }
+
+    #[test]
+    fn movement_queries_keep_their_conditions_in_order() {
+        let q = decode::<MovementQuery>(
+            "listInventoryMovements",
+            json!([{ "id": { "$gt": 5 }, "reason": "sale" }, { "take": 3, "order": { "created_at": "desc" } }]),
+            Value::Null,
+        )
+        .unwrap();
+        assert_eq!(
+            q.filter,
+            [
+                MovementCond::Bound {
+                    column: "id",
+                    op: ">",
+                    value: "5".into()
+                },
+                MovementCond::In {
+                    column: "reason",
+                    values: vec!["sale".into()]
+                },
+            ]
+        );
+        assert_eq!((q.skip, q.take), (0, 3));
+        assert_eq!(
+            q.order,
+            [MovementOrder {
+                column: "m.created_at",
+                descending: true
+            }]
+        );
+        for (args, want) in [
+            (
+                json!([{ "id": { "$gt": "x" } }]),
+                "id $gt must be a movement id",
+            ),
+            (
+                json!([{ "weight": 1 }]),
+                "Unknown filter 'weight' for inventory movements",
+            ),
+            (
+                json!([null, { "take": MAX_TAKE + 1 }]),
+                "take must be an integer from 0 to 10000",
+            ),
+            (json!([null, 1]), "config must be an object"),
+        ] {
+            assert_eq!(
+                message::<MovementQuery>("listInventoryMovements", args, Value::Null),
+                want
+            );
+        }
+        let v = decode::<VerifyOptions>(
+            "verifyInventoryLedger",
+            json!([{ "after": "lvl_1" }]),
+            Value::Null,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            VerifyOptions {
+                after: Some("lvl_1".into()),
+                limit: MAX_VERIFY
+            }
+        );
+        assert_eq!(
+            message::<VerifyOptions>(
+                "verifyInventoryLedger",
+                json!([{ "limit": 0 }]),
+                Value::Null
+            ),
+            "verifyInventoryLedger option limit must be an integer from 1 to 100000"
+        );
+    }
+
+    #[test]
+    fn feed_cursors_parse_or_are_refused() {
+        assert_eq!(
+            FeedCursor::parse("18446744073709551615:9223372036854775807"),
+            Some(FeedCursor {
+                xid: u64::MAX,
+                id: i64::MAX
+            })
+        );
+        for bad in [
+            "",
+            ":",
+            "1:",
+            ":1",
+            "1",
+            "a:1",
+            "1:-1",
+            "-1:1",
+            "1:2:3",
+            " 1:2",
+            "18446744073709551616:1",
+            "1:9223372036854775808",
+        ] {
+            assert_eq!(FeedCursor::parse(bad), None, "{bad}");
+        }
+        let feed =
+            |v: Value| decode::<FeedOptions>("listInventoryMovementFeed", json!([v]), Value::Null);
+        assert_eq!(
+            feed(Value::Null).unwrap(),
+            FeedOptions {
+                after: FeedCursor::default(),
+                limit: 100
+            }
+        );
+        for (bad, name) in [
+            (json!({ "after": "x" }), "after"),
+            (json!({ "after": 1 }), "after"),
+            (json!({ "limit": 0 }), "limit"),
+            (json!({ "limit": MAX_TAKE + 1 }), "limit"),
+            (json!({ "from": "1:1" }), "from"),
+        ] {
+            let e = feed(bad).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorType::InvalidData);
+            assert!(e.message.contains(name), "{}", e.message);
+        }
+    }
+}

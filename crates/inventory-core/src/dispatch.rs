@@ -412,4 +412,15 @@ mod tests {
         assert_eq!(reason("adjustInventory"), "adjustment");
         assert_eq!(reason("setInventoryQuantities"), "cycle_count");
     }
+
+    #[test]
+    fn medusa_methods_return_the_entity_their_arguments_decode_as() {
+        // ListArgs, RetrieveArgs, Creates, Updates and the level sets read
+        // filters and rows of the manifest entry's entity (args.rs, Call).
+        for m in API {
+            if let Some(r) = m.result {
+                assert_eq!(r.name, m.entity.name, "{}", m.name);
+            }
+        }
+    }
 }

@@ -101,46 +101,7 @@ pub(crate) fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> 
         let Some(col) = spec.entity.column(k).filter(|c| spec.rule(c) != Input::No) else {
             return Err(ctx(format!("Unknown field '{k}' for {}", spec.entity.name)));
         };
-        let rule = spec.rule(col);
-        let mut typed = Typed::Untyped;
-        let text = match (col.kind, val) {
-            (_, Value::Null) => {
-                if matches!(rule, Input::Required | Input::NotNull) {
-                    return Err(ctx(format!("{k} must not be null")));
-                }
-                None
-            }
-            (Kind::Numeric, _) => {
-                let d =
-                    parse_quantity(val, k, spec.entity.numeric_rule).map_err(|e| ctx(e.message))?;
-                typed = Typed::Quantity(d);
-                Some(d.to_string())
-            }
-            (Kind::Bool, Value::Bool(b)) => {
-                typed = Typed::Flag(*b);
-                Some(b.to_string())
-            }
-            (Kind::Json, Value::Object(_)) => {
-                let text = val.to_string();
-                crate::limits::check_metadata(k, &text).map_err(|e| ctx(e.message))?;
-                Some(text)
-            }
-            (Kind::Json, _) => return Err(ctx(format!("{k} must be an object"))),
-            (Kind::Text, Value::String(s)) if rule == Input::Required && s.is_empty() => {
-                return Err(ctx(format!("{k} must not be empty")))
-            }
-            (Kind::Text, Value::String(s)) => {
-                crate::limits::check_text(k, s).map_err(|e| ctx(e.message))?;
-                Some(s.clone())
-            }
-            (kind, _) => Some(scalar_text(val, kind, k).map_err(|e| ctx(e.message))?),
-        };
-        row.push(FieldValue {
-            name: col.name,
-            kind: col.kind,
-            text,
-            typed,
-        });
+        row.push(field_value(spec, col, val).map_err(|e| ctx(e.message))?);
     }
     for c in spec.entity.columns {
         if spec.rule(c) == Input::Required && get(&row, c.name).is_none() {
@@ -148,6 +109,49 @@ pub(crate) fn parse_input(spec: &InputSpec, v: &Value, index: Option<usize>) -> 
         }
     }
     Ok(row)
+}
+
+/// One field's value, checked against its column's kind and input rule.
+fn field_value(spec: &InputSpec, col: &Column, val: &Value) -> Result<FieldValue> {
+    let (k, rule) = (col.name, spec.rule(col));
+    let mut typed = Typed::Untyped;
+    let text = match (col.kind, val) {
+        (_, Value::Null) => {
+            if matches!(rule, Input::Required | Input::NotNull) {
+                return Err(Error::invalid(format!("{k} must not be null")));
+            }
+            None
+        }
+        (Kind::Numeric, _) => {
+            let d = parse_quantity(val, k, spec.entity.numeric_rule)?;
+            typed = Typed::Quantity(d);
+            Some(d.to_string())
+        }
+        (Kind::Bool, Value::Bool(b)) => {
+            typed = Typed::Flag(*b);
+            Some(b.to_string())
+        }
+        (Kind::Json, Value::Object(_)) => {
+            let text = val.to_string();
+            crate::limits::check_metadata(k, &text)?;
+            Some(text)
+        }
+        (Kind::Json, _) => return Err(Error::invalid(format!("{k} must be an object"))),
+        (Kind::Text, Value::String(s)) if rule == Input::Required && s.is_empty() => {
+            return Err(Error::invalid(format!("{k} must not be empty")))
+        }
+        (Kind::Text, Value::String(s)) => {
+            crate::limits::check_text(k, s)?;
+            Some(s.clone())
+        }
+        (kind, _) => Some(scalar_text(val, kind, k)?),
+    };
+    Ok(FieldValue {
+        name: col.name,
+        kind: col.kind,
+        text,
+        typed,
+    })
 }
 
 /// Accepts one object or an array of them; reports whether the input was an array.

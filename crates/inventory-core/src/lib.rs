@@ -4,12 +4,14 @@
 //! Modules, top to bottom; each `use`s only modules below it:
 //!
 //! - `dispatch`: method names (Medusa's and this module's extensions) to
-//!   calls, with the idempotent replay of keyed writes.
+//!   their argument types and calls, with the idempotent replay of keyed writes.
 //! - `items`, `levels`, `reservations`: each entity's writes and reads
 //!   (`impl InventoryService` blocks); `movements`: the ledger's reads and
 //!   check; `reconcile`: finds and fixes levels whose reserved quantity
 //!   drifted from their live reservations, or their quantities from the ledger.
 //! - `service`: the handle (connect, pool, ids) and generic list/retrieve.
+//! - `args`: each method's positional JSON arguments decoded once, at the
+//!   manifest, into the typed values the modules above take.
 //! - `reserver`: group commit of concurrent reservation calls, in front of
 //! - `reservation_engine`: decides and writes a group of reservations.
 //! - `stock`: level-domain rules shared by levels and reservations
@@ -56,6 +58,7 @@ mod write;
 
 pub use connection::SslOption;
 pub use error::{Error, ErrorType, Result};
+pub use movements::PruneOptions;
 pub use outcome::{Change, Outcome};
 pub use reconcile::ReconcileOptions;
 pub use reserver::Grouping;

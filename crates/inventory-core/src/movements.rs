@@ -178,19 +178,15 @@ impl InventoryService {
 /// overflow the interval arithmetic and mean "forever" anyway.
 pub const MAX_RETENTION_DAYS: i64 = 36_500;
 
-impl InventoryService {
-    /// Retention, `{ movementRetentionDays }`: per level and quantity, folds
-    /// the movements up to the last one older than that (in ledger order, by
-    /// id: a prefix of the level's history) into one `carried_forward`
-    /// movement (their sum, dated at the cutoff) that takes the last one's id
-    /// and transaction id, so quantities still equal ledger sums, `resulting`
-    /// stays the running sum and a feed cursor already past it sees nothing new.
-    /// A lone carried_forward movement is left as it is (a second prune finds
-    /// nothing). Drops expired idempotency keys. One transaction; movements
-    /// written meanwhile come after the folded ones (their writers took the
-    /// level's lock after those committed) and are untouched. Prunes run one at
-    /// a time (an advisory lock). Resolves to `{ folded, carried, keys }`.
-    pub async fn prune(&self, options: &Value) -> Result<Value> {
+/// prune's options: `{ movementRetentionDays: 0..MAX_RETENTION_DAYS }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneOptions {
+    /// Movements older than this many days are folded.
+    pub movement_retention_days: i64,
+}
+
+impl PruneOptions {
+    pub fn from_json(options: &Value) -> Result<Self> {
         if let Some(k) = options
             .as_object()
             .and_then(|o| o.keys().find(|k| *k != "movementRetentionDays"))
@@ -210,6 +206,26 @@ impl InventoryService {
                 "prune option movementRetentionDays must be an integer from 0 to {MAX_RETENTION_DAYS}"
             )));
         }
+        Ok(PruneOptions {
+            movement_retention_days: days,
+        })
+    }
+}
+
+impl InventoryService {
+    /// Retention, `{ movementRetentionDays }`: per level and quantity, folds
+    /// the movements up to the last one older than that (in ledger order, by
+    /// id: a prefix of the level's history) into one `carried_forward`
+    /// movement (their sum, dated at the cutoff) that takes the last one's id
+    /// and transaction id, so quantities still equal ledger sums, `resulting`
+    /// stays the running sum and a feed cursor already past it sees nothing new.
+    /// A lone carried_forward movement is left as it is (a second prune finds
+    /// nothing). Drops expired idempotency keys. One transaction; movements
+    /// written meanwhile come after the folded ones (their writers took the
+    /// level's lock after those committed) and are untouched. Prunes run one at
+    /// a time (an advisory lock). Resolves to `{ folded, carried, keys }`.
+    pub async fn prune(&self, options: &PruneOptions) -> Result<Value> {
+        let days = options.movement_retention_days;
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         // One prune at a time: the next one starts from what this one left.

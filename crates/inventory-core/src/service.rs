@@ -89,79 +89,89 @@ impl ConnectOptions {
             acquire_timeout_ms: DEFAULT_ACQUIRE_TIMEOUT_MS,
         };
         for (k, val) in obj {
-            match (k.as_str(), val) {
-                ("url", Value::String(s)) => opts.url = s.clone(),
-                ("schema", Value::String(s)) => opts.schema = s.clone(),
-                ("schema", Value::Null) => {}
-                ("maxConnections", Value::Number(n)) => {
-                    // deadpool allocates the whole pool's slots up front: a huge value aborts Node.
-                    match n.as_u64() {
-                        Some(m @ 1..=MAX_CONNECTIONS) => opts.max_connections = m as usize,
-                        _ => {
-                            return Err(Error::invalid(format!(
-                                "connect option maxConnections must be an integer from 1 to {MAX_CONNECTIONS}"
-                            )))
-                        }
-                    }
-                }
-                ("maxConnections", Value::Null) => {}
-                ("groupReservations", Value::Bool(b)) => {
-                    opts.group_reservations = match b {
-                        true => Grouping::Auto,
-                        false => Grouping::Off,
-                    }
-                }
-                ("groupReservations", Value::Object(o)) => {
-                    opts.group_reservations = Grouping::from_json(o)?
-                }
-                ("groupReservations", Value::Null) => {}
-                ("ssl", v) => opts.ssl = SslOption::from_json(v)?,
-                ("ledger", Value::Bool(b)) => opts.ledger = *b,
-                ("ledger", Value::Null)
-                | ("idempotencyKeyTtl", Value::Null)
-                | ("acquireTimeoutMs", Value::Null) => {}
-                ("acquireTimeoutMs", Value::Number(n)) => match n.as_u64() {
-                    Some(ms @ 1..=MAX_ACQUIRE_TIMEOUT_MS) => opts.acquire_timeout_ms = ms,
-                    _ => {
-                        return Err(Error::invalid(format!(
-                            "connect option acquireTimeoutMs must be an integer from 1 to {MAX_ACQUIRE_TIMEOUT_MS}"
-                        )))
-                    }
-                },
-                ("idempotencyKeyTtl", Value::Number(n)) => match n.as_i64() {
-                    Some(s @ 1..=MAX_TTL_SECONDS) => opts.idempotency_ttl = s,
-                    _ => {
-                        return Err(Error::invalid(format!(
-                            "connect option idempotencyKeyTtl must be an integer number of seconds from 1 to {MAX_TTL_SECONDS}"
-                        )))
-                    }
-                },
-                ("url" | "schema" | "maxConnections" | "groupReservations" | "ledger"
-                | "idempotencyKeyTtl" | "acquireTimeoutMs", _) => {
-                    return Err(Error::invalid(format!(
-                        "connect option {k} has the wrong type"
-                    )))
-                }
-                _ => return Err(Error::invalid(format!("Unknown connect option '{k}'"))),
-            }
+            opts.set(k, val)?;
         }
         if opts.url.is_empty() {
             return Err(Error::invalid("connect option url is required"));
         }
-        let valid_schema = !opts.schema.is_empty()
-            && opts.schema.len() <= 63
-            && opts
-                .schema
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !opts.schema.starts_with(|c: char| c.is_ascii_digit());
-        if !valid_schema {
+        if !plain_identifier(&opts.schema) {
             return Err(Error::invalid(
                 "schema must be a plain identifier (letters, digits, underscore)",
             ));
         }
         Ok(opts)
     }
+
+    /// Sets option `k` from its JSON value (null: the default).
+    fn set(&mut self, k: &str, val: &Value) -> Result<()> {
+        match (k, val) {
+            ("url", Value::String(s)) => self.url = s.clone(),
+            ("schema", Value::String(s)) => self.schema = s.clone(),
+            ("schema", Value::Null) => {}
+            ("maxConnections", Value::Number(n)) => {
+                // deadpool allocates the whole pool's slots up front: a huge value aborts Node.
+                match n.as_u64() {
+                    Some(m @ 1..=MAX_CONNECTIONS) => self.max_connections = m as usize,
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "connect option maxConnections must be an integer from 1 to {MAX_CONNECTIONS}"
+                        )))
+                    }
+                }
+            }
+            ("maxConnections", Value::Null) => {}
+            ("groupReservations", Value::Bool(b)) => {
+                self.group_reservations = match b {
+                    true => Grouping::Auto,
+                    false => Grouping::Off,
+                }
+            }
+            ("groupReservations", Value::Object(o)) => {
+                self.group_reservations = Grouping::from_json(o)?
+            }
+            ("groupReservations", Value::Null) => {}
+            ("ssl", v) => self.ssl = SslOption::from_json(v)?,
+            ("ledger", Value::Bool(b)) => self.ledger = *b,
+            ("ledger", Value::Null)
+            | ("idempotencyKeyTtl", Value::Null)
+            | ("acquireTimeoutMs", Value::Null) => {}
+            ("acquireTimeoutMs", Value::Number(n)) => match n.as_u64() {
+                Some(ms @ 1..=MAX_ACQUIRE_TIMEOUT_MS) => self.acquire_timeout_ms = ms,
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "connect option acquireTimeoutMs must be an integer from 1 to {MAX_ACQUIRE_TIMEOUT_MS}"
+                    )))
+                }
+            },
+            ("idempotencyKeyTtl", Value::Number(n)) => match n.as_i64() {
+                Some(s @ 1..=MAX_TTL_SECONDS) => self.idempotency_ttl = s,
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "connect option idempotencyKeyTtl must be an integer number of seconds from 1 to {MAX_TTL_SECONDS}"
+                    )))
+                }
+            },
+            ("url" | "schema" | "maxConnections" | "groupReservations" | "ledger"
+            | "idempotencyKeyTtl" | "acquireTimeoutMs", _) => {
+                return Err(Error::invalid(format!(
+                    "connect option {k} has the wrong type"
+                )))
+            }
+            _ => return Err(Error::invalid(format!("Unknown connect option '{k}'"))),
+        }
+        Ok(())
+    }
+}
+
+/// A schema name usable unquoted: letters, digits and underscores, not
+/// starting with a digit, at most 63 bytes (Postgres' identifier length).
+fn plain_identifier(schema: &str) -> bool {
+    !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !schema.starts_with(|c: char| c.is_ascii_digit())
 }
 
 pub struct InventoryService {
@@ -211,89 +221,15 @@ pub type Client = deadpool_postgres::Client;
 impl InventoryService {
     pub async fn connect(opts: ConnectOptions) -> Result<Self> {
         let prepared = connection::prepare(&opts.url, opts.ssl.as_ref())?;
-        let mut cfg = prepared.config.clone();
-        // Unqualified SQL everywhere; the schema is chosen once per connection.
-        // The URL's own `options` (e.g. `-c default_transaction_read_only=on`) are kept.
-        let search_path = format!("-c search_path={}", quote_ident(&opts.schema));
-        let options = match cfg.get_options() {
-            Some(own) if !own.trim().is_empty() => format!("{own} {search_path}"),
-            _ => search_path,
-        };
-        cfg.options(options);
-        if cfg.get_application_name().is_none() {
-            cfg.application_name("medusa-inventory-rs");
-        }
-        // Bounded waits (a dead host must not hang a call): each host's connect
-        // attempt, and TCP keepalives that notice a peer gone silent within
-        // about 25 s, unless the URL sets its own.
-        if cfg.get_connect_timeout().is_none() {
-            cfg.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
-        }
-        if cfg.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
-            cfg.keepalives_idle(Duration::from_secs(10));
-        }
-        if cfg.get_keepalives_interval().is_none() {
-            cfg.keepalives_interval(Duration::from_secs(5));
-            cfg.keepalives_retries(3);
-        }
+        let cfg = pg_config(prepared.config.clone(), &opts.schema);
         let hosts = crate::hosts::host_count(&cfg) as u32;
         let connect = *cfg
             .get_connect_timeout()
             .unwrap_or(&DEFAULT_CONNECT_TIMEOUT);
-        let manager_config = || ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        };
-        // Host by host, each whole attempt (TCP, TLS, startup, authentication,
-        // target_session_attrs) within `connect`: a host that accepts and then
-        // stays silent costs one bound, then the next host is tried.
-        let mgr = match &prepared.connector {
-            Connector::Plain => Manager::from_connect(
-                cfg,
-                HostByHost {
-                    tls: tokio_postgres::NoTls,
-                    per_host: connect,
-                },
-                manager_config(),
-            ),
-            Connector::Tls(tls) => Manager::from_connect(
-                cfg,
-                HostByHost {
-                    tls: tls.clone(),
-                    per_host: connect,
-                },
-                manager_config(),
-            ),
-        };
-        // Every hand-out of a pooled connection (all paths use the pool) bounds its
-        // statement cache: at most MAX_CACHED_STATEMENTS plus what one call prepares.
+        let mgr = manager(cfg, &prepared.connector, connect);
         let high_water = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let seen = high_water.clone();
-        let bound_cache = deadpool_postgres::Hook::sync_fn(move |c: &mut ClientWrapper, _| {
-            let size = c.statement_cache.size();
-            seen.fetch_max(size, Ordering::Relaxed);
-            if size >= MAX_CACHED_STATEMENTS {
-                // Dropping the statements closes them on the server.
-                c.statement_cache.clear();
-            }
-            Ok(())
-        });
-        // After a failover the pool's connections reach a dead server or a
-        // standby: once a call saw that, every connection made before it is
-        // dropped at its next hand-out and a new one (target_session_attrs
-        // picks the primary of a multi-host URL) takes its place.
         let epoch = Instant::now();
         let lost_at = Arc::new(AtomicU64::new(0));
-        let lost = lost_at.clone();
-        let forget_lost =
-            deadpool_postgres::Hook::sync_fn(move |_: &mut ClientWrapper, metrics| {
-                let at = epoch + Duration::from_nanos(lost.load(Ordering::Relaxed));
-                if metrics.created <= at {
-                    return Err(deadpool_postgres::HookError::message(
-                        "made before its server was lost",
-                    ));
-                }
-                Ok(())
-            });
         // Last in, first out: a caller that is alone gets the connection it
         // just used, whose server process is awake, with the statements and
         // plans it already cached, instead of the pool's coldest connection
@@ -314,8 +250,8 @@ impl InventoryService {
                     .unwrap_or(Duration::MAX),
             ))
             .recycle_timeout(Some(Duration::from_secs(5)))
-            .pre_recycle(forget_lost)
-            .post_recycle(bound_cache)
+            .pre_recycle(forget_lost(epoch, lost_at.clone()))
+            .post_recycle(bound_cache(high_water.clone()))
             .build()
             .map_err(|e| Error::unexpected(e.to_string()))?;
         // Fail at connect time, not on the first call, when the server is unreachable
@@ -512,6 +448,95 @@ impl InventoryService {
             .await?
             .ok_or_else(|| Error::not_found(format!("{} with id: {id} was not found", entity.name)))
     }
+}
+
+/// The connection settings of every pooled connection: the URL's, with the
+/// schema as search_path and bounded waits unless the URL sets its own.
+fn pg_config(mut cfg: tokio_postgres::Config, schema: &str) -> tokio_postgres::Config {
+    // Unqualified SQL everywhere; the schema is chosen once per connection.
+    // The URL's own `options` (e.g. `-c default_transaction_read_only=on`) are kept.
+    let search_path = format!("-c search_path={}", quote_ident(schema));
+    let options = match cfg.get_options() {
+        Some(own) if !own.trim().is_empty() => format!("{own} {search_path}"),
+        _ => search_path,
+    };
+    cfg.options(options);
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("medusa-inventory-rs");
+    }
+    // Bounded waits (a dead host must not hang a call): each host's connect
+    // attempt, and TCP keepalives that notice a peer gone silent within
+    // about 25 s, unless the URL sets its own.
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+    }
+    if cfg.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        cfg.keepalives_idle(Duration::from_secs(10));
+    }
+    if cfg.get_keepalives_interval().is_none() {
+        cfg.keepalives_interval(Duration::from_secs(5));
+        cfg.keepalives_retries(3);
+    }
+    cfg
+}
+
+/// The pool's connection manager: host by host, each whole attempt (TCP,
+/// TLS, startup, authentication, target_session_attrs) within `per_host`, so
+/// a host that accepts and then stays silent costs one bound, then the next
+/// host is tried.
+fn manager(cfg: tokio_postgres::Config, connector: &Connector, per_host: Duration) -> Manager {
+    let manager_config = || ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    match connector {
+        Connector::Plain => Manager::from_connect(
+            cfg,
+            HostByHost {
+                tls: tokio_postgres::NoTls,
+                per_host,
+            },
+            manager_config(),
+        ),
+        Connector::Tls(tls) => Manager::from_connect(
+            cfg,
+            HostByHost {
+                tls: tls.clone(),
+                per_host,
+            },
+            manager_config(),
+        ),
+    }
+}
+
+/// Every hand-out of a pooled connection (all paths use the pool) bounds its
+/// statement cache: at most MAX_CACHED_STATEMENTS plus what one call prepares.
+/// `seen` keeps the largest size seen (for tests).
+fn bound_cache(seen: Arc<std::sync::atomic::AtomicUsize>) -> deadpool_postgres::Hook {
+    deadpool_postgres::Hook::sync_fn(move |c: &mut ClientWrapper, _| {
+        let size = c.statement_cache.size();
+        seen.fetch_max(size, Ordering::Relaxed);
+        if size >= MAX_CACHED_STATEMENTS {
+            // Dropping the statements closes them on the server.
+            c.statement_cache.clear();
+        }
+        Ok(())
+    })
+}
+
+/// After a failover the pool's connections reach a dead server or a
+/// standby: once a call saw that (`lost`, nanoseconds after `epoch`), every
+/// connection made before it is dropped at its next hand-out and a new one
+/// (target_session_attrs picks the primary of a multi-host URL) takes its place.
+fn forget_lost(epoch: Instant, lost: Arc<AtomicU64>) -> deadpool_postgres::Hook {
+    deadpool_postgres::Hook::sync_fn(move |_: &mut ClientWrapper, metrics| {
+        let at = epoch + Duration::from_nanos(lost.load(Ordering::Relaxed));
+        if metrics.created <= at {
+            return Err(deadpool_postgres::HookError::message(
+                "made before its server was lost",
+            ));
+        }
+        Ok(())
+    })
 }
 
 /// The rows (DTO in column 0) of one list page.

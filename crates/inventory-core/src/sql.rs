@@ -1155,4 +1155,41 @@ mod tests {
             "{sql}"
         );
     }
+
+    #[test]
+    fn a_filter_binds_its_values_from_the_first_placeholder() {
+        let f = Filter::equal(
+            &INVENTORY_LEVEL,
+            &[("location_id", "l"), ("inventory_item_id", "i")],
+        )
+        .unwrap();
+        assert_eq!(
+            f.sql,
+            "t.inventory_item_id = $1::text::text AND t.location_id = $2::text::text"
+        );
+        assert_eq!(
+            f.binds.values,
+            [Bound::Text("i".into()), Bound::Text("l".into())]
+        );
+        assert!(!f.unconditional && !f.mentions_deleted_at);
+        let cfg = FindConfig {
+            take: Some(1),
+            ..Default::default()
+        };
+        let mut p = Params::default();
+        let sql = select_sql(&INVENTORY_LEVEL, &f, &cfg, Count::No, &mut p).unwrap();
+        assert!(sql.contains("LIMIT $3"), "{sql}");
+        assert_eq!(p.0.len(), 3);
+        assert!(
+            Filter::parse(&INVENTORY_ITEM, &Value::Null)
+                .unwrap()
+                .unconditional
+        );
+        // Conditions that happen to be none still are not "every row" to the count.
+        assert!(
+            !Filter::parse(&INVENTORY_ITEM, &json!({"$and": []}))
+                .unwrap()
+                .unconditional
+        );
+    }
 }
