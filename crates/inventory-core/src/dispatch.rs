@@ -64,6 +64,11 @@ pub struct Method {
     pub result: Option<&'static Entity>,
     /// Not one of Medusa's methods: this module's own (the ledger, compare-and-set).
     pub extension: bool,
+    /// The reason of the movements a write records when the caller names none.
+    pub reason: &'static str,
+    /// It takes the call option `expectedStockedQuantity` (for one level:
+    /// levels.rs); every other method refuses it rather than ignore it.
+    pub compares_stock: bool,
     serve: Handler,
 }
 
@@ -88,10 +93,12 @@ macro_rules! serve {
 }
 
 macro_rules! method {
-    ($name:literal, [$($p:literal),*], $entity:ident, $kind:ident, $result:expr, $serve:expr) => {
-        method!($name, [$($p),*], None, $entity, $kind, $result, $serve)
+    ($name:literal, [$($p:literal),*], $entity:ident, $kind:ident $(($($w:tt)*))?, $result:expr, $serve:expr) => {
+        method!($name, [$($p),*], None, $entity, $kind $(($($w)*))?, $result, $serve)
     };
-    ($name:literal, [$($p:literal),*], $array:expr, $entity:ident, $kind:ident, $result:expr, $serve:expr) => {
+    // A write names its movements' default reason, and whether it compares stock:
+    // `Write("adjustment", compares_stock)`.
+    ($name:literal, [$($p:literal),*], $array:expr, $entity:ident, $kind:ident $(($reason:literal $(, $cmp:ident)?))?, $result:expr, $serve:expr) => {
         Method {
             name: $name,
             params: &[$($p),*],
@@ -100,9 +107,15 @@ macro_rules! method {
             kind: Kind::$kind,
             result: $result,
             extension: false,
+            reason: method!(@reason $($reason)?),
+            compares_stock: method!(@compares $($($cmp)?)?),
             serve: $serve,
         }
     };
+    (@reason) => { "other" };
+    (@reason $reason:literal) => { $reason };
+    (@compares) => { false };
+    (@compares compares_stock) => { true };
 }
 
 /// An [`EXTENSIONS`] entry: as `method!`, marked as this module's own.
@@ -125,15 +138,15 @@ pub static API: &[Method] = &[
         serve!(|s, a: ListArgs| s.list_and_count(a).await)),
     method!("retrieveInventoryItem", ["id", "config"], INVENTORY_ITEM, Read, ITEM,
         serve!(|s, a: RetrieveArgs| s.retrieve(a).await)),
-    method!("createInventoryItems", ["data"], INVENTORY_ITEM, Write, ITEM,
+    method!("createInventoryItems", ["data"], INVENTORY_ITEM, Write("other"), ITEM,
         serve!(|s, a: Creates, o| s.create_inventory_items(a, o).await)),
-    method!("updateInventoryItems", ["data"], INVENTORY_ITEM, Write, ITEM,
+    method!("updateInventoryItems", ["data"], INVENTORY_ITEM, Write("other"), ITEM,
         serve!(|s, a: Updates, o| s.update_inventory_items(a, o).await)),
-    method!("deleteInventoryItems", ["ids"], INVENTORY_ITEM, Write, None,
+    method!("deleteInventoryItems", ["ids"], INVENTORY_ITEM, Write("level_deleted"), None,
         serve!(|s, a: Ids, o| s.delete_inventory_items(a, o).await)),
-    method!("softDeleteInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write, None,
+    method!("softDeleteInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write("other"), None,
         serve!(|s, a: IdsWithConfig, o| s.soft_delete_inventory_items(a, o).await)),
-    method!("restoreInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write, None,
+    method!("restoreInventoryItems", ["ids", "config"], INVENTORY_ITEM, Write("level_restored"), None,
         serve!(|s, a: IdsWithConfig, o| s.restore_inventory_items(a, o).await)),
 
     method!("listInventoryLevels", ["selector", "config"], INVENTORY_LEVEL, Read, LEVEL,
@@ -144,22 +157,22 @@ pub static API: &[Method] = &[
         serve!(|s, a: RetrieveArgs| s.retrieve(a).await)),
     method!("retrieveInventoryLevelByItemAndLocation", ["inventoryItemId", "locationId"], INVENTORY_LEVEL, Read, LEVEL,
         serve!(|s, a: LevelAt| s.retrieve_inventory_level_by_item_and_location(a).await)),
-    method!("createInventoryLevels", ["data"], INVENTORY_LEVEL, Write, LEVEL,
+    method!("createInventoryLevels", ["data"], INVENTORY_LEVEL, Write("level_created"), LEVEL,
         serve!(|s, a: Creates, o| s.create_inventory_levels(a, o).await)),
-    method!("updateInventoryLevels", ["data"], INVENTORY_LEVEL, Write, LEVEL,
+    method!("updateInventoryLevels", ["data"], INVENTORY_LEVEL, Write("level_updated", compares_stock), LEVEL,
         serve!(|s, a: LevelUpdates, o| s.update_inventory_levels(a, o).await)),
-    method!("deleteInventoryLevel", ["inventoryItemId", "locationId"], INVENTORY_LEVEL, Write, None,
+    method!("deleteInventoryLevel", ["inventoryItemId", "locationId"], INVENTORY_LEVEL, Write("level_deleted"), None,
         serve!(|s, a: LevelAt, o| s.delete_inventory_level(a, o).await)),
-    method!("deleteInventoryLevels", ["ids"], INVENTORY_LEVEL, Write, None,
+    method!("deleteInventoryLevels", ["ids"], INVENTORY_LEVEL, Write("level_deleted"), None,
         serve!(|s, a: Ids, o| s.delete_inventory_levels(a, o).await)),
-    method!("softDeleteInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write, None,
+    method!("softDeleteInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write("other"), None,
         serve!(|s, a: IdsWithConfig, o| s.soft_delete_inventory_levels(a, o).await)),
-    method!("restoreInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write, None,
+    method!("restoreInventoryLevels", ["ids", "config"], INVENTORY_LEVEL, Write("level_restored"), None,
         serve!(|s, a: IdsWithConfig, o| s.restore_inventory_levels(a, o).await)),
     // Resolves to [levels, { InventoryLevel: levels }].
-    method!("deleteInventoryItemLevelByLocationId", ["locationId"], INVENTORY_LEVEL, Write, LEVEL,
+    method!("deleteInventoryItemLevelByLocationId", ["locationId"], INVENTORY_LEVEL, Write("other"), LEVEL,
         serve!(|s, a: LevelLocations, o| s.delete_inventory_item_level_by_location_id(a, o).await)),
-    method!("adjustInventory", ["inventoryItemId", "locationId", "adjustment"], Some(&["data"]), INVENTORY_LEVEL, Write, LEVEL,
+    method!("adjustInventory", ["inventoryItemId", "locationId", "adjustment"], Some(&["data"]), INVENTORY_LEVEL, Write("adjustment", compares_stock), LEVEL,
         serve!(|s, a: Adjustments, o| s.adjust_inventory(a, o).await)),
 
     method!("listReservationItems", ["selector", "config"], RESERVATION_ITEM, Read, RESERVATION,
@@ -168,21 +181,21 @@ pub static API: &[Method] = &[
         serve!(|s, a: ListArgs| s.list_and_count(a).await)),
     method!("retrieveReservationItem", ["id", "config"], RESERVATION_ITEM, Read, RESERVATION,
         serve!(|s, a: RetrieveArgs| s.retrieve(a).await)),
-    method!("createReservationItems", ["data"], RESERVATION_ITEM, Write, RESERVATION,
+    method!("createReservationItems", ["data"], RESERVATION_ITEM, Write("reservation_created"), RESERVATION,
         serve!(|s, a: Creates, o| s.create_reservation_items(a, o).await)),
-    method!("updateReservationItems", ["data"], RESERVATION_ITEM, Write, RESERVATION,
+    method!("updateReservationItems", ["data"], RESERVATION_ITEM, Write("reservation_updated"), RESERVATION,
         serve!(|s, a: Updates, o| s.update_reservation_items(a, o).await)),
-    method!("deleteReservationItems", ["ids"], RESERVATION_ITEM, Write, None,
+    method!("deleteReservationItems", ["ids"], RESERVATION_ITEM, Write("reservation_deleted"), None,
         serve!(|s, a: Ids, o| s.delete_reservation_items(a, o).await)),
-    method!("softDeleteReservationItems", ["ids", "config"], RESERVATION_ITEM, Write, None,
+    method!("softDeleteReservationItems", ["ids", "config"], RESERVATION_ITEM, Write("reservation_deleted"), None,
         serve!(|s, a: IdsWithConfig, o| s.soft_delete_reservation_items(a, o).await)),
-    method!("restoreReservationItems", ["ids", "config"], RESERVATION_ITEM, Write, None,
+    method!("restoreReservationItems", ["ids", "config"], RESERVATION_ITEM, Write("reservation_restored"), None,
         serve!(|s, a: IdsWithConfig, o| s.restore_reservation_items(a, o).await)),
-    method!("deleteReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write, None,
+    method!("deleteReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write("reservation_deleted"), None,
         serve!(|s, a: LineItems, o| s.delete_reservation_items_by_line_item(a, o).await)),
-    method!("restoreReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write, None,
+    method!("restoreReservationItemsByLineItem", ["lineItemId"], RESERVATION_ITEM, Write("reservation_restored"), None,
         serve!(|s, a: LineItems, o| s.restore_reservation_items_by_line_item(a, o).await)),
-    method!("deleteReservationItemByLocationId", ["locationId"], RESERVATION_ITEM, Write, None,
+    method!("deleteReservationItemByLocationId", ["locationId"], RESERVATION_ITEM, Write("reservation_deleted"), None,
         serve!(|s, a: ReservationLocations, o| s.delete_reservation_item_by_location_id(a, o).await)),
 
     method!("confirmInventory", ["inventoryItemId", "locationIds", "quantity"], INVENTORY_LEVEL, Read, None,
@@ -208,7 +221,7 @@ pub static EXTENSIONS: &[Method] = &[
         serve!(|s, a: FeedOptions| s.list_inventory_movement_feed(a).await.map(Outcome::from))),
     extension!("verifyInventoryLedger", ["options"], INVENTORY_LEVEL, Read, None,
         serve!(|s, a: VerifyOptions| s.verify_inventory_ledger(a).await.map(Outcome::from))),
-    extension!("setInventoryQuantities", ["data"], INVENTORY_LEVEL, Write, LEVEL,
+    extension!("setInventoryQuantities", ["data"], INVENTORY_LEVEL, Write("cycle_count", compares_stock), LEVEL,
         serve!(|s, a: CycleCounts, o| s.set_inventory_quantities(a, o).await)),
 ];
 
@@ -238,13 +251,17 @@ pub fn manifest_json() -> Value {
     )
 }
 
-/// The methods that take the call option `expectedStockedQuantity` (for one level:
-/// levels.rs); every other method refuses it rather than ignore it.
-const COMPARES_STOCK: [&str; 3] = [
-    "adjustInventory",
-    "updateInventoryLevels",
-    "setInventoryQuantities",
-];
+/// The methods that compare a level's stock: Medusa's (by name), then this module's.
+fn comparing_stock() -> Vec<&'static str> {
+    let mut names: Vec<(bool, &str)> = API
+        .iter()
+        .chain(EXTENSIONS)
+        .filter(|m| m.compares_stock)
+        .map(|m| (m.extension, m.name))
+        .collect();
+    names.sort();
+    names.into_iter().map(|(_, name)| name).collect()
+}
 
 /// Calls `method_name` with its positional `args` and the caller's `options`
 /// (reason, actor, reference, idempotency key: see ledger.rs). A write with an
@@ -272,14 +289,14 @@ async fn serve(
     let m = method(method_name)
         .ok_or_else(|| Error::invalid(format!("Unknown method '{method_name}'")))?;
     let options = CallOptions::from_json(options)?;
-    if options.expected_stocked_quantity.is_some() && !COMPARES_STOCK.contains(&m.name) {
+    if options.expected_stocked_quantity.is_some() && !m.compares_stock {
         return Err(Error::invalid(format!(
             "call option expectedStockedQuantity is not accepted by {}: only {} compare a level's stock",
             m.name,
-            COMPARES_STOCK.join(", ")
+            comparing_stock().join(", ")
         )));
     }
-    let mut audit = Audit::new(m.name, options, svc.ledger, svc.idempotency_ttl);
+    let mut audit = Audit::new(m.name, m.reason, options, svc.ledger, svc.idempotency_ttl);
     // Reads change nothing: a key means nothing to them.
     let keyed = m.kind == Kind::Write && audit.key().is_some();
     if keyed {
@@ -373,6 +390,27 @@ mod tests {
             );
         }
         assert!(method("nope").is_none());
+    }
+
+    #[test]
+    fn writes_name_their_reason_and_three_compare_stock() {
+        assert_eq!(
+            comparing_stock(),
+            [
+                "adjustInventory",
+                "updateInventoryLevels",
+                "setInventoryQuantities"
+            ]
+        );
+        let reason = |name| method(name).unwrap().reason;
+        assert_eq!(
+            reason("deleteReservationItemsByLineItem"),
+            "reservation_deleted"
+        );
+        assert_eq!(reason("softDeleteReservationItems"), "reservation_deleted");
+        assert_eq!(reason("restoreReservationItems"), "reservation_restored");
+        assert_eq!(reason("adjustInventory"), "adjustment");
+        assert_eq!(reason("setInventoryQuantities"), "cycle_count");
     }
 
     #[test]

@@ -5,11 +5,11 @@ use crate::entity::INVENTORY_ITEM;
 use crate::error::{Error, Result};
 use crate::idempotency::commit;
 use crate::input::{get_text, shape};
-use crate::ledger::{insert_sql, pivot, whole_levels, Audit};
+use crate::ledger::{pivot, record, whole_levels, Audit};
 use crate::outcome::{ids_in, Outcome, ITEM, LEVEL, RESERVATION};
 use crate::service::InventoryService;
 use crate::sql::Params;
-use crate::stock::{locked_removal, restore_levels_sql, restore_locked};
+use crate::stock::{locked_removal, restore_locked, RestoreSql};
 use crate::write::{dto, insert_rows_from_input, set_clause};
 use serde_json::{json, Value};
 
@@ -84,8 +84,9 @@ impl InventoryService {
     }
 
     pub(crate) async fn delete_inventory_items(&self, ids: Ids, audit: &Audit) -> Result<Outcome> {
-        let mut params = Params::default();
-        let p = params.push(ids.ids);
+        let mut lock_params = Params::default();
+        let p = lock_params.push(ids.ids);
+        let mut params = lock_params.clone();
         let mut c = self.client().await?;
         // Levels and reservations go with the item through the ON DELETE CASCADE
         // foreign keys. Its reservations, soft-deleted ones too, then its levels are
@@ -100,15 +101,15 @@ impl InventoryService {
                   i AS (DELETE FROM inventory_item WHERE id = ANY({p}) RETURNING id),
                   mv AS ({})
              SELECT ARRAY(SELECT id FROM i)",
-            insert_sql(&pivot(&gone), params.0.len() + 1)
+            record(&pivot(&gone), &mut params, audit)
         );
         locked_removal(
             &mut c,
             &format!("t.inventory_item_id = ANY({p}::text[])"),
             Some(p.as_str()),
-            &params,
+            &lock_params,
             &sql,
-            true,
+            &params,
             audit,
             |row| Ok(Outcome::from(Value::Null).with(ITEM, "deleted", row.get(0))),
         )
@@ -142,7 +143,7 @@ impl InventoryService {
                             WHERE inventory_item_id IN (SELECT id FROM i) AND deleted_at IS NULL RETURNING id)
                  SELECT ARRAY(SELECT id FROM i), ARRAY(SELECT id FROM l), ARRAY(SELECT id FROM r)"
             ),
-            false,
+            &params,
             audit,
             |row| {
                 let ids: [Vec<String>; 3] = [row.get(0), row.get(1), row.get(2)];
@@ -167,8 +168,8 @@ impl InventoryService {
         // soft-deleted: two live levels cannot share an item and location).
         // Every level of the items is locked (live and soft-deleted: each half
         // through its own index); one that arrived after is late.
-        let sql = restore_levels_sql(
-            "src AS (SELECT id, deleted_at FROM inventory_item WHERE id = ANY($1) AND deleted_at IS NOT NULL),
+        let restore = RestoreSql {
+            pre: "src AS (SELECT id, deleted_at FROM inventory_item WHERE id = ANY($1) AND deleted_at IS NOT NULL),
              rs AS (SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
                            coalesce(t.allow_backorder, false) AS bo, t.line_item_id AS line
                     FROM reservation_item t JOIN src
@@ -177,13 +178,13 @@ impl InventoryService {
                         ON l.inventory_item_id = src.id AND l.deleted_at = src.deleted_at
                       WHERE NOT EXISTS (SELECT 1 FROM inventory_level x WHERE x.deleted_at IS NULL
                               AND x.inventory_item_id = l.inventory_item_id AND x.location_id = l.location_id)),",
-            "EXISTS (SELECT 1 FROM inventory_level WHERE inventory_item_id = ANY($1)
+            late_levels: "EXISTS (SELECT 1 FROM inventory_level WHERE inventory_item_id = ANY($1)
                AND (deleted_at IS NULL OR deleted_at IS NOT NULL) AND id <> ALL($2::text[]))",
-            ",
+            extra: ",
              i AS (UPDATE inventory_item t SET deleted_at = NULL, updated_at = now()
                    FROM src, ok WHERE ok.ok AND t.id = src.id RETURNING t.id)",
-            ", ARRAY(SELECT id FROM i)",
-        );
+            extra_cols: ", ARRAY(SELECT id FROM i)",
+        };
         let mut c = self.client().await?;
         restore_locked(
             &mut c,
@@ -193,7 +194,7 @@ impl InventoryService {
              ORDER BY r.id FOR UPDATE OF r",
             "SELECT id FROM inventory_level WHERE inventory_item_id = ANY($1)
                AND (deleted_at IS NULL OR deleted_at IS NOT NULL) ORDER BY id FOR UPDATE",
-            &sql,
+            &restore,
             true,
             audit,
             |row| {

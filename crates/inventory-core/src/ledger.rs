@@ -5,6 +5,9 @@
 //! in the statement or transaction that moves the level, while it holds the
 //! level's lock, so for every level each quantity equals the sum of its
 //! deltas (verifyInventoryLedger, movements.rs, checks exactly that).
+//! A level's quantities change in place only through [`LevelChange`], which
+//! writes the UPDATE and its movement rows in one statement; levels that
+//! appear or go whole record theirs with [`record`].
 //!
 //! Also here: [`Audit`], the who/why of one call, and the options a caller
 //! passes with a write (`CallOptions`).
@@ -13,9 +16,9 @@ use crate::error::{Error, Result};
 use crate::limits::{check_metadata, check_text};
 use crate::quantity::{parse_quantity, Rule};
 use crate::sql::Params;
+use crate::write::raw_of;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use tokio_postgres::types::ToSql;
 
 /// What a caller may pass with a call (the standalone API's trailing options
 /// argument; in Medusa, the shared context's `inventory`).
@@ -105,26 +108,6 @@ impl CallOptions {
     }
 }
 
-/// Reason of a movement when the caller names none.
-pub(crate) fn default_reason(method: &str) -> &'static str {
-    match method {
-        "createInventoryLevels" => "level_created",
-        "updateInventoryLevels" => "level_updated",
-        "setInventoryQuantities" => "cycle_count",
-        "adjustInventory" => "adjustment",
-        "deleteInventoryLevel" | "deleteInventoryLevels" | "deleteInventoryItems" => {
-            "level_deleted"
-        }
-        "restoreInventoryLevels" | "restoreInventoryItems" => "level_restored",
-        "createReservationItems" => "reservation_created",
-        "updateReservationItems" => "reservation_updated",
-        "restoreReservationItems" | "restoreReservationItemsByLineItem" => "reservation_restored",
-        "reconcile" => "reconcile",
-        m if m.contains("Reservation") => "reservation_deleted",
-        _ => "other",
-    }
-}
-
 /// The who and why of one call, as its movement rows carry it.
 #[derive(Debug, Clone)]
 pub(crate) struct Audit {
@@ -140,8 +123,11 @@ pub(crate) struct Audit {
 }
 
 impl Audit {
+    /// `default_reason`: the method's own (its manifest entry), for when the
+    /// caller names none.
     pub(crate) fn new(
         method: &'static str,
+        default_reason: &str,
         options: CallOptions,
         enabled: bool,
         ttl_seconds: i64,
@@ -149,7 +135,7 @@ impl Audit {
         let reason = options
             .reason
             .clone()
-            .unwrap_or_else(|| default_reason(method).to_string());
+            .unwrap_or_else(|| default_reason.to_string());
         Audit {
             method,
             options,
@@ -161,31 +147,17 @@ impl Audit {
     }
 
     /// A call the module makes on its own (reconcile, migrations).
-    pub(crate) fn internal(method: &'static str, enabled: bool) -> Self {
-        Audit::new(method, CallOptions::default(), enabled, 1)
+    pub(crate) fn internal(method: &'static str, reason: &str, enabled: bool) -> Self {
+        Audit::new(method, reason, CallOptions::default(), enabled, 1)
     }
 
     pub(crate) fn key(&self) -> Option<&str> {
         self.options.idempotency_key.as_deref()
     }
 
-    /// Appends this call's parameters of [`insert_sql`] (AUDIT_PARAMS of them)
-    /// to `refs`; returns the number of the first.
-    pub(crate) fn extend<'a>(&'a self, refs: &mut Vec<&'a (dyn ToSql + Sync)>) -> usize {
-        let first = refs.len() + 1;
-        refs.push(&self.reason);
-        refs.push(&self.method);
-        refs.push(&self.options.actor);
-        refs.push(&self.options.reference);
-        refs.push(&self.options.idempotency_key);
-        refs.push(&self.options.metadata);
-        refs.push(&self.enabled);
-        first
-    }
-
-    /// [`Self::extend`] as owned values bound in `params` (for a statement that
-    /// binds values of its own after them); returns the number of the first.
-    pub(crate) fn push_params(&self, params: &mut Params) -> usize {
+    /// Binds this call's parameters of a movement INSERT in `params`; returns
+    /// the number of the first (the rest follow it).
+    fn bind(&self, params: &mut Params) -> usize {
         let first = params.0.len() + 1;
         params.push(self.reason.clone());
         params.push(self.method.to_string());
@@ -228,11 +200,12 @@ pub(crate) struct AuditColumns {
 const COLUMNS: &str = "inventory_level_id, inventory_item_id, location_id, field, delta, resulting,
      reservation_item_id, line_item_id, reason, method, actor, reference, idempotency_key, metadata";
 
-/// INSERT of the movement rows `source` yields, columns (level_id, item, loc,
-/// field, delta, resulting, reservation_item_id, line_item_id), stamped with
-/// the call's [`Audit::extend`] parameters from `$first`. Rows whose delta is
-/// zero or NULL (a quantity the change left alone) are not written.
-pub(crate) fn insert_sql(source: &str, first: usize) -> String {
+/// The INSERT of the movement rows `source` yields, columns (level_id, item,
+/// loc, field, delta, resulting, reservation_item_id, line_item_id), stamped
+/// with the call's audit, whose values it binds in `params`. Rows whose delta
+/// is zero or NULL (a quantity the change left alone) are not written.
+pub(crate) fn record(source: &str, params: &mut Params, audit: &Audit) -> String {
+    let first = audit.bind(params);
     let p = |i: usize| format!("${}", first + i);
     format!(
         "INSERT INTO inventory_movement ({COLUMNS})
@@ -247,6 +220,135 @@ pub(crate) fn insert_sql(source: &str, first: usize) -> String {
         p(5),
         p(6)
     )
+}
+
+/// A quantity of a level: its column, with a `raw_*` copy beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quantity {
+    Stocked,
+    Reserved,
+    Incoming,
+}
+
+impl Quantity {
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            Quantity::Stocked => "stocked_quantity",
+            Quantity::Reserved => "reserved_quantity",
+            Quantity::Incoming => "incoming_quantity",
+        }
+    }
+}
+
+/// The SET terms that give a level's `quantity` the value `new` (SQL over the
+/// row before the change): the column, its raw copy, and updated_at. Every
+/// write of a level's quantity sets them through here.
+pub(crate) fn set_quantity(quantity: Quantity, new: &str) -> String {
+    format!("{}, updated_at = now()", quantity_terms(quantity, new))
+}
+
+/// `column = new` and its raw copy.
+fn quantity_terms(quantity: Quantity, new: &str) -> String {
+    let col = quantity.column();
+    format!("{col} = {new}, raw_{col} = {}", raw_of(new))
+}
+
+/// One quantity a [`LevelChange`] sets: its value before (SQL over the
+/// source rows) and after (over the level `t` before the change, and the source).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moved<'a> {
+    pub quantity: Quantity,
+    pub old: &'a str,
+    pub new: &'a str,
+}
+
+/// A change of levels' quantities with its movement rows, as two CTEs of one
+/// statement: `{name}`, the UPDATE of `inventory_level t` from `from` where
+/// `filter`, and `{name}_mv`, the INSERT of one movement per quantity moved
+/// (see [`record`]). Every statement that changes a level's quantities in
+/// place builds them here. `{name}` returns per level changed: id, item, loc,
+/// `old_<q>`/`new_<q>` for each quantity set (`q` the column's first letter),
+/// reservation_item_id, line_item_id, and the columns of `returning`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LevelChange<'a> {
+    pub name: &'a str,
+    pub from: &'a str,
+    pub filter: &'a str,
+    pub moves: &'a [Moved<'a>],
+    /// More SET terms (`deleted_at = ...`), comma-separated, or "".
+    pub also_set: &'a str,
+    /// The one reservation and line item that moved a level (SQL over the
+    /// source, `NULL` when none): what its movement rows name.
+    pub reservation: &'a str,
+    pub line_item: &'a str,
+    /// More RETURNING columns (each preceded by a comma), or "".
+    pub returning: &'a str,
+}
+
+impl LevelChange<'_> {
+    /// The two CTEs (`{name} AS (...), {name}_mv AS (...)`); the movements'
+    /// audit values are bound in `params`. A change that moves no quantity
+    /// (a level update that sets only metadata) is the UPDATE alone.
+    pub(crate) fn sql(&self, params: &mut Params, audit: &Audit) -> String {
+        let name = self.name;
+        let letter = |m: &Moved<'_>| &m.quantity.column()[..1];
+        let mut sets: Vec<String> = Vec::new();
+        if !self.also_set.is_empty() {
+            sets.push(self.also_set.to_string());
+        }
+        sets.extend(self.moves.iter().map(|m| quantity_terms(m.quantity, m.new)));
+        sets.push("updated_at = now()".to_string());
+        let olds: String = self
+            .moves
+            .iter()
+            .map(|m| {
+                let q = letter(m);
+                format!(
+                    ", {} AS old_{q}, t.{} AS new_{q}",
+                    m.old,
+                    m.quantity.column()
+                )
+            })
+            .collect();
+        let update = format!(
+            "{name} AS (
+               UPDATE inventory_level t SET {sets}
+               FROM {from} WHERE {filter}
+               RETURNING t.id, t.inventory_item_id AS item, t.location_id AS loc{olds},
+                         {res} AS reservation_item_id, {line} AS line_item_id{returning})",
+            sets = sets.join(", "),
+            from = self.from,
+            filter = self.filter,
+            res = self.reservation,
+            line = self.line_item,
+            returning = self.returning,
+        );
+        if self.moves.is_empty() {
+            return update;
+        }
+        let values: Vec<String> = self
+            .moves
+            .iter()
+            .map(|m| {
+                let q = letter(m);
+                format!(
+                    "('{}', c.new_{q}::numeric - c.old_{q}::numeric, c.new_{q}::numeric)",
+                    m.quantity.column()
+                )
+            })
+            .collect();
+        let rows = format!(
+            "SELECT c.id AS level_id, c.item, c.loc, v.field, v.delta, v.resulting,
+                    c.reservation_item_id, c.line_item_id
+             FROM {name} c, LATERAL (VALUES {}) v(field, delta, resulting)",
+            values.join(", ")
+        );
+        format!(
+            "{update},
+             {name}_mv AS ({})",
+            record(&rows, params, audit)
+        )
+    }
 }
 
 /// Movement rows from one row per level with each quantity's value before and
@@ -285,6 +387,13 @@ pub(crate) fn whole_levels(l: &str, opening: bool) -> String {
         pair("incoming_quantity", 'i'),
     )
 }
+
+/// Per level of `d` (grouping the reservations `r`: id, line), the one
+/// reservation and the one line item that moved it, if only one did: what its
+/// movement row names. Aggregated with the level's sum rather than looked up
+/// per level afterwards, which cost two subplans per statement.
+pub(crate) const NAMED_BY_ONE: &str = "CASE WHEN count(*) = 1 THEN min(id) END AS res,
+    CASE WHEN count(*) = count(line) AND count(DISTINCT line) = 1 THEN min(line) END AS line";
 
 /// The reservation engine's rows: one per accepted call and level it charged.
 #[derive(Debug, Default)]
@@ -399,19 +508,47 @@ mod tests {
     }
 
     #[test]
-    fn default_reasons() {
-        assert_eq!(
-            default_reason("deleteReservationItemsByLineItem"),
-            "reservation_deleted"
+    fn level_change_binds_its_audit_and_records_each_moved_quantity() {
+        let audit = Audit::internal("reconcile", "reconcile", true);
+        let mut params = Params::default();
+        params.push("level".to_string());
+        let change = LevelChange {
+            name: "u",
+            from: "s",
+            filter: "t.id = s.id",
+            moves: &[Moved {
+                quantity: Quantity::Stocked,
+                old: "s.old",
+                new: "s.new",
+            }],
+            also_set: "",
+            reservation: "NULL::text",
+            line_item: "NULL::text",
+            returning: ", s.n",
+        };
+        let sql = change.sql(&mut params, &audit);
+        assert_eq!(params.0.len(), 1 + 7, "{sql}");
+        assert!(
+            sql.contains("stocked_quantity = s.new, raw_stocked_quantity = jsonb_build_object"),
+            "{sql}"
         );
-        assert_eq!(
-            default_reason("softDeleteReservationItems"),
-            "reservation_deleted"
+        assert!(
+            sql.contains("$2::text") && sql.contains("$8::bool"),
+            "{sql}"
         );
-        assert_eq!(
-            default_reason("restoreReservationItems"),
-            "reservation_restored"
+        assert!(
+            sql.contains("u_mv AS (INSERT INTO inventory_movement"),
+            "{sql}"
         );
-        assert_eq!(default_reason("adjustInventory"), "adjustment");
+        assert!(!sql.contains("reserved_quantity"), "{sql}");
+        // A change that moves no quantity is the UPDATE alone, and binds nothing.
+        let mut none = Params::default();
+        let sql = LevelChange {
+            moves: &[],
+            ..change
+        }
+        .sql(&mut none, &audit);
+        assert!(none.0.is_empty(), "{sql}");
+        assert!(!sql.contains("inventory_movement"), "{sql}");
     }
 }

@@ -4,31 +4,31 @@
 use crate::entity::INVENTORY_LEVEL;
 use crate::error::{Error, ErrorType, Result};
 use crate::idempotency::commit;
-use crate::ledger::{insert_sql, pivot, whole_levels, Audit};
+use crate::ledger::{pivot, record, whole_levels, Audit, LevelChange, Moved, Quantity};
 
 use crate::args::{
     Adjustment, Adjustments, Confirmation, Creates, CycleCounts, Ids, IdsWithConfig,
     ItemAtLocations, LevelAt, LevelLocations, LevelSet, LevelUpdates, LinkableConfig,
 };
-use crate::input::{get_text, shape};
+use crate::input::{get, get_text, shape};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::quantity::sql_level_fits;
 use crate::service::InventoryService;
 use crate::sql::{Filter, Params};
-use crate::stock::{beyond_level, locked_removal, restore_levels_sql, restore_locked};
-use crate::write::{dto, in_input_order, insert_statement, raw_of, set_clause};
+use crate::stock::{beyond_level, locked_removal, restore_locked, At, RestoreSql};
+use crate::write::{dto, in_input_order, insert_statement, set_terms};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 /// Locks the live levels of the given (item, location) pairs in id order, the
-/// lock order every multi-level write in this crate uses, and returns
-/// (id, item, location, available) for those that exist.
+/// lock order every multi-level write in this crate uses, and returns where
+/// those that exist are.
 pub(crate) async fn lock_levels<C: deadpool_postgres::GenericClient>(
     c: &C,
     pairs: &[(String, String)],
-) -> Result<Vec<(String, String, String, Decimal)>> {
-    let items: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
-    let locs: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+) -> Result<Vec<At>> {
+    let items: Vec<&str> = pairs.iter().map(|(item, _)| item.as_str()).collect();
+    let locs: Vec<&str> = pairs.iter().map(|(_, loc)| loc.as_str()).collect();
     let stmt = c
         .prepare_cached(
             "SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity - l.reserved_quantity
@@ -41,8 +41,13 @@ pub(crate) async fn lock_levels<C: deadpool_postgres::GenericClient>(
     let rows = c.query(&stmt, &[&items, &locs]).await?;
     rows.iter()
         .map(|r| {
-            let avail: Decimal = r.try_get(3).map_err(|e| Error::unexpected(e.to_string()))?;
-            Ok((r.get(0), r.get(1), r.get(2), avail))
+            // The available quantity is read as the text path read it: a level
+            // outside the domain fails the call.
+            let _available: Decimal = r.try_get(3).map_err(|e| Error::unexpected(e.to_string()))?;
+            Ok(At {
+                item: r.get(1),
+                loc: r.get(2),
+            })
         })
         .collect()
 }
@@ -135,9 +140,80 @@ fn compare_decimal_text(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// [`set_level`]'s statement and its parameters.
+fn set_level_sql(set: &LevelSet, item: &str, loc: &str, audit: &Audit) -> (String, Params) {
+    let mut params = Params::default();
+    let pi = params.push(item.to_string());
+    let pl = params.push(loc.to_string());
+    let pe = params.push(set.expected.map(|d| d.to_string()));
+    // The quantities the row sets move the level (with their movements); its
+    // other fields (metadata) are plain SET terms.
+    let news: Vec<(Quantity, String)> = [Quantity::Stocked, Quantity::Incoming]
+        .into_iter()
+        .filter_map(|q| {
+            let f = get(&set.row, q.column())?;
+            Some((
+                q,
+                format!("trim_scale({}::text::numeric)", params.push(f.text.clone())),
+            ))
+        })
+        .collect();
+    let others = set_terms(
+        &set.row,
+        &[
+            "id",
+            "inventory_item_id",
+            "location_id",
+            "stocked_quantity",
+            "incoming_quantity",
+        ],
+        &mut params,
+    );
+    let old = |q: Quantity| match q {
+        Quantity::Incoming => "o.incoming_quantity",
+        _ => "o.stocked_quantity",
+    };
+    let moves: Vec<Moved<'_>> = news
+        .iter()
+        .map(|(q, new)| Moved {
+            quantity: *q,
+            old: old(*q),
+            new,
+        })
+        .collect();
+    let filter =
+        format!("t.id = o.id AND ({pe}::text IS NULL OR o.stocked_quantity = {pe}::text::numeric)");
+    let returning = format!(
+        ", {} AS dto, {} AS fits",
+        dto(&INVENTORY_LEVEL),
+        sql_level_fits("t.stocked_quantity", "t.reserved_quantity"),
+    );
+    let change = LevelChange {
+        name: "u",
+        from: "o",
+        filter: &filter,
+        moves: &moves,
+        also_set: &others.join(", "),
+        reservation: "NULL::text",
+        line_item: "NULL::text",
+        returning: &returning,
+    }
+    .sql(&mut params, audit);
+    // The level is locked: `o` reads its latest values. The new row must
+    // read back (its available = stocked - reserved too); otherwise the
+    // error drops the transaction, rolling it back.
+    let sql = format!(
+        "WITH o AS (SELECT id, stocked_quantity, incoming_quantity FROM inventory_level
+                    WHERE inventory_item_id = {pi} AND location_id = {pl} AND deleted_at IS NULL),
+              {change}
+         SELECT (SELECT dto FROM u), (SELECT fits FROM u), (SELECT stocked_quantity::text FROM o)"
+    );
+    (sql, params)
+}
+
 /// One row of a level update on its locked level (at `item`, `loc`): the new
-/// values and the row's movements in one statement; the level's DTO, or the
-/// refusal (out of range, or not holding the expected stock).
+/// values and the row's movements in one statement ([`set_level_sql`]); the
+/// level's DTO, or the refusal (out of range, or not holding the expected stock).
 async fn set_level<C: deadpool_postgres::GenericClient>(
     tx: &C,
     set: &LevelSet,
@@ -145,38 +221,8 @@ async fn set_level<C: deadpool_postgres::GenericClient>(
     loc: &str,
     audit: &Audit,
 ) -> Result<Value> {
-    let mut params = Params::default();
-    let pi = params.push(item.to_string());
-    let pl = params.push(loc.to_string());
-    let pe = params.push(set.expected.map(|d| d.to_string()));
-    let sets = set_clause(
-        &set.row,
-        &["id", "inventory_item_id", "location_id"],
-        &mut params,
-    );
-    let moved = "SELECT u.id AS level_id, u.inventory_item_id AS item, u.location_id AS loc,
-                                u.old_s, u.stocked_quantity AS new_s, NULL AS old_r, NULL AS new_r,
-                                u.old_i, u.incoming_quantity AS new_i,
-                                NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM u";
-    // The level is locked: `o` reads its latest values. The new row must
-    // read back (its available = stocked - reserved too); otherwise the
-    // error drops the transaction, rolling it back.
-    let sql = format!(
-                "WITH o AS (SELECT id, stocked_quantity, incoming_quantity FROM inventory_level
-                            WHERE inventory_item_id = {pi} AND location_id = {pl} AND deleted_at IS NULL),
-                      u AS (UPDATE inventory_level AS t SET {sets} FROM o
-                            WHERE t.id = o.id AND ({pe}::text IS NULL OR o.stocked_quantity = {pe}::text::numeric)
-                            RETURNING t.id, t.inventory_item_id, t.location_id, t.stocked_quantity,
-                                      t.incoming_quantity, o.stocked_quantity AS old_s,
-                                      o.incoming_quantity AS old_i, {} AS dto, {} AS fits),
-                      mv AS ({})
-                 SELECT (SELECT dto FROM u), (SELECT fits FROM u), (SELECT stocked_quantity::text FROM o)",
-                dto(&INVENTORY_LEVEL),
-                sql_level_fits("t.stocked_quantity", "t.reserved_quantity"),
-                insert_sql(&pivot(moved), params.0.len() + 1),
-            );
-    let mut refs = params.refs();
-    audit.extend(&mut refs);
+    let (sql, params) = set_level_sql(set, item, loc, audit);
+    let refs = params.refs();
     let stmt = tx.prepare_cached(&sql).await?;
     let row = tx.query_one(&stmt, &refs).await?;
     match (
@@ -192,9 +238,18 @@ async fn set_level<C: deadpool_postgres::GenericClient>(
     }
 }
 
-/// adjustInventory's statement, `$1` item, `$2` location, `$3` the
-/// adjustment, `$4` the expected stock (or NULL), then the audit's values.
-fn adjust_sql() -> String {
+/// adjustInventory's statement for one entry, and its parameters: `$1` item,
+/// `$2` location, `$3` the adjustment, `$4` the expected stock (or NULL),
+/// then the audit's values. The same text for every entry.
+fn adjust_sql(e: &Adjustment, audit: &Audit) -> (String, Params) {
+    let mut params = Params::default();
+    let bound = [
+        params.push(e.item.clone()),
+        params.push(e.location.clone()),
+        params.push(e.delta.to_string()),
+        params.push(e.expected.map(|d| d.to_string())),
+    ];
+    debug_assert_eq!(bound, ["$1", "$2", "$3", "$4"]);
     // One statement answers every question: the level is locked (latest
     // version), then moved only if it stays readable (and holds the
     // expected stock), its movement written. The first column is its DTO,
@@ -202,35 +257,38 @@ fn adjust_sql() -> String {
     // the same snapshot (a second query could see a level restored meanwhile
     // and misreport a missing level as out of range); the third is the stock
     // it had.
-    let moved = "SELECT u.id AS level_id, u.inventory_item_id AS item, u.location_id AS loc,
-                            u.old_s, u.stocked_quantity AS new_s, NULL AS old_r, NULL AS new_r,
-                            NULL AS old_i, NULL AS new_i,
-                            NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM u";
-    format!(
-        "WITH lv AS MATERIALIZED (
-               SELECT id, stocked_quantity AS old_s FROM inventory_level
-               WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL FOR UPDATE
-             ),
-             u AS (
-               UPDATE inventory_level AS t
-               SET stocked_quantity = trim_scale(t.stocked_quantity + $3::text::numeric),
-                   raw_stocked_quantity = {},
-                   updated_at = now()
-               FROM lv WHERE t.id = lv.id AND {}
-                 AND ($4::text IS NULL OR lv.old_s = $4::text::numeric)
-               RETURNING t.id, t.inventory_item_id, t.location_id, t.stocked_quantity, lv.old_s,
-                         {} AS dto
-             ),
-             mv AS ({})
-             SELECT (SELECT dto FROM u), EXISTS (SELECT 1 FROM lv), (SELECT old_s::text FROM lv)",
-        raw_of("trim_scale(t.stocked_quantity + $3::text::numeric)"),
+    let filter = format!(
+        "t.id = lv.id AND {} AND ($4::text IS NULL OR lv.old_s = $4::text::numeric)",
         sql_level_fits(
             "t.stocked_quantity + $3::text::numeric",
             "t.reserved_quantity"
         ),
-        dto(&INVENTORY_LEVEL),
-        insert_sql(&pivot(moved), 5),
-    )
+    );
+    let returning = format!(", {} AS dto", dto(&INVENTORY_LEVEL));
+    let change = LevelChange {
+        name: "u",
+        from: "lv",
+        filter: &filter,
+        moves: &[Moved {
+            quantity: Quantity::Stocked,
+            old: "lv.old_s",
+            new: "trim_scale(t.stocked_quantity + $3::text::numeric)",
+        }],
+        also_set: "",
+        reservation: "NULL::text",
+        line_item: "NULL::text",
+        returning: &returning,
+    }
+    .sql(&mut params, audit);
+    let sql = format!(
+        "WITH lv AS MATERIALIZED (
+               SELECT id, stocked_quantity AS old_s FROM inventory_level
+               WHERE inventory_item_id = $1 AND location_id = $2 AND deleted_at IS NULL FOR UPDATE
+             ),
+             {change}
+             SELECT (SELECT dto FROM u), EXISTS (SELECT 1 FROM lv), (SELECT old_s::text FROM lv)"
+    );
+    (sql, params)
 }
 
 /// The level's DTO from [`adjust_sql`]'s row, or why the adjustment was refused.
@@ -269,7 +327,7 @@ impl InventoryService {
             return Ok(shape(vec![], was_array).into());
         }
         // One statement: the levels and their opening movements.
-        let (insert, params) = insert_statement(
+        let (insert, mut params) = insert_statement(
             &INVENTORY_LEVEL,
             &rows,
             &format!("t.*, {} AS dto", dto(&INVENTORY_LEVEL)),
@@ -277,10 +335,9 @@ impl InventoryService {
         let opened = format!("SELECT {} FROM ins l", whole_levels("l", true));
         let sql = format!(
             "WITH ins AS ({insert}), mv AS ({}) SELECT dto FROM ins",
-            insert_sql(&pivot(&opened), params.0.len() + 1)
+            record(&pivot(&opened), &mut params, audit)
         );
-        let mut refs = params.refs();
-        audit.extend(&mut refs);
+        let refs = params.refs();
         let mut c = self.client().await?;
         let out = match audit.key() {
             None => {
@@ -348,7 +405,7 @@ impl InventoryService {
         let locked = lock_levels(&tx, &pairs).await?;
         let missing: Vec<String> = pairs
             .iter()
-            .filter(|(i, l)| !locked.iter().any(|x| &x.1 == i && &x.2 == l))
+            .filter(|(i, l)| !locked.iter().any(|x| &x.item == i && &x.loc == l))
             .map(|(i, l)| not_stocked(i, l))
             .collect();
         if !missing.is_empty() {
@@ -372,17 +429,13 @@ impl InventoryService {
         audit: &Audit,
     ) -> Result<Outcome> {
         let Adjustments { entries, was_array } = args;
-        let sql = adjust_sql();
         let mut c = self.client().await?;
         if entries.len() == 1 && audit.key().is_none() {
             // One statement, autocommit: the row lock it takes is its whole critical section.
             let e = &entries[0];
-            let (delta, expected) = (e.delta.to_string(), e.expected.map(|d| d.to_string()));
-            let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                vec![&e.item, &e.location, &delta, &expected];
-            audit.extend(&mut refs);
+            let (sql, params) = adjust_sql(e, audit);
             let stmt = c.prepare_cached(&sql).await?;
-            let row = c.query_one(&stmt, &refs).await?;
+            let row = c.query_one(&stmt, &params.refs()).await?;
             return Ok(updated_levels(vec![adjusted(row, e)?], was_array));
         }
         let tx = c.transaction().await?;
@@ -397,19 +450,17 @@ impl InventoryService {
             let locked = lock_levels(&tx, &pairs).await?;
             if let Some((i, l)) = pairs
                 .iter()
-                .find(|(i, l)| !locked.iter().any(|x| &x.1 == i && &x.2 == l))
+                .find(|(i, l)| !locked.iter().any(|x| &x.item == i && &x.loc == l))
             {
                 return Err(level_not_found(i, l));
             }
         }
-        let stmt = tx.prepare_cached(&sql).await?;
         let mut out = Vec::with_capacity(entries.len());
         for e in &entries {
-            let (delta, expected) = (e.delta.to_string(), e.expected.map(|d| d.to_string()));
-            let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                vec![&e.item, &e.location, &delta, &expected];
-            audit.extend(&mut refs);
-            let row = tx.query_one(&stmt, &refs).await?;
+            // The same text for every entry: prepared once (cached).
+            let (sql, params) = adjust_sql(e, audit);
+            let stmt = tx.prepare_cached(&sql).await?;
+            let row = tx.query_one(&stmt, &params.refs()).await?;
             out.push(adjusted(row, e)?);
         }
         let outcome = updated_levels(out, was_array);
@@ -468,12 +519,10 @@ impl InventoryService {
         } else {
             "TRUE"
         };
+        let mut bound = params.clone();
         let closed = if hard {
             let gone = format!("SELECT {} FROM lv", whole_levels("lv", false));
-            format!(
-                ", mv AS ({})",
-                insert_sql(&pivot(&gone), params.0.len() + 1)
-            )
+            format!(", mv AS ({})", record(&pivot(&gone), &mut bound, audit))
         } else {
             String::new()
         };
@@ -488,7 +537,7 @@ impl InventoryService {
              SELECT ARRAY(SELECT dto FROM lv), ARRAY(SELECT id FROM rr ORDER BY id)",
             dto = dto(&INVENTORY_LEVEL)
         );
-        locked_removal(&mut c, cond, None, params, &sql, hard, audit, |row| {
+        locked_removal(&mut c, cond, None, params, &sql, &bound, audit, |row| {
             Ok(outcome(row.get(0), row.get(1)))
         })
         .await
@@ -552,7 +601,7 @@ impl InventoryService {
     /// Restores levels with the reservations that were released with them (same
     /// deleted_at), checked as a create would check them, and sets each
     /// level's reserved_quantity to what is live there after the restore
-    /// (stock.rs, restore_levels_sql). A level whose item and location has a
+    /// (stock.rs, RestoreSql). A level whose item and location has a
     /// live level again is refused by the unique index (`invalid_data`, "...
     /// already exists"), and the call writes nothing.
     pub(crate) async fn restore_inventory_levels(
@@ -563,18 +612,19 @@ impl InventoryService {
         let IdsWithConfig { ids, config } = args;
         // Only these levels are touched: a reservation restored here lands on
         // its own level.
-        let sql = restore_levels_sql(
-            "src AS (SELECT id, inventory_item_id, location_id, deleted_at FROM inventory_level
+        let restore = RestoreSql {
+            pre:
+                "src AS (SELECT id, inventory_item_id, location_id, deleted_at FROM inventory_level
                      WHERE id = ANY($1) AND deleted_at IS NOT NULL),
              rs AS (SELECT t.id, t.inventory_item_id AS item, t.location_id AS loc, t.quantity AS q,
                            coalesce(t.allow_backorder, false) AS bo, t.line_item_id AS line
                     FROM reservation_item t JOIN src ON t.inventory_item_id = src.inventory_item_id
                       AND t.location_id = src.location_id AND t.deleted_at = src.deleted_at),
              back AS (SELECT id FROM src),",
-            "EXISTS (SELECT 1 FROM src WHERE src.id <> ALL($2::text[]))",
-            "",
-            "",
-        );
+            late_levels: "EXISTS (SELECT 1 FROM src WHERE src.id <> ALL($2::text[]))",
+            extra: "",
+            extra_cols: "",
+        };
         let mut c = self.client().await?;
         restore_locked(
             &mut c,
@@ -584,7 +634,7 @@ impl InventoryService {
              WHERE l.id = ANY($1) AND l.deleted_at IS NOT NULL AND r.deleted_at = l.deleted_at
              ORDER BY r.id FOR UPDATE OF r",
             "SELECT id FROM inventory_level WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            &sql,
+            &restore,
             false,
             audit,
             |row| {

@@ -8,12 +8,11 @@
 //! writes is the sum of the reservations it holds locked.
 
 use crate::error::{Error, ErrorType, Result};
-use crate::ledger::{insert_sql, pivot, Audit};
+use crate::ledger::{record, Audit, LevelChange, Moved, Quantity};
 use crate::quantity::sql_level_fits;
 use crate::service::InventoryService;
 use crate::sql::Params;
 use crate::stock::{lock_levels_and_reservations, LOCK_ATTEMPTS};
-use crate::write::raw_of;
 use serde_json::Value;
 
 /// Levels scanned per call when the caller names no limit.
@@ -87,11 +86,6 @@ fn raw_agrees(l: &str) -> String {
 const LIVE_SUM: &str = "coalesce((SELECT sum(r.quantity) FROM reservation_item r
      WHERE r.inventory_item_id = l.inventory_item_id AND r.location_id = l.location_id
        AND r.deleted_at IS NULL), 0)";
-
-/// Movement rows (ledger::pivot source) of the levels a fix wrote.
-const FIXED: &str = "SELECT f.id AS level_id, f.inventory_item_id AS item, f.location_id AS loc,
-     NULL AS old_s, NULL AS new_s, f.old_r, f.new_r, NULL AS old_i, NULL AS new_i,
-     NULL::text AS reservation_item_id, NULL::text AS line_item_id FROM fixed f";
 
 /// One report line, built in SQL from a row with the level `l` and its `live` sum.
 const REPORT: &str = "jsonb_build_object('id', l.id, 'inventory_item_id', l.inventory_item_id,
@@ -185,6 +179,13 @@ impl InventoryService {
         upto: Option<&str>,
         dry_run: bool,
     ) -> Result<Value> {
+        let mut params = Params::default();
+        let bound = [
+            params.push(after.map(str::to_string)),
+            params.push(upto.map(str::to_string)),
+            params.push(dry_run),
+        ];
+        debug_assert_eq!(bound, ["$1", "$2", "$3"]);
         let range = "($1::text IS NULL OR id > $1) AND ($2::text IS NULL OR id <= $2)";
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
@@ -195,6 +196,7 @@ impl InventoryService {
             )
             .await?;
         }
+        let audit = Audit::internal("reconcile", "reconcile", self.ledger && !dry_run);
         let gaps = "SELECT g.id AS level_id, g.item, g.loc, g.field, g.quantity - g.total AS delta,
                            g.quantity AS resulting, NULL::text AS reservation_item_id,
                            NULL::text AS line_item_id FROM gap g";
@@ -222,13 +224,9 @@ impl InventoryService {
              SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'field', field, 'quantity', quantity,
                                        'ledger_sum', total, 'fixed', NOT $3) ORDER BY id, field), '[]')
              FROM gap",
-            insert_sql(gaps, 4)
+            record(gaps, &mut params, &audit)
         );
-        let audit = Audit::internal("reconcile", self.ledger && !dry_run);
-        let dry = dry_run;
-        let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&after, &upto, &dry];
-        audit.extend(&mut refs);
-        let found: Value = tx.query_one(&sql, &refs).await?.try_get(0)?;
+        let found: Value = tx.query_one(&sql, &params.refs()).await?.try_get(0)?;
         tx.commit().await?;
         Ok(found)
     }
@@ -245,31 +243,40 @@ impl InventoryService {
         let p = params.push(id.to_string());
         let cond = format!("t.id = {p}");
         let live = "trim_scale(d.live)";
+        let lock_params = params.clone();
+        let audit = Audit::internal("reconcile", "reconcile", self.ledger);
+        let fits = sql_level_fits("t.stocked_quantity", live);
+        let filter = format!("t.id = d.id AND {fits}");
+        let fixed = LevelChange {
+            name: "fixed",
+            from: "drifted d",
+            filter: &filter,
+            moves: &[Moved {
+                quantity: Quantity::Reserved,
+                old: "d.reserved_quantity",
+                new: live,
+            }],
+            also_set: "",
+            reservation: "NULL::text",
+            line_item: "NULL::text",
+            returning: "",
+        }
+        .sql(&mut params, &audit);
         let sql = format!(
             "WITH d AS (SELECT l.id, {LIVE_SUM} AS live FROM inventory_level l
                         WHERE l.id = {p} AND l.deleted_at IS NULL),
              drifted AS (SELECT l.*, d.live FROM inventory_level l JOIN d ON d.id = l.id
                          WHERE l.reserved_quantity IS DISTINCT FROM d.live OR NOT {raw}),
-             fixed AS (UPDATE inventory_level t SET reserved_quantity = {live},
-                              raw_reserved_quantity = {raw_live}, updated_at = now()
-                       FROM drifted d WHERE t.id = d.id AND {fits}
-                       RETURNING t.id, t.inventory_item_id, t.location_id,
-                                 d.reserved_quantity AS old_r, t.reserved_quantity AS new_r),
-             mv AS ({insert})
+             {fixed}
              SELECT {REPORT} || jsonb_build_object('fixed', EXISTS (SELECT 1 FROM fixed))
              FROM drifted l, LATERAL (SELECT l.live) d",
             raw = raw_agrees("l"),
-            raw_live = raw_of(live),
-            fits = sql_level_fits("t.stocked_quantity", live),
-            insert = insert_sql(&pivot(FIXED), 2),
         );
-        let audit = Audit::internal("reconcile", self.ledger);
-        let mut refs = params.refs();
-        audit.extend(&mut refs);
+        let refs = params.refs();
         let mut c = self.client().await?;
         for _ in 0..LOCK_ATTEMPTS {
             let tx = c.transaction().await?;
-            if lock_levels_and_reservations(&tx, &cond, None, &params).await? {
+            if lock_levels_and_reservations(&tx, &cond, None, &lock_params).await? {
                 // A new statement: it sees exactly the reservations now locked.
                 let row = tx.query_opt(&sql, &refs).await?;
                 tx.commit().await?;

@@ -46,6 +46,9 @@ struct Waiting {
     reply: oneshot::Sender<Result<Outcome>>,
 }
 
+/// Where a queued call's result arrives.
+type Reply = oneshot::Receiver<Result<Outcome>>;
+
 #[derive(Default)]
 struct Lane {
     busy: bool,
@@ -146,62 +149,8 @@ impl Reserver {
         };
         let queued = match self.grouping {
             Grouping::Off => return one(run_group(pool.clone(), vec![call]).await),
-            Grouping::ForceGroupOf(n) => {
-                let (reply, rx) = oneshot::channel();
-                let (full, group) = {
-                    let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
-                    lane.queue.push(Waiting { call, reply });
-                    let group = lane.groups;
-                    let full = lane.queue.len() >= n;
-                    if full {
-                        lane.groups += 1;
-                    }
-                    (
-                        full.then(|| lane.queue.drain(..).collect::<Vec<_>>()),
-                        group,
-                    )
-                };
-                let pool = pool.clone();
-                match full {
-                    Some(batch) => {
-                        tokio::spawn(async move {
-                            let calls = batch.iter().map(|w| w.call.clone()).collect();
-                            send_all(batch, run_group(pool, calls).await);
-                        });
-                    }
-                    None => {
-                        let lane = self.lane.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                            let batch: Vec<Waiting> = {
-                                let mut lane = lane.lock().unwrap_or_else(|p| p.into_inner());
-                                if lane.groups != group {
-                                    return;
-                                }
-                                lane.groups += 1;
-                                lane.queue.drain(..).collect()
-                            };
-                            if !batch.is_empty() {
-                                let calls = batch.iter().map(|w| w.call.clone()).collect();
-                                send_all(batch, run_group(pool, calls).await);
-                            }
-                        });
-                    }
-                }
-                Ok(rx)
-            }
-            Grouping::Auto => {
-                // Either join the queue (Ok) or take the idle lane (Err gives the rows back).
-                let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
-                if lane.busy {
-                    let (reply, rx) = oneshot::channel();
-                    lane.queue.push(Waiting { call, reply });
-                    Ok(rx)
-                } else {
-                    lane.busy = true;
-                    Err(call)
-                }
-            }
+            Grouping::ForceGroupOf(n) => Ok(self.queue_forced(pool, call, n)),
+            Grouping::Auto => self.join_or_take(call),
         };
         match queued {
             Ok(rx) => rx.await.unwrap_or_else(|_| {
@@ -215,6 +164,70 @@ impl Reserver {
                 one(run_group(pool.clone(), vec![call]).await)
             }
         }
+    }
+
+    /// [`Grouping::Auto`]: joins the queue (Ok, the reply to wait for) when
+    /// the lane is busy, or takes the idle lane (Err gives the call back).
+    // The call comes back by value: a lone call (every call when idle) takes
+    // this path, and a box would be an allocation per call.
+    #[allow(clippy::result_large_err)]
+    fn join_or_take(&self, call: Call) -> std::result::Result<Reply, Call> {
+        let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
+        if lane.busy {
+            let (reply, rx) = oneshot::channel();
+            lane.queue.push(Waiting { call, reply });
+            Ok(rx)
+        } else {
+            lane.busy = true;
+            Err(call)
+        }
+    }
+
+    /// [`Grouping::ForceGroupOf`]: queues the call; the `n`th call runs the
+    /// group, or after a second whatever queued does.
+    fn queue_forced(&self, pool: &Pool, call: Call, n: usize) -> Reply {
+        let (reply, rx) = oneshot::channel();
+        let (full, group) = {
+            let mut lane = self.lane.lock().unwrap_or_else(|p| p.into_inner());
+            lane.queue.push(Waiting { call, reply });
+            let group = lane.groups;
+            let full = lane.queue.len() >= n;
+            if full {
+                lane.groups += 1;
+            }
+            (
+                full.then(|| lane.queue.drain(..).collect::<Vec<_>>()),
+                group,
+            )
+        };
+        let pool = pool.clone();
+        match full {
+            Some(batch) => {
+                tokio::spawn(async move {
+                    let calls = batch.iter().map(|w| w.call.clone()).collect();
+                    send_all(batch, run_group(pool, calls).await);
+                });
+            }
+            None => {
+                let lane = self.lane.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    let batch: Vec<Waiting> = {
+                        let mut lane = lane.lock().unwrap_or_else(|p| p.into_inner());
+                        if lane.groups != group {
+                            return;
+                        }
+                        lane.groups += 1;
+                        lane.queue.drain(..).collect()
+                    };
+                    if !batch.is_empty() {
+                        let calls = batch.iter().map(|w| w.call.clone()).collect();
+                        send_all(batch, run_group(pool, calls).await);
+                    }
+                });
+            }
+        }
+        rx
     }
 
     fn hand_off(&self, pool: Pool) {

@@ -8,11 +8,11 @@ use crate::quantity::{parse_quantity, Rule};
 use serde_json::{Map, Value};
 use tokio_postgres::types::{ToSql, Type};
 
-pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
+pub(crate) type Param = std::sync::Arc<dyn ToSql + Sync + Send>;
 
 /// Bound values, with their Postgres type where [`wire_type`] knows it, and
 /// whether the statement's best plan depends on a value ([`Params::plan_per_call`]).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Params(pub Vec<Param>, Vec<Option<Type>>, bool);
 
 impl std::fmt::Debug for Params {
@@ -24,7 +24,7 @@ impl std::fmt::Debug for Params {
 impl Params {
     pub(crate) fn push<T: ToSql + Sync + Send + 'static>(&mut self, v: T) -> String {
         self.1.push(wire_type::<T>());
-        self.0.push(Box::new(v));
+        self.0.push(std::sync::Arc::new(v));
         format!("${}", self.0.len())
     }
     /// A pattern (`q`, `$like`, `$ilike`) was bound: how many rows match, and so

@@ -178,6 +178,13 @@ pub(crate) async fn insert_rows<C: GenericClient>(
 /// SET clause for an update of the given fields, metadata merged as Medusa does
 /// (keys set to "" are removed). Returns None when nothing is to be set.
 pub(crate) fn set_clause(row: &Row, skip: &[&str], params: &mut Params) -> String {
+    let mut sets = set_terms(row, skip, params);
+    sets.push("updated_at = now()".into());
+    sets.join(", ")
+}
+
+/// [`set_clause`]'s terms, without `updated_at`.
+pub(crate) fn set_terms(row: &Row, skip: &[&str], params: &mut Params) -> Vec<String> {
     let mut sets = Vec::new();
     for f in row {
         if skip.contains(&f.name) {
@@ -197,6 +204,5 @@ pub(crate) fn set_clause(row: &Row, skip: &[&str], params: &mut Params) -> Strin
             sets.push(format!("raw_{} = {}", f.name, raw_of(&expr)));
         }
     }
-    sets.push("updated_at = now()".into());
-    sets.join(", ")
+    sets
 }
