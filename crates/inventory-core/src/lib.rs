@@ -1,7 +1,8 @@
 //! Medusa-compatible inventory on Postgres: the domain and all SQL, with no
 //! Node bindings, so `cargo test` exercises it directly.
 //!
-//! Modules, top to bottom; each `use`s only modules below it:
+//! Modules, top to bottom; each `use`s only modules below it (tests/layers.rs
+//! holds the floors and fails on a use of a sibling or of a module above):
 //!
 //! - `dispatch`: method names (Medusa's and this module's extensions) to
 //!   their argument types and calls, with the idempotent replay of keyed writes.
@@ -14,10 +15,11 @@
 //!   manifest, into the typed values the modules above take.
 //! - `reserver`: group commit of concurrent reservation calls, in front of
 //! - `reservation_engine`: decides and writes a group of reservations.
-//! - `stock`: level-domain rules shared by levels and reservations
-//!   (LEVEL_MAX, the level-removal lock protocol).
+//! - `stock`: level-domain rules shared by levels and reservations: the
+//!   stock rule and its messages, LEVEL_MAX, the level-removal lock protocol.
 //! - `idempotency`: a keyed call's key and result, stored at commit.
-//! - `ledger`: call options and the movement rows every write adds.
+//! - `ledger`: call options, and `LevelChange`: the one statement builder that
+//!   changes a level's quantities and writes their movement rows.
 //! - `pipeline`: transactions whose BEGIN and COMMIT share round trips with
 //!   their statements.
 //! - `write`: DTOs, inserts and SET clauses from validated rows.
