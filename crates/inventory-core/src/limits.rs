@@ -118,15 +118,32 @@ pub(crate) fn check_int(field: &str, n: i64) -> Result<i64> {
 /// forms JSON carries (`2024-05-01`, `2024-05-01T10:00:00.123Z`, `… 10:00+02:00`).
 pub(crate) fn is_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let part = b.get(r)?;
-        if part.iter().all(u8::is_ascii_digit) {
-            std::str::from_utf8(part).ok()?.parse().ok()
-        } else {
-            None
-        }
-    };
-    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+    if !is_date(b) {
+        return false;
+    }
+    match b.get(10) {
+        None => true,
+        Some(b'T' | b't' | b' ') => match time_end(b, 11) {
+            Some(i) => is_zone(&b[i..]),
+            None => false,
+        },
+        Some(_) => false,
+    }
+}
+
+/// The digits of `b[r]` as a number; None when any is not a digit or `r` runs past the end.
+fn digits(b: &[u8], r: std::ops::Range<usize>) -> Option<u32> {
+    let part = b.get(r)?;
+    if part.iter().all(u8::is_ascii_digit) {
+        std::str::from_utf8(part).ok()?.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// `YYYY-MM-DD` at the start of `b`, a day that exists (leap years included).
+fn is_date(b: &[u8]) -> bool {
+    let (Some(y), Some(m), Some(d)) = (digits(b, 0..4), digits(b, 5..7), digits(b, 8..10)) else {
         return false;
     };
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !(1..=12).contains(&m) {
@@ -147,42 +164,36 @@ pub(crate) fn is_timestamp(s: &str) -> bool {
         30,
         31,
     ];
-    if d == 0 || d > days[m as usize - 1] || y == 0 {
-        return false;
+    d != 0 && d <= days[m as usize - 1] && y != 0
+}
+
+/// `HH:MM[:SS[.fraction]]` from `b[i]`: the index after it, or None.
+fn time_end(b: &[u8], i: usize) -> Option<usize> {
+    let (h, mi) = (digits(b, i..i + 2)?, digits(b, i + 3..i + 5)?);
+    if b.get(i + 2) != Some(&b':') || h > 23 || mi > 59 {
+        return None;
     }
-    let mut i = 10;
-    if i == b.len() {
-        return true;
+    let mut i = i + 5;
+    if b.get(i) != Some(&b':') {
+        return Some(i);
     }
-    if b[i] != b'T' && b[i] != b't' && b[i] != b' ' {
-        return false;
+    match digits(b, i + 1..i + 3) {
+        Some(sec) if sec <= 59 => i += 3,
+        _ => return None,
     }
-    let (Some(h), Some(mi)) = (num(i + 1..i + 3), num(i + 4..i + 6)) else {
-        return false;
-    };
-    if b.get(i + 3) != Some(&b':') || h > 23 || mi > 59 {
-        return false;
+    if b.get(i) != Some(&b'.') {
+        return Some(i);
     }
-    i += 6;
-    if b.get(i) == Some(&b':') {
-        match num(i + 1..i + 3) {
-            Some(sec) if sec <= 59 => i += 3,
-            _ => return false,
-        }
-        if b.get(i) == Some(&b'.') {
-            let start = i + 1;
-            i = start;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            // Postgres keeps microseconds; a fraction past nanoseconds is noise, and a
-            // long one makes the server refuse the whole value.
-            if i == start || i - start > 9 {
-                return false;
-            }
-        }
-    }
-    match &b[i..] {
+    let start = i + 1;
+    let end = start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+    // Postgres keeps microseconds; a fraction past nanoseconds is noise, and a
+    // long one makes the server refuse the whole value.
+    (end != start && end - start <= 9).then_some(end)
+}
+
+/// What may end a timestamp: nothing, `Z`, or an offset `±HH`, `±HHMM`, `±HH:MM`.
+fn is_zone(rest: &[u8]) -> bool {
+    match rest {
         [] | [b'Z'] | [b'z'] => true,
         [b'+' | b'-', rest @ ..] => {
             // Postgres takes offsets up to 15:59 either way ("time zone displacement

@@ -80,91 +80,98 @@ pub(crate) fn sql_level_fits(stocked: &str, reserved: &str) -> String {
 
 /// Parses JSON-number text exactly, or says why it is outside the domain.
 fn parse_str(s: &str) -> std::result::Result<Decimal, String> {
-    let not_number = || "must be a number".to_string();
-    let b = s.trim().as_bytes();
-    let mut i = 0;
-    let neg = b.first() == Some(&b'-');
-    if neg {
-        i += 1;
-    }
-    let int_start = i;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    let int = &b[int_start..i];
-    if int.is_empty() || (int.len() > 1 && int[0] == b'0') {
-        return Err(not_number());
-    }
-    let mut frac: &[u8] = &[];
-    if i < b.len() && b[i] == b'.' {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
+    let n = Lexed::of(s.trim().as_bytes()).ok_or_else(|| "must be a number".to_string())?;
+    n.exact()
+}
+
+/// JSON number syntax, split: `-` sign, integer digits, fraction digits, exponent.
+struct Lexed<'a> {
+    neg: bool,
+    int: &'a [u8],
+    frac: &'a [u8],
+    exp: i64,
+}
+
+/// The run of ASCII digits at the start of `b`.
+fn digit_run(b: &[u8]) -> &[u8] {
+    &b[..b.iter().take_while(|c| c.is_ascii_digit()).count()]
+}
+
+impl<'a> Lexed<'a> {
+    /// None when `b` is not a number in JSON's syntax (no `+`, `.5`, `01`, blanks…).
+    fn of(b: &'a [u8]) -> Option<Self> {
+        let neg = b.first() == Some(&b'-');
+        let mut rest = if neg { &b[1..] } else { b };
+        let int = digit_run(rest);
+        if int.is_empty() || (int.len() > 1 && int[0] == b'0') {
+            return None;
         }
-        frac = &b[start..i];
-        if frac.is_empty() {
-            return Err(not_number());
+        rest = &rest[int.len()..];
+        let mut frac: &[u8] = &[];
+        if let Some(after) = rest.strip_prefix(b".") {
+            frac = digit_run(after);
+            if frac.is_empty() {
+                return None;
+            }
+            rest = &after[frac.len()..];
         }
-    }
-    let mut exp: i64 = 0;
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        let exp_neg = match b.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
+        let mut exp = 0;
+        if let [b'e' | b'E', after @ ..] = rest {
+            let (exp_neg, after) = match after {
+                [b'-', r @ ..] => (true, r),
+                [b'+', r @ ..] => (false, r),
+                r => (false, r),
+            };
+            let run = digit_run(after);
+            if run.is_empty() {
+                return None;
             }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
             // Saturate: a huge exponent is out of range either way.
-            exp = (exp * 10 + i64::from(b[i] - b'0')).min(1_000_000);
-            i += 1;
+            exp = run
+                .iter()
+                .fold(0i64, |e, c| (e * 10 + i64::from(c - b'0')).min(1_000_000));
+            if exp_neg {
+                exp = -exp;
+            }
+            rest = &after[run.len()..];
         }
-        if i == start {
-            return Err(not_number());
+        rest.is_empty().then_some(Lexed {
+            neg,
+            int,
+            frac,
+            exp,
+        })
+    }
+
+    /// The value, exact, or why it is outside the domain.
+    fn exact(&self) -> std::result::Result<Decimal, String> {
+        let not_number = || "must be a number".to_string();
+        // value = digits × 10^(exp - frac.len()), digits without leading/trailing zeros.
+        let all: Vec<u8> = self.int.iter().chain(self.frac.iter()).copied().collect();
+        let Some(first) = all.iter().position(|&c| c != b'0') else {
+            return Ok(Decimal::ZERO);
+        };
+        let last = all.iter().rposition(|&c| c != b'0').unwrap_or(first);
+        let digits = &all[first..=last];
+        let mut exp10 = self.exp - self.frac.len() as i64 + (all.len() - 1 - last) as i64;
+        if digits.len() > MAX_DIGITS {
+            return Err(format!("must have at most {MAX_DIGITS} significant digits"));
         }
-        if exp_neg {
-            exp = -exp;
+        if exp10 < -(MAX_DIGITS as i64) {
+            return Err(format!("must have at most {MAX_DIGITS} decimal places"));
         }
+        if digits.len() as i64 + exp10 > MAX_DIGITS as i64 {
+            return Err(format!("must be less than 10^{MAX_DIGITS} in magnitude"));
+        }
+        let mut text = String::from_utf8_lossy(digits).into_owned();
+        while exp10 > 0 {
+            text.push('0');
+            exp10 -= 1;
+        }
+        let mantissa = i128::from_str(&text).map_err(|_| not_number())?;
+        let signed = if self.neg { -mantissa } else { mantissa };
+        Decimal::try_from_i128_with_scale(signed, (-exp10) as u32).map_err(|_| not_number())
     }
-    if i != b.len() {
-        return Err(not_number());
-    }
-    // value = digits × 10^(exp - frac.len()), digits without leading/trailing zeros.
-    let all: Vec<u8> = int.iter().chain(frac.iter()).copied().collect();
-    let first = all.iter().position(|&c| c != b'0');
-    let Some(first) = first else {
-        return Ok(Decimal::ZERO);
-    };
-    let last = all.iter().rposition(|&c| c != b'0').unwrap_or(first);
-    let digits = &all[first..=last];
-    let mut exp10 = exp - frac.len() as i64 + (all.len() - 1 - last) as i64;
-    if digits.len() > MAX_DIGITS {
-        return Err(format!("must have at most {MAX_DIGITS} significant digits"));
-    }
-    if exp10 < -(MAX_DIGITS as i64) {
-        return Err(format!("must have at most {MAX_DIGITS} decimal places"));
-    }
-    if digits.len() as i64 + exp10 > MAX_DIGITS as i64 {
-        return Err(format!("must be less than 10^{MAX_DIGITS} in magnitude"));
-    }
-    let mut text = String::from_utf8_lossy(digits).into_owned();
-    while exp10 > 0 {
-        text.push('0');
-        exp10 -= 1;
-    }
-    let mantissa = i128::from_str(&text).map_err(|_| not_number())?;
-    let d =
-        Decimal::try_from_i128_with_scale(if neg { -mantissa } else { mantissa }, (-exp10) as u32)
-            .map_err(|_| not_number())?;
-    Ok(d)
 }
 
 /// Parses `value` as an exact decimal, naming `field` in every rejection.

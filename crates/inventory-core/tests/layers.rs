@@ -69,7 +69,9 @@ fn every_module_uses_only_modules_below_it() {
             continue;
         }
         let Some(own) = floor(&name) else {
-            wrong.push(format!("{name}.rs is on no floor: add it to FLOORS and lib.rs's list"));
+            wrong.push(format!(
+                "{name}.rs is on no floor: add it to FLOORS and lib.rs's list"
+            ));
             continue;
         };
         listed.insert(name.clone());
