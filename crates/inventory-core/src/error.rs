@@ -35,12 +35,22 @@ impl ErrorType {
     }
 }
 
+/// Medusa's `code` of a compare-and-set refused because the level moved since it was
+/// read (Shopify's name for the same refusal).
+pub const COMPARE_QUANTITY_STALE: &str = "COMPARE_QUANTITY_STALE";
+
+/// Every error the core returns. Each field has one meaning at every layer: the addon
+/// rejects with `type` (from `kind`), `message`, `code`, `sqlState` and `cause`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
+    /// Medusa's `type`.
     pub kind: ErrorType,
     pub message: String,
+    /// Medusa's `code` (as in `MedusaError.Codes`): a constant refining the type
+    /// that callers match on, never an SQLSTATE. Set only by [`Error::with_code`].
+    code: Option<&'static str>,
     /// For logs, never shown as the message: the SQLSTATE of a database error.
-    pub code: Option<String>,
+    pub sql_state: Option<String>,
     /// For logs, never shown as the message: the raw database or panic text.
     pub cause: Option<String>,
 }
@@ -53,14 +63,23 @@ impl Error {
             kind,
             message: message.into(),
             code: None,
+            sql_state: None,
             cause: None,
         }
     }
     /// Attaches the SQLSTATE and raw cause, kept out of the message.
-    pub fn with_cause(mut self, code: Option<&str>, cause: impl Into<String>) -> Self {
-        self.code = code.map(str::to_string);
+    pub fn with_cause(mut self, sql_state: Option<&str>, cause: impl Into<String>) -> Self {
+        self.sql_state = sql_state.map(str::to_string);
         self.cause = Some(cause.into());
         self
+    }
+    /// Attaches Medusa's `code`, one of this module's constants.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+    pub fn code(&self) -> Option<&'static str> {
+        self.code
     }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorType::NotFound, message)
@@ -124,8 +143,8 @@ impl From<tokio_postgres::Error> for Error {
             .with_cause(Some(CONNECTION_FAILURE), err.to_string());
         };
         let raw = db.message().to_string();
-        let code_str = db.code().code().to_string();
-        let detailed = |e: Error| e.with_cause(Some(&code_str), raw.clone());
+        let sql_state = db.code().code().to_string();
+        let detailed = |e: Error| e.with_cause(Some(&sql_state), raw.clone());
         let table = db.table().unwrap_or("").replace('_', " ");
         let code = db.code().code();
         match code {
@@ -226,7 +245,7 @@ impl Error {
     /// (read-only after a failover): the connections to it are of no more use.
     /// Such calls are retryable (with an idempotency key, exactly once).
     pub fn server_lost(&self) -> bool {
-        self.code.as_deref().is_some_and(|c| {
+        self.sql_state.as_deref().is_some_and(|c| {
             c.starts_with("08") || matches!(c, "25006" | "57P01" | "57P02" | "57P03")
         })
     }

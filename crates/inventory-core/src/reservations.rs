@@ -423,8 +423,10 @@ impl InventoryService {
             match released {
                 Ok((done, levels)) => return Ok(Some(outcome(done, levels))),
                 // Something matching arrived: the statement wrote nothing.
-                Err(e) if e.code.as_deref() == Some(SqlState::DIVISION_BY_ZERO.code()) => continue,
-                Err(e) if e.code.as_deref() == Some(SqlState::UNDEFINED_FUNCTION.code()) => {
+                Err(e) if e.sql_state.as_deref() == Some(SqlState::DIVISION_BY_ZERO.code()) => {
+                    continue
+                }
+                Err(e) if e.sql_state.as_deref() == Some(SqlState::UNDEFINED_FUNCTION.code()) => {
                     self.no_arrived_fn.store(true, Ordering::Relaxed);
                     return Ok(None);
                 }

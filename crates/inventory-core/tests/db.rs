@@ -404,7 +404,7 @@ async fn a_server_lost_to_a_failover_replaces_the_pooled_connections() {
         .call("createInventoryItems", json!([{ "sku": "ro" }]))
         .await
         .unwrap_err();
-    assert_eq!(e.code.as_deref(), Some("25006"), "{e:?}");
+    assert_eq!(e.sql_state.as_deref(), Some("25006"), "{e:?}");
     assert!(e.server_lost());
     // Every connection made before the refusal is dropped at its next hand-out.
     let after = held_pids(&f.svc, 4).await;
