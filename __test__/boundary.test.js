@@ -186,6 +186,26 @@ describe('errors cross as data', () => {
     }
   })
 
+  test("a unique violation: Medusa's type and message, its SQLSTATE as sqlState, no code", async () => {
+    await t.inventory.createInventoryItems({ sku: 'err-dup' })
+    const args = JSON.stringify([{ sku: 'err-dup' }])
+    const raw = await t.inventory._native.call('createInventoryItems', args).catch((e) => e)
+    const shape = {
+      type: 'invalid_data',
+      message: 'Inventory item with sku: err-dup, already exists.',
+      sqlState: '23505',
+    }
+    expect(raw).toMatchObject(shape)
+    expect('code' in raw).toBe(false)
+    // The raw text is for logs; the message is Medusa's.
+    expect(raw.cause).toMatch(/duplicate key/)
+    expect(raw.message).not.toMatch(/duplicate key/)
+    const e = await t.inventory.createInventoryItems({ sku: 'err-dup' }).catch((x) => x)
+    expect(e).toBeInstanceOf(InventoryError)
+    expect(e).toMatchObject({ ...shape, cause: raw.cause, __isMedusaError: true })
+    expect('code' in e).toBe(false)
+  })
+
   test("`code` is Medusa's code: COMPARE_QUANTITY_STALE, at the addon and the facade", async () => {
     const item = await t.inventory.createInventoryItems({ sku: 'err-stale' })
     await t.inventory.createInventoryLevels({
@@ -205,6 +225,41 @@ describe('errors cross as data', () => {
     const e = await t.inventory.setInventoryQuantities([row]).catch((x) => x)
     expect(e).toMatchObject({ type: 'conflict', code: 'COMPARE_QUANTITY_STALE', message: raw.message })
     expect(e.sqlState).toBeUndefined()
+  })
+
+  test("the Medusa module's MedusaError: sqlState for logs, and Medusa's HTTP error handler answers with it", async () => {
+    const { InventoryModuleService } = require('../medusa')
+    const { MedusaError } = require('@medusajs/framework/utils')
+    // Medusa's own mapping of a thrown error to an HTTP answer (not in the package's exports).
+    const { getHttpResponseFromError } = require(
+      path.join(path.dirname(require.resolve('@medusajs/framework/utils')), '../http/middlewares/error-handler.js'),
+    )
+    const service = new InventoryModuleService({ medusaInventoryRsConnection: t.inventory }, {})
+    await service.createInventoryItems({ sku: 'err-mod-dup' })
+    const e = await service.createInventoryItems({ sku: 'err-mod-dup' }).catch((x) => x)
+    expect(e).toBeInstanceOf(MedusaError)
+    expect(e).toMatchObject({ type: 'invalid_data', sqlState: '23505', cause: expect.stringMatching(/duplicate key/) })
+    expect(e.code).toBeUndefined()
+    // An SQLSTATE in `code` would make Medusa's exceptionFormatter read it as a Postgres
+    // error's and fail on the fields such an error has (table, detail).
+    expect(getHttpResponseFromError(e)).toEqual({
+      statusCode: 400,
+      body: { code: undefined, type: 'invalid_data', message: 'Inventory item with sku: err-mod-dup, already exists.' },
+    })
+
+    const [item] = await service.createInventoryItems([{ sku: 'err-mod-stale' }])
+    await service.createInventoryLevels([{ inventory_item_id: item.id, location_id: 'mod_stale', stocked_quantity: 1 }])
+    const row = {
+      inventory_item_id: item.id,
+      location_id: 'mod_stale',
+      stocked_quantity: 5,
+      expected_stocked_quantity: 2,
+    }
+    const stale = await service.setInventoryQuantities([row]).catch((x) => x)
+    expect(stale).toBeInstanceOf(MedusaError)
+    expect(stale).toMatchObject({ type: 'conflict', code: 'COMPARE_QUANTITY_STALE' })
+    expect(stale.sqlState).toBeUndefined()
+    expect(getHttpResponseFromError(stale).statusCode).toBe(409)
   })
 
   test("errors that are not the addon's pass through untouched", async () => {
@@ -360,6 +415,20 @@ describe("through the Medusa module (loaded by Medusa's loader)", () => {
       message: 'adjustment must be a finite number, received Infinity',
     })
     expect(await ours.service.listInventoryItems({ sku: 'mod-nf' })).toEqual([])
+  })
+
+  test("a database error through Medusa's loader: a MedusaError with sqlState, no SQLSTATE as code", async () => {
+    await ours.service.createInventoryItems({ sku: 'mod-dup' })
+    const e = await ours.callError('createInventoryItems', { sku: 'mod-dup' })
+    expect(e).toMatchObject({
+      threw: true,
+      isMedusaError: true,
+      instanceOfMedusaError: true,
+      type: 'invalid_data',
+      message: 'Inventory item with sku: mod-dup, already exists.',
+      sqlState: '23505',
+    })
+    expect(e.code).toBeUndefined()
   })
 
   test('a core error keeps its Medusa type and bare message', async () => {

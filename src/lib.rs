@@ -37,8 +37,7 @@ async fn guarded<T>(
 /// Medusa's message, `code` (when set) Medusa's code refining the type, and for logs
 /// only `sqlState` (the SQLSTATE) and `cause` (raw database or panic text). Built here
 /// on the JS thread because an async `#[napi]` fn can only reject with a
-/// `napi::Error<Status>`, whose `code` is a Node-API status and whose `cause` cannot
-/// hold the SQLSTATE.
+/// `napi::Error<Status>`, which has a Node-API status as `code` and no other fields.
 fn js_error(env: &Env, e: inventory_core::Error) -> napi::Error {
     let build = || -> napi::Result<napi::Error> {
         let mut obj = env.create_error(napi::Error::from_reason(e.message.as_str()))?;

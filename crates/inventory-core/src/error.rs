@@ -131,74 +131,67 @@ fn constraint_info(detail: &str) -> Option<(Vec<String>, Vec<String>)> {
     Some((split(&groups[0]), split(&groups[1])))
 }
 
+/// `key: value` pairs of a constraint detail, joined by `separator`.
+fn key_values(detail: Option<&str>, separator: &str) -> Option<String> {
+    let (keys, values) = detail.and_then(constraint_info)?;
+    let pairs: Vec<_> = keys
+        .iter()
+        .zip(values.iter())
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    Some(pairs.join(separator))
+}
+
 impl From<tokio_postgres::Error> for Error {
     fn from(err: tokio_postgres::Error) -> Self {
-        let Some(db) = err.as_db_error() else {
+        match err.as_db_error() {
+            Some(db) => from_db_error(db),
             // Lost connections, unreadable responses: the client library's text is
             // for logs; the caller learns the database call failed.
-            return Error::new(
+            None => Error::new(
                 ErrorType::DbError,
                 "the database connection failed or returned an unreadable response",
             )
-            .with_cause(Some(CONNECTION_FAILURE), err.to_string());
-        };
-        let raw = db.message().to_string();
-        let sql_state = db.code().code().to_string();
-        let detailed = |e: Error| e.with_cause(Some(&sql_state), raw.clone());
-        let table = db.table().unwrap_or("").replace('_', " ");
-        let code = db.code().code();
-        match code {
-            // Same wording as Medusa's dbErrorMapper, so callers matching on it keep working.
-            "23505" => match db.detail().and_then(constraint_info) {
-                Some((keys, values)) => Error::invalid(format!(
-                    "{} with {}, already exists.",
-                    upper_first(&table),
-                    keys.iter()
-                        .zip(values.iter())
-                        .map(|(k, v)| format!("{k}: {v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                None => detailed(Error::invalid(format!(
-                    "{} already exists",
-                    upper_first(&table)
-                ))),
-            },
-            "23503" => {
-                let pairs = db
-                    .detail()
-                    .and_then(constraint_info)
-                    .map(|(keys, values)| {
-                        keys.iter()
-                            .zip(values.iter())
-                            .map(|(k, v)| format!("{k}: {v}"))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    })
-                    .unwrap_or_default();
-                Error::not_found(format!(
-                    "You tried to set relationship {pairs}, but such entity does not exist"
-                ))
-            }
-            "23502" => Error::invalid(format!(
-                "Cannot set field '{}' of {} to null",
-                db.column().unwrap_or("?"),
-                upper_first(&table)
-            )),
-            // Input validation should have caught these; the message stays generic.
-            c if c.starts_with("22") => detailed(Error::invalid(format!(
-                "a value was rejected by the database (SQLSTATE {c})"
-            ))),
-            "40P01" | "40001" => detailed(Error::new(
-                ErrorType::Conflict,
-                "the call conflicted with a concurrent one; retry it",
-            )),
-            c => detailed(Error::new(
-                ErrorType::DbError,
-                format!("the database refused the call (SQLSTATE {c})"),
-            )),
+            .with_cause(Some(CONNECTION_FAILURE), err.to_string()),
         }
     }
+}
+
+/// An error the server answered with: Medusa's type and message, and for logs its
+/// SQLSTATE and raw text (which may hold row values, so never the message).
+fn from_db_error(db: &tokio_postgres::error::DbError) -> Error {
+    let sql_state = db.code().code();
+    let table = upper_first(&db.table().unwrap_or("").replace('_', " "));
+    let error = match sql_state {
+        // Same wording as Medusa's dbErrorMapper, so callers matching on it keep working.
+        "23505" => match key_values(db.detail(), ", ") {
+            Some(pairs) => Error::invalid(format!("{table} with {pairs}, already exists.")),
+            None => Error::invalid(format!("{table} already exists")),
+        },
+        "23503" => {
+            let pairs = key_values(db.detail(), ",").unwrap_or_default();
+            Error::not_found(format!(
+                "You tried to set relationship {pairs}, but such entity does not exist"
+            ))
+        }
+        "23502" => Error::invalid(format!(
+            "Cannot set field '{}' of {table} to null",
+            db.column().unwrap_or("?"),
+        )),
+        // Input validation should have caught these; the message stays generic.
+        c if c.starts_with("22") => Error::invalid(format!(
+            "a value was rejected by the database (SQLSTATE {c})"
+        )),
+        "40P01" | "40001" => Error::new(
+            ErrorType::Conflict,
+            "the call conflicted with a concurrent one; retry it",
+        ),
+        c => Error::new(
+            ErrorType::DbError,
+            format!("the database refused the call (SQLSTATE {c})"),
+        ),
+    };
+    error.with_cause(Some(sql_state), db.message())
 }
 
 impl From<deadpool_postgres::PoolError> for Error {
