@@ -50,5 +50,5 @@ export declare function api(): string
 /** Opens a pool. `options` is JSON: `{ url, schema?, maxConnections? }`. */
 export declare function connect(options: string): Promise<NativeInventory>
 
-/** Every `code` a rejection of this addon can carry (Medusa's error types). */
+/** Every `type` a rejection of this addon can carry (Medusa's error types). */
 export declare function errorTypes(): Array<string>

@@ -79,7 +79,7 @@ test('the addon dispatches every manifest method and no other name', async () =>
   }
   for (const name of ['listInventoryItem', 'constructor', 'migrate', 'reconcile', 'prune', '']) {
     await expect(t.inventory._native.call(name, '[]')).rejects.toMatchObject({
-      code: 'invalid_data',
+      type: 'invalid_data',
       message: `Unknown method '${name}'`,
     })
   }

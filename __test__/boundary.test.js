@@ -3,8 +3,9 @@
 // errors cross as data.
 //   1. metadata keys named like timestamp columns stay as sent; only the schema's
 //      timestamp columns (top level and in relations) come back as Dates
-//   2. the addon rejects with the Medusa type in `code` and the bare message; the
-//      SQLSTATE and raw text ride on their own fields
+//   2. the addon rejects with the Medusa type in `type` and the bare message; the
+//      SQLSTATE and raw text ride on their own fields (`sqlState`, `cause`), and `code`
+//      is only ever Medusa's code, never an SQLSTATE, at every layer
 //   3. NaN / Infinity anywhere in the input is invalid_data naming the field, and
 //      nothing is written
 // Each through the standalone API and through the Medusa module loaded by Medusa's loader.
@@ -127,11 +128,13 @@ describe('metadata with date-named keys round-trips unchanged (standalone API)',
 })
 
 describe('errors cross as data', () => {
-  test('the raw addon rejection carries the Medusa type as `code` and the bare message', async () => {
+  test('the raw addon rejection carries the Medusa type as `type` and the bare message', async () => {
     const raw = await t.inventory._native.call('retrieveInventoryItem', JSON.stringify(['iitem_nope'])).catch((e) => e)
     // Made by the addon, outside Jest's realm: an Error, though not Jest's `Error`.
     expect(isNativeError(raw)).toBe(true)
-    expect(raw.code).toBe('not_found')
+    expect(raw.type).toBe('not_found')
+    // Not napi's status ("GenericFailure") either: no code at all.
+    expect('code' in raw).toBe(false)
     expect(raw.message).toBe('InventoryItem with id: iitem_nope was not found')
     expect(native.errorTypes()).toEqual(
       expect.arrayContaining([
@@ -147,7 +150,7 @@ describe('errors cross as data', () => {
     const invalid = await t.inventory._native
       .call('listInventoryItems', JSON.stringify([{}, { take: -1 }]))
       .catch((e) => e)
-    expect(invalid.code).toBe('invalid_data')
+    expect(invalid.type).toBe('invalid_data')
     expect(invalid.message).not.toMatch(/^\[/)
     expect(invalid.message).not.toMatch(/invalid_data/)
 
@@ -155,7 +158,7 @@ describe('errors cross as data', () => {
     await t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'err_loc', stocked_quantity: 1 })
     const args = JSON.stringify([{ inventory_item_id: item.id, location_id: 'err_loc', quantity: 5 }])
     const notAllowed = await t.inventory._native.call('createReservationItems', args).catch((e) => e)
-    expect(notAllowed.code).toBe('not_allowed')
+    expect(notAllowed.type).toBe('not_allowed')
     expect(notAllowed.message).not.toMatch(/not_allowed|\[details\]/)
 
     // The facade: Medusa's shape, with the same message.
@@ -164,21 +167,99 @@ describe('errors cross as data', () => {
     expect(e).toMatchObject({ type: 'not_allowed', message: notAllowed.message, __isMedusaError: true })
   })
 
-  test('a database error: SQLSTATE and raw text on their own fields, then on code and cause', async () => {
+  test('a database error: SQLSTATE and raw text on their own fields, sqlState and cause, at both layers', async () => {
     const sep = DATABASE_URL.includes('?') ? '&' : '?'
     const url = `${DATABASE_URL}${sep}options=-c%20default_transaction_read_only%3Don`
     const inv = await InventoryService.connect({ url, schema: t.schema })
     try {
       const raw = await inv._native.call('createInventoryItems', JSON.stringify([{ sku: 'ro' }])).catch((e) => e)
-      expect(raw).toMatchObject({ code: 'database_error', sqlState: '25006' })
-      expect(raw.detail).toMatch(/read-only transaction/)
+      expect(raw).toMatchObject({ type: 'database_error', sqlState: '25006' })
+      expect('code' in raw).toBe(false)
+      expect(raw.cause).toMatch(/read-only transaction/)
       expect(raw.message).not.toMatch(/read-only transaction|\[details\]/)
       const e = await inv.createInventoryItems({ sku: 'ro' }).catch((x) => x)
-      expect(e).toMatchObject({ type: 'database_error', code: '25006', message: raw.message })
-      expect(e.cause).toBe(raw.detail)
+      expect(e).toMatchObject({ type: 'database_error', sqlState: '25006', message: raw.message })
+      expect('code' in e).toBe(false)
+      expect(e.cause).toBe(raw.cause)
     } finally {
       await inv.close()
     }
+  })
+
+  test("a unique violation: Medusa's type and message, its SQLSTATE as sqlState, no code", async () => {
+    await t.inventory.createInventoryItems({ sku: 'err-dup' })
+    const args = JSON.stringify([{ sku: 'err-dup' }])
+    const raw = await t.inventory._native.call('createInventoryItems', args).catch((e) => e)
+    const shape = {
+      type: 'invalid_data',
+      message: 'Inventory item with sku: err-dup, already exists.',
+      sqlState: '23505',
+    }
+    expect(raw).toMatchObject(shape)
+    expect('code' in raw).toBe(false)
+    // The raw text is for logs; the message is Medusa's.
+    expect(raw.cause).toMatch(/duplicate key/)
+    expect(raw.message).not.toMatch(/duplicate key/)
+    const e = await t.inventory.createInventoryItems({ sku: 'err-dup' }).catch((x) => x)
+    expect(e).toBeInstanceOf(InventoryError)
+    expect(e).toMatchObject({ ...shape, cause: raw.cause, __isMedusaError: true })
+    expect('code' in e).toBe(false)
+  })
+
+  test("`code` is Medusa's code: COMPARE_QUANTITY_STALE, at the addon and the facade", async () => {
+    const item = await t.inventory.createInventoryItems({ sku: 'err-stale' })
+    await t.inventory.createInventoryLevels({
+      inventory_item_id: item.id,
+      location_id: 'stale_loc',
+      stocked_quantity: 1,
+    })
+    const row = {
+      inventory_item_id: item.id,
+      location_id: 'stale_loc',
+      stocked_quantity: 5,
+      expected_stocked_quantity: 2,
+    }
+    const raw = await t.inventory._native.call('setInventoryQuantities', JSON.stringify([[row]])).catch((e) => e)
+    expect(raw).toMatchObject({ type: 'conflict', code: 'COMPARE_QUANTITY_STALE' })
+    expect(raw.sqlState).toBeUndefined()
+    const e = await t.inventory.setInventoryQuantities([row]).catch((x) => x)
+    expect(e).toMatchObject({ type: 'conflict', code: 'COMPARE_QUANTITY_STALE', message: raw.message })
+    expect(e.sqlState).toBeUndefined()
+  })
+
+  test("the Medusa module's MedusaError: sqlState for logs, and Medusa's HTTP error handler answers with it", async () => {
+    const { InventoryModuleService } = require('../medusa')
+    const { MedusaError } = require('@medusajs/framework/utils')
+    // Medusa's own mapping of a thrown error to an HTTP answer (not in the package's exports).
+    const { getHttpResponseFromError } = require(
+      path.join(path.dirname(require.resolve('@medusajs/framework/utils')), '../http/middlewares/error-handler.js'),
+    )
+    const service = new InventoryModuleService({ medusaInventoryRsConnection: t.inventory }, {})
+    await service.createInventoryItems({ sku: 'err-mod-dup' })
+    const e = await service.createInventoryItems({ sku: 'err-mod-dup' }).catch((x) => x)
+    expect(e).toBeInstanceOf(MedusaError)
+    expect(e).toMatchObject({ type: 'invalid_data', sqlState: '23505', cause: expect.stringMatching(/duplicate key/) })
+    expect(e.code).toBeUndefined()
+    // An SQLSTATE in `code` would make Medusa's exceptionFormatter read it as a Postgres
+    // error's and fail on the fields such an error has (table, detail).
+    expect(getHttpResponseFromError(e)).toEqual({
+      statusCode: 400,
+      body: { code: undefined, type: 'invalid_data', message: 'Inventory item with sku: err-mod-dup, already exists.' },
+    })
+
+    const [item] = await service.createInventoryItems([{ sku: 'err-mod-stale' }])
+    await service.createInventoryLevels([{ inventory_item_id: item.id, location_id: 'mod_stale', stocked_quantity: 1 }])
+    const row = {
+      inventory_item_id: item.id,
+      location_id: 'mod_stale',
+      stocked_quantity: 5,
+      expected_stocked_quantity: 2,
+    }
+    const stale = await service.setInventoryQuantities([row]).catch((x) => x)
+    expect(stale).toBeInstanceOf(MedusaError)
+    expect(stale).toMatchObject({ type: 'conflict', code: 'COMPARE_QUANTITY_STALE' })
+    expect(stale.sqlState).toBeUndefined()
+    expect(getHttpResponseFromError(stale).statusCode).toBe(409)
   })
 
   test("errors that are not the addon's pass through untouched", async () => {
@@ -334,6 +415,20 @@ describe("through the Medusa module (loaded by Medusa's loader)", () => {
       message: 'adjustment must be a finite number, received Infinity',
     })
     expect(await ours.service.listInventoryItems({ sku: 'mod-nf' })).toEqual([])
+  })
+
+  test("a database error through Medusa's loader: a MedusaError with sqlState, no SQLSTATE as code", async () => {
+    await ours.service.createInventoryItems({ sku: 'mod-dup' })
+    const e = await ours.callError('createInventoryItems', { sku: 'mod-dup' })
+    expect(e).toMatchObject({
+      threw: true,
+      isMedusaError: true,
+      instanceOfMedusaError: true,
+      type: 'invalid_data',
+      message: 'Inventory item with sku: mod-dup, already exists.',
+      sqlState: '23505',
+    })
+    expect(e.code).toBeUndefined()
   })
 
   test('a core error keeps its Medusa type and bare message', async () => {

@@ -111,7 +111,7 @@ test('after the primary dies mid-load, the promoted secondary has every acknowle
     retryErrors: calls
       .flatMap((c) => c.retried || [])
       .reduce((out, r) => {
-        const t = `${r.type} ${r.code || ''}`.trim()
+        const t = `${r.type} ${r.sqlState || ''}`.trim()
         out[t] = out[t] || { n: 0, example: r.message }
         out[t].n++
         return out

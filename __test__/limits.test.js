@@ -65,7 +65,8 @@ describe('connect options are bounded', () => {
       const err = await inv.createInventoryItems({ sku: 'read-only' }).catch((e) => e)
       expect(err).toBeInstanceOf(Error)
       expect(err.type).toBe('database_error')
-      expect(err.code).toBe('25006') // read_only_sql_transaction, for logs
+      expect(err.sqlState).toBe('25006') // read_only_sql_transaction, for logs
+      expect(err.code).toBeUndefined()
       expect(err.message).not.toMatch(/read-only transaction/)
       expect(err.cause).toMatch(/read-only transaction/)
     } finally {
@@ -233,6 +234,6 @@ describe('the prepared-statement cache is bounded', () => {
 test("a panic's text is kept for logs, off the message", async () => {
   const native = require('../index.js')
   const err = await native.debugPanic().catch((e) => e)
-  expect(err).toMatchObject({ code: 'unexpected_state', message: 'internal error in medusa-inventory-rs' })
-  expect(err.detail).toMatch(/index out of bounds/)
+  expect(err).toMatchObject({ type: 'unexpected_state', message: 'internal error in medusa-inventory-rs' })
+  expect(err.cause).toMatch(/index out of bounds/)
 })

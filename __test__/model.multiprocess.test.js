@@ -147,7 +147,7 @@ function apply(s, e) {
   const pr = M.predict(s, e.c)
   const err = e.outcome.err
   // A deadlock means two calls locked rows in different orders: never explained.
-  if (err && err.code === '40P01') return { why: `Postgres broke a deadlock (${err.message})` }
+  if (err && err.sqlState === '40P01') return { why: `Postgres broke a deadlock (${err.message})` }
   // `conflict`: a removal or restore that kept meeting new rows while it took its locks
   // gave up: it wrote nothing. Counted (stats.conflicts), not failed.
   if (err && err.type === 'conflict') return { next: s }

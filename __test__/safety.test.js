@@ -11,7 +11,7 @@ afterAll(() => t.cleanup())
 
 test('a Rust panic becomes a rejected promise and the process keeps serving', async () => {
   await expect(native.debugPanic()).rejects.toMatchObject({
-    code: 'unexpected_state',
+    type: 'unexpected_state',
     message: 'internal error in medusa-inventory-rs',
   })
   const item = await t.inventory.createInventoryItems({ sku: 'after-panic' })

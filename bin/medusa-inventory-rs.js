@@ -266,7 +266,7 @@ async function run(argv, io = { stdout: process.stdout, stderr: process.stderr }
     // A typed message, no stack: InventoryError carries Medusa's error type.
     const type = e && e.type ? `${e.type}: ` : ''
     const message =
-      e && e.code === UNDEFINED_TABLE ? noTables(opts && opts.schema) : e && e.message ? e.message : String(e)
+      e && e.sqlState === UNDEFINED_TABLE ? noTables(opts && opts.schema) : e && e.message ? e.message : String(e)
     io.stderr.write(`\nmedusa-inventory-rs: ${type}${message}\n`)
     return 2
   }

@@ -342,12 +342,15 @@ export interface SslOptions {
   key?: string | Buffer
 }
 
-/** Thrown by every method; `type` is one of Medusa's MedusaError.Types. */
+/** Thrown by every method, shaped as Medusa's MedusaError. */
 export declare class InventoryError extends Error {
+  /** One of Medusa's MedusaError.Types. */
   type: 'not_found' | 'invalid_data' | 'not_allowed' | 'conflict' | 'database_error' | 'unexpected_state'
+  /** Medusa's code refining the type (as MedusaError.Codes do); never an SQLSTATE. */
+  code?: 'COMPARE_QUANTITY_STALE'
   date: Date
-  /** SQLSTATE of a database error (for logs), or COMPARE_QUANTITY_STALE. */
-  code?: string
+  /** SQLSTATE of a database error, for logs; never part of `message`. */
+  sqlState?: string
   /** Raw database or panic text, for logs; never part of `message`. */
   cause?: string
 }

@@ -4,26 +4,32 @@
 
 const { native, API, CALL, MIGRATE, splitArgs } = require('./internal')
 
-/** Error thrown by every method: `type` is one of Medusa's MedusaError.Types. */
+/**
+ * Error thrown by every method, shaped as Medusa's MedusaError: `type` is one of
+ * MedusaError.Types and `code`, when set, Medusa's code refining it (as
+ * MedusaError.Codes do): COMPARE_QUANTITY_STALE. For logs only, never in the message:
+ * `sqlState`, a database error's SQLSTATE, and `cause`, the raw database or panic text.
+ */
 class InventoryError extends Error {
-  constructor(type, message) {
+  constructor(type, message, code) {
     super(message)
     this.type = type
+    if (code !== undefined) this.code = code
     this.date = new Date()
     // Lets Medusa's MedusaError.isMedusaError() and its HTTP error handler recognise it.
     this.__isMedusaError = true
   }
 }
 
-// The addon rejects with its fields as data: `code` is the Medusa type, `sqlState` and
-// `detail` (SQLSTATE, raw database or panic text) are for logs, kept off the message.
+// The addon rejects with the same fields as data (`type`, `message`, `code`, `sqlState`,
+// `cause`); the facade only makes them an InventoryError.
 const ERROR_TYPES = new Set(native.errorTypes())
 
 function toInventoryError(err) {
-  if (!err || !ERROR_TYPES.has(err.code)) return err
-  const e = new InventoryError(err.code, err.message)
-  if (err.sqlState !== undefined) e.code = err.sqlState
-  if (err.detail !== undefined) e.cause = err.detail
+  if (!err || err instanceof InventoryError || !ERROR_TYPES.has(err.type)) return err
+  const e = new InventoryError(err.type, err.message, err.code)
+  if (err.sqlState !== undefined) e.sqlState = err.sqlState
+  if (err.cause !== undefined) e.cause = err.cause
   return e
 }
 

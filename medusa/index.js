@@ -92,10 +92,12 @@ function databaseFrom(options = {}) {
 
 function toMedusaError(e) {
   if (e instanceof InventoryError) {
-    const err = new MedusaError(e.type, e.message)
+    // Medusa's `code` means what the facade's does; never an SQLSTATE, which Medusa's
+    // HTTP error handler would read as a Postgres error's (formatException).
+    const err = new MedusaError(e.type, e.message, e.code)
     err.stack = e.stack
     // SQLSTATE and raw cause, for logs only (never in the message).
-    if (e.code !== undefined) err.code = e.code
+    if (e.sqlState !== undefined) err.sqlState = e.sqlState
     if (e.cause !== undefined) err.cause = e.cause
     return err
   }

@@ -32,20 +32,26 @@ async fn guarded<T>(
     }
 }
 
-/// The JS error a core error rejects with, its fields as data: `code` is Medusa's
-/// error type, `message` Medusa's message, and for logs only `sqlState` (the
-/// SQLSTATE) and `detail` (raw database or panic text). Built here on the JS thread
-/// because an async `#[napi]` fn can only reject with a `napi::Error<Status>`, whose
-/// `code` is a Node-API status and whose `cause` cannot hold the SQLSTATE.
+/// The JS error a core error rejects with, its fields as data, each with one meaning at
+/// every layer (lib/ and medusa/ keep them): `type` is Medusa's error type, `message`
+/// Medusa's message, `code` (when set) Medusa's code refining the type, and for logs
+/// only `sqlState` (the SQLSTATE) and `cause` (raw database or panic text). Built here
+/// on the JS thread because an async `#[napi]` fn can only reject with a
+/// `napi::Error<Status>`, which has a Node-API status as `code` and no other fields.
 fn js_error(env: &Env, e: inventory_core::Error) -> napi::Error {
     let build = || -> napi::Result<napi::Error> {
         let mut obj = env.create_error(napi::Error::from_reason(e.message.as_str()))?;
-        obj.set_named_property("code", e.kind.as_str())?;
-        if let Some(code) = &e.code {
-            obj.set_named_property("sqlState", code.as_str())?;
+        // napi_create_error sets `code` to the Node-API status ("GenericFailure").
+        obj.delete_named_property("code")?;
+        obj.set_named_property("type", e.kind.as_str())?;
+        if let Some(code) = e.code() {
+            obj.set_named_property("code", code)?;
+        }
+        if let Some(sql_state) = &e.sql_state {
+            obj.set_named_property("sqlState", sql_state.as_str())?;
         }
         if let Some(cause) = &e.cause {
-            obj.set_named_property("detail", cause.as_str())?;
+            obj.set_named_property("cause", cause.as_str())?;
         }
         Ok(napi::Error::from(obj.to_unknown()))
     };
@@ -145,7 +151,7 @@ pub fn api() -> String {
     serde_json::json!({ "methods": dispatch::manifest_json(), "entities": entities }).to_string()
 }
 
-/// Every `code` a rejection of this addon can carry (Medusa's error types).
+/// Every `type` a rejection of this addon can carry (Medusa's error types).
 #[napi]
 pub fn error_types() -> Vec<String> {
     ErrorType::ALL

@@ -220,7 +220,7 @@ async function check(connect, calls, levels, { schema, keyed }) {
     for (const c of calls.filter((c) => c.outcome !== 'ack')) {
       const what = `${c.op} call ${c.worker}/${c.n}`
       if (c.errType === 'untyped') violations.push(`${what} threw a non-Medusa error: ${c.errMessage}`)
-      else if (c.outcome === 'refused' && c.errType !== 'not_allowed' && c.errCode !== '57P03') {
+      else if (c.outcome === 'refused' && c.errType !== 'not_allowed' && c.errSqlState !== '57P03') {
         violations.push(`${what} was refused with an unexpected type [${c.errType}] ${c.errMessage}`)
       }
       if (c.errCause && c.errMessage.includes(c.errCause))
@@ -324,7 +324,7 @@ function callStats(calls, keyed) {
   const byType = (list) => {
     const out = {}
     for (const c of list) {
-      const t = `${c.errType} ${c.errCode || ''}`.trim()
+      const t = `${c.errType} ${c.errSqlState || ''}`.trim()
       out[t] = (out[t] || 0) + 1
     }
     return out
@@ -348,7 +348,7 @@ function callStats(calls, keyed) {
       retries: retried.reduce((s, c) => s + c.attempts - 1, 0),
       maxAttempts: Math.max(0, ...calls.map((c) => c.attempts)),
       // What the first attempt of each retried call was told.
-      retriedAfter: byType(retried.map((c) => ({ errType: c.retried[0].type, errCode: c.retried[0].code }))),
+      retriedAfter: byType(retried.map((c) => ({ errType: c.retried[0].type, errSqlState: c.retried[0].sqlState }))),
     })
   }
   return stats

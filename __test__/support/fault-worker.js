@@ -45,10 +45,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 function classify(e) {
   if (e instanceof InventoryError) {
     return {
-      outcome: UNKNOWN.has(e.type) && e.code !== NOT_CONNECTED ? 'unknown' : 'refused',
+      outcome: UNKNOWN.has(e.type) && e.sqlState !== NOT_CONNECTED ? 'unknown' : 'refused',
       errType: e.type,
       errMessage: e.message,
-      errCode: e.code,
+      errSqlState: e.sqlState,
       errCause: e.cause,
     }
   }
@@ -82,8 +82,8 @@ async function record(entry, fn) {
     }
     if (!options || !retry(entry) || entry.attempts >= MAX_ATTEMPTS) break
     // The same call with the same key: it applies once whatever the first attempt did.
-    entry.retried.push({ type: entry.errType, code: entry.errCode, message: entry.errMessage })
-    for (const k of ['outcome', 'errType', 'errMessage', 'errCode', 'errCause']) delete entry[k]
+    entry.retried.push({ type: entry.errType, sqlState: entry.errSqlState, message: entry.errMessage })
+    for (const k of ['outcome', 'errType', 'errMessage', 'errSqlState', 'errCause']) delete entry[k]
     await sleep(Math.min(MAX_BACKOFF_MS, 2 ** entry.attempts) + Math.floor(rand() * 5))
   }
   entry.t1 = Date.now()
@@ -100,7 +100,7 @@ async function record(entry, fn) {
  */
 function retry(entry) {
   if (entry.outcome === 'ack' || entry.errType === 'untyped') return false
-  return entry.outcome === 'unknown' || entry.errCode === NOT_CONNECTED || entry.errType === 'conflict'
+  return entry.outcome === 'unknown' || entry.errSqlState === NOT_CONNECTED || entry.errType === 'conflict'
 }
 
 async function create() {

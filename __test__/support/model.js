@@ -431,7 +431,7 @@ function predict(s, c) {
   }
 }
 
-/** Runs one concrete call on the service; resolves to { ok } or { err: { type, message, code } } (code: an SQLSTATE, when the database gave one). */
+/** Runs one concrete call on the service; resolves to { ok } or { err: { type, message, sqlState } } (sqlState: when the database gave one). */
 async function invoke(svc, c) {
   const run = () => {
     switch (c.op) {
@@ -494,7 +494,13 @@ async function invoke(svc, c) {
   try {
     return { ok: (await run()) ?? null }
   } catch (e) {
-    return { err: { type: e.type ?? 'untyped', message: String(e.message ?? e), ...(e.code ? { code: e.code } : {}) } }
+    return {
+      err: {
+        type: e.type ?? 'untyped',
+        message: String(e.message ?? e),
+        ...(e.sqlState ? { sqlState: e.sqlState } : {}),
+      },
+    }
   }
 }
 

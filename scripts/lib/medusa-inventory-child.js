@@ -11,7 +11,7 @@
 //   migrate            run Medusa's own migrations for the module (MedusaAppMigrateUp)
 //   load               boot the module through MedusaApp and keep its service
 //   call {method,args} invoke a method of the loaded IInventoryService
-//   callError {method,args}         invoke, expecting a throw: { isMedusaError, type, message }
+//   callError {method,args}         invoke, expecting a throw: { isMedusaError, type, message, code, sqlState }
 //   resultType {method,args,path}   constructor name of the result (or of result[path...])
 //   graph {args,options}            app.query.graph(args, options)
 //   callWithAggregator {method,args} invoke with a caller-owned MessageAggregator in the context
@@ -136,6 +136,8 @@ const ops = {
         instanceOfError: e instanceof Error,
         type: e && e.type,
         message: e && e.message,
+        code: e && e.code,
+        sqlState: e && e.sqlState,
       }
     }
   },

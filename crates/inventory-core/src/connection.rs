@@ -398,61 +398,27 @@ fn split_key_values(s: &str) -> Result<(String, Vec<(String, String)>)> {
     let mut kept = Vec::new();
     let mut ours = Vec::new();
     loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
+        skip_whitespace(&mut chars);
         if chars.peek().is_none() {
             break;
         }
         let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c.is_whitespace() || c == '=' {
-                break;
-            }
+        while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != '=') {
             key.push(c);
-            chars.next();
         }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
+        skip_whitespace(&mut chars);
         if chars.next() != Some('=') {
             return Err(Error::invalid(format!(
                 "connect option url is not a valid Postgres connection string: expected '=' after {}",
                 keyword(&key)
             )));
         }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'\'') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('\'') => break,
-                    Some('\\') => value.extend(chars.next()),
-                    Some(c) => value.push(c),
-                    None => {
-                        return Err(Error::invalid(format!(
-                            "connect option url is not a valid Postgres connection string: the quoted value of {} has no closing quote",
-                            keyword(&key)
-                        )))
-                    }
-                }
-            }
+        skip_whitespace(&mut chars);
+        let value = if chars.next_if_eq(&'\'').is_some() {
+            quoted_value(&mut chars, &key)?
         } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                chars.next();
-                if c == '\\' {
-                    value.extend(chars.next());
-                } else {
-                    value.push(c);
-                }
-            }
-        }
+            bare_value(&mut chars)
+        };
         if URL_PARAMS.contains(&key.as_str()) {
             ours.push((key, value));
         } else {
@@ -463,41 +429,88 @@ fn split_key_values(s: &str) -> Result<(String, Vec<(String, String)>)> {
     Ok((kept.join(" "), ours))
 }
 
+type KeyValueChars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+fn skip_whitespace(chars: &mut KeyValueChars<'_>) {
+    while chars.next_if(|c| c.is_whitespace()).is_some() {}
+}
+
+/// A value after its opening quote, up to the closing one; `\` escapes the next character.
+fn quoted_value(chars: &mut KeyValueChars<'_>, key: &str) -> Result<String> {
+    let mut value = String::new();
+    loop {
+        match chars.next() {
+            Some('\'') => return Ok(value),
+            Some('\\') => value.extend(chars.next()),
+            Some(c) => value.push(c),
+            None => {
+                return Err(Error::invalid(format!(
+                    "connect option url is not a valid Postgres connection string: the quoted value of {} has no closing quote",
+                    keyword(key)
+                )))
+            }
+        }
+    }
+}
+
+/// An unquoted value, up to whitespace; `\` escapes the next character.
+fn bare_value(chars: &mut KeyValueChars<'_>) -> String {
+    let mut value = String::new();
+    while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+        if c == '\\' {
+            value.extend(chars.next());
+        } else {
+            value.push(c);
+        }
+    }
+    value
+}
+
 /// What to do, from the `ssl` option when given, else from the URL's parameters.
 pub(crate) fn plan(params: &[(String, String)], ssl: Option<&SslOption>) -> Result<TlsPlan> {
-    if let Some(SslOption(node)) = ssl {
-        let origin = "ssl option".to_string();
-        let Some(s) = node else {
-            return Ok(TlsPlan {
-                mode: Mode::Disable,
-                verify: Verify::None,
-                roots: None,
-                client: None,
-                origin,
-            });
-        };
-        let pem =
-            |option, text: &Option<String>| text.clone().map(|text| Pem::Inline { option, text });
-        // As node: rejectUnauthorized (default true) checks the chain and the host name.
-        let (mode, verify) = if s.reject_unauthorized {
-            (Mode::VerifyFull, Verify::Full)
-        } else {
-            (Mode::Require, Verify::None)
-        };
+    match ssl {
+        Some(SslOption(node)) => plan_from_option(node.as_ref()),
+        None => plan_from_url(params),
+    }
+}
+
+/// The `ssl` option as node-postgres reads it: `false` is no TLS; an object is TLS,
+/// checked unless `rejectUnauthorized: false`.
+fn plan_from_option(node: Option<&NodeSsl>) -> Result<TlsPlan> {
+    let origin = "ssl option".to_string();
+    let Some(s) = node else {
         return Ok(TlsPlan {
-            mode,
-            verify,
-            roots: pem("ca", &s.ca),
-            client: client_pair(
-                pem("cert", &s.cert),
-                pem("key", &s.key),
-                "ssl.cert",
-                "ssl.key",
-            )?,
+            mode: Mode::Disable,
+            verify: Verify::None,
+            roots: None,
+            client: None,
             origin,
         });
-    }
+    };
+    let pem = |option, text: &Option<String>| text.clone().map(|text| Pem::Inline { option, text });
+    // As node: rejectUnauthorized (default true) checks the chain and the host name.
+    let (mode, verify) = if s.reject_unauthorized {
+        (Mode::VerifyFull, Verify::Full)
+    } else {
+        (Mode::Require, Verify::None)
+    };
+    Ok(TlsPlan {
+        mode,
+        verify,
+        roots: pem("ca", &s.ca),
+        client: client_pair(
+            pem("cert", &s.cert),
+            pem("key", &s.key),
+            "ssl.cert",
+            "ssl.key",
+        )?,
+        origin,
+    })
+}
 
+/// The URL's `sslmode` (or `ssl_mode`), `sslrootcert`, `sslcert` and `sslkey`, as libpq
+/// reads them; the last of a repeated parameter counts.
+fn plan_from_url(params: &[(String, String)]) -> Result<TlsPlan> {
     let get = |name: &str| {
         params
             .iter()
@@ -966,30 +979,39 @@ impl Prepared {
             .and_then(|s| s.downcast_ref::<std::io::Error>())
             .and_then(|io| io.get_ref())
             .and_then(|e| e.downcast_ref::<rustls::Error>());
-        let Some(tls) = tls else {
-            if pg.to_string() == crate::error::TIMEOUT_TEXT {
-                let bound = self
-                    .config
-                    .get_connect_timeout()
-                    .unwrap_or(&crate::hosts::DEFAULT_CONNECT_TIMEOUT)
-                    .as_secs();
-                return Error::new(
-                    ErrorType::DbError,
-                    format!(
-                        "no database server answered in time: each host ({}) was given {bound} s to connect, set up TLS, authenticate and pass target_session_attrs (URL parameter connect_timeout, default {} s)",
-                        self.hosts,
-                        crate::hosts::DEFAULT_CONNECT_TIMEOUT.as_secs()
-                    ),
-                )
-                .with_cause(Some(crate::error::UNABLE_TO_CONNECT), pg.to_string());
-            }
-            return Error::new(ErrorType::DbError, pg.to_string());
-        };
+        match tls {
+            Some(tls) => Error::new(ErrorType::DbError, self.tls_failure(tls)),
+            None if pg.to_string() == crate::error::TIMEOUT_TEXT => self.timed_out(pg),
+            None => Error::new(ErrorType::DbError, pg.to_string()),
+        }
+    }
+
+    /// Every host let its connect_timeout pass.
+    fn timed_out(&self, pg: &tokio_postgres::Error) -> Error {
+        let bound = self
+            .config
+            .get_connect_timeout()
+            .unwrap_or(&crate::hosts::DEFAULT_CONNECT_TIMEOUT)
+            .as_secs();
+        Error::new(
+            ErrorType::DbError,
+            format!(
+                "no database server answered in time: each host ({}) was given {bound} s to connect, set up TLS, authenticate and pass target_session_attrs (URL parameter connect_timeout, default {} s)",
+                self.hosts,
+                crate::hosts::DEFAULT_CONNECT_TIMEOUT.as_secs()
+            ),
+        )
+        .with_cause(Some(crate::error::UNABLE_TO_CONNECT), pg.to_string())
+    }
+
+    /// A failed TLS handshake, said as what to check and where the setting came from.
+    fn tls_failure(&self, tls: &rustls::Error) -> String {
+        let origin = &self.plan.origin;
         let roots = match &self.plan.roots {
             None => "the Mozilla root certificates".to_string(),
             Some(pem) => pem.describe(),
         };
-        let message = match tls {
+        match tls {
             rustls::Error::InvalidCertificate(c) => match c {
                 CertificateError::UnknownIssuer => format!(
                     "the server's TLS certificate is not trusted: it is not issued by a CA in {roots} ({origin})"
@@ -1007,8 +1029,7 @@ impl Prepared {
                 "the server ended the TLS handshake ({alert:?}); if it checks client certificates, check sslcert/sslkey ({origin})"
             ),
             other => format!("TLS handshake with the server failed: {other} ({origin})"),
-        };
-        Error::new(ErrorType::DbError, message)
+        }
     }
 }
 

@@ -35,12 +35,22 @@ impl ErrorType {
     }
 }
 
+/// Medusa's `code` of a compare-and-set refused because the level moved since it was
+/// read (Shopify's name for the same refusal).
+pub const COMPARE_QUANTITY_STALE: &str = "COMPARE_QUANTITY_STALE";
+
+/// Every error the core returns. Each field has one meaning at every layer: the addon
+/// rejects with `type` (from `kind`), `message`, `code`, `sqlState` and `cause`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
+    /// Medusa's `type`.
     pub kind: ErrorType,
     pub message: String,
+    /// Medusa's `code` (as in `MedusaError.Codes`): a constant refining the type
+    /// that callers match on, never an SQLSTATE. Set only by [`Error::with_code`].
+    code: Option<&'static str>,
     /// For logs, never shown as the message: the SQLSTATE of a database error.
-    pub code: Option<String>,
+    pub sql_state: Option<String>,
     /// For logs, never shown as the message: the raw database or panic text.
     pub cause: Option<String>,
 }
@@ -53,14 +63,23 @@ impl Error {
             kind,
             message: message.into(),
             code: None,
+            sql_state: None,
             cause: None,
         }
     }
     /// Attaches the SQLSTATE and raw cause, kept out of the message.
-    pub fn with_cause(mut self, code: Option<&str>, cause: impl Into<String>) -> Self {
-        self.code = code.map(str::to_string);
+    pub fn with_cause(mut self, sql_state: Option<&str>, cause: impl Into<String>) -> Self {
+        self.sql_state = sql_state.map(str::to_string);
         self.cause = Some(cause.into());
         self
+    }
+    /// Attaches Medusa's `code`, one of this module's constants.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+    pub fn code(&self) -> Option<&'static str> {
+        self.code
     }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorType::NotFound, message)
@@ -112,74 +131,67 @@ fn constraint_info(detail: &str) -> Option<(Vec<String>, Vec<String>)> {
     Some((split(&groups[0]), split(&groups[1])))
 }
 
+/// `key: value` pairs of a constraint detail, joined by `separator`.
+fn key_values(detail: Option<&str>, separator: &str) -> Option<String> {
+    let (keys, values) = detail.and_then(constraint_info)?;
+    let pairs: Vec<_> = keys
+        .iter()
+        .zip(values.iter())
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    Some(pairs.join(separator))
+}
+
 impl From<tokio_postgres::Error> for Error {
     fn from(err: tokio_postgres::Error) -> Self {
-        let Some(db) = err.as_db_error() else {
+        match err.as_db_error() {
+            Some(db) => from_db_error(db),
             // Lost connections, unreadable responses: the client library's text is
             // for logs; the caller learns the database call failed.
-            return Error::new(
+            None => Error::new(
                 ErrorType::DbError,
                 "the database connection failed or returned an unreadable response",
             )
-            .with_cause(Some(CONNECTION_FAILURE), err.to_string());
-        };
-        let raw = db.message().to_string();
-        let code_str = db.code().code().to_string();
-        let detailed = |e: Error| e.with_cause(Some(&code_str), raw.clone());
-        let table = db.table().unwrap_or("").replace('_', " ");
-        let code = db.code().code();
-        match code {
-            // Same wording as Medusa's dbErrorMapper, so callers matching on it keep working.
-            "23505" => match db.detail().and_then(constraint_info) {
-                Some((keys, values)) => Error::invalid(format!(
-                    "{} with {}, already exists.",
-                    upper_first(&table),
-                    keys.iter()
-                        .zip(values.iter())
-                        .map(|(k, v)| format!("{k}: {v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                None => detailed(Error::invalid(format!(
-                    "{} already exists",
-                    upper_first(&table)
-                ))),
-            },
-            "23503" => {
-                let pairs = db
-                    .detail()
-                    .and_then(constraint_info)
-                    .map(|(keys, values)| {
-                        keys.iter()
-                            .zip(values.iter())
-                            .map(|(k, v)| format!("{k}: {v}"))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    })
-                    .unwrap_or_default();
-                Error::not_found(format!(
-                    "You tried to set relationship {pairs}, but such entity does not exist"
-                ))
-            }
-            "23502" => Error::invalid(format!(
-                "Cannot set field '{}' of {} to null",
-                db.column().unwrap_or("?"),
-                upper_first(&table)
-            )),
-            // Input validation should have caught these; the message stays generic.
-            c if c.starts_with("22") => detailed(Error::invalid(format!(
-                "a value was rejected by the database (SQLSTATE {c})"
-            ))),
-            "40P01" | "40001" => detailed(Error::new(
-                ErrorType::Conflict,
-                "the call conflicted with a concurrent one; retry it",
-            )),
-            c => detailed(Error::new(
-                ErrorType::DbError,
-                format!("the database refused the call (SQLSTATE {c})"),
-            )),
+            .with_cause(Some(CONNECTION_FAILURE), err.to_string()),
         }
     }
+}
+
+/// An error the server answered with: Medusa's type and message, and for logs its
+/// SQLSTATE and raw text (which may hold row values, so never the message).
+fn from_db_error(db: &tokio_postgres::error::DbError) -> Error {
+    let sql_state = db.code().code();
+    let table = upper_first(&db.table().unwrap_or("").replace('_', " "));
+    let error = match sql_state {
+        // Same wording as Medusa's dbErrorMapper, so callers matching on it keep working.
+        "23505" => match key_values(db.detail(), ", ") {
+            Some(pairs) => Error::invalid(format!("{table} with {pairs}, already exists.")),
+            None => Error::invalid(format!("{table} already exists")),
+        },
+        "23503" => {
+            let pairs = key_values(db.detail(), ",").unwrap_or_default();
+            Error::not_found(format!(
+                "You tried to set relationship {pairs}, but such entity does not exist"
+            ))
+        }
+        "23502" => Error::invalid(format!(
+            "Cannot set field '{}' of {table} to null",
+            db.column().unwrap_or("?"),
+        )),
+        // Input validation should have caught these; the message stays generic.
+        c if c.starts_with("22") => Error::invalid(format!(
+            "a value was rejected by the database (SQLSTATE {c})"
+        )),
+        "40P01" | "40001" => Error::new(
+            ErrorType::Conflict,
+            "the call conflicted with a concurrent one; retry it",
+        ),
+        c => Error::new(
+            ErrorType::DbError,
+            format!("the database refused the call (SQLSTATE {c})"),
+        ),
+    };
+    error.with_cause(Some(sql_state), db.message())
 }
 
 impl From<deadpool_postgres::PoolError> for Error {
@@ -226,7 +238,7 @@ impl Error {
     /// (read-only after a failover): the connections to it are of no more use.
     /// Such calls are retryable (with an idempotency key, exactly once).
     pub fn server_lost(&self) -> bool {
-        self.code.as_deref().is_some_and(|c| {
+        self.sql_state.as_deref().is_some_and(|c| {
             c.starts_with("08") || matches!(c, "25006" | "57P01" | "57P02" | "57P03")
         })
     }

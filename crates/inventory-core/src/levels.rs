@@ -57,15 +57,14 @@ pub(crate) async fn lock_levels<C: deadpool_postgres::GenericClient>(
 fn stale(item: &str, loc: &str, expected: &Option<Decimal>, found: Option<&str>) -> Error {
     let expected = expected.map(|d| d.to_string()).unwrap_or_default();
     let found = found.map(str::to_string).unwrap_or_default();
-    let mut e = Error::new(
+    Error::new(
         ErrorType::Conflict,
         format!(
             "The stocked_quantity of item {item} at location {loc} is {found}, not the expected {expected}: \
              it changed since it was read"
         ),
-    );
-    e.code = Some("COMPARE_QUANTITY_STALE".into());
-    e
+    )
+    .with_code(crate::error::COMPARE_QUANTITY_STALE)
 }
 
 fn not_stocked(item: &str, loc: &str) -> String {

@@ -28,7 +28,7 @@ pub(crate) fn flight_error<'a>(errors: impl IntoIterator<Item = &'a Error>) -> O
     let errors: Vec<&Error> = errors.into_iter().collect();
     errors
         .iter()
-        .find(|e| e.code.as_deref() != Some(IN_FAILED_TRANSACTION))
+        .find(|e| e.sql_state.as_deref() != Some(IN_FAILED_TRANSACTION))
         .or(errors.first())
         .map(|e| (*e).clone())
 }

@@ -482,8 +482,8 @@ impl InventoryService {
             match released {
                 Ok(released) => return Ok(Some(outcome(released))),
                 // Something matching arrived: the statement wrote nothing.
-                Err(e) if is_failed_look(e.code.as_deref()) => continue,
-                Err(e) if e.code.as_deref() == Some(SqlState::UNDEFINED_FUNCTION.code()) => {
+                Err(e) if is_failed_look(e.sql_state.as_deref()) => continue,
+                Err(e) if e.sql_state.as_deref() == Some(SqlState::UNDEFINED_FUNCTION.code()) => {
                     self.no_arrived_fn.store(true, Ordering::Relaxed);
                     return Ok(None);
                 }

@@ -257,6 +257,48 @@ async fn unknown_method_is_invalid_data() {
     f.drop_schema().await;
 }
 
+/// Each field of an error holds one thing: Medusa's message, the SQLSTATE and raw
+/// text beside it for logs, and `code` only Medusa's code.
+#[tokio::test]
+async fn a_database_error_keeps_its_sqlstate_apart_from_medusa_code() {
+    let f = Fixture::new("errfields").await;
+    let items = f
+        .call("createInventoryItems", json!([[{ "sku": "dup" }]]))
+        .await
+        .unwrap();
+    let dup = f
+        .call("createInventoryItems", json!([{ "sku": "dup" }]))
+        .await
+        .unwrap_err();
+    assert_eq!(dup.kind, ErrorType::InvalidData);
+    assert_eq!(dup.message, "Inventory item with sku: dup, already exists.");
+    assert_eq!(dup.sql_state.as_deref(), Some("23505"));
+    assert!(dup
+        .cause
+        .as_deref()
+        .is_some_and(|c| c.contains("duplicate key")));
+    assert_eq!(dup.code(), None);
+
+    let id = items[0]["id"].as_str().unwrap();
+    let level = json!({ "inventory_item_id": id, "location_id": "l", "stocked_quantity": 1 });
+    f.call("createInventoryLevels", json!([[level]]))
+        .await
+        .unwrap();
+    let row = json!({ "inventory_item_id": id, "location_id": "l",
+                      "stocked_quantity": 5, "expected_stocked_quantity": 2 });
+    let stale = f
+        .call("setInventoryQuantities", json!([[row]]))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.kind, ErrorType::Conflict);
+    assert_eq!(
+        stale.code(),
+        Some(inventory_core::error::COMPARE_QUANTITY_STALE)
+    );
+    assert_eq!(stale.sql_state, None);
+    f.drop_schema().await;
+}
+
 #[tokio::test]
 async fn committed_changes_are_reported_for_events() {
     let f = Fixture::new("changes").await;
@@ -404,7 +446,7 @@ async fn a_server_lost_to_a_failover_replaces_the_pooled_connections() {
         .call("createInventoryItems", json!([{ "sku": "ro" }]))
         .await
         .unwrap_err();
-    assert_eq!(e.code.as_deref(), Some("25006"), "{e:?}");
+    assert_eq!(e.sql_state.as_deref(), Some("25006"), "{e:?}");
     assert!(e.server_lost());
     // Every connection made before the refusal is dropped at its next hand-out.
     let after = held_pids(&f.svc, 4).await;
