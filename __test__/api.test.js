@@ -204,19 +204,19 @@ test('each method of the facade and of the module service is a named method, and
   const [libMissing, libBad, medusaMissing, medusaBad] = JSON.parse(run.stdout)
   expect(libMissing).toEqual([
     'not_found',
-    expect.stringMatching(/\n {4}at async InventoryService\.retrieveInventoryItem \(.*lib\/index\.js:/),
+    expect.stringMatching(/\n {4}at async InventoryService\.retrieveInventoryItem \(.*lib[\\/]index\.js:/),
   ])
   expect(libBad).toEqual([
     'invalid_data',
-    expect.stringMatching(/\n {4}at InventoryService\.adjustInventory \(.*lib\/index\.js:/),
+    expect.stringMatching(/\n {4}at InventoryService\.adjustInventory \(.*lib[\\/]index\.js:/),
   ])
   expect(medusaMissing).toEqual([
     'not_found',
-    expect.stringMatching(/\n {4}at async InventoryModuleService\.retrieveInventoryItem \(.*medusa\/index\.js:/),
+    expect.stringMatching(/\n {4}at async InventoryModuleService\.retrieveInventoryItem \(.*medusa[\\/]index\.js:/),
   ])
   expect(medusaBad).toEqual([
     'invalid_data',
-    expect.stringMatching(/\n {4}at InventoryModuleService\.adjustInventory \(.*medusa\/index\.js:/),
+    expect.stringMatching(/\n {4}at InventoryModuleService\.adjustInventory \(.*medusa[\\/]index\.js:/),
   ])
 })
 

@@ -37,7 +37,8 @@ test('a published platform whose package is missing is told which package to ins
       : process.platform === 'win32'
         ? '-msvc'
         : ''
-  expect(message).toContain(`npm install medusa-inventory-rs-${process.platform}-${other}${libc}`)
+  const { version } = require('../package.json')
+  expect(message).toContain(`npm install medusa-inventory-rs-${process.platform}-${other}${libc}@${version} `)
 })
 
 test('this machine loads its binary', () => {

@@ -7,7 +7,8 @@ const native = loadNative()
 
 // The generated loader (../index.js) picks ./medusa-inventory-rs.<platform>.node or the
 // platform package npm installed from optionalDependencies. When neither is there its
-// error blames an npm bug; this one names the platform and the two ways out.
+// error blames an npm bug; this one names the platform and the two ways out. The platform
+// package's version is this package's (`napi version` bumps them together).
 function loadNative() {
   try {
     return require('../index.js')
@@ -20,7 +21,8 @@ function loadNative() {
     } else if (platform === 'win32') libc = 'msvc'
     const key = [platform, arch, libc].filter(Boolean).join('-')
     // napi.targets holds Rust triples: x86_64-unknown-linux-gnu is published as linux-x64-gnu.
-    const prebuilt = require('../package.json').napi.targets.some((t) => {
+    const { napi, version } = require('../package.json')
+    const prebuilt = napi.targets.some((t) => {
       const [cpu, , os, abi] = t.split('-')
       const p = { darwin: 'darwin', linux: 'linux', windows: 'win32' }[os]
       return [p, { x86_64: 'x64', aarch64: 'arm64' }[cpu], abi].filter(Boolean).join('-') === key
@@ -29,7 +31,7 @@ function loadNative() {
       `medusa-inventory-rs: no native binary loaded for ${key} ` +
         `(process.platform=${platform}, arch=${arch}${libc ? `, libc=${libc}` : ''}). ` +
         (prebuilt
-          ? `Install the prebuilt one: npm install medusa-inventory-rs-${key} ` +
+          ? `Install the prebuilt one: npm install medusa-inventory-rs-${key}@${version} ` +
             '(npm skips it when optional dependencies are omitted or the lockfile was made on another platform). '
           : 'No prebuilt binary is published for this platform. ') +
         'To build from source, install Rust (https://rustup.rs) and run `npm install && npm run build` ' +

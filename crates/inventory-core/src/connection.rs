@@ -625,6 +625,17 @@ pub(crate) fn prepare(url: &str, ssl: Option<&SslOption>) -> Result<Prepared> {
     Ok(prepared)
 }
 
+/// The user for a connection string that names none, on macOS. Elsewhere tokio-postgres
+/// asks the OS (whoami), as libpq does; on macOS whoami is its stub (Cargo.toml: the real one
+/// needs Apple's frameworks), which knows no user. There it is what libpq users set and shells
+/// export: `PGUSER`, then `USER`, then `LOGNAME` (none set: the stub's "anonymous").
+fn default_user(env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    ["PGUSER", "USER", "LOGNAME"]
+        .into_iter()
+        .filter_map(env)
+        .find(|u| !u.is_empty())
+}
+
 /// tokio-postgres's parse error in words that never repeat the input: its
 /// "invalid value for option `port`" names a keyword of its own; an unknown
 /// option's name comes from the input, so it is not shown.
@@ -652,6 +663,11 @@ fn prepare_unscrubbed(url: &str, ssl: Option<&SslOption>) -> Result<Prepared> {
     let (rest, params) = split_tls_params(url)?;
     let plan = plan(&params, ssl)?;
     let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| config_error(&e))?;
+    if cfg!(target_vendor = "apple") && config.get_user().is_none() {
+        if let Some(user) = default_user(|k| std::env::var(k).ok()) {
+            config.user(user);
+        }
+    }
     config.ssl_mode(match plan.mode {
         Mode::Disable => SslMode::Disable,
         Mode::Prefer => SslMode::Prefer,
@@ -1050,6 +1066,26 @@ mod tests {
         v.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn default_user_is_pguser_then_user_then_logname() {
+        fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |k| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        }
+        let all = [("PGUSER", "pg"), ("USER", "u"), ("LOGNAME", "l")];
+        assert_eq!(default_user(env(&all)).as_deref(), Some("pg"));
+        assert_eq!(default_user(env(&all[1..])).as_deref(), Some("u"));
+        assert_eq!(default_user(env(&all[2..])).as_deref(), Some("l"));
+        assert_eq!(
+            default_user(env(&[("PGUSER", ""), ("LOGNAME", "l")])).as_deref(),
+            Some("l")
+        );
+        assert_eq!(default_user(env(&[])), None);
     }
 
     #[test]
