@@ -41,17 +41,11 @@ fn id_arg(v: &Value, name: &str) -> Result<String> {
         .ok_or_else(|| Error::invalid(format!("{name} must be a string")))
 }
 
-/// A level method's `locationIds`: one id or an array of them.
+/// A level method's `locationIds`: one id or an array of them ([`strings_of`],
+/// with the message Medusa's callers know for this argument).
 fn locations_of(v: &Value) -> Result<Vec<String>> {
-    let bad = || Error::invalid("locationIds must be an array of strings");
-    match v {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
-            .collect(),
-        _ => Err(bad()),
-    }
+    strings_of(v, "locationIds")
+        .map_err(|_| Error::invalid("locationIds must be an array of strings"))
 }
 
 fn lower_first(s: &str) -> String {
