@@ -279,6 +279,41 @@ pub async fn call(
     out
 }
 
+/// `call`, with the call's statements on a lent connection (relay.rs):
+/// `stream` is its tokio-postgres side, `relay` its host side. Resolves once
+/// the connection is idle again. The host then ends its savepoint: released
+/// on Ok, rolled back on Err; an Err whose relay broke (`Lent::settled`
+/// false) leaves the connection in an unknown state, and the host closes it.
+pub async fn call_lent(
+    svc: &InventoryService,
+    stream: crate::relay::RelayStream,
+    relay: &crate::relay::Relay,
+    method_name: &str,
+    args: &[Value],
+    options: &Value,
+) -> Lent {
+    let out = match svc.over_relay(stream) {
+        Ok(unit) => {
+            let out = serve(&unit, method_name, args, options).await;
+            unit.end_relay().await;
+            out
+        }
+        Err(e) => {
+            relay.abandon();
+            Err(e)
+        }
+    };
+    let settled = relay.settled().await;
+    Lent { out, settled }
+}
+
+/// A lent call's result, and whether the lent connection is idle and usable.
+#[derive(Debug)]
+pub struct Lent {
+    pub out: Result<Outcome>,
+    pub settled: bool,
+}
+
 async fn serve(
     svc: &InventoryService,
     method_name: &str,

@@ -28,7 +28,8 @@
 //! - `sql` (filters, selections, DTO expressions), `entity` (the tables),
 //!   `quantity`, `limits`, `migrate`, `connection` (the connection string,
 //!   TLS, and what connect errors may say), `hosts` (host-by-host connect,
-//!   each attempt bounded), `error`.
+//!   each attempt bounded), `relay` (a caller's connection, lent inside its
+//!   transaction, as the connection of one call), `error`.
 
 #![forbid(unsafe_code)]
 
@@ -50,6 +51,7 @@ mod outcome;
 mod pipeline;
 mod quantity;
 mod reconcile;
+pub mod relay;
 mod reservation_engine;
 mod reservations;
 mod reserver;

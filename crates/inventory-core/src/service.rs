@@ -274,6 +274,55 @@ impl InventoryService {
         })
     }
 
+    /// A service for one call on a lent connection (relay.rs): its one
+    /// connection is the relay, it keeps this service's settings, and it
+    /// runs alone, as the caller's transaction does: no group commit (a group
+    /// would share one transaction across requests), no background compaction.
+    pub fn over_relay(&self, stream: crate::relay::RelayStream) -> Result<InventoryService> {
+        let mgr = Manager::from_connect(
+            crate::relay::relay_config(),
+            crate::relay::RelayConnect::new(stream),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(1)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_millis(DEFAULT_ACQUIRE_TIMEOUT_MS)))
+            .build()
+            .map_err(|e| Error::unexpected(e.to_string()))?;
+        Ok(InventoryService {
+            pool,
+            schema: self.schema.clone(),
+            ids: Mutex::new(ulid::Generator::new()),
+            reserver: Reserver::new(Grouping::Off),
+            ledger: self.ledger,
+            idempotency_ttl: self.idempotency_ttl,
+            lost_at: Arc::new(AtomicU64::new(0)),
+            epoch: Instant::now(),
+            cache_high_water: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            live_count: AtomicU8::new(UNKNOWN),
+            // Never compacts: that would write on the lent connection after the call.
+            compacting: Arc::new(AtomicBool::new(true)),
+            no_arrived_fn: AtomicBool::new(false),
+            secrets: self.secrets.clone(),
+        })
+    }
+
+    /// Ends a relay service's connection: its prepared statements are closed
+    /// on the server (they would outlive the call in the lender's session).
+    /// A closed statement only queues its Close, and deadpool stops a
+    /// connection's task when the client goes: one more round trip behind the
+    /// Closes sees them done before the connection is dropped.
+    pub async fn end_relay(self) {
+        for c in self.pool.retain(|_, _| false).removed {
+            c.statement_cache.clear();
+            let _ = c.batch_execute("").await;
+        }
+        self.pool.close();
+    }
+
     pub async fn migrate(&self) -> Result<i32> {
         let mut client = self.client().await?;
         let version = migrate::migrate(&mut client, &self.schema).await?;

@@ -21,7 +21,7 @@ const FLOORS: &[&[&str]] = &[
     &["sql"],
     &["entity"],
     &["quantity", "limits", "connection"],
-    &["hosts", "error"],
+    &["hosts", "relay", "error"],
 ];
 
 fn floor(module: &str) -> Option<usize> {
