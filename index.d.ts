@@ -36,6 +36,30 @@ export declare class NativeInventory {
    */
   prune(options: string): Promise<string>
   close(): void
+  /** Starts a lent call; `write` is called with each chunk to send. */
+  lend(write: (chunk: Buffer) => void): NativeLent
+}
+
+/**
+ * One call on a connection the host lends inside its transaction (core
+ * relay.rs): the host feeds what its socket receives, writes what `write`
+ * gets, and ends its savepoint when `call` settles.
+ */
+export declare class NativeLent {
+  /** Bytes the lent socket received. */
+  feed(chunk: Buffer): void
+  /** The lent socket closed. */
+  end(): void
+  /**
+   * Whether the connection is left in an unknown state (after `call`
+   * settled): the host must close it rather than use it again.
+   */
+  get broken(): boolean
+  /**
+   * As `NativeInventory.call`, once per lent connection; settles when the
+   * socket is idle again (or broken).
+   */
+  call(method: string, args: string, options?: string | undefined | null): Promise<string>
 }
 
 /**
@@ -52,3 +76,15 @@ export declare function connect(options: string): Promise<NativeInventory>
 
 /** Every `type` a rejection of this addon can carry (Medusa's error types). */
 export declare function errorTypes(): Array<string>
+
+export declare function lentSql(): LentSql
+
+/**
+ * The statements a host runs around a call on its lent connection (see
+ * `NativeInventory::lend`): before, after success, after failure.
+ */
+export interface LentSql {
+  savepoint: string
+  release: string
+  rollback: string
+}

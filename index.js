@@ -836,6 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeInventory = nativeBinding.NativeInventory
+module.exports.NativeLent = nativeBinding.NativeLent
 module.exports.api = nativeBinding.api
 module.exports.connect = nativeBinding.connect
 module.exports.errorTypes = nativeBinding.errorTypes
+module.exports.lentSql = nativeBinding.lentSql

@@ -2,15 +2,19 @@
 //! errors to JS errors. No domain logic lives here.
 
 use futures::FutureExt;
+use inventory_core::relay::{self, Relay, RelayStream};
 use inventory_core::{
     dispatch, entity, ConnectOptions, ErrorType, InventoryService, PruneOptions, ReconcileOptions,
 };
-use napi::bindgen_prelude::{JsObjectValue, JsValue, PromiseRaw, ToNapiValue};
+use napi::bindgen_prelude::{Buffer, JsObjectValue, JsValue, PromiseRaw, ToNapiValue};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Env;
+use napi::Status;
 use napi_derive::napi;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
@@ -252,6 +256,109 @@ impl NativeInventory {
     #[napi]
     pub fn close(&self) {
         self.inner.close();
+    }
+}
+
+/// The statements a host runs around a call on its lent connection (see
+/// `NativeInventory::lend`): before, after success, after failure.
+#[napi(object)]
+#[derive(Debug)]
+pub struct LentSql {
+    pub savepoint: String,
+    pub release: String,
+    pub rollback: String,
+}
+
+#[napi]
+pub fn lent_sql() -> LentSql {
+    LentSql {
+        savepoint: relay::SAVEPOINT.into(),
+        release: relay::RELEASE.into(),
+        rollback: relay::ROLLBACK.into(),
+    }
+}
+
+/// Bytes to write on the lent connection's socket, in order.
+type Write = ThreadsafeFunction<Buffer, (), Buffer, Status, false, true>;
+
+/// One call on a connection the host lends inside its transaction (core
+/// relay.rs): the host feeds what its socket receives, writes what `write`
+/// gets, and ends its savepoint when `call` settles.
+#[napi]
+#[derive(Debug)]
+pub struct NativeLent {
+    svc: Arc<InventoryService>,
+    relay: Arc<Relay>,
+    stream: Mutex<Option<RelayStream>>,
+    broken: Arc<AtomicBool>,
+}
+
+#[napi]
+impl NativeInventory {
+    /// Starts a lent call; `write` is called with each chunk to send.
+    #[napi(ts_args_type = "write: (chunk: Buffer) => void")]
+    pub fn lend(&self, write: Write) -> NativeLent {
+        let (relay, stream) = relay::relay(Box::new(move |bytes| {
+            write.call(Buffer::from(bytes), ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        NativeLent {
+            svc: self.inner.clone(),
+            relay: Arc::new(relay),
+            stream: Mutex::new(Some(stream)),
+            broken: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+#[napi]
+impl NativeLent {
+    /// Bytes the lent socket received.
+    #[napi]
+    pub fn feed(&self, chunk: Buffer) {
+        self.relay.feed(chunk.to_vec());
+    }
+
+    /// The lent socket closed.
+    #[napi]
+    pub fn end(&self) {
+        self.relay.end();
+    }
+
+    /// Whether the connection is left in an unknown state (after `call`
+    /// settled): the host must close it rather than use it again.
+    #[napi(getter)]
+    pub fn broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
+    }
+
+    /// As `NativeInventory.call`, once per lent connection; settles when the
+    /// socket is idle again (or broken).
+    #[napi]
+    pub fn call<'env>(
+        &self,
+        env: &'env Env,
+        method: String,
+        args: String,
+        options: Option<String>,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let (svc, relay, broken) = (self.svc.clone(), self.relay.clone(), self.broken.clone());
+        let stream = self.stream.lock().unwrap_or_else(|p| p.into_inner()).take();
+        settle(env, async move {
+            let stream = stream.ok_or_else(|| {
+                inventory_core::Error::invalid("a lent connection serves one call")
+            })?;
+            let args = match parse(&args, "arguments")? {
+                serde_json::Value::Array(a) => a,
+                other => vec![other],
+            };
+            let options = match options {
+                Some(o) => parse(&o, "options")?,
+                None => serde_json::Value::Null,
+            };
+            let lent = dispatch::call_lent(&svc, stream, &relay, &method, &args, &options).await;
+            broken.store(!lent.settled, Ordering::Relaxed);
+            Ok(lent.out?.to_json_string())
+        })
     }
 }
 
