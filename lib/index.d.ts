@@ -184,6 +184,19 @@ export interface CallOptions {
    * are refused (`invalid_data`). Part of what an idempotency key stands for.
    */
   expectedStockedQuantity?: QuantityInput
+  /**
+   * Run the call inside your own transaction: a node-postgres `Client` (or pool client)
+   * that has run BEGIN. The call's statements run on it inside a savepoint, so they
+   * commit or roll back with your transaction; a failed call writes nothing and your
+   * transaction goes on. Your other queries on it wait while the call runs.
+   */
+  client?: LendableClient
+}
+
+/** A connected node-postgres client (pure JavaScript driver, not pg-native). */
+export interface LendableClient {
+  query(...args: any[]): any
+  connection: unknown
 }
 
 /** One change of one quantity of one level, as the ledger keeps it. */

@@ -3,6 +3,7 @@
 // values across (JSON both ways) and gives errors Medusa's shape.
 
 const { native, API, CALL, MIGRATE, splitArgs } = require('./internal')
+const { callOnClient } = require('./lend')
 
 /**
  * Error thrown by every method, shaped as Medusa's MedusaError: `type` is one of
@@ -516,6 +517,10 @@ InventoryService.prototype[MIGRATE] = async function (scan) {
  * into events.
  */
 InventoryService.prototype[CALL] = async function (spec, args, options) {
+  let client
+  if (options && typeof options === 'object' && options.client !== undefined) {
+    ;({ client, ...options } = options)
+  }
   let payload
   try {
     payload = stringify(args, spec.params)
@@ -534,7 +539,9 @@ InventoryService.prototype[CALL] = async function (spec, args, options) {
   }
   let out
   try {
-    out = await this._native.call(spec.name, payload, opts)
+    out = client
+      ? await callOnClient(this, client, spec.name, payload, opts, (type, message) => new InventoryError(type, message))
+      : await this._native.call(spec.name, payload, opts)
   } catch (e) {
     throw toInventoryError(e)
   }
