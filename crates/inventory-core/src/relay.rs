@@ -74,6 +74,9 @@ impl Shared {
 #[derive(Debug)]
 pub struct Relay {
     inbox: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Counted here, not where tokio-postgres reads: after an error it may
+    /// drop its connection and stop reading while answers are still coming.
+    frames: Mutex<Frames>,
     shared: Arc<Shared>,
 }
 
@@ -90,11 +93,11 @@ pub fn relay(send: Forward) -> (Relay, RelayStream) {
         inbox: rx,
         incoming: Vec::new(),
         read_at: 0,
-        frames: Frames::default(),
         shared: shared.clone(),
     };
     let relay = Relay {
         inbox: Mutex::new(Some(tx)),
+        frames: Mutex::new(Frames::default()),
         shared,
     };
     (relay, stream)
@@ -103,6 +106,14 @@ pub fn relay(send: Forward) -> (Relay, RelayStream) {
 impl Relay {
     /// Bytes the host's socket received.
     pub fn feed(&self, bytes: Vec<u8>) {
+        let ready = self
+            .frames
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ready_count(&bytes);
+        if ready > 0 {
+            self.shared.update(|c| c.seen += ready);
+        }
         let inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = inbox.as_ref() {
             let _ = tx.send(bytes);
@@ -232,7 +243,6 @@ pub struct RelayStream {
     inbox: mpsc::UnboundedReceiver<Vec<u8>>,
     incoming: Vec<u8>,
     read_at: usize,
-    frames: Frames,
     shared: Arc<Shared>,
 }
 
@@ -363,10 +373,6 @@ impl AsyncRead for RelayStream {
             self.read_at = 0;
             match self.inbox.poll_recv(cx) {
                 Poll::Ready(Some(chunk)) => {
-                    let ready = self.frames.ready_count(&chunk);
-                    if ready > 0 {
-                        self.shared.update(|c| c.seen += ready);
-                    }
                     self.incoming = chunk;
                 }
                 // The host's socket ended: end of stream.
