@@ -313,3 +313,39 @@ test("v1's migration run records the stock module's names and ours, and converge
     await t.db.query(`DROP SCHEMA ${schema} CASCADE`)
   }
 })
+
+test("a deadlock between two v1 transactions carries 40P01 in code, where v1's atomicPhase_ retries", async () => {
+  const [a, b] = await Promise.all([stocked(5), stocked(5)])
+  const first = ds.createQueryRunner()
+  const second = ds.createQueryRunner()
+  await first.startTransaction()
+  await second.startTransaction()
+  try {
+    await svc.adjustInventory(a.id, 'loc', -1, { transactionManager: first.manager })
+    await svc.adjustInventory(b.id, 'loc', -1, { transactionManager: second.manager })
+    // Each now waits for the level the other holds: Postgres fails one of them.
+    const runners = [first, second]
+    const calls = [
+      failure(svc.adjustInventory(b.id, 'loc', -1, { transactionManager: first.manager })),
+      failure(svc.adjustInventory(a.id, 'loc', -1, { transactionManager: second.manager })),
+    ]
+    const loser = await Promise.race(
+      calls.map((c, i) => c.then((o) => (o.resolved ? new Promise(() => {}) : { o, i }))),
+    )
+    expect(loser.o).toMatchObject({ type: 'conflict', code: '40P01' })
+    // Only the loser's savepoint was rolled back: its transaction is usable, still holding
+    // its earlier lock, until v1 rolls it back to retry; then the winner goes on.
+    expect(await runners[loser.i].query('SELECT 1 AS one')).toEqual([{ one: 1 }])
+    await runners[loser.i].rollbackTransaction()
+    expect(await calls[1 - loser.i]).toEqual({ resolved: true })
+    await runners[1 - loser.i].commitTransaction()
+  } finally {
+    for (const r of [first, second]) {
+      if (r.isTransactionActive) await r.rollbackTransaction()
+      await r.release()
+    }
+  }
+  // The winner's two adjustments (one on each level) landed, the loser's none.
+  const after = [await svc.retrieveStockedQuantity(a.id, ['loc']), await svc.retrieveStockedQuantity(b.id, ['loc'])]
+  expect(after).toEqual([4, 4])
+})
