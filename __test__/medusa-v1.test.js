@@ -349,3 +349,55 @@ test("a deadlock between two v1 transactions carries 40P01 in code, where v1's a
   const after = [await svc.retrieveStockedQuantity(a.id, ['loc']), await svc.retrieveStockedQuantity(b.id, ['loc'])]
   expect(after).toEqual([4, 4])
 })
+
+test('reserved_quantity set on a level, as v1 callers may, is held by one marked reservation', async () => {
+  const item = await svc.createInventoryItem({ sku: `set-reserved-${Math.random()}` })
+  const level = await svc.createInventoryLevel({
+    inventory_item_id: item.id,
+    location_id: 'loc',
+    stocked_quantity: 20,
+    reserved_quantity: 15,
+  })
+  expect(level).toMatchObject({ stocked_quantity: 20, reserved_quantity: 15 })
+  expect(await svc.confirmInventory(item.id, ['loc'], 6)).toBe(false)
+  await svc.createReservationItem({
+    inventory_item_id: item.id,
+    location_id: 'loc',
+    quantity: 2,
+    line_item_id: 'li-set',
+  })
+  // The set value is a total: the marked reservation shrinks to make room for the others.
+  const updated = await svc.updateInventoryLevel(item.id, 'loc', { stocked_quantity: 25, reserved_quantity: 4 })
+  expect(updated).toMatchObject({ stocked_quantity: 25, reserved_quantity: 4 })
+  const [held] = await svc.listReservationItems({ inventory_item_id: item.id })
+  expect(held.map((r) => r.quantity).sort()).toEqual([2, 2])
+  // Below what the other reservations hold: refused, nothing written.
+  const below = await failure(
+    svc.updateInventoryLevels([
+      { inventory_item_id: item.id, location_id: 'loc', stocked_quantity: 1, reserved_quantity: 1 },
+    ]),
+  )
+  expect(below).toMatchObject({ type: 'invalid_data' })
+  expect(below.message).toMatch(
+    /^reserved_quantity of the level of item .* must be an integer of at least 2, the quantity its reservations hold; received 1$/,
+  )
+  expect(await svc.retrieveInventoryLevel(item.id, 'loc')).toMatchObject({ stocked_quantity: 25, reserved_quantity: 4 })
+  await svc.updateInventoryLevel(item.id, 'loc', { reserved_quantity: 2 })
+  expect((await svc.listReservationItems({ inventory_item_id: item.id }))[1]).toBe(1)
+})
+
+test("v1's updates replace metadata; date filters; every missing level named per row", async () => {
+  const item = await svc.createInventoryItem({ sku: `meta-${Math.random()}`, metadata: { abc: 123 } })
+  expect((await svc.updateInventoryItem(item.id, { metadata: { dce: 456 } })).metadata).toEqual({ dce: 456 })
+  const [recent, count] = await svc.listInventoryItems({ id: [item.id], created_at: { gte: item.created_at } })
+  expect([recent.length, count]).toEqual([1, 1])
+  expect((await svc.listInventoryItems({ id: [item.id], created_at: { gt: new Date(Date.now() + 60_000) } }))[1]).toBe(
+    0,
+  )
+  const row = { inventory_item_id: item.id, location_id: 'nowhere', quantity: 1 }
+  expect(await failure(svc.createReservationItems([row, row]))).toEqual({
+    type: 'not_found',
+    message: `Item ${item.id} is not stocked at location nowhere, Item ${item.id} is not stocked at location nowhere`,
+    code: undefined,
+  })
+})

@@ -89,10 +89,28 @@ function filterValue(value) {
 }
 
 /** v1 selectors: the filter fields each entity takes (anything else is not a filter in v1). */
+const DATES = ['created_at', 'updated_at']
 const FILTERS = {
-  item: ['id', 'q', 'sku', 'origin_country', 'hs_code', 'requires_shipping', 'location_id'],
-  level: ['id', 'inventory_item_id', 'location_id', 'stocked_quantity', 'reserved_quantity', 'incoming_quantity'],
-  reservation: ['id', 'line_item_id', 'inventory_item_id', 'location_id', 'description', 'created_by', 'quantity'],
+  item: ['id', 'q', 'sku', 'origin_country', 'hs_code', 'requires_shipping', 'location_id', ...DATES],
+  level: [
+    'id',
+    'inventory_item_id',
+    'location_id',
+    'stocked_quantity',
+    'reserved_quantity',
+    'incoming_quantity',
+    ...DATES,
+  ],
+  reservation: [
+    'id',
+    'line_item_id',
+    'inventory_item_id',
+    'location_id',
+    'description',
+    'created_by',
+    'quantity',
+    ...DATES,
+  ],
 }
 
 function selectorFor(kind, selector) {
@@ -133,6 +151,43 @@ function v1Shape(value) {
 
 /** Per pool: whether Medusa's core tables are in its database (asked once). */
 const CORE_TABLES = new WeakMap()
+
+const NOT_STOCKED = /^Item (.+) is not stocked at location (.+)$/
+
+/**
+ * v1 names every input row whose level is missing, in input order, repeats included
+ * ("Item i is not stocked at location l, Item i is not stocked at location l"); the
+ * core names each missing level once.
+ */
+function perRow(e, rows) {
+  if (e?.type !== 'not_found' || typeof e.message !== 'string') return e
+  const missing = new Set()
+  for (const part of e.message.split(', ')) {
+    const m = NOT_STOCKED.exec(part)
+    if (!m) return e
+    missing.add(`${m[1]}\u0000${m[2]}`)
+  }
+  const named = rows.filter((r) => missing.has(`${r.inventory_item_id}\u0000${r.location_id}`))
+  if (named.length)
+    e.message = named.map((r) => `Item ${r.inventory_item_id} is not stocked at location ${r.location_id}`).join(', ')
+  return e
+}
+
+/** v1 replaces metadata on update; the core merges (Medusa v2): keys to drop are sent as "". */
+function replacingMetadata(before, input) {
+  if (!input || !('metadata' in input) || input.metadata === null) return input
+  const dropped = Object.keys(before?.metadata ?? {}).filter((k) => !(k in input.metadata))
+  return { ...input, metadata: { ...Object.fromEntries(dropped.map((k) => [k, ''])), ...input.metadata } }
+}
+
+/** Marks the reservation that stands for a reserved_quantity a v1 caller set on a level. */
+const SET_ON_LEVEL = 'reserved_quantity set on the inventory level (medusa-v1)'
+
+/** A level row without reserved_quantity (set through SET_ON_LEVEL, see createInventoryLevels). */
+function withoutReserved(row) {
+  const { reserved_quantity: _, ...rest } = row
+  return rest
+}
 
 const many = (v) => (Array.isArray(v) ? v : [v])
 
@@ -247,7 +302,12 @@ class InventoryServiceV1 {
       const row = rows.find((r) => r.inventory_item_id === itemId && r.line_item_id)
       return row ? variants.get(row.line_item_id)?.id : undefined
     }
-    const created = v1Shape(await this.call_('createReservationItems', [data], context, variantOf))
+    let created
+    try {
+      created = v1Shape(await this.call_('createReservationItems', [data], context, variantOf))
+    } catch (e) {
+      throw perRow(e, rows)
+    }
     await this.emit_('reservation-item.created', { ids: created.map((r) => r.id) }, context)
     return created
   }
@@ -294,16 +354,116 @@ class InventoryServiceV1 {
     return level
   }
 
+  /**
+   * v1 lets a caller set reserved_quantity on a level. Here reserved_quantity is always
+   * the sum of the level's live reservations, so a set value is kept as one reservation
+   * marked SET_ON_LEVEL (no line item; it may pass stock, as v1's value may), sized so the
+   * sum is the value asked for, in the same transaction as the level write.
+   */
   async createInventoryLevels(input, context) {
-    const created = v1Shape(await this.call_('createInventoryLevels', [many(input)], context))
+    const rows = many(input)
+    const reserved = rows.filter((r) => r.reserved_quantity !== undefined && r.reserved_quantity !== null)
+    const created = await this.atomically_(context, async (client) => {
+      const levels = await this.lent_('createInventoryLevels', [rows.map(withoutReserved)], client)
+      if (!reserved.length) return levels
+      await this.setReserved_(reserved, client)
+      return await this.levelsById_(levels, client)
+    })
     await this.emit_('inventory-level.created', { ids: created.map((l) => l.id) }, context)
     return created
   }
 
   async updateInventoryLevels(updates, context) {
-    const updated = v1Shape(await this.call_('updateInventoryLevels', [many(updates)], context))
+    const rows = many(updates)
+    const reserved = rows.filter((r) => r.reserved_quantity !== undefined && r.reserved_quantity !== null)
+    const updated = await this.atomically_(context, async (client) => {
+      let levels
+      try {
+        levels = await this.lent_('updateInventoryLevels', [rows.map(withoutReserved)], client)
+      } catch (e) {
+        throw perRow(e, rows)
+      }
+      if (!reserved.length) return levels
+      await this.setReserved_(reserved, client)
+      return await this.levelsById_(levels, client)
+    })
     for (const level of updated) await this.emit_('inventory-level.updated', { id: level.id }, context)
     return updated
+  }
+
+  /** Sizes each level's SET_ON_LEVEL reservation so its reserved_quantity is the one asked for. */
+  async setReserved_(rows, client) {
+    for (const r of rows) {
+      const want = Number(r.reserved_quantity)
+      const [held] = await this.lent_(
+        'listAndCountReservationItems',
+        [{ inventory_item_id: r.inventory_item_id, location_id: r.location_id }, { take: null }],
+        client,
+      )
+      const mine = held.filter((h) => h.description === SET_ON_LEVEL && !h.line_item_id)
+      const others = held.filter((h) => !mine.includes(h)).reduce((sum, h) => sum + Number(h.quantity), 0)
+      const size = want - others
+      if (!Number.isInteger(want) || size < 0) {
+        throw medusaError(
+          'invalid_data',
+          `reserved_quantity of the level of item ${r.inventory_item_id} at location ${r.location_id} must be an integer of at least ${others}, the quantity its reservations hold; received ${r.reserved_quantity}`,
+        )
+      }
+      if (mine.length) await this.lent_('deleteReservationItems', [mine.map((h) => h.id)], client)
+      if (size > 0) {
+        const placeholder = {
+          inventory_item_id: r.inventory_item_id,
+          location_id: r.location_id,
+          quantity: size,
+          description: SET_ON_LEVEL,
+          allow_backorder: true,
+        }
+        await this.lent_('createReservationItems', [[placeholder]], client)
+      }
+    }
+  }
+
+  /** The levels as they are now (after their reservations moved). */
+  async levelsById_(levels, client) {
+    const [fresh] = await this.lent_(
+      'listAndCountInventoryLevels',
+      [{ id: levels.map((l) => l.id) }, { take: null }],
+      client,
+    )
+    const byId = new Map(fresh.map((l) => [l.id, l]))
+    return levels.map((l) => byId.get(l.id) ?? l)
+  }
+
+  /** A facade call on `client` (a lent connection) or the pool; v1's errors and shapes. */
+  async lent_(method, args, client) {
+    try {
+      return v1Shape(await this.connection_[method](...args, client ? { client } : undefined))
+    } catch (e) {
+      throw toV1Error(e)
+    }
+  }
+
+  /**
+   * Runs `fn(client)` in one transaction: v1's when it handed one over, else one of the
+   * app's own TypeORM DataSource (so several core calls still commit as one).
+   */
+  async atomically_(context, fn) {
+    const lent = await lentClient(context)
+    if (lent) return await fn(lent)
+    const source = this.manager_?.connection
+    if (!source || typeof source.createQueryRunner !== 'function') return await fn(undefined)
+    const runner = source.createQueryRunner()
+    await runner.startTransaction()
+    try {
+      const out = await fn(await runner.connect())
+      await runner.commitTransaction()
+      return out
+    } catch (e) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction()
+      throw e
+    } finally {
+      await runner.release()
+    }
   }
 
   /** Also v1's bulk overload: updateInventoryLevel([{ inventory_item_id, location_id, ... }], context). */
@@ -318,15 +478,23 @@ class InventoryServiceV1 {
 
   async updateInventoryItem(inventoryItemId, input, context) {
     const before = await this.retrieveInventoryItem(inventoryItemId, undefined, context)
-    const item = v1Shape(await this.call_('updateInventoryItems', [{ ...input, id: inventoryItemId }], context))
+    const item = v1Shape(
+      await this.call_('updateInventoryItems', [{ ...replacingMetadata(before, input), id: inventoryItemId }], context),
+    )
     const changed = Object.keys(input ?? {}).some((k) => JSON.stringify(before[k]) !== JSON.stringify(item[k]))
     if (changed) await this.emit_('inventory-item.updated', { id: item.id }, context)
     return item
   }
 
   async updateReservationItem(reservationItemId, input, context) {
+    const before =
+      input && 'metadata' in input ? await this.retrieveReservationItem(reservationItemId, context) : undefined
     const reservation = v1Shape(
-      await this.call_('updateReservationItems', [{ ...input, id: reservationItemId }], context),
+      await this.call_(
+        'updateReservationItems',
+        [{ ...replacingMetadata(before, input), id: reservationItemId }],
+        context,
+      ),
     )
     await this.emit_('reservation-item.updated', { id: reservation.id }, context)
     return reservation
