@@ -22,6 +22,10 @@ module.exports = {
     cookie_secret: process.env.COOKIE_SECRET || 'example-cookie-secret',
     store_cors: process.env.STORE_CORS || 'http://127.0.0.1',
     admin_cors: process.env.ADMIN_CORS || 'http://127.0.0.1',
+    // node-postgres pool size of Medusa's TypeORM connection (default 10). The e2e suite raises
+    // it: at 10 concurrent cart completions per server, Medusa 1.20.11 with its own inventory
+    // module waits forever for an 11th connection (see README, "Known v1 behaviour").
+    ...(process.env.DATABASE_POOL_MAX ? { database_extra: { max: Number(process.env.DATABASE_POOL_MAX) } } : {}),
   },
   plugins: ['medusa-fulfillment-manual', 'medusa-payment-manual', 'e2e-faults'],
   modules: {

@@ -72,6 +72,8 @@ function appEnv(databaseUrl, extra = {}) {
   env.DATABASE_URL = databaseUrl
   env.NODE_ENV = 'production'
   env.MEDUSA_DISABLE_TELEMETRY = 'true'
+  // Medusa's pool, raised above the contention test's concurrent checkouts per server (README).
+  env.DATABASE_POOL_MAX = process.env.E2E_POOL_MAX || '30'
   delete env.NODE_OPTIONS
   return env
 }
@@ -178,12 +180,19 @@ class HttpError extends Error {
 
 /** A small JSON client for one server: admin (bearer token) or store. */
 function client(baseUrl, headers = {}) {
-  async function call(method, p, body, { expect = 'ok' } = {}) {
-    const res = await fetch(baseUrl + p, {
-      method,
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
+  async function call(method, p, body, { expect = 'ok', timeoutMs = 120_000 } = {}) {
+    let res
+    try {
+      res = await fetch(baseUrl + p, {
+        method,
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+    } catch (e) {
+      if (expect === 'any' && e.name === 'TimeoutError') return { status: 'timeout', body: { timeoutMs } }
+      throw e
+    }
     const text = await res.text()
     let json
     try {

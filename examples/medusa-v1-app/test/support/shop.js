@@ -145,8 +145,8 @@ async function prepareCart(store, shop, variantId, quantity, { context } = {}) {
 }
 
 /** Completes a cart; { status, body } whatever the outcome. */
-async function completeCart(store, cartId) {
-  return store.post(`/store/carts/${cartId}/complete`, {}, { expect: 'any' })
+async function completeCart(store, cartId, { timeoutMs = 60_000 } = {}) {
+  return store.post(`/store/carts/${cartId}/complete`, {}, { expect: 'any', timeoutMs })
 }
 
 async function checkout(store, shop, variantId, quantity, opts) {
