@@ -67,11 +67,27 @@ async function createDatabase(prefix = 'medusa_v1_e2e') {
   }
 }
 
+/**
+ * A config home of the suite's own where medusa-telemetry is off. In 1.20.11 the
+ * MEDUSA_DISABLE_TELEMETRY variable only stops queueing events: every process still forks
+ * `medusa-telemetry/dist/util/send.js` to flush the outbox shared in ~/.config/medusa, and on a
+ * machine without network those children grow to ~1 GB each (we saw the kernel OOM-kill a
+ * `medusa start` because of them). `telemetry.enabled: false` in the config stops the forks.
+ */
+function telemetryOffConfigHome() {
+  const home = path.join(LOG_DIR, 'xdg-config')
+  fs.mkdirSync(path.join(home, 'medusa'), { recursive: true })
+  const file = path.join(home, 'medusa', 'config.json')
+  if (!fs.existsSync(file)) fs.writeFileSync(file, JSON.stringify({ telemetry: { enabled: false } }, null, 2))
+  return home
+}
+
 function appEnv(databaseUrl, extra = {}) {
   const env = { ...process.env, ...extra }
   env.DATABASE_URL = databaseUrl
   env.NODE_ENV = 'production'
   env.MEDUSA_DISABLE_TELEMETRY = 'true'
+  env.XDG_CONFIG_HOME = telemetryOffConfigHome()
   // Medusa's pool, raised above the contention test's concurrent checkouts per server (README).
   env.DATABASE_POOL_MAX = process.env.E2E_POOL_MAX || '30'
   delete env.NODE_OPTIONS
