@@ -206,8 +206,9 @@ function client(baseUrl, headers = {}) {
         body: body === undefined ? undefined : JSON.stringify(body),
       })
     } catch (e) {
-      if (expect === 'any' && e.name === 'TimeoutError') return { status: 'timeout', body: { timeoutMs } }
-      throw e
+      if (e.name !== 'TimeoutError') throw e
+      if (expect === 'any') return { status: 'timeout', body: { timeoutMs } }
+      throw new Error(`${method} ${p}: no answer within ${timeoutMs} ms`)
     }
     const text = await res.text()
     let json
