@@ -45,7 +45,7 @@ async function setupShop(admin) {
 }
 
 /** A product whose one variant manages inventory; Medusa creates its inventory item. */
-async function createManagedProduct(admin, shop, { title = `Shirt ${uid()}` } = {}) {
+async function createManagedProduct(admin, shop, { title = `Shirt ${uid()}`, allowBackorder = false } = {}) {
   const sku = `SKU-${uid()}`
   const { product } = await admin.post('/admin/products', {
     title,
@@ -58,7 +58,7 @@ async function createManagedProduct(admin, shop, { title = `Shirt ${uid()}` } = 
         title: 'M',
         sku,
         manage_inventory: true,
-        allow_backorder: false,
+        allow_backorder: allowBackorder,
         inventory_quantity: 0,
         prices: [{ currency_code: 'usd', amount: 1000 }],
         options: [{ value: 'M' }],
@@ -126,13 +126,14 @@ async function ledgerRows(db, inventoryItemId) {
  * A store cart with `quantity` of the variant, an address, a shipping method and the `e2e`
  * payment session selected: ready for `POST /store/carts/:id/complete`.
  */
-async function prepareCart(store, shop, variantId, quantity, { context } = {}) {
+async function prepareCart(store, shop, variantId, quantity, { context, more = [] } = {}) {
   const { cart } = await store.post('/store/carts', {
     region_id: shop.regionId,
     sales_channel_id: shop.salesChannelId,
     ...(context ? { context } : {}),
   })
-  await store.post(`/store/carts/${cart.id}/line-items`, { variant_id: variantId, quantity })
+  for (const line of [{ variant_id: variantId, quantity }, ...more])
+    await store.post(`/store/carts/${cart.id}/line-items`, line)
   await store.post(`/store/carts/${cart.id}`, {
     email: `buyer-${uid()}@test.com`,
     shipping_address: ADDRESS,
