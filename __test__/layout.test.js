@@ -1,5 +1,5 @@
 'use strict'
-// Which directory may load which: the published code (lib/, medusa/, bin/) loads neither
+// Which directory may load which: the published code (lib/, medusa/, medusa-v1/, bin/) loads neither
 // scripts/ nor __test__/; scripts/ (tools, and the harnesses they share with the tests,
 // in scripts/lib/) never load from __test__/; tests may load scripts/ (they test them).
 const fs = require('node:fs')
@@ -60,6 +60,13 @@ test('scripts/ loads nothing from __test__/', () => {
   expect(offenders(['scripts'], ['__test__'])).toEqual([])
 })
 
-test('the published code (lib/, medusa/, bin/) loads nothing from scripts/ or __test__/', () => {
-  expect(offenders(['lib', 'medusa', 'bin'], ['scripts', '__test__'])).toEqual([])
+test('the published code (lib/, medusa/, medusa-v1/, bin/) loads nothing from scripts/ or __test__/', () => {
+  expect(offenders(['lib', 'medusa', 'medusa-v1', 'bin'], ['scripts', '__test__'])).toEqual([])
+})
+
+test("the two Medusa entries load only lib/ of this package: v1's never v2's, nor v2's framework", () => {
+  expect(offenders(['medusa-v1'], ['medusa'])).toEqual([])
+  expect(offenders(['medusa'], ['medusa-v1'])).toEqual([])
+  const v1Loads = sources('medusa-v1').flatMap(loads)
+  expect(v1Loads.filter((s) => s.startsWith('@medusajs/') && s !== '@medusajs/utils')).toEqual([])
 })
