@@ -207,14 +207,7 @@ impl NativeInventory {
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let svc = self.inner.clone();
         settle(env, async move {
-            let args = match parse(&args, "arguments")? {
-                serde_json::Value::Array(a) => a,
-                other => vec![other],
-            };
-            let options = match options {
-                Some(o) => parse(&o, "options")?,
-                None => serde_json::Value::Null,
-            };
+            let (args, options) = call_input(&args, options.as_deref())?;
             let out = dispatch::call(&svc, &method, &args, &options).await?;
             Ok(out.to_json_string())
         })
@@ -347,19 +340,29 @@ impl NativeLent {
             let stream = stream.ok_or_else(|| {
                 inventory_core::Error::invalid("a lent connection serves one call")
             })?;
-            let args = match parse(&args, "arguments")? {
-                serde_json::Value::Array(a) => a,
-                other => vec![other],
-            };
-            let options = match options {
-                Some(o) => parse(&o, "options")?,
-                None => serde_json::Value::Null,
-            };
+            let (args, options) = call_input(&args, options.as_deref())?;
             let lent = dispatch::call_lent(&svc, stream, &relay, &method, &args, &options).await;
             broken.store(!lent.settled, Ordering::Relaxed);
             Ok(lent.out?.to_json_string())
         })
     }
+}
+
+/// A call's JSON arguments (an array of the positional ones; a bare value is
+/// one) and its options (null when absent).
+fn call_input(
+    args: &str,
+    options: Option<&str>,
+) -> inventory_core::Result<(Vec<serde_json::Value>, serde_json::Value)> {
+    let args = match parse(args, "arguments")? {
+        serde_json::Value::Array(a) => a,
+        other => vec![other],
+    };
+    let options = match options {
+        Some(o) => parse(o, "options")?,
+        None => serde_json::Value::Null,
+    };
+    Ok((args, options))
 }
 
 #[cfg(feature = "test-hooks")]
