@@ -240,29 +240,20 @@ class InventoryServiceV1 {
   }
 
   async listInventoryItems(selector, config, context) {
-    const [rows, count] = await this.call_(
-      'listAndCountInventoryItems',
-      [selectorFor('item', selector), configFor(config)],
-      context,
-    )
-    return [v1Shape(rows), count]
+    return await this.listAndCount_('listAndCountInventoryItems', 'item', selector, config, context)
   }
 
   async listInventoryLevels(selector, config, context) {
-    const [rows, count] = await this.call_(
-      'listAndCountInventoryLevels',
-      [selectorFor('level', selector), configFor(config)],
-      context,
-    )
-    return [v1Shape(rows), count]
+    return await this.listAndCount_('listAndCountInventoryLevels', 'level', selector, config, context)
   }
 
   async listReservationItems(selector, config, context) {
-    const [rows, count] = await this.call_(
-      'listAndCountReservationItems',
-      [selectorFor('reservation', selector), configFor(config)],
-      context,
-    )
+    return await this.listAndCount_('listAndCountReservationItems', 'reservation', selector, config, context)
+  }
+
+  /** v1's `[rows, count]` with its selector and config in the core's terms. */
+  async listAndCount_(method, kind, selector, config, context) {
+    const [rows, count] = await this.call_(method, [selectorFor(kind, selector), configFor(config)], context)
     return [v1Shape(rows), count]
   }
 
