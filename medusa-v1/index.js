@@ -354,7 +354,7 @@ class InventoryServiceV1 {
   async createInventoryLevels(input, context) {
     const rows = many(input)
     const reserved = rows.filter((r) => r.reserved_quantity !== undefined && r.reserved_quantity !== null)
-    const created = await this.atomically_(context, async (client) => {
+    const created = await this.atomically_(context, reserved.length > 0, async (client) => {
       const levels = await this.lent_('createInventoryLevels', [rows.map(withoutReserved)], client)
       if (!reserved.length) return levels
       await this.setReserved_(reserved, client)
@@ -367,7 +367,7 @@ class InventoryServiceV1 {
   async updateInventoryLevels(updates, context) {
     const rows = many(updates)
     const reserved = rows.filter((r) => r.reserved_quantity !== undefined && r.reserved_quantity !== null)
-    const updated = await this.atomically_(context, async (client) => {
+    const updated = await this.atomically_(context, reserved.length > 0, async (client) => {
       let levels
       try {
         levels = await this.lent_('updateInventoryLevels', [rows.map(withoutReserved)], client)
@@ -435,13 +435,14 @@ class InventoryServiceV1 {
   }
 
   /**
-   * Runs `fn(client)` in one transaction: v1's when it handed one over, else one of the
-   * app's own TypeORM DataSource (so several core calls still commit as one).
+   * Runs `fn(client)` in one transaction: v1's when it handed one over; else, when `fn`
+   * makes `several` core calls, one of the app's own TypeORM DataSource, so they commit as
+   * one; else on the module's pool (`client` undefined: the one call is its own transaction).
    */
-  async atomically_(context, fn) {
+  async atomically_(context, several, fn) {
     const lent = await lentClient(context)
     if (lent) return await fn(lent)
-    const source = this.manager_?.connection
+    const source = several ? this.manager_?.connection : undefined
     if (!source || typeof source.createQueryRunner !== 'function') return await fn(undefined)
     const runner = source.createQueryRunner()
     await runner.startTransaction()
