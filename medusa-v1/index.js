@@ -217,12 +217,7 @@ class InventoryServiceV1 {
    * `variantOf` names the variant of an item a refused reservation was for.
    */
   async call_(method, args, context, variantOf) {
-    const client = await lentClient(context)
-    try {
-      return await this.connection_[method](...args, client ? { client } : undefined)
-    } catch (e) {
-      throw toV1Error(e, variantOf)
-    }
+    return await this.lent_(method, args, await lentClient(context), variantOf)
   }
 
   /** Emits v1's event on the request's transaction when there is one (staged with it). */
@@ -426,11 +421,11 @@ class InventoryServiceV1 {
   }
 
   /** A facade call on `client` (a lent connection) or the pool; v1's errors and shapes. */
-  async lent_(method, args, client) {
+  async lent_(method, args, client, variantOf) {
     try {
       return v1Shape(await this.connection_[method](...args, client ? { client } : undefined))
     } catch (e) {
-      throw toV1Error(e)
+      throw toV1Error(e, variantOf)
     }
   }
 
