@@ -342,6 +342,41 @@ export interface ConnectOptions {
    * `connect_timeout` (default 10 s), then the next host of a multi-host URL is tried.
    */
   acquireTimeoutMs?: number
+  /**
+   * Milliseconds past which a round trip to Postgres is reported as a slow statement (a
+   * warning with its text, never its values; counted in `stats().slowStatements`);
+   * default 1000, 0 turns it off.
+   */
+  slowStatementMs?: number
+  /**
+   * Where operator warnings go (connection lost, host switched, pool exhausted, slow
+   * statement, ledger drift found by verify), once per event; default: process warnings
+   * with codes `MEDUSA_INVENTORY_RS_<KIND>`. Inside Medusa: Medusa's logger.
+   */
+  logger?: { warn(message: string): unknown }
+  /**
+   * Spans and metrics through the app's `@opentelemetry/api` when it has one (default
+   * true); false: none, `stats()` still counts.
+   */
+  telemetry?: boolean
+}
+
+/** What `stats()` returns: the numbers the OpenTelemetry metrics carry. */
+export interface InventoryStats {
+  pool: { max: number; size: number; idle: number; waiting: number }
+  /** Reservation calls committed together (group commit): groups, calls in them, the largest. */
+  groups: { count: number; members: number; largest: number }
+  /** Reservations refused for want of inventory. */
+  refused: number
+  /** Calls answered from an idempotency key. */
+  replays: number
+  connectionLosses: number
+  hostSwitches: number
+  slowStatements: number
+  /** Calls the core ran. */
+  calls: number
+  /** Per method, from this process: calls, failures by error type, durations in ms. */
+  methods: Record<string, { calls: number; failures: Record<string, number>; totalMs: number; maxMs: number }>
 }
 
 export interface SslOptions {
@@ -422,6 +457,8 @@ export declare class InventoryService {
   reconcile(options?: ReconcileOptions): Promise<Reconciliation>
   /** Ledger retention: folds movements older than the given days into `carried_forward` movements (sums stay exact) and drops expired idempotency keys. Not a Medusa method. */
   prune(options: { movementRetentionDays: number }): Promise<{ folded: number; carried: number; keys: number }>
+  /** The pool's, the core's and this process's call numbers, as the metrics carry them. */
+  stats(): InventoryStats
   close(): Promise<void>
 
   listInventoryItems(

@@ -4,6 +4,7 @@
 
 const { native, API, CALL, MIGRATE, splitArgs } = require('./internal')
 const { callOnClient } = require('./lend')
+const { Telemetry } = require('./telemetry')
 
 /**
  * Error thrown by every method, shaped as Medusa's MedusaError: `type` is one of
@@ -206,11 +207,12 @@ function driftMessage({ reserved, ledger, partial }, { schema, ledgerOn }) {
 }
 
 class InventoryService {
-  constructor(handle, { schema, ledger } = {}) {
+  constructor(handle, { schema, ledger, url, logger, telemetry } = {}) {
     this._native = handle
     // For the drift warning of migrate().
     this._schema = schema
     this._ledgerOn = ledger !== false
+    this._telemetry = new Telemetry(handle, { url, schema, logger, telemetry })
   }
 
   /**
@@ -218,11 +220,18 @@ class InventoryService {
    * @param {import('./index').ConnectOptions} options
    */
   static async connect(options = {}) {
-    const opts = { ...options }
+    // `logger` and `telemetry` stay in JS (see lib/telemetry.js); the rest goes to the core.
+    const { logger, telemetry, ...opts } = options
+    if (logger !== undefined && logger !== null && typeof logger.warn !== 'function') {
+      throw new InventoryError('invalid_data', 'connect option logger must have a warn(message) method')
+    }
+    if (telemetry !== undefined && typeof telemetry !== 'boolean') {
+      throw new InventoryError('invalid_data', 'connect option telemetry must be a boolean')
+    }
     if (!opts.url) opts.url = process.env.DATABASE_URL
     if ('ssl' in opts) opts.ssl = sslOption(opts.ssl)
     try {
-      return new InventoryService(await native.connect(stringify(opts)), opts)
+      return new InventoryService(await native.connect(stringify(opts)), { ...opts, logger, telemetry })
     } catch (e) {
       throw toInventoryError(e)
     }
@@ -283,7 +292,17 @@ class InventoryService {
     return JSON.parse(out)
   }
 
+  /**
+   * What the metrics carry, for anyone without OpenTelemetry: the pool, the reservation
+   * groups and the core's counters since connect, and per method its calls, failures by
+   * error type and durations.
+   */
+  stats() {
+    return this._telemetry.stats()
+  }
+
   async close() {
+    this._telemetry.close()
     this._native.close()
   }
 
@@ -528,14 +547,21 @@ InventoryService.prototype[CALL] = async function (spec, args, options) {
     if (e instanceof InventoryError) throw e
     throw new InventoryError('invalid_data', `Arguments of ${spec.name} cannot be serialized: ${e.message}`)
   }
+  const telemetry = this._telemetry
+  const handle = telemetry.begin(spec.name)
   let opts = null
   if (options !== undefined && options !== null) {
+    if (handle.traced) options = { ...options, trace: true }
     try {
       opts = stringify(options)
     } catch (e) {
       if (e instanceof InventoryError) throw e
       throw new InventoryError('invalid_data', `Options of ${spec.name} cannot be serialized: ${e.message}`)
+    } finally {
+      if (opts === null) telemetry.end(spec.name, handle, null, { type: 'invalid_data' }, null)
     }
+  } else if (handle.traced) {
+    opts = '{"trace":true}'
   }
   let out
   try {
@@ -543,13 +569,21 @@ InventoryService.prototype[CALL] = async function (spec, args, options) {
       ? await callOnClient(this, client, spec.name, payload, opts, (type, message) => new InventoryError(type, message))
       : await this._native.call(spec.name, payload, opts)
   } catch (e) {
-    throw toInventoryError(e)
+    const err = toInventoryError(e)
+    telemetry.end(spec.name, handle, null, err, e?.trace)
+    throw err
   }
   const parsed = JSON.parse(out)
+  let trace = null
+  if (parsed.trace !== undefined) {
+    trace = parsed.trace
+    delete parsed.trace
+  }
   const shape = SHAPES[spec.result]
   if (shape) reviveDates(parsed.result, shape)
   // The text too: the adapter searches it rather than walking the parsed result.
   parsed.json = out
+  telemetry.end(spec.name, handle, parsed, null, trace)
   return parsed
 }
 

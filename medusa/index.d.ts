@@ -3,6 +3,7 @@ import type { IInventoryService, ModuleJoinerConfig } from '@medusajs/types'
 import type {
   CallOptions,
   InventoryLevelDTO,
+  InventoryStats,
   InventoryMovementDTO,
   InventoryMovementFeedEntry,
   LedgerReport,
@@ -20,6 +21,8 @@ export declare class InventoryModuleService implements Pick<IInventoryService, k
   reconcile(options?: ReconcileOptions): Promise<Reconciliation>
   /** Not part of IInventoryService: ledger retention (folds old movements into `carried_forward` ones). */
   prune(options: { movementRetentionDays: number }): Promise<{ folded: number; carried: number; keys: number }>
+  /** Not part of IInventoryService: the pool's, the core's and this process's call numbers, as the metrics carry them. */
+  stats(): InventoryStats
   // This module's own methods (the ledger, cycle counts); the shared context's `inventory` carries CallOptions.
   listInventoryMovements(
     filters?: MovementFilters,

@@ -81,6 +81,8 @@ function databaseFrom(options = {}) {
   const pool = options.database?.pool?.max ?? options.maxConnections
   const ssl = sslFrom(options)
   return {
+    ...(options.slowStatementMs !== undefined ? { slowStatementMs: options.slowStatementMs } : {}),
+    ...(options.telemetry !== undefined ? { telemetry: options.telemetry } : {}),
     // ssl_mode= (Medusa's spelling) stays in the URL: the core reads it as sslmode.
     url,
     // Medusa passes schema '' when the project sets none.
@@ -258,6 +260,11 @@ class InventoryModuleService {
     } catch (e) {
       throw toMedusaError(e)
     }
+  }
+
+  /** Not part of IInventoryService: the pool's and the calls' numbers (lib's stats). */
+  stats() {
+    return this.connection_.stats()
   }
 
   /** Not part of IInventoryService: ledger retention (lib's prune). */
@@ -530,8 +537,10 @@ async function invoke(service, name, params) {
 }
 
 /** Opens this module instance's pool; closed by the service's onApplicationShutdown hook. */
-async function connectionLoader({ container, options }) {
-  const inventory = await InventoryService.connect(databaseFrom(options))
+async function connectionLoader({ container, options, logger }) {
+  // Warnings an operator needs (connection lost, pool exhausted, slow statements) go to
+  // Medusa's logger.
+  const inventory = await InventoryService.connect({ ...databaseFrom(options), ...(logger ? { logger } : {}) })
   container.register({ [CONNECTION_KEY]: asValue(inventory), [OPTIONS_KEY]: asValue(options ?? {}) })
 }
 

@@ -214,6 +214,7 @@ export async function inMedusa(service: InventoryModuleService): Promise<void> {
   type Own =
     | 'reconcile'
     | 'prune'
+    | 'stats'
     | 'listInventoryMovements'
     | 'listAndCountInventoryMovements'
     | 'listInventoryMovementFeed'
