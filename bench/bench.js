@@ -28,6 +28,7 @@ const HELP = `usage: node bench.js [options]   (npm run bench -- [options])
   --pool=N             connections per module (default 10, both modules)
   --out=DIR            where results go (default results/, --smoke: a temp dir)
   --keep               keep the benchmark database afterwards
+  --otel               our module with an OpenTelemetry SDK recording every span and metric (the cost of tracing)
 
   BENCH_FULL=1, BENCH_BULK=N, BENCH_SCALE=N   the same as --full, --bulk=N, --scale=N
   DATABASE_URL         the Postgres to use; unset: an embedded Postgres from npm
@@ -357,6 +358,7 @@ async function main() {
           bulkItems,
           traffic: impl === 'ours',
           ledger: impl === 'ours' && !args['no-ledger'],
+          otel: impl === 'ours' && !!args.otel,
         })
       } catch (e) {
         // One module failing to boot or crashing still leaves a report of the other.

@@ -16,6 +16,27 @@ const { FLOORS, BULK_INSERT } = require('./floors')
 const { summarize, now, rng, round } = require('./stats')
 
 const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG || '{}')
+
+// --otel: an OpenTelemetry SDK records every span and metric (exported nowhere), set up
+// before the module connects, as an app's instrumentation does: what tracing costs.
+if (cfg.otel) {
+  const { trace, context, metrics } = require('@opentelemetry/api')
+  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks')
+  const { BasicTracerProvider, SimpleSpanProcessor, InMemorySpanExporter } = require('@opentelemetry/sdk-trace-base')
+  const { MeterProvider, MetricReader } = require('@opentelemetry/sdk-metrics')
+  class Discard extends InMemorySpanExporter {
+    export(spans, done) {
+      done({ code: 0 })
+    }
+  }
+  class Never extends MetricReader {
+    async onForceFlush() {}
+    async onShutdown() {}
+  }
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new Discard())] }))
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new Never()] }))
+}
 const profile = cfg.profile
 const IMPL_RESOLVE = {
   ours: () => require.resolve('medusa-inventory-rs/medusa'),
