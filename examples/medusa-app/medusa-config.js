@@ -26,5 +26,13 @@ module.exports = defineConfig({
     },
   },
   admin: { disable: true },
-  modules: useMedusaInventory ? [] : [{ resolve: 'medusa-inventory-rs/medusa' }],
+  modules: useMedusaInventory
+    ? []
+    : [
+        {
+          resolve: 'medusa-inventory-rs/medusa',
+          // Round trips slower than this are warned about in Medusa's log (default 1000 ms).
+          options: process.env.SLOW_STATEMENT_MS ? { slowStatementMs: Number(process.env.SLOW_STATEMENT_MS) } : {},
+        },
+      ],
 })

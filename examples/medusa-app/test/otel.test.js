@@ -20,7 +20,8 @@ describe('medusa-inventory-rs in the traces and metrics of a Medusa app (registe
 
   before(async () => {
     app = await prepareApp({ label: 'otel' })
-    server = await startServer({ env: { ...app.env, OTEL_TEST: '1' }, name: 'otel' })
+    // Every round trip counts as slow here, so the warnings show in Medusa's log.
+    server = await startServer({ env: { ...app.env, OTEL_TEST: '1', SLOW_STATEMENT_MS: '0.001' }, name: 'otel' })
     admin = await adminClient(server.url)
     shop = await setupShop(admin)
     product = await createProduct(admin, shop, { title: 'Traced widget' })
@@ -105,6 +106,18 @@ describe('medusa-inventory-rs in the traces and metrics of a Medusa app (registe
     )
     assert.ok(reads.length >= 1, JSON.stringify(spans.filter((s) => s.scope === SCOPE).map((s) => s.name)))
     for (const s of reads) assert.ok(ancestors(s).length >= 1, `${s.name} has a parent`)
+  })
+
+  it("slow statements are warned about in Medusa's log, with their text and no values", () => {
+    const log = server.logTail(100000)
+    const slow = log.split('\n').filter((l) => /medusa-inventory-rs: .*slow/i.test(l))
+    assert.ok(slow.length >= 1, log.slice(-2000))
+    assert.ok(
+      slow.some((l) => /reservation_item|inventory_level/.test(l)),
+      slow.slice(0, 5).join('\n'),
+    )
+    // The item's SKU was a bound value of the insert that created it: never in a warning.
+    assert.ok(!slow.some((l) => l.includes(product.sku)), 'no SKU in the warnings')
   })
 
   it('metrics: call durations per method, and the pool', () => {
