@@ -342,6 +342,12 @@ export interface ConnectOptions {
    * `connect_timeout` (default 10 s), then the next host of a multi-host URL is tried.
    */
   acquireTimeoutMs?: number
+  /**
+   * A round trip to Postgres at least this many milliseconds long (fractions allowed) is a
+   * `slow_statement` event, with its SQL and never its values (0 to 3600000; default 1000;
+   * 0: none).
+   */
+  slowStatementMs?: number
 }
 
 export interface SslOptions {

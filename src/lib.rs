@@ -246,9 +246,11 @@ impl NativeInventory {
 
     /// Calls a manifest method by name; `args` is the JSON array of its positional
     /// arguments, `options` JSON `{ reason?, actor?, reference?, idempotencyKey?,
-    /// metadata?, expectedStockedQuantity? }` (or null). Resolves to JSON `{ result,
+    /// metadata?, expectedStockedQuantity?, trace? }` (or null). Resolves to JSON `{ result,
     /// changes: [[object, action, ids], …] }`, changes being what the committed call did
-    /// (the Medusa adapter turns them into events).
+    /// (the Medusa adapter turns them into events). With `trace: true` it also has
+    /// `trace: { duration, spans: [{ name, start, end, … }] }` (ns; a rejection has it,
+    /// as JSON text, in its property `trace`).
     #[napi]
     pub fn call<'env>(
         &self,
