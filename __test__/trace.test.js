@@ -70,21 +70,26 @@ test('a rejected traced call carries its trace on the error', async () => {
   expect(err.type).toBe('not_found')
   const trace = JSON.parse(err.trace)
   expect(trace.spans.map((s) => s.name)).toContain('pool')
-  expect(roundtrips(trace).flatMap((s) => s.statements).join(' ')).toMatch(/FROM inventory_item/)
+  expect(
+    roundtrips(trace)
+      .flatMap((s) => s.statements)
+      .join(' '),
+  ).toMatch(/FROM inventory_item/)
   expect(JSON.stringify(trace)).not.toContain('iitem_missing_trace')
 })
 
 test('a grouped reservation shows its queue, its group size and the group transaction', async () => {
-  const grouped = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, groupReservations: { forceGroupOf: 2 } })
+  const grouped = await InventoryService.connect({
+    url: DATABASE_URL,
+    schema: t.schema,
+    groupReservations: { forceGroupOf: 2 },
+  })
   try {
     const { item } = await stockedLevel(t.inventory, 10)
     const reserve = (q) =>
-      call(
-        grouped,
-        'createReservationItems',
-        [{ inventory_item_id: item.id, location_id: 'loc_trace', quantity: q }],
-        { trace: true },
-      )
+      call(grouped, 'createReservationItems', [{ inventory_item_id: item.id, location_id: 'loc_trace', quantity: q }], {
+        trace: true,
+      })
     const [a, b] = await Promise.all([reserve(1), reserve(2)])
     for (const { trace } of [a, b]) {
       const queue = trace.spans.filter((s) => s.name === 'queue')
@@ -124,9 +129,16 @@ test('a grouped reservation shows its queue, its group size and the group transa
 })
 
 test('slowStatementMs: each slow round trip is one event with its SQL, never its values', async () => {
-  const bad = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, slowStatementMs: -1 }).catch((e) => e)
-  expect(bad).toMatchObject({ type: 'invalid_data', message: expect.stringMatching(/^connect option slowStatementMs /) })
-  const bad2 = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, slowStatementMs: '5' }).catch((e) => e)
+  const bad = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, slowStatementMs: -1 }).catch(
+    (e) => e,
+  )
+  expect(bad).toMatchObject({
+    type: 'invalid_data',
+    message: expect.stringMatching(/^connect option slowStatementMs /),
+  })
+  const bad2 = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, slowStatementMs: '5' }).catch(
+    (e) => e,
+  )
   expect(bad2.message).toBe('connect option slowStatementMs has the wrong type')
 
   // A millionth of a millisecond: every round trip is slow.
