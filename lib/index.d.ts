@@ -343,9 +343,9 @@ export interface ConnectOptions {
    */
   acquireTimeoutMs?: number
   /**
-   * Milliseconds past which a round trip to Postgres is reported as a slow statement (a
-   * warning with its text, never its values; counted in `stats().slowStatements`);
-   * default 1000, 0 turns it off.
+   * A round trip to Postgres at least this many milliseconds long (fractions allowed) is
+   * warned about as a slow statement, with its SQL and never its values, and counted in
+   * `stats().slowStatements` (0 to 3600000; default 1000; 0: none).
    */
   slowStatementMs?: number
   /**

@@ -3,6 +3,7 @@
 
 use futures::FutureExt;
 use inventory_core::relay::{self, Relay, RelayStream};
+use inventory_core::wire;
 use inventory_core::{
     dispatch, entity, ConnectOptions, ErrorType, InventoryService, PruneOptions, ReconcileOptions,
 };
@@ -43,6 +44,11 @@ async fn guarded<T>(
 /// on the JS thread because an async `#[napi]` fn can only reject with a
 /// `napi::Error<Status>`, which has a Node-API status as `code` and no other fields.
 fn js_error(env: &Env, e: inventory_core::Error) -> napi::Error {
+    js_error_traced(env, e, None)
+}
+
+/// [`js_error`], with the call's trace (call option `trace`) as property `trace`.
+fn js_error_traced(env: &Env, e: inventory_core::Error, trace: Option<&str>) -> napi::Error {
     let build = || -> napi::Result<napi::Error> {
         let mut obj = env.create_error(napi::Error::from_reason(e.message.as_str()))?;
         // napi_create_error sets `code` to the Node-API status ("GenericFailure").
@@ -56,6 +62,9 @@ fn js_error(env: &Env, e: inventory_core::Error) -> napi::Error {
         }
         if let Some(cause) = &e.cause {
             obj.set_named_property("cause", cause.as_str())?;
+        }
+        if let Some(trace) = trace {
+            obj.set_named_property("trace", trace)?;
         }
         Ok(napi::Error::from(obj.to_unknown()))
     };
@@ -72,6 +81,49 @@ fn settle<T: Send + ToNapiValue + 'static>(
     env.spawn_future_with_callback(async move { Ok(guarded(fut).await) }, |env, out| {
         out.map_err(|e| js_error(env, e))
     })
+}
+
+/// A data call's result text, or its error, with its trace when it asked for one.
+type Traced = (inventory_core::Result<String>, Option<String>);
+
+/// [`settle`] for `call`: the resolved JSON text gets a top-level key `trace`
+/// (`{"duration", "spans"}`, core wire.rs), a rejection a property `trace`.
+fn settle_call(
+    env: &Env,
+    fut: impl Future<Output = Traced> + Send + 'static,
+) -> napi::Result<PromiseRaw<'_, String>> {
+    let fut = async move {
+        match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(out) => out,
+            Err(p) => (guarded(async { std::panic::resume_unwind(p) }).await, None),
+        }
+    };
+    env.spawn_future_with_callback(async move { Ok(fut.await) }, |env, (out, trace)| {
+        match (out, trace) {
+            (Ok(mut text), Some(trace)) if text.ends_with('}') => {
+                text.pop();
+                text.push_str(",\"trace\":");
+                text.push_str(&trace);
+                text.push('}');
+                Ok(text)
+            }
+            (Ok(text), _) => Ok(text),
+            (Err(e), trace) => Err(js_error_traced(env, e, trace.as_deref())),
+        }
+    })
+}
+
+/// Runs a call's core future, traced when `trace` (wire.rs).
+async fn run_traced(
+    trace: bool,
+    fut: impl Future<Output = inventory_core::Result<String>>,
+) -> Traced {
+    if trace {
+        let (out, trace) = wire::traced(fut).await;
+        (out, Some(trace))
+    } else {
+        (fut.await, None)
+    }
 }
 
 /// Parses the facade's JSON. It always sends valid JSON, so the one failure a caller
@@ -194,9 +246,11 @@ impl NativeInventory {
 
     /// Calls a manifest method by name; `args` is the JSON array of its positional
     /// arguments, `options` JSON `{ reason?, actor?, reference?, idempotencyKey?,
-    /// metadata?, expectedStockedQuantity? }` (or null). Resolves to JSON `{ result,
+    /// metadata?, expectedStockedQuantity?, trace? }` (or null). Resolves to JSON `{ result,
     /// changes: [[object, action, ids], …] }`, changes being what the committed call did
-    /// (the Medusa adapter turns them into events).
+    /// (the Medusa adapter turns them into events). With `trace: true` it also has
+    /// `trace: { duration, spans: [{ name, start, end, … }] }` (ns; a rejection has it,
+    /// as JSON text, in its property `trace`).
     #[napi]
     pub fn call<'env>(
         &self,
@@ -206,11 +260,33 @@ impl NativeInventory {
         options: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let svc = self.inner.clone();
-        settle(env, async move {
-            let (args, options) = call_input(&args, options.as_deref())?;
-            let out = dispatch::call(&svc, &method, &args, &options).await?;
-            Ok(out.to_json_string())
+        settle_call(env, async move {
+            let (args, options, trace) = match call_input(&args, options.as_deref()) {
+                Ok(input) => input,
+                Err(e) => return (Err(e), None),
+            };
+            run_traced(trace, async move {
+                let out = dispatch::call(&svc, &method, &args, &options).await?;
+                Ok(out.to_json_string())
+            })
+            .await
         })
+    }
+
+    /// Counters since connect, as JSON text: `{ pool: { max, size, idle, waiting },
+    /// groups: { count, members, largest }, refused, replays, connectionLosses,
+    /// hostSwitches, slowStatements, calls }`.
+    #[napi]
+    pub fn stats(&self) -> String {
+        self.inner.stats()
+    }
+
+    /// The events since the last take, as a JSON array of `{ kind, at, message, … }`
+    /// (kinds: connection_lost, host_switched, pool_exhausted, slow_statement,
+    /// events_dropped), or null when there are none.
+    #[napi]
+    pub fn take_events(&self) -> Option<String> {
+        self.inner.take_events()
     }
 
     /// Finds (and unless `dryRun`, fixes) one page of levels whose reserved quantity
@@ -336,33 +412,57 @@ impl NativeLent {
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let (svc, relay, broken) = (self.svc.clone(), self.relay.clone(), self.broken.clone());
         let stream = self.stream.lock().unwrap_or_else(|p| p.into_inner()).take();
-        settle(env, async move {
-            let stream = stream.ok_or_else(|| {
-                inventory_core::Error::invalid("a lent connection serves one call")
-            })?;
-            let (args, options) = call_input(&args, options.as_deref())?;
-            let lent = dispatch::call_lent(&svc, stream, &relay, &method, &args, &options).await;
-            broken.store(!lent.settled, Ordering::Relaxed);
-            Ok(lent.out?.to_json_string())
+        settle_call(env, async move {
+            let Some(stream) = stream else {
+                let e = inventory_core::Error::invalid("a lent connection serves one call");
+                return (Err(e), None);
+            };
+            let (args, options, trace) = match call_input(&args, options.as_deref()) {
+                Ok(input) => input,
+                Err(e) => return (Err(e), None),
+            };
+            run_traced(trace, async move {
+                let lent =
+                    dispatch::call_lent(&svc, stream, &relay, &method, &args, &options).await;
+                broken.store(!lent.settled, Ordering::Relaxed);
+                Ok(lent.out?.to_json_string())
+            })
+            .await
         })
     }
 }
 
 /// A call's JSON arguments (an array of the positional ones; a bare value is
-/// one) and its options (null when absent).
+/// one), its options (null when absent) and whether it asked for a trace.
 fn call_input(
     args: &str,
     options: Option<&str>,
-) -> inventory_core::Result<(Vec<serde_json::Value>, serde_json::Value)> {
+) -> inventory_core::Result<(Vec<serde_json::Value>, serde_json::Value, bool)> {
     let args = match parse(args, "arguments")? {
         serde_json::Value::Array(a) => a,
         other => vec![other],
     };
-    let options = match options {
+    let mut options = match options {
         Some(o) => parse(o, "options")?,
         None => serde_json::Value::Null,
     };
-    Ok((args, options))
+    let trace = take_trace(&mut options)?;
+    Ok((args, options, trace))
+}
+
+/// Takes the call option `trace` out of `options`: it is the addon's, and the
+/// core refuses options it does not know.
+fn take_trace(options: &mut serde_json::Value) -> inventory_core::Result<bool> {
+    let Some(obj) = options.as_object_mut() else {
+        return Ok(false);
+    };
+    match obj.remove("trace") {
+        None | Some(serde_json::Value::Null) => Ok(false),
+        Some(serde_json::Value::Bool(b)) => Ok(b),
+        Some(_) => Err(inventory_core::Error::invalid(
+            "call option trace must be a boolean",
+        )),
+    }
 }
 
 #[cfg(feature = "test-hooks")]

@@ -20,6 +20,7 @@ use crate::service::InventoryService;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 
 /// What a method does, as the Medusa adapter needs to know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,6 +321,7 @@ async fn serve(
     args: &[Value],
     options: &Value,
 ) -> Result<Outcome> {
+    svc.taps.telemetry.calls.fetch_add(1, Ordering::Relaxed);
     crate::limits::check_args(args)?;
     let m = method(method_name)
         .ok_or_else(|| Error::invalid(format!("Unknown method '{method_name}'")))?;
@@ -367,7 +369,11 @@ async fn replay(
         .await?;
     match c.query_opt(&stmt, &[&key, &request]).await? {
         None => Ok(None),
-        Some(row) if row.get::<_, bool>(0) => Ok(Some(Outcome::from(row.try_get::<_, Value>(1)?))),
+        Some(row) if row.get::<_, bool>(0) => {
+            let out = Outcome::from(row.try_get::<_, Value>(1)?);
+            svc.taps.telemetry.replays.fetch_add(1, Ordering::Relaxed);
+            Ok(Some(out))
+        }
         Some(_) => Err(reused(key, audit.method)),
     }
 }

@@ -10,14 +10,23 @@
 //! per-host meaning of `connect_timeout`. The addresses one host name resolves
 //! to share its bound.
 
+use crate::wire::{Telemetry, Wire, WireStream, Wires};
 use deadpool_postgres::Connect;
 use futures_util::future::BoxFuture;
 use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use tokio_postgres::config::{Host, LoadBalanceHosts};
-use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::{Client, Config, Error, Socket};
+use tokio_postgres::config::{Host, LoadBalanceHosts, TargetSessionAttrs};
+use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, NoTls, TlsConnect, TlsStream};
+use tokio_postgres::{Client, Config, Error, SimpleQueryMessage};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// A whole connection attempt to one host, when the URL sets no `connect_timeout`
 /// (or sets 0, which tokio-postgres reads as none).
@@ -25,32 +34,45 @@ pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// deadpool's connect step: every host of the config in turn (shuffled with
 /// `load_balance_hosts=random`), each attempt bounded by `per_host`.
-#[derive(Debug)]
-pub(crate) struct HostByHost<T> {
-    pub(crate) tls: T,
+///
+/// The socket is this module's own (not tokio-postgres's `Config::connect`),
+/// so that the protocol goes through a [`WireStream`] (wire.rs), on the
+/// plaintext side of TLS. What `Config::connect` did is done here: TCP or
+/// Unix socket per host and port, hostaddr, TCP_NODELAY, keepalives,
+/// tcp_user_timeout and the `target_session_attrs` check. Where that fails,
+/// tokio-postgres's own connect to the same host is tried, so the error is
+/// its own, word for word (its errors cannot be built outside it); should it
+/// succeed, its connection is used, only without a wire.
+pub(crate) struct HostByHost {
+    /// None: sslmode=disable (connection.rs `Connector::Plain`).
+    pub(crate) tls: Option<MakeRustlsConnect>,
     pub(crate) per_host: Duration,
+    pub(crate) wires: Arc<Wires>,
+    pub(crate) telemetry: Arc<Telemetry>,
 }
 
-impl<T> Connect for HostByHost<T>
-where
-    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
-    T::Stream: Sync + Send,
-    T::TlsConnect: Sync + Send,
-    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
-{
+impl std::fmt::Debug for HostByHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostByHost")
+            .field("tls", &self.tls.is_some())
+            .field("per_host", &self.per_host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connect for HostByHost {
     fn connect(&self, config: &Config) -> BoxFuture<'_, Result<(Client, JoinHandle<()>), Error>> {
-        let tls = self.tls.clone();
         let attempts = one_per_host(config);
         let bound = self.per_host;
         Box::pin(async move {
             let mut last = None;
             for one in attempts {
-                match tokio::time::timeout(bound, one.connect(tls.clone())).await {
-                    Ok(Ok((client, connection))) => {
-                        // As deadpool's own connect: the connection runs until the client goes.
-                        let task = tokio::spawn(async move {
-                            let _ = connection.await;
-                        });
+                match tokio::time::timeout(bound, self.attempt(&one)).await {
+                    Ok(Ok((client, task, wire, host))) => {
+                        if let Some(wire) = wire {
+                            self.wires.connected(wire);
+                        }
+                        self.telemetry.connected_to(&host);
                         return Ok((client, task));
                     }
                     Ok(Err(e)) => last = Some(e),
@@ -60,6 +82,244 @@ where
             }
             Err(last.unwrap_or_else(Error::__private_api_timeout))
         })
+    }
+}
+
+/// A connection made: its client, its task, its wire (None: made by
+/// tokio-postgres's own connect) and the host:port it reached.
+type Made = (Client, JoinHandle<()>, Option<Arc<Wire>>, String);
+
+impl HostByHost {
+    /// One host (`one` names one): through a wire, or as tokio-postgres does.
+    async fn attempt(&self, one: &Config) -> Result<Made, Error> {
+        let port = one.get_ports().first().copied().unwrap_or(5432);
+        let host = one.get_hosts().first();
+        let label = match (one.get_hostaddrs().first(), host) {
+            (_, Some(Host::Tcp(h))) => format!("{h}:{port}"),
+            (Some(a), _) => format!("{a}:{port}"),
+            #[cfg(unix)]
+            (None, Some(Host::Unix(p))) => format!("{}:{port}", p.display()),
+            (None, None) => String::new(),
+        };
+        match self.through_wire(one, host, port, &label).await {
+            Ok(Some(made)) => return Ok(made),
+            Err(e) => return Err(e),
+            Ok(None) => {}
+        }
+        // Ours failed where only tokio-postgres can say why.
+        let (client, task) = match &self.tls {
+            None => spawned(one.connect(NoTls).await?),
+            Some(tls) => spawned(one.connect(tls.clone()).await?),
+        };
+        Ok((client, task, None, label))
+    }
+
+    /// Ok(None): the socket or the session attribute check failed (the
+    /// caller asks tokio-postgres for its error); Err: tokio-postgres's.
+    async fn through_wire(
+        &self,
+        one: &Config,
+        host: Option<&Host>,
+        port: u16,
+        label: &str,
+    ) -> Result<Option<Made>, Error> {
+        let Some(socket) = socket(one, host, port).await else {
+            return Ok(None);
+        };
+        let wire = Wire::new(self.telemetry.clone());
+        let stream = WireStream::new(socket, wire.clone());
+        let (client, task) = match &self.tls {
+            None => spawned(one.connect_raw(stream, NoTls).await?),
+            Some(tls) => {
+                let name = match host {
+                    Some(Host::Tcp(h)) => h.as_str(),
+                    _ => "",
+                };
+                let connect = MakeTlsConnect::<RawSocket>::make_tls_connect(&mut tls.clone(), name)
+                    .unwrap_or_else(|never| match never {});
+                spawned(one.connect_raw(stream, WireTls(connect)).await?)
+            }
+        };
+        if !session_attrs_hold(&client, one.get_target_session_attrs()).await? {
+            return Ok(None);
+        }
+        wire.activate(label);
+        Ok(Some((client, task, Some(wire), label.to_string())))
+    }
+}
+
+fn spawned<S, T>(
+    (client, connection): (Client, tokio_postgres::Connection<S, T>),
+) -> (Client, JoinHandle<()>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // As deadpool's own connect: the connection runs until the client goes.
+    let task = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (client, task)
+}
+
+/// `target_session_attrs`, as tokio-postgres checks it.
+async fn session_attrs_hold(client: &Client, want: TargetSessionAttrs) -> Result<bool, Error> {
+    if want == TargetSessionAttrs::Any {
+        return Ok(true);
+    }
+    let rows = client.simple_query("SHOW transaction_read_only").await?;
+    let read_only = rows.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => r.get(0).map(|v| v == "on"),
+        _ => None,
+    });
+    Ok(match want {
+        TargetSessionAttrs::ReadWrite => read_only != Some(true),
+        TargetSessionAttrs::ReadOnly => read_only != Some(false),
+        _ => true,
+    })
+}
+
+/// The socket to one host, set up as tokio-postgres's connect_socket does.
+async fn socket(one: &Config, host: Option<&Host>, port: u16) -> Option<RawSocket> {
+    let timeout = one.get_connect_timeout().copied();
+    let addrs: Vec<SocketAddr> = match (one.get_hostaddrs().first(), host) {
+        (Some(ip), _) => vec![SocketAddr::new(*ip, port)],
+        (None, Some(Host::Tcp(h))) => {
+            let mut all: Vec<_> = tokio::net::lookup_host((h.as_str(), port))
+                .await
+                .ok()?
+                .collect();
+            if one.get_load_balance_hosts() == LoadBalanceHosts::Random {
+                let mut order: Vec<usize> = (0..all.len()).collect();
+                shuffle(&mut order);
+                all = order.into_iter().map(|i| all[i]).collect();
+            }
+            all
+        }
+        #[cfg(unix)]
+        (None, Some(Host::Unix(dir))) => {
+            let path = dir.join(format!(".s.PGSQL.{port}"));
+            let s = match timeout {
+                Some(t) => tokio::time::timeout(t, tokio::net::UnixStream::connect(path))
+                    .await
+                    .ok()?
+                    .ok()?,
+                None => tokio::net::UnixStream::connect(path).await.ok()?,
+            };
+            return Some(RawSocket::Unix(s));
+        }
+        (None, None) => return None,
+    };
+    for addr in addrs {
+        let stream = match timeout {
+            Some(t) => tokio::time::timeout(t, TcpStream::connect(addr))
+                .await
+                .ok()
+                .and_then(Result::ok),
+            None => TcpStream::connect(addr).await.ok(),
+        };
+        let Some(stream) = stream else {
+            continue;
+        };
+        if configure(&stream, one).is_ok() {
+            return Some(RawSocket::Tcp(stream));
+        }
+    }
+    None
+}
+
+/// TCP_NODELAY, keepalives and tcp_user_timeout, as the URL sets them.
+fn configure(stream: &TcpStream, one: &Config) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let sock = socket2::SockRef::from(stream);
+    #[cfg(target_os = "linux")]
+    if let Some(t) = one.get_tcp_user_timeout() {
+        sock.set_tcp_user_timeout(Some(*t))?;
+    }
+    if one.get_keepalives() {
+        #[allow(unused_mut)]
+        let mut ka = socket2::TcpKeepalive::new().with_time(one.get_keepalives_idle());
+        #[cfg(any(target_os = "linux", target_vendor = "apple", windows))]
+        if let Some(i) = one.get_keepalives_interval() {
+            ka = ka.with_interval(i);
+        }
+        #[cfg(any(target_os = "linux", target_vendor = "apple"))]
+        if let Some(r) = one.get_keepalives_retries() {
+            ka = ka.with_retries(r);
+        }
+        sock.set_tcp_keepalive(&ka)?;
+    }
+    Ok(())
+}
+
+/// A TCP or Unix socket.
+#[derive(Debug)]
+pub(crate) enum RawSocket {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
+}
+
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            RawSocket::Tcp($s) => $e,
+            #[cfg(unix)]
+            RawSocket::Unix($s) => $e,
+        }
+    };
+}
+
+impl AsyncRead for RawSocket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for RawSocket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_flush(cx))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+/// TLS under the wire: the handshake runs on the bare socket, and the wire
+/// follows the session's plaintext.
+struct WireTls<C>(C);
+
+impl<C> TlsConnect<WireStream<RawSocket>> for WireTls<C>
+where
+    C: TlsConnect<RawSocket> + Send + 'static,
+    C::Future: Send,
+    C::Stream: Send,
+{
+    type Stream = WireStream<C::Stream>;
+    type Error = C::Error;
+    type Future = BoxFuture<'static, Result<Self::Stream, C::Error>>;
+
+    fn connect(self, stream: WireStream<RawSocket>) -> Self::Future {
+        let (raw, wire) = stream.into_parts();
+        let handshake = self.0.connect(raw);
+        Box::pin(async move { Ok(WireStream::new(handshake.await?, wire)) })
+    }
+}
+
+impl<S: TlsStream + Unpin> TlsStream for WireStream<S> {
+    fn channel_binding(&self) -> ChannelBinding {
+        self.inner().channel_binding()
     }
 }
 

@@ -30,6 +30,8 @@
 //!   TLS, and what connect errors may say), `hosts` (host-by-host connect,
 //!   each attempt bounded), `relay` (a caller's connection, lent inside its
 //!   transaction, as the connection of one call), `error`.
+//! - `wire`: each connection's protocol followed on its socket (round trips,
+//!   their SQL), a call's trace, the service's counters and events.
 
 #![forbid(unsafe_code)]
 
@@ -58,6 +60,7 @@ mod reserver;
 mod service;
 mod sql;
 mod stock;
+pub mod wire;
 mod write;
 
 pub use connection::SslOption;

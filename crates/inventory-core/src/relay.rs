@@ -22,6 +22,7 @@
 //! sent has had its ReadyForQuery: then the socket is idle and the host's
 //! driver can take it back ([`Relay::settled`]).
 
+use crate::wire::{Telemetry, Wire, WireStream, Wires};
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -391,8 +392,13 @@ impl AsyncRead for RelayStream {
     }
 }
 
-/// deadpool's connect step for a unit's pool: connects once, over the stream.
-pub(crate) struct RelayConnect(Mutex<Option<RelayStream>>);
+/// deadpool's connect step for a unit's pool: connects once, over the stream,
+/// followed by a wire (wire.rs) as the pool's connections are.
+pub(crate) struct RelayConnect {
+    stream: Mutex<Option<RelayStream>>,
+    wires: Arc<Wires>,
+    telemetry: Arc<Telemetry>,
+}
 
 impl std::fmt::Debug for RelayConnect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -401,8 +407,12 @@ impl std::fmt::Debug for RelayConnect {
 }
 
 impl RelayConnect {
-    pub(crate) fn new(stream: RelayStream) -> Self {
-        RelayConnect(Mutex::new(Some(stream)))
+    pub(crate) fn new(stream: RelayStream, wires: Arc<Wires>, telemetry: Arc<Telemetry>) -> Self {
+        RelayConnect {
+            stream: Mutex::new(Some(stream)),
+            wires,
+            telemetry,
+        }
     }
 }
 
@@ -418,16 +428,21 @@ impl deadpool_postgres::Connect for RelayConnect {
         // A second connection cannot be lent: a stream whose host is gone
         // fails the startup with tokio-postgres' own "connection closed".
         let stream = self
-            .0
+            .stream
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
             .unwrap_or_else(|| relay(Box::new(|_| {})).1);
+        let wire = Wire::new(self.telemetry.clone());
+        let stream = WireStream::new(stream, wire.clone());
         Box::pin(async move {
             let (client, connection) = config.connect_raw(stream, tokio_postgres::NoTls).await?;
             let task = tokio::spawn(async move {
                 let _ = connection.await;
             });
+            // The startup was answered here; what follows is the lender's server.
+            wire.activate("lent connection");
+            self.wires.connected(wire);
             Ok((client, task))
         })
     }

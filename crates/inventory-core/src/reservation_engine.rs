@@ -5,7 +5,7 @@
 //! Lock order, as everywhere: reservation rows, then level rows (by id).
 
 use crate::entity::RESERVATION_ITEM;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorType, Result};
 use crate::idempotency::{claim, held};
 use crate::input::{get_flag, get_quantity, get_text, shape, Row};
 use crate::ledger::{
@@ -15,11 +15,15 @@ use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::pipeline::{flight_error, PipelinedTx};
 use crate::quantity::add_in_domain;
 use crate::stock::{beyond_level, quantity_at, reservation_error, stock_problem, At, Problem};
+use crate::wire::{CallTrace, Taps};
 use crate::write::{dto, insert_rows, insert_statement};
 use deadpool_postgres::Pool;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// One createReservationItems call: its validated rows, whether its input was
 /// an array (the shape of its result) and its audit (ledger, idempotency key).
@@ -28,6 +32,10 @@ pub(crate) struct Call {
     pub rows: Vec<Row>,
     pub was_array: bool,
     pub audit: Audit,
+    /// The call's trace, when it asked for one (wire.rs), and when it queued:
+    /// its group's transaction runs on another task.
+    pub trace: Option<Arc<CallTrace>>,
+    pub queued: Instant,
 }
 
 /// What a call returns: its reservations (input order), and as changes those
@@ -178,7 +186,37 @@ fn no_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 /// rows are written, in one transaction. An error of the transaction as a
 /// whole (an id supplied twice, say) is returned as Err: the caller retries
 /// each call alone so that only its own fails.
-pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Result<Outcome>>> {
+pub(crate) async fn reserve_group(
+    pool: &Pool,
+    taps: &Taps,
+    calls: &[Call],
+) -> Result<Vec<Result<Outcome>>> {
+    taps.telemetry.grouped(calls.len());
+    // A traced member gets the group's pool wait and round trips, after its queue.
+    let group = calls.iter().any(|c| c.trace.is_some()).then(CallTrace::new);
+    let out = reserve_group_on(pool, taps, calls, group.as_ref()).await;
+    if let Some(group) = group {
+        let spans = group.finish();
+        let began = spans
+            .iter()
+            .find(|s| s.is_roundtrip())
+            .map_or_else(Instant::now, |s| s.start());
+        for call in calls {
+            if let Some(t) = &call.trace {
+                t.queue(call.queued, began, calls.len());
+                t.extend(&spans);
+            }
+        }
+    }
+    out
+}
+
+async fn reserve_group_on(
+    pool: &Pool,
+    taps: &Taps,
+    calls: &[Call],
+    group: Option<&Arc<CallTrace>>,
+) -> Result<Vec<Result<Outcome>>> {
     let demands: Vec<Result<Vec<Demand>>> = calls
         .iter()
         .map(|call| no_panic(|| demand_of(&call.rows)))
@@ -196,8 +234,8 @@ pub(crate) async fn reserve_group(pool: &Pool, calls: &[Call]) -> Result<Vec<Res
             .map(|(d, call)| d.map(|_| created(vec![], vec![], call.was_array)))
             .collect());
     }
-    let tx = PipelinedTx::new(pool.get().await?);
-    let out = decide_and_write(&tx, calls, demands, &pairs).await;
+    let tx = PipelinedTx::new(taps.checkout(pool, group).await?);
+    let out = decide_and_write(&tx, taps, calls, demands, &pairs).await;
     if tx.is_open() {
         // Nothing accepted, or a failure: nothing of this group is kept.
         let _ = tx.rollback().await;
@@ -222,6 +260,7 @@ fn at_of(r: &Row) -> At {
 /// COMMIT. Leaves `tx` open when it commits nothing.
 async fn decide_and_write(
     tx: &PipelinedTx,
+    taps: &Taps,
     calls: &[Call],
     demands: Vec<Result<Vec<Demand>>>,
     pairs: &[At],
@@ -239,7 +278,12 @@ async fn decide_and_write(
         .into_iter()
         .zip(calls)
         .map(|(d, call)| {
-            let d = d.and_then(|d| no_panic(|| decide(&d, &mut levels)).map(|_| d))?;
+            let d = d.and_then(|d| no_panic(|| decide(&d, &mut levels)).map(|_| d));
+            if d.as_ref().is_err_and(|e| e.kind == ErrorType::NotAllowed) {
+                // The stock rule's refusal (stock.rs reservation_error).
+                taps.telemetry.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            let d = d?;
             for demand in &d {
                 charge(&mut charges, call, demand, &levels);
                 charge_audits.push(&call.audit);

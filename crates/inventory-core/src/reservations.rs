@@ -310,6 +310,8 @@ impl InventoryService {
             rows,
             was_array,
             audit: audit.clone(),
+            trace: crate::wire::CallTrace::current(),
+            queued: std::time::Instant::now(),
         };
         self.reserver.reserve(&self.pool, call).await
     }

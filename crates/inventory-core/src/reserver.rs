@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::reservation_engine::{reserve_group, Call};
+use crate::wire::Taps;
 use deadpool_postgres::Pool;
 use serde_json::Value;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -12,11 +13,11 @@ use tokio::sync::oneshot;
 
 /// Runs a group on its own task so that even a panic in it is contained; when
 /// the group fails as a whole, every call is retried as a group of one.
-async fn run_group(pool: Pool, calls: Vec<Call>) -> Vec<Result<Outcome>> {
+async fn run_group(pool: Pool, taps: Taps, calls: Vec<Call>) -> Vec<Result<Outcome>> {
     let n = calls.len();
     let calls = Arc::new(calls);
-    let (p, c) = (pool.clone(), calls.clone());
-    let whole = tokio::spawn(async move { reserve_group(&p, &c).await }).await;
+    let (p, t, c) = (pool.clone(), taps.clone(), calls.clone());
+    let whole = tokio::spawn(async move { reserve_group(&p, &t, &c).await }).await;
     match whole {
         Ok(Ok(results)) => results,
         Ok(Err(e)) if n == 1 => vec![Err(e)],
@@ -26,8 +27,8 @@ async fn run_group(pool: Pool, calls: Vec<Call>) -> Vec<Result<Outcome>> {
         _ => {
             let mut out = Vec::with_capacity(n);
             for call in calls.iter() {
-                let (p, one) = (pool.clone(), vec![call.clone()]);
-                let r = match tokio::spawn(async move { reserve_group(&p, &one).await }).await {
+                let (p, t, one) = (pool.clone(), taps.clone(), vec![call.clone()]);
+                let r = match tokio::spawn(async move { reserve_group(&p, &t, &one).await }).await {
                     Ok(Ok(mut r)) => r.pop().unwrap_or_else(|| {
                         Err(Error::unexpected("the reservation could not be processed"))
                     }),
@@ -80,6 +81,7 @@ pub enum Grouping {
 pub(crate) struct Reserver {
     lane: Arc<StdMutex<Lane>>,
     grouping: Grouping,
+    taps: Taps,
 }
 
 impl std::fmt::Debug for Reserver {
@@ -134,10 +136,11 @@ impl Grouping {
 }
 
 impl Reserver {
-    pub(crate) fn new(grouping: Grouping) -> Self {
+    pub(crate) fn new(grouping: Grouping, taps: Taps) -> Self {
         Reserver {
             lane: Default::default(),
             grouping,
+            taps,
         }
     }
 
@@ -148,7 +151,9 @@ impl Reserver {
                 .unwrap_or_else(|| Err(Error::unexpected("the reservation could not be processed")))
         };
         let queued = match self.grouping {
-            Grouping::Off => return one(run_group(pool.clone(), vec![call]).await),
+            Grouping::Off => {
+                return one(run_group(pool.clone(), self.taps.clone(), vec![call]).await)
+            }
             Grouping::ForceGroupOf(n) => Ok(self.queue_forced(pool, call, n)),
             Grouping::Auto => self.join_or_take(call),
         };
@@ -161,7 +166,7 @@ impl Reserver {
                     reserver: self.clone(),
                     pool: pool.clone(),
                 };
-                one(run_group(pool.clone(), vec![call]).await)
+                one(run_group(pool.clone(), self.taps.clone(), vec![call]).await)
             }
         }
     }
@@ -201,11 +206,12 @@ impl Reserver {
             )
         };
         let pool = pool.clone();
+        let taps = self.taps.clone();
         match full {
             Some(batch) => {
                 tokio::spawn(async move {
                     let calls = batch.iter().map(|w| w.call.clone()).collect();
-                    send_all(batch, run_group(pool, calls).await);
+                    send_all(batch, run_group(pool, taps, calls).await);
                 });
             }
             None => {
@@ -222,7 +228,7 @@ impl Reserver {
                     };
                     if !batch.is_empty() {
                         let calls = batch.iter().map(|w| w.call.clone()).collect();
-                        send_all(batch, run_group(pool, calls).await);
+                        send_all(batch, run_group(pool, taps, calls).await);
                     }
                 });
             }
@@ -253,10 +259,11 @@ impl Reserver {
             reserver: self.clone(),
             pool,
         };
+        let taps = self.taps.clone();
         handle.spawn(async move {
             let pool = guard.pool.clone();
             let calls = batch.iter().map(|w| w.call.clone()).collect();
-            send_all(batch, run_group(pool, calls).await);
+            send_all(batch, run_group(pool, taps, calls).await);
             drop(guard);
         });
     }

@@ -13,6 +13,7 @@ use crate::migrate::{self, quote_ident};
 use crate::outcome::Outcome;
 use crate::reserver::{Grouping, Reserver};
 use crate::sql::{self, Count, Filter, FindConfig, Params};
+use crate::wire::{CallTrace, Taps, Telemetry, Wires};
 use deadpool_postgres::{
     ClientWrapper, GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod,
 };
@@ -36,6 +37,12 @@ pub(crate) const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 15_000;
 /// Longest acquire timeout the connect options accept: ten minutes.
 pub(crate) const MAX_ACQUIRE_TIMEOUT_MS: u64 = 600_000;
 
+/// Default of connect option `slowStatementMs`: a round trip of a second.
+pub(crate) const DEFAULT_SLOW_STATEMENT_MS: f64 = 1_000.0;
+
+/// Largest `slowStatementMs`: an hour.
+pub(crate) const MAX_SLOW_STATEMENT_MS: f64 = 3_600_000.0;
+
 /// Longest idempotency key lifetime: a year.
 pub(crate) const MAX_TTL_SECONDS: i64 = 366 * 24 * 60 * 60;
 
@@ -55,6 +62,9 @@ pub struct ConnectOptions {
     pub idempotency_ttl: i64,
     /// Milliseconds a call waits for a pooled connection.
     pub acquire_timeout_ms: u64,
+    /// A round trip to Postgres at least this long (ms) is a slow_statement
+    /// event; 0: none.
+    pub slow_statement_ms: f64,
 }
 
 // Hand-written so the URL (and its password) never reaches a log through `{:?}`.
@@ -69,6 +79,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("ledger", &self.ledger)
             .field("idempotency_ttl", &self.idempotency_ttl)
             .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("slow_statement_ms", &self.slow_statement_ms)
             .finish()
     }
 }
@@ -87,6 +98,7 @@ impl ConnectOptions {
             ledger: true,
             idempotency_ttl: crate::idempotency::DEFAULT_TTL_SECONDS,
             acquire_timeout_ms: DEFAULT_ACQUIRE_TIMEOUT_MS,
+            slow_statement_ms: DEFAULT_SLOW_STATEMENT_MS,
         };
         for (k, val) in obj {
             opts.set(k, val)?;
@@ -143,6 +155,17 @@ impl ConnectOptions {
                     )))
                 }
             },
+            ("slowStatementMs", Value::Null) => {}
+            ("slowStatementMs", Value::Number(n)) => match n.as_f64() {
+                Some(ms) if (0.0..=MAX_SLOW_STATEMENT_MS).contains(&ms) => {
+                    self.slow_statement_ms = ms
+                }
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "connect option slowStatementMs must be a number of milliseconds from 0 (off) to {MAX_SLOW_STATEMENT_MS}"
+                    )))
+                }
+            },
             ("idempotencyKeyTtl", Value::Number(n)) => match n.as_i64() {
                 Some(s @ 1..=MAX_TTL_SECONDS) => self.idempotency_ttl = s,
                 _ => {
@@ -152,7 +175,7 @@ impl ConnectOptions {
                 }
             },
             ("url" | "schema" | "maxConnections" | "groupReservations" | "ledger"
-            | "idempotencyKeyTtl" | "acquireTimeoutMs", _) => {
+            | "idempotencyKeyTtl" | "acquireTimeoutMs" | "slowStatementMs", _) => {
                 return Err(Error::invalid(format!(
                     "connect option {k} has the wrong type"
                 )))
@@ -197,6 +220,8 @@ pub struct InventoryService {
     pub(crate) no_arrived_fn: AtomicBool,
     /// What errors about connecting must not show (the password, in its forms).
     secrets: connection::Secrets,
+    /// Counters, events, and each pooled connection's wire (wire.rs).
+    pub(crate) taps: Taps,
 }
 
 const UNKNOWN: u8 = 0;
@@ -226,7 +251,9 @@ impl InventoryService {
         let connect = *cfg
             .get_connect_timeout()
             .unwrap_or(&DEFAULT_CONNECT_TIMEOUT);
-        let mgr = manager(cfg, &prepared.connector, connect);
+        let telemetry = Telemetry::new(opts.slow_statement_ms);
+        let wires = Arc::new(Wires::default());
+        let mgr = manager(cfg, &prepared.connector, connect, &wires, &telemetry);
         let high_water = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let epoch = Instant::now();
         let lost_at = Arc::new(AtomicU64::new(0));
@@ -252,16 +279,18 @@ impl InventoryService {
             .recycle_timeout(Some(Duration::from_secs(5)))
             .pre_recycle(forget_lost(epoch, lost_at.clone()))
             .post_recycle(bound_cache(high_water.clone()))
+            .post_create(keep_wire(wires.clone()))
             .build()
             .map_err(|e| Error::unexpected(e.to_string()))?;
         // Fail at connect time, not on the first call, when the server is unreachable
         // or the TLS requirements cannot be met.
         let _probe = pool.get().await.map_err(|e| prepared.connect_error(e))?;
+        let taps = Taps { telemetry, wires };
         Ok(InventoryService {
             pool,
             schema: opts.schema.clone(),
             ids: Mutex::new(ulid::Generator::new()),
-            reserver: Reserver::new(opts.group_reservations),
+            reserver: Reserver::new(opts.group_reservations, taps.clone()),
             ledger: opts.ledger,
             idempotency_ttl: opts.idempotency_ttl,
             lost_at,
@@ -271,6 +300,7 @@ impl InventoryService {
             compacting: Arc::new(AtomicBool::new(false)),
             no_arrived_fn: AtomicBool::new(false),
             secrets: prepared.secrets.clone(),
+            taps,
         })
     }
 
@@ -279,24 +309,30 @@ impl InventoryService {
     /// runs alone, as the caller's transaction does: no group commit (a group
     /// would share one transaction across requests), no background compaction.
     pub fn over_relay(&self, stream: crate::relay::RelayStream) -> Result<InventoryService> {
+        let wires = Arc::new(Wires::default());
         let mgr = Manager::from_connect(
             crate::relay::relay_config(),
-            crate::relay::RelayConnect::new(stream),
+            crate::relay::RelayConnect::new(stream, wires.clone(), self.taps.telemetry.clone()),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
         let pool = Pool::builder(mgr)
+            .post_create(keep_wire(wires.clone()))
             .max_size(1)
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_millis(DEFAULT_ACQUIRE_TIMEOUT_MS)))
             .build()
             .map_err(|e| Error::unexpected(e.to_string()))?;
+        let taps = Taps {
+            telemetry: self.taps.telemetry.clone(),
+            wires,
+        };
         Ok(InventoryService {
             pool,
             schema: self.schema.clone(),
             ids: Mutex::new(ulid::Generator::new()),
-            reserver: Reserver::new(Grouping::Off),
+            reserver: Reserver::new(Grouping::Off, taps.clone()),
             ledger: self.ledger,
             idempotency_ttl: self.idempotency_ttl,
             lost_at: Arc::new(AtomicU64::new(0)),
@@ -307,6 +343,7 @@ impl InventoryService {
             compacting: Arc::new(AtomicBool::new(true)),
             no_arrived_fn: AtomicBool::new(false),
             secrets: self.secrets.clone(),
+            taps,
         })
     }
 
@@ -343,6 +380,7 @@ impl InventoryService {
     /// Drops, as they are next handed out, the pooled connections made until
     /// now: a call found their server gone or read-only (a failover).
     pub fn forget_connections(&self) {
+        self.taps.telemetry.connection_lost();
         let now = self.epoch.elapsed().as_nanos().min(u64::MAX as u128) as u64;
         self.lost_at.fetch_max(now, Ordering::Relaxed);
     }
@@ -350,10 +388,22 @@ impl InventoryService {
     pub async fn client(&self) -> Result<Client> {
         // A new connection's error (the pool reconnecting after a failover) may
         // quote what the connection string held: it is scrubbed like connect's.
-        self.pool
-            .get()
+        self.taps
+            .checkout(&self.pool, CallTrace::current().as_ref())
             .await
             .map_err(|e| self.secrets.scrub(e.into()))
+    }
+
+    /// Counters since connect, with the pool's state, as JSON text:
+    /// `{pool: {max, size, idle, waiting}, groups: {count, members, largest},
+    /// refused, replays, connectionLosses, hostSwitches, slowStatements, calls}`.
+    pub fn stats(&self) -> String {
+        self.taps.telemetry.stats(&self.pool.status())
+    }
+
+    /// The events since the last take, as a JSON array (None: none).
+    pub fn take_events(&self) -> Option<String> {
+        self.taps.telemetry.take_events()
     }
 
     /// The largest statement cache a connection had when handed out (for tests).
@@ -533,28 +583,37 @@ fn pg_config(mut cfg: tokio_postgres::Config, schema: &str) -> tokio_postgres::C
 /// TLS, startup, authentication, target_session_attrs) within `per_host`, so
 /// a host that accepts and then stays silent costs one bound, then the next
 /// host is tried.
-fn manager(cfg: tokio_postgres::Config, connector: &Connector, per_host: Duration) -> Manager {
-    let manager_config = || ManagerConfig {
-        recycling_method: RecyclingMethod::Fast,
+fn manager(
+    cfg: tokio_postgres::Config,
+    connector: &Connector,
+    per_host: Duration,
+    wires: &Arc<Wires>,
+    telemetry: &Arc<Telemetry>,
+) -> Manager {
+    let tls = match connector {
+        Connector::Plain => None,
+        Connector::Tls(tls) => Some(tls.clone()),
     };
-    match connector {
-        Connector::Plain => Manager::from_connect(
-            cfg,
-            HostByHost {
-                tls: tokio_postgres::NoTls,
-                per_host,
-            },
-            manager_config(),
-        ),
-        Connector::Tls(tls) => Manager::from_connect(
-            cfg,
-            HostByHost {
-                tls: tls.clone(),
-                per_host,
-            },
-            manager_config(),
-        ),
-    }
+    Manager::from_connect(
+        cfg,
+        HostByHost {
+            tls,
+            per_host,
+            wires: wires.clone(),
+            telemetry: telemetry.clone(),
+        },
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    )
+}
+
+/// A new pooled connection is found again by its wire (wire.rs `Wires`).
+fn keep_wire(wires: Arc<Wires>) -> deadpool_postgres::Hook {
+    deadpool_postgres::Hook::sync_fn(move |c: &mut ClientWrapper, _| {
+        wires.created(c);
+        Ok(())
+    })
 }
 
 /// Every hand-out of a pooled connection (all paths use the pool) bounds its

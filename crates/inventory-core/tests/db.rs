@@ -35,6 +35,7 @@ impl Fixture {
             ledger: true,
             idempotency_ttl: 60,
             acquire_timeout_ms: 15_000,
+            slow_statement_ms: 1000.0,
         })
         .await
         .expect("connect");
@@ -471,6 +472,7 @@ async fn a_call_that_gets_no_connection_in_time_fails_typed_instead_of_waiting()
         ledger: true,
         idempotency_ttl: 60,
         acquire_timeout_ms: 200,
+        slow_statement_ms: 1000.0,
     })
     .await
     .expect("connect");
@@ -514,6 +516,7 @@ async fn a_multi_host_url_connects_to_the_host_that_answers() {
         ledger: true,
         idempotency_ttl: 60,
         acquire_timeout_ms: 5_000,
+        slow_statement_ms: 1000.0,
     })
     .await
     .expect("connect");

@@ -22,6 +22,7 @@ const FLOORS: &[&[&str]] = &[
     &["entity"],
     &["quantity", "limits", "connection"],
     &["hosts", "relay", "error"],
+    &["wire"],
 ];
 
 fn floor(module: &str) -> Option<usize> {

@@ -1,0 +1,237 @@
+'use strict'
+// Tracing data from the core (crates/inventory-core/src/wire.rs): a call's trace (call
+// option `trace`), stats() and takeEvents(), on real Postgres, through the native handle
+// the JS side builds on.
+const { InventoryService } = require('..')
+const { DATABASE_URL, freshService } = require('./helpers')
+
+let t
+beforeAll(async () => {
+  t = await freshService('trace')
+})
+afterAll(async () => {
+  await t.cleanup()
+})
+
+/** The native call, as lib/ makes it: resolves to the parsed JSON text. */
+async function call(inv, method, args, options) {
+  return JSON.parse(await inv._native.call(method, JSON.stringify(args), options ? JSON.stringify(options) : null))
+}
+
+function urlWith(params) {
+  const url = new URL(DATABASE_URL)
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
+  return url.toString()
+}
+
+const roundtrips = (trace) => trace.spans.filter((s) => s.name === 'roundtrip')
+
+async function stockedLevel(inv, stocked) {
+  const item = await inv.createInventoryItems({ sku: `lvl-${Math.random().toString(36).slice(2)}` })
+  const level = await inv.createInventoryLevels({
+    inventory_item_id: item.id,
+    location_id: 'loc_trace',
+    stocked_quantity: stocked,
+  })
+  return { item, level }
+}
+
+test('a traced createInventoryItems shows its pool wait and its round trips: SQL, never values', async () => {
+  const sku = `sku-wire-${process.pid}-zq8x`
+  const out = await call(t.inventory, 'createInventoryItems', [[{ sku }]], { trace: true })
+  expect(out.result[0].sku).toBe(sku)
+  const { trace } = out
+  expect(Number.isInteger(trace.duration)).toBe(true)
+  expect(trace.spans.filter((s) => s.name === 'pool')).toHaveLength(1)
+  const rts = roundtrips(trace)
+  expect(rts.length).toBeGreaterThanOrEqual(1)
+  for (const s of trace.spans) {
+    expect(Number.isInteger(s.start) && Number.isInteger(s.end)).toBe(true)
+    expect(s.start).toBeLessThanOrEqual(s.end)
+    expect(s.end).toBeLessThanOrEqual(trace.duration)
+  }
+  for (const rt of rts) expect(rt.messages).toBeGreaterThanOrEqual(1)
+  const statements = rts.flatMap((s) => s.statements)
+  expect(statements.some((s) => s.includes('INSERT INTO inventory_item'))).toBe(true)
+  expect(JSON.stringify(trace)).not.toContain(sku)
+
+  // A call that asks for none gets none, and `trace` never reaches the core's options.
+  const plain = await call(t.inventory, 'listInventoryItems', [{ sku }], { trace: false })
+  expect(plain.trace).toBeUndefined()
+  expect(plain.result).toHaveLength(1)
+  const bad = await t.inventory._native.call('listInventoryItems', '[{}]', '{"trace":1}').catch((e) => e)
+  expect(bad).toMatchObject({ type: 'invalid_data', message: 'call option trace must be a boolean' })
+})
+
+test('a rejected traced call carries its trace on the error', async () => {
+  const err = await t.inventory._native
+    .call('retrieveInventoryItem', JSON.stringify(['iitem_missing_trace']), JSON.stringify({ trace: true }))
+    .catch((e) => e)
+  expect(err.type).toBe('not_found')
+  const trace = JSON.parse(err.trace)
+  expect(trace.spans.map((s) => s.name)).toContain('pool')
+  expect(
+    roundtrips(trace)
+      .flatMap((s) => s.statements)
+      .join(' '),
+  ).toMatch(/FROM inventory_item/)
+  expect(JSON.stringify(trace)).not.toContain('iitem_missing_trace')
+})
+
+test('a grouped reservation shows its queue, its group size and the group transaction', async () => {
+  const grouped = await InventoryService.connect({
+    url: DATABASE_URL,
+    schema: t.schema,
+    groupReservations: { forceGroupOf: 2 },
+  })
+  try {
+    const { item } = await stockedLevel(t.inventory, 10)
+    const reserve = (q) =>
+      call(grouped, 'createReservationItems', [{ inventory_item_id: item.id, location_id: 'loc_trace', quantity: q }], {
+        trace: true,
+      })
+    const [a, b] = await Promise.all([reserve(1), reserve(2)])
+    for (const { trace } of [a, b]) {
+      const queue = trace.spans.filter((s) => s.name === 'queue')
+      expect(queue).toHaveLength(1)
+      expect(queue[0].group).toBe(2)
+      expect(trace.spans.map((s) => s.name)).toContain('pool')
+      const statements = roundtrips(trace).flatMap((s) => s.statements)
+      expect(statements).toContain('BEGIN; SET LOCAL plan_cache_mode = force_generic_plan')
+    }
+    // Both members were given the one transaction's round trips.
+    expect(roundtrips(a.trace).map((s) => s.statements)).toEqual(roundtrips(b.trace).map((s) => s.statements))
+
+    // One refused for want of stock (10 - 3 left 7), a keyed repeat answered from the key.
+    const refused = await Promise.allSettled([reserve(100), reserve(1)])
+    expect(refused.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
+    const keyed = () =>
+      call(grouped, 'createReservationItems', [{ inventory_item_id: item.id, location_id: 'loc_trace', quantity: 1 }], {
+        idempotencyKey: `k-trace-${process.pid}`,
+      })
+    await Promise.all([keyed(), reserve(1)])
+    await Promise.all([keyed(), reserve(1)])
+    const stats = JSON.parse(grouped._native.stats())
+    expect(stats).toMatchObject({
+      refused: 1,
+      replays: 1,
+      calls: 8,
+      connectionLosses: 0,
+      groups: { count: 4, members: 7, largest: 2 },
+    })
+    expect(stats.pool).toEqual({ max: 10, size: expect.any(Number), idle: expect.any(Number), waiting: 0 })
+    expect(stats.pool.size).toBeGreaterThanOrEqual(1)
+    expect(typeof stats.hostSwitches).toBe('number')
+    expect(typeof stats.slowStatements).toBe('number')
+  } finally {
+    await grouped.close()
+  }
+})
+
+test('slowStatementMs: each slow round trip is one event with its SQL, never its values', async () => {
+  const bad = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, slowStatementMs: -1 }).catch(
+    (e) => e,
+  )
+  expect(bad).toMatchObject({
+    type: 'invalid_data',
+    message: expect.stringMatching(/^connect option slowStatementMs /),
+  })
+  const bad2 = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, slowStatementMs: '5' }).catch(
+    (e) => e,
+  )
+  expect(bad2.message).toBe('connect option slowStatementMs has the wrong type')
+
+  // A millionth of a millisecond: every round trip is slow.
+  const inv = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, slowStatementMs: 0.000001 })
+  try {
+    inv._native.takeEvents()
+    expect(inv._native.takeEvents()).toBeNull()
+    const sku = `sku-slow-${process.pid}-q7w`
+    await inv.createInventoryItems({ sku })
+    const events = JSON.parse(inv._native.takeEvents())
+    expect(inv._native.takeEvents()).toBeNull()
+    const slow = events.filter((e) => e.kind === 'slow_statement')
+    expect(slow.length).toBeGreaterThanOrEqual(1)
+    const insert = slow.filter((e) => e.statement.includes('INSERT INTO inventory_item'))
+    expect(insert.length).toBeGreaterThanOrEqual(1)
+    for (const e of slow) {
+      expect(e).toMatchObject({ at: expect.any(Number), ms: expect.any(Number), host: expect.stringMatching(/:\d+$/) })
+      expect(e.message).toMatch(/slowStatementMs/)
+    }
+    expect(JSON.stringify(events)).not.toContain(sku)
+    expect(JSON.parse(inv._native.stats()).slowStatements).toBeGreaterThanOrEqual(slow.length)
+  } finally {
+    await inv.close()
+  }
+
+  // 0 turns them off.
+  const off = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, slowStatementMs: 0 })
+  try {
+    await off.createInventoryItems({ sku: `sku-off-${process.pid}` })
+    expect(off._native.takeEvents()).toBeNull()
+    expect(JSON.parse(off._native.stats()).slowStatements).toBe(0)
+  } finally {
+    await off.close()
+  }
+})
+
+test('a pooled connection terminated under a call is one connection_lost event', async () => {
+  const appName = `trace_lost_${process.pid}`
+  const inv = await InventoryService.connect({
+    url: urlWith({ application_name: appName }),
+    schema: t.schema,
+    maxConnections: 1,
+  })
+  const { item, level } = await stockedLevel(t.inventory, 5)
+  try {
+    await t.db.query('BEGIN')
+    await t.db.query('SELECT 1 FROM inventory_level WHERE id = $1 FOR UPDATE', [level.id])
+    const pending = inv.adjustInventory(item.id, 'loc_trace', 1).catch((e) => e)
+    let pid
+    for (let i = 0; i < 200 && !pid; i++) {
+      const { rows } = await t.db.query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        [appName],
+      )
+      pid = rows[0]?.pid
+      if (!pid) await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(pid).toBeDefined()
+    await t.db.query('SELECT pg_terminate_backend($1)', [pid])
+    await t.db.query('ROLLBACK')
+    const err = await pending
+    expect(err).toBeInstanceOf(Error)
+    const events = JSON.parse(inv._native.takeEvents())
+    const lost = events.filter((e) => e.kind === 'connection_lost')
+    expect(lost).toHaveLength(1)
+    expect(lost[0].message).not.toMatch(/postgres:\/\/|password/)
+    expect(JSON.parse(inv._native.stats()).connectionLosses).toBe(1)
+    // The pool replaces the connection: the next call works.
+    await inv.adjustInventory(item.id, 'loc_trace', 1)
+  } finally {
+    await t.db.query('ROLLBACK').catch(() => {})
+    await inv.close()
+  }
+})
+
+test('a pool whose connections are all busy reports it once per episode', async () => {
+  const inv = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, maxConnections: 1 })
+  const { item, level } = await stockedLevel(t.inventory, 5)
+  try {
+    await t.db.query('BEGIN')
+    await t.db.query('SELECT 1 FROM inventory_level WHERE id = $1 FOR UPDATE', [level.id])
+    const held = inv.adjustInventory(item.id, 'loc_trace', 1)
+    // The one connection is busy (waiting on the lock): these two wait for it.
+    const waiting = [inv.retrieveInventoryItem(item.id), inv.retrieveInventoryItem(item.id)]
+    await new Promise((r) => setTimeout(r, 100))
+    await t.db.query('ROLLBACK')
+    await Promise.all([held, ...waiting])
+    await inv.retrieveInventoryItem(item.id)
+    const events = JSON.parse(inv._native.takeEvents() ?? '[]').filter((e) => e.kind === 'pool_exhausted')
+    expect(events).toHaveLength(1)
+    expect(events[0].message).toMatch(/maxConnections/)
+  } finally {
+    await t.db.query('ROLLBACK').catch(() => {})
+    await inv.close()
+  }
+})
