@@ -182,33 +182,56 @@ test('operator warnings reach the logger once per event, without values', async 
     await slow.listInventoryItems({ sku: 'VALUE-NOT-LOGGED-55' })
     const found = warnings.filter((w) => /slow/i.test(w))
     expect(found.length).toBeGreaterThanOrEqual(1)
-    expect(found.join('\n')).toMatch(/inventory_item/)
+    // The statement's text (cut at 1 000 characters), host and port, and no value.
+    expect(found.join('\n')).toMatch(/slowStatementMs\): SELECT /)
+    expect(found.join('\n')).toMatch(/127\.0\.0\.1|localhost|\//)
     expect(warnings.join('\n')).not.toContain('VALUE-NOT-LOGGED-55')
     expect(slow.stats().slowStatements).toBeGreaterThanOrEqual(1)
   } finally {
     await slow.close()
   }
 
-  // A pooled connection killed under the pool: the next call finds it lost, once.
+  // A connection killed under a call (waiting for a row lock held here): the call
+  // fails, and the logger hears of it once.
   warnings.length = 0
   const app = `otel_lost_${process.pid}`
   const url = `${DATABASE_URL}${DATABASE_URL.includes('?') ? '&' : '?'}application_name=${app}`
-  const lossy = await InventoryService.connect({ url, schema: t.schema, logger: { warn: (m) => warnings.push(m) } })
+  const lossy = await InventoryService.connect({
+    url,
+    schema: t.schema,
+    maxConnections: 1,
+    logger: { warn: (m) => warnings.push(m) },
+  })
+  const item = await inv.createInventoryItems({ sku: 'lost' })
+  const level = await inv.createInventoryLevels({
+    inventory_item_id: item.id,
+    location_id: 'loc_l',
+    stocked_quantity: 1,
+  })
   const db = await sql(t.schema)
   try {
-    await lossy.listInventoryItems({}, { take: 1 })
-    const killed = await db.query(
-      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
-      [app],
-    )
-    expect(killed.rowCount).toBeGreaterThanOrEqual(1)
-    for (let i = 0; i < 3; i++) await lossy.listInventoryItems({}, { take: 1 }).catch(() => {})
-    expect(lossy.stats().connectionLosses).toBeGreaterThanOrEqual(1)
+    await db.query('BEGIN')
+    await db.query('SELECT 1 FROM inventory_level WHERE id = $1 FOR UPDATE', [level.id])
+    const pending = lossy.adjustInventory(item.id, 'loc_l', 1).catch((e) => e)
+    let pid
+    for (let i = 0; i < 200 && !pid; i++) {
+      const { rows } = await db.query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        [app],
+      )
+      pid = rows[0]?.pid
+      if (!pid) await new Promise((r) => setTimeout(r, 50))
+    }
+    await db.query('SELECT pg_terminate_backend($1)', [pid])
+    await db.query('ROLLBACK')
+    expect(await pending).toMatchObject({ type: 'database_error' })
+    expect(lossy.stats().connectionLosses).toBe(1)
   } finally {
+    await db.query('ROLLBACK').catch(() => {})
     await db.end()
     await lossy.close()
   }
-  expect(warnings.filter((w) => /connection/i.test(w) && /lost/i.test(w)).length).toBeGreaterThanOrEqual(1)
+  expect(warnings.filter((w) => /database connection broken/.test(w))).toHaveLength(1)
   expect(warnings.join('\n')).not.toMatch(/postgres:\/\/|password/i)
 })
 
