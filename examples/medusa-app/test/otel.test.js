@@ -68,24 +68,37 @@ describe('medusa-inventory-rs in the traces and metrics of a Medusa app (registe
     assert.equal(ours.length, 1, JSON.stringify(spans.map((s) => `${s.scope} ${s.name}`)))
     const [reserve] = ours
     const chain = ancestors(reserve)
-    assert.match(chain[0]?.name ?? '', /^step:/, `parent is a workflow step: ${chain.map((s) => s.name).join(' < ')}`)
+    assert.match(
+      chain[0]?.name ?? '',
+      /^step:reserve[-_]inventory[-_]step:invoke$/,
+      `parent is a workflow step: ${chain.map((s) => s.name).join(' < ')}`,
+    )
     assert.ok(
-      chain.some((s) => /^workflow:complete_cart/.test(s.name)),
+      chain.some((s) => /^workflow:complete[-_]cart/.test(s.name)),
       `under the complete-cart workflow: ${chain.map((s) => s.name).join(' < ')}`,
     )
     assert.ok(
-      chain.some((s) => /^POST \/store\/carts\/.*\/complete/.test(s.name)),
+      chain.at(-1).name === '/store/carts/:id/complete',
       `under the HTTP request: ${chain.map((s) => s.name).join(' < ')}`,
     )
     assert.equal(reserve.traceId, chain.at(-1).traceId)
     assert.equal(reserve.attributes['db.system.name'], 'postgresql')
     assert.equal(reserve.attributes['db.operation.name'], 'createReservationItems')
-    assert.equal(reserve.attributes['medusa_inventory_rs.rows_changed'], 1)
+    // The reservation and the level whose reserved quantity it raised.
+    assert.equal(reserve.attributes['medusa_inventory_rs.rows_changed'], 2)
   })
 
   it('inside it: the pool checkout and the round trips to Postgres, with statement text and no values', () => {
     const [reserve] = spans.filter((s) => s.scope === SCOPE && s.name === 'createReservationItems')
     const inner = children(reserve)
+    const ms = (s) => `${(s.end - s.start).toFixed(3)} ms`
+    console.log(
+      `[otel] ${[...ancestors(reserve)]
+        .reverse()
+        .map((s) => s.name)
+        .join(' > ')} > ${reserve.name} (${ms(reserve)})\n` +
+        inner.map((s) => `[otel]   ${s.name} +${(s.start - reserve.start).toFixed(3)} ms, ${ms(s)}`).join('\n'),
+    )
     const trips = inner.filter((s) => s.name === 'postgresql.roundtrip')
     assert.ok(trips.length >= 1, JSON.stringify(inner.map((s) => s.name)))
     assert.ok(
