@@ -17,11 +17,25 @@ export declare class NativeInventory {
   /**
    * Calls a manifest method by name; `args` is the JSON array of its positional
    * arguments, `options` JSON `{ reason?, actor?, reference?, idempotencyKey?,
-   * metadata?, expectedStockedQuantity? }` (or null). Resolves to JSON `{ result,
+   * metadata?, expectedStockedQuantity?, trace? }` (or null). Resolves to JSON `{ result,
    * changes: [[object, action, ids], …] }`, changes being what the committed call did
-   * (the Medusa adapter turns them into events).
+   * (the Medusa adapter turns them into events). With `trace: true` it also has
+   * `trace: { duration, spans: [{ name, start, end, … }] }` (ns; a rejection has it,
+   * as JSON text, in its property `trace`).
    */
   call(method: string, args: string, options?: string | undefined | null): Promise<string>
+  /**
+   * Counters since connect, as JSON text: `{ pool: { max, size, idle, waiting },
+   * groups: { count, members, largest }, refused, replays, connectionLosses,
+   * hostSwitches, slowStatements, calls }`.
+   */
+  stats(): string
+  /**
+   * The events since the last take, as a JSON array of `{ kind, at, message, … }`
+   * (kinds: connection_lost, host_switched, pool_exhausted, slow_statement,
+   * events_dropped), or null when there are none.
+   */
+  takeEvents(): string | null
   /**
    * Finds (and unless `dryRun`, fixes) one page of levels whose reserved quantity
    * drifted from their live reservations. `options` is JSON `{ dryRun?, after?,
