@@ -2,6 +2,7 @@
 // Tracing data from the core (crates/inventory-core/src/wire.rs): a call's trace (call
 // option `trace`), stats() and takeEvents(), on real Postgres, through the native handle
 // the JS side builds on.
+const net = require('node:net')
 const { InventoryService } = require('..')
 const { DATABASE_URL, freshService } = require('./helpers')
 
@@ -232,6 +233,46 @@ test('a pool whose connections are all busy reports it once per episode', async 
     expect(events[0].message).toMatch(/maxConnections/)
   } finally {
     await t.db.query('ROLLBACK').catch(() => {})
+    await inv.close()
+  }
+})
+
+test('a new connection that reaches another host than the one before is one host_switched event', async () => {
+  // The first host of the URL is a TCP proxy to the server; once it is gone, new connections
+  // reach the second host, the server itself.
+  const db = new URL(DATABASE_URL)
+  const dbPort = Number(db.port || 5432)
+  const sockets = new Set()
+  const proxy = net.createServer((client) => {
+    const server = net.connect(dbPort, db.hostname)
+    for (const s of [client, server]) {
+      sockets.add(s)
+      s.on('error', () => {})
+    }
+    client.pipe(server)
+    server.pipe(client)
+  })
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  const proxyPort = proxy.address().port
+  const auth = db.username + (db.password ? `:${db.password}` : '')
+  const url = `${db.protocol}//${auth}@127.0.0.1:${proxyPort},${db.hostname}:${dbPort}${db.pathname}${db.search}`
+  const inv = await InventoryService.connect({ url, schema: t.schema, maxConnections: 1 })
+  try {
+    const item = await inv.createInventoryItems({ sku: `sku-switch-${process.pid}` })
+    expect(inv._native.takeEvents()).toBeNull()
+    const closed = new Promise((resolve) => proxy.close(resolve))
+    for (const s of sockets) s.destroy()
+    await closed
+    // The call that finds the connection gone may fail; the one after has a new connection.
+    await inv.retrieveInventoryItem(item.id).catch(() => {})
+    await inv.retrieveInventoryItem(item.id)
+    const switched = JSON.parse(inv._native.takeEvents()).filter((e) => e.kind === 'host_switched')
+    expect(switched).toHaveLength(1)
+    expect(switched[0]).toMatchObject({ host: `${db.hostname}:${dbPort}`, previous: `127.0.0.1:${proxyPort}` })
+    expect(switched[0].message).not.toMatch(/@|password/)
+    expect(JSON.parse(inv._native.stats()).hostSwitches).toBe(1)
+  } finally {
+    if (proxy.listening) proxy.close()
     await inv.close()
   }
 })
