@@ -4,7 +4,7 @@
 // the JS side builds on.
 const net = require('node:net')
 const { InventoryService } = require('..')
-const { DATABASE_URL, freshService } = require('./helpers')
+const { DATABASE_URL, freshService, sql } = require('./helpers')
 
 let t
 beforeAll(async () => {
@@ -274,5 +274,33 @@ test('a new connection that reaches another host than the one before is one host
   } finally {
     if (proxy.listening) proxy.close()
     await inv.close()
+  }
+})
+
+test("a traced call on a lent connection (call option client) has its pool span and the lent socket's round trips", async () => {
+  // lib/lend.js keeps the native result to itself: it is watched on its way.
+  const { NativeLent } = require('../index.js')
+  const original = NativeLent.prototype.call
+  const traces = []
+  NativeLent.prototype.call = async function (...args) {
+    const out = await original.apply(this, args)
+    traces.push(JSON.parse(out).trace)
+    return out
+  }
+  const client = await sql(t.schema)
+  try {
+    await client.query('BEGIN')
+    const sku = `sku-lent-${process.pid}-v9`
+    await t.inventory.createInventoryItems({ sku }, { client, trace: true })
+    await client.query('ROLLBACK')
+    expect(traces).toHaveLength(1)
+    const [trace] = traces
+    expect(trace.spans.map((s) => s.name)).toContain('pool')
+    const statements = roundtrips(trace).flatMap((s) => s.statements)
+    expect(statements.some((s) => s.includes('INSERT INTO inventory_item'))).toBe(true)
+    expect(JSON.stringify(trace)).not.toContain(sku)
+  } finally {
+    NativeLent.prototype.call = original
+    await client.end()
   }
 })
