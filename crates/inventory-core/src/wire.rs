@@ -733,7 +733,7 @@ impl Taps {
 }
 
 /// A connection's byte stream, followed by its [`Parser`] once the wire is
-/// active. Under TLS it is the plaintext side (pool.rs), so the parser sees
+/// active. Under TLS it is the plaintext side (hosts.rs), so the parser sees
 /// the protocol itself.
 #[derive(Debug)]
 pub struct WireStream<S> {
