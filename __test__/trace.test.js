@@ -2,8 +2,9 @@
 // Tracing data from the core (crates/inventory-core/src/wire.rs): a call's trace (call
 // option `trace`), stats() and takeEvents(), on real Postgres, through the native handle
 // the JS side builds on.
+const net = require('node:net')
 const { InventoryService } = require('..')
-const { DATABASE_URL, freshService } = require('./helpers')
+const { DATABASE_URL, freshService, sql } = require('./helpers')
 
 let t
 beforeAll(async () => {
@@ -233,5 +234,73 @@ test('a pool whose connections are all busy reports it once per episode', async 
   } finally {
     await t.db.query('ROLLBACK').catch(() => {})
     await inv.close()
+  }
+})
+
+test('a new connection that reaches another host than the one before is one host_switched event', async () => {
+  // The first host of the URL is a TCP proxy to the server; once it is gone, new connections
+  // reach the second host, the server itself.
+  const db = new URL(DATABASE_URL)
+  const dbPort = Number(db.port || 5432)
+  const sockets = new Set()
+  const proxy = net.createServer((client) => {
+    const server = net.connect(dbPort, db.hostname)
+    for (const s of [client, server]) {
+      sockets.add(s)
+      s.on('error', () => {})
+    }
+    client.pipe(server)
+    server.pipe(client)
+  })
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  const proxyPort = proxy.address().port
+  const auth = db.username + (db.password ? `:${db.password}` : '')
+  const url = `${db.protocol}//${auth}@127.0.0.1:${proxyPort},${db.hostname}:${dbPort}${db.pathname}${db.search}`
+  const inv = await InventoryService.connect({ url, schema: t.schema, maxConnections: 1 })
+  try {
+    const item = await inv.createInventoryItems({ sku: `sku-switch-${process.pid}` })
+    expect(inv._native.takeEvents()).toBeNull()
+    const closed = new Promise((resolve) => proxy.close(resolve))
+    for (const s of sockets) s.destroy()
+    await closed
+    // The call that finds the connection gone may fail; the one after has a new connection.
+    await inv.retrieveInventoryItem(item.id).catch(() => {})
+    await inv.retrieveInventoryItem(item.id)
+    const switched = JSON.parse(inv._native.takeEvents()).filter((e) => e.kind === 'host_switched')
+    expect(switched).toHaveLength(1)
+    expect(switched[0]).toMatchObject({ host: `${db.hostname}:${dbPort}`, previous: `127.0.0.1:${proxyPort}` })
+    expect(switched[0].message).not.toMatch(/@|password/)
+    expect(JSON.parse(inv._native.stats()).hostSwitches).toBe(1)
+  } finally {
+    if (proxy.listening) proxy.close()
+    await inv.close()
+  }
+})
+
+test("a traced call on a lent connection (call option client) has its pool span and the lent socket's round trips", async () => {
+  // lib/lend.js keeps the native result to itself: it is watched on its way.
+  const { NativeLent } = require('../index.js')
+  const original = NativeLent.prototype.call
+  const traces = []
+  NativeLent.prototype.call = async function (...args) {
+    const out = await original.apply(this, args)
+    traces.push(JSON.parse(out).trace)
+    return out
+  }
+  const client = await sql(t.schema)
+  try {
+    await client.query('BEGIN')
+    const sku = `sku-lent-${process.pid}-v9`
+    await t.inventory.createInventoryItems({ sku }, { client, trace: true })
+    await client.query('ROLLBACK')
+    expect(traces).toHaveLength(1)
+    const [trace] = traces
+    expect(trace.spans.map((s) => s.name)).toContain('pool')
+    const statements = roundtrips(trace).flatMap((s) => s.statements)
+    expect(statements.some((s) => s.includes('INSERT INTO inventory_item'))).toBe(true)
+    expect(JSON.stringify(trace)).not.toContain(sku)
+  } finally {
+    NativeLent.prototype.call = original
+    await client.end()
   }
 })

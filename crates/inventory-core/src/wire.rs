@@ -460,6 +460,8 @@ struct Framing {
     /// The head of the body, for the messages whose head is read.
     keep: Vec<u8>,
     keep_max: usize,
+    /// C strings of the head still to keep: what follows them is not read.
+    strings_left: u8,
 }
 
 /// Longest statement name kept (tokio-postgres names them `s<n>`).
@@ -470,7 +472,7 @@ impl Framing {
     fn feed(
         &mut self,
         mut bytes: &[u8],
-        keep_max: fn(u8) -> usize,
+        head: fn(u8) -> (u8, usize),
         done: &mut impl FnMut(u8, &[u8]),
     ) {
         while !bytes.is_empty() {
@@ -490,11 +492,19 @@ impl Framing {
                 ]) as usize;
                 self.left = len.saturating_sub(4);
                 self.keep.clear();
-                self.keep_max = keep_max(self.header[0]);
+                (self.strings_left, self.keep_max) = head(self.header[0]);
             }
             let n = self.left.min(bytes.len());
             let room = self.keep_max.saturating_sub(self.keep.len()).min(n);
-            self.keep.extend_from_slice(&bytes[..room]);
+            // Up to the last C string kept: a Bind's parameter values are never copied.
+            let mut end = 0;
+            while end < room && self.strings_left > 0 {
+                if bytes[end] == 0 {
+                    self.strings_left -= 1;
+                }
+                end += 1;
+            }
+            self.keep.extend_from_slice(&bytes[..end]);
             self.left -= n;
             bytes = &bytes[n..];
             if self.left == 0 {
@@ -505,21 +515,23 @@ impl Framing {
     }
 }
 
-/// What of a frontend message's body is read: the statement name and SQL of a
-/// Parse, the SQL of a Query, the portal and statement names of a Bind (never
-/// its parameter values, which follow them), the target of a Close.
-fn front_keep(kind: u8) -> usize {
+/// What of a frontend message's body is read, as (C strings, at most bytes):
+/// the statement name and SQL of a Parse, the SQL of a Query, the portal and
+/// statement names of a Bind (never its parameter values, which follow them),
+/// the target of a Close.
+fn front_head(kind: u8) -> (u8, usize) {
     match kind {
-        b'P' => MAX_NAME + 1 + MAX_STATEMENT_CHARS * 4,
-        b'Q' => MAX_STATEMENT_CHARS * 4,
-        b'B' => 2 * (MAX_NAME + 1),
-        b'C' => 1 + MAX_NAME + 1,
-        _ => 0,
+        b'P' => (2, MAX_NAME + 1 + MAX_STATEMENT_CHARS * 4),
+        b'Q' => (1, MAX_STATEMENT_CHARS * 4),
+        b'B' => (2, 2 * (MAX_NAME + 1)),
+        b'C' => (1, 1 + MAX_NAME + 1),
+        _ => (0, 0),
     }
 }
 
-fn back_keep(_: u8) -> usize {
-    0
+/// Of the backend's messages only the type is read.
+fn back_head(_: u8) -> (u8, usize) {
+    (0, 0)
 }
 
 /// The C string at the start of `b` and what follows it (None: unterminated).
@@ -546,7 +558,7 @@ impl Parser {
             names,
             ..
         } = self;
-        front.feed(bytes, front_keep, &mut |kind, head| {
+        front.feed(bytes, front_head, &mut |kind, head| {
             let f = flight.get_or_insert_with(|| Flight {
                 start: Instant::now(),
                 statements: Vec::new(),
@@ -614,7 +626,7 @@ impl Parser {
             flight,
             ..
         } = self;
-        back.feed(bytes, back_keep, &mut |kind, _| {
+        back.feed(bytes, back_head, &mut |kind, _| {
             if kind == b'Z' {
                 *outstanding = outstanding.saturating_sub(1);
                 if *outstanding == 0 {
@@ -721,7 +733,7 @@ impl Taps {
 }
 
 /// A connection's byte stream, followed by its [`Parser`] once the wire is
-/// active. Under TLS it is the plaintext side (pool.rs), so the parser sees
+/// active. Under TLS it is the plaintext side (hosts.rs), so the parser sees
 /// the protocol itself.
 #[derive(Debug)]
 pub struct WireStream<S> {
@@ -901,6 +913,17 @@ mod tests {
     }
 
     #[test]
+    fn a_bind_is_read_up_to_its_statement_name() {
+        let mut p = Parser::default();
+        let b = bind("s1", "secret-value");
+        p.wrote(&b[..b.len() - 3]);
+        // Mid-message: what is kept is the portal and the statement name.
+        assert_eq!(p.front.keep, b"\0s1\0");
+        p.wrote(&b[b.len() - 3..]);
+        assert_eq!(p.front.have, 0);
+    }
+
+    #[test]
     fn headers_split_across_reads_and_writes() {
         let (wire, trace) = traced();
         let mut p = Parser::default();
@@ -964,7 +987,7 @@ mod tests {
         p.read(&ready(), &wire);
         let rts = roundtrips(&trace);
         assert_eq!(rts[0].0[0].chars().count(), MAX_STATEMENT_CHARS);
-        assert!(p.front.keep.capacity() <= 2 * front_keep(b'P'));
+        assert!(p.front.keep.capacity() <= 2 * front_head(b'P').1);
         for i in 0..2000 {
             p.wrote(&[parse(&format!("s{i}"), "SELECT 1"), sync()].concat());
             p.read(&ready(), &wire);
