@@ -36,7 +36,7 @@ export declare class InventoryModuleService implements Pick<IInventoryService, k
     context?: { inventory?: CallOptions },
   ): Promise<InventoryMovementFeedEntry[]>
   verifyInventoryLedger(
-    options?: { after?: string | null; limit?: number },
+    options?: { after?: string | null; limit?: number; inventory_item_id?: string | null },
     context?: { inventory?: CallOptions },
   ): Promise<LedgerReport>
   setInventoryQuantities(
