@@ -48,6 +48,15 @@ export interface InventoryModuleService extends IInventoryService {}
 
 export declare const joinerConfig: ModuleJoinerConfig
 
+/** Who and why, for the ledger: the defaults of the module's writes made inside `fn` (asynchronously too), unless the call's `context.inventory` names its own. */
+export interface LedgerContext {
+  actor?: string
+  reason?: string
+  reference?: string
+}
+/** Runs `fn` with `ctx` as the ambient ledger context of this module's writes; returns what `fn` returns. */
+export declare function runWithLedgerContext<T>(ctx: LedgerContext, fn: () => T): T
+
 declare const definition: {
   service: typeof InventoryModuleService
   loaders: Array<(args: { container: unknown; options?: Record<string, unknown> }) => Promise<void>>
