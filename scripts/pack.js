@@ -6,6 +6,8 @@
 //                                          the main package and, when the project has napi-rs platform
 //                                          packages (npm/<platform>/package.json), the host's one with
 //                                          that binary copied in. --glibc217: as scripts/ensure-built.js.
+//   node scripts/pack.js --plugin          only the plugin step below (npm publish runs it first:
+//                                          prepublishOnly). Needs no Rust.
 //   node scripts/pack.js --install <dir>   `npm install --no-save` every tarball in packed/ into the
 //                                          project at <dir>, all in one command so the main package's
 //                                          optionalDependencies find the platform package among them.
@@ -167,8 +169,10 @@ const args = process.argv.slice(2)
 if (args[0] === '--install') {
   if (!args[1]) fail('usage: node scripts/pack.js --install <project dir>')
   installInto(path.resolve(args[1]))
+} else if (args.length === 1 && args[0] === '--plugin') {
+  pluginBuild()
 } else if (args.length === 0 || (args.length === 1 && args[0] === '--glibc217')) {
   packAll(args[0] === '--glibc217')
 } else {
-  fail('usage: node scripts/pack.js [--glibc217] | --install <project dir>')
+  fail('usage: node scripts/pack.js [--glibc217] | --plugin | --install <project dir>')
 }
