@@ -145,6 +145,14 @@ describe('the inventory item page of Medusa 2.21.2 admin with the medusa-invento
       ],
     )
     assert.equal(moved[1].line_item_id, done.order.items[0].id)
+
+    // The plugin's routes: authenticated as Medusa's admin routes are; parameters checked.
+    const routes = `/admin/medusa-inventory-rs/inventory-items/${item.inventoryItemId}`
+    assert.equal((await client(server.url).get(`${routes}/movements`, { expect: 'any' })).status, 401)
+    const { movements, count } = await admin.get(`${routes}/movements?limit=1`)
+    assert.deepEqual([movements.length, count, movements[0].reason], [1, 2, 'reservation_created'])
+    const bad = await admin.get(`${routes}/history`, { expect: 'any' })
+    assert.deepEqual([bad.status, bad.body.message], [400, 'location_id is required'])
   })
 
   it('log in, open the item: the widget shows the movements, newest first, with their resulting quantities', async () => {
