@@ -174,6 +174,17 @@ describe('the inventory item page of Medusa 2.21.2 admin with the medusa-invento
     await shot('01-movements-after-order')
   })
 
+  it('an item without stock anywhere: the widget says so instead of an empty table or chart', async () => {
+    const bare = await createProduct(admin, shop, { title: 'Never stocked' })
+    await page.goto(`${server.url}/app/inventory/${bare.inventoryItemId}`)
+    await page.getByTestId('ledger-movements-empty').waitFor({ timeout: 30_000 })
+    assert.equal(await page.getByTestId('ledger-movements-empty').textContent(), 'No movements for this item yet.')
+    await page.getByTestId('ledger-chart').getByText('This item is not stocked at any location yet.').waitFor()
+    await shot('01b-empty-item')
+    await page.goto(`${server.url}/app/inventory/${item.inventoryItemId}`)
+    await page.getByTestId('ledger-movement').first().waitFor({ timeout: 30_000 })
+  })
+
   it('the location filter is a labelled select, reachable by keyboard', async () => {
     const trigger = page.getByRole('combobox', { name: 'Filter movements by location' })
     await trigger.focus()
