@@ -297,6 +297,75 @@ test('options are checked; the Medusa module service exposes reconcile with Medu
   await expect(service.reconcile({ limit: -1 })).rejects.toMatchObject({ type: 'invalid_data' })
 })
 
+test('inventory_item_id limits verify and reconcile to one item; actor names who reconciled; bad values are refused', async () => {
+  const a = await stocked(['x1', 'x2'], { x1: 2 })
+  const b = await stocked(['x1'])
+  // Drift at both items: reserved (a at x1), a ledger gap (a at x2, b at x1).
+  await t.db.query(
+    `UPDATE inventory_level SET reserved_quantity = 5, raw_reserved_quantity = '{"value":"5","precision":20}' WHERE id = $1`,
+    [a.levels.x1.id],
+  )
+  await t.db.query(
+    `UPDATE inventory_level SET stocked_quantity = 4, raw_stocked_quantity = '{"value":"4","precision":20}' WHERE id = ANY($1)`,
+    [[a.levels.x2.id, b.levels.x1.id]],
+  )
+
+  const onlyA = await t.inventory.verifyInventoryLedger({ inventory_item_id: a.item.id })
+  expect(onlyA).toMatchObject({ ok: false, scanned: 2, next: null })
+  expect(onlyA.levels.map((l) => [l.id, l.field])).toEqual(
+    [
+      [a.levels.x1.id, 'reserved_quantity'],
+      [a.levels.x2.id, 'stocked_quantity'],
+    ].sort(),
+  )
+  expect((await t.inventory.verifyInventoryLedger()).levels.map((l) => l.id)).toContain(b.levels.x1.id)
+
+  const dry = await t.inventory.reconcile({ dryRun: true, inventory_item_id: a.item.id })
+  expect(dry.scanned).toBe(2)
+  expect(dry.levels).toEqual([expect.objectContaining({ id: a.levels.x1.id, difference: 3, fixed: false })])
+  expect(dry.ledger.map((g) => [g.id, g.field, g.fixed]).sort()).toEqual(
+    [
+      [a.levels.x1.id, 'reserved_quantity', false],
+      [a.levels.x2.id, 'stocked_quantity', false],
+    ].sort(),
+  )
+  expect(await t.inventory.listInventoryMovements({ reason: 'reconcile' })).toEqual([])
+
+  const run = await t.inventory.reconcile({ inventory_item_id: a.item.id, actor: 'user_admin' })
+  expect(run.levels).toEqual([expect.objectContaining({ id: a.levels.x1.id, fixed: true })])
+  const moved = await t.inventory.listInventoryMovements({ reason: 'reconcile' })
+  expect(moved.length).toBeGreaterThan(0)
+  for (const m of moved)
+    expect(m).toMatchObject({ inventory_item_id: a.item.id, actor: 'user_admin', method: 'reconcile' })
+  expect((await t.inventory.verifyInventoryLedger({ inventory_item_id: a.item.id })).ok).toBe(true)
+  expect(await reservedOf(a.levels.x1.id)).toEqual({ reserved: '2', raw: '2' })
+  // The other item is left as it was.
+  const left = await t.inventory.verifyInventoryLedger({ inventory_item_id: b.item.id })
+  expect(left.levels).toEqual([expect.objectContaining({ id: b.levels.x1.id, field: 'stocked_quantity' })])
+  // Without an actor the movements name none, as before.
+  await t.inventory.reconcile({ inventory_item_id: b.item.id })
+  expect(await t.inventory.listInventoryMovements({ inventory_item_id: b.item.id, reason: 'reconcile' })).toEqual([
+    expect.objectContaining({ actor: null, delta: -6, resulting: 4 }),
+  ])
+  expect((await t.inventory.verifyInventoryLedger()).ok).toBe(true)
+
+  for (const bad of ['', 7, ['x']]) {
+    await expect(t.inventory.reconcile({ inventory_item_id: bad })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: 'reconcile option inventory_item_id must be a non-empty string without NUL characters',
+    })
+    await expect(t.inventory.verifyInventoryLedger({ inventory_item_id: bad })).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: 'verifyInventoryLedger option inventory_item_id must be a non-empty string without NUL characters',
+    })
+  }
+  await expect(t.inventory.reconcile({ actor: 3 })).rejects.toMatchObject({
+    type: 'invalid_data',
+    message: 'reconcile option actor must be a non-empty string of at most 1000 bytes without NUL characters',
+  })
+  await expect(t.inventory.reconcile({ actor: 'x'.repeat(1001) })).rejects.toMatchObject({ type: 'invalid_data' })
+})
+
 /** Runs the CLI; resolves to `{ code, stdout, stderr }`. */
 function cli(...args) {
   return new Promise((resolve, reject) => {

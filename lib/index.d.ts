@@ -413,6 +413,10 @@ export interface ReconcileOptions {
   after?: string | null
   /** Levels scanned by this call, 1 to 10000. Default 1000. */
   limit?: number
+  /** Only this inventory item's levels (e.g. its admin page). */
+  inventory_item_id?: string | null
+  /** The actor the `reconcile` movements name (e.g. the admin user who ran it). */
+  actor?: string | null
 }
 
 /** A live level whose reserved quantity (or its raw copy) disagrees with its live reservations. */
@@ -590,7 +594,10 @@ export declare class InventoryService {
   /** The movement feed: movements after `after`, in commit-safe order, each with its `cursor`; paging on misses and repeats none. */
   listInventoryMovementFeed(options?: MovementFeedOptions, context?: Ctx): Promise<InventoryMovementFeedEntry[]>
   /** Levels whose quantities differ from the sum of their movements (one page, in id order). */
-  verifyInventoryLedger(options?: { after?: string | null; limit?: number }, context?: Ctx): Promise<LedgerReport>
+  verifyInventoryLedger(
+    options?: { after?: string | null; limit?: number; inventory_item_id?: string | null },
+    context?: Ctx,
+  ): Promise<LedgerReport>
   /** Cycle counts: sets stocked quantities, each only if the level still holds its expected stock. */
   setInventoryQuantities(input: SetInventoryQuantityInput[], context?: Ctx): Promise<InventoryLevelDTO[]>
 }

@@ -39,7 +39,7 @@ export declare class InventoryModuleService implements Pick<IInventoryService, k
     context?: { inventory?: CallOptions },
   ): Promise<InventoryMovementFeedEntry[]>
   verifyInventoryLedger(
-    options?: { after?: string | null; limit?: number },
+    options?: { after?: string | null; limit?: number; inventory_item_id?: string | null },
     context?: { inventory?: CallOptions },
   ): Promise<LedgerReport>
   setInventoryQuantities(
@@ -50,6 +50,15 @@ export declare class InventoryModuleService implements Pick<IInventoryService, k
 export interface InventoryModuleService extends IInventoryService {}
 
 export declare const joinerConfig: ModuleJoinerConfig
+
+/** Who and why, for the ledger: the defaults of the module's writes made inside `fn` (asynchronously too), unless the call's `context.inventory` names its own. */
+export interface LedgerContext {
+  actor?: string
+  reason?: string
+  reference?: string
+}
+/** Runs `fn` with `ctx` as the ambient ledger context of this module's writes; returns what `fn` returns. */
+export declare function runWithLedgerContext<T>(ctx: LedgerContext, fn: () => T): T
 
 declare const definition: {
   service: typeof InventoryModuleService

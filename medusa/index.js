@@ -20,7 +20,35 @@ const { InventoryService, InventoryError } = require('../lib')
 const { API, CALL, MIGRATE, splitArgs } = require('../lib/internal')
 const { InventoryItem, InventoryLevel, ReservationItem, schema } = require('./entities')
 
+const { AsyncLocalStorage } = require('node:async_hooks')
+
 const CONNECTION_KEY = 'medusaInventoryRsConnection'
+
+/**
+ * The ambient ledger context (`runWithLedgerContext`): one store per process, kept on
+ * globalThis so that two copies of this file (a plugin's and the app's) share it.
+ */
+const LEDGER_CONTEXT = Symbol.for('medusa-inventory-rs.ledgerContext')
+const ledgerContext = (globalThis[LEDGER_CONTEXT] ??= new AsyncLocalStorage())
+const LEDGER_CONTEXT_KEYS = ['actor', 'reason', 'reference']
+
+/**
+ * Runs `fn` with `ctx` ({ actor?, reason?, reference? }) as the defaults of the ledger
+ * fields of every write of this module made inside it (also from promises it starts),
+ * unless a call's own `context.inventory` names them. The plugin's middleware runs
+ * Medusa's admin level routes inside it, so the admin's form edits name the admin user.
+ */
+function runWithLedgerContext(ctx, fn) {
+  if (typeof fn !== 'function') throw new TypeError('runWithLedgerContext(ctx, fn): fn must be a function')
+  const store = {}
+  for (const k of LEDGER_CONTEXT_KEYS) {
+    const v = ctx?.[k]
+    if (v === undefined || v === null) continue
+    if (typeof v !== 'string') throw new TypeError(`runWithLedgerContext: ${k} must be a string`)
+    store[k] = v
+  }
+  return ledgerContext.run(store, fn)
+}
 const OPTIONS_KEY = 'medusaInventoryRsOptions'
 
 /**
@@ -210,13 +238,17 @@ function forCore(spec, args) {
 
 /**
  * The ledger's who and why of a write, from the shared context: `context.inventory`
- * ({ reason, actor, reference, idempotencyKey, metadata }) wins, the workflow's
- * transaction id is the default reference and the module option `actor` the default actor.
+ * ({ reason, actor, reference, idempotencyKey, metadata }) wins, then the ambient
+ * ledger context (runWithLedgerContext); the workflow's transaction id is the default
+ * reference and the module option `actor` the default actor.
  */
 function callOptions(spec, context, moduleOptions) {
   if (spec.kind !== 'write') return null
   const own = context.inventory && typeof context.inventory === 'object' ? context.inventory : {}
   const out = { ...own }
+  const ambient = ledgerContext.getStore()
+  if (ambient)
+    for (const k of LEDGER_CONTEXT_KEYS) if (out[k] === undefined && ambient[k] !== undefined) out[k] = ambient[k]
   if (out.reference === undefined && typeof context.transactionId === 'string' && context.transactionId) {
     out.reference = context.transactionId
   }
@@ -583,4 +615,4 @@ const definition = {
 }
 
 // CommonJS and ES-interop shapes both: Medusa's loader takes `.default ?? module`.
-module.exports = { ...definition, default: definition, InventoryModuleService, joinerConfig }
+module.exports = { ...definition, default: definition, InventoryModuleService, joinerConfig, runWithLedgerContext }

@@ -6,6 +6,8 @@
 //                                          the main package and, when the project has napi-rs platform
 //                                          packages (npm/<platform>/package.json), the host's one with
 //                                          that binary copied in. --glibc217: as scripts/ensure-built.js.
+//   node scripts/pack.js --plugin          only the plugin step below (npm publish runs it first:
+//                                          prepublishOnly). Needs no Rust.
 //   node scripts/pack.js --install <dir>   `npm install --no-save` every tarball in packed/ into the
 //                                          project at <dir>, all in one command so the main package's
 //                                          optionalDependencies find the platform package among them.
@@ -13,6 +15,11 @@
 //
 // --no-save keeps the tarballs out of <dir>'s package.json and package-lock.json: their hashes
 // change on every rebuild, and a lock pinning one would break the next `npm ci`.
+//
+// The Medusa plugin (plugin/: the admin widget and its API routes) is built with
+// `medusa plugin:build` when stale (its dependencies installed with `npm ci` when missing)
+// and its .medusa/server/src copied to the root's .medusa/server/src, which the package
+// ships ("files") and Medusa's plugin loader reads (package.json `exports["./admin"]`).
 //
 // The published addon is built without the `test-hooks` feature, in target/addon/publish, apart
 // from the test build at the root (scripts/ensure-built.js). The loader and types that build
@@ -39,6 +46,53 @@ function hostPlatformDirs() {
   }
   if (process.platform === 'win32') return [`${base}-msvc`]
   return [base]
+}
+
+/** Newest modification time (ms) of the files under `p` (a file or a directory); 0 when missing. */
+function newest(p, skip = () => false) {
+  let st
+  try {
+    st = fs.statSync(p)
+  } catch {
+    return 0
+  }
+  if (!st.isDirectory()) return st.mtimeMs
+  let t = 0
+  for (const e of fs.readdirSync(p)) if (!skip(e)) t = Math.max(t, newest(path.join(p, e), skip))
+  return t
+}
+
+/** The plugin's build, up to date, copied into the root's .medusa/server/src. */
+function pluginBuild() {
+  const dir = path.join(root, 'plugin')
+  const built = path.join(dir, '.medusa', 'server', 'src')
+  const need = [path.join('admin', 'index.mjs'), path.join('admin', 'index.js'), path.join('api', 'middlewares.js')]
+  const sources = Math.max(
+    newest(path.join(dir, 'src')),
+    ...['package.json', 'package-lock.json', 'tsconfig.json'].map((f) => newest(path.join(dir, f))),
+  )
+  const outputs = need.map((f) => newest(path.join(built, f)))
+  if (outputs.some((t) => t === 0) || Math.min(...outputs) < sources) {
+    if (!fs.existsSync(path.join(dir, 'node_modules', '@medusajs', 'cli'))) {
+      console.log("[pack] installing the plugin's build dependencies (plugin/: npm ci)")
+      execFileSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' })
+    }
+    console.log('[pack] medusa plugin:build (plugin/)')
+    execFileSync(process.execPath, [path.join(dir, 'node_modules', '@medusajs', 'cli', 'cli.js'), 'plugin:build'], {
+      cwd: dir,
+      stdio: 'inherit',
+      // production: the CLI does not try to load ts-node (the build compiles with TypeScript itself).
+      env: { ...process.env, NODE_ENV: 'production', MEDUSA_DISABLE_TELEMETRY: 'true' },
+    })
+  } else {
+    console.log('[pack] plugin build is up to date (plugin/.medusa/server)')
+  }
+  for (const f of need)
+    if (!fs.existsSync(path.join(built, f))) fail(`plugin build has no ${f} (plugin/.medusa/server/src)`)
+  const into = path.join(root, '.medusa', 'server')
+  fs.rmSync(into, { recursive: true, force: true })
+  fs.mkdirSync(into, { recursive: true })
+  fs.cpSync(built, path.join(into, 'src'), { recursive: true })
 }
 
 /** `npm pack` of `dir` into packed/; returns the tarball's path and file list. */
@@ -72,10 +126,14 @@ function publishedBinary(glibc217) {
 
 function packAll(glibc217) {
   const built = publishedBinary(glibc217)
+  pluginBuild()
   fs.rmSync(out, { recursive: true, force: true })
   fs.mkdirSync(out)
 
   const main = pack(root)
+  for (const f of ['.medusa/server/src/admin/index.mjs', '.medusa/server/src/api/middlewares.js']) {
+    if (!main.files.includes(f)) fail(`the package lacks ${f}: check "files" in package.json`)
+  }
   const tarballs = [main]
   const platformDir = hostPlatformDirs()
     .map((d) => path.join(root, 'npm', d))
@@ -111,8 +169,10 @@ const args = process.argv.slice(2)
 if (args[0] === '--install') {
   if (!args[1]) fail('usage: node scripts/pack.js --install <project dir>')
   installInto(path.resolve(args[1]))
+} else if (args.length === 1 && args[0] === '--plugin') {
+  pluginBuild()
 } else if (args.length === 0 || (args.length === 1 && args[0] === '--glibc217')) {
   packAll(args[0] === '--glibc217')
 } else {
-  fail('usage: node scripts/pack.js [--glibc217] | --install <project dir>')
+  fail('usage: node scripts/pack.js [--glibc217] | --plugin | --install <project dir>')
 }

@@ -11,7 +11,7 @@ import type {
   Reconciliation,
   ReservationItemDTO,
 } from 'medusa-inventory-rs'
-import definition, { InventoryModuleService, joinerConfig } from 'medusa-inventory-rs/medusa'
+import definition, { InventoryModuleService, joinerConfig, runWithLedgerContext } from 'medusa-inventory-rs/medusa'
 import type { IInventoryService } from '@medusajs/types'
 
 export async function standalone(): Promise<void> {
@@ -94,6 +94,8 @@ export async function standalone(): Promise<void> {
     cursor = page.next
   } while (cursor !== null)
   await inv.reconcile()
+  // One item's levels, the fixes naming who applied them (the admin widget's calls).
+  await inv.reconcile({ inventory_item_id: item.id, actor: 'user_1' })
 
   // The ledger, cycle counts and compare-and-set (this module's own).
   const history: InventoryMovementDTO[] = await inv.listInventoryMovements(
@@ -105,6 +107,8 @@ export async function standalone(): Promise<void> {
   })
   void [history[0]?.delta, history[0]?.created_at.getTime(), moves, moveCount]
   const report: LedgerReport = await inv.verifyInventoryLedger({ limit: 1000 })
+  const itemReport: LedgerReport = await inv.verifyInventoryLedger({ inventory_item_id: item.id })
+  void itemReport
   const feed: InventoryMovementFeedEntry[] = await inv.listInventoryMovementFeed({ after: null, limit: 500 })
   const more: InventoryMovementFeedEntry[] = await inv.listInventoryMovementFeed({
     after: feed[feed.length - 1]?.cursor ?? null,
@@ -233,6 +237,11 @@ export async function inMedusa(service: InventoryModuleService): Promise<void> {
   const available = await service.retrieveAvailableQuantity(item.id, ['sloc_1'])
   // @ts-expect-error Medusa's IInventoryService has no such method
   await service.retrieveInventory(item.id)
+  // The ambient who and why of the writes made inside (the plugin's middleware).
+  const inside: Promise<number> = runWithLedgerContext({ actor: 'user_1', reason: 'admin' }, async () => 1)
+  // @ts-expect-error the actor is a string
+  runWithLedgerContext({ actor: 1 }, () => 0)
+  void inside
   const loaders: number = definition.loaders.length
   void [back, available, loaders, joinerConfig.serviceName, levels]
 }

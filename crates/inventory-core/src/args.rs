@@ -777,12 +777,14 @@ impl FromArgs for FeedOptions {
     }
 }
 
-/// verifyInventoryLedger's `{ after?: string, limit?: 1..MAX_VERIFY }`.
+/// verifyInventoryLedger's `{ after?: string, limit?: 1..MAX_VERIFY, inventory_item_id?: string }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VerifyOptions {
     /// Check levels with an id after this one (the `next` of the previous page).
     pub(crate) after: Option<String>,
     pub(crate) limit: i64,
+    /// Check only this item's levels (an item page's check, not a full scan).
+    pub(crate) inventory_item_id: Option<String>,
 }
 
 impl FromArgs for VerifyOptions {
@@ -791,6 +793,7 @@ impl FromArgs for VerifyOptions {
         let mut opts = VerifyOptions {
             after: None,
             limit: MAX_VERIFY,
+            inventory_item_id: None,
         };
         let obj: &Map<String, Value> = match arg(args, 0) {
             Value::Null => return Ok(opts),
@@ -799,8 +802,16 @@ impl FromArgs for VerifyOptions {
         };
         for (k, val) in obj {
             match (k.as_str(), val) {
-                ("after" | "limit", Value::Null) => {}
+                ("after" | "limit" | "inventory_item_id", Value::Null) => {}
                 ("after", Value::String(s)) => opts.after = Some(s.clone()),
+                ("inventory_item_id", Value::String(s)) if !s.is_empty() && !s.contains('\0') => {
+                    opts.inventory_item_id = Some(s.clone())
+                }
+                ("inventory_item_id", _) => {
+                    return Err(Error::invalid(format!(
+                        "{NAME} option inventory_item_id must be a non-empty string without NUL characters"
+                    )))
+                }
                 ("limit", Value::Number(n)) => match n.as_i64() {
                     Some(l @ 1..=MAX_VERIFY) => opts.limit = l,
                     _ => {
@@ -1071,9 +1082,28 @@ mod tests {
             v,
             VerifyOptions {
                 after: Some("lvl_1".into()),
-                limit: MAX_VERIFY
+                limit: MAX_VERIFY,
+                inventory_item_id: None,
             }
         );
+        let v = decode::<VerifyOptions>(
+            "verifyInventoryLedger",
+            json!([{ "inventory_item_id": "iitem_1", "limit": 5 }]),
+            Value::Null,
+        )
+        .unwrap();
+        assert_eq!(v.inventory_item_id.as_deref(), Some("iitem_1"));
+        assert_eq!(v.limit, 5);
+        for bad in [json!(""), json!(3), json!(["iitem_1"]), json!("a\0b")] {
+            assert_eq!(
+                message::<VerifyOptions>(
+                    "verifyInventoryLedger",
+                    json!([{ "inventory_item_id": bad }]),
+                    Value::Null
+                ),
+                "verifyInventoryLedger option inventory_item_id must be a non-empty string without NUL characters"
+            );
+        }
         assert_eq!(
             message::<VerifyOptions>(
                 "verifyInventoryLedger",

@@ -97,14 +97,27 @@ impl InventoryService {
     /// deleted since) whose quantities differ from the sum of their movement
     /// deltas; one page in id order. `{ ok, levels, scanned, next }`.
     pub(crate) async fn verify_inventory_ledger(&self, options: VerifyOptions) -> Result<Value> {
-        let VerifyOptions { after, limit } = options;
+        let VerifyOptions {
+            after,
+            limit,
+            inventory_item_id,
+        } = options;
+        // One item's levels (an item page's check): its own statement, so the
+        // full scan's cached plan keeps the id range.
+        let (level_of_item, movement_of_item) = match inventory_item_id {
+            Some(_) => (
+                " AND inventory_item_id = $3::text",
+                " AND inventory_item_id = $3::text",
+            ),
+            None => ("", ""),
+        };
         let c = self.client().await?;
         let stmt = c
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "WITH ids AS (
-                   SELECT id FROM (SELECT id FROM inventory_level WHERE id > $1::text
+                   SELECT id FROM (SELECT id FROM inventory_level WHERE id > $1::text{level_of_item}
                                    UNION SELECT inventory_level_id FROM inventory_movement
-                                   WHERE inventory_level_id > $1::text) a
+                                   WHERE inventory_level_id > $1::text{movement_of_item}) a
                    ORDER BY id LIMIT $2),
                  q AS (
                    SELECT ids.id, v.field, v.quantity
@@ -123,13 +136,16 @@ impl InventoryService {
                  SELECT (SELECT count(*) FROM ids), (SELECT max(id) FROM ids),
                         coalesce((SELECT jsonb_agg(jsonb_build_object('id', id, 'field', field,
                                    'quantity', quantity, 'ledger_sum', ledger_sum) ORDER BY id, field)
-                                  FROM bad), '[]')",
-            )
+                                  FROM bad), '[]')"
+            ))
             .await?;
         // '' sorts before any id; `$1 IS NULL OR id > $1` would lose the index
         // range once the cached statement goes to a generic plan.
         let after = after.unwrap_or_default();
-        let row = c.query_one(&stmt, &[&after, &limit]).await?;
+        let row = match &inventory_item_id {
+            Some(item) => c.query_one(&stmt, &[&after, &limit, item]).await?,
+            None => c.query_one(&stmt, &[&after, &limit]).await?,
+        };
         let scanned: i64 = row.get(0);
         let last: Option<String> = row.get(1);
         let levels: Value = row.try_get(2)?;

@@ -8,7 +8,7 @@
 //! writes is the sum of the reservations it holds locked.
 
 use crate::error::{Error, ErrorType, Result};
-use crate::ledger::{record, Audit, LevelChange, Moved, Quantity};
+use crate::ledger::{record, Audit, LevelChange, Moved, Quantity, MAX_LABEL};
 use crate::quantity::sql_level_fits;
 use crate::service::InventoryService;
 use crate::sql::Params;
@@ -28,22 +28,31 @@ pub struct ReconcileOptions {
     pub after: Option<String>,
     /// Levels scanned by this call.
     pub limit: i64,
+    /// Only this item's levels (an item page's reconcile, not a full scan).
+    pub inventory_item_id: Option<String>,
+    /// Who the `reconcile` movements name as their actor (e.g. an admin user).
+    pub actor: Option<String>,
 }
 
 impl ReconcileOptions {
-    /// `{ dryRun?: boolean, after?: string | null, limit?: integer }`.
+    /// `{ dryRun?: boolean, after?: string | null, limit?: integer,
+    /// inventory_item_id?: string, actor?: string }`.
     pub fn from_json(v: &Value) -> Result<Self> {
         let mut opts = ReconcileOptions {
             dry_run: false,
             after: None,
             limit: DEFAULT_LIMIT,
+            inventory_item_id: None,
+            actor: None,
         };
         let Some(obj) = v.as_object() else {
             return Err(Error::invalid("reconcile options must be an object"));
         };
         for (k, val) in obj {
             match (k.as_str(), val) {
-                (_, Value::Null) if ["dryRun", "after", "limit"].contains(&k.as_str()) => {}
+                (_, Value::Null)
+                    if ["dryRun", "after", "limit", "inventory_item_id", "actor"]
+                        .contains(&k.as_str()) => {}
                 ("dryRun", Value::Bool(b)) => opts.dry_run = *b,
                 ("after", Value::String(s)) if s.contains('\0') => {
                     return Err(Error::invalid(
@@ -59,6 +68,24 @@ impl ReconcileOptions {
                         )))
                     }
                 },
+                ("inventory_item_id", Value::String(s)) if !s.is_empty() && !s.contains('\0') => {
+                    opts.inventory_item_id = Some(s.clone())
+                }
+                ("inventory_item_id", _) => {
+                    return Err(Error::invalid(
+                        "reconcile option inventory_item_id must be a non-empty string without NUL characters",
+                    ))
+                }
+                ("actor", Value::String(s))
+                    if !s.is_empty() && s.len() <= MAX_LABEL && !s.contains('\0') =>
+                {
+                    opts.actor = Some(s.clone())
+                }
+                ("actor", _) => {
+                    return Err(Error::invalid(format!(
+                        "reconcile option actor must be a non-empty string of at most {MAX_LABEL} bytes without NUL characters"
+                    )))
+                }
                 ("dryRun" | "after" | "limit", _) => {
                     return Err(Error::invalid(format!(
                         "reconcile option {k} has the wrong type"
@@ -93,6 +120,16 @@ const REPORT: &str = "jsonb_build_object('id', l.id, 'inventory_item_id', l.inve
      'raw_reserved_quantity', l.raw_reserved_quantity -> 'value',
      'reservation_quantity', d.live, 'difference', l.reserved_quantity - d.live)";
 
+impl ReconcileOptions {
+    /// The audit of the movements this reconcile writes: reason `reconcile`,
+    /// and the caller's `actor` when it names one.
+    fn audit(&self, enabled: bool) -> Audit {
+        let mut audit = Audit::internal("reconcile", "reconcile", enabled);
+        audit.options.actor = self.actor.clone();
+        audit
+    }
+}
+
 impl InventoryService {
     /// Scans one page of live levels (id > `after`, in id order, at most
     /// `limit`) and reports each drifted one; unless `dry_run`, fixes each in
@@ -113,9 +150,15 @@ impl InventoryService {
                 "reconcile needs this module's tables: run migrate() (medusa db:migrate) first, or reconcile with dryRun",
             ));
         }
+        // One item's levels: a statement of its own, so the full scan's cached
+        // plan keeps the id range.
+        let of_item = match opts.inventory_item_id {
+            Some(_) => " AND l.inventory_item_id = $3::text",
+            None => "",
+        };
         let sql = format!(
             "WITH page AS (SELECT l.*, {LIVE_SUM} AS live FROM inventory_level l
-                           WHERE l.deleted_at IS NULL AND l.id > $1::text
+                           WHERE l.deleted_at IS NULL AND l.id > $1::text{of_item}
                            ORDER BY l.id LIMIT $2)
              SELECT (SELECT count(*) FROM page), (SELECT max(id) FROM page),
                     coalesce((SELECT jsonb_agg({REPORT} ORDER BY l.id)
@@ -128,7 +171,10 @@ impl InventoryService {
         // levels (minutes per migrate at millions of levels). '' sorts before any id.
         let after = opts.after.clone().unwrap_or_default();
         let stmt = c.prepare_cached(&sql).await?;
-        let row = c.query_one(&stmt, &[&after, &opts.limit]).await?;
+        let row = match &opts.inventory_item_id {
+            Some(item) => c.query_one(&stmt, &[&after, &opts.limit, item]).await?,
+            None => c.query_one(&stmt, &[&after, &opts.limit]).await?,
+        };
         drop(c);
         let scanned: i64 = row.get(0);
         let last: Option<String> = row.get(1);
@@ -144,8 +190,7 @@ impl InventoryService {
         let ledger = match has_ledger {
             true => {
                 let write = !opts.dry_run && self.ledger;
-                self.reconcile_ledger(opts.after.as_deref(), next.as_deref(), !write)
-                    .await?
+                self.reconcile_ledger(opts, next.as_deref(), !write).await?
             }
             false => Value::Array(vec![]),
         };
@@ -158,7 +203,7 @@ impl InventoryService {
             }
             let id = level["id"].as_str().unwrap_or_default().to_string();
             // Under the locks the level may already agree (fixed meanwhile) or be gone.
-            if let Some(fixed) = self.fix_level(&id).await? {
+            if let Some(fixed) = self.fix_level(&id, opts).await? {
                 levels.push(fixed);
             }
         }
@@ -175,28 +220,35 @@ impl InventoryService {
     /// every movement committed before the locks) writes the gaps.
     async fn reconcile_ledger(
         &self,
-        after: Option<&str>,
+        opts: &ReconcileOptions,
         upto: Option<&str>,
         dry_run: bool,
     ) -> Result<Value> {
+        let after = opts.after.as_deref();
         let mut params = Params::default();
         let bound = [
             params.push(after.map(str::to_string)),
             params.push(upto.map(str::to_string)),
             params.push(dry_run),
+            params.push(opts.inventory_item_id.clone()),
         ];
-        debug_assert_eq!(bound, ["$1", "$2", "$3"]);
-        let range = "($1::text IS NULL OR id > $1) AND ($2::text IS NULL OR id <= $2)";
+        debug_assert_eq!(bound, ["$1", "$2", "$3", "$4"]);
+        let item = "($4::text IS NULL OR inventory_item_id = $4)";
+        let range =
+            format!("($1::text IS NULL OR id > $1) AND ($2::text IS NULL OR id <= $2) AND {item}");
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         if !dry_run {
             tx.query(
-                &format!("SELECT id FROM inventory_level WHERE {range} ORDER BY id FOR UPDATE"),
-                &[&after, &upto],
+                "SELECT id FROM inventory_level
+                 WHERE ($1::text IS NULL OR id > $1) AND ($2::text IS NULL OR id <= $2)
+                   AND ($3::text IS NULL OR inventory_item_id = $3)
+                 ORDER BY id FOR UPDATE",
+                &[&after, &upto, &opts.inventory_item_id],
             )
             .await?;
         }
-        let audit = Audit::internal("reconcile", "reconcile", self.ledger && !dry_run);
+        let audit = opts.audit(self.ledger && !dry_run);
         let gaps = "SELECT g.id AS level_id, g.item, g.loc, g.field, g.quantity - g.total AS delta,
                            g.quantity AS resulting, NULL::text AS reservation_item_id,
                            NULL::text AS line_item_id FROM gap g";
@@ -204,7 +256,7 @@ impl InventoryService {
             "WITH ids AS (SELECT id FROM inventory_level WHERE {range}
                           UNION SELECT inventory_level_id FROM inventory_movement
                           WHERE ($1::text IS NULL OR inventory_level_id > $1)
-                            AND ($2::text IS NULL OR inventory_level_id <= $2)),
+                            AND ($2::text IS NULL OR inventory_level_id <= $2) AND {item}),
                   s AS (SELECT m.inventory_level_id AS id, m.field, sum(m.delta) AS total,
                                min(m.inventory_item_id) AS item, min(m.location_id) AS loc
                         FROM inventory_movement m WHERE m.inventory_level_id IN (SELECT id FROM ids)
@@ -238,13 +290,13 @@ impl InventoryService {
     /// starts again). Returns the report line, or None when under the locks
     /// the level is gone or agrees. A sum that would take the level outside
     /// the quantity domain is reported and left unfixed.
-    async fn fix_level(&self, id: &str) -> Result<Option<Value>> {
+    async fn fix_level(&self, id: &str, opts: &ReconcileOptions) -> Result<Option<Value>> {
         let mut params = Params::default();
         let p = params.push(id.to_string());
         let cond = format!("t.id = {p}");
         let live = "trim_scale(d.live)";
         let lock_params = params.clone();
-        let audit = Audit::internal("reconcile", "reconcile", self.ledger);
+        let audit = opts.audit(self.ledger);
         let fits = sql_level_fits("t.stocked_quantity", live);
         let filter = format!("t.id = d.id AND {fits}");
         let fixed = LevelChange {
@@ -290,5 +342,44 @@ impl InventoryService {
                 "reservations kept arriving at inventory level {id} while reconciling it; retry"
             ),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn message(v: Value) -> String {
+        ReconcileOptions::from_json(&v).unwrap_err().message
+    }
+
+    #[test]
+    fn item_and_actor_options_parse_or_are_refused_by_name() {
+        let o = ReconcileOptions::from_json(
+            &json!({ "dryRun": true, "inventory_item_id": "iitem_1", "actor": "user_1" }),
+        )
+        .unwrap();
+        assert_eq!(o.inventory_item_id.as_deref(), Some("iitem_1"));
+        assert_eq!(o.actor.as_deref(), Some("user_1"));
+        assert!(o.dry_run);
+        let none =
+            ReconcileOptions::from_json(&json!({ "inventory_item_id": null, "actor": null }))
+                .unwrap();
+        assert_eq!((none.inventory_item_id, none.actor), (None, None));
+        for bad in [json!(""), json!(1), json!({}), json!("a\0b")] {
+            assert_eq!(
+                message(json!({ "inventory_item_id": bad })),
+                "reconcile option inventory_item_id must be a non-empty string without NUL characters"
+            );
+        }
+        for bad in [json!(""), json!(true), json!("x".repeat(MAX_LABEL + 1))] {
+            assert_eq!(
+                message(json!({ "actor": bad })),
+                format!("reconcile option actor must be a non-empty string of at most {MAX_LABEL} bytes without NUL characters")
+            );
+        }
+        let audit = o.audit(true);
+        assert_eq!(audit.options.actor.as_deref(), Some("user_1"));
     }
 }

@@ -9,7 +9,7 @@ const { Client } = require('pg')
 const { freePort } = require('../../../../scripts/embedded-postgres')
 
 const APP_DIR = path.resolve(__dirname, '..', '..')
-const MEDUSA_BIN = path.join(APP_DIR, 'node_modules', '@medusajs', 'cli', 'cli.js')
+const medusaBin = (appDir) => path.join(appDir, 'node_modules', '@medusajs', 'cli', 'cli.js')
 const LOG_DIR = path.join(APP_DIR, '.e2e-logs')
 
 const ADMIN_EMAIL = 'admin@test.com'
@@ -71,9 +71,9 @@ function appEnv(databaseUrl, extra = {}) {
   return env
 }
 
-function logFile(name) {
-  fs.mkdirSync(LOG_DIR, { recursive: true })
-  return path.join(LOG_DIR, name)
+function logFile(name, dir = LOG_DIR) {
+  fs.mkdirSync(dir, { recursive: true })
+  return path.join(dir, name)
 }
 
 function tail(file, lines = 60) {
@@ -84,12 +84,19 @@ function tail(file, lines = 60) {
   }
 }
 
-/** Runs `medusa <args>` in the app directory; resolves with the elapsed ms, rejects with the log tail. */
-function runMedusa(args, { env, log, timeoutMs = 240_000 }) {
+/**
+ * Runs `medusa <args>` in the app directory (`appDir`: another app's, e.g. examples/medusa-admin-app);
+ * resolves with the elapsed ms, rejects with the log tail.
+ */
+function runMedusa(args, { env, log, timeoutMs = 240_000, appDir = APP_DIR }) {
   return new Promise((resolve, reject) => {
     const started = Date.now()
     const out = fs.openSync(log, 'w')
-    const child = spawn(process.execPath, [MEDUSA_BIN, ...args], { cwd: APP_DIR, env, stdio: ['ignore', out, out] })
+    const child = spawn(process.execPath, [medusaBin(appDir), ...args], {
+      cwd: appDir,
+      env,
+      stdio: ['ignore', out, out],
+    })
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
@@ -112,14 +119,14 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   })
 }
 
-/** `medusa start` on 127.0.0.1:<free port>; resolves once /health answers. */
-async function startServer({ env, name }) {
+/** `medusa start` on 127.0.0.1:<free port> (in `appDir`); resolves once /health answers. */
+async function startServer({ env, name, appDir = APP_DIR, logDir }) {
   const port = await freePort()
-  const log = logFile(`${name}.log`)
+  const log = logFile(`${name}.log`, logDir)
   const out = fs.openSync(log, 'w')
   const started = Date.now()
-  const child = spawn(process.execPath, [MEDUSA_BIN, 'start', '-H', '127.0.0.1', '-p', String(port)], {
-    cwd: APP_DIR,
+  const child = spawn(process.execPath, [medusaBin(appDir), 'start', '-H', '127.0.0.1', '-p', String(port)], {
+    cwd: appDir,
     env,
     stdio: ['ignore', out, out],
   })
