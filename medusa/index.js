@@ -23,6 +23,7 @@ const { InventoryItem, InventoryLevel, ReservationItem, schema } = require('./en
 const { AsyncLocalStorage } = require('node:async_hooks')
 
 const CONNECTION_KEY = 'medusaInventoryRsConnection'
+const OPTIONS_KEY = 'medusaInventoryRsOptions'
 
 /**
  * The ambient ledger context (`runWithLedgerContext`): one store per process, kept on
@@ -49,7 +50,6 @@ function runWithLedgerContext(ctx, fn) {
   }
   return ledgerContext.run(store, fn)
 }
-const OPTIONS_KEY = 'medusaInventoryRsOptions'
 
 /**
  * The awilix of the app's Medusa container. `@medusajs/framework/awilix` exists from
