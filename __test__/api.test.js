@@ -87,7 +87,15 @@ test('the addon dispatches every manifest method and no other name', async () =>
 
 test('the facade has every manifest method, with Medusa’s parameters, and nothing else', async () => {
   expect(
-    ownMethods(lib.InventoryService, ['constructor', 'migrate', 'revertMigrations', 'close', 'reconcile', 'prune']),
+    ownMethods(lib.InventoryService, [
+      'constructor',
+      'migrate',
+      'revertMigrations',
+      'close',
+      'reconcile',
+      'prune',
+      'stats',
+    ]),
   ).toEqual([...NAMES].sort())
   expect(typeof lib.InventoryService.prototype.reconcile).toBe('function')
   expect(
@@ -124,7 +132,14 @@ test('the facade has every manifest method, with Medusa’s parameters, and noth
 
 test('the Medusa module service has every manifest method, with Medusa’s parameters, and nothing else', async () => {
   expect(
-    ownMethods(InventoryModuleService, ['constructor', '__joinerConfig', 'emitChanges_', 'reconcile', 'prune']),
+    ownMethods(InventoryModuleService, [
+      'constructor',
+      '__joinerConfig',
+      'emitChanges_',
+      'reconcile',
+      'prune',
+      'stats',
+    ]),
   ).toEqual([...NAMES].sort())
   expect(typeof InventoryModuleService.prototype.reconcile).toBe('function')
   const service = new InventoryModuleService({ medusaInventoryRsConnection: t.inventory }, {})
@@ -161,7 +176,7 @@ function typedMethods() {
 
 test('lib/index.d.ts types exactly the manifest methods, with their arity', () => {
   const typed = typedMethods()
-  const lifecycle = ['migrate', 'revertMigrations', 'close', 'reconcile', 'prune']
+  const lifecycle = ['migrate', 'revertMigrations', 'close', 'reconcile', 'prune', 'stats']
   expect(
     Object.keys(typed)
       .filter((n) => !lifecycle.includes(n))
