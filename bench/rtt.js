@@ -22,7 +22,7 @@ const HELP = `usage: node rtt.js [options]   (npm run bench:roundtrips / bench:l
   --latency          latency of each operation with an RTT added between Node and Postgres
                      (neither: both parts)
   --rtts=LIST        round-trip times in ms (default 0,0.5,1,2; 0 = through the delaying path, no delay)
-  --iterations=N     timed calls per operation and RTT (default 40)
+  --iterations=N     timed calls per operation and RTT (default 60)
   --duration=S       seconds per concurrent scenario (default 2)
   --smoke            tiny counts, results to a temp dir, README untouched (CI; no timing claims)
   --out=DIR          where results go (default results/)
@@ -61,7 +61,7 @@ const settings = smoke
   : {
       seedItems: 200,
       countCalls: 3,
-      iterations: num(args.iterations, 40),
+      iterations: num(args.iterations, 60),
       warmup: 3,
       batchIterations: 3,
       callers: 32,
@@ -231,6 +231,7 @@ async function latency(baseUrl, url, schema) {
             task: 'latency',
             rtt,
             url: viaProxy.toString(),
+            directUrl: url,
             schema: schema(`lat_${impl}`),
             pool: 10,
             env: env[impl],

@@ -193,7 +193,28 @@ async function loops(callers, durationMs, step) {
   return { callers, failed, errors, ...summarize(samples, wall) }
 }
 
+/**
+ * Removes the items (and their levels) that ops.js's create operations made, so
+ * that every RTT's run starts from the same data: createInventoryItems (1000 at
+ * once) alone adds thousands of items titled "… shirt", which the `q` list then
+ * has to search (straight to Postgres, not through the delay).
+ */
+async function dropCreatedItems() {
+  const { Client } = require('pg')
+  const c = new Client({ connectionString: cfg.directUrl, options: `-c search_path=${cfg.schema}` })
+  await c.connect()
+  try {
+    const made = `SELECT id FROM inventory_item WHERE sku LIKE 'ONE-%' OR sku LIKE 'BULK-%' OR sku LIKE 'LVL-%'`
+    await c.query(`DELETE FROM inventory_level WHERE inventory_item_id IN (${made})`)
+    await c.query(`DELETE FROM inventory_item WHERE id IN (${made})`)
+    await c.query('ANALYZE inventory_item')
+  } finally {
+    await c.end()
+  }
+}
+
 async function latency() {
+  await dropCreatedItems()
   const ctx = await boot(cfg.url, { migrate: false })
   const out = { sequential: {} }
   const env = { ...cfg.env, round: `l${String(cfg.rtt).replace('.', '_')}` }

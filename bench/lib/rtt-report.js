@@ -124,7 +124,7 @@ const fmt = (x) =>
 
 function latencyMarkdown(report) {
   const { RTT_OPS } = require('./rtt-ops')
-  const rtts = Object.keys(report.rtts)
+  const rtts = Object.keys(report.rtts).sort((a, b) => Number(a) - Number(b))
   const lines = []
   const s = report.settings
   lines.push(
@@ -195,23 +195,26 @@ const CHART_OPS = ['confirmInventory', 'createReservationItems_1', 'createReserv
 /** p50 against RTT for a few operations, ours and the peer, one panel each (linear axes). */
 function latencySvg(report) {
   const { RTT_OPS } = require('./rtt-ops')
-  const rtts = Object.keys(report.rtts).map(Number)
-  const pw = 300
+  const rtts = Object.keys(report.rtts)
+    .map(Number)
+    .sort((a, b) => a - b)
+  const pw = 340
   const ph = 220
   const m = { l: 48, r: 12, t: 34, b: 36 }
-  const width = pw * 2 + 20
-  const height = ph * 2 + 60
+  const width = pw * 2 + 30
+  const height = ph * 2 + 76
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="10" y="18" font-size="13" font-weight="bold">p50 latency (ms) against added round-trip time (ms): ours (blue) and @medusajs/inventory 2.21.2 (orange)</text>`,
-    `<text x="10" y="${height - 8}" fill="#555">${report.meta.run_id}; delay: ${report.method}; one caller; noisy 2-core machine</text>`,
+    `<text x="10" y="18" font-size="13" font-weight="bold">p50 latency (ms) against the added round-trip time (ms), one caller</text>`,
+    `<text x="10" y="34"><tspan fill="#1f6fd1" font-weight="bold">ours (medusa-inventory-rs)</tspan><tspan dx="14" fill="#e8871e" font-weight="bold">@medusajs/inventory 2.21.2</tspan><tspan dx="14">both through MedusaApp</tspan></text>`,
+    `<text x="10" y="${height - 8}" fill="#555">${report.meta.run_id}; delay: ${report.method}; a shared 2-core machine: noisy</text>`,
   ]
   const xmax = Math.max(...rtts, 0.001)
   CHART_OPS.forEach((key, idx) => {
     const op = RTT_OPS.find((o) => o.key === key)
     const ox = 10 + (idx % 2) * (pw + 10)
-    const oy = 26 + Math.floor(idx / 2) * (ph + 4)
+    const oy = 42 + Math.floor(idx / 2) * (ph + 4)
     const series = ['ours', 'peer'].map((impl) =>
       rtts.map((r) => {
         const s = report.rtts[String(r)][impl]
@@ -222,7 +225,9 @@ function latencySvg(report) {
     const ymax = Math.max(0.1, ...series.flat().filter((v) => v !== null)) * 1.1
     const X = (r) => ox + m.l + (r / xmax) * (pw - m.l - m.r)
     const Y = (v) => oy + ph - m.b - (v / ymax) * (ph - m.t - m.b)
-    out.push(`<text x="${ox + m.l}" y="${oy + m.t - 8}" font-weight="bold">${op.label.replace(/&/g, '&amp;')}</text>`)
+    out.push(
+      `<text x="${ox + m.l}" y="${oy + m.t - 8}" font-weight="bold">${op.label.replace(/ \(list.*\)$/, '').replace(/&/g, '&amp;')}</text>`,
+    )
     out.push(
       `<line x1="${X(0)}" y1="${Y(0)}" x2="${X(xmax)}" y2="${Y(0)}" stroke="#333"/><line x1="${X(0)}" y1="${Y(0)}" x2="${X(0)}" y2="${Y(ymax)}" stroke="#333"/>`,
     )
