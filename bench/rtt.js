@@ -26,6 +26,7 @@ const HELP = `usage: node rtt.js [options]   (npm run bench:roundtrips / bench:l
   --duration=S       seconds per concurrent scenario (default 2)
   --smoke            tiny counts, results to a temp dir, README untouched (CI; no timing claims)
   --out=DIR          where results go (default results/)
+  --rewrite          no run: rewrite README.md's two sections and latency.svg from results/*.json
 
   DATABASE_URL       the Postgres to use; unset: an embedded Postgres from npm`
 
@@ -108,9 +109,10 @@ function gitCommit() {
 function probeNetem() {
   if (smoke) return { available: false, reason: 'not tried in --smoke' }
   if (process.getuid && process.getuid() !== 0) return { available: false, reason: 'not root' }
-  const dev = `rttprobe${process.pid % 10000}`
+  // A veth pair, as the namespace path would use (some kernels have no dummy devices).
+  const dev = `rttp${process.pid % 100000}`
   try {
-    execFileSync('ip', ['link', 'add', dev, 'type', 'dummy'], { stdio: 'pipe' })
+    execFileSync('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}b`], { stdio: 'pipe' })
   } catch (e) {
     return { available: false, reason: `ip link add: ${String(e.stderr || e.message).trim()}` }
   }
@@ -269,7 +271,24 @@ async function prettyMarkdown(text) {
   }
 }
 
+/** --rewrite: the README sections and the chart again from the results files (after a change to lib/rtt-report.js). */
+async function rewrite() {
+  let text = fs.readFileSync(readme, 'utf8')
+  const rt = path.join(outDir, 'roundtrips.json')
+  const lat = path.join(outDir, 'latency.json')
+  if (fs.existsSync(rt))
+    text = replaceSection(text, 'roundtrips', roundTripMarkdown(JSON.parse(fs.readFileSync(rt, 'utf8'))))
+  if (fs.existsSync(lat)) {
+    const report = JSON.parse(fs.readFileSync(lat, 'utf8'))
+    fs.writeFileSync(path.join(outDir, 'latency.svg'), latencySvg(report))
+    text = replaceSection(text, 'latency', latencyMarkdown(report))
+  }
+  fs.writeFileSync(readme, await prettyMarkdown(text))
+  log(`[rtt] rewrote README.md and ${path.join(outDir, 'latency.svg')} from ${outDir}`)
+}
+
 async function main() {
+  if (args.rewrite) return rewrite()
   const runId = `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}_${process.pid}`
   let server = null
   let database = null

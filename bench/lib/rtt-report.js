@@ -131,7 +131,7 @@ function latencyMarkdown(report) {
     `Run \`${report.meta.run_id}\` (${report.meta.mode}), commit \`${String(report.meta.commit).slice(0, 7)}\`, ` +
       `${report.meta.machine.cpus} cores, load average ${report.meta.machine.loadavg_start.map((x) => x.toFixed(2)).join(' ')} at the start. ` +
       `Delay: ${report.method_note} One caller: ${s.iterations} timed calls per operation and RTT after ${s.warmup} ` +
-      `warm-up calls (the p99 of ${s.iterations} samples is about their worst). ms. ` +
+      `warm-up calls (the p99 of ${s.iterations} samples is their worst, nearest rank). ms. ` +
       `**Timings on a shared 2-core machine are noisy**; the round-trip counts above are exact.`,
   )
   lines.push('')
