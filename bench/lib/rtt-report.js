@@ -74,26 +74,30 @@ function roundTripMarkdown(report) {
       `not timed. Idle traffic between calls: ours ${report.ours.idle_300ms}, peer ${report.peer.idle_300ms} round trips in 300 ms.`,
   )
   lines.push('')
-  lines.push('| operation | ours | peer | physical minimum | note | first call (ours / peer) |')
+  lines.push('| operation | ours | peer | physical minimum¹ | note | first call (ours / peer) |')
   lines.push('|---|--:|--:|--:|---|--:|')
+  const above = [] // [[op labels], reason] for the rows where ours is above the minimum
   const note = (row) => {
     const parts = []
     const m = row.minimum || {}
     const oursMax = row.ours && row.ours.round_trips ? Math.max(...row.ours.round_trips) : null
-    if (m.min !== undefined && oursMax !== null && oursMax > m.min && OURS_ABOVE[row.key])
-      parts.push(`ours: ${OURS_ABOVE[row.key]}`)
-    if (m.why) parts.push(`minimum: ${m.why}`)
+    if (m.min !== undefined && oursMax !== null && oursMax > m.min) {
+      const reason = OURS_ABOVE[row.key] || 'not explained yet'
+      let at = above.findIndex(([, r]) => r === reason)
+      if (at < 0) at = above.push([[], reason]) - 1
+      above[at][0].push(row.label)
+      parts.push(`ours above the minimum: note ${at + 1} below`)
+    }
     if (row.peer && row.peer.statements) {
       const tx = txStatements(row.peer)
       const rts = Math.max(...row.peer.round_trips)
       if (tx)
         parts.push(
-          `peer: BEGIN and COMMIT of its MikroORM transaction are ${tx} of its ${rts} round trips` +
-            (row.peer.statements.length === rts ? ' (each statement waits for the one before)' : ''),
+          `peer: ${tx} of ${rts} are its MikroORM transaction's BEGIN/COMMIT` +
+            (row.peer.statements.length === rts ? '; one statement per round trip' : ''),
         )
       const seq = row.peer.sequential_round_trips
-      if (seq && Math.max(...seq) < Math.max(...row.peer.round_trips))
-        parts.push(`peer: ${fmtCounts(seq)} on the critical path (some on other connections at once)`)
+      if (seq && Math.max(...seq) < rts) parts.push(`peer: ${fmtCounts(seq)} on the critical path`)
     }
     return parts.join('; ')
   }
@@ -104,6 +108,18 @@ function roundTripMarkdown(report) {
         row.ours && !row.ours.error ? row.ours.first_call : '—'
       } / ${row.peer && !row.peer.error ? row.peer.first_call : '—'} |`,
     )
+  }
+  lines.push('')
+  lines.push(
+    '¹ The fewest round trips that do the work correctly (an argument, not a measurement; `lib/rtt-report.js`):',
+  )
+  lines.push('')
+  for (const row of report.rows) if (row.minimum) lines.push(`- ${row.label}: ${row.minimum.min}, ${row.minimum.why}.`)
+  if (above.length) {
+    lines.push('')
+    lines.push('Where ours is above the minimum (from reading `crates/inventory-core`; not changed here):')
+    lines.push('')
+    above.forEach(([labels, reason], i) => lines.push(`${i + 1}. ${labels.join(', ')}: ${reason}.`))
   }
   lines.push('')
   lines.push('Medusa checkout and order steps (@medusajs/core-flows 2.21.2), the same counts:')
