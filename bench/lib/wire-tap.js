@@ -160,17 +160,19 @@ async function startTap(targetUrl) {
   const targetPort = Number(target.port || 5432)
   const events = []
   const sockets = new Set()
-  const statements = new Map() // prepared statement name -> sql
+  let connections = 0
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, host)
+    const conn = ++connections
+    const statements = new Map() // this connection's prepared statements: name -> sql
     sockets.add(client)
     sockets.add(upstream)
-    const backend = new BackendParser(() => events.push({ type: 'Z', server: true }))
+    const backend = new BackendParser(() => events.push({ type: 'Z', server: true, conn }))
     const parser = new FrontendParser(
       (type, body) => {
         const m = parseMessage(type, body)
-        // The unnamed statement ('') is the last one parsed without a name (per connection
-        // in Postgres; one connection per tap use here).
+        m.conn = conn
+        // The unnamed statement ('') is the last one parsed without a name (per connection).
         if (m.type === 'P') statements.set(m.name || '', m.sql)
         if (m.type === 'B') m.sql = statements.get(m.statement || '')
         events.push(m)
@@ -224,20 +226,34 @@ async function startTap(targetUrl) {
 
 /**
  * What one operation sent: round trips (each Sync or simple Query is answered
- * by one ReadyForQuery; one sent while none is outstanding starts a round
- * trip, one sent before the answers to those before it travels with them),
- * the Syncs and simple Queries in all (`messages`), and the statements in order
- * (simple queries and executed prepared statements).
+ * by one ReadyForQuery; one sent while none is outstanding on its connection
+ * starts a round trip, one sent before the answers to those before it travels
+ * with them), counted per connection and added up; `sequentialRoundTrips`:
+ * the same counted across all connections at once (a round trip on one
+ * connection while another is waiting on a second one overlaps it in time, so
+ * this is the number of RTTs on the operation's critical path, <= roundTrips);
+ * `connections` used, the Syncs and simple Queries in all (`messages`), and the
+ * statements in order (simple queries and executed prepared statements).
  */
 function describeTraffic(events) {
-  let outstanding = 0
+  const outstanding = new Map()
+  let anyOutstanding = 0
   let roundTrips = 0
+  let sequentialRoundTrips = 0
   let messages = 0
   for (const e of events) {
-    if (e.type === 'Z' && e.server) outstanding = Math.max(0, outstanding - 1)
-    else if (e.type === 'S' || e.type === 'Q') {
-      if (outstanding === 0) roundTrips++
-      outstanding++
+    const k = e.conn || 0
+    const o = outstanding.get(k) || 0
+    if (e.type === 'Z' && e.server) {
+      if (o > 0) {
+        outstanding.set(k, o - 1)
+        anyOutstanding--
+      }
+    } else if (e.type === 'S' || e.type === 'Q') {
+      if (o === 0) roundTrips++
+      if (anyOutstanding === 0) sequentialRoundTrips++
+      outstanding.set(k, o + 1)
+      anyOutstanding++
       messages++
     }
   }
@@ -245,7 +261,8 @@ function describeTraffic(events) {
   const statements = events
     .filter((e) => e.type === 'Q' || e.type === 'B')
     .map((e) => (e.sql || '?').replace(/\s+/g, ' ').trim())
-  return { roundTrips, messages, parses, statements }
+  const connections = new Set(events.filter((e) => e.type === 'S' || e.type === 'Q').map((e) => e.conn || 0)).size
+  return { roundTrips, sequentialRoundTrips, connections, messages, parses, statements }
 }
 
 module.exports = { startTap, describeTraffic, decodeParam }
