@@ -103,6 +103,82 @@ describe('inventory items', () => {
     expect(await t.inventory.listInventoryItems({ sku: 'dup-new' })).toEqual([])
   })
 
+  // The DTO text of a create is written straight from the input (write.rs): for a big
+  // batch it must be, byte for byte, the text serde_json wrote for the same values
+  // (keys sorted, compact), computed here from the input alone.
+  test('2000 items in one call: the exact DTO text and changes expected from the input; a bad row or a duplicate sku anywhere writes nothing', async () => {
+    const fields = [
+      'created_at',
+      'deleted_at',
+      'description',
+      'height',
+      'hs_code',
+      'id',
+      'length',
+      'material',
+      'metadata',
+      'mid_code',
+      'origin_country',
+      'requires_shipping',
+      'sku',
+      'thumbnail',
+      'title',
+      'unit_of_measure',
+      'updated_at',
+      'weight',
+      'width',
+    ]
+    const input = Array.from({ length: 2000 }, (_, i) => ({
+      sku: `big-${i}`,
+      title: i % 3 ? `Big “${i}” \\ "q"` : null,
+      ...(i % 5 === 0 ? { weight: i, requires_shipping: false, metadata: { n: i, z: 'é', a: [i, null] } } : {}),
+      ...(i === 1999 ? { id: 'iitem_zzz_big_given' } : {}),
+    }))
+    const text = await t.inventory._native.call('createInventoryItems', JSON.stringify([input]), null)
+    const { result, changes } = JSON.parse(text)
+    expect(result).toHaveLength(2000)
+    const ids = result.map((r) => r.id)
+    expect(ids.slice(0, 1999).every((id) => /^iitem_[0-9A-HJKMNP-TV-Z]{26}$/.test(id))).toBe(true)
+    expect(ids).toEqual([...ids].sort())
+    expect(new Set(ids).size).toBe(2000)
+    expect(changes).toEqual([['inventory_item', 'created', ids]])
+    const now = result[0].created_at
+    const sortKeys = (v) =>
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sortKeys(v[k])]),
+          )
+        : v
+    const expected = input.map((row, i) => {
+      const dto = Object.fromEntries(fields.map((f) => [f, null]))
+      Object.assign(dto, { requires_shipping: true }, row, { id: ids[i], created_at: now, updated_at: now })
+      return sortKeys(dto)
+    })
+    expect(text).toBe(`{"changes":${JSON.stringify(changes)},"result":${JSON.stringify(expected)}}`)
+    expect((await t.inventory.listAndCountInventoryItems({ sku: { $like: 'big-%' } }))[1]).toBe(2000)
+
+    const count = async () => (await t.inventory.listAndCountInventoryItems({ sku: { $like: 'bad-%' } }))[1]
+    const bad = Array.from({ length: 2000 }, (_, i) => ({ sku: `bad-${i}` }))
+    bad[1500] = { sku: 'bad-1500', weight: 'heavy' }
+    await expect(t.inventory.createInventoryItems(bad)).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: 'weight must be an integer (at index 1500)',
+    })
+    bad[1500] = { sku: 'big-7' }
+    await expect(t.inventory.createInventoryItems(bad)).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: 'Inventory item with sku: big-7, already exists.',
+    })
+    // The same message as for a batch of one.
+    await expect(t.inventory.createInventoryItems([{ sku: 'big-7' }])).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: 'Inventory item with sku: big-7, already exists.',
+    })
+    expect(await count()).toBe(0)
+  })
+
   test('update, metadata merge, and not found', async () => {
     const [a] = await t.inventory.createInventoryItems([{ sku: 'upd', metadata: { keep: 1, drop: 2 } }])
     const u = await t.inventory.updateInventoryItems({ id: a.id, title: 'New', metadata: { drop: '', add: 3 } })

@@ -53,6 +53,68 @@ describe('inventory levels', () => {
     })
   })
 
+  test('2000 levels in one call: DTOs, changes and opening movements as expected from the input; a bad row or a duplicate anywhere writes nothing', async () => {
+    const items = await t.inventory.createInventoryItems(
+      Array.from({ length: 2000 }, (_, i) => ({ sku: `lvbig-${i}` })),
+    )
+    const input = items.map((it, i) => ({
+      inventory_item_id: it.id,
+      location_id: 'big_loc',
+      stocked_quantity: i % 7,
+      ...(i % 3 ? { incoming_quantity: i % 3 } : {}),
+    }))
+    const text = await t.inventory._native.call('createInventoryLevels', JSON.stringify([input]), null)
+    const { result, changes } = JSON.parse(text)
+    expect(result).toHaveLength(2000)
+    const ids = result.map((l) => l.id)
+    expect(ids).toEqual([...ids].sort())
+    expect(changes).toEqual([['inventory_level', 'created', ids]])
+    result.forEach((l, i) => {
+      const incoming = i % 3
+      expect(l).toMatchObject({
+        inventory_item_id: items[i].id,
+        location_id: 'big_loc',
+        stocked_quantity: i % 7,
+        reserved_quantity: 0,
+        incoming_quantity: incoming,
+        available_quantity: i % 7,
+        raw_stocked_quantity: { value: String(i % 7), precision: 20 },
+        metadata: null,
+        deleted_at: null,
+      })
+      expect(l.updated_at).toBe(l.created_at)
+    })
+    // One opening movement per quantity that is not zero, each of the whole quantity.
+    const [movements, count] = await t.inventory.listAndCountInventoryMovements(
+      { location_id: 'big_loc' },
+      { order: { id: 'ASC' }, take: 10 },
+    )
+    const nonzero = input.reduce((n, r) => n + (r.stocked_quantity ? 1 : 0) + (r.incoming_quantity ? 1 : 0), 0)
+    expect(count).toBe(nonzero)
+    expect(movements[0]).toMatchObject({
+      inventory_level_id: ids[1],
+      field: 'stocked_quantity',
+      delta: 1,
+      resulting: 1,
+    })
+
+    const before = await t.inventory.listAndCountInventoryLevels({ location_id: 'big_loc' })
+    const bad = input.map((r) => ({ ...r, location_id: 'big_loc2' }))
+    bad[1700] = { ...bad[1700], stocked_quantity: 'many' }
+    await expect(t.inventory.createInventoryLevels(bad)).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: expect.stringMatching(/^stocked_quantity .*\(at index 1700\)$/),
+    })
+    bad[1700] = { inventory_item_id: items[5].id, location_id: 'big_loc' }
+    await expect(t.inventory.createInventoryLevels(bad)).rejects.toMatchObject({
+      type: 'invalid_data',
+      message: `Inventory level with inventory_item_id: ${items[5].id}, location_id: big_loc, already exists.`,
+    })
+    expect((await t.inventory.listAndCountInventoryLevels({ location_id: 'big_loc2' }))[1]).toBe(0)
+    expect((await t.inventory.listAndCountInventoryLevels({ location_id: 'big_loc' }))[1]).toBe(before[1])
+    expect((await t.inventory.listAndCountInventoryMovements({ location_id: 'big_loc2' }))[1]).toBe(0)
+  })
+
   test('update by item+location; reserved_quantity cannot be set; missing level is not_found', async () => {
     await t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'a', stocked_quantity: 5 })
     await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity: 2 })

@@ -28,20 +28,20 @@ impl InventoryService {
             return Ok(shape(vec![], was_array).into());
         }
         let mut c = self.client().await?;
-        let outcome = |out: Vec<Value>| {
+        let outcome = |text: String| {
             let ids = rows.iter().filter_map(|r| get_text(r, "id")).collect();
-            Outcome::from(shape(out, was_array)).with(ITEM, "created", ids)
+            Outcome::from_json_text(text).with(ITEM, "created", ids)
         };
         // The DTOs are built from the input: the rows' jsonb built in SQL and
         // parsed back cost more than the insert itself for a batch.
         if audit.key().is_none() {
             // Items move no quantity: one statement, nothing for the ledger.
             return Ok(outcome(
-                insert_rows_from_input(&c, &INVENTORY_ITEM, &rows).await?,
+                insert_rows_from_input(&c, &INVENTORY_ITEM, &rows, was_array).await?,
             ));
         }
         let tx = c.transaction().await?;
-        let out = outcome(insert_rows_from_input(&tx, &INVENTORY_ITEM, &rows).await?);
+        let out = outcome(insert_rows_from_input(&tx, &INVENTORY_ITEM, &rows, was_array).await?);
         commit(tx, audit, &out).await?;
         Ok(out)
     }
