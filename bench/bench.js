@@ -7,7 +7,8 @@ require('./lib/one-medusa')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { fork, execFileSync } = require('node:child_process')
+const { execFileSync } = require('node:child_process')
+const { forkChild } = require('./lib/child')
 const db = require('./lib/db')
 const { writeFloors, scaleReadFloor } = require('./lib/pgbench')
 const { buildReport } = require('./lib/report')
@@ -140,20 +141,7 @@ function gitInfo() {
 
 /** Runs one module's task in its own process; resolves to its result. */
 function runChild(config) {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'lib', 'runner.js'), [], {
-      execArgv: ['--expose-gc'],
-      env: { ...process.env, BENCH_CHILD_CONFIG: JSON.stringify(config), NODE_ENV: 'production' },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    let got = null
-    child.on('message', (m) => (got = m))
-    child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      if (got && got.ok) resolve(got.result)
-      else reject(new Error(got ? got.error : `${config.impl} ${config.task} exited (code ${code}, signal ${signal})`))
-    })
-  })
+  return forkChild(path.join(__dirname, 'lib', 'runner.js'), 'BENCH_CHILD_CONFIG', config, ['--expose-gc'])
 }
 
 /** The 1M × 5 data set, written with SQL in our schema (tables identical to Medusa's). */

@@ -8,7 +8,8 @@ require('./lib/one-medusa')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { fork, execFileSync } = require('node:child_process')
+const { execFileSync } = require('node:child_process')
+const { forkChild } = require('./lib/child')
 const { Client } = require('pg')
 const db = require('./lib/db')
 const { startDelayProxy } = require('./lib/delay-proxy')
@@ -82,19 +83,7 @@ function log(msg) {
 }
 
 function runChild(config) {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'lib', 'rtt-child.js'), [], {
-      env: { ...process.env, RTT_CHILD_CONFIG: JSON.stringify(config), NODE_ENV: 'production' },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    let got = null
-    child.on('message', (m) => (got = m))
-    child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      if (got && got.ok) resolve(got.result)
-      else reject(new Error(got ? got.error : `${config.impl} ${config.task} exited (code ${code}, signal ${signal})`))
-    })
-  })
+  return forkChild(path.join(__dirname, 'lib', 'rtt-child.js'), 'RTT_CHILD_CONFIG', config)
 }
 
 function gitCommit() {

@@ -11,97 +11,22 @@
 //   latency  the module through the delaying path (cfg.url): each operation
 //            one call at a time, then `callers` callers reserving, and (cfg.hot)
 //            `callers` callers reserving one item
-const { benchRoot } = require('./one-medusa')
-const { MedusaApp, MedusaAppMigrateUp, MedusaModule } = require('@medusajs/framework/modules-sdk')
-const { ContainerRegistrationKeys, Modules, ModulesSdkUtils } = require('@medusajs/framework/utils')
+const { bootInventory, quietLogger } = require('./medusa-boot')
 const { seed, picker, LOCATIONS } = require('./ops')
 const { RTT_OPS } = require('./rtt-ops')
 const { summarize, now } = require('./stats')
 
 const cfg = JSON.parse(process.env.RTT_CHILD_CONFIG || '{}')
-const IMPL_RESOLVE = {
-  ours: () => require.resolve('medusa-inventory-rs/medusa'),
-  peer: () => require.resolve('@medusajs/inventory'),
-}
-
 function log(msg) {
   process.stderr.write(`[${cfg.impl}${cfg.rtt !== undefined ? ` ${cfg.rtt} ms` : ''}] ${msg}\n`)
 }
 
-const logger = new Proxy(
-  {},
-  {
-    get: (_t, name) => {
-      if (name === 'error' || name === 'warn')
-        return (...a) => process.stderr.write(`[${cfg.impl}:medusa ${name}] ${a.map(String).join(' ')}\n`)
-      if (name === 'shouldLog') return () => false
-      return () => {}
-    },
-  },
-)
+const logger = quietLogger(cfg.impl)
 const eventBus = { async emit() {}, subscribe() {}, unsubscribe() {} }
 
-/** As runner.js boot(): the module through MedusaApp on `url`. */
-async function boot(url, { migrate }) {
-  const resolve = IMPL_RESOLVE[cfg.impl]()
-  const knexes = []
-  const newKnex = () => {
-    const k = ModulesSdkUtils.createPgConnection({
-      clientUrl: url,
-      schema: cfg.schema,
-      pool: { min: 0, max: cfg.pool },
-    })
-    knexes.push(k)
-    return k
-  }
-  const options = (knex) => ({
-    cwd: benchRoot,
-    sharedResourcesConfig: { database: { clientUrl: url, schema: cfg.schema } },
-    injectedDependencies: {
-      [ContainerRegistrationKeys.PG_CONNECTION]: knex,
-      [ContainerRegistrationKeys.LOGGER]: logger,
-      [Modules.EVENT_BUS]: eventBus,
-    },
-    modulesConfig: {
-      [Modules.INVENTORY]: {
-        resolve,
-        options: { database: { clientUrl: url, schema: cfg.schema, connection: knex, pool: { max: cfg.pool } } },
-      },
-      [Modules.LOCKING]: { resolve: '@medusajs/locking' },
-    },
-  })
-  const warn = console.warn
-  console.warn = (...a) => {
-    if (typeof a[0] === 'string' && a[0].startsWith('Error initializing link modules')) return
-    warn(...a)
-  }
-  if (migrate) {
-    const { log: l, info: i } = console
-    console.log = console.info = () => {}
-    try {
-      await MedusaAppMigrateUp(options(newKnex()))
-    } finally {
-      console.log = l
-      console.info = i
-    }
-    MedusaModule.clearInstances()
-  }
-  const app = await MedusaApp(options(newKnex()))
-  const svc = app.modules[Modules.INVENTORY]
-  if (!svc) throw new Error('the inventory module did not load')
-  return {
-    svc,
-    async stop() {
-      await app.onApplicationShutdown()
-      for (const k of knexes) {
-        try {
-          await k.destroy()
-        } catch {
-          // already closed by Medusa
-        }
-      }
-    },
-  }
+/** The module through MedusaApp on `url` (medusa-boot.js, as runner.js boots it). */
+function boot(url, { migrate }) {
+  return bootInventory({ impl: cfg.impl, url, schema: cfg.schema, pool: cfg.pool, migrate, logger, eventBus })
 }
 
 const opsWanted = () => RTT_OPS.filter((op) => !cfg.ops || cfg.ops.includes(op.key))

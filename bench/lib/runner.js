@@ -8,8 +8,7 @@
 //
 // Config comes as JSON in BENCH_CHILD_CONFIG; the result goes back over IPC.
 const { benchRoot } = require('./one-medusa')
-const { MedusaApp, MedusaAppMigrateUp, MedusaModule } = require('@medusajs/framework/modules-sdk')
-const { ContainerRegistrationKeys, Modules, ModulesSdkUtils } = require('@medusajs/framework/utils')
+const { bootInventory, quietLogger } = require('./medusa-boot')
 const { Client } = require('pg')
 const { OPS, LEDGER_ONLY_OPS, LOCATIONS, seed, picker } = require('./ops')
 const { FLOORS, BULK_INSERT } = require('./floors')
@@ -38,11 +37,6 @@ if (cfg.otel) {
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new Never()] }))
 }
 const profile = cfg.profile
-const IMPL_RESOLVE = {
-  ours: () => require.resolve('medusa-inventory-rs/medusa'),
-  peer: () => require.resolve('@medusajs/inventory'),
-}
-
 function log(msg) {
   process.stderr.write(`[${cfg.impl}] ${msg}\n`)
 }
@@ -51,19 +45,7 @@ function gc() {
   if (typeof global.gc === 'function') global.gc()
 }
 
-// Medusa's modules log through the container's logger; keep the output to warnings and errors.
-const logger = new Proxy(
-  {},
-  {
-    get: (_t, name) => {
-      if (name === 'error' || name === 'warn')
-        return (...a) => process.stderr.write(`[${cfg.impl}:medusa ${name}] ${a.map(String).join(' ')}\n`)
-      if (name === 'shouldLog') return () => false
-      return () => {}
-    },
-  },
-)
-
+const logger = quietLogger(cfg.impl)
 // A bus that takes the events and drops them (what the modules emit is not under test here).
 let eventsEmitted = 0
 const eventBus = {
@@ -75,82 +57,14 @@ const eventBus = {
 }
 
 async function boot({ migrate }) {
-  const resolve = IMPL_RESOLVE[cfg.impl]()
-  const knexes = []
-  // A knex pool per MedusaApp call: the migrate step closes the one it was given.
-  const newKnex = () => {
-    const k = ModulesSdkUtils.createPgConnection({
-      clientUrl: cfg.url,
-      schema: cfg.schema,
-      pool: { min: 0, max: cfg.pool },
-    })
-    knexes.push(k)
-    return k
-  }
-  const options = (knex) => ({
-    cwd: benchRoot,
-    sharedResourcesConfig: { database: { clientUrl: cfg.url, schema: cfg.schema } },
-    injectedDependencies: {
-      [ContainerRegistrationKeys.PG_CONNECTION]: knex,
-      [ContainerRegistrationKeys.LOGGER]: logger,
-      [Modules.EVENT_BUS]: eventBus,
-    },
-    modulesConfig: {
-      [Modules.INVENTORY]: {
-        resolve,
-        // `connection` is what makes Medusa's own migrations land in cfg.schema;
-        // `pool.max` sizes our pool (Medusa's module uses the knex pool it is given).
-        options: { database: { clientUrl: cfg.url, schema: cfg.schema, connection: knex, pool: { max: cfg.pool } } },
-      },
-      [Modules.LOCKING]: { resolve: '@medusajs/locking' },
-    },
-  })
-  // Without @medusajs/medusa installed, MedusaApp warns that it cannot set up
-  // link modules; this benchmark loads no module that links, so that warning is dropped.
-  const warn = console.warn
-  console.warn = (...a) => {
-    if (typeof a[0] === 'string' && a[0].startsWith('Error initializing link modules')) return
-    warn(...a)
-  }
-  const t0 = now()
-  if (migrate) {
-    // Medusa's migrator reports on stdout; keep the benchmark's output readable.
-    const { log: l, info: i } = console
-    console.log = console.info = () => {}
-    try {
-      await MedusaAppMigrateUp(options(newKnex()))
-    } finally {
-      console.log = l
-      console.info = i
-    }
-    MedusaModule.clearInstances()
-  }
-  const t1 = now()
-  const knex = newKnex()
-  const app = await MedusaApp(options(knex))
-  const t2 = now()
-  const svc = app.modules[Modules.INVENTORY]
-  const locking = app.modules[Modules.LOCKING]
-  if (!svc) throw new Error('the inventory module did not load')
+  const { url, schema, pool } = cfg
+  const ctx = await bootInventory({ impl: cfg.impl, url, schema, pool, migrate, logger, eventBus })
   log(
-    `loaded through MedusaApp (${resolve.replace(benchRoot, 'bench')}): migrate ${Math.round(t1 - t0)} ms, load ${Math.round(t2 - t1)} ms`,
+    `loaded through MedusaApp (${ctx.resolve.replace(benchRoot, 'bench')}): migrate ${Math.round(ctx.migrateMs)} ms, load ${Math.round(ctx.loadMs)} ms`,
   )
   return {
-    app,
-    svc,
-    locking,
-    knex,
-    boot: { migrate_ms: round(t1 - t0, 1), load_ms: round(t2 - t1, 1), locking_loaded: !!locking },
-    async stop() {
-      await app.onApplicationShutdown()
-      for (const k of knexes) {
-        try {
-          await k.destroy()
-        } catch {
-          // already closed by Medusa
-        }
-      }
-    },
+    ...ctx,
+    boot: { migrate_ms: round(ctx.migrateMs, 1), load_ms: round(ctx.loadMs, 1), locking_loaded: !!ctx.locking },
   }
 }
 
