@@ -134,6 +134,59 @@ test('a grouped reservation shows its queue, its group size and the group transa
   }
 })
 
+test('a reservation is one round trip: alone, in a group, and when a member of its group is refused', async () => {
+  const grouped = await InventoryService.connect({
+    url: DATABASE_URL,
+    schema: t.schema,
+    groupReservations: { forceGroupOf: 3 },
+  })
+  try {
+    const { item } = await stockedLevel(t.inventory, 10)
+    const other = await stockedLevel(t.inventory, 10)
+    const lines = (q, it = item) => [
+      { inventory_item_id: it.id, location_id: 'loc_trace', quantity: q, line_item_id: `li-${q}` },
+    ]
+    const reserve = (svc, rows) => call(svc, 'createReservationItems', [rows], { trace: true })
+    // The first call on a connection prepares its statements (round trips of their own).
+    await reserve(t.inventory, lines(1))
+    const lone = await reserve(t.inventory, [...lines(1), ...lines(1, other.item)])
+    expect(roundtrips(lone.trace)).toHaveLength(1)
+    expect(roundtrips(lone.trace)[0].statements.at(-1)).toBe('COMMIT')
+
+    await Promise.all([reserve(grouped, lines(1)), reserve(grouped, lines(1)), reserve(grouped, lines(1))])
+    // 10 - 5 leaves 5: the middle call (6) is refused, the ones before and after it are kept.
+    const [a, b, c] = await Promise.allSettled([
+      reserve(grouped, lines(2)),
+      reserve(grouped, lines(6)),
+      reserve(grouped, lines(3, other.item)),
+    ])
+    expect([a.status, b.status, c.status]).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect(b.reason).toMatchObject({ type: 'not_allowed' })
+    expect(roundtrips(a.value.trace)).toHaveLength(1)
+    expect(roundtrips(c.value.trace)).toHaveLength(1)
+    const level = await t.inventory.retrieveInventoryLevelByItemAndLocation(item.id, 'loc_trace')
+    expect(Number(level.reserved_quantity)).toBe(7)
+    const otherLevel = await t.inventory.retrieveInventoryLevelByItemAndLocation(other.item.id, 'loc_trace')
+    expect(Number(otherLevel.reserved_quantity)).toBe(4)
+    // The ledger holds one movement per kept call and level, with the reserved quantity after it.
+    const { rows } = await t.db.query(
+      `SELECT delta::text, resulting::text FROM inventory_movement
+       WHERE inventory_level_id = $1 AND field = 'reserved_quantity' ORDER BY resulting`,
+      [level.id],
+    )
+    expect(rows.map((r) => [r.delta, r.resulting])).toEqual([
+      ['1', '1'],
+      ['1', '2'],
+      ['1', '3'],
+      ['1', '4'],
+      ['1', '5'],
+      ['2', '7'],
+    ])
+  } finally {
+    await grouped.close()
+  }
+})
+
 test('slowStatementMs: each slow round trip is one event with its SQL, never its values', async () => {
   const bad = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, slowStatementMs: -1 }).catch(
     (e) => e,

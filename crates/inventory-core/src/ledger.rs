@@ -168,33 +168,6 @@ impl Audit {
         params.push(self.enabled);
         first
     }
-
-    /// The same as arrays of one value per movement row (the reservation
-    /// engine writes the rows of several calls in one statement).
-    pub(crate) fn columns<'a>(audits: impl Iterator<Item = &'a Audit>) -> AuditColumns {
-        let mut c = AuditColumns::default();
-        for a in audits {
-            c.reason.push(a.reason.clone());
-            c.method.push(a.method.to_string());
-            c.actor.push(a.options.actor.clone());
-            c.reference.push(a.options.reference.clone());
-            c.key.push(a.options.idempotency_key.clone());
-            c.metadata.push(a.options.metadata.clone());
-            c.enabled = c.enabled || a.enabled;
-        }
-        c
-    }
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct AuditColumns {
-    reason: Vec<String>,
-    method: Vec<String>,
-    actor: Vec<Option<String>>,
-    reference: Vec<Option<String>>,
-    key: Vec<Option<String>>,
-    metadata: Vec<Option<String>>,
-    pub(crate) enabled: bool,
 }
 
 const COLUMNS: &str = "inventory_level_id, inventory_item_id, location_id, field, delta, resulting,
@@ -238,13 +211,6 @@ impl Quantity {
             Quantity::Incoming => "incoming_quantity",
         }
     }
-}
-
-/// The SET terms that give a level's `quantity` the value `new` (SQL over the
-/// row before the change): the column, its raw copy, and updated_at. Every
-/// write of a level's quantity sets them through here.
-pub(crate) fn set_quantity(quantity: Quantity, new: &str) -> String {
-    format!("{}, updated_at = now()", quantity_terms(quantity, new))
 }
 
 /// `column = new` and its raw copy.
@@ -394,75 +360,6 @@ pub(crate) fn whole_levels(l: &str, opening: bool) -> String {
 /// per level afterwards, which cost two subplans per statement.
 pub(crate) const NAMED_BY_ONE: &str = "CASE WHEN count(*) = 1 THEN min(id) END AS res,
     CASE WHEN count(*) = count(line) AND count(DISTINCT line) = 1 THEN min(line) END AS line";
-
-/// The reservation engine's rows: one per accepted call and level it charged.
-#[derive(Debug, Default)]
-pub(crate) struct Charges {
-    pub level: Vec<String>,
-    pub item: Vec<String>,
-    pub loc: Vec<String>,
-    pub delta: Vec<String>,
-    pub resulting: Vec<String>,
-    pub reservation: Vec<Option<String>>,
-    pub line_item: Vec<Option<String>>,
-}
-
-/// The INSERT of the engine's charges, prepared (so that it can be pipelined,
-/// see pipeline.rs); None when the ledger is off or nothing was charged.
-pub(crate) async fn prepare_charges<C: deadpool_postgres::GenericClient>(
-    c: &C,
-    charges: &Charges,
-    audits: &AuditColumns,
-) -> Result<Option<tokio_postgres::Statement>> {
-    if !audits.enabled || charges.level.is_empty() {
-        return Ok(None);
-    }
-    let stmt = c
-        .prepare_cached(&format!(
-            "INSERT INTO inventory_movement ({COLUMNS})
-             SELECT u.level_id, u.item, u.loc, 'reserved_quantity', u.delta::numeric, u.resulting::numeric,
-                    u.res, u.line, u.reason, u.method, u.actor, u.reference, u.key, u.metadata::jsonb
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
-                  AS u(level_id, item, loc, delta, resulting, res, line, reason, method, actor, reference, key, metadata)
-             WHERE u.delta::numeric <> 0"
-        ))
-        .await?;
-    Ok(Some(stmt))
-}
-
-/// One INSERT of the engine's charges ([`prepare_charges`]), each row with its
-/// own call's audit.
-pub(crate) async fn insert_charges<C: deadpool_postgres::GenericClient>(
-    c: &C,
-    stmt: Option<&tokio_postgres::Statement>,
-    charges: &Charges,
-    audits: &AuditColumns,
-) -> Result<()> {
-    let Some(stmt) = stmt else {
-        return Ok(());
-    };
-    c.execute(
-        stmt,
-        &[
-            &charges.level,
-            &charges.item,
-            &charges.loc,
-            &charges.delta,
-            &charges.resulting,
-            &charges.reservation,
-            &charges.line_item,
-            &audits.reason,
-            &audits.method,
-            &audits.actor,
-            &audits.reference,
-            &audits.key,
-            &audits.metadata,
-        ],
-    )
-    .await?;
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {

@@ -329,6 +329,7 @@ impl InventoryService {
         let (insert, mut params) = insert_statement(
             &INVENTORY_LEVEL,
             &rows,
+            None,
             &format!("t.*, {} AS dto", dto(&INVENTORY_LEVEL)),
         );
         let opened = format!("SELECT {} FROM ins l", whole_levels("l", true));

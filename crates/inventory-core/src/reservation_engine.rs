@@ -1,6 +1,7 @@
 //! The reservation engine: decides a group of createReservationItems calls
 //! against the levels they lock and writes the accepted ones in one
-//! transaction. The group-commit queue in front of it is reserver.rs.
+//! transaction, one statement per call, in one round trip. The group-commit
+//! queue in front of it is reserver.rs.
 //!
 //! Lock order, as everywhere: reservation rows, then level rows (by id).
 
@@ -8,16 +9,19 @@ use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, ErrorType, Result};
 use crate::idempotency::{claim, held};
 use crate::input::{get_flag, get_quantity, get_text, shape, Row};
-use crate::ledger::{
-    insert_charges, prepare_charges, set_quantity, Audit, AuditColumns, Charges, Quantity,
-};
+use crate::ledger::{Audit, LevelChange, Moved, Quantity, NAMED_BY_ONE};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
 use crate::pipeline::{flight_error, PipelinedTx};
 use crate::quantity::add_in_domain;
-use crate::stock::{beyond_level, quantity_at, reservation_error, stock_problem, At, Problem};
+use crate::sql::Params;
+use crate::stock::{
+    beyond_level, quantity_of, reservation_error, sql_level_ids_at, sql_stock_problem,
+    stock_problem, At, Problem, SqlDemand,
+};
 use crate::wire::{CallTrace, Taps};
-use crate::write::{dto, insert_rows, insert_statement};
+use crate::write::{dto, in_input_order, insert_statement};
 use deadpool_postgres::Pool;
+use futures_util::future::join_all;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -84,7 +88,8 @@ fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
     Ok(out)
 }
 
-/// A locked live level.
+/// A live level as a call's statement found it, locked: what [`decide`]
+/// explains a refusal from.
 #[derive(Debug, Clone)]
 struct Locked {
     id: String,
@@ -93,44 +98,22 @@ struct Locked {
     reserved: Decimal,
 }
 
-/// Locks the live levels of a group's (item, location) pairs in id order (the
-/// crate's lock order); [`lock_for_reserve`] runs it.
-const LOCK_FOR_RESERVE: &str = "SELECT l.id, l.inventory_item_id, l.location_id,
-        l.stocked_quantity - l.reserved_quantity, l.reserved_quantity
- FROM inventory_level l
- WHERE l.deleted_at IS NULL
-   AND (l.inventory_item_id, l.location_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
- ORDER BY l.id FOR UPDATE";
-
-/// Runs [`LOCK_FOR_RESERVE`], prepared by the caller as `stmt`.
-async fn lock_for_reserve<C: deadpool_postgres::GenericClient>(
-    c: &C,
-    stmt: &tokio_postgres::Statement,
-    pairs: &[At],
-) -> Result<Levels> {
-    let items: Vec<&str> = pairs.iter().map(|p| p.item.as_str()).collect();
-    let locs: Vec<&str> = pairs.iter().map(|p| p.loc.as_str()).collect();
-    c.query(stmt, &[&items, &locs])
-        .await?
-        .iter()
-        .map(|r| {
-            let level = Locked {
-                id: r.get(0),
-                available: quantity_at(r, 3)?,
-                reserved: quantity_at(r, 4)?,
-            };
-            let at = At {
-                item: r.get(1),
-                loc: r.get(2),
-            };
-            Ok((at, level))
-        })
-        .collect()
+/// Locks every level, live or soft-deleted, at a group's (item, location)
+/// pairs in id order (the crate's lock order), before the group's calls run
+/// one statement each: a call then only takes locks its group already holds.
+/// A group of one call skips it (its statement locks in id order itself).
+fn lock_group_sql() -> String {
+    format!(
+        "WITH d AS (SELECT * FROM unnest($1::text[], $2::text[]) AS d(item, loc))
+         SELECT l.id FROM inventory_level l WHERE l.id = ANY({ids}) ORDER BY l.id FOR UPDATE",
+        ids = sql_level_ids_at("d"),
+    )
 }
 
 /// Decides one call against the levels as the calls before it in its group
 /// left them (the stock rule, stock.rs), and charges them if it passes. Pure
-/// Rust, no I/O: the same decision for a call alone and for a call inside a group.
+/// Rust, no I/O. The call's statement decides in SQL ([`reserve_sql`]); this
+/// says why it refused, with Medusa's message (every missing level named).
 fn decide(demand: &[Demand], levels: &mut Levels) -> Result<()> {
     let problems: Vec<(&Demand, Problem)> = demand
         .iter()
@@ -243,7 +226,8 @@ async fn reserve_group_on(
     out
 }
 
-/// The levels of a group's (item, location) pairs, locked, as `decide` leaves them.
+/// The live levels of a call's (item, location) pairs as its statement found
+/// them, as [`decide`] leaves them.
 type Levels = HashMap<At, Locked>;
 
 /// Where a reservation row is.
@@ -254,10 +238,108 @@ fn at_of(r: &Row) -> At {
     }
 }
 
-/// [`reserve_group`]'s transaction on `tx`, in two round trips when no call
-/// has an idempotency key: BEGIN with the level locks, then the writes with
-/// COMMIT (pipeline.rs). A keyed group claims its keys between the writes and
-/// COMMIT. Leaves `tx` open when it commits nothing.
+/// One call's statement. It locks the levels of the call's (item, location)
+/// pairs in id order (a group's are already held, [`lock_group_sql`]) and
+/// judges the live ones after the lock; judges the call's demand there with
+/// the stock rule ([`sql_stock_problem`], with [`stock_problem`]'s guarded
+/// part: only what may not backorder must be available); and only when every
+/// pair passes, charges the levels (a movement row each, with this call's
+/// audit) and inserts the reservations. A refusal writes nothing and is no
+/// error of the statement, so the transaction goes on: the group's other
+/// calls, and a COMMIT sent with them, keep what they did.
+///
+/// Its one row: whether the call passed; the reservations' DTOs; and per pair
+/// (in item, location order) its item, location, live level, available and
+/// reserved quantities as found, and the first problem there. Quantities
+/// come back as text: a value another writer left may not fit a `Decimal`.
+fn reserve_sql(call: &Call) -> (String, Params) {
+    let (insert, mut params) = insert_statement(
+        &RESERVATION_ITEM,
+        &call.rows,
+        Some("(SELECT ok FROM ok)"),
+        &format!("{} AS dto", dto(&RESERVATION_ITEM)),
+    );
+    let mut column = |f: &dyn Fn(&Row) -> Option<String>| {
+        params.push(call.rows.iter().map(f).collect::<Vec<Option<String>>>())
+    };
+    let ids = column(&|r| get_text(r, "id"));
+    let items = column(&|r| get_text(r, "inventory_item_id"));
+    let locs = column(&|r| get_text(r, "location_id"));
+    let quantities = column(&|r| get_text(r, "quantity"));
+    let guarded = column(&|r| match get_flag(r, "allow_backorder") {
+        Some(true) => Some("0".to_string()),
+        _ => get_text(r, "quantity"),
+    });
+    let lines = column(&|r| get_text(r, "line_item_id"));
+    let upd = LevelChange {
+        name: "upd",
+        from: "chk, ok",
+        filter: "ok.ok AND t.id = chk.level_id",
+        moves: &[Moved {
+            quantity: Quantity::Reserved,
+            old: "chk.reserved",
+            new: "trim_scale(t.reserved_quantity + chk.total)",
+        }],
+        also_set: "",
+        reservation: "chk.res",
+        line_item: "chk.line",
+        returning: "",
+    }
+    .sql(&mut params, &call.audit);
+    let problem = sql_stock_problem(&SqlDemand {
+        level: "lk.id",
+        total: "d.total",
+        guarded: "d.guarded > 0",
+        stocked: "lk.stocked_quantity",
+        reserved_after: "lk.reserved_quantity + d.guarded",
+        written: "trim_scale(lk.reserved_quantity + d.total)",
+    });
+    let by_pair = |col: &str| format!("ARRAY(SELECT {col} FROM chk ORDER BY item, loc)");
+    let sql = format!(
+        "WITH r AS (
+           SELECT * FROM unnest({ids}::text[], {items}::text[], {locs}::text[], {quantities}::text[],
+                                {guarded}::text[], {lines}::text[]) AS r(id, item, loc, q, g, line)
+         ),
+         d AS (
+           SELECT item, loc, coalesce(sum(q::numeric), 0) AS total, coalesce(sum(g::numeric), 0) AS guarded,
+                  {named}
+           FROM r GROUP BY item, loc
+         ),
+         lk0 AS MATERIALIZED (
+           SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity, l.deleted_at
+           FROM inventory_level l WHERE l.id = ANY({at_levels})
+           ORDER BY l.id FOR UPDATE
+         ),
+         lk AS (SELECT * FROM lk0 WHERE deleted_at IS NULL),
+         chk AS MATERIALIZED (
+           SELECT d.item, d.loc, d.total, d.res, d.line, lk.id AS level_id,
+                  lk.stocked_quantity - lk.reserved_quantity AS available, lk.reserved_quantity AS reserved,
+                  {problem} AS problem
+           FROM d LEFT JOIN lk ON lk.inventory_item_id = d.item AND lk.location_id = d.loc
+         ),
+         ok AS (SELECT NOT EXISTS (SELECT 1 FROM chk WHERE problem IS NOT NULL) AS ok),
+         {upd},
+         ins AS ({insert})
+         SELECT (SELECT ok FROM ok), ARRAY(SELECT dto FROM ins), {item}, {loc}, {level}, {available}, {reserved}, {problems}",
+        named = NAMED_BY_ONE,
+        at_levels = sql_level_ids_at("d"),
+        item = by_pair("item"),
+        loc = by_pair("loc"),
+        level = by_pair("level_id"),
+        available = by_pair("available::text"),
+        reserved = by_pair("reserved::text"),
+        problems = by_pair("problem"),
+    );
+    (sql, params)
+}
+
+/// [`reserve_group`]'s transaction on `tx`, in one round trip when no call
+/// has an idempotency key: BEGIN, the group's level locks (when it has more
+/// than one call), each call's statement ([`reserve_sql`]) in arrival order,
+/// and COMMIT, pipelined (pipeline.rs). Each statement sees what the ones
+/// before it wrote, so each call is decided against what the calls before it
+/// left. A keyed group claims its keys after the flight, then commits.
+/// Leaves `tx` open when it commits nothing.
 async fn decide_and_write(
     tx: &PipelinedTx,
     taps: &Taps,
@@ -266,43 +348,90 @@ async fn decide_and_write(
     pairs: &[At],
 ) -> Result<Vec<Result<Outcome>>> {
     let c = tx.client();
-    let lock = c.prepare_cached(LOCK_FOR_RESERVE).await?;
-    let (begun, locked) = tokio::join!(tx.begin(), lock_for_reserve(c, &lock, pairs));
-    begun?;
-    let mut levels = locked?;
-    // Each accepted call's movement rows: the level's reserved quantity right
-    // after it, as `decide` leaves it for the next call of the group.
-    let mut charges = Charges::default();
-    let mut charge_audits: Vec<&Audit> = Vec::new();
-    let decided: Vec<Result<Vec<Demand>>> = demands
-        .into_iter()
-        .zip(calls)
-        .map(|(d, call)| {
-            let d = d.and_then(|d| no_panic(|| decide(&d, &mut levels)).map(|_| d));
-            if d.as_ref().is_err_and(|e| e.kind == ErrorType::NotAllowed) {
-                // The stock rule's refusal (stock.rs reservation_error).
-                taps.telemetry.refused.fetch_add(1, Ordering::Relaxed);
-            }
-            let d = d?;
-            for demand in &d {
-                charge(&mut charges, call, demand, &levels);
-                charge_audits.push(&call.audit);
-            }
-            Ok(d)
+    let keyed = calls.iter().any(|c| c.audit.key().is_some());
+    // Only calls with lines to reserve and a valid demand reach the database.
+    let statements: Vec<Option<(String, Params)>> = calls
+        .iter()
+        .zip(&demands)
+        .map(|(call, d)| match d {
+            Ok(d) if !d.is_empty() => Some(reserve_sql(call)),
+            _ => None,
         })
         .collect();
-    let accepted = Accepted::of(calls, &decided, &levels);
-    let keyed = calls.iter().any(|c| c.audit.key().is_some());
-    let mut written = Written::default();
-    if !accepted.rows.is_empty() {
-        let audits = Audit::columns(charge_audits.into_iter());
-        written = write_accepted(tx, &accepted, &charges, &audits, keyed).await?;
+    // Everything prepared before the flight, so that it goes out in order.
+    let lock = match statements.iter().flatten().count() > 1 {
+        true => Some(c.prepare_cached(&lock_group_sql()).await?),
+        false => None,
+    };
+    let mut prepared = Vec::with_capacity(statements.len());
+    for s in &statements {
+        prepared.push(match s {
+            Some((sql, _)) => Some(c.prepare_cached(sql).await?),
+            None => None,
+        });
     }
-    // Every accepted call's outcome, before COMMIT: keyed calls store theirs
-    // with their key in this transaction.
-    let results = outcomes(calls, decided, &levels, &mut written.inserted);
-    let mut commit_error = written.commit_error;
-    if keyed && !accepted.rows.is_empty() {
+    let items: Vec<&str> = pairs.iter().map(|p| p.item.as_str()).collect();
+    let locs: Vec<&str> = pairs.iter().map(|p| p.loc.as_str()).collect();
+    let (begun, locked, rows, committed) = tokio::join!(
+        tx.begin(),
+        async {
+            match &lock {
+                Some(l) => c.query(l, &[&items, &locs]).await.map(|_| ()),
+                None => Ok(()),
+            }
+        },
+        join_all(statements.iter().zip(&prepared).map(|(s, p)| async move {
+            match (s, p) {
+                (Some((_, params)), Some(stmt)) => {
+                    c.query_one(stmt, &params.refs()).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        })),
+        async {
+            match keyed {
+                true => Ok(()),
+                false => tx.commit().await,
+            }
+        },
+    );
+    begun?;
+    // When one statement fails, those after it fail too, as "transaction
+    // aborted" (25P02), and the COMMIT rolls back: the error to report is the
+    // first other one (an id given twice is the INSERT's unique violation).
+    let rows: Vec<std::result::Result<Option<tokio_postgres::Row>, Error>> =
+        rows.into_iter().map(|r| r.map_err(Error::from)).collect();
+    let locked = locked.map_err(Error::from);
+    let errors =
+        std::iter::once(locked.as_ref().err()).chain(rows.iter().map(|r| r.as_ref().err()));
+    if let Some(e) = flight_error(errors.flatten()) {
+        return Err(e);
+    }
+    let mut wrote = false;
+    let results: Vec<Result<Outcome>> = calls
+        .iter()
+        .zip(demands)
+        .zip(rows)
+        .map(|((call, d), row)| {
+            let out = match (d, row) {
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+                (Ok(_), Ok(None)) => Ok(created(vec![], vec![], call.was_array)),
+                (Ok(d), Ok(Some(row))) => no_panic(|| outcome_of(call, &d, &row)),
+            };
+            match &out {
+                Ok(_) => wrote = wrote || !call.rows.is_empty(),
+                // The stock rule's refusal (stock.rs reservation_error).
+                Err(e) if e.kind == ErrorType::NotAllowed => {
+                    taps.telemetry.refused.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {}
+            }
+            out
+        })
+        .collect();
+    let mut commit_error = committed.err();
+    if keyed && wrote {
+        // Every accepted call's outcome is stored with its key in this transaction.
         claim_keys(c, calls, &results).await?;
         commit_error = tx.commit().await.err();
     }
@@ -318,167 +447,60 @@ async fn decide_and_write(
     Ok(results)
 }
 
-/// Adds the movement row of one accepted call's `demand` to `charges`: the
-/// level's reserved quantity as `decide` left it, naming the one reservation
-/// and line item of the call there, if only one.
-fn charge(charges: &mut Charges, call: &Call, demand: &Demand, levels: &Levels) {
-    let At { item, loc } = &demand.key;
-    let at: Vec<&Row> = call
-        .rows
+/// A call's outcome from its statement's row ([`reserve_sql`]): its
+/// reservations and the levels it charged, or why it was refused, in Medusa's
+/// words ([`decide`] on the levels as the statement found them).
+fn outcome_of(call: &Call, demand: &[Demand], row: &tokio_postgres::Row) -> Result<Outcome> {
+    let passed: bool = row.try_get(0)?;
+    let (mut levels, problems) = found(row)?;
+    if !passed {
+        return Err(match decide(demand, &mut levels) {
+            Err(e) => e,
+            // A level outside what `Decimal` checks (written by another
+            // writer): the statement's own judgement, missing levels first.
+            Ok(()) => problems
+                .into_iter()
+                .min_by_key(|(code, ..)| code != Problem::Missing.code())
+                .map(|(code, item, loc)| Problem::error_of(&code, item, loc))
+                .unwrap_or_else(|| Error::unexpected("the reservation was refused")),
+        });
+    }
+    let values = in_input_order(&call.rows, row.try_get(1)?)?;
+    let ids = demand
         .iter()
-        .filter(|r| {
-            get_text(r, "inventory_item_id").as_ref() == Some(item)
-                && get_text(r, "location_id").as_ref() == Some(loc)
-        })
+        .filter_map(|d| levels.get(&d.key).map(|l| l.id.clone()))
         .collect();
-    let lines: Vec<Option<String>> = at.iter().map(|r| get_text(r, "line_item_id")).collect();
-    let level = &levels[&demand.key];
-    charges.level.push(level.id.clone());
-    charges.item.push(item.clone());
-    charges.loc.push(loc.clone());
-    charges.delta.push(demand.total.to_string());
-    charges.resulting.push(level.reserved.to_string());
-    charges
-        .reservation
-        .push((at.len() == 1).then(|| get_text(at[0], "id")).flatten());
-    charges.line_item.push(match lines.first() {
-        Some(Some(l)) if lines.iter().all(|x| x.as_ref() == Some(l)) => Some(l.clone()),
-        _ => None,
-    });
+    Ok(created(values, ids, call.was_array))
 }
 
-/// The rows of the accepted calls, each with the id of its level and its quantity.
-#[derive(Default)]
-struct Accepted {
-    rows: Vec<Row>,
-    level_ids: Vec<String>,
-    quantities: Vec<String>,
-}
+/// A problem a call's statement found: its code, item and location.
+type Found = (String, String, String);
 
-impl Accepted {
-    fn of(calls: &[Call], decided: &[Result<Vec<Demand>>], levels: &Levels) -> Self {
-        let mut out = Accepted::default();
-        for (call, d) in calls.iter().zip(decided) {
-            if d.is_err() {
-                continue;
-            }
-            for r in &call.rows {
-                out.level_ids.push(levels[&at_of(r)].id.clone());
-                out.quantities
-                    .push(get_text(r, "quantity").unwrap_or_default());
-                out.rows.push(r.clone());
-            }
+/// The live levels a call's statement found (read before it charged them),
+/// and the problems it found there.
+fn found(row: &tokio_postgres::Row) -> Result<(Levels, Vec<Found>)> {
+    let items: Vec<String> = row.try_get(2)?;
+    let locs: Vec<String> = row.try_get(3)?;
+    let ids: Vec<Option<String>> = row.try_get(4)?;
+    let available: Vec<Option<String>> = row.try_get(5)?;
+    let reserved: Vec<Option<String>> = row.try_get(6)?;
+    let problems: Vec<Option<String>> = row.try_get(7)?;
+    let mut levels = Levels::new();
+    let mut found = Vec::new();
+    for (i, (item, loc)) in items.into_iter().zip(locs).enumerate() {
+        if let Some(Some(code)) = problems.get(i) {
+            found.push((code.clone(), item.clone(), loc.clone()));
         }
-        out
+        if let Some(Some(id)) = ids.get(i) {
+            let level = Locked {
+                id: id.clone(),
+                available: quantity_of(available.get(i).and_then(Option::as_deref))?,
+                reserved: quantity_of(reserved.get(i).and_then(Option::as_deref))?,
+            };
+            levels.insert(At { item, loc }, level);
+        }
     }
-}
-
-/// What [`write_accepted`] wrote: the reservations' DTOs by id, and the
-/// error of the COMMIT when it went out with the writes and failed (the
-/// transaction's outcome is then unknown).
-#[derive(Default)]
-struct Written {
-    inserted: HashMap<String, Value>,
-    commit_error: Option<Error>,
-}
-
-/// The accepted rows' writes in one flight: the levels' UPDATE, the
-/// reservations' INSERT, the movements' INSERT, and COMMIT unless a key is to
-/// be claimed first. The movements stay a statement of their own: a row per
-/// call and level (the reserved quantity after each call of the group, with
-/// that call's audit), not per level as a [`crate::ledger::LevelChange`]
-/// writes them; pipelined with the others, they cost no round trip.
-async fn write_accepted(
-    tx: &PipelinedTx,
-    accepted: &Accepted,
-    charges: &Charges,
-    audits: &AuditColumns,
-    keyed: bool,
-) -> Result<Written> {
-    let c = tx.client();
-    // Postgres sums the accepted lines itself (exact numeric). The levels are
-    // locked and `decide` judged them exactly (add_in_domain on the locked
-    // values), so the new values are inside the domain without a SQL guard
-    // (which cost about 0.06 ms per call). Every id is a level this
-    // transaction locked live, so each is updated exactly once.
-    let sql = format!(
-        "WITH d AS (SELECT id, sum(q::numeric) AS q FROM unnest($1::text[], $2::text[]) AS u(id, q) GROUP BY id)
-         UPDATE inventory_level t SET {}
-         FROM d WHERE t.id = d.id",
-        set_quantity(Quantity::Reserved, "trim_scale(t.reserved_quantity + d.q)"),
-    );
-    // All prepared before the flight, so that the statements go out in order
-    // and the COMMIT (when it goes with them) last.
-    let update = c.prepare_cached(&sql).await?;
-    let (insert_sql, insert_params) =
-        insert_statement(&RESERVATION_ITEM, &accepted.rows, dto(&RESERVATION_ITEM));
-    let insert = c.prepare_cached(&insert_sql).await?;
-    let charge = prepare_charges(c, charges, audits).await?;
-    let (updated, values, charged, committed) = tokio::join!(
-        async {
-            c.execute(&update, &[&accepted.level_ids, &accepted.quantities])
-                .await
-                .map_err(Error::from)
-        },
-        insert_rows(c, &insert, &insert_params, &accepted.rows),
-        insert_charges(c, charge.as_ref(), charges, audits),
-        async {
-            match keyed {
-                true => Ok(()),
-                false => tx.commit().await,
-            }
-        },
-    );
-    // When one statement fails, those after it fail too, as "transaction
-    // aborted" (25P02), and the COMMIT rolls back: the error to report is
-    // the first other one (an id given twice is the INSERT's unique
-    // violation).
-    let errors = [
-        updated.as_ref().err(),
-        values.as_ref().err(),
-        charged.as_ref().err(),
-    ];
-    if let Some(e) = flight_error(errors.into_iter().flatten()) {
-        return Err(e);
-    }
-    let mut written = Written {
-        commit_error: committed.err(),
-        ..Written::default()
-    };
-    for v in values? {
-        let id = v["id"].as_str().unwrap_or_default().to_string();
-        written.inserted.insert(id, v);
-    }
-    Ok(written)
-}
-
-/// Each call's outcome: its reservations (taken from `inserted`) and the
-/// levels it charged, or its own error.
-fn outcomes(
-    calls: &[Call],
-    decided: Vec<Result<Vec<Demand>>>,
-    levels: &Levels,
-    inserted: &mut HashMap<String, Value>,
-) -> Vec<Result<Outcome>> {
-    calls
-        .iter()
-        .zip(decided)
-        .map(|(call, d)| {
-            let d = d?;
-            let values = call
-                .rows
-                .iter()
-                .map(|r| {
-                    let id = get_text(r, "id").unwrap_or_default();
-                    inserted.remove(&id).ok_or_else(|| {
-                        Error::unexpected(format!("reservation {id} was not returned"))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let ids = d.iter().map(|d| levels[&d.key].id.clone()).collect();
-            Ok(created(values, ids, call.was_array))
-        })
-        .collect()
+    Ok((levels, found))
 }
 
 /// Stores the keys of the accepted keyed calls with their outcomes. A key

@@ -26,12 +26,12 @@ pub(crate) fn beyond_level(field: &str, item: &str, loc: &str) -> Error {
     ))
 }
 
-/// A quantity column of a level or reservation row, read as numeric. Every
-/// write keeps them inside the domain; a row outside it (written by other
-/// code) is refused as the text path refused it.
-pub(crate) fn quantity_at(row: &tokio_postgres::Row, idx: usize) -> Result<Decimal> {
-    row.try_get(idx)
-        .map_err(|_| Error::invalid(format!("quantity must be a number within ±{LEVEL_MAX}")))
+/// A quantity column of a level, read back as text. Every write keeps them
+/// inside the domain; a value outside it (written by other code) is refused
+/// as the input path refuses it.
+pub(crate) fn quantity_of(text: Option<&str>) -> Result<Decimal> {
+    text.and_then(|s| s.parse::<Decimal>().ok())
+        .ok_or_else(|| Error::invalid(format!("quantity must be a number within ±{LEVEL_MAX}")))
 }
 
 /// An item at a location: where a level is (at most one live).

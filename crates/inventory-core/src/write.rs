@@ -37,16 +37,19 @@ pub(crate) fn raw_of(expr: &str) -> String {
 }
 
 /// The INSERT of `rows` (each already validated, each with an `id`) in one
-/// statement through UNNEST, returning `returning` (over the new rows `t`),
-/// and its parameters. The columns written are those create input may set or
-/// that have an insert default (entity.rs).
+/// statement through UNNEST, of the rows only when `only_if` (SQL) holds,
+/// returning `returning` (over the new rows `t`), and its parameters. The
+/// columns written are those create input may set or that have an insert
+/// default (entity.rs).
 pub(crate) fn insert_statement(
     entity: &'static Entity,
     rows: &[Row],
+    only_if: Option<&str>,
     returning: &str,
 ) -> (String, Params) {
     let (sql, params) = insert_sql(entity, rows, false);
-    (format!("{sql} RETURNING {returning}"), params)
+    let filter = only_if.map(|c| format!(" WHERE {c}")).unwrap_or_default();
+    (format!("{sql}{filter} RETURNING {returning}"), params)
 }
 
 /// [`insert_statement`] without RETURNING. With `given_only`, a column no row
@@ -244,23 +247,6 @@ pub(crate) fn in_input_order(rows: &[Row], values: Vec<Value>) -> Result<Vec<Val
                 .ok_or_else(|| Error::unexpected(format!("row {id} was not returned")))
         })
         .collect()
-}
-
-/// Runs the INSERT of `rows` ([`insert_statement`] returning [`dto`]),
-/// prepared by the caller as `stmt` (so that it can be pipelined, see
-/// pipeline.rs), and returns their DTOs in input order.
-pub(crate) async fn insert_rows<C: GenericClient>(
-    c: &C,
-    stmt: &tokio_postgres::Statement,
-    params: &Params,
-    rows: &[Row],
-) -> Result<Vec<Value>> {
-    let out = c.query(stmt, &params.refs()).await?;
-    let values = out
-        .iter()
-        .map(|r| r.try_get::<_, Value>(0))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    in_input_order(rows, values)
 }
 
 /// SET clause for an update of the given fields, metadata merged as Medusa does
