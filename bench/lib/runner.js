@@ -736,13 +736,18 @@ async function bulk(svc, env, total) {
   }
 }
 
+/** The scale data set's ids and skus (bench.js seedScale): the number padded to cfg.scaleWidth digits. */
+const SKU_PREFIX = 'SCALE-'
+const scaleId = (g) => `iitem_scale_${String(g).padStart(cfg.scaleWidth || 7, '0')}`
+const scaleSku = (g) => `${SKU_PREFIX}${String(g).padStart(cfg.scaleWidth || 7, '0')}`
+
 async function scaleReads(svc) {
   const N = cfg.scaleItems
-  const id = (g) => `iitem_scale_${String(g).padStart(7, '0')}`
+  const id = scaleId
   const r = rng(99)
   const any = () => 1 + Math.floor(r() * N)
   const allLocs = [1, 2, 3, 4, 5].map((l) => `sloc_scale_${l}`)
-  const sku = () => `SCALE-${String(any()).padStart(7, '0')}`
+  const sku = () => scaleSku(any())
   // Point reads (whose goal is a p99) take profile.scalePointIterations samples, lists scaleIterations.
   const point = new Set(['retrieveAvailableQuantity', 'confirmInventory'])
   const warmup = profile.scaleWarmup ?? 3
@@ -803,12 +808,12 @@ async function scaleReads(svc) {
       what: 'our own statement (page + count)',
       call: () => pg.query({ name: 's_count', text: count.sql, values: count.values }),
     }
-    const q = await ownStatement(cfg.url, cfg.schema, (s) => s.listInventoryItems({ q: 'SCALE-0000001' }, { take: 50 }))
+    const q = await ownStatement(cfg.url, cfg.schema, (s) => s.listInventoryItems({ q: scaleSku(1) }, { take: 50 }))
     floors.listInventoryItems_q = {
       what: 'our own statement, unnamed as ours sends it, a fresh sku each call',
       call: () => {
         const k = sku()
-        return pg.query(q.sql, [`%${k}%`, `%${k.slice(6)}%`, ...q.values.slice(2)])
+        return pg.query(q.sql, [`%${k}%`, `%${k.slice(SKU_PREFIX.length)}%`, ...q.values.slice(2)])
       },
     }
   }
