@@ -873,6 +873,69 @@ async function scaleReads(svc) {
   return out
 }
 
+/**
+ * Reservations on the scale data set, after the reads: createReservationItems of
+ * one line, the call shape of ops.js createReservationItems_1 (quantity 1, a fresh
+ * line_item_id), on a random item of the whole catalogue at sloc_scale_1 (stocked
+ * 100 a level: random items over a large catalogue do not run out). First one
+ * caller (scalePointIterations, capped by scaleMaxSeconds), then profile.callers
+ * callers for profile.durationMs (the main run's --duration) through runLoops.
+ * The rows stay (bench.js says so in the report).
+ */
+async function scaleReserve(svc) {
+  const N = cfg.scaleItems
+  const loc = 'sloc_scale_1'
+  const tag = `${cfg.impl}${cfg.runId}_${N}`
+  const reserveOne = (g, line) =>
+    svc.createReservationItems([{ inventory_item_id: scaleId(g), location_id: loc, quantity: 1, line_item_id: line }])
+  const out = {}
+  try {
+    const r = rng(4242)
+    const any = () => 1 + Math.floor(r() * N)
+    const warmup = Math.min(profile.scaleWarmup ?? 3, 20)
+    for (let i = 0; i < warmup; i++) await reserveOne(any(), `ordli_scale_${tag}_w_${i}`)
+    gc()
+    const t = await timeSequential(
+      profile.scalePointIterations,
+      (i) => reserveOne(any(), `ordli_scale_${tag}_s_${i}`),
+      {
+        maxSeconds: profile.scaleMaxSeconds,
+        minIterations: 3,
+      },
+    )
+    out.sequential = { label: 'createReservationItems (1 line), one caller', ...summarize(t.samples, t.wall) }
+    log(
+      `scale ${out.sequential.label}: p50 ${out.sequential.p50} ms, p99 ${out.sequential.p99} ms (n=${out.sequential.n})`,
+    )
+  } catch (e) {
+    out.sequential = { label: 'createReservationItems (1 line), one caller', error: String(e && e.message) }
+    log(`scale reservations, one caller: FAILED ${e && e.message}`)
+  }
+  try {
+    gc()
+    const c = await runLoops({
+      callers: profile.callers,
+      durationMs: profile.durationMs,
+      init: (k) => ({ r: rng(5000 + k), n: 0, lastName: 'createReservationItems' }),
+      step: async (k, st) => {
+        await reserveOne(1 + Math.floor(st.r() * N), `ordli_scale_${tag}_c_${k}_${st.n++}`)
+        return 'createReservationItems'
+      },
+    })
+    out.concurrent = { label: `createReservationItems (1 line), ${c.callers} callers`, ...c }
+    log(
+      `scale ${out.concurrent.label}: ${c.ops_per_s} calls/s, p50 ${c.p50} ms, p99 ${c.p99} ms, failed ${c.failed} (${Math.round(c.duration_ms)} ms)`,
+    )
+  } catch (e) {
+    out.concurrent = {
+      label: `createReservationItems (1 line), ${profile.callers} callers`,
+      error: String(e && e.message),
+    }
+    log(`scale reservations, ${profile.callers} callers: FAILED ${e && e.message}`)
+  }
+  return out
+}
+
 // ---- round trips per op (ours) ----------------------------------------------------
 
 async function traffic(env) {
@@ -914,6 +977,7 @@ async function main() {
   try {
     if (cfg.task === 'scale') {
       result.scale = await scaleReads(ctx.svc)
+      result.scale_reserve = await scaleReserve(ctx.svc)
       return result
     }
     const tag = `${cfg.impl}${cfg.runId}`
