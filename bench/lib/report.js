@@ -507,11 +507,11 @@ function scaleSection(L, scale) {
     L.push(
       `Reservations: after its reads, each module reserves on the same tables (one caller, then ${scale.sampling ? scale.sampling.reserve_callers : 32} callers); the rows are kept: ${scale.reservations_kept} (up to a few tens of thousands of rows against millions of levels: negligible).`,
     )
-  if (scale.sampling)
+  if (scale.sizes && scale.sampling)
     L.push(
       `Each read is warmed up with ${scale.sampling.warmup} calls; the point reads and the one-caller reservations take up to ${scale.sampling.point_iterations} samples each, the lists ${scale.sampling.list_iterations}${scale.sampling.max_seconds ? `, each stopped after ${scale.sampling.max_seconds} s (at least 3 samples; the warm-up after a quarter of that)` : ''}${scale.sampling.reserve_duration_ms ? `; the concurrent reservations run ${fmt(scale.sampling.reserve_duration_ms / 1000)} s` : ''}.`,
     )
-  L.push('')
+  if (L[L.length - 1] !== '') L.push('')
   for (const size of sizes) scaleSizeSection(L, size, many)
   if (many) scaleGrowth(L, sizes)
 }
