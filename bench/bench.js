@@ -18,7 +18,9 @@ const HELP = `usage: node bench.js [options]   (npm run bench -- [options])
   --smoke              a few calls of everything, tiny counts (CI; no timing claims)
   --full               also 100k items through createInventoryItems and the 1M × 5 scale reads
   --bulk[=N]           createInventoryItems of N items (default 100000) in batches of 1000, with a progress bar
-  --scale[=N]          the scale part: N items (default 1000000) × 5 locations, reads only
+  --scale[=N[,M…]]     the scale part: N items (default 1000000) × 5 locations, reads and reservations;
+                       a comma list of increasing sizes seeds the first, measures, extends the same
+                       tables to the next and measures again (growth with the catalogue)
   --scale-ours-only    run the scale reads on our module only
   --only=ours|peer     run one module (ratios are then left out)
   --iterations=N       timed calls per sequential operation (default 300)
@@ -106,7 +108,23 @@ const profile = smoke
     }
 
 const bulkItems = args.bulk ? num(args.bulk, 100_000) : full ? 100_000 : smoke ? 0 : 0
-const scaleItems = args.scale ? num(args.scale, 1_000_000) : full ? 1_000_000 : 0
+/** --scale=N or --scale=N,M,… (increasing): the catalogue sizes measured, in order. */
+function parseScale(v) {
+  if (!v) return full ? [1_000_000] : []
+  if (v === true) return [1_000_000]
+  const sizes = String(v)
+    .split(',')
+    .map((x) => Number(x.trim().replace(/_/g, '')))
+  for (let i = 0; i < sizes.length; i++) {
+    if (!Number.isInteger(sizes[i]) || sizes[i] < 1) throw new Error(`--scale: ${v} is not a list of item counts`)
+    if (i && sizes[i] <= sizes[i - 1]) throw new Error(`--scale: sizes must increase (${v})`)
+  }
+  return sizes
+}
+const scaleSizes = parseScale(args.scale)
+const scaleItems = scaleSizes.length ? scaleSizes[scaleSizes.length - 1] : 0
+// Digits of the ids' and skus' number: 7 up to 9 999 999 (the ids runs before this kept), more past it.
+const scaleWidth = Math.max(7, String(scaleItems).length)
 const impls = args.only ? [String(args.only)] : ['ours', 'peer']
 for (const i of impls) if (!['ours', 'peer'].includes(i)) throw new Error(`--only must be ours or peer`)
 const pool = num(args.pool, 10)
@@ -144,37 +162,48 @@ function runChild(config) {
   return forkChild(path.join(__dirname, 'lib', 'runner.js'), 'BENCH_CHILD_CONFIG', config, ['--expose-gc'])
 }
 
-/** The 1M × 5 data set, written with SQL in our schema (tables identical to Medusa's). */
-async function seedScale(url, schema, n) {
-  const { InventoryService } = require('medusa-inventory-rs')
-  const svc = await InventoryService.connect({ url, schema, maxConnections: 1 })
-  try {
-    await svc.migrate()
-  } finally {
-    await svc.close()
-  }
+/**
+ * The scale data set, written with SQL in our schema (tables identical to Medusa's):
+ * items g in (from, to] and their 5 levels. The first size (from = 0) starts from
+ * Medusa's tables alone: our migrate() makes the schema, then our additive
+ * indexes on inventory_item are dropped, so the peer reads first without them and
+ * searchIndexes() has our migrate build them afterwards. A later size extends the
+ * same tables, with our trigram indexes (and the count triggers) in place, so their
+ * upkeep is part of that seed's time, as in a shop whose catalogue grows.
+ */
+async function seedScale(url, schema, from, to, width) {
   const { Client } = require('pg')
+  if (from === 0) {
+    const { InventoryService } = require('medusa-inventory-rs')
+    const svc = await InventoryService.connect({ url, schema, maxConnections: 1 })
+    try {
+      await svc.migrate()
+    } finally {
+      await svc.close()
+    }
+  }
   const c = new Client({ connectionString: url, options: `-c search_path=${schema}` })
   await c.connect()
   const t0 = Date.now()
   try {
-    // Medusa's tables only: the peer reads the data set first, without our
-    // additive indexes; searchIndexes() has our migrate build them afterwards.
-    for (const { indexname } of (
-      await c.query(
-        `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'inventory_item' AND indexname LIKE 'medusa\\_inventory\\_rs\\_%'`,
-        [schema],
-      )
-    ).rows) {
-      await c.query(`DROP INDEX "${indexname.replace(/"/g, '""')}"`)
+    if (from === 0) {
+      for (const { indexname } of (
+        await c.query(
+          `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'inventory_item' AND indexname LIKE 'medusa\\_inventory\\_rs\\_%'`,
+          [schema],
+        )
+      ).rows) {
+        await c.query(`DROP INDEX "${indexname.replace(/"/g, '""')}"`)
+      }
+      await c.query(`DROP STATISTICS IF EXISTS medusa_inventory_rs_item_search_trgm_stats`)
     }
-    await c.query(`DROP STATISTICS IF EXISTS medusa_inventory_rs_item_search_trgm_stats`)
     const step = 100_000
-    for (let start = 1; start <= n; start += step) {
-      const end = Math.min(n, start + step - 1)
+    const pad = (g) => `lpad(${g}::text, ${width}, '0')`
+    for (let start = from + 1; start <= to; start += step) {
+      const end = Math.min(to, start + step - 1)
       await c.query(
         `INSERT INTO inventory_item (id, sku, title, description)
-         SELECT 'iitem_scale_' || lpad(g::text, 7, '0'), 'SCALE-' || lpad(g::text, 7, '0'),
+         SELECT 'iitem_scale_' || ${pad('g')}, 'SCALE-' || ${pad('g')},
                 'Scale shirt ' || g, 'Cotton shirt number ' || g
          FROM generate_series($1::int, $2::int) g`,
         [start, end],
@@ -182,14 +211,13 @@ async function seedScale(url, schema, n) {
       await c.query(
         `INSERT INTO inventory_level (id, inventory_item_id, location_id, stocked_quantity, raw_stocked_quantity,
                                       reserved_quantity, raw_reserved_quantity, incoming_quantity, raw_incoming_quantity)
-         SELECT 'ilev_scale_' || lpad(g::text, 7, '0') || '_' || l, 'iitem_scale_' || lpad(g::text, 7, '0'), 'sloc_scale_' || l,
+         SELECT 'ilev_scale_' || ${pad('g')} || '_' || l, 'iitem_scale_' || ${pad('g')}, 'sloc_scale_' || l,
                 100, '{"value":"100","precision":20}', 0, '{"value":"0","precision":20}', 0, '{"value":"0","precision":20}'
          FROM generate_series($1::int, $2::int) g, generate_series(1, 5) l`,
         [start, end],
       )
-      const done = end
-      const line = `[scale] seeding ${done}/${n} items × 5 locations ${((Date.now() - t0) / 1000).toFixed(0)} s`
-      if (process.stderr.isTTY) process.stderr.write(`\r${line}${done === n ? '\n' : ''}`)
+      const line = `[scale] seeding ${end}/${to} items × 5 locations ${((Date.now() - t0) / 1000).toFixed(0)} s`
+      if (process.stderr.isTTY) process.stderr.write(`\r${line}${end === to ? '\n' : ''}`)
       else log(line)
     }
     await c.query('VACUUM ANALYZE inventory_item')
@@ -198,11 +226,59 @@ async function seedScale(url, schema, n) {
     await c.end()
   }
   return {
-    items: n,
+    items: to,
+    added: to - from,
     locations: 5,
-    levels: n * 5,
+    levels: to * 5,
     seconds: Math.round((Date.now() - t0) / 100) / 10,
-    how: 'SQL INSERT … SELECT generate_series, then VACUUM ANALYZE',
+    how:
+      from === 0
+        ? "SQL INSERT … SELECT generate_series into Medusa's tables (without our trigram indexes), then VACUUM ANALYZE"
+        : `the same tables extended with SQL INSERT … SELECT generate_series of items ${from + 1}…${to} and their levels, with our trigram indexes and count triggers already in place (their upkeep is in this time), then VACUUM ANALYZE`,
+  }
+}
+
+/**
+ * Size on disk of every table (pg_table_size: heap, TOAST, free space and
+ * visibility maps) and every index (pg_relation_size) of inventory_item,
+ * inventory_level and reservation_item in the schema; ours are the indexes named
+ * medusa_inventory_rs_%, the rest Medusa's.
+ */
+async function relationSizes(url, schema) {
+  const { Client } = require('pg')
+  const c = new Client({ connectionString: url })
+  await c.connect()
+  const mb = (b) => Math.round(Number(b) / 1e5) / 10
+  try {
+    const tables = (
+      await c.query(
+        `SELECT t.relname AS name, pg_table_size(t.oid)::bigint AS bytes, t.reltuples::bigint AS rows
+         FROM pg_class t WHERE t.relnamespace = $1::regnamespace AND t.relkind = 'r'
+           AND t.relname IN ('inventory_item', 'inventory_level', 'reservation_item') ORDER BY t.relname`,
+        [schema],
+      )
+    ).rows
+    const indexes = (
+      await c.query(
+        `SELECT t.relname AS "table", i.relname AS name, pg_relation_size(i.oid)::bigint AS bytes,
+                i.relname LIKE 'medusa\\_inventory\\_rs\\_%' AS ours
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+         WHERE t.relnamespace = $1::regnamespace AND t.relname IN ('inventory_item', 'inventory_level', 'reservation_item')
+         ORDER BY t.relname, i.relname`,
+        [schema],
+      )
+    ).rows
+    const sum = (rows) => mb(rows.reduce((a, r) => a + Number(r.bytes), 0))
+    return {
+      how: 'pg_table_size per table (heap, TOAST, FSM, VM), pg_relation_size per index; MB = 10^6 bytes',
+      tables: tables.map((r) => ({ name: r.name, mb: mb(r.bytes), rows_estimate: Number(r.rows) })),
+      indexes: indexes.map((r) => ({ table: r.table, name: r.name, ours: r.ours, mb: mb(r.bytes) })),
+      tables_mb: sum(tables),
+      medusa_indexes_mb: sum(indexes.filter((r) => !r.ours)),
+      ours_indexes_mb: sum(indexes.filter((r) => r.ours)),
+    }
+  } finally {
+    await c.end()
   }
 }
 
@@ -370,50 +446,73 @@ async function main() {
 
     let scale = null
     if (scaleItems) {
-      log(`\n== scale: ${scaleItems} items × 5 locations, schema ${schema('scale')}`)
-      scale = { seed: await seedScale(url, schema('scale'), scaleItems) }
-      scale.sampling = {
-        warmup: profile.scaleWarmup,
-        point_iterations: profile.scalePointIterations,
-        list_iterations: profile.scaleIterations,
-      }
-      log(`[scale] seeded in ${scale.seed.seconds} s`)
       // The peer first: it reads Medusa's tables as its own migrations leave them.
       const scaleImpls = ['peer', 'ours'].filter((i) => impls.includes(i) && !(i === 'peer' && args['scale-ours-only']))
-      for (const impl of scaleImpls) {
-        if (impl === 'ours') {
-          scale.search_index = await searchIndexes(url, schema('scale'))
-          log(
-            `[scale] our trigram indexes: built by migrate() in ${scale.search_index.build_seconds} s, ${scale.search_index.ours_mb} MB (table ${scale.search_index.table_mb} MB, Medusa's indexes ${scale.search_index.medusa_indexes_mb} MB)`,
-          )
-        }
-        ;(scale.settle ||= {})[impl] = await settleScale(url, schema('scale'), log)
-        try {
-          const r = await runChild({
-            impl,
-            task: 'scale',
-            url,
-            schema: schema('scale'),
-            pool,
-            runId,
-            profile,
-            scaleItems,
-          })
-          scale[impl] = r.scale
-        } catch (e) {
-          log(`[bench] ${impl} scale failed: ${e.message}`)
-          failures.push(`${impl} (scale)`)
-        }
+      scale = {
+        sizes: [],
+        id_digits: scaleWidth,
+        sampling: {
+          warmup: profile.scaleWarmup,
+          point_iterations: profile.scalePointIterations,
+          list_iterations: profile.scaleIterations,
+          max_seconds: profile.scaleMaxSeconds,
+          reserve_callers: profile.callers,
+          reserve_duration_ms: profile.durationMs,
+        },
+        reservations_kept:
+          "each module's reservations (sequential and concurrent) stay in reservation_item and in the levels' reserved_quantity; the next module and the next size read a data set that holds them",
       }
       if (args['scale-ours-only']) scale.note = 'peer not run on the scale data set (--scale-ours-only)'
-      if (!args['no-pgbench']) {
-        scale.pgbench_available = await scaleReadFloor({
-          url,
-          schema: schema('scale'),
-          items: scaleItems,
-          seconds: smoke ? 1 : profile.pgbenchSeconds || 5,
-          log,
-        })
+      let prev = 0
+      for (const items of scaleSizes) {
+        log(
+          `\n== scale: ${items} items × 5 locations${prev ? ` (extending from ${prev})` : ''}, schema ${schema('scale')}`,
+        )
+        const size = { items, seed: await seedScale(url, schema('scale'), prev, items, scaleWidth) }
+        scale.sizes.push(size)
+        log(`[scale] seeded ${items - prev} items in ${size.seed.seconds} s`)
+        for (const impl of scaleImpls) {
+          if (impl === 'ours' && prev === 0) {
+            size.search_index = await searchIndexes(url, schema('scale'))
+            log(
+              `[scale] our trigram indexes: built by migrate() in ${size.search_index.build_seconds} s, ${size.search_index.ours_mb} MB (table ${size.search_index.table_mb} MB, Medusa's indexes ${size.search_index.medusa_indexes_mb} MB)`,
+            )
+          }
+          ;(size.settle ||= {})[impl] = await settleScale(url, schema('scale'), log)
+          try {
+            const r = await runChild({
+              impl,
+              task: 'scale',
+              url,
+              schema: schema('scale'),
+              pool,
+              runId,
+              profile,
+              scaleItems: items,
+              scaleWidth,
+            })
+            size[impl] = r.scale
+            size[`${impl}_reserve`] = r.scale_reserve
+          } catch (e) {
+            log(`[bench] ${impl} scale failed: ${e.message}`)
+            failures.push(`${impl} (scale ${items})`)
+          }
+        }
+        size.relation_sizes = await relationSizes(url, schema('scale'))
+        log(
+          `[scale] on disk at ${items} items: tables ${size.relation_sizes.tables_mb} MB, Medusa's indexes ${size.relation_sizes.medusa_indexes_mb} MB, ours ${size.relation_sizes.ours_indexes_mb} MB`,
+        )
+        if (!args['no-pgbench']) {
+          size.pgbench_available = await scaleReadFloor({
+            url,
+            schema: schema('scale'),
+            items,
+            width: scaleWidth,
+            seconds: smoke ? 1 : profile.pgbenchSeconds || 5,
+            log,
+          })
+        }
+        prev = items
       }
     }
 
@@ -447,6 +546,7 @@ async function main() {
         pool_per_module: pool,
         bulk_items: bulkItems,
         scale_items: scaleItems,
+        scale_sizes: scaleSizes,
         peer: '@medusajs/inventory@2.21.2',
       },
       results,

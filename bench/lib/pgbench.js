@@ -270,10 +270,10 @@ async function writeFloors({ InventoryService, url, schema, profile, log }) {
  * the five scale locations, one client. What the server itself answers in, p50 and
  * p99, with no JavaScript event loop in the way.
  */
-async function scaleReadFloor({ url, schema, items, seconds, log }) {
+async function scaleReadFloor({ url, schema, items, width = 7, seconds, log }) {
   const pg = findPgbench()
   if (!pg.bin) return { available: false, reason: pg.reason }
-  const id = "'iitem_scale_' || lpad(:g::text, 7, '0')"
+  const id = `'iitem_scale_' || lpad(:g::text, ${width}, '0')`
   const locs = "'{sloc_scale_1,sloc_scale_2,sloc_scale_3,sloc_scale_4,sloc_scale_5}'::text[]"
   const script = `\\set g random(1, ${items})
 SELECT EXISTS (SELECT 1 FROM inventory_item WHERE id = ${id} AND deleted_at IS NULL) AS found,

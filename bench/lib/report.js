@@ -330,58 +330,7 @@ function markdown(report, summary) {
     L.push('')
   }
 
-  if (scale) {
-    L.push(`## Scale: ${scale.seed.items.toLocaleString('en')} items × ${scale.seed.locations} locations (reads)`)
-    L.push('')
-    L.push(
-      `Seeded with SQL (${scale.seed.how}) in ${scale.seed.seconds} s; both modules read the same tables, the peer first, as Medusa's migrations leave them.${scale.note ? ' ' + scale.note + '.' : ''}`,
-    )
-    const si = scale.search_index
-    if (si) {
-      L.push(
-        `Then our \`migrate()\` built the search index for \`q\` on the seeded table in ${si.build_seconds} s (with its statistics, and the drift check of the first 100 000 levels): ${si.indexes.map((x) => `\`${x.name}\` ${x.mb} MB`).join(', ')}, beside a ${si.table_mb} MB table and ${si.medusa_indexes_mb} MB of Medusa's own indexes on it.`,
-      )
-    }
-    const st = scale.settle && (scale.settle.ours || scale.settle.peer)
-    if (st) {
-      const mb =
-        typeof st.prewarmed_mb === 'number'
-          ? `its ${st.prewarmed_mb} MB of tables and indexes read once into the OS page cache (\`pg_prewarm\` 'read'; shared_buffers as the server has them)`
-          : st.prewarmed_mb
-      L.push(
-        `Before each module's reads: ${st.checkpoint === true ? 'a CHECKPOINT (no spread checkpoint of the seed under the measurement)' : `CHECKPOINT ${st.checkpoint}`}, and ${mb}. ${scale.sampling ? `Each read is warmed up with ${scale.sampling.warmup} calls; the point reads take up to ${scale.sampling.point_iterations} samples each, the lists ${scale.sampling.list_iterations}.` : ''}`,
-      )
-    }
-    L.push('')
-    L.push('| read | ours p50 | ours p99 | peer p50 | peer p99 | peer/ours | floor p50 / p99³ | ours/floor | goal |')
-    L.push('|---|--:|--:|--:|--:|--:|--:|--:|---|')
-    const keys = Object.keys(scale.ours || scale.peer || {})
-    for (const k of keys) {
-      const o = scale.ours && scale.ours[k]
-      const p = scale.peer && scale.peer[k]
-      const c = (s, f) => (!s ? '—' : s.error ? 'error' : fmt(s[f]))
-      const g = SCALE_GOALS[k]
-      const goal = !g ? '—' : o && !o.error ? `${g.text} ${g.met(o, p) ? '✓' : '✗'}` : g.text
-      const f = o && o.floor
-      L.push(
-        `| ${(o || p).label} | ${c(o, 'p50')} | ${c(o, 'p99')} | ${c(p, 'p50')} | ${c(p, 'p99')} | ${times(ratio(p && p.p50, o && o.p50))} | ${f ? `${fmt(f.p50)} / ${fmt(f.p99)}` : '—'} | ${f ? times2(ratio(o.p50, f.p50)) : '—'} | ${goal} |`,
-      )
-    }
-    L.push('')
-    L.push(
-      '³ Measured in our process, in alternating chunks with ours: for the two reads the same SQL as their floors above, with the same random items; for the count and the sku search our own statement (the search with a fresh sku each call), by node-postgres.',
-    )
-    const pa = scale.pgbench_available
-    if (pa && pa.available) {
-      L.push('')
-      L.push(
-        pa.error
-          ? `pgbench, ${pa.what}: failed (${pa.error}).`
-          : `Outside Node, pgbench ran ${pa.what}: p50 ${fmt(pa.p50)} ms, p99 ${fmt(pa.p99)} ms (${fmt(pa.tps)} tps). Against the same statement's p99 from node-postgres above, the difference is what a Node process adds on this machine.`,
-      )
-    }
-    L.push('')
-  }
+  if (scale) scaleSection(L, scale)
 
   const sic = ours && ours.search_index_cost
   if (sic) {
@@ -483,6 +432,239 @@ const SCALE_GOALS = {
     met: (o, p) => o.p50 <= 50 && !!p && !p.error && p.p50 >= 10 * o.p50,
   },
   listAndCountInventoryItems: { text: 'p50 ≤ 50', met: (o) => o.p50 <= 50 },
+}
+
+/**
+ * Whether a scale read's cost must grow with the catalogue (the number of items),
+ * and why: the judgement the growth table shows beside the measured ratios.
+ */
+const SCALE_GROWTH = {
+  retrieveAvailableQuantity: { must_grow: false, why: 'point read by item id: B-tree lookups, depth ~log N' },
+  confirmInventory: { must_grow: false, why: 'point read by item id: B-tree lookups, depth ~log N' },
+  listInventoryItems_first: { must_grow: false, why: 'first page: the first 50 rows in index order' },
+  listInventoryItems_page: { must_grow: false, why: 'offset ≤ 10 000 whatever the size: at most 10 050 rows walked' },
+  listInventoryItems_deep: {
+    must_grow: true,
+    why: 'offset in the second half of the catalogue: OFFSET walks and drops every skipped row',
+  },
+  listInventoryItems_location: { must_grow: false, why: 'take 50 of one location: stops at the first 50 levels' },
+  listInventoryItems_q: { must_grow: false, why: 'one sku: a trigram index finds its few rows (ours)' },
+  listInventoryItems_q_common: {
+    must_grow: false,
+    why: 'no count: the first 50 matches end the scan (if the plan walks rows in order)',
+  },
+  listAndCountInventoryItems: {
+    must_grow: true,
+    why: 'exact count: count(*) reads every row matched. Ours answers the unfiltered count from its kept live count, so ours need not',
+  },
+  listAndCountInventoryItems_q: {
+    must_grow: false,
+    why: 'one sku with count: the count is of a few rows found by index',
+  },
+  listAndCountInventoryItems_q_common: {
+    must_grow: true,
+    why: 'a word every item has, with count: every item matches and is counted',
+  },
+  reserve_sequential: { must_grow: false, why: 'one line: point read and update of one level, one insert' },
+  reserve_concurrent: { must_grow: false, why: 'as one caller, on random items: little contention at any size' },
+}
+
+/** The issue's goals for our scale reads: point reads and list by location p99 < 2 ms, q for one sku p50 < 5 ms. */
+const SCALE_ISSUE_GOALS = {
+  retrieveAvailableQuantity: { field: 'p99', max: 2 },
+  confirmInventory: { field: 'p99', max: 2 },
+  listInventoryItems_location: { field: 'p99', max: 2 },
+  listInventoryItems_q: { field: 'p50', max: 5 },
+}
+
+/** A size's reads and its reservations, keyed alike, for one module. */
+function scaleRows(size, impl) {
+  const reads = size[impl]
+  if (!reads) return null
+  const out = { ...reads }
+  const res = size[`${impl}_reserve`]
+  if (res) {
+    if (res.sequential) out.reserve_sequential = res.sequential
+    if (res.concurrent) out.reserve_concurrent = res.concurrent
+  }
+  return out
+}
+
+function scaleSection(L, scale) {
+  // Results written before the comma list (one size, at the top level) read as one size.
+  const sizes = scale.sizes || [{ items: scale.seed.items, ...scale }]
+  const many = sizes.length > 1
+  L.push(
+    `## Scale: ${sizes.map((z) => z.items.toLocaleString('en')).join(', then ')} items × ${sizes[0].seed.locations} locations`,
+  )
+  L.push('')
+  if (many)
+    L.push(
+      `One data set, grown in place: seeded to the first size, measured, then extended with the missing items and their levels to the next size and measured again.${scale.id_digits ? ` Ids and skus carry ${scale.id_digits}-digit numbers.` : ''}`,
+    )
+  if (scale.note) L.push(`${scale.note}.`)
+  if (scale.reservations_kept)
+    L.push(
+      `Reservations: after its reads, each module reserves on the same tables (one caller, then ${scale.sampling ? scale.sampling.reserve_callers : 32} callers); the rows are kept: ${scale.reservations_kept} (up to a few tens of thousands of rows against millions of levels: negligible).`,
+    )
+  if (scale.sizes && scale.sampling)
+    L.push(
+      `Each read is warmed up with ${scale.sampling.warmup} calls; the point reads and the one-caller reservations take up to ${scale.sampling.point_iterations} samples each, the lists ${scale.sampling.list_iterations}${scale.sampling.max_seconds ? `, each stopped after ${scale.sampling.max_seconds} s (at least 3 samples; the warm-up after a quarter of that)` : ''}${scale.sampling.reserve_duration_ms ? `; the concurrent reservations run ${fmt(scale.sampling.reserve_duration_ms / 1000)} s` : ''}.`,
+    )
+  if (L[L.length - 1] !== '') L.push('')
+  for (const size of sizes) scaleSizeSection(L, size, many)
+  if (many) scaleGrowth(L, sizes)
+}
+
+function scaleSizeSection(L, size, many) {
+  L.push(`### ${size.items.toLocaleString('en')} items × ${size.seed.locations} locations`)
+  L.push('')
+  L.push(
+    `Seeded with SQL (${size.seed.how}) in ${size.seed.seconds} s${size.seed.added !== undefined && size.seed.added !== size.items ? ` (${size.seed.added.toLocaleString('en')} items added)` : ''}; both modules read the same tables, the peer first${many && size.seed.added !== size.items ? ' (at this size with our trigram indexes present on the table, which its ILIKE may use)' : ", as Medusa's migrations leave them"}.`,
+  )
+  const si = size.search_index
+  if (si) {
+    L.push(
+      `Then our \`migrate()\` built the search index for \`q\` on the seeded table in ${si.build_seconds} s (with its statistics, and the drift check of the first 100 000 levels): ${si.indexes.map((x) => `\`${x.name}\` ${x.mb} MB`).join(', ')}, beside a ${si.table_mb} MB table and ${si.medusa_indexes_mb} MB of Medusa's own indexes on it.`,
+    )
+  }
+  const st = size.settle && (size.settle.ours || size.settle.peer)
+  if (st) {
+    const mb =
+      typeof st.prewarmed_mb === 'number'
+        ? `its ${st.prewarmed_mb} MB of tables and indexes read once into the OS page cache (\`pg_prewarm\` 'read'; shared_buffers as the server has them)`
+        : st.prewarmed_mb
+    L.push(
+      `Before each module's reads: ${st.checkpoint === true ? 'a CHECKPOINT (no spread checkpoint of the seed under the measurement)' : `CHECKPOINT ${st.checkpoint}`}, and ${mb}.${size.sampling ? ` Each read is warmed up with ${size.sampling.warmup} calls; the point reads take up to ${size.sampling.point_iterations} samples each, the lists ${size.sampling.list_iterations}.` : ''}`,
+    )
+  }
+  L.push('')
+  L.push('| read | ours p50 | ours p99 | peer p50 | peer p99 | peer/ours | floor p50 / p99³ | ours/floor | goal |')
+  L.push('|---|--:|--:|--:|--:|--:|--:|--:|---|')
+  const keys = Object.keys(size.ours || size.peer || {})
+  const c = (s, f) => (!s ? '—' : s.error ? 'error' : fmt(s[f]))
+  for (const k of keys) {
+    const o = size.ours && size.ours[k]
+    const p = size.peer && size.peer[k]
+    const g = SCALE_GOALS[k]
+    const goal = !g ? '—' : o && !o.error ? `${g.text} ${g.met(o, p) ? '✓' : '✗'}` : g.text
+    const f = o && o.floor
+    L.push(
+      `| ${(o || p).label} | ${c(o, 'p50')} | ${c(o, 'p99')} | ${c(p, 'p50')} | ${c(p, 'p99')} | ${times(ratio(p && p.p50, o && o.p50))} | ${f ? `${fmt(f.p50)} / ${fmt(f.p99)}` : '—'} | ${f ? times2(ratio(o.p50, f.p50)) : '—'} | ${goal} |`,
+    )
+  }
+  L.push('')
+  L.push(
+    '³ Measured in our process, in alternating chunks with ours: for the two reads the same SQL as their floors above, with the same random items; for the count and the sku search our own statement (the search with a fresh sku each call), by node-postgres.',
+  )
+  const og = size.ours
+  if (og) {
+    const marks = Object.entries(SCALE_ISSUE_GOALS)
+      .filter(([k]) => og[k])
+      .map(([k, g]) => {
+        const r = og[k]
+        const ok = !r.error && Number.isFinite(r[g.field]) && r[g.field] < g.max
+        return `${r.label} ${g.field} ${r.error ? 'error' : `${fmt(r[g.field])} ms`} < ${g.max} ms ${ok ? '✓' : '✗'}`
+      })
+    if (marks.length) {
+      L.push('')
+      L.push(`Issue goals (ours): ${marks.join('; ')}.`)
+    }
+  }
+  const or = size.ours_reserve
+  const pr = size.peer_reserve
+  if (or || pr) {
+    L.push('')
+    L.push(
+      '| reservations at sloc_scale_1, random items of the whole catalogue | ours calls/s | ours p50 | ours p99 | peer calls/s | peer p50 | peer p99 | peer/ours p50 |',
+    )
+    L.push('|---|--:|--:|--:|--:|--:|--:|--:|')
+    for (const k of ['sequential', 'concurrent']) {
+      const o = or && or[k]
+      const p = pr && pr[k]
+      if (!o && !p) continue
+      const fail = (r) => (r && r.failed ? ` (${r.failed} failed)` : '')
+      L.push(
+        `| ${(o || p).label} | ${c(o, 'ops_per_s')}${fail(o)} | ${c(o, 'p50')} | ${c(o, 'p99')} | ${c(p, 'ops_per_s')}${fail(p)} | ${c(p, 'p50')} | ${c(p, 'p99')} | ${times(ratio(p && p.p50, o && o.p50))} |`,
+      )
+    }
+  }
+  const rs = size.relation_sizes
+  if (rs) {
+    L.push('')
+    L.push(
+      `On disk after this size's runs (${rs.how}): tables ${fmt(rs.tables_mb)} MB, Medusa's indexes ${fmt(rs.medusa_indexes_mb)} MB, ours ${fmt(rs.ours_indexes_mb)} MB.`,
+    )
+    L.push('')
+    L.push("| table | table MB | Medusa's indexes | our indexes |")
+    L.push('|---|--:|---|---|')
+    for (const t of rs.tables) {
+      const idx = rs.indexes.filter((i) => i.table === t.name)
+      const list = (xs) => (xs.length ? xs.map((i) => `\`${i.name}\` ${fmt(i.mb)}`).join(', ') : '—')
+      L.push(`| ${t.name} | ${fmt(t.mb)} | ${list(idx.filter((i) => !i.ours))} | ${list(idx.filter((i) => i.ours))} |`)
+    }
+  }
+  const pa = size.pgbench_available
+  if (pa && pa.available) {
+    L.push('')
+    L.push(
+      pa.error
+        ? `pgbench, ${pa.what}: failed (${pa.error}).`
+        : `Outside Node, pgbench ran ${pa.what}: p50 ${fmt(pa.p50)} ms, p99 ${fmt(pa.p99)} ms (${fmt(pa.tps)} tps). Against the same statement's p99 from node-postgres above, the difference is what a Node process adds on this machine.`,
+    )
+  }
+  L.push('')
+}
+
+/** Per read: p50 / p99 at each size, largest over smallest, and whether it must grow (SCALE_GROWTH). */
+function scaleGrowth(L, sizes) {
+  const first = sizes[0]
+  const last = sizes[sizes.length - 1]
+  const short = (n) =>
+    n >= 1e6 ? `${+(n / 1e6).toPrecision(3)}M` : n >= 1e3 ? `${+(n / 1e3).toPrecision(3)}k` : String(n)
+  L.push(
+    `### Growth: ${short(first.items)} → ${short(last.items)} items (${fmt(last.items / first.items)}× the catalogue)`,
+  )
+  L.push('')
+  L.push(
+    'p50 / p99 in ms at each size; "×" is the largest size over the smallest (p50, p99). "must grow" is whether the cost has to rise with the catalogue whatever the implementation; a read that need not grow but does is worth a look.',
+  )
+  L.push('')
+  const head = ['read', 'must grow']
+  for (const impl of ['ours', 'peer']) {
+    for (const z of sizes) head.push(`${impl} @${short(z.items)}`)
+    head.push(`${impl} ×`)
+  }
+  head.push('why')
+  L.push(`| ${head.join(' | ')} |`)
+  L.push(`|---|---|${sizes.map(() => '--:|').join('')}--:|${sizes.map(() => '--:|').join('')}--:|---|`)
+  const rows = sizes.map((z) => ({ ours: scaleRows(z, 'ours'), peer: scaleRows(z, 'peer') }))
+  const keys = []
+  for (const r of rows)
+    for (const impl of ['ours', 'peer']) for (const k of Object.keys(r[impl] || {})) if (!keys.includes(k)) keys.push(k)
+  for (const k of keys) {
+    const label = rows.map((r) => (r.ours && r.ours[k]) || (r.peer && r.peer[k])).find(Boolean).label
+    const g = SCALE_GROWTH[k]
+    const cells = [label, g ? (g.must_grow ? 'yes' : 'no') : '—']
+    for (const impl of ['ours', 'peer']) {
+      const at = rows.map((r) => r[impl] && r[impl][k])
+      for (const x of at) cells.push(!x ? '—' : x.error ? 'error' : `${fmt(x.p50)} / ${fmt(x.p99)}`)
+      const a = at[0]
+      const b = at[at.length - 1]
+      const ok = (x) => x && !x.error
+      cells.push(ok(a) && ok(b) ? `${times(ratio(b.p50, a.p50))} / ${times(ratio(b.p99, a.p99))}` : '—')
+    }
+    cells.push(g ? g.why : '—')
+    L.push(`| ${cells.join(' | ')} |`)
+  }
+  L.push('')
+  const disk = sizes.filter((z) => z.relation_sizes)
+  if (disk.length) {
+    L.push(
+      `On disk (MB): ${disk.map((z) => `${short(z.items)}: tables ${fmt(z.relation_sizes.tables_mb)}, Medusa's indexes ${fmt(z.relation_sizes.medusa_indexes_mb)}, ours ${fmt(z.relation_sizes.ours_indexes_mb)}`).join('; ')}.`,
+    )
+    L.push('')
+  }
 }
 
 function goalCell(r) {

@@ -736,13 +736,18 @@ async function bulk(svc, env, total) {
   }
 }
 
+/** The scale data set's ids and skus (bench.js seedScale): the number padded to cfg.scaleWidth digits. */
+const SKU_PREFIX = 'SCALE-'
+const scaleId = (g) => `iitem_scale_${String(g).padStart(cfg.scaleWidth || 7, '0')}`
+const scaleSku = (g) => `${SKU_PREFIX}${String(g).padStart(cfg.scaleWidth || 7, '0')}`
+
 async function scaleReads(svc) {
   const N = cfg.scaleItems
-  const id = (g) => `iitem_scale_${String(g).padStart(7, '0')}`
+  const id = scaleId
   const r = rng(99)
   const any = () => 1 + Math.floor(r() * N)
   const allLocs = [1, 2, 3, 4, 5].map((l) => `sloc_scale_${l}`)
-  const sku = () => `SCALE-${String(any()).padStart(7, '0')}`
+  const sku = () => scaleSku(any())
   // Point reads (whose goal is a p99) take profile.scalePointIterations samples, lists scaleIterations.
   const point = new Set(['retrieveAvailableQuantity', 'confirmInventory'])
   const warmup = profile.scaleWarmup ?? 3
@@ -754,9 +759,19 @@ async function scaleReads(svc) {
     ],
     ['confirmInventory', 'confirmInventory (1 location)', () => svc.confirmInventory(id(any()), [allLocs[0]], 1)],
     [
+      'listInventoryItems_first',
+      'listInventoryItems (take 50, first page)',
+      () => svc.listInventoryItems({}, { take: 50 }),
+    ],
+    [
       'listInventoryItems_page',
       'listInventoryItems (take 50, skip random ≤ 10000)',
       () => svc.listInventoryItems({}, { take: 50, skip: Math.floor(r() * 10000) }),
+    ],
+    [
+      'listInventoryItems_deep',
+      'listInventoryItems (take 50, skip random in the second half of the catalogue)',
+      () => svc.listInventoryItems({}, { take: 50, skip: Math.floor(N / 2 + r() * Math.max(0, N / 2 - 50)) }),
     ],
     [
       'listInventoryItems_location',
@@ -783,6 +798,11 @@ async function scaleReads(svc) {
       'listAndCountInventoryItems (q = one sku, take 50, with count)',
       () => svc.listAndCountInventoryItems({ q: sku() }, { take: 50 }),
     ],
+    [
+      'listAndCountInventoryItems_q_common',
+      'listAndCountInventoryItems (q = a word every item has, take 50, with count)',
+      () => svc.listAndCountInventoryItems({ q: 'shirt' }, { take: 50 }),
+    ],
   ]
   // Floors (ours only), interleaved with ours: the same SQL floors.js uses for the reads,
   // and our own statement for the count and the sku search (replayed with a fresh sku).
@@ -803,12 +823,12 @@ async function scaleReads(svc) {
       what: 'our own statement (page + count)',
       call: () => pg.query({ name: 's_count', text: count.sql, values: count.values }),
     }
-    const q = await ownStatement(cfg.url, cfg.schema, (s) => s.listInventoryItems({ q: 'SCALE-0000001' }, { take: 50 }))
+    const q = await ownStatement(cfg.url, cfg.schema, (s) => s.listInventoryItems({ q: scaleSku(1) }, { take: 50 }))
     floors.listInventoryItems_q = {
       what: 'our own statement, unnamed as ours sends it, a fresh sku each call',
       call: () => {
         const k = sku()
-        return pg.query(q.sql, [`%${k}%`, `%${k.slice(6)}%`, ...q.values.slice(2)])
+        return pg.query(q.sql, [`%${k}%`, `%${k.slice(SKU_PREFIX.length)}%`, ...q.values.slice(2)])
       },
     }
   }
@@ -831,7 +851,10 @@ async function scaleReads(svc) {
           )
           continue
         }
-        for (let i = 0; i < warmup; i++) await call()
+        // Warm-up stops after a quarter of the read's time budget: at 10M items a read that
+        // scans the catalogue takes seconds a call, and 100 of them would take many minutes.
+        const warmEnd = now() + (profile.scaleMaxSeconds * 1000) / 4
+        for (let i = 0; i < warmup && (i === 0 || now() < warmEnd); i++) await call()
         gc()
         const t = await timeSequential(point.has(key) ? profile.scalePointIterations : profile.scaleIterations, call, {
           maxSeconds: profile.scaleMaxSeconds,
@@ -846,6 +869,69 @@ async function scaleReads(svc) {
     }
   } finally {
     if (pg) await pg.end()
+  }
+  return out
+}
+
+/**
+ * Reservations on the scale data set, after the reads: createReservationItems of
+ * one line, the call shape of ops.js createReservationItems_1 (quantity 1, a fresh
+ * line_item_id), on a random item of the whole catalogue at sloc_scale_1 (stocked
+ * 100 a level: random items over a large catalogue do not run out). First one
+ * caller (scalePointIterations, capped by scaleMaxSeconds), then profile.callers
+ * callers for profile.durationMs (the main run's --duration) through runLoops.
+ * The rows stay (bench.js says so in the report).
+ */
+async function scaleReserve(svc) {
+  const N = cfg.scaleItems
+  const loc = 'sloc_scale_1'
+  const tag = `${cfg.impl}${cfg.runId}_${N}`
+  const reserveOne = (g, line) =>
+    svc.createReservationItems([{ inventory_item_id: scaleId(g), location_id: loc, quantity: 1, line_item_id: line }])
+  const out = {}
+  try {
+    const r = rng(4242)
+    const any = () => 1 + Math.floor(r() * N)
+    const warmup = Math.min(profile.scaleWarmup ?? 3, 20)
+    for (let i = 0; i < warmup; i++) await reserveOne(any(), `ordli_scale_${tag}_w_${i}`)
+    gc()
+    const t = await timeSequential(
+      profile.scalePointIterations,
+      (i) => reserveOne(any(), `ordli_scale_${tag}_s_${i}`),
+      {
+        maxSeconds: profile.scaleMaxSeconds,
+        minIterations: 3,
+      },
+    )
+    out.sequential = { label: 'createReservationItems (1 line), one caller', ...summarize(t.samples, t.wall) }
+    log(
+      `scale ${out.sequential.label}: p50 ${out.sequential.p50} ms, p99 ${out.sequential.p99} ms (n=${out.sequential.n})`,
+    )
+  } catch (e) {
+    out.sequential = { label: 'createReservationItems (1 line), one caller', error: String(e && e.message) }
+    log(`scale reservations, one caller: FAILED ${e && e.message}`)
+  }
+  try {
+    gc()
+    const c = await runLoops({
+      callers: profile.callers,
+      durationMs: profile.durationMs,
+      init: (k) => ({ r: rng(5000 + k), n: 0, lastName: 'createReservationItems' }),
+      step: async (k, st) => {
+        await reserveOne(1 + Math.floor(st.r() * N), `ordli_scale_${tag}_c_${k}_${st.n++}`)
+        return 'createReservationItems'
+      },
+    })
+    out.concurrent = { label: `createReservationItems (1 line), ${c.callers} callers`, ...c }
+    log(
+      `scale ${out.concurrent.label}: ${c.ops_per_s} calls/s, p50 ${c.p50} ms, p99 ${c.p99} ms, failed ${c.failed} (${Math.round(c.duration_ms)} ms)`,
+    )
+  } catch (e) {
+    out.concurrent = {
+      label: `createReservationItems (1 line), ${profile.callers} callers`,
+      error: String(e && e.message),
+    }
+    log(`scale reservations, ${profile.callers} callers: FAILED ${e && e.message}`)
   }
   return out
 }
@@ -891,6 +977,7 @@ async function main() {
   try {
     if (cfg.task === 'scale') {
       result.scale = await scaleReads(ctx.svc)
+      result.scale_reserve = await scaleReserve(ctx.svc)
       return result
     }
     const tag = `${cfg.impl}${cfg.runId}`
