@@ -115,6 +115,50 @@ describe('inventory levels', () => {
     expect((await t.inventory.listAndCountInventoryMovements({ location_id: 'big_loc2' }))[1]).toBe(0)
   })
 
+  test('create: the DTO text written from the input is the text of the DTOs Postgres builds for the rows', async () => {
+    const quantities = [
+      0,
+      1,
+      10,
+      1.5,
+      '2.50',
+      0.1,
+      '0.0000000000000000000000000001',
+      '9999999999999999999999999999',
+      1e20,
+      12345.678,
+    ]
+    const items = await t.inventory.createInventoryItems(
+      quantities.map((_, i) => ({ sku: `lvtext-${i}-${Math.random()}` })),
+    )
+    const input = items.map((it, i) => ({
+      inventory_item_id: it.id,
+      location_id: 'text_loc',
+      stocked_quantity: quantities[i],
+      ...(i % 2 ? { incoming_quantity: quantities[quantities.length - 1 - i] } : {}),
+      ...(i % 3 === 0 ? { metadata: { a: [1, 'é"\n'], n: 1.5, z: null } } : {}),
+    }))
+    for (const [args, ids] of [
+      [[input], null],
+      [[{ ...input[0], location_id: 'text_loc_one' }], 'one'],
+    ]) {
+      const created = await t.inventory._native.call('createInventoryLevels', JSON.stringify(args), null)
+      const result = JSON.parse(created).result
+      const rows = Array.isArray(result) ? result : [result]
+      const listed = await t.inventory._native.call(
+        'listInventoryLevels',
+        JSON.stringify([{ id: rows.map((r) => r.id) }, { take: rows.length, order: { id: 'ASC' } }]),
+        null,
+      )
+      const fromSql = JSON.parse(listed).result
+      // The same values as the DTOs Postgres builds for the rows (numbers, raw twins,
+      // available_quantity, metadata, timestamps), keys in sorted order.
+      expect(rows).toEqual(fromSql)
+      for (const r of rows) expect(Object.keys(r)).toEqual(Object.keys(r).sort())
+      if (ids === 'one') expect(Array.isArray(result)).toBe(false)
+    }
+  })
+
   test('update by item+location; reserved_quantity cannot be set; missing level is not_found', async () => {
     await t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'a', stocked_quantity: 5 })
     await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity: 2 })

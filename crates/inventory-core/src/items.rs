@@ -37,11 +37,12 @@ impl InventoryService {
         if audit.key().is_none() {
             // Items move no quantity: one statement, nothing for the ledger.
             return Ok(outcome(
-                insert_rows_from_input(&c, &INVENTORY_ITEM, &rows, was_array).await?,
+                insert_rows_from_input(&c, &INVENTORY_ITEM, &rows, was_array, None).await?,
             ));
         }
         let tx = c.transaction().await?;
-        let out = outcome(insert_rows_from_input(&tx, &INVENTORY_ITEM, &rows, was_array).await?);
+        let out =
+            outcome(insert_rows_from_input(&tx, &INVENTORY_ITEM, &rows, was_array, None).await?);
         commit(tx, audit, &out).await?;
         Ok(out)
     }

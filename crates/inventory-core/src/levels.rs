@@ -16,7 +16,7 @@ use crate::quantity::sql_level_fits;
 use crate::service::InventoryService;
 use crate::sql::{Filter, Params};
 use crate::stock::{beyond_level, locked_removal, restore_locked, At, RestoreSql};
-use crate::write::{dto, in_input_order, insert_statement, set_terms};
+use crate::write::{dto, insert_rows_from_input, set_terms};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -325,40 +325,29 @@ impl InventoryService {
         if rows.is_empty() {
             return Ok(shape(vec![], was_array).into());
         }
-        // One statement: the levels and their opening movements.
-        let (insert, mut params) = insert_statement(
-            &INVENTORY_LEVEL,
-            &rows,
-            None,
-            &format!("t.*, {} AS dto", dto(&INVENTORY_LEVEL)),
-        );
+        // One statement: the levels and their opening movements. The DTOs are
+        // built from the input (write.rs), not in SQL and parsed back.
         let opened = format!("SELECT {} FROM ins l", whole_levels("l", true));
-        let sql = format!(
-            "WITH ins AS ({insert}), mv AS ({}) SELECT dto FROM ins",
-            record(&pivot(&opened), &mut params, audit)
-        );
-        let refs = params.refs();
-        // The DTOs come back in input order (in_input_order), so their ids are the
-        // rows' own: no deep copy of 1000 DTOs to read them back.
-        let ids = || -> Vec<String> { rows.iter().filter_map(|r| get_text(r, "id")).collect() };
-        let mut c = self.client().await?;
-        let out = match audit.key() {
-            None => {
-                let stmt = c.prepare_cached(&sql).await?;
-                c.query(&stmt, &refs).await?
-            }
-            Some(_) => {
-                let tx = c.transaction().await?;
-                let stmt = tx.prepare_cached(&sql).await?;
-                let out = tx.query(&stmt, &refs).await?;
-                let values = in_input_order(&rows, out.iter().map(|r| r.get(0)).collect())?;
-                let outcome = Outcome::from(shape(values, was_array)).with(LEVEL, "created", ids());
-                commit(tx, audit, &outcome).await?;
-                return Ok(outcome);
-            }
+        let movements =
+            |params: &mut Params| format!("mv AS ({})", record(&pivot(&opened), params, audit));
+        let outcome = |text: String| {
+            let ids = rows.iter().filter_map(|r| get_text(r, "id")).collect();
+            Outcome::from_json_text(text).with(LEVEL, "created", ids)
         };
-        let values = in_input_order(&rows, out.iter().map(|r| r.get(0)).collect())?;
-        Ok(Outcome::from(shape(values, was_array)).with(LEVEL, "created", ids()))
+        let mut c = self.client().await?;
+        if audit.key().is_none() {
+            let text =
+                insert_rows_from_input(&c, &INVENTORY_LEVEL, &rows, was_array, Some(&movements))
+                    .await?;
+            return Ok(outcome(text));
+        }
+        let tx = c.transaction().await?;
+        let text =
+            insert_rows_from_input(&tx, &INVENTORY_LEVEL, &rows, was_array, Some(&movements))
+                .await?;
+        let out = outcome(text);
+        commit(tx, audit, &out).await?;
+        Ok(out)
     }
 
     /// Sets stocked/incoming quantities and metadata of levels addressed by

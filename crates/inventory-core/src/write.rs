@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::input::{get, get_text, Row};
 use crate::sql::{self, Params};
 use deadpool_postgres::GenericClient;
+use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -92,47 +93,99 @@ fn insert_sql(entity: &'static Entity, rows: &[Row], given_only: bool) -> (Strin
     (sql, params)
 }
 
-/// Inserts `rows` of an entity without numeric columns or default computed
-/// fields (items) in one statement, and returns their DTOs as one JSON text
-/// (an array, or the one object when `was_array` is false, as
+/// Inserts `rows` of an entity in one statement, and returns their DTOs as
+/// one JSON text (an array, or the one object when `was_array` is false, as
 /// [`crate::input::shape`] shapes them), written here from the validated
 /// input: the database decides only created_at and updated_at, both its
 /// `now()`, which the statement returns once, rendered by Postgres as its
 /// JSON renders timestamps (session time zone), so the DTOs equal those built
-/// in SQL ([`dto`]). Written straight into one text rather than built as
-/// `serde_json` maps and serialized: for a batch of 1000 the maps' allocations
-/// and frees cost more than the INSERT's round trip on an idle server.
+/// in SQL ([`dto`]). Written straight into one text rather than built in SQL
+/// (or as `serde_json` maps) and serialized: for a batch of 1000 building,
+/// parsing and freeing them cost more than the INSERT's round trip on an idle
+/// server. `then`, when given, adds CTEs after the insert's own (`ins`, which
+/// then returns its rows, `t.*`), with their parameters: what else the
+/// statement writes (a level's opening movements).
 pub(crate) async fn insert_rows_from_input<C: GenericClient>(
     c: &C,
     entity: &'static Entity,
     rows: &[Row],
     was_array: bool,
+    then: Option<&(dyn Fn(&mut Params) -> String + Sync)>,
 ) -> Result<String> {
-    let (insert, params) = insert_sql(entity, rows, true);
-    let sql = format!("WITH ins AS ({insert}) SELECT to_jsonb(now())");
+    let (insert, mut params) = insert_sql(entity, rows, true);
+    let sql = match then {
+        None => format!("WITH ins AS ({insert}) SELECT to_jsonb(now())"),
+        Some(then) => format!(
+            "WITH ins AS ({insert} RETURNING t.*), {} SELECT to_jsonb(now())",
+            then(&mut params)
+        ),
+    };
     let stmt = c.prepare_cached(&sql).await?;
     let now: Value = c.query_one(&stmt, &params.refs()).await?.get(0);
     dtos_text(entity, rows, &now, was_array)
 }
 
+/// A key of an entity's DTO as [`dto`] builds it without a select.
+#[derive(Debug, Clone, Copy)]
+enum DtoKey {
+    Column(&'static Column),
+    /// A numeric column's `raw_` copy: `{"precision":20,"value":"<text>"}`.
+    Raw(&'static Column),
+    /// stocked - reserved of the row's own values.
+    Available,
+}
+
+/// The keys of `entity`'s DTO, in `serde_json`'s map order (sorted), or why
+/// it cannot be built from input (a computed field that reads other rows).
+fn dto_keys(entity: &'static Entity) -> Result<Vec<(String, DtoKey)>> {
+    let mut keys = Vec::new();
+    for c in entity.columns {
+        keys.push((c.name.to_string(), DtoKey::Column(c)));
+        if c.kind == Kind::Numeric {
+            keys.push((format!("raw_{}", c.name), DtoKey::Raw(c)));
+        }
+    }
+    for c in entity.computed.iter().filter(|c| c.default) {
+        match c.value {
+            crate::entity::Derived::Available => keys.push((c.name.to_string(), DtoKey::Available)),
+            crate::entity::Derived::LevelSum(_) => {
+                return Err(Error::unexpected(format!(
+                    "{}.{} is not built from input",
+                    entity.name, c.name
+                )))
+            }
+        }
+    }
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(keys)
+}
+
+/// A numeric column's value as the insert stores it (`trim_scale` of the
+/// input, or the column's default): validated input, so it parses.
+fn stored_quantity(row: &Row, col: &Column) -> Result<Option<Decimal>> {
+    let text = get(row, col.name)
+        .and_then(|f| f.text.as_deref())
+        .or(col.default);
+    text.map(|t| {
+        t.parse::<Decimal>()
+            .map(|d| d.normalize())
+            .map_err(|_| Error::unexpected(format!("{} value {t} is not a number", col.name)))
+    })
+    .transpose()
+}
+
 /// The JSON text of the DTOs of inserted `rows` ([`insert_rows_from_input`]):
-/// byte for byte what `serde_json` writes for the [`dto_from_input`] values
-/// (keys in its map's order, sorted; strings escaped by `serde_json` itself).
+/// byte for byte what `serde_json` writes for the DTOs [`dto`] builds in SQL
+/// (keys in its map's order, sorted; strings escaped by `serde_json` itself;
+/// numbers parsed from Postgres' text for them, as jsonb's are).
 fn dtos_text(
     entity: &'static Entity,
     rows: &[Row],
     now: &Value,
     was_array: bool,
 ) -> Result<String> {
-    if let Some(c) = entity.computed.iter().find(|c| c.default) {
-        return Err(Error::unexpected(format!(
-            "{}.{} is not built from input",
-            entity.name, c.name
-        )));
-    }
+    let keys = dto_keys(entity)?;
     let now = now.to_string();
-    let mut columns: Vec<&Column> = entity.columns.iter().collect();
-    columns.sort_by_key(|c| c.name);
     let rows = if was_array {
         rows
     } else {
@@ -141,7 +194,7 @@ fn dtos_text(
     if !was_array && rows.is_empty() {
         return Ok("null".into());
     }
-    let mut out: Vec<u8> = Vec::with_capacity(rows.len() * (64 + 24 * columns.len()) + 2);
+    let mut out: Vec<u8> = Vec::with_capacity(rows.len() * (64 + 24 * keys.len()) + 2);
     if was_array {
         out.push(b'[');
     }
@@ -149,7 +202,7 @@ fn dtos_text(
         if i > 0 {
             out.push(b',');
         }
-        write_dto(entity, &columns, row, &now, &mut out)?;
+        write_dto(entity, &keys, row, &now, &mut out)?;
     }
     if was_array {
         out.push(b']');
@@ -157,40 +210,76 @@ fn dtos_text(
     String::from_utf8(out).map_err(|e| Error::unexpected(format!("DTO text: {e}")))
 }
 
-/// One row's DTO ([`dtos_text`]), `columns` the entity's in key order.
+/// One row's DTO ([`dtos_text`]), `keys` the entity's ([`dto_keys`]).
 fn write_dto(
     entity: &'static Entity,
-    columns: &[&Column],
+    keys: &[(String, DtoKey)],
     row: &Row,
     now: &str,
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let json = |e: serde_json::Error| Error::unexpected(format!("DTO text: {e}"));
+    // A number as jsonb holds it: Postgres' text, read as `serde_json` reads jsonb.
+    let number = |d: Decimal, out: &mut Vec<u8>| -> Result<()> {
+        let v: Value = serde_json::from_str(&d.to_string()).map_err(json)?;
+        serde_json::to_writer(out, &v).map_err(json)
+    };
     out.push(b'{');
-    for (i, col) in columns.iter().enumerate() {
+    for (i, (name, key)) in keys.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut *out, col.name).map_err(json)?;
+        serde_json::to_writer(&mut *out, name).map_err(json)?;
         out.push(b':');
-        let given = get(row, col.name).and_then(|f| f.text.as_deref());
-        match (col.kind, given.or(col.default)) {
-            (Kind::Timestamp, _) if matches!(col.name, "created_at" | "updated_at") => {
-                out.extend_from_slice(now.as_bytes())
+        match *key {
+            DtoKey::Column(col) => {
+                let given = get(row, col.name).and_then(|f| f.text.as_deref());
+                match (col.kind, given.or(col.default)) {
+                    (Kind::Timestamp, _) if matches!(col.name, "created_at" | "updated_at") => {
+                        out.extend_from_slice(now.as_bytes())
+                    }
+                    (_, None) => out.extend_from_slice(b"null"),
+                    (Kind::Text, Some(t)) => serde_json::to_writer(&mut *out, t).map_err(json)?,
+                    (Kind::Numeric, Some(_)) => match stored_quantity(row, col)? {
+                        Some(d) => number(d, out)?,
+                        None => out.extend_from_slice(b"null"),
+                    },
+                    // As dto_from_input: parsed as jsonb's text would be, then written.
+                    (Kind::Int | Kind::Bool | Kind::Json, Some(t)) => {
+                        let v: Value = serde_json::from_str(t).map_err(|e| {
+                            Error::unexpected(format!("{} value {t}: {e}", col.name))
+                        })?;
+                        serde_json::to_writer(&mut *out, &v).map_err(json)?
+                    }
+                    (Kind::Timestamp, Some(_)) => {
+                        return Err(Error::unexpected(format!(
+                            "{}.{} is not built from input",
+                            entity.name, col.name
+                        )))
+                    }
+                }
             }
-            (_, None) => out.extend_from_slice(b"null"),
-            (Kind::Text, Some(t)) => serde_json::to_writer(&mut *out, t).map_err(json)?,
-            // As dto_from_input: parsed as jsonb's text would be, then written.
-            (Kind::Int | Kind::Bool | Kind::Json, Some(t)) => {
-                let v: Value = serde_json::from_str(t)
-                    .map_err(|e| Error::unexpected(format!("{} value {t}: {e}", col.name)))?;
-                serde_json::to_writer(&mut *out, &v).map_err(json)?
+            DtoKey::Raw(col) => {
+                out.extend_from_slice(b"{\"precision\":20,\"value\":");
+                match stored_quantity(row, col)? {
+                    Some(d) => serde_json::to_writer(&mut *out, &d.to_string()).map_err(json)?,
+                    None => out.extend_from_slice(b"null"),
+                }
+                out.push(b'}');
             }
-            (Kind::Numeric | Kind::Timestamp, Some(_)) => {
-                return Err(Error::unexpected(format!(
-                    "{}.{} is not built from input",
-                    entity.name, col.name
-                )))
+            DtoKey::Available => {
+                let value = |name: &str| {
+                    entity
+                        .column(name)
+                        .map(|c| stored_quantity(row, c))
+                        .transpose()
+                        .map(Option::flatten)
+                };
+                match (value("stocked_quantity")?, value("reserved_quantity")?) {
+                    // Postgres' difference keeps the larger scale, as Decimal's does.
+                    (Some(s), Some(r)) => number(s - r, out)?,
+                    _ => out.extend_from_slice(b"null"),
+                }
             }
         }
     }
@@ -335,6 +424,30 @@ mod tests {
         assert_eq!(
             dtos_text(&INVENTORY_ITEM, &[], &now, false).unwrap(),
             "null"
+        );
+    }
+
+    /// A level's DTO text: quantities as `trim_scale` stores them and jsonb
+    /// renders them, read as `serde_json` reads jsonb; raw twins; the default
+    /// reserved quantity; available = stocked - reserved.
+    #[test]
+    fn level_dto_text_renders_quantities_as_postgres_stores_them() {
+        let spec = InputSpec::create(&crate::entity::INVENTORY_LEVEL);
+        let input = json!({ "id": "ilev_1", "inventory_item_id": "i", "location_id": "l",
+                            "stocked_quantity": "2.50", "incoming_quantity": "9999999999999999999999999999" });
+        let row = parse_input(&spec, &input, None).unwrap();
+        let now = json!("2026-12-07T00:01:02.345678+00:00");
+        let text = dtos_text(&crate::entity::INVENTORY_LEVEL, &[row], &now, false).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"available_quantity":2.5,"created_at":"2026-12-07T00:01:02.345678+00:00","deleted_at":null,"#,
+                r#""id":"ilev_1","incoming_quantity":1e+28,"inventory_item_id":"i","location_id":"l","metadata":null,"#,
+                r#""raw_incoming_quantity":{"precision":20,"value":"9999999999999999999999999999"},"#,
+                r#""raw_reserved_quantity":{"precision":20,"value":"0"},"#,
+                r#""raw_stocked_quantity":{"precision":20,"value":"2.5"},"reserved_quantity":0,"#,
+                r#""stocked_quantity":2.5,"updated_at":"2026-12-07T00:01:02.345678+00:00"}"#
+            )
         );
     }
 }
