@@ -12,6 +12,10 @@
 //   single  INSERT INTO inventory_item (id, sku, title) VALUES (…) RETURNING *
 //   level   INSERT INTO inventory_level … RETURNING * with its opening movement row in
 //           inventory_movement (one statement, a CTE), as createInventoryLevels writes it
+//   levels  1000 levels (fresh items, one location, stocked 10) and their opening
+//           movements: two COPYs (inventory_level, then inventory_movement) in one
+//           transaction, against ours through the JS facade and the core call alone
+//           (JSON text in and out, `--only=levels`)
 // Everything runs in a schema of its own, dropped at the end.
 
 const path = require('node:path')
@@ -141,12 +145,66 @@ async function main() {
     },
   }
 
+  // 1000 levels per call, each contender on items of its own made before the round.
+  const levelBatch = { oursLevels: [], coreLevels: [], copyLevels: [] }
+  const levelRows = (items) =>
+    items.map((id) => ({ inventory_item_id: id, location_id: 'sloc_bulk', stocked_quantity: 10 }))
+  const bulkLevels = {
+    oursLevels: () => {
+      const rows = levelRows(levelBatch.oursLevels)
+      return timed(() => inventory.createInventoryLevels(rows))
+    },
+    coreLevels: () => {
+      const args = JSON.stringify([levelRows(levelBatch.coreLevels)])
+      return timed(() => inventory._native.call('createInventoryLevels', args, null))
+    },
+    copyLevels: () => {
+      const rows = levelBatch.copyLevels.map((item) => ({ id: `ilev_${nextKey()}`, item }))
+      const raw = (v) => `{"value": "${v}", "precision": 20}`
+      const copy = (sql, text) =>
+        new Promise((resolve, reject) => {
+          const stream = db.query(copyFrom(sql))
+          stream.on('error', reject)
+          stream.on('finish', resolve)
+          stream.end(text)
+        })
+      return timed(async () => {
+        await db.query('BEGIN')
+        await copy(
+          'COPY inventory_level (id, inventory_item_id, location_id, stocked_quantity, raw_stocked_quantity, raw_reserved_quantity, raw_incoming_quantity) FROM STDIN',
+          rows.map((r) => `${r.id}\t${r.item}\tsloc_bulk\t10\t${raw(10)}\t${raw(0)}\t${raw(0)}\n`).join(''),
+        )
+        await copy(
+          'COPY inventory_movement (inventory_level_id, inventory_item_id, location_id, field, delta, resulting, reason, method) FROM STDIN',
+          rows
+            .map(
+              (r) =>
+                `${r.id}\t${r.item}\tsloc_bulk\tstocked_quantity\t10\t10\topening_balance\tcreateInventoryLevels\n`,
+            )
+            .join(''),
+        )
+        await db.query('COMMIT')
+      })
+    },
+  }
+  const freshLevelItems = async () => {
+    for (const name of Object.keys(levelBatch)) {
+      const made = await db.query(
+        `INSERT INTO inventory_item (id, sku) SELECT 'iitem_' || $2 || '_' || g, 'bl-' || $2 || '-' || g
+         FROM generate_series(1, $1) g RETURNING id`,
+        [BATCH, nextKey()],
+      )
+      levelBatch[name] = made.rows.map((r) => r.id)
+    }
+  }
+
   const samples = {}
-  const run = async (set, times) => {
+  const run = async (set, times, round = 0) => {
     const names = Object.keys(set)
     for (let i = 0; i < times; i++) {
-      // Alternate the order too, so neither always runs right after the other.
-      for (const name of i % 2 ? [...names].reverse() : names) {
+      // Rotate the order too, so no contender always runs right after another.
+      const k = (i + round) % names.length
+      for (const name of [...names.slice(k), ...names.slice(0, k)]) {
         ;(samples[name] ??= []).push(await set[name]())
       }
     }
@@ -159,9 +217,20 @@ async function main() {
   if (!only || only === 'bulk') {
     await warm(contenders, 3)
     for (let r = 0; r < ROUNDS; r++) {
-      await run(contenders, 1)
+      await run(contenders, 1, r)
       // Keep the table from growing into a different regime: empty it every 10 rounds.
       if (r % 10 === 9) await db.query('TRUNCATE inventory_item CASCADE')
+    }
+  }
+  if (only === 'levels') {
+    for (let r = 0; r < 3; r++) {
+      await freshLevelItems()
+      for (const f of Object.values(bulkLevels)) await f()
+    }
+    for (let r = 0; r < ROUNDS; r++) {
+      await freshLevelItems()
+      await run(bulkLevels, 1, r)
+      if (r % 10 === 9) await db.query('TRUNCATE inventory_item, inventory_level, inventory_movement CASCADE')
     }
   }
   if (!only || only === 'single') {
@@ -196,6 +265,8 @@ async function main() {
   ratio('ours', 'insert')
   ratio('ours1', 'pg1')
   ratio('oursLevel1', 'pgLevel1')
+  ratio('oursLevels', 'copyLevels')
+  ratio('coreLevels', 'copyLevels')
 
   await inventory.close()
   await db.query(`DROP SCHEMA "${schema}" CASCADE`)
