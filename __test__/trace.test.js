@@ -134,7 +134,7 @@ test('a grouped reservation shows its queue, its group size and the group transa
   }
 })
 
-test('a reservation is one round trip: alone, in a group, and when a member of its group is refused', async () => {
+test('a reservation is one round trip, alone or in a group that passes; a group with a refusal is decided again', async () => {
   const grouped = await InventoryService.connect({
     url: DATABASE_URL,
     schema: t.schema,
@@ -147,14 +147,20 @@ test('a reservation is one round trip: alone, in a group, and when a member of i
       { inventory_item_id: it.id, location_id: 'loc_trace', quantity: q, line_item_id: `li-${q}` },
     ]
     const reserve = (svc, rows) => call(svc, 'createReservationItems', [rows], { trace: true })
-    // The first call on a connection prepares its statements (round trips of their own).
+    const flights = (r) => roundtrips(r.trace).map((s) => s.statements)
+    // The first call on a connection prepares its statement (round trips of its own).
     await reserve(t.inventory, lines(1))
     const lone = await reserve(t.inventory, [...lines(1), ...lines(1, other.item)])
-    expect(roundtrips(lone.trace)).toHaveLength(1)
-    expect(roundtrips(lone.trace)[0].statements.at(-1)).toBe('COMMIT')
+    expect(flights(lone)).toHaveLength(1)
+    expect(flights(lone)[0].at(-1)).toBe('COMMIT')
 
-    await Promise.all([reserve(grouped, lines(1)), reserve(grouped, lines(1)), reserve(grouped, lines(1))])
-    // 10 - 5 leaves 5: the middle call (6) is refused, the ones before and after it are kept.
+    const three = await Promise.all([1, 2, 3].map(() => reserve(grouped, lines(1))))
+    for (const r of three) expect(r.trace.spans.find((s) => s.name === 'queue').group).toBe(3)
+    const passed = await Promise.all([1, 2, 3].map(() => reserve(grouped, lines(1))))
+    for (const r of passed) expect(flights(r)).toHaveLength(1)
+    // 10 - 8 leaves 2: the middle call (6) is refused; the ones before and after it are
+    // kept, decided again with the levels locked: BEGIN + statement + COMMIT (nothing
+    // written), BEGIN + statement, then the two kept calls' statement + COMMIT.
     const [a, b, c] = await Promise.allSettled([
       reserve(grouped, lines(2)),
       reserve(grouped, lines(6)),
@@ -162,25 +168,28 @@ test('a reservation is one round trip: alone, in a group, and when a member of i
     ])
     expect([a.status, b.status, c.status]).toEqual(['fulfilled', 'rejected', 'fulfilled'])
     expect(b.reason).toMatchObject({ type: 'not_allowed' })
-    expect(roundtrips(a.value.trace)).toHaveLength(1)
-    expect(roundtrips(c.value.trace)).toHaveLength(1)
+    expect(flights(a.value)).toHaveLength(3)
+    expect(flights(a.value).map((f) => f.at(-1))).toEqual(['COMMIT', expect.any(String), 'COMMIT'])
     const level = await t.inventory.retrieveInventoryLevelByItemAndLocation(item.id, 'loc_trace')
-    expect(Number(level.reserved_quantity)).toBe(7)
+    expect(Number(level.reserved_quantity)).toBe(10)
     const otherLevel = await t.inventory.retrieveInventoryLevelByItemAndLocation(other.item.id, 'loc_trace')
     expect(Number(otherLevel.reserved_quantity)).toBe(4)
     // The ledger holds one movement per kept call and level, with the reserved quantity after it.
     const { rows } = await t.db.query(
-      `SELECT delta::text, resulting::text FROM inventory_movement
+      `SELECT delta::text AS d, resulting::text AS r FROM inventory_movement
        WHERE inventory_level_id = $1 AND field = 'reserved_quantity' ORDER BY resulting`,
       [level.id],
     )
-    expect(rows.map((r) => [r.delta, r.resulting])).toEqual([
+    expect(rows.map((m) => [m.d, m.r])).toEqual([
       ['1', '1'],
       ['1', '2'],
       ['1', '3'],
       ['1', '4'],
       ['1', '5'],
-      ['2', '7'],
+      ['1', '6'],
+      ['1', '7'],
+      ['1', '8'],
+      ['2', '10'],
     ])
   } finally {
     await grouped.close()

@@ -195,6 +195,63 @@ pub(crate) fn record(source: &str, params: &mut Params, audit: &Audit) -> String
     )
 }
 
+/// [`record`] for a statement that writes the movements of several calls,
+/// each with its own audit: `source` rows carry `call_no`, the call's
+/// 1-based position in `audits`, whose values are bound in `params` as
+/// arrays (one element per call). The reservation engine's groups.
+pub(crate) fn record_by_call(source: &str, params: &mut Params, audits: &[&Audit]) -> String {
+    let reason = params.push(audits.iter().map(|a| a.reason.clone()).collect::<Vec<_>>());
+    let method = params.push(
+        audits
+            .iter()
+            .map(|a| a.method.to_string())
+            .collect::<Vec<_>>(),
+    );
+    let actor = params.push(
+        audits
+            .iter()
+            .map(|a| a.options.actor.clone())
+            .collect::<Vec<_>>(),
+    );
+    let reference = params.push(
+        audits
+            .iter()
+            .map(|a| a.options.reference.clone())
+            .collect::<Vec<_>>(),
+    );
+    let key = params.push(
+        audits
+            .iter()
+            .map(|a| a.options.idempotency_key.clone())
+            .collect::<Vec<_>>(),
+    );
+    let metadata = params.push(
+        audits
+            .iter()
+            .map(|a| a.options.metadata.clone())
+            .collect::<Vec<_>>(),
+    );
+    let enabled = params.push(audits.iter().map(|a| a.enabled).collect::<Vec<_>>());
+    format!(
+        "INSERT INTO inventory_movement ({COLUMNS})
+         SELECT s.level_id, s.item, s.loc, s.field, s.delta, s.resulting, s.reservation_item_id,
+                s.line_item_id, a.reason, a.method, a.actor, a.reference, a.key, a.metadata::jsonb
+         FROM ({source}) s
+         JOIN unnest({reason}::text[], {method}::text[], {actor}::text[], {reference}::text[], {key}::text[],
+                     {metadata}::text[], {enabled}::bool[])
+              WITH ORDINALITY AS a(reason, method, actor, reference, key, metadata, enabled, call_no)
+           ON a.call_no = s.call_no
+         WHERE s.delta <> 0 AND a.enabled
+         ORDER BY s.call_no, s.level_id"
+    )
+}
+
+/// The SET terms that give a level's `quantity` the value `new` (SQL over the
+/// row before the change): the column, its raw copy, and updated_at.
+pub(crate) fn set_quantity(quantity: Quantity, new: &str) -> String {
+    format!("{}, updated_at = now()", quantity_terms(quantity, new))
+}
+
 /// A quantity of a level: its column, with a `raw_*` copy beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Quantity {

@@ -1,7 +1,7 @@
 //! The reservation engine: decides a group of createReservationItems calls
 //! against the levels they lock and writes the accepted ones in one
-//! transaction, one statement per call, in one round trip. The group-commit
-//! queue in front of it is reserver.rs.
+//! transaction: one statement for the group, in one round trip when it
+//! passes as a whole. The group-commit queue in front of it is reserver.rs.
 //!
 //! Lock order, as everywhere: reservation rows, then level rows (by id).
 
@@ -9,9 +9,9 @@ use crate::entity::RESERVATION_ITEM;
 use crate::error::{Error, ErrorType, Result};
 use crate::idempotency::{claim, held};
 use crate::input::{get_flag, get_quantity, get_text, shape, Row};
-use crate::ledger::{Audit, LevelChange, Moved, Quantity, NAMED_BY_ONE};
+use crate::ledger::{record_by_call, set_quantity, Audit, Quantity, NAMED_BY_ONE};
 use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
-use crate::pipeline::{flight_error, PipelinedTx};
+use crate::pipeline::PipelinedTx;
 use crate::quantity::add_in_domain;
 use crate::sql::Params;
 use crate::stock::{
@@ -19,9 +19,8 @@ use crate::stock::{
     stock_problem, At, Problem, SqlDemand,
 };
 use crate::wire::{CallTrace, Taps};
-use crate::write::{dto, in_input_order, insert_statement};
+use crate::write::{dto, insert_statement};
 use deadpool_postgres::Pool;
-use futures_util::future::join_all;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -88,8 +87,8 @@ fn demand_of(rows: &[Row]) -> Result<Vec<Demand>> {
     Ok(out)
 }
 
-/// A live level as a call's statement found it, locked: what [`decide`]
-/// explains a refusal from.
+/// A live level as a group's statement found it, locked: what [`decide`]
+/// decides a refused group from.
 #[derive(Debug, Clone)]
 struct Locked {
     id: String,
@@ -98,22 +97,11 @@ struct Locked {
     reserved: Decimal,
 }
 
-/// Locks every level, live or soft-deleted, at a group's (item, location)
-/// pairs in id order (the crate's lock order), before the group's calls run
-/// one statement each: a call then only takes locks its group already holds.
-/// A group of one call skips it (its statement locks in id order itself).
-fn lock_group_sql() -> String {
-    format!(
-        "WITH d AS (SELECT * FROM unnest($1::text[], $2::text[]) AS d(item, loc))
-         SELECT l.id FROM inventory_level l WHERE l.id = ANY({ids}) ORDER BY l.id FOR UPDATE",
-        ids = sql_level_ids_at("d"),
-    )
-}
-
 /// Decides one call against the levels as the calls before it in its group
 /// left them (the stock rule, stock.rs), and charges them if it passes. Pure
-/// Rust, no I/O. The call's statement decides in SQL ([`reserve_sql`]); this
-/// says why it refused, with Medusa's message (every missing level named).
+/// Rust, no I/O. The group's statement decides in SQL ([`group_sql`]); when
+/// it refuses, this picks the calls that pass and says why the others do not,
+/// with Medusa's message (every missing level named).
 fn decide(demand: &[Demand], levels: &mut Levels) -> Result<()> {
     let problems: Vec<(&Demand, Problem)> = demand
         .iter()
@@ -204,30 +192,43 @@ async fn reserve_group_on(
         .iter()
         .map(|call| no_panic(|| demand_of(&call.rows)))
         .collect();
-    let mut pairs: Vec<At> = Vec::new();
-    for d in demands.iter().flatten().flatten() {
-        if !pairs.contains(&d.key) {
-            pairs.push(d.key.clone());
+    // The calls that write: a valid demand with lines to reserve.
+    let writing: Vec<usize> = (0..calls.len())
+        .filter(|&i| demands[i].as_ref().is_ok_and(|d| !d.is_empty()))
+        .collect();
+    let mut results: Vec<Option<Result<Outcome>>> = demands
+        .iter()
+        .zip(calls)
+        .map(|(d, call)| match d {
+            Err(e) => Some(Err(e.clone())),
+            Ok(d) if d.is_empty() => Some(Ok(created(vec![], vec![], call.was_array))),
+            Ok(_) => None,
+        })
+        .collect();
+    if !writing.is_empty() {
+        let tx = PipelinedTx::new(taps.checkout(pool, group).await?);
+        let out = decide_and_write(&tx, calls, &demands, &writing, &mut results).await;
+        if tx.is_open() {
+            // Nothing accepted, or a failure: nothing of this group is kept.
+            let _ = tx.rollback().await;
+        }
+        out?;
+    }
+    let results: Vec<Result<Outcome>> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::unexpected("the reservation was not decided"))))
+        .collect();
+    for r in &results {
+        if r.as_ref().is_err_and(|e| e.kind == ErrorType::NotAllowed) {
+            // The stock rule's refusal (stock.rs reservation_error).
+            taps.telemetry.refused.fetch_add(1, Ordering::Relaxed);
         }
     }
-    if pairs.is_empty() {
-        return Ok(demands
-            .into_iter()
-            .zip(calls)
-            .map(|(d, call)| d.map(|_| created(vec![], vec![], call.was_array)))
-            .collect());
-    }
-    let tx = PipelinedTx::new(taps.checkout(pool, group).await?);
-    let out = decide_and_write(&tx, taps, calls, demands, &pairs).await;
-    if tx.is_open() {
-        // Nothing accepted, or a failure: nothing of this group is kept.
-        let _ = tx.rollback().await;
-    }
-    out
+    Ok(results)
 }
 
-/// The live levels of a call's (item, location) pairs as its statement found
-/// them, as [`decide`] leaves them.
+/// The live levels of a group's (item, location) pairs as its statement
+/// found them, as [`decide`] leaves them.
 type Levels = HashMap<At, Locked>;
 
 /// Where a reservation row is.
@@ -238,29 +239,41 @@ fn at_of(r: &Row) -> At {
     }
 }
 
-/// One call's statement. It locks the levels of the call's (item, location)
-/// pairs in id order (a group's are already held, [`lock_group_sql`]) and
-/// judges the live ones after the lock; judges the call's demand there with
-/// the stock rule ([`sql_stock_problem`], with [`stock_problem`]'s guarded
-/// part: only what may not backorder must be available); and only when every
-/// pair passes, charges the levels (a movement row each, with this call's
-/// audit) and inserts the reservations. A refusal writes nothing and is no
-/// error of the statement, so the transaction goes on: the group's other
-/// calls, and a COMMIT sent with them, keep what they did.
+/// The statement of a group (`members`, in arrival order). It locks the
+/// levels of the group's (item, location) pairs in id order and judges the
+/// live ones after the lock; judges each call, in order, against what the
+/// calls before it take (the stock rule, [`sql_stock_problem`], with
+/// [`stock_problem`]'s guarded part: only what may not backorder must be
+/// available); and only when every call passes, charges the levels (one
+/// UPDATE per level, the group's sum), writes a movement per call and level
+/// (with that call's audit and the reserved quantity right after it) and
+/// inserts the reservations. A refusal writes nothing and is not an error
+/// of the statement: the transaction goes on.
 ///
-/// Its one row: whether the call passed; the reservations' DTOs; and per pair
+/// Its one row: whether the group passed; the reservations' DTOs; per pair
 /// (in item, location order) its item, location, live level, available and
-/// reserved quantities as found, and the first problem there. Quantities
-/// come back as text: a value another writer left may not fit a `Decimal`.
-fn reserve_sql(call: &Call) -> (String, Params) {
+/// reserved quantities as found (text: a value another writer left may not
+/// fit a `Decimal`); and the first problem (code, item, location) of the
+/// first call that has one.
+fn group_sql(members: &[&Call]) -> (String, Params) {
+    let rows: Vec<Row> = members
+        .iter()
+        .flat_map(|c| c.rows.iter().cloned())
+        .collect();
     let (insert, mut params) = insert_statement(
         &RESERVATION_ITEM,
-        &call.rows,
+        &rows,
         Some("(SELECT ok FROM ok)"),
         &format!("{} AS dto", dto(&RESERVATION_ITEM)),
     );
+    let call_nos: Vec<i32> = members
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| std::iter::repeat_n(i as i32 + 1, c.rows.len()))
+        .collect();
+    let call_no = params.push(call_nos);
     let mut column = |f: &dyn Fn(&Row) -> Option<String>| {
-        params.push(call.rows.iter().map(f).collect::<Vec<Option<String>>>())
+        params.push(rows.iter().map(f).collect::<Vec<Option<String>>>())
     };
     let ids = column(&|r| get_text(r, "id"));
     let items = column(&|r| get_text(r, "inventory_item_id"));
@@ -271,40 +284,36 @@ fn reserve_sql(call: &Call) -> (String, Params) {
         _ => get_text(r, "quantity"),
     });
     let lines = column(&|r| get_text(r, "line_item_id"));
-    let upd = LevelChange {
-        name: "upd",
-        from: "chk, ok",
-        filter: "ok.ok AND t.id = chk.level_id",
-        moves: &[Moved {
-            quantity: Quantity::Reserved,
-            old: "chk.reserved",
-            new: "trim_scale(t.reserved_quantity + chk.total)",
-        }],
-        also_set: "",
-        reservation: "chk.res",
-        line_item: "chk.line",
-        returning: "",
-    }
-    .sql(&mut params, &call.audit);
+    let audits: Vec<&Audit> = members.iter().map(|c| &c.audit).collect();
+    let movements = record_by_call(
+        "SELECT c.call_no, c.level_id, c.item, c.loc, 'reserved_quantity' AS field, c.total AS delta,
+                trim_scale(c.reserved + c.prior + c.total) AS resulting,
+                c.res AS reservation_item_id, c.line AS line_item_id
+         FROM chk c, ok WHERE ok.ok",
+        &mut params,
+        &audits,
+    );
     let problem = sql_stock_problem(&SqlDemand {
-        level: "lk.id",
-        total: "d.total",
-        guarded: "d.guarded > 0",
-        stocked: "lk.stocked_quantity",
-        reserved_after: "lk.reserved_quantity + d.guarded",
-        written: "trim_scale(lk.reserved_quantity + d.total)",
+        level: "c.level_id",
+        total: "c.total",
+        guarded: "c.guarded > 0",
+        stocked: "c.stocked",
+        reserved_after: "c.reserved + c.prior + c.guarded",
+        written: "trim_scale(c.reserved + c.prior + c.total)",
     });
-    let by_pair = |col: &str| format!("ARRAY(SELECT {col} FROM chk ORDER BY item, loc)");
+    let by_pair = |col: &str| format!("ARRAY(SELECT {col} FROM found ORDER BY item, loc)");
     let sql = format!(
         "WITH r AS (
-           SELECT * FROM unnest({ids}::text[], {items}::text[], {locs}::text[], {quantities}::text[],
-                                {guarded}::text[], {lines}::text[]) AS r(id, item, loc, q, g, line)
+           SELECT * FROM unnest({call_no}::int[], {ids}::text[], {items}::text[], {locs}::text[],
+                                {quantities}::text[], {guarded}::text[], {lines}::text[])
+                    AS r(call_no, id, item, loc, q, g, line)
          ),
          d AS (
-           SELECT item, loc, coalesce(sum(q::numeric), 0) AS total, coalesce(sum(g::numeric), 0) AS guarded,
-                  {named}
-           FROM r GROUP BY item, loc
+           SELECT call_no, item, loc, coalesce(sum(q::numeric), 0) AS total,
+                  coalesce(sum(g::numeric), 0) AS guarded, {named}
+           FROM r GROUP BY call_no, item, loc
          ),
+         p AS (SELECT DISTINCT item, loc FROM d),
          lk0 AS MATERIALIZED (
            SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity, l.deleted_at
            FROM inventory_level l WHERE l.id = ANY({at_levels})
@@ -312,195 +321,240 @@ fn reserve_sql(call: &Call) -> (String, Params) {
          ),
          lk AS (SELECT * FROM lk0 WHERE deleted_at IS NULL),
          chk AS MATERIALIZED (
-           SELECT d.item, d.loc, d.total, d.res, d.line, lk.id AS level_id,
-                  lk.stocked_quantity - lk.reserved_quantity AS available, lk.reserved_quantity AS reserved,
-                  {problem} AS problem
+           SELECT d.call_no, d.item, d.loc, d.total, d.guarded, d.res, d.line, lk.id AS level_id,
+                  lk.stocked_quantity AS stocked, lk.reserved_quantity AS reserved,
+                  coalesce(sum(d.total) OVER (PARTITION BY d.item, d.loc ORDER BY d.call_no
+                                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS prior
            FROM d LEFT JOIN lk ON lk.inventory_item_id = d.item AND lk.location_id = d.loc
          ),
-         ok AS (SELECT NOT EXISTS (SELECT 1 FROM chk WHERE problem IS NOT NULL) AS ok),
-         {upd},
-         ins AS ({insert})
-         SELECT (SELECT ok FROM ok), ARRAY(SELECT dto FROM ins), {item}, {loc}, {level}, {available}, {reserved}, {problems}",
+         bad AS MATERIALIZED (
+           SELECT * FROM (SELECT c.call_no, c.item, c.loc, {problem} AS problem FROM chk c) x
+           WHERE problem IS NOT NULL
+         ),
+         ok AS (SELECT NOT EXISTS (SELECT 1 FROM bad) AS ok),
+         sums AS (SELECT level_id, sum(total) AS total FROM chk WHERE level_id IS NOT NULL GROUP BY level_id),
+         upd AS (
+           UPDATE inventory_level t SET {set}
+           FROM sums, ok WHERE ok.ok AND t.id = sums.level_id
+         ),
+         mv AS ({movements}),
+         ins AS ({insert}),
+         found AS (
+           SELECT p.item, p.loc, lk.id,
+                  (lk.stocked_quantity - lk.reserved_quantity)::text AS available, lk.reserved_quantity::text AS reserved
+           FROM p LEFT JOIN lk ON lk.inventory_item_id = p.item AND lk.location_id = p.loc
+         )
+         SELECT (SELECT ok FROM ok), ARRAY(SELECT dto FROM ins),
+                {item}, {loc}, {level}, {available}, {reserved},
+                (SELECT ARRAY[problem, item, loc] FROM bad ORDER BY call_no, problem <> '{missing}', item, loc LIMIT 1)",
         named = NAMED_BY_ONE,
-        at_levels = sql_level_ids_at("d"),
+        at_levels = sql_level_ids_at("p"),
+        set = set_quantity(Quantity::Reserved, "trim_scale(t.reserved_quantity + sums.total)"),
         item = by_pair("item"),
         loc = by_pair("loc"),
-        level = by_pair("level_id"),
-        available = by_pair("available::text"),
-        reserved = by_pair("reserved::text"),
-        problems = by_pair("problem"),
+        level = by_pair("id"),
+        available = by_pair("available"),
+        reserved = by_pair("reserved"),
+        missing = Problem::Missing.code(),
     );
     (sql, params)
 }
 
-/// [`reserve_group`]'s transaction on `tx`, in one round trip when no call
-/// has an idempotency key: BEGIN, the group's level locks (when it has more
-/// than one call), each call's statement ([`reserve_sql`]) in arrival order,
-/// and COMMIT, pipelined (pipeline.rs). Each statement sees what the ones
-/// before it wrote, so each call is decided against what the calls before it
-/// left. A keyed group claims its keys after the flight, then commits.
-/// Leaves `tx` open when it commits nothing.
-async fn decide_and_write(
-    tx: &PipelinedTx,
-    taps: &Taps,
-    calls: &[Call],
-    demands: Vec<Result<Vec<Demand>>>,
-    pairs: &[At],
-) -> Result<Vec<Result<Outcome>>> {
-    let c = tx.client();
-    let keyed = calls.iter().any(|c| c.audit.key().is_some());
-    // Only calls with lines to reserve and a valid demand reach the database.
-    let statements: Vec<Option<(String, Params)>> = calls
-        .iter()
-        .zip(&demands)
-        .map(|(call, d)| match d {
-            Ok(d) if !d.is_empty() => Some(reserve_sql(call)),
-            _ => None,
+/// What a group's statement answered ([`group_sql`]).
+struct Answer {
+    passed: bool,
+    /// The reservations' DTOs by id.
+    dtos: HashMap<String, Value>,
+    levels: Levels,
+    /// The first problem it found: code, item, location.
+    problem: Option<(String, String, String)>,
+}
+
+impl Answer {
+    fn of(row: &tokio_postgres::Row) -> Result<Answer> {
+        let dtos: Vec<Value> = row.try_get(1)?;
+        let items: Vec<String> = row.try_get(2)?;
+        let locs: Vec<String> = row.try_get(3)?;
+        let ids: Vec<Option<String>> = row.try_get(4)?;
+        let available: Vec<Option<String>> = row.try_get(5)?;
+        let reserved: Vec<Option<String>> = row.try_get(6)?;
+        let problem: Option<Vec<String>> = row.try_get(7)?;
+        let mut levels = Levels::new();
+        for (i, (item, loc)) in items.into_iter().zip(locs).enumerate() {
+            if let Some(Some(id)) = ids.get(i) {
+                let level = Locked {
+                    id: id.clone(),
+                    available: quantity_of(available.get(i).and_then(Option::as_deref))?,
+                    reserved: quantity_of(reserved.get(i).and_then(Option::as_deref))?,
+                };
+                levels.insert(At { item, loc }, level);
+            }
+        }
+        Ok(Answer {
+            passed: row.try_get(0)?,
+            dtos: dtos
+                .into_iter()
+                .map(|v| (v["id"].as_str().unwrap_or_default().to_string(), v))
+                .collect(),
+            levels,
+            problem: problem.and_then(|p| match <[String; 3]>::try_from(p) {
+                Ok([code, item, loc]) => Some((code, item, loc)),
+                Err(_) => None,
+            }),
         })
-        .collect();
-    // Everything prepared before the flight, so that it goes out in order.
-    let lock = match statements.iter().flatten().count() > 1 {
-        true => Some(c.prepare_cached(&lock_group_sql()).await?),
-        false => None,
-    };
-    let mut prepared = Vec::with_capacity(statements.len());
-    for s in &statements {
-        prepared.push(match s {
-            Some((sql, _)) => Some(c.prepare_cached(sql).await?),
-            None => None,
-        });
     }
-    let items: Vec<&str> = pairs.iter().map(|p| p.item.as_str()).collect();
-    let locs: Vec<&str> = pairs.iter().map(|p| p.loc.as_str()).collect();
-    let (begun, locked, rows, committed) = tokio::join!(
-        tx.begin(),
+}
+
+/// Runs [`group_sql`] for `members` on `tx`: with BEGIN before it when
+/// `begin`, and COMMIT after it when `commit`, in one flight. Returns the
+/// answer, and the COMMIT's error when it went and failed (the transaction's
+/// outcome is then unknown).
+async fn run_group(
+    tx: &PipelinedTx,
+    members: &[&Call],
+    begin: bool,
+    commit: bool,
+) -> Result<(Answer, Option<Error>)> {
+    let c = tx.client();
+    let (sql, params) = group_sql(members);
+    // Prepared before the flight, so that it goes out in order (pipeline.rs).
+    let stmt = c.prepare_cached(&sql).await?;
+    let (begun, row, committed) = tokio::join!(
         async {
-            match &lock {
-                Some(l) => c.query(l, &[&items, &locs]).await.map(|_| ()),
-                None => Ok(()),
+            match begin {
+                true => tx.begin().await,
+                false => Ok(()),
             }
         },
-        join_all(statements.iter().zip(&prepared).map(|(s, p)| async move {
-            match (s, p) {
-                (Some((_, params)), Some(stmt)) => {
-                    c.query_one(stmt, &params.refs()).await.map(Some)
-                }
-                _ => Ok(None),
-            }
-        })),
         async {
-            match keyed {
-                true => Ok(()),
-                false => tx.commit().await,
+            c.query_one(&stmt, &params.refs())
+                .await
+                .map_err(Error::from)
+        },
+        async {
+            match commit {
+                true => Some(tx.commit().await),
+                false => None,
             }
         },
     );
     begun?;
-    // When one statement fails, those after it fail too, as "transaction
-    // aborted" (25P02), and the COMMIT rolls back: the error to report is the
-    // first other one (an id given twice is the INSERT's unique violation).
-    let rows: Vec<std::result::Result<Option<tokio_postgres::Row>, Error>> =
-        rows.into_iter().map(|r| r.map_err(Error::from)).collect();
-    let locked = locked.map_err(Error::from);
-    let errors =
-        std::iter::once(locked.as_ref().err()).chain(rows.iter().map(|r| r.as_ref().err()));
-    if let Some(e) = flight_error(errors.flatten()) {
-        return Err(e);
-    }
-    let mut wrote = false;
-    let results: Vec<Result<Outcome>> = calls
-        .iter()
-        .zip(demands)
-        .zip(rows)
-        .map(|((call, d), row)| {
-            let out = match (d, row) {
-                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
-                (Ok(_), Ok(None)) => Ok(created(vec![], vec![], call.was_array)),
-                (Ok(d), Ok(Some(row))) => no_panic(|| outcome_of(call, &d, &row)),
-            };
-            match &out {
-                Ok(_) => wrote = wrote || !call.rows.is_empty(),
-                // The stock rule's refusal (stock.rs reservation_error).
-                Err(e) if e.kind == ErrorType::NotAllowed => {
-                    taps.telemetry.refused.fetch_add(1, Ordering::Relaxed);
+    // A failed statement makes Postgres answer the COMMIT with a ROLLBACK.
+    let answer = Answer::of(&row?)?;
+    Ok((answer, committed.and_then(Result::err)))
+}
+
+/// [`reserve_group`]'s transaction on `tx` for the calls at `writing`,
+/// filling their `results`.
+///
+/// One round trip when the group passes as a whole and no call has an
+/// idempotency key: BEGIN, the group's statement and COMMIT in one flight
+/// (pipeline.rs). A keyed group claims its keys after the statement, then
+/// commits. A group whose statement refuses a call is decided again with its
+/// locks held: BEGIN and the statement again (the first flight's COMMIT
+/// ended that transaction, having written nothing), [`decide`] on the levels
+/// it found picks the calls that pass, and the statement for those alone
+/// writes them. A group of one refused is only explained. Leaves `tx` open
+/// when it commits nothing.
+async fn decide_and_write(
+    tx: &PipelinedTx,
+    calls: &[Call],
+    demands: &[Result<Vec<Demand>>],
+    writing: &[usize],
+    results: &mut [Option<Result<Outcome>>],
+) -> Result<()> {
+    let keyed = writing.iter().any(|&i| calls[i].audit.key().is_some());
+    let members: Vec<&Call> = writing.iter().map(|&i| &calls[i]).collect();
+    let (mut answer, mut commit_error) = run_group(tx, &members, true, !keyed).await?;
+    let mut accepted: Vec<usize> = writing.to_vec();
+    if !answer.passed && writing.len() > 1 {
+        if !keyed {
+            (answer, _) = run_group(tx, &members, true, false).await?;
+        }
+        if !answer.passed {
+            let mut levels = answer.levels.clone();
+            accepted.clear();
+            for &i in writing {
+                let demand = demands[i].as_deref().unwrap_or_default();
+                match no_panic(|| decide(demand, &mut levels)) {
+                    Ok(()) => accepted.push(i),
+                    Err(e) => results[i] = Some(Err(e)),
                 }
-                Err(_) => {}
             }
-            out
-        })
-        .collect();
-    let mut commit_error = committed.err();
-    if keyed && wrote {
+            if accepted.is_empty() {
+                return Ok(());
+            }
+            let members: Vec<&Call> = accepted.iter().map(|&i| &calls[i]).collect();
+            let answered;
+            (answered, commit_error) = run_group(tx, &members, false, !keyed).await?;
+            if !answered.passed {
+                // The levels are locked and unchanged since `decide`: not expected.
+                return Err(Error::unexpected("the reservations could not be decided"));
+            }
+            answer = Answer {
+                levels: answer.levels,
+                ..answered
+            };
+        }
+    }
+    if !answer.passed {
+        // A group of one, refused: why, in Medusa's words.
+        let i = writing[0];
+        let mut levels = answer.levels;
+        let demand = demands[i].as_deref().unwrap_or_default();
+        results[i] = Some(Err(match no_panic(|| decide(demand, &mut levels)) {
+            Err(e) => e,
+            // A level outside what `Decimal` checks (written by another
+            // writer): the statement's own judgement.
+            Ok(()) => answer
+                .problem
+                .map(|(code, item, loc)| Problem::error_of(&code, item, loc))
+                .unwrap_or_else(|| Error::unexpected("the reservation was refused")),
+        }));
+        return Ok(());
+    }
+    for &i in &accepted {
+        results[i] = Some(no_panic(|| {
+            let call = &calls[i];
+            let values = call
+                .rows
+                .iter()
+                .map(|r| {
+                    let id = get_text(r, "id").unwrap_or_default();
+                    answer.dtos.remove(&id).ok_or_else(|| {
+                        Error::unexpected(format!("reservation {id} was not returned"))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let demand = demands[i].as_deref().unwrap_or_default();
+            let ids = demand
+                .iter()
+                .filter_map(|d| answer.levels.get(&d.key).map(|l| l.id.clone()))
+                .collect();
+            Ok(created(values, ids, call.was_array))
+        }));
+    }
+    if keyed {
         // Every accepted call's outcome is stored with its key in this transaction.
-        claim_keys(c, calls, &results).await?;
+        let stored: Vec<(&Call, &Result<Outcome>)> = accepted
+            .iter()
+            .filter_map(|&i| Some((&calls[i], results[i].as_ref()?)))
+            .collect();
+        claim_keys(tx.client(), &stored).await?;
+        commit_error = tx.commit().await.err();
+    } else if tx.is_open() {
+        // Decided again with the locks held, and passed as a whole.
         commit_error = tx.commit().await.err();
     }
     if let Some(e) = commit_error {
         // The COMMIT may have landed: retrying these calls alone would write
         // them twice (or report them refused), so each accepted call gets the
         // error and its outcome stays unknown, as for a lone call.
-        return Ok(results
-            .into_iter()
-            .map(|r| r.and_then(|_| Err(e.clone())))
-            .collect());
-    }
-    Ok(results)
-}
-
-/// A call's outcome from its statement's row ([`reserve_sql`]): its
-/// reservations and the levels it charged, or why it was refused, in Medusa's
-/// words ([`decide`] on the levels as the statement found them).
-fn outcome_of(call: &Call, demand: &[Demand], row: &tokio_postgres::Row) -> Result<Outcome> {
-    let passed: bool = row.try_get(0)?;
-    let (mut levels, problems) = found(row)?;
-    if !passed {
-        return Err(match decide(demand, &mut levels) {
-            Err(e) => e,
-            // A level outside what `Decimal` checks (written by another
-            // writer): the statement's own judgement, missing levels first.
-            Ok(()) => problems
-                .into_iter()
-                .min_by_key(|(code, ..)| code != Problem::Missing.code())
-                .map(|(code, item, loc)| Problem::error_of(&code, item, loc))
-                .unwrap_or_else(|| Error::unexpected("the reservation was refused")),
-        });
-    }
-    let values = in_input_order(&call.rows, row.try_get(1)?)?;
-    let ids = demand
-        .iter()
-        .filter_map(|d| levels.get(&d.key).map(|l| l.id.clone()))
-        .collect();
-    Ok(created(values, ids, call.was_array))
-}
-
-/// A problem a call's statement found: its code, item and location.
-type Found = (String, String, String);
-
-/// The live levels a call's statement found (read before it charged them),
-/// and the problems it found there.
-fn found(row: &tokio_postgres::Row) -> Result<(Levels, Vec<Found>)> {
-    let items: Vec<String> = row.try_get(2)?;
-    let locs: Vec<String> = row.try_get(3)?;
-    let ids: Vec<Option<String>> = row.try_get(4)?;
-    let available: Vec<Option<String>> = row.try_get(5)?;
-    let reserved: Vec<Option<String>> = row.try_get(6)?;
-    let problems: Vec<Option<String>> = row.try_get(7)?;
-    let mut levels = Levels::new();
-    let mut found = Vec::new();
-    for (i, (item, loc)) in items.into_iter().zip(locs).enumerate() {
-        if let Some(Some(code)) = problems.get(i) {
-            found.push((code.clone(), item.clone(), loc.clone()));
-        }
-        if let Some(Some(id)) = ids.get(i) {
-            let level = Locked {
-                id: id.clone(),
-                available: quantity_of(available.get(i).and_then(Option::as_deref))?,
-                reserved: quantity_of(reserved.get(i).and_then(Option::as_deref))?,
-            };
-            levels.insert(At { item, loc }, level);
+        for &i in &accepted {
+            results[i] = Some(Err(e.clone()));
         }
     }
-    Ok((levels, found))
+    Ok(())
 }
 
 /// Stores the keys of the accepted keyed calls with their outcomes. A key
@@ -508,12 +562,10 @@ fn found(row: &tokio_postgres::Row) -> Result<(Levels, Vec<Found>)> {
 /// group: each call is retried alone and the repeat replays.
 async fn claim_keys<C: deadpool_postgres::GenericClient>(
     c: &C,
-    calls: &[Call],
-    results: &[Result<Outcome>],
+    accepted: &[(&Call, &Result<Outcome>)],
 ) -> Result<()> {
-    let keys: Vec<(String, String, String, String)> = calls
+    let keys: Vec<(String, String, String, String)> = accepted
         .iter()
-        .zip(results)
         .filter_map(|(call, r)| {
             let out = r.as_ref().ok()?;
             let a = &call.audit;
@@ -525,9 +577,9 @@ async fn claim_keys<C: deadpool_postgres::GenericClient>(
             ))
         })
         .collect();
-    let ttl = calls
+    let ttl = accepted
         .iter()
-        .find_map(|c| c.audit.key().map(|_| c.audit.ttl_seconds))
+        .find_map(|(c, _)| c.audit.key().map(|_| c.audit.ttl_seconds))
         .unwrap_or_default();
     if !claim(c, ttl, &keys).await? {
         let first = keys.first().map(|(key, ..)| key.clone());

@@ -8,7 +8,6 @@ use crate::sql::{self, Params};
 use deadpool_postgres::GenericClient;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use std::collections::HashMap;
 
 /// Full DTO of a row aliased `t`, with the entity's default fields (built once per entity).
 pub(crate) fn dto(entity: &'static Entity) -> &'static str {
@@ -320,22 +319,6 @@ fn dto_from_input(entity: &'static Entity, row: &Row, now: &Value) -> Result<Val
         map.insert(col.name.to_string(), value);
     }
     Ok(Value::Object(map))
-}
-
-/// The DTOs of `values` (rows' `id`s) in the order of `rows`.
-pub(crate) fn in_input_order(rows: &[Row], values: Vec<Value>) -> Result<Vec<Value>> {
-    let mut by_id: HashMap<String, Value> = values
-        .into_iter()
-        .map(|v| (v["id"].as_str().unwrap_or_default().to_string(), v))
-        .collect();
-    rows.iter()
-        .map(|r| {
-            let id = get_text(r, "id").unwrap_or_default();
-            by_id
-                .remove(&id)
-                .ok_or_else(|| Error::unexpected(format!("row {id} was not returned")))
-        })
-        .collect()
 }
 
 /// SET clause for an update of the given fields, metadata merged as Medusa does
