@@ -76,7 +76,11 @@ if (require.main === module) {
       features: ['test-hooks'],
       glibc217: argv.includes('--glibc217'),
     })
-    fs.copyFileSync(built, binary)
+    // A new file renamed over the old one: a process that has the old one loaded keeps
+    // its mapping (copying over it in place rewrites mapped pages and crashes it).
+    const fresh = `${binary}.${process.pid}.tmp.node`
+    fs.copyFileSync(built, fresh)
+    fs.renameSync(fresh, binary)
     if (!hasTestHooks(binary)) throw new Error(`${binaryName} was built with test-hooks but has no debugPanic`)
   } else {
     console.log(`[build] native addon is up to date (${binaryName}, test build)`)
