@@ -122,6 +122,14 @@ test('seed creates items, levels and reservations through the API; level reads t
   expect(await k.inventory.listInventoryItems({})).toHaveLength(3)
   await k.assertInvariants()
 
+  // Two rows for one level in one call: one level, the later stock, every reservation.
+  const twice = await k.seed([
+    { sku: 'E', location: 'loc_1', stocked: 1, reserved: 1 },
+    { sku: 'E', location: 'loc_1', stocked: 4, reserved: 2 },
+  ])
+  expect(twice.E.reservations.loc_1).toHaveLength(2)
+  expect(await k.level('E', 'loc_1')).toEqual({ stocked: 4, reserved: 3, incoming: 0, available: 1 })
+
   // Reservations beyond stock without backorder are refused by the module, as in production.
   await expect(k.seed([{ sku: 'A', location: 'loc_2', reserved: 6 }])).rejects.toMatchObject({ type: 'not_allowed' })
 

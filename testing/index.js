@@ -224,21 +224,20 @@ async function createTestInventory(options = {}) {
         existing.set(`${l.inventory_item_id}\u0000${l.location_id}`, l)
       }
     }
-    const toCreate = []
-    const toUpdate = []
+    // One input per level: rows naming the same level twice merge (the later quantities win).
+    const toCreate = new Map()
+    const toUpdate = new Map()
     for (const r of withLevel) {
-      const input = { inventory_item_id: items.get(r.sku).id, location_id: r.location }
+      const key = `${items.get(r.sku).id}\u0000${r.location}`
+      const into = existing.has(key) ? toUpdate : toCreate
+      const input = into.get(key) ?? { inventory_item_id: items.get(r.sku).id, location_id: r.location }
       if (r.stocked !== undefined) input.stocked_quantity = r.stocked
       if (r.incoming !== undefined) input.incoming_quantity = r.incoming
-      if (existing.has(`${input.inventory_item_id}\u0000${input.location_id}`)) {
-        if (r.stocked !== undefined || r.incoming !== undefined) toUpdate.push(input)
-      } else {
-        toCreate.push(input)
-      }
+      if (into === toCreate || r.stocked !== undefined || r.incoming !== undefined) into.set(key, input)
     }
     const levels = []
-    if (toCreate.length) levels.push(...(await inventory.createInventoryLevels(toCreate)))
-    if (toUpdate.length) levels.push(...(await inventory.updateInventoryLevels(toUpdate)))
+    if (toCreate.size) levels.push(...(await inventory.createInventoryLevels([...toCreate.values()])))
+    if (toUpdate.size) levels.push(...(await inventory.updateInventoryLevels([...toUpdate.values()])))
     for (const l of levels) existing.set(`${l.inventory_item_id}\u0000${l.location_id}`, l)
 
     const reservations = []
