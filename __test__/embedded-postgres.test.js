@@ -1,5 +1,5 @@
 'use strict'
-// The zero-setup database (scripts/embedded-postgres.js) must start from a checkout that other users
+// The zero-setup database (testing/embedded-postgres.js) must start from a checkout that other users
 // cannot enter (a `mktemp -d` dir is 0700; /root/... in Docker). As root the server runs as the
 // 'postgres' user, who could not reach binaries or data inside such a checkout (spawn ... EACCES).
 // Each case copies the starter into a private dir with a hardlinked copy of node_modules, runs it
@@ -16,7 +16,7 @@ const PROBE = `
 const fs = require('node:fs')
 const path = require('node:path')
 const { Client } = require('pg')
-const { startEmbeddedPostgres } = require('./scripts/embedded-postgres')
+const { startEmbeddedPostgres } = require('./testing/embedded-postgres')
 ;(async () => {
   const pg = await startEmbeddedPostgres()
   const c = new Client({ connectionString: pg.url })
@@ -67,8 +67,8 @@ function installedClosure(names) {
 function privateCheckout(owner) {
   const dir = fs.mkdtempSync(path.join(base, 'checkout-'))
   expect(fs.statSync(dir).mode & 0o777).toBe(0o700)
-  fs.mkdirSync(path.join(dir, 'scripts'))
-  fs.copyFileSync(path.join(ROOT, 'scripts', 'embedded-postgres.js'), path.join(dir, 'scripts', 'embedded-postgres.js'))
+  fs.mkdirSync(path.join(dir, 'testing'))
+  fs.copyFileSync(path.join(ROOT, 'testing', 'embedded-postgres.js'), path.join(dir, 'testing', 'embedded-postgres.js'))
   fs.writeFileSync(path.join(dir, 'probe.js'), PROBE)
   for (const key of installedClosure(['embedded-postgres', 'pg'])) {
     fs.mkdirSync(path.dirname(path.join(dir, key)), { recursive: true })

@@ -2,7 +2,7 @@
 // DATABASE_URL when set, otherwise an embedded Postgres from npm started in a
 // temp dir for the duration of the command and removed afterwards.
 import { spawn } from 'node:child_process'
-import embedded from './embedded-postgres.js'
+import embedded from '../testing/embedded-postgres.js'
 
 const { startEmbeddedPostgres } = embedded
 

@@ -6,7 +6,7 @@
 // each is answered by one JSON line { cmd, index, ok, error? } once done.
 // Usage: node embedded-servers.js '<JSON array of { tag, flags }>'
 const readline = require('node:readline')
-const { startEmbeddedPostgres } = require('../../scripts/embedded-postgres')
+const { startEmbeddedPostgres } = require('../../testing/embedded-postgres')
 
 const servers = []
 async function stopAll(code) {

@@ -3,7 +3,7 @@
 // embedded PostgreSQL from npm in a temp dir (removed afterwards). Either way
 // the run works in a database of its own, created here and dropped at the end.
 const { Client } = require('pg')
-const { freePort, startEmbeddedPostgres } = require('../../scripts/embedded-postgres')
+const { freePort, startEmbeddedPostgres } = require('../../testing/embedded-postgres')
 
 /** Starts an embedded Postgres; resolves to { url, stop(), embedded: true }. */
 async function startEmbedded({ log = () => {} } = {}) {

@@ -6,7 +6,7 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
 const { Client } = require('pg')
-const { freePort } = require('../../../../scripts/embedded-postgres')
+const { freePort } = require('../../../../testing/embedded-postgres')
 
 const APP_DIR = path.resolve(__dirname, '..', '..')
 const medusaBin = (appDir) => path.join(appDir, 'node_modules', '@medusajs', 'cli', 'cli.js')

