@@ -52,11 +52,6 @@ export declare class NativeInventory {
   close(): void
   /** Starts a lent call; `write` is called with each chunk to send. */
   lend(write: (chunk: Buffer) => void): NativeLent
-  /**
-   * The largest prepared-statement cache a pooled connection had when handed
-   * out; tests use it to prove the cache stays bounded.
-   */
-  debugStatementCacheHighWater(): number
 }
 
 /**
@@ -92,9 +87,6 @@ export declare function api(): string
 
 /** Opens a pool. `options` is JSON: `{ url, schema?, maxConnections? }`. */
 export declare function connect(options: string): Promise<NativeInventory>
-
-/** Panics inside the addon on purpose, so tests can prove a panic is a rejected promise. */
-export declare function debugPanic(): Promise<void>
 
 /** Every `type` a rejection of this addon can carry (Medusa's error types). */
 export declare function errorTypes(): Array<string>

@@ -839,6 +839,5 @@ module.exports.NativeInventory = nativeBinding.NativeInventory
 module.exports.NativeLent = nativeBinding.NativeLent
 module.exports.api = nativeBinding.api
 module.exports.connect = nativeBinding.connect
-module.exports.debugPanic = nativeBinding.debugPanic
 module.exports.errorTypes = nativeBinding.errorTypes
 module.exports.lentSql = nativeBinding.lentSql
