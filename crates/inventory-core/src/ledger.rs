@@ -200,37 +200,15 @@ pub(crate) fn record(source: &str, params: &mut Params, audit: &Audit) -> String
 /// 1-based position in `audits`, whose values are bound in `params` as
 /// arrays (one element per call). The reservation engine's groups.
 pub(crate) fn record_by_call(source: &str, params: &mut Params, audits: &[&Audit]) -> String {
-    let reason = params.push(audits.iter().map(|a| a.reason.clone()).collect::<Vec<_>>());
-    let method = params.push(
-        audits
-            .iter()
-            .map(|a| a.method.to_string())
-            .collect::<Vec<_>>(),
-    );
-    let actor = params.push(
-        audits
-            .iter()
-            .map(|a| a.options.actor.clone())
-            .collect::<Vec<_>>(),
-    );
-    let reference = params.push(
-        audits
-            .iter()
-            .map(|a| a.options.reference.clone())
-            .collect::<Vec<_>>(),
-    );
-    let key = params.push(
-        audits
-            .iter()
-            .map(|a| a.options.idempotency_key.clone())
-            .collect::<Vec<_>>(),
-    );
-    let metadata = params.push(
-        audits
-            .iter()
-            .map(|a| a.options.metadata.clone())
-            .collect::<Vec<_>>(),
-    );
+    let mut each = |f: &dyn Fn(&Audit) -> Option<String>| {
+        params.push(audits.iter().map(|a| f(a)).collect::<Vec<_>>())
+    };
+    let reason = each(&|a| Some(a.reason.clone()));
+    let method = each(&|a| Some(a.method.to_string()));
+    let actor = each(&|a| a.options.actor.clone());
+    let reference = each(&|a| a.options.reference.clone());
+    let key = each(&|a| a.options.idempotency_key.clone());
+    let metadata = each(&|a| a.options.metadata.clone());
     let enabled = params.push(audits.iter().map(|a| a.enabled).collect::<Vec<_>>());
     format!(
         "INSERT INTO inventory_movement ({COLUMNS})

@@ -15,7 +15,7 @@ use crate::pipeline::PipelinedTx;
 use crate::quantity::add_in_domain;
 use crate::sql::Params;
 use crate::stock::{
-    beyond_level, quantity_of, reservation_error, sql_level_ids_at, sql_stock_problem,
+    beyond_level, quantity_of, reservation_error, sql_lock_live_levels_at, sql_stock_problem,
     stock_problem, At, Problem, SqlDemand,
 };
 use crate::wire::{CallTrace, Taps};
@@ -314,12 +314,7 @@ fn group_sql(members: &[&Call]) -> (String, Params) {
            FROM r GROUP BY call_no, item, loc
          ),
          p AS (SELECT DISTINCT item, loc FROM d),
-         lk0 AS MATERIALIZED (
-           SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity, l.deleted_at
-           FROM inventory_level l WHERE l.id = ANY({at_levels})
-           ORDER BY l.id FOR UPDATE
-         ),
-         lk AS (SELECT * FROM lk0 WHERE deleted_at IS NULL),
+         {locked},
          chk AS MATERIALIZED (
            SELECT d.call_no, d.item, d.loc, d.total, d.guarded, d.res, d.line, lk.id AS level_id,
                   lk.stocked_quantity AS stocked, lk.reserved_quantity AS reserved,
@@ -348,7 +343,7 @@ fn group_sql(members: &[&Call]) -> (String, Params) {
                 {item}, {loc}, {level}, {available}, {reserved},
                 (SELECT ARRAY[problem, item, loc] FROM bad ORDER BY call_no, problem <> '{missing}', item, loc LIMIT 1)",
         named = NAMED_BY_ONE,
-        at_levels = sql_level_ids_at("p"),
+        locked = sql_lock_live_levels_at("p"),
         set = set_quantity(Quantity::Reserved, "trim_scale(t.reserved_quantity + sums.total)"),
         item = by_pair("item"),
         loc = by_pair("loc"),

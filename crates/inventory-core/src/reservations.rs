@@ -19,7 +19,9 @@ use crate::quantity::sql_level_fits;
 use crate::reservation_engine::Call;
 use crate::service::InventoryService;
 use crate::sql::Params;
-use crate::stock::{sql_level_ids_at, sql_stock_problem, Problem, SqlDemand};
+use crate::stock::{
+    sql_level_ids_at, sql_lock_live_levels_at, sql_stock_problem, Problem, SqlDemand,
+};
 use crate::write::{dto, set_clause};
 use futures_util::future::join_all;
 use serde_json::Value;
@@ -199,14 +201,8 @@ fn restore_sql(cond: &str, params: &mut Params, look: Option<&str>, audit: &Audi
            SELECT item, loc, sum(q) AS total, bool_or(NOT bo) AS guarded, {named}
            FROM r GROUP BY 1, 2
          ),
-         -- Live and soft-deleted levels locked, judged live after the lock
-         -- (stock.rs, sql_level_ids_at).
-         lk0 AS MATERIALIZED (
-           SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity, l.deleted_at
-           FROM inventory_level l WHERE l.id = ANY({at_levels})
-           ORDER BY l.id FOR UPDATE
-         ),
-         lk AS (SELECT * FROM lk0 WHERE deleted_at IS NULL),
+         -- Live and soft-deleted levels locked, judged live after the lock.
+         {locked},
          chk AS MATERIALIZED (
            SELECT d.item, d.loc, d.total, d.res, d.line, lk.id AS level_id, lk.reserved_quantity AS old_r,
                   {problem} AS problem
@@ -224,7 +220,7 @@ fn restore_sql(cond: &str, params: &mut Params, look: Option<&str>, audit: &Audi
                 p.problem, p.item, p.loc{look}
          FROM (SELECT 1) one LEFT JOIN p ON true",
         look = look_column(look, "(SELECT ok FROM ok)"),
-        at_levels = sql_level_ids_at("d"),
+        locked = sql_lock_live_levels_at("d"),
         named = NAMED_BY_ONE,
         missing = Problem::Missing.code(),
     )

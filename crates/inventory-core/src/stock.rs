@@ -186,6 +186,23 @@ pub(crate) fn sql_level_ids_at(pairs: &str) -> String {
     )
 }
 
+/// SQL: two CTEs, `lk0` locking every level, live or soft-deleted, at the
+/// (item, loc) pairs of relation `pairs` in id order ([`sql_level_ids_at`]),
+/// and `lk`, the live ones judged on the locked rows. Columns: id,
+/// inventory_item_id, location_id, stocked_quantity, reserved_quantity,
+/// deleted_at.
+pub(crate) fn sql_lock_live_levels_at(pairs: &str) -> String {
+    format!(
+        "lk0 AS MATERIALIZED (
+           SELECT l.id, l.inventory_item_id, l.location_id, l.stocked_quantity, l.reserved_quantity, l.deleted_at
+           FROM inventory_level l WHERE l.id = ANY({ids})
+           ORDER BY l.id FOR UPDATE
+         ),
+         lk AS (SELECT * FROM lk0 WHERE deleted_at IS NULL)",
+        ids = sql_level_ids_at(pairs),
+    )
+}
+
 /// How often a removal re-takes its locks when reservations arrive between them.
 pub(crate) const LOCK_ATTEMPTS: usize = 5;
 
