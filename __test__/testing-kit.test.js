@@ -8,6 +8,7 @@ const { execFile } = require('node:child_process')
 const { Client } = require('pg')
 const {
   createTestInventory,
+  medusaModuleRunnerOptions,
   maskUrl,
   InvariantError,
   TestKitError,
@@ -328,4 +329,78 @@ test('the Jest entry points resolve by package name', () => {
   expect(preset.globalTeardown).toBe(require.resolve('medusa-inventory-rs/testing/jest-global-teardown'))
   expect(typeof require(preset.globalSetup)).toBe('function')
   expect(typeof require(preset.globalTeardown)).toBe('function')
+})
+
+describe("medusaModuleRunnerOptions: options for Medusa's moduleIntegrationTestRunner", () => {
+  // Called where a user calls it: at collection time, so its afterEach/afterAll register here.
+  const options = medusaModuleRunnerOptions({ schemaPrefix: 'mirs_unit', moduleOptions: { maxConnections: 2 } })
+  const { schema } = options.moduleOptions.database
+  const countItems = async () =>
+    (await admin.query(`SELECT count(*)::int AS n FROM "${schema}".inventory_item`)).rows[0].n
+
+  test("name the module, this package's Medusa entry and a schema of its own on DATABASE_URL", () => {
+    expect(options).toMatchObject({
+      moduleName: 'inventory',
+      resolve: 'medusa-inventory-rs/medusa',
+      moduleOptions: { maxConnections: 2, database: { clientUrl: process.env.DATABASE_URL } },
+    })
+    expect(schema).toMatch(/^mirs_unit_w\d+_\d+_\d+_[a-z0-9]+$/)
+    expect(require.resolve(options.resolve)).toBe(path.join(ROOT, 'medusa', 'index.js'))
+  })
+
+  test("beforeModuleInit gives each test an empty, migrated schema and closes the last test's module", async () => {
+    await options.hooks.beforeModuleInit()
+    expect(await schemaExists(schema)).toBe(true)
+    const inventory = await require('medusa-inventory-rs').InventoryService.connect({ url: DATABASE_URL, schema })
+    await inventory.createInventoryItems([{ sku: 'A' }, { sku: 'B' }])
+    expect(await countItems()).toBe(2)
+    // What Medusa's loader hands the hook: the module's service, whose shutdown hook closes its pool.
+    let closed = 0
+    await options.hooks.afterModuleInit({}, { __hooks: { onApplicationShutdown: async () => closed++ } })
+    await inventory.close()
+
+    await options.hooks.beforeModuleInit()
+    expect(closed).toBe(1)
+    expect(await countItems()).toBe(0)
+  })
+
+  const calls = []
+  const withOwn = medusaModuleRunnerOptions({
+    schemaPrefix: 'mirs_own',
+    hooks: {
+      // Sees the schema the kit just migrated: the user's hooks run after the kit's.
+      beforeModuleInit: async () => calls.push(['before', await countOwnItems()]),
+      afterModuleInit: async (app, service) => calls.push(['after', app, service]),
+    },
+  })
+  const countOwnItems = async () =>
+    (await admin.query(`SELECT count(*)::int AS n FROM "${withOwn.moduleOptions.database.schema}".inventory_item`))
+      .rows[0].n
+
+  test("the user's own hooks run after the kit's, with the runner's arguments", async () => {
+    await withOwn.hooks.beforeModuleInit()
+    const service = { name: 'service' }
+    await withOwn.hooks.afterModuleInit('app', service)
+    expect(calls).toEqual([
+      ['before', 0],
+      ['after', 'app', service],
+    ])
+  })
+})
+
+test('medusaModuleRunnerOptions refuses a bad prefix, and with no database says what to add', () => {
+  expect(() => medusaModuleRunnerOptions({ schemaPrefix: 'Bad-Prefix' })).toThrow(
+    expect.objectContaining({ name: 'TestKitError', code: 'INVALID_OPTION' }),
+  )
+  const saved = { db: process.env.DATABASE_URL, run: process.env[TEST_URL_ENV] }
+  delete process.env.DATABASE_URL
+  delete process.env[TEST_URL_ENV]
+  try {
+    expect(() => medusaModuleRunnerOptions()).toThrow(
+      expect.objectContaining({ name: 'TestKitError', code: 'NO_DATABASE', message: expect.stringMatching(/preset/) }),
+    )
+  } finally {
+    if (saved.db !== undefined) process.env.DATABASE_URL = saved.db
+    if (saved.run !== undefined) process.env[TEST_URL_ENV] = saved.run
+  }
 })

@@ -77,6 +77,39 @@ export interface TestInventory {
 
 export declare function createTestInventory(options?: TestInventoryOptions): Promise<TestInventory>
 
+/** Options for medusaModuleRunnerOptions(). */
+export interface MedusaModuleRunnerOptions {
+  /** Start of the schema's name (a lowercase letter, then up to 19 of a-z, 0-9, _); default "mirs_medusa". */
+  schemaPrefix?: string
+  /** More options of the Medusa module (its `database` is set to the test schema). */
+  moduleOptions?: Record<string, unknown>
+  /** Your own runner hooks; they run after this kit's. */
+  hooks?: {
+    beforeModuleInit?: () => Promise<void> | void
+    afterModuleInit?: (medusaApp: any, service: any) => Promise<void> | void
+  }
+}
+
+/**
+ * Options to spread into @medusajs/test-utils' moduleIntegrationTestRunner: moduleName
+ * "inventory", resolve "medusa-inventory-rs/medusa", the module's database (a schema of its own on
+ * DATABASE_URL or the run's test database), and hooks that give each test a freshly migrated
+ * schema, close each test's module, and drop the schema after the file. Throws a TestKitError
+ * (NO_DATABASE) when neither DATABASE_URL nor the Jest preset's database is there.
+ */
+export declare function medusaModuleRunnerOptions(options?: MedusaModuleRunnerOptions): {
+  moduleName: 'inventory'
+  resolve: 'medusa-inventory-rs/medusa'
+  moduleOptions: Record<string, unknown> & { database: { clientUrl: string; schema: string } }
+  hooks: {
+    beforeModuleInit: () => Promise<void>
+    afterModuleInit: (medusaApp: any, service: any) => Promise<void>
+  }
+  /** Drops, re-creates and migrates the schema (what beforeModuleInit does), for tests that load
+   * modules themselves (initModules from @medusajs/test-utils, MedusaApp). The runner ignores it. */
+  resetSchema(): Promise<void>
+}
+
 /**
  * For a runner's global setup: DATABASE_URL when set (nothing started), else an embedded
  * Postgres (started once) whose URL is put in process.env.MEDUSA_INVENTORY_RS_TEST_URL for the

@@ -384,8 +384,95 @@ async function createTestInventory(options = {}) {
   return { inventory, schema, url, connect, seed, level, assertInvariants, sql, faults, cleanup }
 }
 
+/**
+ * Options for @medusajs/test-utils' moduleIntegrationTestRunner that load this package's Medusa
+ * module (medusa-inventory-rs/medusa) on a schema of its own, dropped, re-created and migrated
+ * before each test (Medusa's runner migrates only modules that ship MikroORM models, and this one
+ * migrates itself), closed after it, and dropped after the file. Spread it into the runner's
+ * options: `moduleIntegrationTestRunner({ ...medusaModuleRunnerOptions(), testSuite })`.
+ * Synchronous, as the runner's options are: the database is DATABASE_URL or the run's test
+ * database (the Jest preset's globalSetup), never one started here.
+ */
+function medusaModuleRunnerOptions(options = {}) {
+  const { schemaPrefix = 'mirs_medusa', moduleOptions = {}, hooks = {} } = options
+  if (!/^[a-z][a-z0-9_]{0,19}$/.test(schemaPrefix)) {
+    throw new TestKitError('INVALID_OPTION', 'schemaPrefix: a lowercase letter, then up to 19 of a-z, 0-9, _')
+  }
+  const url = process.env.DATABASE_URL || process.env[URL_ENV]
+  if (!url) {
+    throw new TestKitError(
+      'NO_DATABASE',
+      "No database for medusaModuleRunnerOptions(): add preset: 'medusa-inventory-rs/testing' (or its " +
+        "globalSetup and globalTeardown) to the Jest config, call startTestDatabase() in the runner's " +
+        'global setup, or set DATABASE_URL.',
+    )
+  }
+  const schema = uniqueSchema(schemaPrefix)
+  // The runner's shutdown between tests leaves a module on a shared connection running: its
+  // pool would stay open, one more per test. Each test's module is closed here instead.
+  const started = []
+  const closeModules = async () => {
+    for (const service of started.splice(0)) await service?.__hooks?.onApplicationShutdown?.()
+  }
+  const onSchema = async (migrate) => {
+    const { Client } = loadPg()
+    const db = new Client({ connectionString: url, application_name: `${schema}_sql`.slice(0, 63) })
+    try {
+      await db.connect()
+    } catch (e) {
+      throw new TestKitError('CONNECT_FAILED', `cannot connect to ${maskUrl(url)}: ${e.message}`)
+    }
+    try {
+      await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    } finally {
+      await db.end().catch(() => {})
+    }
+    if (!migrate) return
+    // migrate() creates the schema.
+    const svc = await InventoryService.connect({ url, schema, maxConnections: 1 })
+    try {
+      await svc.migrate()
+    } finally {
+      await svc.close()
+    }
+  }
+  const resetSchema = async () => {
+    await closeModules()
+    await onSchema(true)
+  }
+  // Under Jest and Vitest (globals), the module is closed after each test and the schema dropped
+  // after the file; elsewhere the next test's setup closes the last module.
+  if (typeof globalThis.afterEach === 'function') globalThis.afterEach(closeModules)
+  if (typeof globalThis.afterAll === 'function') {
+    globalThis.afterAll(async () => {
+      await closeModules()
+      await onSchema(false)
+    })
+  }
+  return {
+    moduleName: 'inventory',
+    resolve: 'medusa-inventory-rs/medusa',
+    moduleOptions: { ...moduleOptions, database: { ...moduleOptions.database, clientUrl: url, schema } },
+    hooks: {
+      ...hooks,
+      beforeModuleInit: async () => {
+        await resetSchema()
+        await hooks.beforeModuleInit?.()
+      },
+      afterModuleInit: async (medusaApp, service) => {
+        started.push(service)
+        await hooks.afterModuleInit?.(medusaApp, service)
+      },
+    },
+    // Not a runner option (the runner ignores it): for tests that load modules themselves
+    // (initModules, MedusaApp), an empty, migrated schema; the hook above calls it.
+    resetSchema,
+  }
+}
+
 module.exports = {
   createTestInventory,
+  medusaModuleRunnerOptions,
   startTestDatabase,
   stopTestDatabase,
   maskUrl,

@@ -3,6 +3,7 @@ import kit from './index.js'
 
 export const {
   createTestInventory,
+  medusaModuleRunnerOptions,
   startTestDatabase,
   stopTestDatabase,
   maskUrl,

@@ -4,6 +4,7 @@ import {
   createTestInventory,
   InvariantError,
   maskUrl,
+  medusaModuleRunnerOptions,
   startTestDatabase,
   stopTestDatabase,
   TestKitError,
@@ -50,4 +51,18 @@ export async function kitUsage(): Promise<void> {
   await kit.seed([{ location: 'loc_1', stocked: 1 }])
   // @ts-expect-error quantities are numbers
   await kit.seed([{ sku: 'A', location: 'loc_1', stocked: '1' }])
+
+  // Spread into @medusajs/test-utils' moduleIntegrationTestRunner.
+  const runner = medusaModuleRunnerOptions({
+    schemaPrefix: 'shop',
+    moduleOptions: { maxConnections: 2 },
+    hooks: { afterModuleInit: async (_app, service) => console.log(service) },
+  })
+  const resolve: 'medusa-inventory-rs/medusa' = runner.resolve
+  const schema: string = runner.moduleOptions.database.schema
+  await runner.hooks.beforeModuleInit()
+  await runner.resetSchema()
+  console.log(resolve, schema)
+  // @ts-expect-error hooks take functions
+  medusaModuleRunnerOptions({ hooks: { beforeModuleInit: 1 } })
 }
