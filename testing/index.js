@@ -12,6 +12,10 @@ const { InventoryService } = require('../lib/index.js')
 const URL_ENV = 'MEDUSA_INVENTORY_RS_TEST_URL'
 /** The server startTestDatabase() started, for stopTestDatabase() (Jest runs both in one process). */
 const HANDLE = Symbol.for('medusa-inventory-rs.testing.server')
+/** Start of the comment on every schema the kit creates: its creation time follows. */
+const MARK = 'medusa-inventory-rs/testing'
+/** How old a kit schema must be before sweepTestSchemas() drops it by default: 6 hours. */
+const SWEEP_AFTER_MS = 6 * 60 * 60 * 1000
 
 /** A setup problem: no database, a missing package, a level that is not there. */
 class TestKitError extends Error {
@@ -80,7 +84,12 @@ async function startEmbedded(log) {
  * worker processes started after it find it.
  */
 async function startTestDatabase(options = {}) {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, embedded: false }
+  if (process.env.DATABASE_URL) {
+    // Once per run, before any worker: what killed runs left behind (an embedded server's
+    // directory goes with it; a shared database keeps their schemas).
+    await sweepTestSchemas({ url: process.env.DATABASE_URL }).catch(() => {})
+    return { url: process.env.DATABASE_URL, embedded: false }
+  }
   if (!globalThis[HANDLE]) {
     globalThis[HANDLE] = startEmbedded(options.log)
     globalThis[HANDLE].catch(() => delete globalThis[HANDLE])
@@ -98,6 +107,54 @@ async function stopTestDatabase() {
   const pg = await started
   if (process.env[URL_ENV] === pg.url) delete process.env[URL_ENV]
   await pg.stop()
+}
+
+/** Marks `schema` as the kit's, with its creation time, for sweepTestSchemas(). */
+const markSchema = (db, schema) => db.query(`COMMENT ON SCHEMA "${schema}" IS '${MARK} ${new Date().toISOString()}'`)
+
+/**
+ * Drops the schemas the kit created (marked by a comment) more than `olderThanMs` ago (default 6
+ * hours) that no kit still holds a connection to: what test processes killed before their
+ * cleanup() left. Resolves to the names dropped. The Jest preset's globalSetup runs it on
+ * DATABASE_URL once per run.
+ */
+async function sweepTestSchemas(options = {}) {
+  const { olderThanMs = SWEEP_AFTER_MS } = options
+  const url = options.url || process.env.DATABASE_URL || process.env[URL_ENV]
+  if (!url) throw new TestKitError('NO_DATABASE', 'sweepTestSchemas: pass { url } or set DATABASE_URL')
+  if (!Number.isFinite(olderThanMs) || olderThanMs < 0) {
+    throw new TestKitError('INVALID_OPTION', 'olderThanMs: a number of milliseconds, 0 or more')
+  }
+  const { Client } = loadPg()
+  const db = new Client({ connectionString: url })
+  try {
+    await db.connect()
+  } catch (e) {
+    throw new TestKitError('CONNECT_FAILED', `cannot connect to ${maskUrl(url)}: ${e.message}`)
+  }
+  try {
+    const { rows } = await db.query(
+      `SELECT schema FROM (
+         SELECT n.nspname AS schema, obj_description(n.oid, 'pg_namespace') AS note FROM pg_namespace n) s
+       WHERE CASE WHEN note ~ $1
+                  -- The time is cast only on the kit's own notes: others may hold any text.
+                  THEN split_part(note, ' ', 2)::timestamptz < now() - make_interval(secs => $2)
+                  ELSE false END
+         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE left(a.application_name, length(schema)) = schema)`,
+      [`^${MARK} \\d{4}-\\d{2}-\\d{2}T[0-9:.]+Z$`, olderThanMs / 1000],
+    )
+    const dropped = []
+    for (const { schema } of rows) {
+      // Names come from the catalogue; quoted as identifiers all the same.
+      await db.query(`DROP SCHEMA IF EXISTS "${schema.replace(/"/g, '""')}" CASCADE`).then(
+        () => dropped.push(schema),
+        () => {}, // dropped by a concurrent sweep, or not ours to drop
+      )
+    }
+    return dropped
+  } finally {
+    await db.end().catch(() => {})
+  }
 }
 
 let inProcess // the embedded server of this process when no setup started one (promise)
@@ -191,6 +248,7 @@ async function createTestInventory(options = {}) {
     await db.query(`SET search_path TO "${schema}"`)
     inventory = await connect()
     await inventory.migrate()
+    await markSchema(db, schema)
   } catch (e) {
     await cleanup().catch(() => {})
     throw e
@@ -424,16 +482,17 @@ function medusaModuleRunnerOptions(options = {}) {
     }
     try {
       await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      if (!migrate) return
+      // migrate() creates the schema.
+      const svc = await InventoryService.connect({ url, schema, maxConnections: 1 })
+      try {
+        await svc.migrate()
+      } finally {
+        await svc.close()
+      }
+      await markSchema(db, schema)
     } finally {
       await db.end().catch(() => {})
-    }
-    if (!migrate) return
-    // migrate() creates the schema.
-    const svc = await InventoryService.connect({ url, schema, maxConnections: 1 })
-    try {
-      await svc.migrate()
-    } finally {
-      await svc.close()
     }
   }
   const resetSchema = async () => {
@@ -473,6 +532,7 @@ function medusaModuleRunnerOptions(options = {}) {
 module.exports = {
   createTestInventory,
   medusaModuleRunnerOptions,
+  sweepTestSchemas,
   startTestDatabase,
   stopTestDatabase,
   maskUrl,

@@ -4,6 +4,7 @@ import kit from './index.js'
 export const {
   createTestInventory,
   medusaModuleRunnerOptions,
+  sweepTestSchemas,
   startTestDatabase,
   stopTestDatabase,
   maskUrl,

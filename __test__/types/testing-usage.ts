@@ -5,6 +5,7 @@ import {
   InvariantError,
   maskUrl,
   medusaModuleRunnerOptions,
+  sweepTestSchemas,
   startTestDatabase,
   stopTestDatabase,
   TestKitError,
@@ -65,4 +66,8 @@ export async function kitUsage(): Promise<void> {
   console.log(resolve, schema)
   // @ts-expect-error hooks take functions
   medusaModuleRunnerOptions({ hooks: { beforeModuleInit: 1 } })
+  const dropped: string[] = await sweepTestSchemas({ url: 'postgres://localhost/db', olderThanMs: 60_000 })
+  console.log(dropped)
+  // @ts-expect-error the age is a number of milliseconds
+  await sweepTestSchemas({ olderThanMs: '1h' })
 }
