@@ -49,6 +49,13 @@ export declare class NativeInventory {
    * idempotency keys. Resolves to JSON `{ folded, carried, keys }`.
    */
   prune(options: string): Promise<string>
+  /**
+   * Replaces, as they are next handed out, the pooled connections made until now,
+   * as after a call that found its server gone. For medusa-inventory-rs/testing's
+   * `faults.dropConnections()`: a connection whose session the server ended is only
+   * known dead once its socket has been read, which may come after the next call.
+   */
+  forgetConnections(): void
   close(): void
   /** Starts a lent call; `write` is called with each chunk to send. */
   lend(write: (chunk: Buffer) => void): NativeLent

@@ -322,6 +322,15 @@ impl NativeInventory {
         })
     }
 
+    /// Replaces, as they are next handed out, the pooled connections made until now,
+    /// as after a call that found its server gone. For medusa-inventory-rs/testing's
+    /// `faults.dropConnections()`: a connection whose session the server ended is only
+    /// known dead once its socket has been read, which may come after the next call.
+    #[napi]
+    pub fn forget_connections(&self) {
+        self.inner.forget_connections();
+    }
+
     #[napi]
     pub fn close(&self) {
         self.inner.close();

@@ -68,7 +68,8 @@ export interface TestInventory {
   sql<Row = Record<string, any>>(text: string, params?: unknown[]): Promise<Row[]>
   /** Fault hooks for tests of what your code does when things go wrong. */
   faults: {
-    /** Terminates every Postgres connection of this inventory's services; resolves to how many. */
+    /** Terminates every Postgres connection of this inventory's services; resolves to how many,
+     * once they are gone and the services will open new ones on their next calls. */
     dropConnections(): Promise<number>
   }
   /** Closes the services and drops the schema. Idempotent. */
