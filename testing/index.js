@@ -109,6 +109,19 @@ async function stopTestDatabase() {
   await pg.stop()
 }
 
+/** A connected node-postgres client of the kit's own; `schema` names it (application_name). */
+async function connectSql(url, schema) {
+  const { Client } = loadPg()
+  const name = schema ? { application_name: `${schema}_sql`.slice(0, 63) } : {}
+  const db = new Client({ connectionString: url, ...name })
+  try {
+    await db.connect()
+  } catch (e) {
+    throw new TestKitError('CONNECT_FAILED', `cannot connect to ${maskUrl(url)}: ${e.message}`)
+  }
+  return db
+}
+
 /** Marks `schema` as the kit's, with its creation time, for sweepTestSchemas(). */
 const markSchema = (db, schema) => db.query(`COMMENT ON SCHEMA "${schema}" IS '${MARK} ${new Date().toISOString()}'`)
 
@@ -125,13 +138,7 @@ async function sweepTestSchemas(options = {}) {
   if (!Number.isFinite(olderThanMs) || olderThanMs < 0) {
     throw new TestKitError('INVALID_OPTION', 'olderThanMs: a number of milliseconds, 0 or more')
   }
-  const { Client } = loadPg()
-  const db = new Client({ connectionString: url })
-  try {
-    await db.connect()
-  } catch (e) {
-    throw new TestKitError('CONNECT_FAILED', `cannot connect to ${maskUrl(url)}: ${e.message}`)
-  }
+  const db = await connectSql(url)
   try {
     const { rows } = await db.query(
       `SELECT schema FROM (
@@ -184,6 +191,12 @@ async function databaseUrl() {
   return (await inProcess).url
 }
 
+function checkPrefix(prefix) {
+  if (!/^[a-z][a-z0-9_]{0,19}$/.test(prefix)) {
+    throw new TestKitError('INVALID_OPTION', 'schemaPrefix: a lowercase letter, then up to 19 of a-z, 0-9, _')
+  }
+}
+
 let counter = 0
 function uniqueSchema(prefix) {
   const worker = process.env.JEST_WORKER_ID || process.env.VITEST_POOL_ID || '0'
@@ -202,22 +215,15 @@ const num = (v) => (v === null || v === undefined ? 0 : Number(v))
  */
 async function createTestInventory(options = {}) {
   const { schemaPrefix = 'mirs_test', schema: _ignored, ...connectOptions } = options
-  if (!/^[a-z][a-z0-9_]{0,19}$/.test(schemaPrefix)) {
-    throw new TestKitError('INVALID_OPTION', 'schemaPrefix: a lowercase letter, then up to 19 of a-z, 0-9, _')
-  }
-  const { Client } = loadPg()
+  checkPrefix(schemaPrefix)
+  loadPg() // pg missing: said before a server is started for nothing
   const url = connectOptions.url || (await databaseUrl())
   delete connectOptions.url
   const schema = uniqueSchema(schemaPrefix)
   // Every connection of this inventory carries the schema's name, so faults.dropConnections() finds them.
   const serviceUrl = withParam(url, 'application_name', schema)
 
-  const db = new Client({ connectionString: url, application_name: `${schema}_sql`.slice(0, 63) })
-  try {
-    await db.connect()
-  } catch (e) {
-    throw new TestKitError('CONNECT_FAILED', `cannot connect to ${maskUrl(url)}: ${e.message}`)
-  }
+  const db = await connectSql(url, schema)
   const services = new Set()
   let cleaned = false
 
@@ -457,9 +463,7 @@ async function createTestInventory(options = {}) {
  */
 function medusaModuleRunnerOptions(options = {}) {
   const { schemaPrefix = 'mirs_medusa', moduleOptions = {}, hooks = {} } = options
-  if (!/^[a-z][a-z0-9_]{0,19}$/.test(schemaPrefix)) {
-    throw new TestKitError('INVALID_OPTION', 'schemaPrefix: a lowercase letter, then up to 19 of a-z, 0-9, _')
-  }
+  checkPrefix(schemaPrefix)
   const url = process.env.DATABASE_URL || process.env[URL_ENV]
   if (!url) {
     throw new TestKitError(
@@ -477,13 +481,7 @@ function medusaModuleRunnerOptions(options = {}) {
     for (const service of started.splice(0)) await service?.__hooks?.onApplicationShutdown?.()
   }
   const onSchema = async (migrate) => {
-    const { Client } = loadPg()
-    const db = new Client({ connectionString: url, application_name: `${schema}_sql`.slice(0, 63) })
-    try {
-      await db.connect()
-    } catch (e) {
-      throw new TestKitError('CONNECT_FAILED', `cannot connect to ${maskUrl(url)}: ${e.message}`)
-    }
+    const db = await connectSql(url, schema)
     try {
       await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
       if (!migrate) return
