@@ -274,6 +274,41 @@ describe('inventory items', () => {
     expect((await t.inventory.listAndCountInventoryItems({ id, q: '0001' }, { take: 1 }))[1]).toBe(2)
     // Repeated (more than the five custom plans a cached statement gets): still found.
     for (let i = 0; i < 8; i++) expect(await found('TRG-0002')).toEqual(['TRG-0002'])
+    // Whatever q, what each field's own ILIKE finds (the oracle, Postgres' own matching).
+    const more = await t.inventory.createInventoryItems([
+      { sku: 'Straße-9', title: 'ÆBLE grøn', description: 'two  spaces\there' },
+      { sku: 'x y', hs_code: 'z', mid_code: null, description: 'Ünïcode ⚑ flag' },
+    ])
+    id.push(...more.map((i) => i.id))
+    const fields = ['sku', 'hs_code', 'mid_code', 'description', 'title']
+    for (const q of [
+      'straße-9',
+      'straße',
+      'WIDGET',
+      'æble',
+      'GRØN',
+      'y z',
+      'x y',
+      'ünïcode',
+      'code ⚑',
+      '⚑',
+      'two  spaces',
+      'spaces\the',
+      'e-9 Æ',
+      'gadget 0001',
+      'TRG',
+      'o',
+      'efgh',
+      'cd ef',
+    ]) {
+      const oracle = (
+        await t.inventory.listInventoryItems(
+          { id, $or: fields.map((f) => ({ [f]: { $ilike: `%${q}%` } })) },
+          { order: { sku: 'ASC' } },
+        )
+      ).map((i) => i.sku)
+      expect([q, await found(q)]).toEqual([q, oracle])
+    }
   })
 
   test('unknown fields, operators and config are invalid_data and name the culprit', async () => {

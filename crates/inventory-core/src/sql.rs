@@ -531,10 +531,20 @@ fn search(at: At<'_>, val: &Value, params: &mut Binds) -> Result<String> {
         .collect();
     let exact = format!("({})", ors.join(" OR "));
     Ok(match (entity.search_index, search_word(q)) {
+        // q is one word (no space, nothing around it): the index text's
+        // match is the whole answer, as a q without a space cannot match
+        // across the text's separators (' '). One pattern a row instead of
+        // one a field: a common word's count scans every row, and the five
+        // ILIKEs nearly doubled it.
+        (Some(_), Some(word)) if word == q => {
+            format!("(({}) ILIKE {p})", entity.search_expr(alias))
+        }
         // Candidates through the trigram index (migrate.rs), then the
         // fields themselves. One word only: with every word of q in the
         // index condition, a word most items share ("SCALE" of
-        // "SCALE-0223459") makes the index read its whole posting tree.
+        // "SCALE-0223459") makes the index read its whole posting tree (so q
+        // itself is never matched against the indexed text: the planner
+        // would put it in the index condition too).
         (Some(_), Some(word)) => {
             let w = params.push(format!("%{}%", escape_like(word)));
             format!("(({}) ILIKE {w} AND {exact})", entity.search_expr(alias))
@@ -973,6 +983,22 @@ mod tests {
             .sql
             .contains(&format!("(({expr}) ILIKE $2 AND (t.sku ILIKE $1")));
         assert_eq!(p.0.len(), 2);
+        // q is one word: the indexed text alone, one pattern.
+        let mut one = Params::default();
+        let out = parsed(&INVENTORY_ITEM, &json!({"q": "shirt"}), &mut one).unwrap();
+        assert!(
+            out.sql.contains(&format!("(({expr}) ILIKE $1)")),
+            "{}",
+            out.sql
+        );
+        assert!(!out.sql.contains("t.sku ILIKE"));
+        assert_eq!(one.0.len(), 1);
+        // A space could match across two fields in the indexed text: the fields decide.
+        let mut spaced = Params::default();
+        let out = parsed(&INVENTORY_ITEM, &json!({"q": "red shirt"}), &mut spaced).unwrap();
+        assert!(out
+            .sql
+            .contains(&format!("(({expr}) ILIKE $2 AND (t.sku ILIKE $1")));
         // Bound with their types, so the statement can go unnamed (planned per call).
         let typed = p.per_call().unwrap();
         assert_eq!(typed.len(), 2);
