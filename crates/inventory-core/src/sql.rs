@@ -531,9 +531,9 @@ fn search(at: At<'_>, val: &Value, params: &mut Binds) -> Result<String> {
         .collect();
     let exact = format!("({})", ors.join(" OR "));
     Ok(match (entity.search_index, search_word(q)) {
-        // q is one word (no space, nothing around it): the index text's
-        // match is the whole answer, as a q without a space cannot match
-        // across the text's separators (' '). One pattern a row instead of
+        // q is one word (no space, nothing around it): its match in the
+        // indexed text is the whole answer, as a q without a space cannot
+        // span the text's separators (' '). One pattern a row instead of
         // one a field: a common word's count scans every row, and the five
         // ILIKEs nearly doubled it.
         (Some(_), Some(word)) if word == q => {
@@ -542,9 +542,9 @@ fn search(at: At<'_>, val: &Value, params: &mut Binds) -> Result<String> {
         // Candidates through the trigram index (migrate.rs), then the
         // fields themselves. One word only: with every word of q in the
         // index condition, a word most items share ("SCALE" of
-        // "SCALE-0223459") makes the index read its whole posting tree (so q
-        // itself is never matched against the indexed text: the planner
-        // would put it in the index condition too).
+        // "SCALE-0223459") makes the index read its whole posting tree. So
+        // such a q is never matched against the indexed text either: the
+        // planner would put that pattern in the index condition too.
         (Some(_), Some(word)) => {
             let w = params.push(format!("%{}%", escape_like(word)));
             format!("(({}) ILIKE {w} AND {exact})", entity.search_expr(alias))
