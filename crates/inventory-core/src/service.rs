@@ -676,7 +676,7 @@ pub(crate) async fn first_dto(
     }
 }
 
-/// Appends the DTOs of `rows` (column 0, jsonb) to `out` as one JSON array,
+/// Appends the DTOs of `rows` (column 0, json) to `out` as one JSON array,
 /// in the text Postgres wrote them: a list page is passed on, not parsed.
 fn push_json_array(out: &mut String, rows: &[tokio_postgres::Row]) -> Result<()> {
     out.push('[');
