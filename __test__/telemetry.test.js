@@ -233,6 +233,41 @@ test('operator warnings reach the logger once per event, without values', async 
   }
   expect(warnings.filter((w) => /database connection broken/.test(w))).toHaveLength(1)
   expect(warnings.join('\n')).not.toMatch(/postgres:\/\/|password/i)
+
+  // A read killed under it (waiting behind a lock on its table) is asked once more on a
+  // new connection, and answers; the logger still hears of the loss, once.
+  warnings.length = 0
+  const reader = await InventoryService.connect({
+    url,
+    schema: t.schema,
+    maxConnections: 1,
+    logger: { warn: (m) => warnings.push(m) },
+  })
+  const locker = await sql(t.schema)
+  try {
+    await reader.listInventoryItems({ sku: 'lost' })
+    await locker.query('BEGIN')
+    await locker.query('LOCK TABLE inventory_item IN ACCESS EXCLUSIVE MODE')
+    const pending = reader.listInventoryItems({ sku: 'lost' }).catch((e) => e)
+    let pid
+    for (let i = 0; i < 200 && !pid; i++) {
+      const { rows } = await locker.query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        [app],
+      )
+      pid = rows[0]?.pid
+      if (!pid) await new Promise((r) => setTimeout(r, 50))
+    }
+    await locker.query('SELECT pg_terminate_backend($1)', [pid])
+    await locker.query('ROLLBACK')
+    expect(await pending).toEqual([expect.objectContaining({ id: item.id, sku: 'lost' })])
+    expect(reader.stats()).toMatchObject({ connectionLosses: 1, calls: 2 })
+  } finally {
+    await locker.query('ROLLBACK').catch(() => {})
+    await locker.end()
+    await reader.close()
+  }
+  expect(warnings.filter((w) => /database connection broken/.test(w))).toHaveLength(1)
 })
 
 test('verify that finds ledger drift warns the operator', async () => {

@@ -273,11 +273,24 @@ pub async fn call(
     args: &[Value],
     options: &Value,
 ) -> Result<Outcome> {
+    svc.taps.telemetry.calls.fetch_add(1, Ordering::Relaxed);
     let out = serve(svc, method_name, args, options).await;
-    if out.as_ref().is_err_and(Error::server_lost) {
+    if !out.as_ref().is_err_and(Error::server_lost) {
+        return out;
+    }
+    svc.forget_connections();
+    // A read changes nothing, so it is asked once more, on a new connection: a server
+    // that ended its sessions (a restart, a failover, an operator) fails a read only
+    // when the new connection fails too. A write is not: whether it committed is
+    // unknown, and only its idempotency key can make asking again safe (the caller's).
+    if method(method_name).is_none_or(|m| m.kind == Kind::Write) {
+        return out;
+    }
+    let again = serve(svc, method_name, args, options).await;
+    if again.as_ref().is_err_and(Error::server_lost) {
         svc.forget_connections();
     }
-    out
+    again
 }
 
 /// `call`, with the call's statements on a lent connection (relay.rs):
@@ -293,6 +306,7 @@ pub async fn call_lent(
     args: &[Value],
     options: &Value,
 ) -> Lent {
+    svc.taps.telemetry.calls.fetch_add(1, Ordering::Relaxed);
     let out = match svc.over_relay(stream) {
         Ok(unit) => {
             let out = serve(&unit, method_name, args, options).await;
@@ -321,7 +335,6 @@ async fn serve(
     args: &[Value],
     options: &Value,
 ) -> Result<Outcome> {
-    svc.taps.telemetry.calls.fetch_add(1, Ordering::Relaxed);
     crate::limits::check_args(args)?;
     let m = method(method_name)
         .ok_or_else(|| Error::invalid(format!("Unknown method '{method_name}'")))?;
