@@ -183,7 +183,12 @@ fn dtos_text(
     now: &Value,
     was_array: bool,
 ) -> Result<String> {
-    let keys = dto_keys(entity)?;
+    // Each key as it is written, quoted and with its colon: once per call, not per row.
+    let keys: Vec<(String, DtoKey)> = dto_keys(entity)?
+        .into_iter()
+        .map(|(name, key)| Ok((format!("{}:", serde_json::to_string(&name)?), key)))
+        .collect::<std::result::Result<_, serde_json::Error>>()
+        .map_err(|e| Error::unexpected(format!("DTO text: {e}")))?;
     let now = now.to_string();
     let rows = if was_array {
         rows
@@ -209,7 +214,8 @@ fn dtos_text(
     String::from_utf8(out).map_err(|e| Error::unexpected(format!("DTO text: {e}")))
 }
 
-/// One row's DTO ([`dtos_text`]), `keys` the entity's ([`dto_keys`]).
+/// One row's DTO ([`dtos_text`]), `keys` the entity's ([`dto_keys`]), each
+/// written as `"name":`.
 fn write_dto(
     entity: &'static Entity,
     keys: &[(String, DtoKey)],
@@ -224,12 +230,11 @@ fn write_dto(
         serde_json::to_writer(out, &v).map_err(json)
     };
     out.push(b'{');
-    for (i, (name, key)) in keys.iter().enumerate() {
+    for (i, (prefix, key)) in keys.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut *out, name).map_err(json)?;
-        out.push(b':');
+        out.extend_from_slice(prefix.as_bytes());
         match *key {
             DtoKey::Column(col) => {
                 let given = get(row, col.name).and_then(|f| f.text.as_deref());
