@@ -12,8 +12,8 @@
 // trips) our standalone facade on a connection that goes through the wire tap.
 //
 // goal: the ratio ours/floor the operation should stay within (issue 13): reads
-// 1.2×, single writes 1.5×, bulk create 2× the COPY floor, lists 1.5× their own
-// SQL. The floors themselves are in floors.js. The report shows it, never asserts it.
+// 1.2×, single writes 1.5×, lists 1.5× their own SQL; bulk create 1.2× the COPY
+// floor (issue 29; it was 2×). The floors themselves are in floors.js. The report shows it, never asserts it.
 
 const { rng } = require('./stats')
 
@@ -99,7 +99,7 @@ const OPS = [
     key: 'createInventoryItems_1000',
     label: 'createInventoryItems (1000 at once)',
     kind: 'write',
-    goal: 2,
+    goal: 1.2,
     batch: 1000,
     iterations: (p) => p.bulkIterations,
     prepare: async (_svc, _n, env) => ({ tag: `${env.tag}-c1000-${env.round}` }),
