@@ -232,13 +232,25 @@ function operations(items) {
     { name: 'listInventoryItems (q, take 50)', call: (s) => s.listInventoryItems({ q: 'shirt' }, { take: 50 }) },
     // Answered by the core without Postgres: the adapter's cost with no database noise.
     { name: 'createInventoryItems([]) (no database)', call: (s) => s.createInventoryItems([]) },
+    // For --part=loop only (the adapter part would create a million items).
+    {
+      name: 'createInventoryItems (1000 at once)',
+      loopOnly: true,
+      call: (s, i) =>
+        s.createInventoryItems(
+          Array.from({ length: 1000 }, (_, j) => ({
+            sku: `PROF-${process.pid}-${line++}-${i}-${j}`,
+            title: 'Profiled',
+          })),
+        ),
+    },
   ]
 }
 
 async function partAdapter(env) {
   console.log(`\n## Medusa adapter overhead per call (µs; ${ROUNDS} rounds × ${CHUNK} calls per path, interleaved)\n`)
   const rows = []
-  for (const op of operations(env.items)) {
+  for (const op of operations(env.items).filter((o) => !o.loopOnly)) {
     const [medusa, standalone] = await interleave([
       { fn: (i) => op.call(env.svc, i) },
       { fn: (i) => op.call(env.standalone, i) },
@@ -268,7 +280,7 @@ async function loop(env) {
   const op = operations(env.items).find((o) => o.name.includes(argv.op || 'retrieveAvailableQuantity'))
   const target = argv.path === 'standalone' ? env.standalone : env.svc
   const n = Number(argv.n || 20000)
-  for (let i = 0; i < Math.min(n, 500); i++) await op.call(target, i)
+  for (let i = 0; i < Math.min(n, op.loopOnly ? 20 : 500); i++) await op.call(target, i)
   // --prof=FILE: a V8 CPU profile of the loop alone (not of loading and seeding).
   const session = argv.prof ? new (require('node:inspector').Session)() : null
   const post = (m, p) => new Promise((resolve, reject) => session.post(m, p, (e, r) => (e ? reject(e) : resolve(r))))
