@@ -171,6 +171,19 @@ test('stats() gives the same numbers without OpenTelemetry', async () => {
   }
 })
 
+/** The backend of `app` (its application_name) waiting for a lock, seen from `db`. */
+async function waitingForLock(db, app) {
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await db.query(
+      "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+      [app],
+    )
+    if (rows[0]) return rows[0].pid
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`no backend of ${app} waited for a lock`)
+}
+
 test('operator warnings reach the logger once per event, without values', async () => {
   const slow = await InventoryService.connect({
     url: DATABASE_URL,
@@ -213,16 +226,7 @@ test('operator warnings reach the logger once per event, without values', async 
     await db.query('BEGIN')
     await db.query('SELECT 1 FROM inventory_level WHERE id = $1 FOR UPDATE', [level.id])
     const pending = lossy.adjustInventory(item.id, 'loc_l', 1).catch((e) => e)
-    let pid
-    for (let i = 0; i < 200 && !pid; i++) {
-      const { rows } = await db.query(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
-        [app],
-      )
-      pid = rows[0]?.pid
-      if (!pid) await new Promise((r) => setTimeout(r, 50))
-    }
-    await db.query('SELECT pg_terminate_backend($1)', [pid])
+    await db.query('SELECT pg_terminate_backend($1)', [await waitingForLock(db, app)])
     await db.query('ROLLBACK')
     expect(await pending).toMatchObject({ type: 'database_error' })
     expect(lossy.stats().connectionLosses).toBe(1)
@@ -249,16 +253,7 @@ test('operator warnings reach the logger once per event, without values', async 
     await locker.query('BEGIN')
     await locker.query('LOCK TABLE inventory_item IN ACCESS EXCLUSIVE MODE')
     const pending = reader.listInventoryItems({ sku: 'lost' }).catch((e) => e)
-    let pid
-    for (let i = 0; i < 200 && !pid; i++) {
-      const { rows } = await locker.query(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
-        [app],
-      )
-      pid = rows[0]?.pid
-      if (!pid) await new Promise((r) => setTimeout(r, 50))
-    }
-    await locker.query('SELECT pg_terminate_backend($1)', [pid])
+    await locker.query('SELECT pg_terminate_backend($1)', [await waitingForLock(locker, app)])
     await locker.query('ROLLBACK')
     expect(await pending).toEqual([expect.objectContaining({ id: item.id, sku: 'lost' })])
     expect(reader.stats()).toMatchObject({ connectionLosses: 1, calls: 2 })
