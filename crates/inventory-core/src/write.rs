@@ -134,8 +134,10 @@ enum DtoKey {
     Available,
 }
 
-/// The keys of `entity`'s DTO, in `serde_json`'s map order (sorted), or why
-/// it cannot be built from input (a computed field that reads other rows).
+/// The keys of `entity`'s DTO, in `serde_json`'s map order (sorted), each as
+/// it is written (`"name":`; names are the entity's identifiers, nothing to
+/// escape), or why it cannot be built from input (a computed field that reads
+/// other rows).
 fn dto_keys(entity: &'static Entity) -> Result<Vec<(String, DtoKey)>> {
     let mut keys = Vec::new();
     for c in entity.columns {
@@ -156,7 +158,10 @@ fn dto_keys(entity: &'static Entity) -> Result<Vec<(String, DtoKey)>> {
         }
     }
     keys.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(keys)
+    Ok(keys
+        .into_iter()
+        .map(|(name, key)| (format!("\"{name}\":"), key))
+        .collect())
 }
 
 /// A numeric column's value as the insert stores it (`trim_scale` of the
@@ -183,12 +188,8 @@ fn dtos_text(
     now: &Value,
     was_array: bool,
 ) -> Result<String> {
-    // Each key as it is written, quoted and with its colon: once per call, not per row.
-    let keys: Vec<(String, DtoKey)> = dto_keys(entity)?
-        .into_iter()
-        .map(|(name, key)| Ok((format!("{}:", serde_json::to_string(&name)?), key)))
-        .collect::<std::result::Result<_, serde_json::Error>>()
-        .map_err(|e| Error::unexpected(format!("DTO text: {e}")))?;
+    // Quoted once per call, not once per row.
+    let keys = dto_keys(entity)?;
     let now = now.to_string();
     let rows = if was_array {
         rows
