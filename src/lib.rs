@@ -267,7 +267,7 @@ impl NativeInventory {
             };
             run_traced(trace, async move {
                 let out = dispatch::call(&svc, &method, &args, &options).await?;
-                Ok(out.to_json_string())
+                Ok(out.into_json_string())
             })
             .await
         })
@@ -434,7 +434,7 @@ impl NativeLent {
                 let lent =
                     dispatch::call_lent(&svc, stream, &relay, &method, &args, &options).await;
                 broken.store(!lent.settled, Ordering::Relaxed);
-                Ok(lent.out?.to_json_string())
+                Ok(lent.out?.into_json_string())
             })
             .await
         })
