@@ -120,8 +120,46 @@ pub(crate) async fn insert_rows_from_input<C: GenericClient>(
         ),
     };
     let stmt = c.prepare_cached(&sql).await?;
-    let now: Value = c.query_one(&stmt, &params.refs()).await?.get(0);
-    dtos_text(entity, rows, &now, was_array)
+    let refs = params.refs();
+    // The DTOs wait for the database only for its now(): they are written while
+    // the statement runs, marked where now() goes. The first poll of the query
+    // queues it; the yield lets the connection's task (same worker) send it
+    // before the writing takes the thread.
+    let (row, marked) = tokio::join!(c.query_one(&stmt, &refs), async {
+        tokio::task::yield_now().await;
+        dtos_marked(entity, rows, was_array)
+    });
+    let now: Value = row?.get(0);
+    marked?.with_now(&now.to_string())
+}
+
+/// DTO text with the places marked where the statement's now() goes.
+struct Marked {
+    text: Vec<u8>,
+    /// Offsets into `text`, ascending.
+    marks: Vec<usize>,
+}
+
+impl Marked {
+    /// The text with `now` at every mark, in place: segments move back from
+    /// the end, so no second buffer of the whole text is allocated (fresh pages
+    /// cost more than the copy).
+    fn with_now(self, now: &str) -> Result<String> {
+        let Marked { mut text, marks } = self;
+        let now = now.as_bytes();
+        let mut end = text.len();
+        let mut to = end + marks.len() * now.len();
+        text.resize(to, 0);
+        for &at in marks.iter().rev() {
+            text.copy_within(at..end, to - (end - at));
+            to -= end - at;
+            text[to - now.len()..to].copy_from_slice(now);
+            to -= now.len();
+            end = at;
+        }
+        debug_assert_eq!(to, end);
+        String::from_utf8(text).map_err(|e| Error::unexpected(format!("DTO text: {e}")))
+    }
 }
 
 /// A key of an entity's DTO as [`dto`] builds it without a select.
@@ -178,28 +216,37 @@ fn stored_quantity(row: &Row, col: &Column) -> Result<Option<Decimal>> {
     .transpose()
 }
 
-/// The JSON text of the DTOs of inserted `rows` ([`insert_rows_from_input`]):
-/// byte for byte what `serde_json` writes for the DTOs [`dto`] builds in SQL
-/// (keys in its map's order, sorted; strings escaped by `serde_json` itself;
-/// numbers parsed from Postgres' text for them, as jsonb's are).
+/// [`dtos_marked`] with the statement's `now` in place.
+#[cfg(test)]
 fn dtos_text(
     entity: &'static Entity,
     rows: &[Row],
     now: &Value,
     was_array: bool,
 ) -> Result<String> {
+    dtos_marked(entity, rows, was_array)?.with_now(&now.to_string())
+}
+
+/// The JSON text of the DTOs of inserted `rows` ([`insert_rows_from_input`]),
+/// once the marks hold now(): byte for byte what `serde_json` writes for the
+/// DTOs [`dto`] builds in SQL (keys in its map's order, sorted; strings
+/// escaped by `serde_json` itself; numbers parsed from Postgres' text for
+/// them, as jsonb's are).
+fn dtos_marked(entity: &'static Entity, rows: &[Row], was_array: bool) -> Result<Marked> {
     // Quoted once per call, not once per row.
     let keys = dto_keys(entity)?;
-    let now = now.to_string();
     let rows = if was_array {
         rows
     } else {
         &rows[..rows.len().min(1)]
     };
+    let mut marks = Vec::with_capacity(rows.len() * 2);
     if !was_array && rows.is_empty() {
-        return Ok("null".into());
+        let text = b"null".to_vec();
+        return Ok(Marked { text, marks });
     }
-    let mut out: Vec<u8> = Vec::with_capacity(rows.len() * (64 + 24 * keys.len()) + 2);
+    // Room for the timestamps (about 34 bytes each) too, so none grows it.
+    let mut out: Vec<u8> = Vec::with_capacity(rows.len() * (64 + 24 * keys.len() + 80) + 2);
     if was_array {
         out.push(b'[');
     }
@@ -207,21 +254,21 @@ fn dtos_text(
         if i > 0 {
             out.push(b',');
         }
-        write_dto(entity, &keys, row, &now, &mut out)?;
+        write_dto(entity, &keys, row, &mut marks, &mut out)?;
     }
     if was_array {
         out.push(b']');
     }
-    String::from_utf8(out).map_err(|e| Error::unexpected(format!("DTO text: {e}")))
+    Ok(Marked { text: out, marks })
 }
 
 /// One row's DTO ([`dtos_text`]), `keys` the entity's ([`dto_keys`]), each
-/// written as `"name":`.
+/// written as `"name":`; where now() goes, its offset is added to `marks`.
 fn write_dto(
     entity: &'static Entity,
     keys: &[(String, DtoKey)],
     row: &Row,
-    now: &str,
+    marks: &mut Vec<usize>,
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let json = |e: serde_json::Error| Error::unexpected(format!("DTO text: {e}"));
@@ -241,7 +288,7 @@ fn write_dto(
                 let given = get(row, col.name).and_then(|f| f.text.as_deref());
                 match (col.kind, given.or(col.default)) {
                     (Kind::Timestamp, _) if matches!(col.name, "created_at" | "updated_at") => {
-                        out.extend_from_slice(now.as_bytes())
+                        marks.push(out.len())
                     }
                     (_, None) => out.extend_from_slice(b"null"),
                     (Kind::Text, Some(t)) => serde_json::to_writer(&mut *out, t).map_err(json)?,
@@ -397,8 +444,12 @@ mod tests {
                 row
             })
             .collect();
-        let now = json!("2026-12-07T00:01:02.345678+00:00");
-        for was_array in [true, false] {
+        // now() as Postgres renders it, with and without fractions of a second.
+        for (now, was_array) in [
+            (json!("2026-12-07T00:01:02.345678+00:00"), true),
+            (json!("2026-12-07T00:01:02+05:30"), true),
+            (json!("2026-12-07T00:01:02.3+00:00"), false),
+        ] {
             let values = rows
                 .iter()
                 .map(|r| dto_from_input(&INVENTORY_ITEM, r, &now).unwrap())
@@ -409,6 +460,7 @@ mod tests {
                 maps
             );
         }
+        let now = json!("2026-12-07T00:01:02.345678+00:00");
         assert_eq!(dtos_text(&INVENTORY_ITEM, &[], &now, true).unwrap(), "[]");
         assert_eq!(
             dtos_text(&INVENTORY_ITEM, &[], &now, false).unwrap(),
