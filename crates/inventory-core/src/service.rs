@@ -412,24 +412,29 @@ impl InventoryService {
     }
 
     /// Gives every row of a create without an id a new one (of `entity`).
+    /// Gives every row without an id a new one: monotonic ULIDs, so ids created
+    /// in one call sort in input order (one lock and one clock for the batch).
     pub(crate) fn assign_ids(&self, entity: &Entity, rows: &mut [Row]) {
+        let mut g = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::SystemTime::now();
+        let mut buf = [0u8; ulid::ULID_LEN];
         for r in rows.iter_mut() {
             if get(r, "id").is_none() {
+                let id = g
+                    .generate_from_datetime(now)
+                    .unwrap_or_else(|_| ulid::Ulid::new());
+                let mut text = String::with_capacity(entity.prefix.len() + 1 + ulid::ULID_LEN);
+                text.push_str(entity.prefix);
+                text.push('_');
+                text.push_str(id.array_to_str(&mut buf));
                 r.push(FieldValue {
                     name: "id",
                     kind: Kind::Text,
-                    text: Some(self.new_id(entity.prefix)),
+                    text: Some(text),
                     typed: Typed::Untyped,
                 });
             }
         }
-    }
-
-    /// Monotonic ULIDs: ids created in one call sort in input order.
-    pub(crate) fn new_id(&self, prefix: &str) -> String {
-        let mut g = self.ids.lock().unwrap_or_else(|p| p.into_inner());
-        let id = g.generate().unwrap_or_else(|_| ulid::Ulid::new());
-        format!("{prefix}_{id}")
     }
 
     // ---- generic reads -------------------------------------------------
