@@ -100,7 +100,7 @@ function stringify(root, params) {
 // Results are revived by the schema: timestamp columns of the returned entity and
 // of its relations become Dates; every other value (metadata included) stays as sent.
 const SHAPES = {}
-for (const [name, { dates }] of Object.entries(API.entities)) SHAPES[name] = { dates, nested: {} }
+for (const [name, { dates }] of Object.entries(API.entities)) SHAPES[name] = { dates, nested: {}, revive: null }
 for (const [name, { relations }] of Object.entries(API.entities)) {
   const nested = SHAPES[name].nested
   for (const [relation, target] of Object.entries(relations)) nested[relation] = SHAPES[target]
@@ -112,14 +112,31 @@ function reviveDates(value, shape) {
   if (Array.isArray(value)) {
     for (const v of value) reviveDates(v, shape)
   } else if (value !== null && typeof value === 'object') {
-    for (const key of shape.dates) {
-      if (typeof value[key] === 'string') value[key] = dateOf(value[key])
-    }
-    for (const key in shape.nested) {
-      if (value[key] !== null && typeof value[key] === 'object') reviveDates(value[key], shape.nested[key])
-    }
+    ;(shape.revive ??= compileReviver(shape))(value)
   }
   return value
+}
+
+// One function per shape that names its fields: a result's rows share one hidden
+// class, so each load stays monomorphic, where one loop over the field names was
+// megamorphic and cost about as much as parsing the dates (0.2 ms for 1000 items).
+// The names are the manifest's identifiers, checked before they become code.
+function compileReviver(shape) {
+  const nested = Object.keys(shape.nested)
+  const lines = []
+  for (const key of [...shape.dates, ...nested]) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`not a field name: ${key}`)
+  }
+  for (const key of shape.dates) lines.push(`if (typeof v.${key} === 'string') v.${key} = dateOf(v.${key})`)
+  nested.forEach((key, i) => {
+    lines.push(`if (v.${key} !== null && typeof v.${key} === 'object') reviveDates(v.${key}, nested[${i}])`)
+  })
+  const make = new Function('dateOf', 'reviveDates', 'nested', `return function revive(v) {\n${lines.join('\n')}\n}`)
+  return make(
+    dateOf,
+    reviveDates,
+    nested.map((key) => shape.nested[key]),
+  )
 }
 
 // Rows written by one statement share their timestamps (a bulk create's 2 000 are one
