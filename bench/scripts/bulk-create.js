@@ -7,6 +7,7 @@
 //
 // Ours is the standalone InventoryService from the repository's lib/ (built addon).
 // Floors, through node-postgres on a connection of its own, in the same schema:
+//   core    ours without the JS facade: the addon's call, JSON text in and out
 //   copy    COPY inventory_item (id, sku, title) FROM STDIN (pg-copy-streams), 1000 rows
 //   insert  INSERT INTO inventory_item (id, sku, title) SELECT * FROM unnest(…), no RETURNING
 //   single  INSERT INTO inventory_item (id, sku, title) VALUES (…) RETURNING *
@@ -79,6 +80,11 @@ async function main() {
     ours: () => {
       const rows = rowsOf(BATCH).map(({ sku, title }) => ({ sku, title }))
       return timed(() => inventory.createInventoryItems(rows))
+    },
+    // The core call alone: JSON text in and out, no facade.
+    core: () => {
+      const args = JSON.stringify([rowsOf(BATCH).map(({ sku, title }) => ({ sku, title }))])
+      return timed(() => inventory._native.call('createInventoryItems', args, null))
     },
     copy: () => {
       const rows = rowsOf(BATCH)
@@ -262,6 +268,7 @@ async function main() {
     )
   }
   ratio('ours', 'copy')
+  ratio('core', 'copy')
   ratio('ours', 'insert')
   ratio('ours1', 'pg1')
   ratio('oursLevel1', 'pgLevel1')
