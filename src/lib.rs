@@ -126,6 +126,13 @@ async fn run_traced(
     }
 }
 
+/// Frees a call's parsed arguments once its answer is on its way to JS: a
+/// 1000-row batch is thousands of maps, and freeing them took 0.1–0.2 ms that
+/// the caller waited for. Its own task runs after the call's, on the same worker.
+fn free_later<T: Send + 'static>(value: T) {
+    tokio::spawn(async move { drop(value) });
+}
+
 /// Parses the facade's JSON. It always sends valid JSON, so the one failure a caller
 /// can cause is nesting past serde_json's recursion limit (128).
 fn parse(json: &str, what: &str) -> inventory_core::Result<serde_json::Value> {
@@ -266,8 +273,9 @@ impl NativeInventory {
                 Err(e) => return (Err(e), None),
             };
             run_traced(trace, async move {
-                let out = dispatch::call(&svc, &method, &args, &options).await?;
-                Ok(out.into_json_string())
+                let out = dispatch::call(&svc, &method, &args, &options).await;
+                free_later(args);
+                Ok(out?.into_json_string())
             })
             .await
         })
@@ -433,6 +441,7 @@ impl NativeLent {
             run_traced(trace, async move {
                 let lent =
                     dispatch::call_lent(&svc, stream, &relay, &method, &args, &options).await;
+                free_later(args);
                 broken.store(!lent.settled, Ordering::Relaxed);
                 Ok(lent.out?.into_json_string())
             })
