@@ -245,7 +245,6 @@ fn dtos_marked(entity: &'static Entity, rows: &[Row], was_array: bool) -> Result
         let text = b"null".to_vec();
         return Ok(Marked { text, marks });
     }
-    // Room for the timestamps (about 34 bytes each) too, so none grows it.
     let mut out: Vec<u8> = Vec::with_capacity(rows.len() * (64 + 24 * keys.len() + 80) + 2);
     if was_array {
         out.push(b'[');
@@ -259,6 +258,9 @@ fn dtos_marked(entity: &'static Entity, rows: &[Row], was_array: bool) -> Result
     if was_array {
         out.push(b']');
     }
+    // Any growth for the timestamps (now() is about 34 bytes) happens here,
+    // while the statement still runs.
+    out.reserve(marks.len() * 40);
     Ok(Marked { text: out, marks })
 }
 
