@@ -506,12 +506,17 @@ async function invoke(svc, c) {
 
 /**
  * Deleted rows grouped by the call that deleted them (deleted_at in the database, the
- * tag in the model): each group as its sorted ids, the groups sorted. Restores match on
- * deleted_at, so two states that group differently behave differently.
+ * tag in the model) and by their item: each group as its sorted ids, the groups sorted.
+ * Restores match on deleted_at within one item (an item's rows, a level's reservations),
+ * so two states that group differently behave differently. Across items a shared stamp
+ * means nothing, and two processes' deletes can get the same microsecond.
  */
 function stampGroups(rows) {
   const by = new Map()
-  for (const { id, stamp } of rows) by.set(stamp, [...(by.get(stamp) ?? []), id])
+  for (const { id, item, stamp } of rows) {
+    const key = `${stamp} ${item}`
+    by.set(key, [...(by.get(key) ?? []), id])
+  }
   return [...by.values()].map((ids) => ids.sort().join(' ')).sort()
 }
 
@@ -537,7 +542,7 @@ async function dbState(db, items) {
   its.rows.sort(byId)
   levels.rows.sort(byId)
   res.rows.sort(byId)
-  const deleted = [...its.rows, ...levels.rows, ...res.rows].filter((x) => x.deleted)
+  const deleted = [...its.rows.map((i) => ({ ...i, item: i.id })), ...levels.rows, ...res.rows].filter((x) => x.deleted)
   return {
     items: its.rows.map((i) => `${i.id} ${i.deleted ? 'deleted' : 'live'}`),
     levels: levels.rows.map(
@@ -575,9 +580,9 @@ function modelRows(s) {
   const deleted = [
     ...[...s.items.values()]
       .filter((i) => i.deleted && i.deleted !== GONE)
-      .map((i) => ({ id: i.id, stamp: i.deleted })),
-    ...[...s.levels.values()].filter((l) => l.deleted).map((l) => ({ id: l.id, stamp: l.deleted })),
-    ...[...s.res.values()].filter((r) => r.deleted).map((r) => ({ id: r.id, stamp: r.deleted })),
+      .map((i) => ({ id: i.id, item: i.id, stamp: i.deleted })),
+    ...[...s.levels.values()].filter((l) => l.deleted).map((l) => ({ id: l.id, item: l.item, stamp: l.deleted })),
+    ...[...s.res.values()].filter((r) => r.deleted).map((r) => ({ id: r.id, item: r.item, stamp: r.deleted })),
   ]
   return { items, levels, res, stamps: stampGroups(deleted) }
 }
