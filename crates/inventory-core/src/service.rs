@@ -411,9 +411,9 @@ impl InventoryService {
         self.cache_high_water.load(Ordering::Relaxed)
     }
 
-    /// Gives every row of a create without an id a new one (of `entity`).
-    /// Gives every row without an id a new one: monotonic ULIDs, so ids created
-    /// in one call sort in input order (one lock and one clock for the batch).
+    /// Gives every row of a create without an id a new one (of `entity`):
+    /// monotonic ULIDs, so ids created in one call sort in input order (one
+    /// lock and one clock reading for the batch).
     pub(crate) fn assign_ids(&self, entity: &Entity, rows: &mut [Row]) {
         let mut g = self.ids.lock().unwrap_or_else(|p| p.into_inner());
         let now = std::time::SystemTime::now();

@@ -134,8 +134,8 @@ pub(crate) async fn insert_rows_from_input<C: GenericClient>(
     let refs = params.refs();
     // The DTOs wait for the database only for its now(): they are written while
     // the statement runs, marked where now() goes. The first poll of the query
-    // queues it; the yield lets the connection's task (same worker) send it
-    // before the writing takes the thread.
+    // queues it; the yield lets the connection's task send it before the
+    // writing takes the thread (with one worker, the default, they share it).
     let (row, marked) = tokio::join!(c.query_one(&stmt, &refs), async {
         tokio::task::yield_now().await;
         dtos_marked(entity, rows, was_array)
@@ -275,7 +275,7 @@ fn dtos_marked(entity: &'static Entity, rows: &[Row], was_array: bool) -> Result
     Ok(Marked { text: out, marks })
 }
 
-/// One row's DTO ([`dtos_text`]), `keys` the entity's ([`dto_keys`]), each
+/// One row's DTO ([`dtos_marked`]), `keys` the entity's ([`dto_keys`]), each
 /// written as `"name":`; where now() goes, its offset is added to `marks`.
 fn write_dto(
     entity: &'static Entity,
