@@ -182,10 +182,17 @@ describe('schema identity with @medusajs/inventory 2.21.2 migrations', () => {
       `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'inventory_item' AND starts_with(indexname, $2) ORDER BY 1`,
       [medusaSchema, OWN_INDEX_PREFIX],
     )
-    expect(rows.map((r) => r.indexname)).toEqual([`${OWN_INDEX_PREFIX}item_search_trgm`])
-    for (const col of ['sku', 'hs_code', 'mid_code', 'description', 'title'])
-      expect(rows[0].indexdef).toContain(`COALESCE(${col}, ''::text)`)
-    expect(rows[0].indexdef).toMatch(/ gin_trgm_ops\) WHERE \(deleted_at IS NULL\)$/)
+    // And the digit-gram index for q with a long number, over the same text.
+    expect(rows.map((r) => r.indexname)).toEqual([
+      `${OWN_INDEX_PREFIX}item_search_digits`,
+      `${OWN_INDEX_PREFIX}item_search_trgm`,
+    ])
+    for (const { indexdef } of rows)
+      for (const col of ['sku', 'hs_code', 'mid_code', 'description', 'title'])
+        expect(indexdef).toContain(`COALESCE(${col}, ''::text)`)
+    expect(rows[1].indexdef).toMatch(/ gin_trgm_ops\) WHERE \(deleted_at IS NULL\)$/)
+    expect(rows[0].indexdef).toContain(`USING gin (${medusaSchema}.medusa_inventory_rs_digit_grams(`)
+    expect(rows[0].indexdef).toMatch(/ WHERE \(deleted_at IS NULL\)$/)
     const ext = await admin.query(
       `SELECT extnamespace::regnamespace::text AS ns FROM pg_extension WHERE extname = 'pg_trgm'`,
     )
@@ -553,7 +560,13 @@ test('revertMigrations takes away every table and function of ours, and keeps th
       )
     ).rows.map((r) => r.name)
   expect(await objects()).toEqual(
-    expect.arrayContaining(['inventory_item', 'medusa_inventory_rs_arrived', 'medusa_inventory_rs_item_count_rows']),
+    expect.arrayContaining([
+      'inventory_item',
+      'medusa_inventory_rs_arrived',
+      'medusa_inventory_rs_item_count_rows',
+      'medusa_inventory_rs_digit_grams',
+      'medusa_inventory_rs_item_search_digits',
+    ]),
   )
   await s.revertMigrations()
   expect(await objects()).toEqual(['mikro_orm_migrations', 'mikro_orm_migrations_id_seq', 'mikro_orm_migrations_pkey'])

@@ -1,5 +1,6 @@
 'use strict'
-const { freshService } = require('./helpers')
+const { freshService, DATABASE_URL } = require('./helpers')
+const { InventoryService } = require('..')
 
 let t
 beforeAll(async () => {
@@ -308,6 +309,100 @@ describe('inventory items', () => {
         )
       ).map((i) => i.sku)
       expect([q, await found(q)]).toEqual([q, oracle])
+    }
+  })
+
+  test('q with a number of five digits or more goes through the digit-gram index, finding what the fields find', async () => {
+    const made = await t.inventory.createInventoryItems([
+      { sku: 'NUM-0012345678', title: 'Widget' },
+      { sku: 'num-other', description: 'barcode 4006381333931 inside' },
+      { sku: 'num-x-12345', hs_code: '61091000' },
+      { sku: 'num-y', mid_code: 'MID12345678X', title: 'Thing 0012345' },
+      // A number split over two fields, or by a letter, is no match.
+      { sku: 'num-split', title: '12345', description: '678', hs_code: '1234a5678' },
+      // Digits that are not ASCII are not the index's: the fields decide.
+      { sku: 'num-٣٤٥٦٧', title: '３４５６７' },
+    ])
+    const id = made.map((i) => i.id)
+    const gone = await t.inventory.createInventoryItems({ sku: 'num-deleted-0012345678' })
+    await t.inventory.softDeleteInventoryItems([gone.id])
+    id.push(gone.id)
+    const found = async (svc, q) =>
+      (await svc.listInventoryItems({ id, q }, { order: { sku: 'ASC' } })).map((i) => i.sku)
+    const fields = ['sku', 'hs_code', 'mid_code', 'description', 'title']
+    const oracle = async (q) =>
+      (
+        await t.inventory.listInventoryItems(
+          { id, $or: fields.map((f) => ({ [f]: { $ilike: `%${q}%` } })) },
+          { order: { sku: 'ASC' } },
+        )
+      ).map((i) => i.sku)
+    const qs = [
+      '0012345678',
+      'NUM-0012345678',
+      'num-00123456',
+      '12345',
+      '2345678',
+      '12345678',
+      '12345 678',
+      '12345678x',
+      'mid12345678x',
+      '4006381333931',
+      '63813',
+      '61091000',
+      '1234a5678',
+      'g 0012345',
+      '99999',
+      '٣٤٥٦٧',
+      '３４５６７',
+    ]
+    expect(await found(t.inventory, 'NUM-0012345678')).toEqual(['NUM-0012345678'])
+    expect(await found(t.inventory, '12345')).toEqual(['NUM-0012345678', 'num-split', 'num-x-12345', 'num-y'])
+    for (const q of qs) expect([q, await found(t.inventory, q)]).toEqual([q, await oracle(q)])
+    expect((await t.inventory.listAndCountInventoryItems({ id, q: '12345678' }, { take: 1 }))[1]).toBe(2)
+
+    // The statement asks the digit-gram index, and Postgres can answer it from there
+    // (the expression is the index's own) without the trigram index.
+    const spy = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema, slowStatementMs: 0.000001 })
+    try {
+      // The addon's own call: the facade would hand the events to its logger.
+      spy._native.takeEvents()
+      const out = await spy._native.call('listInventoryItems', JSON.stringify([{ q: '0012345678' }]), null)
+      expect(JSON.parse(out).result.map((i) => i.sku)).toEqual(['NUM-0012345678'])
+      const sent = JSON.parse(spy._native.takeEvents())
+        .filter((e) => e.kind === 'slow_statement' && e.statement.includes('medusa_inventory_rs_digit_grams('))
+        .map((e) => e.statement)
+      expect(sent).toHaveLength(1)
+      // Enough other items that reading each one costs more than the index.
+      await t.inventory.createInventoryItems(
+        Array.from({ length: 3000 }, (_, i) => ({ sku: `num-fill-${i}`, title: `Filler ${20000 + i}` })),
+      )
+      await t.db.query('ANALYZE inventory_item')
+      const plan = await t.db.query(`EXPLAIN (FORMAT JSON) ${sent[0]}`, [
+        '%0012345678%',
+        ['00123', '01234', '12345', '23456', '34567', '45678'],
+      ])
+      const text = JSON.stringify(plan.rows[0])
+      expect(text).toContain('medusa_inventory_rs_item_search_digits')
+      expect(text).not.toContain('medusa_inventory_rs_item_search_trgm')
+    } finally {
+      await spy.close()
+    }
+
+    // A schema migrated before the index (no index, no function): the same answers.
+    await t.db.query('DROP INDEX medusa_inventory_rs_item_search_digits')
+    await t.db.query('DROP STATISTICS medusa_inventory_rs_item_search_digits_stats')
+    await t.db.query('DROP FUNCTION medusa_inventory_rs_digit_grams(text)')
+    const older = await InventoryService.connect({ url: DATABASE_URL, schema: t.schema })
+    try {
+      for (const q of qs) expect([q, await found(older, q)]).toEqual([q, await oracle(q)])
+      // Its next migrate puts them back, and the service uses them from then on.
+      await older.migrate()
+      const { rows } = await t.db.query(`SELECT to_regclass('medusa_inventory_rs_item_search_digits') AS i`)
+      expect(rows[0].i).toBe('medusa_inventory_rs_item_search_digits')
+      for (const q of qs) expect([q, await found(older, q)]).toEqual([q, await oracle(q)])
+    } finally {
+      await older.close()
     }
   })
 

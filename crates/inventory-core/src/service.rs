@@ -215,6 +215,9 @@ pub struct InventoryService {
     /// `live_count_kept`), and whether a compaction of it is running.
     live_count: AtomicU8,
     compacting: Arc<AtomicBool>,
+    /// Whether the item digit-gram index is there (UNKNOWN until asked; see
+    /// `digits_indexed`).
+    digits_index: AtomicU8,
     /// A release found migrate's look function missing (reservations.rs,
     /// `release_at_once`): it takes the longer way until the next migrate.
     pub(crate) no_arrived_fn: AtomicBool,
@@ -297,6 +300,7 @@ impl InventoryService {
             epoch,
             cache_high_water: high_water,
             live_count: AtomicU8::new(UNKNOWN),
+            digits_index: AtomicU8::new(UNKNOWN),
             compacting: Arc::new(AtomicBool::new(false)),
             no_arrived_fn: AtomicBool::new(false),
             secrets: prepared.secrets.clone(),
@@ -339,6 +343,7 @@ impl InventoryService {
             epoch: Instant::now(),
             cache_high_water: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             live_count: AtomicU8::new(UNKNOWN),
+            digits_index: AtomicU8::new(UNKNOWN),
             // Never compacts: that would write on the lent connection after the call.
             compacting: Arc::new(AtomicBool::new(true)),
             no_arrived_fn: AtomicBool::new(false),
@@ -364,6 +369,7 @@ impl InventoryService {
         let mut client = self.client().await?;
         let version = migrate::migrate(&mut client, &self.schema).await?;
         self.live_count.store(UNKNOWN, Ordering::Relaxed);
+        self.digits_index.store(UNKNOWN, Ordering::Relaxed);
         self.no_arrived_fn.store(false, Ordering::Relaxed);
         Ok(version)
     }
@@ -441,7 +447,10 @@ impl InventoryService {
 
     pub(crate) async fn list(&self, args: ListArgs) -> Result<Outcome> {
         let c = self.client().await?;
-        let rows = list_rows(&c, args.entity, &args.filter, &args.config).await?;
+        let filter = (args.filter)
+            .for_schema(|| self.digits_indexed(&c, args.entity))
+            .await?;
+        let rows = list_rows(&c, args.entity, filter, &args.config).await?;
         let mut text = String::new();
         push_json_array(&mut text, &rows)?;
         Ok(Outcome::from_json_text(text))
@@ -453,8 +462,10 @@ impl InventoryService {
             filter,
             config: cfg,
         } = args;
-        let filter = &filter;
         let c = self.client().await?;
+        let filter = filter
+            .for_schema(|| self.digits_indexed(&c, entity))
+            .await?;
         let kept = match sql::live_count_table(entity, filter, &cfg) {
             Some(table) if self.live_count_kept(&c, table).await? => Some(table),
             _ => None,
@@ -526,6 +537,27 @@ impl InventoryService {
         self.live_count
             .store(if kept { KEPT } else { NOT_KEPT }, Ordering::Relaxed);
         Ok(kept)
+    }
+
+    /// Whether this schema has `entity`'s digit-gram index (migrate makes it,
+    /// with the function a `q` with a long number calls). Asked once, and
+    /// again after each migrate.
+    async fn digits_indexed(&self, c: &ClientWrapper, entity: &Entity) -> Result<bool> {
+        match self.digits_index.load(Ordering::Relaxed) {
+            KEPT => return Ok(true),
+            NOT_KEPT => return Ok(false),
+            _ => {}
+        }
+        let there: bool = c
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&entity.digits_index.unwrap_or_default()],
+            )
+            .await?
+            .get(0);
+        self.digits_index
+            .store(if there { KEPT } else { NOT_KEPT }, Ordering::Relaxed);
+        Ok(there)
     }
 
     /// Folds the live-count deltas (migrate.rs) on a connection of its own,

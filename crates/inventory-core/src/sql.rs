@@ -2,7 +2,7 @@
 //! Every value is bound as text (cast to the column's type in SQL); every
 //! identifier comes from the entity's allow-list.
 
-use crate::entity::{Entity, Kind};
+use crate::entity::{digit_grams, Entity, Kind, DIGIT_GRAMS_FN};
 use crate::error::{Error, Result};
 use crate::quantity::{parse_quantity, Rule};
 use serde_json::{Map, Value};
@@ -52,6 +52,10 @@ impl Params {
             .collect()
     }
 }
+
+/// Digit grams of a `q` the digit-gram index is asked for, at most: any of
+/// them narrows soundly, and more than a few cannot narrow much further.
+const MAX_Q_GRAMS: usize = 8;
 
 /// The word of a `q` the search index is asked for: the longest run of
 /// letters and digits (pg_trgm's words), preferring one with a digit on a tie
@@ -330,6 +334,11 @@ impl From<Vec<String>> for Bound {
 struct Binds {
     values: Vec<Bound>,
     per_call: bool,
+    /// The schema may lack the digit-gram index (an older migrate): `q`
+    /// does without it.
+    no_digits: bool,
+    /// A `q` asked the digit-gram index.
+    used_digits: bool,
 }
 
 impl Binds {
@@ -352,12 +361,26 @@ pub(crate) struct Filter {
     pub(crate) mentions_deleted_at: bool,
     /// Null or `{}`: every row (so a kept live count can answer a count).
     pub(crate) unconditional: bool,
+    /// The same filter without the digit-gram index, when this one asks it
+    /// (for a schema migrated before the index; see `Filter::for_schema`).
+    pub(crate) without_digits: Option<Box<Filter>>,
 }
 
 impl Filter {
     /// Translates a Medusa filter object (null: every row).
     pub(crate) fn parse(entity: &'static Entity, filter: &Value) -> Result<Filter> {
-        let mut binds = Binds::default();
+        let mut f = Filter::parse_with(entity, filter, Binds::default())?;
+        if f.binds.used_digits {
+            let no_digits = Binds {
+                no_digits: true,
+                ..Binds::default()
+            };
+            f.without_digits = Some(Box::new(Filter::parse_with(entity, filter, no_digits)?));
+        }
+        Ok(f)
+    }
+
+    fn parse_with(entity: &'static Entity, filter: &Value, mut binds: Binds) -> Result<Filter> {
         let mut mentions = false;
         let mut walk = Walk {
             mentions: &mut mentions,
@@ -369,7 +392,20 @@ impl Filter {
             binds,
             mentions_deleted_at: mentions,
             unconditional: filter.is_null() || filter.as_object().is_some_and(|o| o.is_empty()),
+            without_digits: None,
         })
+    }
+
+    /// This filter, or its twin without the digit-gram index when the schema
+    /// has none (`indexed` asks, only if this filter would use it).
+    pub(crate) async fn for_schema<F: std::future::Future<Output = Result<bool>>>(
+        &self,
+        indexed: impl FnOnce() -> F,
+    ) -> Result<&Filter> {
+        match &self.without_digits {
+            Some(plain) if !indexed().await? => Ok(plain),
+            _ => Ok(self),
+        }
     }
 
     /// The filter `{ column: value, ... }`: the rows whose text columns equal these.
@@ -531,6 +567,20 @@ fn search(at: At<'_>, val: &Value, params: &mut Binds) -> Result<String> {
         .map(|f| format!("{alias}.{f} ILIKE {p}"))
         .collect();
     let exact = format!("({})", ors.join(" OR "));
+    let grams = digit_grams(q, MAX_Q_GRAMS);
+    if let (Some(_), false, false) = (entity.digits_index, params.no_digits, grams.is_empty()) {
+        // A number of DIGIT_GRAM digits or more: candidates are the rows
+        // whose text has all its grams (a handful, where its trigrams would
+        // make the trigram index walk lists of every two-hundredth row), then
+        // the fields decide. Not matched against the indexed text: the
+        // planner would add the trigram index's scan for that pattern.
+        params.used_digits = true;
+        let g = params.push(grams.iter().map(|g| g.to_string()).collect::<Vec<_>>());
+        return Ok(format!(
+            "({DIGIT_GRAMS_FN}({}) @> {g}::text[] AND {exact})",
+            entity.search_expr(alias)
+        ));
+    }
     Ok(match (entity.search_index, search_word(q)) {
         // q is one word (no space, nothing around it): its match in the
         // indexed text is the whole answer, as a q without a space cannot
@@ -1010,7 +1060,7 @@ mod tests {
     #[test]
     fn q_narrows_through_the_search_index_by_its_longest_word() {
         let mut p = Params::default();
-        let out = parsed(&INVENTORY_ITEM, &json!({"q": "SCALE-0223459"}), &mut p).unwrap();
+        let out = parsed(&INVENTORY_ITEM, &json!({"q": "SCALE-0223"}), &mut p).unwrap();
         let expr = INVENTORY_ITEM.search_expr("t");
         assert!(out
             .sql
@@ -1044,6 +1094,60 @@ mod tests {
         let mut p = Params::default();
         parsed(&INVENTORY_ITEM, &json!({"sku": "a"}), &mut p).unwrap();
         assert!(p.per_call().is_none());
+    }
+
+    #[test]
+    fn q_with_a_long_number_narrows_through_its_digit_grams_alone() {
+        let mut p = Params::default();
+        let f = Filter::parse(&INVENTORY_ITEM, &json!({"q": "SCALE-0223459"})).unwrap();
+        let expr = INVENTORY_ITEM.search_expr("t");
+        assert!(f.sql.contains(&format!(
+            "(medusa_inventory_rs_digit_grams({expr}) @> $2::text[] AND (t.sku ILIKE $1"
+        )));
+        // Not against the indexed text: that would bring in the trigram index.
+        assert!(!f.sql.contains("ILIKE $3") && !f.sql.contains(&format!("({expr}) ILIKE")));
+        f.bind(&mut p);
+        assert_eq!(p.0.len(), 2);
+        assert!(p.per_call().is_some());
+        // Its twin for a schema without the index narrows by the trigram index.
+        let plain = f.without_digits.as_deref().unwrap();
+        assert!(plain
+            .sql
+            .contains(&format!("(({expr}) ILIKE $2 AND (t.sku ILIKE $1")));
+        assert!(plain.without_digits.is_none() && !plain.sql.contains("digit_grams"));
+        // Nested, too (any q in the filter).
+        let f = Filter::parse(
+            &INVENTORY_ITEM,
+            &json!({"$or": [{"sku": "a"}, {"q": "12345"}]}),
+        )
+        .unwrap();
+        assert!(f.sql.contains("digit_grams") && f.without_digits.is_some());
+        // Four digits, or none: no twin, nothing asked of the digit index.
+        for q in ["1234", "SCALE-0223", "shirt", "12 345"] {
+            let f = Filter::parse(&INVENTORY_ITEM, &json!({ "q": q })).unwrap();
+            assert!(
+                !f.sql.contains("digit_grams") && f.without_digits.is_none(),
+                "{q}"
+            );
+        }
+        // Entities without the index search their fields only.
+        let f = Filter::parse(&RESERVATION_ITEM, &json!({"q": "SCALE-0223459"})).unwrap();
+        assert!(!f.sql.contains("digit_grams") && f.without_digits.is_none());
+    }
+
+    #[test]
+    fn digit_grams_are_every_five_ascii_digits_in_a_row_once() {
+        use crate::entity::digit_grams;
+        assert_eq!(digit_grams("SCALE-0223459", 8), ["02234", "22345", "23459"]);
+        assert_eq!(
+            digit_grams("12345 678901 1234", 8),
+            ["12345", "67890", "78901"]
+        );
+        assert_eq!(digit_grams("1111111", 8), ["11111"]);
+        assert_eq!(digit_grams("0123456789012", 3), ["01234", "12345", "23456"]);
+        // Four digits, other scripts' digits, letters between: none.
+        assert!(digit_grams("1234 ١٢٣٤٥ ３４５６７ 12a345", 8).is_empty());
+        assert!(digit_grams("", 8).is_empty());
     }
 
     #[test]
