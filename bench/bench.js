@@ -196,6 +196,7 @@ async function seedScale(url, schema, from, to, width) {
         await c.query(`DROP INDEX "${indexname.replace(/"/g, '""')}"`)
       }
       await c.query(`DROP STATISTICS IF EXISTS medusa_inventory_rs_item_search_trgm_stats`)
+      await c.query(`DROP STATISTICS IF EXISTS medusa_inventory_rs_item_search_digits_stats`)
     }
     const step = 100_000
     const pad = (g) => `lpad(${g}::text, ${width}, '0')`

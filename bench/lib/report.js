@@ -339,7 +339,7 @@ function markdown(report, summary) {
     if (sic.error) L.push(`Not measured: ${sic.error}`)
     else {
       L.push(
-        'The trigram index for `q` (and its statistics) is written with every item, and the triggers that keep the live item count add a delta row per statement. createInventoryItems on the standalone `InventoryService`, on our schema and on copies made by the same migrate with the index dropped and with the count triggers dropped, in alternating chunks:',
+        'The indexes for `q` (trigram and digit-gram, and their statistics) are written with every item, and the triggers that keep the live item count add a delta row per statement. createInventoryItems on the standalone `InventoryService`, on our schema and on copies made by the same migrate with both indexes dropped and with the count triggers dropped, in alternating chunks:',
       )
       L.push('')
       L.push(

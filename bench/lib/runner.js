@@ -184,7 +184,7 @@ async function runOpWithFloor(op, svc, env, pg, floor, extra = []) {
 }
 
 /**
- * What our additive objects on inventory_item cost creates: the search index (and its
+ * What our additive objects on inventory_item cost creates: the search indexes (and their
  * statistics), and the triggers that keep the live item count. createInventoryItems of
  * 1 and of 1000 on the standalone service, on our schema and on copies made by the same
  * migrate with the index dropped, and with the count triggers dropped, interleaved.
@@ -202,6 +202,8 @@ async function searchIndexCost(env) {
     await without.migrate()
     await sql.query(`DROP INDEX "${bare}".medusa_inventory_rs_item_search_trgm`)
     await sql.query(`DROP STATISTICS IF EXISTS "${bare}".medusa_inventory_rs_item_search_trgm_stats`)
+    await sql.query(`DROP INDEX "${bare}".medusa_inventory_rs_item_search_digits`)
+    await sql.query(`DROP STATISTICS IF EXISTS "${bare}".medusa_inventory_rs_item_search_digits_stats`)
     await noCount.migrate()
     for (const k of ['ins', 'del', 'upd', 'trunc'])
       await sql.query(`DROP TRIGGER medusa_inventory_rs_item_count_${k} ON "${nocount}".inventory_item`)
