@@ -215,9 +215,8 @@ pub struct InventoryService {
     /// `live_count_kept`), and whether a compaction of it is running.
     live_count: AtomicU8,
     compacting: Arc<AtomicBool>,
-    /// Whether the item digit-gram index is there (UNKNOWN until asked; see
-    /// `digits_indexed`).
-    digits_index: AtomicU8,
+    /// The item digit-gram index was seen (see `digits_indexed`).
+    digits_index: AtomicBool,
     /// A release found migrate's look function missing (reservations.rs,
     /// `release_at_once`): it takes the longer way until the next migrate.
     pub(crate) no_arrived_fn: AtomicBool,
@@ -300,7 +299,7 @@ impl InventoryService {
             epoch,
             cache_high_water: high_water,
             live_count: AtomicU8::new(UNKNOWN),
-            digits_index: AtomicU8::new(UNKNOWN),
+            digits_index: AtomicBool::new(false),
             compacting: Arc::new(AtomicBool::new(false)),
             no_arrived_fn: AtomicBool::new(false),
             secrets: prepared.secrets.clone(),
@@ -343,7 +342,7 @@ impl InventoryService {
             epoch: Instant::now(),
             cache_high_water: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             live_count: AtomicU8::new(UNKNOWN),
-            digits_index: AtomicU8::new(UNKNOWN),
+            digits_index: AtomicBool::new(false),
             // Never compacts: that would write on the lent connection after the call.
             compacting: Arc::new(AtomicBool::new(true)),
             no_arrived_fn: AtomicBool::new(false),
@@ -369,13 +368,14 @@ impl InventoryService {
         let mut client = self.client().await?;
         let version = migrate::migrate(&mut client, &self.schema).await?;
         self.live_count.store(UNKNOWN, Ordering::Relaxed);
-        self.digits_index.store(UNKNOWN, Ordering::Relaxed);
+        self.digits_index.store(false, Ordering::Relaxed);
         self.no_arrived_fn.store(false, Ordering::Relaxed);
         Ok(version)
     }
 
     pub async fn revert_migrations(&self) -> Result<()> {
         let mut client = self.client().await?;
+        self.digits_index.store(false, Ordering::Relaxed);
         migrate::revert(&mut client, &self.schema).await
     }
 
@@ -540,13 +540,13 @@ impl InventoryService {
     }
 
     /// Whether this schema has `entity`'s digit-gram index (migrate makes it,
-    /// with the function a `q` with a long number calls). Asked once, and
-    /// again after each migrate.
+    /// with the function a `q` with a long number calls). Once seen, it is
+    /// taken as there until the next migrate or revert. Until then each such
+    /// search asks (a catalog lookup): a server started before the migrate
+    /// that adds it uses it from the migrate on, without a restart.
     async fn digits_indexed(&self, c: &ClientWrapper, entity: &Entity) -> Result<bool> {
-        match self.digits_index.load(Ordering::Relaxed) {
-            KEPT => return Ok(true),
-            NOT_KEPT => return Ok(false),
-            _ => {}
+        if self.digits_index.load(Ordering::Relaxed) {
+            return Ok(true);
         }
         let there: bool = c
             .query_one(
@@ -555,8 +555,7 @@ impl InventoryService {
             )
             .await?
             .get(0);
-        self.digits_index
-            .store(if there { KEPT } else { NOT_KEPT }, Ordering::Relaxed);
+        self.digits_index.store(there, Ordering::Relaxed);
         Ok(there)
     }
 
