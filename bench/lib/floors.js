@@ -145,9 +145,11 @@ const FLOORS = {
       const { from: copyFrom } = require('pg-copy-streams')
       const { pipeline } = require('node:stream/promises')
       const { Readable } = require('node:stream')
-      const tag = fresh('bulk')
+      // The same texts as ours writes (ops.js): the search indexes' work per row depends
+      // on them (the run id's digits make grams for the digit-gram index).
+      const tag = `${env.tag}-f1000-${env.round}-${seq++}`
       let text = ''
-      for (let j = 0; j < 1000; j++) text += `iitem_${tag}_${j}\tBULK-${tag}-${i}-${j}\tBulk shirt ${j}\n`
+      for (let j = 0; j < 1000; j++) text += `iitem_${fresh('bulk')}\tBULK-${tag}-${i}-${j}\tBulk shirt ${j}\n`
       const stream = pg.query(copyFrom('COPY inventory_item (id, sku, title) FROM STDIN'))
       await pipeline(Readable.from([text]), stream)
       if (stream.rowCount !== 1000) throw new Error(`floor COPY: expected 1000 rows, copied ${stream.rowCount}`)
@@ -267,13 +269,13 @@ for (const [key, f] of Object.entries(FLOORS)) {
 /** The multi-row INSERT beside the COPY floor of bulk create. */
 const BULK_INSERT = {
   what: 'multi-row INSERT (unnest) of the same 1000 rows, no RETURNING',
-  call: async (pg, i) => {
-    const tag = fresh('bulki')
+  call: async (pg, i, env) => {
+    const tag = `${env.tag}-i1000-${env.round}-${seq++}`
     const ids = []
     const skus = []
     const titles = []
     for (let j = 0; j < 1000; j++) {
-      ids.push(`iitem_${tag}_${j}`)
+      ids.push(`iitem_${fresh('bulki')}`)
       skus.push(`BULKI-${tag}-${i}-${j}`)
       titles.push(`Bulk shirt ${j}`)
     }

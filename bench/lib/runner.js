@@ -170,14 +170,14 @@ function opShape(op) {
 
 /**
  * Ours and the operation's floor (floors.js), interleaved; `extra` adds more
- * floors of the same operation ({ key, call(pg, i) }).
+ * floors of the same operation ({ key, call(pg, i, env) }).
  */
 async function runOpWithFloor(op, svc, env, pg, floor, extra = []) {
   const shape = opShape(op)
   const lanes = [
     { key: 'ours', ctx: await op.prepare(svc, shape.n, env), call: (ctx, i) => op.call(svc, ctx, i, env) },
     { key: 'floor', ctx: await floor.prepare(pg, svc, shape.n, env), call: (ctx, i) => floor.call(pg, ctx, i, env) },
-    ...extra.map((e) => ({ key: e.key, ctx: null, call: (_ctx, i) => e.call(pg, i) })),
+    ...extra.map((e) => ({ key: e.key, ctx: null, call: (_ctx, i) => e.call(pg, i, env) })),
   ]
   await refreshStatistics()
   return interleaved(lanes, shape)
