@@ -2,7 +2,7 @@
 //! (same tables, column types and nullability, index and constraint names), so a
 //! database written by either module works with the other.
 
-use crate::entity::{DIGIT_GRAM, DIGIT_GRAMS_FN};
+use crate::entity::{DIGIT_GRAM, DIGIT_GRAMS_FN, DIGIT_RUN, DIGIT_STEP};
 use crate::error::Result;
 use deadpool_postgres::Client;
 
@@ -216,7 +216,7 @@ fn digits_index_sql() -> String {
         return String::new();
     };
     let expr = item.search_expr("");
-    let (n, rest) = (DIGIT_GRAM, DIGIT_GRAM - 1);
+    let (n, rest, step, run) = (DIGIT_GRAM, DIGIT_GRAM - 1, DIGIT_STEP, DIGIT_RUN);
     format!(
         r#"DO $$
     BEGIN
@@ -226,13 +226,15 @@ fn digits_index_sql() -> String {
         DECLARE grams text[]; run text; i int;
         BEGIN
           -- A text without such a number costs this test alone.
-          IF t OPERATOR(pg_catalog.!~) '[0-9]{{{n}}}' THEN
+          IF t OPERATOR(pg_catalog.!~) '[0-9]{{{run}}}' THEN
             RETURN NULL;
           END IF;
           FOREACH run IN ARRAY pg_catalog.regexp_split_to_array(t, '[^0-9]+') LOOP
-            FOR i IN 1 .. pg_catalog.length(run) - {rest} LOOP
-              grams := pg_catalog.array_append(grams, pg_catalog.substr(run, i, {n}));
-            END LOOP;
+            IF pg_catalog.length(run) >= {run} THEN
+              FOR i IN 1 .. pg_catalog.length(run) - {rest} BY {step} LOOP
+                grams := pg_catalog.array_append(grams, pg_catalog.substr(run, i, {n}));
+              END LOOP;
+            END IF;
           END LOOP;
           RETURN grams;
         END $f$;

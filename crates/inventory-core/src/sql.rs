@@ -2,7 +2,7 @@
 //! Every value is bound as text (cast to the column's type in SQL); every
 //! identifier comes from the entity's allow-list.
 
-use crate::entity::{digit_grams, Entity, Kind, DIGIT_GRAMS_FN};
+use crate::entity::{digit_alignments, Entity, Kind, DIGIT_GRAMS_FN};
 use crate::error::{Error, Result};
 use crate::quantity::{parse_quantity, Rule};
 use serde_json::{Map, Value};
@@ -567,19 +567,24 @@ fn search(at: At<'_>, val: &Value, params: &mut Binds) -> Result<String> {
         .map(|f| format!("{alias}.{f} ILIKE {p}"))
         .collect();
     let exact = format!("({})", ors.join(" OR "));
-    let grams = digit_grams(q, MAX_Q_GRAMS);
-    if let (Some(_), false, false) = (entity.digits_index, params.no_digits, grams.is_empty()) {
-        // A number of DIGIT_GRAM digits or more: candidates are the rows
-        // whose text has all its grams (a handful, where its trigrams would
-        // make the trigram index walk lists of every two-hundredth row), then
-        // the fields decide. Not matched against the indexed text: the
-        // planner would add the trigram index's scan for that pattern.
+    let sets = digit_alignments(q, MAX_Q_GRAMS);
+    if let (Some(_), false, Some(sets)) = (entity.digits_index, params.no_digits, sets) {
+        // A number of DIGIT_RUN digits or more: candidates are the rows
+        // whose text has all its grams one way or the other (a handful,
+        // where its trigrams would make the trigram index walk lists of
+        // every two-hundredth row), then the fields decide. Not matched
+        // against the indexed text: the planner would add the trigram
+        // index's scan for that pattern.
         params.used_digits = true;
-        let g = params.push(grams.iter().map(|g| g.to_string()).collect::<Vec<_>>());
-        return Ok(format!(
-            "({DIGIT_GRAMS_FN}({}) @> {g}::text[] AND {exact})",
-            entity.search_expr(alias)
-        ));
+        let grams = format!("{DIGIT_GRAMS_FN}({})", entity.search_expr(alias));
+        let either: Vec<String> = sets
+            .into_iter()
+            .map(|set| {
+                let g = params.push(set.into_iter().map(str::to_owned).collect::<Vec<_>>());
+                format!("{grams} @> {g}::text[]")
+            })
+            .collect();
+        return Ok(format!("(({}) AND {exact})", either.join(" OR ")));
     }
     Ok(match (entity.search_index, search_word(q)) {
         // q is one word (no space, nothing around it): its match in the
@@ -1100,14 +1105,22 @@ mod tests {
     fn q_with_a_long_number_narrows_through_its_digit_grams_alone() {
         let mut p = Params::default();
         let f = Filter::parse(&INVENTORY_ITEM, &json!({"q": "SCALE-0223459"})).unwrap();
-        let expr = INVENTORY_ITEM.search_expr("t");
-        assert!(f.sql.contains(&format!(
-            "(medusa_inventory_rs_digit_grams({expr}) @> $2::text[] AND (t.sku ILIKE $1"
-        )));
+        let grams = format!(
+            "medusa_inventory_rs_digit_grams({})",
+            INVENTORY_ITEM.search_expr("t")
+        );
+        assert!(
+            f.sql.contains(&format!(
+                "(({grams} @> $2::text[] OR {grams} @> $3::text[]) AND (t.sku ILIKE $1"
+            )),
+            "{}",
+            f.sql
+        );
         // Not against the indexed text: that would bring in the trigram index.
-        assert!(!f.sql.contains("ILIKE $3") && !f.sql.contains(&format!("({expr}) ILIKE")));
+        let expr = INVENTORY_ITEM.search_expr("t");
+        assert!(!f.sql.contains(&format!("({expr}) ILIKE")));
         f.bind(&mut p);
-        assert_eq!(p.0.len(), 2);
+        assert_eq!(p.0.len(), 3);
         assert!(p.per_call().is_some());
         // Its twin for a schema without the index narrows by the trigram index.
         let plain = f.without_digits.as_deref().unwrap();
@@ -1118,12 +1131,12 @@ mod tests {
         // Nested, too (any q in the filter).
         let f = Filter::parse(
             &INVENTORY_ITEM,
-            &json!({"$or": [{"sku": "a"}, {"q": "12345"}]}),
+            &json!({"$or": [{"sku": "a"}, {"q": "123456"}]}),
         )
         .unwrap();
         assert!(f.sql.contains("digit_grams") && f.without_digits.is_some());
-        // Four digits, or none: no twin, nothing asked of the digit index.
-        for q in ["1234", "SCALE-0223", "shirt", "12 345"] {
+        // Five digits, or none: no twin, nothing asked of the digit index.
+        for q in ["12345", "SCALE-0223", "shirt", "123 456"] {
             let f = Filter::parse(&INVENTORY_ITEM, &json!({ "q": q })).unwrap();
             assert!(
                 !f.sql.contains("digit_grams") && f.without_digits.is_none(),
@@ -1136,18 +1149,44 @@ mod tests {
     }
 
     #[test]
-    fn digit_grams_are_every_five_ascii_digits_in_a_row_once() {
-        use crate::entity::digit_grams;
-        assert_eq!(digit_grams("SCALE-0223459", 8), ["02234", "22345", "23459"]);
+    fn digit_grams_are_five_digits_every_second_place_of_runs_of_six_or_more() {
+        use crate::entity::{digit_alignments, digit_grams};
+        assert_eq!(digit_grams("SCALE-0223459"), ["02234", "23459"]);
+        assert_eq!(digit_grams("12345 678901 1234"), ["67890"]);
+        assert_eq!(digit_grams("0123456789"), ["01234", "23456", "45678"]);
+        // Five digits or fewer, other scripts' digits, letters between: none.
+        assert!(digit_grams("12345 ١٢٣٤٥٦ ３４５６７８ 123a456").is_empty());
+        // A search asks both ways a number can sit in a run, for its longest number.
         assert_eq!(
-            digit_grams("12345 678901 1234", 8),
-            ["12345", "67890", "78901"]
+            digit_alignments("A-12 0123456789", 8),
+            Some(vec![
+                vec!["01234", "23456", "45678"],
+                vec!["12345", "34567", "56789"]
+            ])
         );
-        assert_eq!(digit_grams("1111111", 8), ["11111"]);
-        assert_eq!(digit_grams("0123456789012", 3), ["01234", "12345", "23456"]);
-        // Four digits, other scripts' digits, letters between: none.
-        assert!(digit_grams("1234 ١٢٣٤٥ ３４５６７ 12a345", 8).is_empty());
-        assert!(digit_grams("", 8).is_empty());
+        assert_eq!(
+            digit_alignments("111111111", 8),
+            Some(vec![vec!["11111"], vec!["11111"]])
+        );
+        assert_eq!(
+            digit_alignments("0123456789012345678901", 2),
+            Some(vec![vec!["01234", "23456"], vec!["12345", "34567"]])
+        );
+        assert_eq!(digit_alignments("12345 abc", 8), None);
+        // Wherever a number sits in a text's run, one of its sets is all in the
+        // text's grams.
+        let text = "x 98765432101234567 y";
+        for from in 0..12 {
+            for len in 6..=(17 - from) {
+                let q = &text[2 + from..2 + from + len];
+                let have = digit_grams(text);
+                let sets = digit_alignments(q, 8).unwrap();
+                assert!(
+                    sets.iter().any(|set| set.iter().all(|g| have.contains(g))),
+                    "{q}"
+                );
+            }
+        }
     }
 
     #[test]
