@@ -194,6 +194,7 @@ fn grams_from(run: &str, from: usize) -> impl Iterator<Item = &str> {
 
 /// The digit grams of `text` as [`DIGIT_GRAMS_FN`] makes them in SQL (for
 /// tests): each run's grams from its first digit on, every [`DIGIT_STEP`].
+#[cfg(test)]
 pub(crate) fn digit_grams(text: &str) -> Vec<&str> {
     digit_runs(text)
         .flat_map(|run| grams_from(run, 0))

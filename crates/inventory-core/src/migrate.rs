@@ -197,13 +197,13 @@ fn search_index_sql() -> String {
     )
 }
 
-/// The digit-gram index for a `q` with a number of [`DIGIT_GRAM`] digits or
+/// The digit-gram index for a `q` with a number of [`DIGIT_RUN`] digits or
 /// more (sql.rs): a GIN index over the grams [`DIGIT_GRAMS_FN`] makes of the
 /// same text as the trigram index, partial on live items. Trigrams of digits
 /// are too few to tell ten million items apart; five-digit grams are not
-/// (entity.rs, [`DIGIT_GRAM`]). They cost writes about 4 µs an item whose text
-/// has such a number (the regular expression that finds the runs, then a
-/// gram each), 0.3 µs one without. The function is plain PL/pgSQL (no extension),
+/// (entity.rs, [`DIGIT_GRAM`]). They cost writes about 5 µs an item whose text
+/// has such a number (mostly the regular expression that finds the runs),
+/// 0.3 µs one without. The function is plain PL/pgSQL (no extension),
 /// with every call schema-qualified so that it means the same under any
 /// search_path (autovacuum's, a restore's). It is created once and never
 /// replaced: an index built with one definition must not be read with
