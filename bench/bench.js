@@ -168,7 +168,7 @@ function runChild(config) {
  * Medusa's tables alone: our migrate() makes the schema, then our additive
  * indexes on inventory_item are dropped, so the peer reads first without them and
  * searchIndexes() has our migrate build them afterwards. A later size extends the
- * same tables, with our trigram indexes (and the count triggers) in place, so their
+ * same tables, with our search indexes (and the count triggers) in place, so their
  * upkeep is part of that seed's time, as in a shop whose catalogue grows.
  */
 async function seedScale(url, schema, from, to, width) {
@@ -234,8 +234,8 @@ async function seedScale(url, schema, from, to, width) {
     seconds: Math.round((Date.now() - t0) / 100) / 10,
     how:
       from === 0
-        ? "SQL INSERT … SELECT generate_series into Medusa's tables (without our trigram indexes), then VACUUM ANALYZE"
-        : `the same tables extended with SQL INSERT … SELECT generate_series of items ${from + 1}…${to} and their levels, with our trigram indexes and count triggers already in place (their upkeep is in this time), then VACUUM ANALYZE`,
+        ? "SQL INSERT … SELECT generate_series into Medusa's tables (without our search indexes), then VACUUM ANALYZE"
+        : `the same tables extended with SQL INSERT … SELECT generate_series of items ${from + 1}…${to} and their levels, with our search indexes and count triggers already in place (their upkeep is in this time), then VACUUM ANALYZE`,
   }
 }
 
@@ -312,7 +312,7 @@ async function searchIndexes(url, schema) {
     const mb = (b) => Math.round(b / 1e5) / 10
     const ours = rows.filter((r) => r.ours)
     return {
-      how: 'our migrate() on the seeded table (CREATE INDEX of the trigram indexes), then ANALYZE',
+      how: 'our migrate() on the seeded table (CREATE INDEX of the search indexes: trigram and digit-gram), then ANALYZE',
       build_seconds: seconds,
       indexes: ours.map((r) => ({ name: r.name, mb: mb(Number(r.bytes)) })),
       ours_mb: mb(ours.reduce((a, r) => a + Number(r.bytes), 0)),
@@ -476,7 +476,7 @@ async function main() {
           if (impl === 'ours' && prev === 0) {
             size.search_index = await searchIndexes(url, schema('scale'))
             log(
-              `[scale] our trigram indexes: built by migrate() in ${size.search_index.build_seconds} s, ${size.search_index.ours_mb} MB (table ${size.search_index.table_mb} MB, Medusa's indexes ${size.search_index.medusa_indexes_mb} MB)`,
+              `[scale] our search indexes: built by migrate() in ${size.search_index.build_seconds} s, ${size.search_index.ours_mb} MB (table ${size.search_index.table_mb} MB, Medusa's indexes ${size.search_index.medusa_indexes_mb} MB)`,
             )
           }
           ;(size.settle ||= {})[impl] = await settleScale(url, schema('scale'), log)

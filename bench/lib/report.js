@@ -450,7 +450,7 @@ const SCALE_GROWTH = {
   listInventoryItems_location: { must_grow: false, why: 'take 50 of one location: stops at the first 50 levels' },
   listInventoryItems_q: {
     must_grow: false,
-    why: "one sku: need not (an index of suffixes would not), yet ours does: the trigram index intersects the posting lists of the sku's trigrams, and a digit trigram's list holds a fixed share of the catalogue",
+    why: "one sku: need not, and ours barely does: its number's five-digit grams (the digit-gram index) are each in a few hundred items of ten million, where a digit trigram is in a fixed share of the catalogue",
   },
   listInventoryItems_q_common: {
     must_grow: false,
@@ -523,7 +523,7 @@ function scaleSizeSection(L, size, many) {
   L.push(`### ${size.items.toLocaleString('en')} items × ${size.seed.locations} locations`)
   L.push('')
   L.push(
-    `Seeded with SQL (${size.seed.how}) in ${size.seed.seconds} s${size.seed.added !== undefined && size.seed.added !== size.items ? ` (${size.seed.added.toLocaleString('en')} items added)` : ''}; both modules read the same tables, the peer first${many && size.seed.added !== size.items ? ' (at this size with our trigram indexes present on the table, which its ILIKE may use)' : ", as Medusa's migrations leave them"}.`,
+    `Seeded with SQL (${size.seed.how}) in ${size.seed.seconds} s${size.seed.added !== undefined && size.seed.added !== size.items ? ` (${size.seed.added.toLocaleString('en')} items added)` : ''}; both modules read the same tables, the peer first${many && size.seed.added !== size.items ? ' (at this size with our search indexes present on the table, which its ILIKE may use)' : ", as Medusa's migrations leave them"}.`,
   )
   const si = size.search_index
   if (si) {
