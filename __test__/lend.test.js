@@ -105,6 +105,26 @@ test('writes commit with the caller and vanish with its rollback: rows, ledger a
   await c.end()
 })
 
+test("q with a long number on a lent connection sees the transaction's own items through the digit grams", async () => {
+  const c = await transaction()
+  const opts = { client: c }
+  const made = await t.inventory.createInventoryItems(
+    [{ sku: 'LEND-2024061512' }, { sku: 'lend-other', title: 'No 20240615 here' }],
+    opts,
+  )
+  for (let i = 0; i < 3; i++) {
+    const found = await t.inventory.listInventoryItems({ q: '4061512' }, {}, opts)
+    expect(found.map((x) => x.id)).toEqual([made[0].id])
+    const [page, count] = await t.inventory.listAndCountInventoryItems({ q: '20240615' }, {}, opts)
+    expect(page.map((x) => x.sku).sort()).toEqual(['LEND-2024061512', 'lend-other'])
+    expect(count).toBe(2)
+  }
+  // Outside the transaction, nothing yet; after its rollback, nothing at all.
+  expect(await t.inventory.listInventoryItems({ q: '4061512' })).toEqual([])
+  await c.query('ROLLBACK')
+  expect(await t.inventory.listInventoryItems({ q: '20240615' })).toEqual([])
+})
+
 test('a refused call writes nothing and the transaction goes on; earlier calls in it are kept', async () => {
   const c = await transaction()
   const item = await stocked(5, { client: c })

@@ -215,8 +215,9 @@ pub struct InventoryService {
     /// `live_count_kept`), and whether a compaction of it is running.
     live_count: AtomicU8,
     compacting: Arc<AtomicBool>,
-    /// The item digit-gram index was seen (see `digits_indexed`).
-    digits_index: AtomicBool,
+    /// The item digit-gram index was seen (see `digits_indexed`); shared
+    /// with the services of lent calls, which live for one call each.
+    digits_index: Arc<AtomicBool>,
     /// A release found migrate's look function missing (reservations.rs,
     /// `release_at_once`): it takes the longer way until the next migrate.
     pub(crate) no_arrived_fn: AtomicBool,
@@ -299,7 +300,7 @@ impl InventoryService {
             epoch,
             cache_high_water: high_water,
             live_count: AtomicU8::new(UNKNOWN),
-            digits_index: AtomicBool::new(false),
+            digits_index: Arc::new(AtomicBool::new(false)),
             compacting: Arc::new(AtomicBool::new(false)),
             no_arrived_fn: AtomicBool::new(false),
             secrets: prepared.secrets.clone(),
@@ -342,7 +343,7 @@ impl InventoryService {
             epoch: Instant::now(),
             cache_high_water: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             live_count: AtomicU8::new(UNKNOWN),
-            digits_index: AtomicBool::new(false),
+            digits_index: self.digits_index.clone(),
             // Never compacts: that would write on the lent connection after the call.
             compacting: Arc::new(AtomicBool::new(true)),
             no_arrived_fn: AtomicBool::new(false),
