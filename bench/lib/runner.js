@@ -738,15 +738,25 @@ async function bulk(svc, env, total) {
   }
 }
 
-/** What sql.rs asks the digit-gram index for: each five ASCII digits in a row, once, at most 8. */
-function digitGrams(text) {
-  const grams = []
-  for (const run of text.split(/[^0-9]+/))
-    for (let at = 0; at + 5 <= run.length; at++) {
+/**
+ * What sql.rs asks the digit-gram index for (entity.rs, digit_alignments): of the longest
+ * run of six or more ASCII digits, the five digits from each even place, then from each
+ * odd place, each set without repeats and at most 8.
+ */
+function digitAlignments(text) {
+  const run = text
+    .split(/[^0-9]+/)
+    .filter((r) => r.length >= 6)
+    .reduce((a, b) => (b.length > a.length ? b : a), '')
+  if (!run) return null
+  return [0, 1].map((from) => {
+    const set = []
+    for (let at = from; at + 5 <= run.length; at += 2) {
       const g = run.slice(at, at + 5)
-      if (grams.length < 8 && !grams.includes(g)) grams.push(g)
+      if (set.length < 8 && !set.includes(g)) set.push(g)
     }
-  return grams
+    return set
+  })
 }
 
 /** The scale data set's ids and skus (bench.js seedScale): the number padded to cfg.scaleWidth digits. */
@@ -837,15 +847,19 @@ async function scaleReads(svc) {
       call: () => pg.query({ name: 's_count', text: count.sql, values: count.values }),
     }
     const q = await ownStatement(cfg.url, cfg.schema, (s) => s.listInventoryItems({ q: scaleSku(1) }, { take: 50 }))
-    // Its second value narrows through an index: the sku's digit grams (sql.rs, a schema
-    // with the digit-gram index), else the number as a pattern for the trigram index.
+    // After the pattern come what narrows through an index: the sku's two sets of digit
+    // grams (sql.rs, a schema with the digit-gram index), else the number as a pattern
+    // for the trigram index. Each call must find its one item, or it replayed another
+    // statement than ours.
     const byDigits = q.sql.includes('medusa_inventory_rs_digit_grams(')
+    const narrowing = byDigits ? 2 : 1
     floors.listInventoryItems_q = {
       what: 'our own statement, unnamed as ours sends it, a fresh sku each call',
-      call: () => {
+      call: async () => {
         const k = sku()
-        const narrow = byDigits ? digitGrams(k) : `%${k.slice(SKU_PREFIX.length)}%`
-        return pg.query(q.sql, [`%${k}%`, narrow, ...q.values.slice(2)])
+        const narrow = byDigits ? digitAlignments(k) : [`%${k.slice(SKU_PREFIX.length)}%`]
+        const r = await pg.query(q.sql, [`%${k}%`, ...narrow, ...q.values.slice(1 + narrowing)])
+        if (r.rows.length !== 1) throw new Error(`floor sku search: ${r.rows.length} rows for ${k}, not 1`)
       },
     }
   }
