@@ -158,6 +158,19 @@ describe('inventory items', () => {
       return sortKeys(dto)
     })
     expect(text).toBe(`{"changes":${JSON.stringify(changes)},"result":${JSON.stringify(expected)}}`)
+    // Asked for columns (as the facade asks), the same DTOs as one array of cells each.
+    const again = input.map((row) => ({ ...row, sku: `col-${row.sku}`, id: row.id && `${row.id}_col` }))
+    for (const row of again) if (row.id === undefined) delete row.id
+    const colText = await t.inventory._native.call('createInventoryItems', JSON.stringify([again]), '{"columns":true}')
+    const cols = JSON.parse(colText)
+    const colIds = cols.rows.map((r) => r[fields.indexOf('id')])
+    const colNow = cols.rows[0][fields.indexOf('created_at')]
+    const cells = again.map((row, i) =>
+      Object.values(sortKeys({ ...expected[i], ...row, id: colIds[i], created_at: colNow, updated_at: colNow })),
+    )
+    expect(colText).toBe(
+      `{"changes":${JSON.stringify([['inventory_item', 'created', colIds]])},"columns":${JSON.stringify(fields)},"rows":${JSON.stringify(cells)}}`,
+    )
     expect((await t.inventory.listAndCountInventoryItems({ sku: { $like: 'big-%' } }))[1]).toBe(2000)
 
     const count = async () => (await t.inventory.listAndCountInventoryItems({ sku: { $like: 'bad-%' } }))[1]

@@ -159,6 +159,58 @@ describe('inventory levels', () => {
     }
   })
 
+  // The facade asks the addon for a bulk create's DTOs as columns and rows (call option
+  // `columns`) and builds the objects itself: they must be the objects the addon would
+  // have sent, key order and raw twins included, and what a read returns.
+  test('create: DTOs answered as columns become the objects a read returns', async () => {
+    const quantities = [0, 3, '2.50', '9999999999999999999999999999', 1e20]
+    const items = await t.inventory.createInventoryItems(
+      quantities.map((_, i) => ({ sku: `lvcol-${i}-${Math.random()}` })),
+    )
+    const input = items.map((it, i) => ({
+      inventory_item_id: it.id,
+      location_id: 'col_loc',
+      stocked_quantity: quantities[i],
+      ...(i % 2 ? { incoming_quantity: 7, metadata: { a: [1, 'é"'], z: null } } : {}),
+    }))
+    const answer = JSON.parse(
+      await t.inventory._native.call('createInventoryLevels', JSON.stringify([input.slice(0, 2)]), '{"columns":true}'),
+    )
+    expect(Object.keys(answer)).toEqual(['changes', 'columns', 'rows'])
+    const names = answer.columns.map((c) => (Array.isArray(c) ? c[0] : c))
+    expect(names).toEqual([...names].sort())
+    expect(answer.columns).toContainEqual(['raw_stocked_quantity', 20])
+    expect(answer.columns).toContain('stocked_quantity')
+    const at = (name) => names.indexOf(name)
+    expect(
+      answer.rows.map((r) => [r[at('stocked_quantity')], r[at('raw_stocked_quantity')], r[at('incoming_quantity')]]),
+    ).toEqual([
+      [0, '0', 0],
+      [3, '3', 7],
+    ])
+    expect(answer.changes).toEqual([['inventory_level', 'created', answer.rows.map((r) => r[at('id')])]])
+
+    const created = await t.inventory.createInventoryLevels(input.slice(2))
+    const listed = await t.inventory.listInventoryLevels(
+      { id: created.map((l) => l.id) },
+      { take: created.length, order: { id: 'ASC' } },
+    )
+    expect(created).toEqual(listed)
+    // Keys in the order of the objects the addon writes (sorted), raw twins included.
+    for (const l of created) {
+      expect(Object.keys(l)).toEqual(Object.keys(l).sort())
+      expect(Object.keys(l.raw_stocked_quantity)).toEqual(['precision', 'value'])
+    }
+    expect(created[0].created_at).toBeInstanceOf(Date)
+    expect(created[1].raw_stocked_quantity).toEqual({ precision: 20, value: '9999999999999999999999999999' })
+    // One level in, one object out: the addon answers a single create as its object.
+    const one = await t.inventory.createInventoryLevels({ ...input[0], location_id: 'col_loc_one' })
+    expect(Array.isArray(one)).toBe(false)
+    expect(one).toMatchObject({ location_id: 'col_loc_one', raw_stocked_quantity: { precision: 20, value: '0' } })
+    const bad = await t.inventory._native.call('listInventoryLevels', '[{}]', '{"columns":"yes"}').catch((e) => e)
+    expect(bad).toMatchObject({ type: 'invalid_data', message: 'call option columns must be a boolean' })
+  })
+
   test('update by item+location; reserved_quantity cannot be set; missing level is not_found', async () => {
     await t.inventory.createInventoryLevels({ inventory_item_id: item.id, location_id: 'a', stocked_quantity: 5 })
     await t.inventory.createReservationItems({ inventory_item_id: item.id, location_id: 'a', quantity: 2 })

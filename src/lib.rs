@@ -253,11 +253,14 @@ impl NativeInventory {
 
     /// Calls a manifest method by name; `args` is the JSON array of its positional
     /// arguments, `options` JSON `{ reason?, actor?, reference?, idempotencyKey?,
-    /// metadata?, expectedStockedQuantity?, trace? }` (or null). Resolves to JSON `{ result,
-    /// changes: [[object, action, ids], …] }`, changes being what the committed call did
-    /// (the Medusa adapter turns them into events). With `trace: true` it also has
-    /// `trace: { duration, spans: [{ name, start, end, … }] }` (ns; a rejection has it,
-    /// as JSON text, in its property `trace`).
+    /// metadata?, expectedStockedQuantity?, trace?, columns? }` (or null). Resolves to
+    /// JSON `{ result, changes: [[object, action, ids], …] }`, changes being what the
+    /// committed call did (the Medusa adapter turns them into events). With `columns:
+    /// true` a bulk create's DTOs come as `columns: [name | [name, precision], …]` and
+    /// `rows: [[cell, …], …]` in place of `result`; a `[name, precision]` column is a
+    /// BigNumber raw's value. With `trace: true` it also has `trace: { duration, spans:
+    /// [{ name, start, end, … }] }` (ns; a rejection has it, as JSON text, in its
+    /// property `trace`).
     #[napi]
     pub fn call<'env>(
         &self,
@@ -268,14 +271,14 @@ impl NativeInventory {
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let svc = self.inner.clone();
         settle_call(env, async move {
-            let (args, options, trace) = match call_input(&args, options.as_deref()) {
+            let input = match call_input(&args, options.as_deref()) {
                 Ok(input) => input,
                 Err(e) => return (Err(e), None),
             };
-            run_traced(trace, async move {
-                let out = dispatch::call(&svc, &method, &args, &options).await;
-                free_later(args);
-                Ok(out?.into_json_string())
+            run_traced(input.trace, async move {
+                let out = dispatch::call(&svc, &method, &input.args, &input.options).await;
+                free_later(input.args);
+                Ok(out?.into_answer(input.columns))
             })
             .await
         })
@@ -434,28 +437,38 @@ impl NativeLent {
                 let e = inventory_core::Error::invalid("a lent connection serves one call");
                 return (Err(e), None);
             };
-            let (args, options, trace) = match call_input(&args, options.as_deref()) {
+            let input = match call_input(&args, options.as_deref()) {
                 Ok(input) => input,
                 Err(e) => return (Err(e), None),
             };
-            run_traced(trace, async move {
+            run_traced(input.trace, async move {
+                let (args, options) = (input.args, input.options);
                 let lent =
                     dispatch::call_lent(&svc, stream, &relay, &method, &args, &options).await;
                 free_later(args);
                 broken.store(!lent.settled, Ordering::Relaxed);
-                Ok(lent.out?.into_json_string())
+                Ok(lent.out?.into_answer(input.columns))
             })
             .await
         })
     }
 }
 
-/// A call's JSON arguments (an array of the positional ones; a bare value is
-/// one), its options (null when absent) and whether it asked for a trace.
-fn call_input(
-    args: &str,
-    options: Option<&str>,
-) -> inventory_core::Result<(Vec<serde_json::Value>, serde_json::Value, bool)> {
+/// A call's arguments and options as the core takes them, and the addon's own
+/// options, taken out of them (the core refuses options it does not know).
+struct CallInput {
+    /// The positional arguments (JSON: an array of them; a bare value is one).
+    args: Vec<serde_json::Value>,
+    /// The caller's options, null when absent.
+    options: serde_json::Value,
+    /// `trace: true`: the answer carries the call's spans.
+    trace: bool,
+    /// `columns: true`: DTOs a create returns as a table come as `columns` and
+    /// `rows` in place of `result` (see `Outcome::into_answer`).
+    columns: bool,
+}
+
+fn call_input(args: &str, options: Option<&str>) -> inventory_core::Result<CallInput> {
     let args = match parse(args, "arguments")? {
         serde_json::Value::Array(a) => a,
         other => vec![other],
@@ -464,22 +477,27 @@ fn call_input(
         Some(o) => parse(o, "options")?,
         None => serde_json::Value::Null,
     };
-    let trace = take_trace(&mut options)?;
-    Ok((args, options, trace))
+    let trace = take_flag(&mut options, "trace")?;
+    let columns = take_flag(&mut options, "columns")?;
+    Ok(CallInput {
+        args,
+        options,
+        trace,
+        columns,
+    })
 }
 
-/// Takes the call option `trace` out of `options`: it is the addon's, and the
-/// core refuses options it does not know.
-fn take_trace(options: &mut serde_json::Value) -> inventory_core::Result<bool> {
+/// Takes the boolean call option `name` out of `options` (absent or null: false).
+fn take_flag(options: &mut serde_json::Value, name: &str) -> inventory_core::Result<bool> {
     let Some(obj) = options.as_object_mut() else {
         return Ok(false);
     };
-    match obj.remove("trace") {
+    match obj.remove(name) {
         None | Some(serde_json::Value::Null) => Ok(false),
         Some(serde_json::Value::Bool(b)) => Ok(b),
-        Some(_) => Err(inventory_core::Error::invalid(
-            "call option trace must be a boolean",
-        )),
+        Some(_) => Err(inventory_core::Error::invalid(format!(
+            "call option {name} must be a boolean"
+        ))),
     }
 }
 

@@ -7,7 +7,8 @@
 //
 // Ours is the standalone InventoryService from the repository's lib/ (built addon).
 // Floors, through node-postgres on a connection of its own, in the same schema:
-//   core    ours without the JS facade: the addon's call, JSON text in and out
+//   core    ours without the JS facade: the addon's call, JSON text in and out, the
+//           answer in columns as the facade asks for it (call option `columns`)
 //   copy    COPY inventory_item (id, sku, title) FROM STDIN (pg-copy-streams), 1000 rows
 //   insert  INSERT INTO inventory_item (id, sku, title) SELECT * FROM unnest(…), no RETURNING
 //   single  INSERT INTO inventory_item (id, sku, title) VALUES (…) RETURNING *
@@ -81,10 +82,10 @@ async function main() {
       const rows = rowsOf(BATCH).map(({ sku, title }) => ({ sku, title }))
       return timed(() => inventory.createInventoryItems(rows))
     },
-    // The core call alone: JSON text in and out, no facade.
+    // The core call alone: JSON text in and out (rows as columns, as the facade takes them).
     core: () => {
       const args = JSON.stringify([rowsOf(BATCH).map(({ sku, title }) => ({ sku, title }))])
-      return timed(() => inventory._native.call('createInventoryItems', args, null))
+      return timed(() => inventory._native.call('createInventoryItems', args, '{"columns":true}'))
     },
     copy: () => {
       const rows = rowsOf(BATCH)
@@ -162,7 +163,7 @@ async function main() {
     },
     coreLevels: () => {
       const args = JSON.stringify([levelRows(levelBatch.coreLevels)])
-      return timed(() => inventory._native.call('createInventoryLevels', args, null))
+      return timed(() => inventory._native.call('createInventoryLevels', args, '{"columns":true}'))
     },
     copyLevels: () => {
       const rows = levelBatch.copyLevels.map((item) => ({ id: `ilev_${nextKey()}`, item }))

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::idempotency::commit;
 use crate::input::{get_text, shape};
 use crate::ledger::{pivot, record, whole_levels, Audit};
-use crate::outcome::{ids_in, Outcome, ITEM, LEVEL, RESERVATION};
+use crate::outcome::{ids_in, Outcome, Table, ITEM, LEVEL, RESERVATION};
 use crate::service::InventoryService;
 use crate::sql::Params;
 use crate::stock::{locked_removal, restore_locked, RestoreSql};
@@ -28,9 +28,9 @@ impl InventoryService {
             return Ok(shape(vec![], was_array).into());
         }
         let mut c = self.client().await?;
-        let outcome = |text: String| {
+        let outcome = |table: Table| {
             let ids = rows.iter().filter_map(|r| get_text(r, "id")).collect();
-            Outcome::from_json_text(text).with(ITEM, "created", ids)
+            Outcome::from(table).with(ITEM, "created", ids)
         };
         // The DTOs are built from the input: the rows' jsonb built in SQL and
         // parsed back cost more than the insert itself for a batch.

@@ -11,7 +11,7 @@ use crate::args::{
     ItemAtLocations, LevelAt, LevelLocations, LevelSet, LevelUpdates, LinkableConfig,
 };
 use crate::input::{get, get_text, shape};
-use crate::outcome::{ids_in, Outcome, LEVEL, RESERVATION};
+use crate::outcome::{ids_in, Outcome, Table, LEVEL, RESERVATION};
 use crate::quantity::sql_level_fits;
 use crate::service::InventoryService;
 use crate::sql::{Filter, Params};
@@ -330,22 +330,22 @@ impl InventoryService {
         let opened = format!("SELECT {} FROM ins l", whole_levels("l", true));
         let movements =
             |params: &mut Params| format!("mv AS ({})", record(&pivot(&opened), params, audit));
-        let outcome = |text: String| {
+        let outcome = |table: Table| {
             let ids = rows.iter().filter_map(|r| get_text(r, "id")).collect();
-            Outcome::from_json_text(text).with(LEVEL, "created", ids)
+            Outcome::from(table).with(LEVEL, "created", ids)
         };
         let mut c = self.client().await?;
         if audit.key().is_none() {
-            let text =
+            let table =
                 insert_rows_from_input(&c, &INVENTORY_LEVEL, &rows, was_array, Some(&movements))
                     .await?;
-            return Ok(outcome(text));
+            return Ok(outcome(table));
         }
         let tx = c.transaction().await?;
-        let text =
+        let table =
             insert_rows_from_input(&tx, &INVENTORY_LEVEL, &rows, was_array, Some(&movements))
                 .await?;
-        let out = outcome(text);
+        let out = outcome(table);
         commit(tx, audit, &out).await?;
         Ok(out)
     }

@@ -4,6 +4,7 @@
 use crate::entity::{Column, Entity, Kind};
 use crate::error::{Error, Result};
 use crate::input::{get, get_text, Row};
+use crate::outcome::Table;
 use crate::sql::{self, Params};
 use deadpool_postgres::GenericClient;
 use rust_decimal::Decimal;
@@ -104,24 +105,24 @@ fn insert_sql(entity: &'static Entity, rows: &[Row], given_only: bool) -> (Strin
 }
 
 /// Inserts `rows` of an entity in one statement, and returns their DTOs as
-/// one JSON text (an array, or the one object when `was_array` is false, as
-/// [`crate::input::shape`] shapes them), written here from the validated
-/// input: the database decides only created_at and updated_at, both its
-/// `now()`, which the statement returns once, rendered by Postgres as its
-/// JSON renders timestamps (session time zone), so the DTOs equal those built
-/// in SQL ([`dto`]). Written straight into one text rather than built in SQL
-/// (or as `serde_json` maps) and serialized: for a batch of 1000 building,
-/// parsing and freeing them cost more than the INSERT's round trip on an idle
-/// server. `then`, when given, adds CTEs after the insert's own (`ins`, which
-/// then returns its rows, `t.*`), with their parameters: what else the
-/// statement writes (a level's opening movements).
+/// one table (a row of cells per DTO; the result is the array, or the one DTO
+/// when `was_array` is false, as [`crate::input::shape`] shapes them), written
+/// here from the validated input: the database decides only created_at and
+/// updated_at, both its `now()`, which the statement returns once, rendered by
+/// Postgres as its JSON renders timestamps (session time zone), so the DTOs
+/// equal those built in SQL ([`dto`]). Written straight into one text rather
+/// than built in SQL (or as `serde_json` maps) and serialized: for a batch of
+/// 1000 building, parsing and freeing them cost more than the INSERT's round
+/// trip on an idle server. `then`, when given, adds CTEs after the insert's
+/// own (`ins`, which then returns its rows, `t.*`), with their parameters:
+/// what else the statement writes (a level's opening movements).
 pub(crate) async fn insert_rows_from_input<C: GenericClient>(
     c: &C,
     entity: &'static Entity,
     rows: &[Row],
     was_array: bool,
     then: Option<&(dyn Fn(&mut Params) -> String + Sync)>,
-) -> Result<String> {
+) -> Result<Table> {
     let (insert, mut params) = insert_sql(entity, rows, true);
     let sql = match then {
         None => format!("WITH ins AS ({insert}) SELECT to_jsonb(now())"),
@@ -141,10 +142,15 @@ pub(crate) async fn insert_rows_from_input<C: GenericClient>(
         dtos_marked(entity, rows, was_array)
     });
     let now: Value = row?.get(0);
-    marked?.with_now(&now.to_string())
+    let (columns, marked) = marked?;
+    Ok(Table {
+        columns,
+        rows: marked.with_now(&now.to_string())?,
+        one: !was_array,
+    })
 }
 
-/// DTO text with the places marked where the statement's now() goes.
+/// DTOs' cells as text, with the places marked where the statement's now() goes.
 struct Marked {
     text: Vec<u8>,
     /// Offsets into `text`, ascending.
@@ -177,16 +183,15 @@ impl Marked {
 #[derive(Debug, Clone, Copy)]
 enum DtoKey {
     Column(&'static Column),
-    /// A numeric column's `raw_` copy: `{"precision":20,"value":"<text>"}`.
+    /// A numeric column's `raw_` copy, whose cell is the value (`"<text>"`) of
+    /// `{"precision":20,"value":…}` ([`Table`]).
     Raw(&'static Column),
     /// stocked - reserved of the row's own values.
     Available,
 }
 
-/// The keys of `entity`'s DTO, in `serde_json`'s map order (sorted), each as
-/// it is written (`"name":`; names are the entity's identifiers, nothing to
-/// escape), or why it cannot be built from input (a computed field that reads
-/// other rows).
+/// The keys of `entity`'s DTO, in `serde_json`'s map order (sorted), or why
+/// it cannot be built from input (a computed field that reads other rows).
 fn dto_keys(entity: &'static Entity) -> Result<Vec<(String, DtoKey)>> {
     let mut keys = Vec::new();
     for c in entity.columns {
@@ -207,10 +212,7 @@ fn dto_keys(entity: &'static Entity) -> Result<Vec<(String, DtoKey)>> {
         }
     }
     keys.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(keys
-        .into_iter()
-        .map(|(name, key)| (format!("\"{name}\":"), key))
-        .collect())
+    Ok(keys)
 }
 
 /// A numeric column's value as the insert stores it (`trim_scale` of the
@@ -227,7 +229,7 @@ fn stored_quantity(row: &Row, col: &Column) -> Result<Option<Decimal>> {
     .transpose()
 }
 
-/// [`dtos_marked`] with the statement's `now` in place.
+/// [`dtos_marked`] with the statement's `now` in place, as objects.
 #[cfg(test)]
 fn dtos_text(
     entity: &'static Entity,
@@ -235,16 +237,29 @@ fn dtos_text(
     now: &Value,
     was_array: bool,
 ) -> Result<String> {
-    dtos_marked(entity, rows, was_array)?.with_now(&now.to_string())
+    let (columns, marked) = dtos_marked(entity, rows, was_array)?;
+    let rows = marked.with_now(&now.to_string())?;
+    let table = Table {
+        columns,
+        rows,
+        one: !was_array,
+    };
+    let out = crate::outcome::Outcome::from(table).to_json_string();
+    Ok(out["{\"changes\":[],\"result\":".len()..out.len() - 1].to_string())
 }
 
-/// The JSON text of the DTOs of inserted `rows` ([`insert_rows_from_input`]),
-/// once the marks hold now(): byte for byte what `serde_json` writes for the
-/// DTOs [`dto`] builds in SQL (keys in its map's order, sorted; strings
-/// escaped by `serde_json` itself; numbers parsed from Postgres' text for
-/// them, as jsonb's are).
-fn dtos_marked(entity: &'static Entity, rows: &[Row], was_array: bool) -> Result<Marked> {
-    // Quoted once per call, not once per row.
+/// The DTOs of inserted `rows` ([`insert_rows_from_input`]) as a [`Table`]'s
+/// columns and rows, the rows' text marked where now() goes: in objects, byte
+/// for byte what `serde_json` writes for the DTOs [`dto`] builds in SQL (keys
+/// in its map's order, sorted; strings escaped by `serde_json` itself; numbers
+/// parsed from Postgres' text for them, as jsonb's are). One DTO when
+/// `was_array` is false.
+fn dtos_marked(
+    entity: &'static Entity,
+    rows: &[Row],
+    was_array: bool,
+) -> Result<(Vec<(String, bool)>, Marked)> {
+    // Known once per call, not once per row.
     let keys = dto_keys(entity)?;
     let rows = if was_array {
         rows
@@ -252,32 +267,28 @@ fn dtos_marked(entity: &'static Entity, rows: &[Row], was_array: bool) -> Result
         &rows[..rows.len().min(1)]
     };
     let mut marks = Vec::with_capacity(rows.len() * 2);
-    if !was_array && rows.is_empty() {
-        let text = b"null".to_vec();
-        return Ok(Marked { text, marks });
-    }
-    let mut out: Vec<u8> = Vec::with_capacity(rows.len() * (64 + 24 * keys.len() + 80) + 2);
-    if was_array {
-        out.push(b'[');
-    }
+    let mut out: Vec<u8> = Vec::with_capacity(rows.len() * (8 + 12 * keys.len() + 80) + 2);
+    out.push(b'[');
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_dto(entity, &keys, row, &mut marks, &mut out)?;
+        write_cells(entity, &keys, row, &mut marks, &mut out)?;
     }
-    if was_array {
-        out.push(b']');
-    }
+    out.push(b']');
     // Any growth for the timestamps (now() is about 34 bytes) happens here,
     // while the statement still runs.
     out.reserve(marks.len() * 40);
-    Ok(Marked { text: out, marks })
+    let columns = keys
+        .into_iter()
+        .map(|(name, key)| (name, matches!(key, DtoKey::Raw(_))))
+        .collect();
+    Ok((columns, Marked { text: out, marks }))
 }
 
-/// One row's DTO ([`dtos_marked`]), `keys` the entity's ([`dto_keys`]), each
-/// written as `"name":`; where now() goes, its offset is added to `marks`.
-fn write_dto(
+/// One row's cells, `[…]` ([`dtos_marked`]), one per key of `keys` (the
+/// entity's, [`dto_keys`]); where now() goes, its offset is added to `marks`.
+fn write_cells(
     entity: &'static Entity,
     keys: &[(String, DtoKey)],
     row: &Row,
@@ -290,12 +301,11 @@ fn write_dto(
         let v: Value = serde_json::from_str(&d.to_string()).map_err(json)?;
         serde_json::to_writer(out, &v).map_err(json)
     };
-    out.push(b'{');
-    for (i, (prefix, key)) in keys.iter().enumerate() {
+    out.push(b'[');
+    for (i, (_, key)) in keys.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(prefix.as_bytes());
         match *key {
             DtoKey::Column(col) => {
                 let given = get(row, col.name).and_then(|f| f.text.as_deref());
@@ -324,14 +334,10 @@ fn write_dto(
                     }
                 }
             }
-            DtoKey::Raw(col) => {
-                out.extend_from_slice(b"{\"precision\":20,\"value\":");
-                match stored_quantity(row, col)? {
-                    Some(d) => serde_json::to_writer(&mut *out, &d.to_string()).map_err(json)?,
-                    None => out.extend_from_slice(b"null"),
-                }
-                out.push(b'}');
-            }
+            DtoKey::Raw(col) => match stored_quantity(row, col)? {
+                Some(d) => serde_json::to_writer(&mut *out, &d.to_string()).map_err(json)?,
+                None => out.extend_from_slice(b"null"),
+            },
             DtoKey::Available => {
                 let value = |name: &str| {
                     entity
@@ -348,7 +354,7 @@ fn write_dto(
             }
         }
     }
-    out.push(b'}');
+    out.push(b']');
     Ok(())
 }
 
