@@ -159,6 +159,26 @@ describe('inventory levels', () => {
     }
   })
 
+  // A create's movements cover only the quantities some row gives (the others are 0).
+  test('create: opening movements when the rows give only incoming, or no quantity at all', async () => {
+    const items = await t.inventory.createInventoryItems([0, 1, 2].map((i) => ({ sku: `lvmv-${i}-${Math.random()}` })))
+    await t.inventory.createInventoryLevels([
+      { inventory_item_id: items[0].id, location_id: 'mv_in', incoming_quantity: 4 },
+      { inventory_item_id: items[1].id, location_id: 'mv_in', incoming_quantity: 0 },
+    ])
+    await t.inventory.createInventoryLevels([{ inventory_item_id: items[2].id, location_id: 'mv_none' }])
+    const moves = await t.inventory.listInventoryMovements({ location_id: ['mv_in', 'mv_none'] }, { take: 10 })
+    expect(moves.map((m) => [m.inventory_item_id, m.field, m.delta, m.resulting])).toEqual([
+      [items[0].id, 'incoming_quantity', 4, 4],
+    ])
+    const levels = await t.inventory.listInventoryLevels({ location_id: ['mv_in', 'mv_none'] })
+    expect(levels.map((l) => [l.stocked_quantity, l.incoming_quantity]).sort()).toEqual([
+      [0, 0],
+      [0, 0],
+      [0, 4],
+    ])
+  })
+
   // The facade asks the addon for a bulk create's DTOs as columns and rows (call option
   // `columns`) and builds the objects itself: they must be the objects the addon would
   // have sent, key order and raw twins included, and what a read returns.

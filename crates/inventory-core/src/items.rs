@@ -5,7 +5,7 @@ use crate::entity::INVENTORY_ITEM;
 use crate::error::{Error, Result};
 use crate::idempotency::commit;
 use crate::input::{get_text, shape};
-use crate::ledger::{pivot, record, whole_levels, Audit};
+use crate::ledger::{pivot, record, whole_levels, Audit, ALL_QUANTITIES};
 use crate::outcome::{ids_in, Outcome, Table, ITEM, LEVEL, RESERVATION};
 use crate::service::InventoryService;
 use crate::sql::Params;
@@ -102,7 +102,7 @@ impl InventoryService {
                   i AS (DELETE FROM inventory_item WHERE id = ANY({p}) RETURNING id),
                   mv AS ({})
              SELECT ARRAY(SELECT id FROM i)",
-            record(&pivot(&gone), &mut params, audit)
+            record(&pivot(&gone, &ALL_QUANTITIES), &mut params, audit)
         );
         locked_removal(
             &mut c,

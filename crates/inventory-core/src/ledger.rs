@@ -327,23 +327,8 @@ impl LevelChange<'_> {
         if self.moves.is_empty() {
             return update;
         }
-        let values: Vec<String> = self
-            .moves
-            .iter()
-            .map(|m| {
-                let q = letter(m);
-                format!(
-                    "('{}', c.new_{q}::numeric - c.old_{q}::numeric, c.new_{q}::numeric)",
-                    m.quantity.column()
-                )
-            })
-            .collect();
-        let rows = format!(
-            "SELECT c.id AS level_id, c.item, c.loc, v.field, v.delta, v.resulting,
-                    c.reservation_item_id, c.line_item_id
-             FROM {name} c, LATERAL (VALUES {}) v(field, delta, resulting)",
-            values.join(", ")
-        );
+        let moved: Vec<Quantity> = self.moves.iter().map(|m| m.quantity).collect();
+        let rows = movement_rows(&format!("{name} c"), "c.id", &moved);
         format!(
             "{update},
              {name}_mv AS ({})",
@@ -352,21 +337,63 @@ impl LevelChange<'_> {
     }
 }
 
-/// Movement rows from one row per level with each quantity's value before and
-/// after (`src` columns: level_id, item, loc, old_s, new_s, old_r, new_r,
-/// old_i, new_i, reservation_item_id, line_item_id; NULL for a quantity the
-/// change leaves alone).
-pub(crate) fn pivot(src: &str) -> String {
+/// Rows of (level_id, item, loc, field, delta, resulting, reservation_item_id,
+/// line_item_id), one per quantity of `moved` for each row of `from` (a table
+/// or subquery aliased `c`, with `item`, `loc`, `old_<q>` and `new_<q>` per
+/// quantity, `q` its column's first letter, `reservation_item_id` and
+/// `line_item_id`; `level_id` names the level's id in it). One quantity is a
+/// projection of each row: a LATERAL VALUES of one row per level was a nested
+/// loop that cost 1.2 ms of a 1000-level create's 17.5 (EXPLAIN ANALYZE).
+fn movement_rows(from: &str, level_id: &str, moved: &[Quantity]) -> String {
+    let terms = |q: Quantity| {
+        let l = &q.column()[..1];
+        [
+            format!("'{}'", q.column()),
+            format!("c.new_{l}::numeric - c.old_{l}::numeric"),
+            format!("c.new_{l}::numeric"),
+        ]
+    };
+    let (values, lateral) = match moved {
+        // Nothing moves: a delta of 0, which record() drops.
+        [] => (
+            "NULL::text AS field, 0::numeric AS delta, 0::numeric AS resulting".to_string(),
+            String::new(),
+        ),
+        [one] => {
+            let [field, delta, resulting] = terms(*one);
+            let values = format!("{field} AS field, {delta} AS delta, {resulting} AS resulting");
+            (values, String::new())
+        }
+        _ => {
+            let rows: Vec<String> = moved
+                .iter()
+                .map(|q| format!("({})", terms(*q).join(", ")))
+                .collect();
+            let lateral = format!(
+                ", LATERAL (VALUES {}) v(field, delta, resulting)",
+                rows.join(", ")
+            );
+            ("v.field, v.delta, v.resulting".to_string(), lateral)
+        }
+    };
     format!(
-        "SELECT p.level_id, p.item, p.loc, v.field, v.delta, v.resulting,
-                p.reservation_item_id, p.line_item_id
-         FROM ({src}) p, LATERAL (VALUES
-           ('stocked_quantity', p.new_s::numeric - p.old_s::numeric, p.new_s::numeric),
-           ('reserved_quantity', p.new_r::numeric - p.old_r::numeric, p.new_r::numeric),
-           ('incoming_quantity', p.new_i::numeric - p.old_i::numeric, p.new_i::numeric)
-         ) v(field, delta, resulting)"
+        "SELECT {level_id} AS level_id, c.item, c.loc, {values},
+                c.reservation_item_id, c.line_item_id
+         FROM {from}{lateral}"
     )
 }
+
+/// Movement rows from one row per level with each quantity's value before and
+/// after (`src` columns: level_id, item, loc, old_s, new_s, old_r, new_r,
+/// old_i, new_i, reservation_item_id, line_item_id), for the quantities of
+/// `moved` (the others do not move).
+pub(crate) fn pivot(src: &str, moved: &[Quantity]) -> String {
+    movement_rows(&format!("({src}) c"), "c.level_id", moved)
+}
+
+/// Every quantity a level has.
+pub(crate) const ALL_QUANTITIES: [Quantity; 3] =
+    [Quantity::Stocked, Quantity::Reserved, Quantity::Incoming];
 
 /// `src` rows for whole levels of alias `l` appearing (`opening`: from 0 to
 /// their values) or going away (from their values to 0).

@@ -4,7 +4,9 @@
 use crate::entity::INVENTORY_LEVEL;
 use crate::error::{Error, ErrorType, Result};
 use crate::idempotency::commit;
-use crate::ledger::{pivot, record, whole_levels, Audit, LevelChange, Moved, Quantity};
+use crate::ledger::{
+    pivot, record, whole_levels, Audit, LevelChange, Moved, Quantity, ALL_QUANTITIES,
+};
 
 use crate::args::{
     Adjustment, Adjustments, Confirmation, Creates, CycleCounts, Ids, IdsWithConfig,
@@ -328,8 +330,15 @@ impl InventoryService {
         // One statement: the levels and their opening movements. The DTOs are
         // built from the input (write.rs), not in SQL and parsed back.
         let opened = format!("SELECT {} FROM ins l", whole_levels("l", true));
-        let movements =
-            |params: &mut Params| format!("mv AS ({})", record(&pivot(&opened), params, audit));
+        // A quantity no row gives is its default, 0, in every level: it does not
+        // move (a stock of 0 does not either; the filter drops it).
+        let moved: Vec<Quantity> = ALL_QUANTITIES
+            .into_iter()
+            .filter(|q| rows.iter().any(|r| get_text(r, q.column()).is_some()))
+            .collect();
+        let movements = |params: &mut Params| {
+            format!("mv AS ({})", record(&pivot(&opened, &moved), params, audit))
+        };
         let outcome = |table: Table| {
             let ids = rows.iter().filter_map(|r| get_text(r, "id")).collect();
             Outcome::from(table).with(LEVEL, "created", ids)
@@ -512,7 +521,10 @@ impl InventoryService {
         let mut bound = params.clone();
         let closed = if hard {
             let gone = format!("SELECT {} FROM lv", whole_levels("lv", false));
-            format!(", mv AS ({})", record(&pivot(&gone), &mut bound, audit))
+            format!(
+                ", mv AS ({})",
+                record(&pivot(&gone, &ALL_QUANTITIES), &mut bound, audit)
+            )
         } else {
             String::new()
         };

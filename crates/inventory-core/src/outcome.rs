@@ -97,24 +97,30 @@ impl Table {
         out
     }
 
-    /// `"columns":[…],"rows":` and the rows: a raw twin's column is
-    /// `["<name>",20]`, its cells the value (precision 20, as in objects).
+    /// `head`, then `"columns":[…],"rows":` and the rows: a raw twin's column
+    /// is `["<name>",20]`, its cells the value (precision 20, as in objects).
+    /// The rows' own buffer becomes the answer's (see [`Outcome::into_answer`]).
     fn columns_and_rows(self, head: String) -> String {
-        let mut out = head;
-        out.reserve(self.rows.len() + self.columns.len() * 24 + 16);
-        out.push_str("\"columns\":[");
+        let mut lead = head;
+        lead.push_str("\"columns\":[");
         for (i, (name, raw)) in self.columns.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                lead.push(',');
             }
             if *raw {
-                out.push_str(&format!("[\"{name}\",20]"));
-            } else {
-                out.push_str(&format!("\"{name}\""));
+                lead.push('[');
+            }
+            lead.push('"');
+            lead.push_str(name);
+            lead.push('"');
+            if *raw {
+                lead.push_str(",20]");
             }
         }
-        out.push_str("],\"rows\":");
-        out.push_str(&self.rows);
+        lead.push_str("],\"rows\":");
+        let mut out = self.rows;
+        out.reserve(lead.len() + 1);
+        out.insert_str(0, &lead);
         out.push('}');
         out
     }
