@@ -276,9 +276,16 @@ fn dtos_marked(
         write_cells(entity, &keys, row, &mut marks, &mut out)?;
     }
     out.push(b']');
-    // Any growth for the timestamps (now() is about 34 bytes) happens here,
-    // while the statement still runs.
-    out.reserve(marks.len() * 40);
+    // Any growth happens here, while the statement still runs: for the
+    // timestamps (now() is about 34 bytes), and for what the answer puts in
+    // front of the rows (Outcome::into_answer): the changes, which list every
+    // id, and the column names.
+    let ids: usize = rows
+        .iter()
+        .filter_map(|r| get(r, "id").and_then(|f| f.text.as_deref()))
+        .map(|id| id.len() + 3)
+        .sum();
+    out.reserve(marks.len() * 40 + ids + keys.len() * 32 + 64);
     let columns = keys
         .into_iter()
         .map(|(name, key)| (name, matches!(key, DtoKey::Raw(_))))
