@@ -140,35 +140,53 @@ function compileReviver(shape) {
 }
 
 // A bulk create's DTOs as the addon sends them when asked (call option `columns`):
-// `columns` names the keys in the objects' order, `[name, precision]` for a BigNumber
-// raw whose cells are its value; `rows` holds one array of cells per DTO. Node parses
-// 1000 such arrays in a third of the time it takes for 1000 objects that repeat every
-// key and nest each raw (0.3 ms against 1.0 for 1000 levels, measured).
+// `columns` names the keys in the objects' order; `rows` holds one array per DTO, a
+// cell for each column given as `name`, or `[name, precision]` for a BigNumber raw
+// whose cells are its value. A column given as `{ name, value }` (raw: `{ name,
+// precision, value }`) has the same value, a scalar, in every DTO. Node parses 1000
+// such short arrays in a fraction of the time it takes for 1000 objects that repeat
+// every key and every default (see docs/benchmarks.md).
 function fromColumns(columns, rows) {
-  const build = builderOf(columns)
+  const { build, same } = layoutOf(columns)
+  const k = same.map((i) => columns[i].value)
   const out = new Array(rows.length)
-  for (let i = 0; i < rows.length; i++) out[i] = build(rows[i])
+  for (let i = 0; i < rows.length; i++) out[i] = build(rows[i], k)
   return out
 }
 
-// One builder per column list (an entity's: a handful in all), code like the revivers'
-// so that every object of a result shares one hidden class; the names are checked
-// before they become code.
-const builders = new Map()
-function builderOf(columns) {
-  const key = JSON.stringify(columns)
-  let build = builders.get(key)
-  if (build) return build
+// One builder per layout (an entity's, with the columns a batch left to their defaults:
+// a handful in all), code like the revivers' so that every object of a result shares
+// one hidden class; the names are checked before they become code.
+const layouts = new Map()
+function layoutOf(columns) {
+  const key = JSON.stringify(
+    columns.map((c) =>
+      c !== null && typeof c === 'object' && !Array.isArray(c) ? [c.name, c.precision ?? null, 'same'] : c,
+    ),
+  )
+  let layout = layouts.get(key)
+  if (layout) return layout
+  const same = []
+  let cell = 0
   const fields = columns.map((c, i) => {
-    const [name, precision] = Array.isArray(c) ? c : [c, null]
+    let name, precision, from
+    if (typeof c === 'string') [name, precision, from] = [c, null, `r[${cell++}]`]
+    else if (Array.isArray(c)) [name, precision, from] = [c[0], c[1], `r[${cell++}]`]
+    else {
+      if (c === null || typeof c !== 'object' || (c.value !== null && typeof c.value === 'object')) {
+        throw new Error(`not a column: ${JSON.stringify(c)}`)
+      }
+      ;[name, precision, from] = [c.name, c.precision ?? null, `k[${same.length}]`]
+      same.push(i)
+    }
     if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a field name: ${name}`)
-    if (precision === null) return `${name}: r[${i}]`
+    if (precision === null) return `${name}: ${from}`
     if (!Number.isInteger(precision)) throw new Error(`not a precision: ${precision}`)
-    return `${name}: { precision: ${precision}, value: r[${i}] }`
+    return `${name}: { precision: ${precision}, value: ${from} }`
   })
-  build = new Function('r', `return { ${fields.join(', ')} }`)
-  if (builders.size < 64) builders.set(key, build)
-  return build
+  layout = { build: new Function('r', 'k', `return { ${fields.join(', ')} }`), same }
+  if (layouts.size < 64) layouts.set(key, layout)
+  return layout
 }
 
 // Rows written by one statement share their timestamps (a bulk create's 2 000 are one

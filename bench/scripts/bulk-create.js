@@ -261,11 +261,16 @@ async function main() {
       `${name.padEnd(11)} n=${String(s.n).padStart(4)}  p50 ${fmt(s.p50).padStart(8)}  p99 ${fmt(s.p99).padStart(8)}`,
     )
   }
+  // Besides the ratio of the p50s, the median of the rounds' own ratios: each round
+  // runs every contender once, back to back, so drift on a shared machine (which moves
+  // a p50 by more than the difference measured) divides out of it.
   const ratio = (a, b) => {
     if (!report[a] || !report[b]) return
+    const paired = stats(samples[a].map((x, i) => x / samples[b][i])).p50
     console.log(
       `${a}/${b}`.padEnd(20) +
-        ` p50 ${(report[a].p50 / report[b].p50).toFixed(2)}×  p99 ${(report[a].p99 / report[b].p99).toFixed(2)}×`,
+        ` p50 ${(report[a].p50 / report[b].p50).toFixed(2)}×  p99 ${(report[a].p99 / report[b].p99).toFixed(2)}×` +
+        `  paired ${paired.toFixed(2)}×`,
     )
   }
   ratio('ours', 'copy')

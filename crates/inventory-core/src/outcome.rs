@@ -31,22 +31,35 @@ enum Body {
     Table(Table),
 }
 
-/// DTOs of one entity as rows of cells, one cell per key: what a bulk create
-/// returns. The host may take it as it is (an answer's `columns` and `rows`):
-/// parsing 1000 arrays costs Node a third of parsing 1000 objects that repeat
-/// every key (and nest each quantity's raw twin), and the text is half as long.
-/// Anyone else gets the objects, written from the cells.
+/// DTOs of one entity as rows of cells: what a bulk create returns. A key
+/// whose value is the same in every DTO (a default no row gave, the
+/// statement's timestamp) is written once, in its column; the rows hold the
+/// others' cells. The host may take it as it is (an answer's `columns` and
+/// `rows`): Node parses 1000 short arrays in a fraction of the time it takes
+/// for 1000 objects that repeat every key and every default. Anyone else gets
+/// the objects, written from the table.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Table {
     /// The DTO's keys in the order its objects have them (sorted, as
-    /// `serde_json` writes a map), each with whether its cell is the value of
-    /// a BigNumber's raw twin, `{"precision":20,"value":<cell>}` in an object.
-    /// Names are an entity's identifiers: nothing to escape.
-    pub columns: Vec<(String, bool)>,
-    /// JSON text `[[cell, …], …]`, one array per DTO, cells in `columns`' order.
+    /// `serde_json` writes a map).
+    pub columns: Vec<TableColumn>,
+    /// JSON text `[[cell, …], …]`, one array per DTO, a cell for each column
+    /// without a `same` value, in `columns`' order.
     pub rows: String,
     /// The result is the first DTO (or null) rather than the array.
     pub one: bool,
+}
+
+/// A key of a [`Table`]'s DTOs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TableColumn {
+    /// An entity's identifier: nothing to escape.
+    pub name: String,
+    /// The value is a BigNumber's raw twin: `{"precision":20,"value":<cell>}`.
+    pub raw: bool,
+    /// The cell of every DTO (JSON text of a scalar: never an object that the
+    /// host would then share between them), or None: each row has its own.
+    pub same: Option<String>,
 }
 
 impl Table {
@@ -65,7 +78,7 @@ impl Table {
         if self.one && rows.is_empty() {
             return "null".into();
         }
-        let mut out = String::with_capacity(self.rows.len() * 2 + 2);
+        let mut out = String::with_capacity(self.rows.len() * 3 + 2);
         if !self.one {
             out.push('[');
         }
@@ -74,19 +87,24 @@ impl Table {
                 out.push(',');
             }
             out.push('{');
-            for (j, ((name, raw), cell)) in self.columns.iter().zip(row).enumerate() {
+            let mut cells = row.iter();
+            for (j, col) in self.columns.iter().enumerate() {
                 if j > 0 {
                     out.push(',');
                 }
+                let cell = match &col.same {
+                    Some(text) => text.as_str(),
+                    None => cells.next().map_or("null", |c| c.get()),
+                };
                 out.push('"');
-                out.push_str(name);
+                out.push_str(&col.name);
                 out.push_str("\":");
-                if *raw {
+                if col.raw {
                     out.push_str("{\"precision\":20,\"value\":");
-                    out.push_str(cell.get());
+                    out.push_str(cell);
                     out.push('}');
                 } else {
-                    out.push_str(cell.get());
+                    out.push_str(cell);
                 }
             }
             out.push('}');
@@ -97,24 +115,26 @@ impl Table {
         out
     }
 
-    /// `head`, then `"columns":[…],"rows":` and the rows: a raw twin's column
-    /// is `["<name>",20]`, its cells the value (precision 20, as in objects).
-    /// The rows' own buffer becomes the answer's (see [`Outcome::into_answer`]).
+    /// `head`, then `"columns":[…],"rows":` and the rows. A column is its
+    /// name, `["<name>",20]` for a raw twin (the cells are its value), or with
+    /// its `same` value `{"name":…,"value":…}` (raw: `{"name":…,"precision":20,
+    /// "value":…}`). The rows' own buffer becomes the answer's (see
+    /// [`Outcome::into_answer`]).
     fn columns_and_rows(self, head: String) -> String {
         let mut lead = head;
         lead.push_str("\"columns\":[");
-        for (i, (name, raw)) in self.columns.iter().enumerate() {
+        for (i, col) in self.columns.iter().enumerate() {
             if i > 0 {
                 lead.push(',');
             }
-            if *raw {
-                lead.push('[');
-            }
-            lead.push('"');
-            lead.push_str(name);
-            lead.push('"');
-            if *raw {
-                lead.push_str(",20]");
+            let name = &col.name;
+            match (&col.same, col.raw) {
+                (None, false) => lead.push_str(&format!("\"{name}\"")),
+                (None, true) => lead.push_str(&format!("[\"{name}\",20]")),
+                (Some(v), false) => lead.push_str(&format!("{{\"name\":\"{name}\",\"value\":{v}}}")),
+                (Some(v), true) => lead.push_str(&format!(
+                    "{{\"name\":\"{name}\",\"precision\":20,\"value\":{v}}}"
+                )),
             }
         }
         lead.push_str("],\"rows\":");
@@ -286,11 +306,18 @@ mod tests {
     }
 
     fn table(rows: &str, one: bool) -> Table {
+        let col = |name: &str, raw: bool, same: Option<&str>| TableColumn {
+            name: name.into(),
+            raw,
+            same: same.map(String::from),
+        };
         Table {
             columns: vec![
-                ("a".into(), false),
-                ("raw_q".into(), true),
-                ("z".into(), false),
+                col("a", false, None),
+                col("at", false, Some(r#""2026-12-07T00:01:02+00:00""#)),
+                col("raw_q", true, None),
+                col("raw_z", true, Some(r#""0""#)),
+                col("z", false, None),
             ],
             rows: rows.into(),
             one,
@@ -301,9 +328,13 @@ mod tests {
     fn a_table_is_objects_unless_columns_are_asked_for() {
         let rows = r#"[[1.5,"2",{"k":[1,"é\""]}],[null,null,"x"]]"#;
         let o = Outcome::from(table(rows, false)).with(LEVEL, "created", vec!["a".into()]);
+        let at = "2026-12-07T00:01:02+00:00";
+        let zero = serde_json::json!({ "precision": 20, "value": "0" });
         let objects = serde_json::json!([
-            { "a": 1.5, "raw_q": { "precision": 20, "value": "2" }, "z": { "k": [1, "é\""] } },
-            { "a": null, "raw_q": { "precision": 20, "value": null }, "z": "x" },
+            { "a": 1.5, "at": at, "raw_q": { "precision": 20, "value": "2" }, "raw_z": zero,
+              "z": { "k": [1, "é\""] } },
+            { "a": null, "at": at, "raw_q": { "precision": 20, "value": null }, "raw_z": zero,
+              "z": "x" },
         ]);
         assert_eq!(o.result().into_owned(), objects);
         // Byte for byte what serde_json writes for the objects.
@@ -312,7 +343,12 @@ mod tests {
         assert_eq!(
             o.clone().into_answer(true),
             format!(
-                r#"{{"changes":[["inventory_level","created",["a"]]],"columns":["a",["raw_q",20],"z"],"rows":{rows}}}"#
+                concat!(
+                    r#"{{"changes":[["inventory_level","created",["a"]]],"columns":["a","#,
+                    r#"{{"name":"at","value":"2026-12-07T00:01:02+00:00"}},["raw_q",20],"#,
+                    r#"{{"name":"raw_z","precision":20,"value":"0"}},"z"],"rows":{}}}"#
+                ),
+                rows
             )
         );
         let answer: Value = serde_json::from_str(&o.into_answer(true)).unwrap();
@@ -322,8 +358,9 @@ mod tests {
     #[test]
     fn a_table_of_one_is_its_object_or_null() {
         let one = Outcome::from(table(r#"[[1,"2",3]]"#, true));
-        let object =
-            serde_json::json!({ "a": 1, "raw_q": { "precision": 20, "value": "2" }, "z": 3 });
+        let object = serde_json::json!({ "a": 1, "at": "2026-12-07T00:01:02+00:00",
+            "raw_q": { "precision": 20, "value": "2" }, "raw_z": { "precision": 20, "value": "0" },
+            "z": 3 });
         assert_eq!(one.result().into_owned(), object);
         assert_eq!(one.clone().into_answer(true), one.to_json_string());
         let none = Outcome::from(table("[]", true));
@@ -333,10 +370,7 @@ mod tests {
             r#"{"changes":[],"result":null}"#
         );
         let empty = Outcome::from(table("[]", false));
-        assert_eq!(
-            empty.clone().into_answer(true),
-            r#"{"changes":[],"columns":["a",["raw_q",20],"z"],"rows":[]}"#
-        );
+        assert!(empty.clone().into_answer(true).ends_with(r#""z"],"rows":[]}"#));
         assert_eq!(empty.into_answer(false), r#"{"changes":[],"result":[]}"#);
     }
 }

@@ -4,7 +4,7 @@
 use crate::entity::{Column, Entity, Kind};
 use crate::error::{Error, Result};
 use crate::input::{get, get_text, Row};
-use crate::outcome::Table;
+use crate::outcome::{Table, TableColumn};
 use crate::sql::{self, Params};
 use deadpool_postgres::GenericClient;
 use rust_decimal::Decimal;
@@ -134,48 +134,46 @@ pub(crate) async fn insert_rows_from_input<C: GenericClient>(
     let stmt = c.prepare_cached(&sql).await?;
     let refs = params.refs();
     // The DTOs wait for the database only for its now(): they are written while
-    // the statement runs, marked where now() goes. The first poll of the query
-    // queues it; the yield lets the connection's task send it before the
-    // writing takes the thread (with one worker, the default, they share it).
-    let (row, marked) = tokio::join!(c.query_one(&stmt, &refs), async {
+    // the statement runs. The first poll of the query queues it; the yield lets
+    // the connection's task send it before the writing takes the thread (with
+    // one worker, the default, they share it).
+    let (row, cells) = tokio::join!(c.query_one(&stmt, &refs), async {
         tokio::task::yield_now().await;
-        dtos_marked(entity, rows, was_array)
+        dto_cells(entity, rows, was_array)
     });
     let now: Value = row?.get(0);
-    let (columns, marked) = marked?;
-    Ok(Table {
+    let (layout, text) = cells?;
+    Ok(table(layout, text, &now.to_string(), was_array))
+}
+
+/// Where a key's value comes from in a batch's DTOs ([`dto_cells`]).
+enum Source {
+    /// Each row's own cell.
+    Rows,
+    /// One cell for all: a column no row gives (its default, or null).
+    Same(String),
+    /// The statement's now().
+    Now,
+}
+
+/// The [`Table`] of [`dto_cells`]' `layout` and rows `text`, `now` in place.
+fn table(layout: Vec<(String, bool, Source)>, text: String, now: &str, was_array: bool) -> Table {
+    let columns = layout
+        .into_iter()
+        .map(|(name, raw, source)| TableColumn {
+            name,
+            raw,
+            same: match source {
+                Source::Rows => None,
+                Source::Same(cell) => Some(cell),
+                Source::Now => Some(now.to_string()),
+            },
+        })
+        .collect();
+    Table {
         columns,
-        rows: marked.with_now(&now.to_string())?,
+        rows: text,
         one: !was_array,
-    })
-}
-
-/// DTOs' cells as text, with the places marked where the statement's now() goes.
-struct Marked {
-    text: Vec<u8>,
-    /// Offsets into `text`, ascending.
-    marks: Vec<usize>,
-}
-
-impl Marked {
-    /// The text with `now` at every mark, in place: segments move back from
-    /// the end, so no second buffer of the whole text is allocated (fresh pages
-    /// cost more than the copy).
-    fn with_now(self, now: &str) -> Result<String> {
-        let Marked { mut text, marks } = self;
-        let now = now.as_bytes();
-        let mut end = text.len();
-        let mut to = end + marks.len() * now.len();
-        text.resize(to, 0);
-        for &at in marks.iter().rev() {
-            text.copy_within(at..end, to - (end - at));
-            to -= end - at;
-            text[to - now.len()..to].copy_from_slice(now);
-            to -= now.len();
-            end = at;
-        }
-        debug_assert_eq!(to, end);
-        String::from_utf8(text).map_err(|e| Error::unexpected(format!("DTO text: {e}")))
     }
 }
 
@@ -184,7 +182,7 @@ impl Marked {
 enum DtoKey {
     Column(&'static Column),
     /// A numeric column's `raw_` copy, whose cell is the value (`"<text>"`) of
-    /// `{"precision":20,"value":…}` ([`Table`]).
+    /// `{"precision":20,"value":…}` ([`TableColumn`]).
     Raw(&'static Column),
     /// stocked - reserved of the row's own values.
     Available,
@@ -229,7 +227,7 @@ fn stored_quantity(row: &Row, col: &Column) -> Result<Option<Decimal>> {
     .transpose()
 }
 
-/// [`dtos_marked`] with the statement's `now` in place, as objects.
+/// [`dto_cells`] with the statement's `now` in place, as objects.
 #[cfg(test)]
 fn dtos_text(
     entity: &'static Entity,
@@ -237,28 +235,25 @@ fn dtos_text(
     now: &Value,
     was_array: bool,
 ) -> Result<String> {
-    let (columns, marked) = dtos_marked(entity, rows, was_array)?;
-    let rows = marked.with_now(&now.to_string())?;
-    let table = Table {
-        columns,
-        rows,
-        one: !was_array,
-    };
+    let (layout, text) = dto_cells(entity, rows, was_array)?;
+    let table = table(layout, text, &now.to_string(), was_array);
     let out = crate::outcome::Outcome::from(table).to_json_string();
     Ok(out["{\"changes\":[],\"result\":".len()..out.len() - 1].to_string())
 }
 
 /// The DTOs of inserted `rows` ([`insert_rows_from_input`]) as a [`Table`]'s
-/// columns and rows, the rows' text marked where now() goes: in objects, byte
-/// for byte what `serde_json` writes for the DTOs [`dto`] builds in SQL (keys
-/// in its map's order, sorted; strings escaped by `serde_json` itself; numbers
-/// parsed from Postgres' text for them, as jsonb's are). One DTO when
-/// `was_array` is false.
-fn dtos_marked(
+/// layout (each key's name, whether it is a raw twin, where its value comes
+/// from) and its rows' text: as objects, byte for byte what `serde_json`
+/// writes for the DTOs [`dto`] builds in SQL (keys in its map's order,
+/// sorted; strings escaped by `serde_json` itself; numbers parsed from
+/// Postgres' text for them, as jsonb's are). One DTO when `was_array` is
+/// false.
+#[allow(clippy::type_complexity)]
+fn dto_cells(
     entity: &'static Entity,
     rows: &[Row],
     was_array: bool,
-) -> Result<(Vec<(String, bool)>, Marked)> {
+) -> Result<(Vec<(String, bool, Source)>, String)> {
     // Known once per call, not once per row.
     let keys = dto_keys(entity)?;
     let rows = if was_array {
@@ -266,102 +261,130 @@ fn dtos_marked(
     } else {
         &rows[..rows.len().min(1)]
     };
-    let mut marks = Vec::with_capacity(rows.len() * 2);
-    let mut out: Vec<u8> = Vec::with_capacity(rows.len() * (8 + 12 * keys.len() + 80) + 2);
+    let mut given: Vec<&str> = Vec::new();
+    for field in rows.iter().flatten() {
+        if field.text.is_some() && !given.contains(&field.name) {
+            given.push(field.name);
+        }
+    }
+    let given = |name: &str| given.contains(&name);
+    let mut layout = Vec::with_capacity(keys.len());
+    let mut varying = Vec::with_capacity(keys.len());
+    for (name, key) in keys {
+        let given_by_none = match key {
+            DtoKey::Column(c) | DtoKey::Raw(c) => !given(c.name),
+            DtoKey::Available => !given("stocked_quantity") && !given("reserved_quantity"),
+        };
+        let source = match key {
+            DtoKey::Column(c) if matches!(c.name, "created_at" | "updated_at") => Source::Now,
+            // The same in every DTO: the cell of a row that gives nothing.
+            _ if given_by_none => {
+                let mut cell = Vec::new();
+                write_cell(entity, key, &Row::new(), &mut cell)?;
+                match cell.first() {
+                    // Scalars only: one object would be shared by every DTO.
+                    Some(b'{' | b'[') | None => Source::Rows,
+                    _ => Source::Same(into_text(cell)?),
+                }
+            }
+            _ => Source::Rows,
+        };
+        if matches!(source, Source::Rows) {
+            varying.push(key);
+        }
+        layout.push((name, matches!(key, DtoKey::Raw(_)), source));
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(rows.len() * (8 + 24 * varying.len()) + 2);
     out.push(b'[');
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_cells(entity, &keys, row, &mut marks, &mut out)?;
+        out.push(b'[');
+        for (j, key) in varying.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            write_cell(entity, *key, row, &mut out)?;
+        }
+        out.push(b']');
     }
     out.push(b']');
-    // Any growth happens here, while the statement still runs: for the
-    // timestamps (now() is about 34 bytes), and for what the answer puts in
-    // front of the rows (Outcome::into_answer): the changes, which list every
-    // id, and the column names.
+    // Any growth for what the answer puts in front of the rows
+    // (Outcome::into_answer: the changes, which list every id, and the
+    // columns) happens here, while the statement still runs.
     let ids: usize = rows
         .iter()
         .filter_map(|r| get(r, "id").and_then(|f| f.text.as_deref()))
         .map(|id| id.len() + 3)
         .sum();
-    out.reserve(marks.len() * 40 + ids + keys.len() * 32 + 64);
-    let columns = keys
-        .into_iter()
-        .map(|(name, key)| (name, matches!(key, DtoKey::Raw(_))))
-        .collect();
-    Ok((columns, Marked { text: out, marks }))
+    out.reserve(ids + layout.len() * 80 + 64);
+    Ok((layout, into_text(out)?))
 }
 
-/// One row's cells, `[…]` ([`dtos_marked`]), one per key of `keys` (the
-/// entity's, [`dto_keys`]); where now() goes, its offset is added to `marks`.
-fn write_cells(
-    entity: &'static Entity,
-    keys: &[(String, DtoKey)],
-    row: &Row,
-    marks: &mut Vec<usize>,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+fn into_text(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| Error::unexpected(format!("DTO text: {e}")))
+}
+
+/// One cell of a row's DTO ([`dto_cells`]): the value of `key` (one of the
+/// entity's, [`dto_keys`]) as JSON text.
+fn write_cell(entity: &'static Entity, key: DtoKey, row: &Row, out: &mut Vec<u8>) -> Result<()> {
     let json = |e: serde_json::Error| Error::unexpected(format!("DTO text: {e}"));
     // A number as jsonb holds it: Postgres' text, read as `serde_json` reads jsonb.
     let number = |d: Decimal, out: &mut Vec<u8>| -> Result<()> {
         let v: Value = serde_json::from_str(&d.to_string()).map_err(json)?;
         serde_json::to_writer(out, &v).map_err(json)
     };
-    out.push(b'[');
-    for (i, (_, key)) in keys.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        match *key {
-            DtoKey::Column(col) => {
-                let given = get(row, col.name).and_then(|f| f.text.as_deref());
-                match (col.kind, given.or(col.default)) {
-                    (Kind::Timestamp, _) if matches!(col.name, "created_at" | "updated_at") => {
-                        marks.push(out.len())
-                    }
-                    (_, None) => out.extend_from_slice(b"null"),
-                    (Kind::Text, Some(t)) => serde_json::to_writer(&mut *out, t).map_err(json)?,
-                    (Kind::Numeric, Some(_)) => match stored_quantity(row, col)? {
-                        Some(d) => number(d, out)?,
-                        None => out.extend_from_slice(b"null"),
-                    },
-                    // As dto_from_input: parsed as jsonb's text would be, then written.
-                    (Kind::Int | Kind::Bool | Kind::Json, Some(t)) => {
-                        let v: Value = serde_json::from_str(t).map_err(|e| {
-                            Error::unexpected(format!("{} value {t}: {e}", col.name))
-                        })?;
-                        serde_json::to_writer(&mut *out, &v).map_err(json)?
-                    }
-                    (Kind::Timestamp, Some(_)) => {
-                        return Err(Error::unexpected(format!(
-                            "{}.{} is not built from input",
-                            entity.name, col.name
-                        )))
-                    }
+    match key {
+        DtoKey::Column(col) => {
+            let given = get(row, col.name).and_then(|f| f.text.as_deref());
+            match (col.kind, given.or(col.default)) {
+                (Kind::Timestamp, _) if matches!(col.name, "created_at" | "updated_at") => {
+                    return Err(Error::unexpected(format!(
+                        "{}.{} is the statement's now()",
+                        entity.name, col.name
+                    )))
+                }
+                (_, None) => out.extend_from_slice(b"null"),
+                (Kind::Text, Some(t)) => serde_json::to_writer(&mut *out, t).map_err(json)?,
+                (Kind::Numeric, Some(_)) => match stored_quantity(row, col)? {
+                    Some(d) => number(d, out)?,
+                    None => out.extend_from_slice(b"null"),
+                },
+                // As dto_from_input: parsed as jsonb's text would be, then written.
+                (Kind::Int | Kind::Bool | Kind::Json, Some(t)) => {
+                    let v: Value = serde_json::from_str(t).map_err(|e| {
+                        Error::unexpected(format!("{} value {t}: {e}", col.name))
+                    })?;
+                    serde_json::to_writer(&mut *out, &v).map_err(json)?
+                }
+                (Kind::Timestamp, Some(_)) => {
+                    return Err(Error::unexpected(format!(
+                        "{}.{} is not built from input",
+                        entity.name, col.name
+                    )))
                 }
             }
-            DtoKey::Raw(col) => match stored_quantity(row, col)? {
-                Some(d) => serde_json::to_writer(&mut *out, &d.to_string()).map_err(json)?,
-                None => out.extend_from_slice(b"null"),
-            },
-            DtoKey::Available => {
-                let value = |name: &str| {
-                    entity
-                        .column(name)
-                        .map(|c| stored_quantity(row, c))
-                        .transpose()
-                        .map(Option::flatten)
-                };
-                match (value("stocked_quantity")?, value("reserved_quantity")?) {
-                    // Postgres' difference keeps the larger scale, as Decimal's does.
-                    (Some(s), Some(r)) => number(s - r, out)?,
-                    _ => out.extend_from_slice(b"null"),
-                }
+        }
+        DtoKey::Raw(col) => match stored_quantity(row, col)? {
+            Some(d) => serde_json::to_writer(&mut *out, &d.to_string()).map_err(json)?,
+            None => out.extend_from_slice(b"null"),
+        },
+        DtoKey::Available => {
+            let value = |name: &str| {
+                entity
+                    .column(name)
+                    .map(|c| stored_quantity(row, c))
+                    .transpose()
+                    .map(Option::flatten)
+            };
+            match (value("stocked_quantity")?, value("reserved_quantity")?) {
+                // Postgres' difference keeps the larger scale, as Decimal's does.
+                (Some(s), Some(r)) => number(s - r, out)?,
+                _ => out.extend_from_slice(b"null"),
             }
         }
     }
-    out.push(b']');
     Ok(())
 }
 
