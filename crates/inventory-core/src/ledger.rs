@@ -395,8 +395,13 @@ pub(crate) fn pivot(src: &str, moved: &[Quantity]) -> String {
 pub(crate) const ALL_QUANTITIES: [Quantity; 3] =
     [Quantity::Stocked, Quantity::Reserved, Quantity::Incoming];
 
+/// The columns of a level that [`whole_levels`] reads.
+pub(crate) const WHOLE_LEVEL_COLUMNS: &str =
+    "id, inventory_item_id, location_id, stocked_quantity, reserved_quantity, incoming_quantity";
+
 /// `src` rows for whole levels of alias `l` appearing (`opening`: from 0 to
-/// their values) or going away (from their values to 0).
+/// their values) or going away (from their values to 0); `l` has the
+/// columns of [`WHOLE_LEVEL_COLUMNS`].
 pub(crate) fn whole_levels(l: &str, opening: bool) -> String {
     let pair = |col: &str, q: char| {
         let v = format!("{l}.{col}");

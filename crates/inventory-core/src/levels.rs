@@ -6,6 +6,7 @@ use crate::error::{Error, ErrorType, Result};
 use crate::idempotency::commit;
 use crate::ledger::{
     pivot, record, whole_levels, Audit, LevelChange, Moved, Quantity, ALL_QUANTITIES,
+    WHOLE_LEVEL_COLUMNS,
 };
 
 use crate::args::{
@@ -345,15 +346,25 @@ impl InventoryService {
         };
         let mut c = self.client().await?;
         if audit.key().is_none() {
-            let table =
-                insert_rows_from_input(&c, &INVENTORY_LEVEL, &rows, was_array, Some(&movements))
-                    .await?;
+            let table = insert_rows_from_input(
+                &c,
+                &INVENTORY_LEVEL,
+                &rows,
+                was_array,
+                Some((WHOLE_LEVEL_COLUMNS, &movements)),
+            )
+            .await?;
             return Ok(outcome(table));
         }
         let tx = c.transaction().await?;
-        let table =
-            insert_rows_from_input(&tx, &INVENTORY_LEVEL, &rows, was_array, Some(&movements))
-                .await?;
+        let table = insert_rows_from_input(
+            &tx,
+            &INVENTORY_LEVEL,
+            &rows,
+            was_array,
+            Some((WHOLE_LEVEL_COLUMNS, &movements)),
+        )
+        .await?;
         let out = outcome(table);
         commit(tx, audit, &out).await?;
         Ok(out)

@@ -131,7 +131,9 @@ impl Table {
             match (&col.same, col.raw) {
                 (None, false) => lead.push_str(&format!("\"{name}\"")),
                 (None, true) => lead.push_str(&format!("[\"{name}\",20]")),
-                (Some(v), false) => lead.push_str(&format!("{{\"name\":\"{name}\",\"value\":{v}}}")),
+                (Some(v), false) => {
+                    lead.push_str(&format!("{{\"name\":\"{name}\",\"value\":{v}}}"))
+                }
                 (Some(v), true) => lead.push_str(&format!(
                     "{{\"name\":\"{name}\",\"precision\":20,\"value\":{v}}}"
                 )),
@@ -370,7 +372,10 @@ mod tests {
             r#"{"changes":[],"result":null}"#
         );
         let empty = Outcome::from(table("[]", false));
-        assert!(empty.clone().into_answer(true).ends_with(r#""z"],"rows":[]}"#));
+        assert!(empty
+            .clone()
+            .into_answer(true)
+            .ends_with(r#""z"],"rows":[]}"#));
         assert_eq!(empty.into_answer(false), r#"{"changes":[],"result":[]}"#);
     }
 }
