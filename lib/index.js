@@ -159,25 +159,22 @@ function fromColumns(columns, rows) {
 // one hidden class; the names are checked before they become code.
 const layouts = new Map()
 function layoutOf(columns) {
-  const key = JSON.stringify(
-    columns.map((c) =>
-      c !== null && typeof c === 'object' && !Array.isArray(c) ? [c.name, c.precision ?? null, 'same'] : c,
-    ),
-  )
+  const shared = (c) => c !== null && typeof c === 'object' && !Array.isArray(c)
+  const key = JSON.stringify(columns.map((c) => (shared(c) ? [c.name, c.precision ?? null, 'same'] : c)))
   let layout = layouts.get(key)
   if (layout) return layout
   const same = []
-  let cell = 0
+  let cells = 0
   const fields = columns.map((c, i) => {
-    let name, precision, from
-    if (typeof c === 'string') [name, precision, from] = [c, null, `r[${cell++}]`]
-    else if (Array.isArray(c)) [name, precision, from] = [c[0], c[1], `r[${cell++}]`]
-    else {
-      if (c === null || typeof c !== 'object' || (c.value !== null && typeof c.value === 'object')) {
-        throw new Error(`not a column: ${JSON.stringify(c)}`)
-      }
-      ;[name, precision, from] = [c.name, c.precision ?? null, `k[${same.length}]`]
+    const [name, precision] = typeof c === 'string' ? [c, null] : shared(c) ? [c.name, c.precision ?? null] : c
+    let from
+    if (shared(c)) {
+      if (c.value !== null && typeof c.value === 'object') throw new Error(`not a shared value: ${JSON.stringify(c)}`)
+      from = `k[${same.length}]`
       same.push(i)
+    } else {
+      from = `r[${cells}]`
+      cells += 1
     }
     if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a field name: ${name}`)
     if (precision === null) return `${name}: ${from}`

@@ -19,7 +19,7 @@ use crate::quantity::sql_level_fits;
 use crate::service::InventoryService;
 use crate::sql::{Filter, Params};
 use crate::stock::{beyond_level, locked_removal, restore_locked, At, RestoreSql};
-use crate::write::{dto, insert_rows_from_input, set_terms};
+use crate::write::{dto, insert_rows_from_input, set_terms, Then};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -340,31 +340,24 @@ impl InventoryService {
         let movements = |params: &mut Params| {
             format!("mv AS ({})", record(&pivot(&opened, &moved), params, audit))
         };
+        let opening = Then {
+            returning: WHOLE_LEVEL_COLUMNS,
+            ctes: &movements,
+        };
         let outcome = |table: Table| {
             let ids = rows.iter().filter_map(|r| get_text(r, "id")).collect();
             Outcome::from(table).with(LEVEL, "created", ids)
         };
         let mut c = self.client().await?;
         if audit.key().is_none() {
-            let table = insert_rows_from_input(
-                &c,
-                &INVENTORY_LEVEL,
-                &rows,
-                was_array,
-                Some((WHOLE_LEVEL_COLUMNS, &movements)),
-            )
-            .await?;
+            let table =
+                insert_rows_from_input(&c, &INVENTORY_LEVEL, &rows, was_array, Some(opening))
+                    .await?;
             return Ok(outcome(table));
         }
         let tx = c.transaction().await?;
-        let table = insert_rows_from_input(
-            &tx,
-            &INVENTORY_LEVEL,
-            &rows,
-            was_array,
-            Some((WHOLE_LEVEL_COLUMNS, &movements)),
-        )
-        .await?;
+        let table =
+            insert_rows_from_input(&tx, &INVENTORY_LEVEL, &rows, was_array, Some(opening)).await?;
         let out = outcome(table);
         commit(tx, audit, &out).await?;
         Ok(out)

@@ -122,16 +122,17 @@ pub(crate) async fn insert_rows_from_input<C: GenericClient>(
     entity: &'static Entity,
     rows: &[Row],
     was_array: bool,
-    then: Option<(&str, &(dyn Fn(&mut Params) -> String + Sync))>,
+    then: Option<Then<'_>>,
 ) -> Result<Table> {
     let (insert, mut params) = insert_sql(entity, rows, true);
     let sql = match then {
         None => format!("WITH ins AS ({insert}) SELECT to_jsonb(now())"),
         // Only what the CTEs read: RETURNING t.* kept every column of 1000
         // rows (raw jsonb, metadata) for them, 1 ms of a 1000-level create's 18.
-        Some((returning, then)) => format!(
-            "WITH ins AS ({insert} RETURNING {returning}), {} SELECT to_jsonb(now())",
-            then(&mut params)
+        Some(then) => format!(
+            "WITH ins AS ({insert} RETURNING {}), {} SELECT to_jsonb(now())",
+            then.returning,
+            (then.ctes)(&mut params)
         ),
     };
     let stmt = c.prepare_cached(&sql).await?;
@@ -149,6 +150,18 @@ pub(crate) async fn insert_rows_from_input<C: GenericClient>(
     Ok(table(layout, text, &now.to_string(), was_array))
 }
 
+/// What else an insert's statement writes ([`insert_rows_from_input`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Then<'a> {
+    /// The columns of the inserted rows (`ins`) the CTEs read.
+    pub returning: &'a str,
+    /// The CTEs, their parameters bound in the statement's.
+    pub ctes: &'a (dyn Fn(&mut Params) -> String + Sync),
+}
+
+/// Each DTO key's name, whether it is a raw twin, where its value comes from.
+type Layout = Vec<(String, bool, Source)>;
+
 /// Where a key's value comes from in a batch's DTOs ([`dto_cells`]).
 enum Source {
     /// Each row's own cell.
@@ -160,7 +173,7 @@ enum Source {
 }
 
 /// The [`Table`] of [`dto_cells`]' `layout` and rows `text`, `now` in place.
-fn table(layout: Vec<(String, bool, Source)>, text: String, now: &str, was_array: bool) -> Table {
+fn table(layout: Layout, text: String, now: &str, was_array: bool) -> Table {
     let columns = layout
         .into_iter()
         .map(|(name, raw, source)| TableColumn {
@@ -251,12 +264,7 @@ fn dtos_text(
 /// sorted; strings escaped by `serde_json` itself; numbers parsed from
 /// Postgres' text for them, as jsonb's are). One DTO when `was_array` is
 /// false.
-#[allow(clippy::type_complexity)]
-fn dto_cells(
-    entity: &'static Entity,
-    rows: &[Row],
-    was_array: bool,
-) -> Result<(Vec<(String, bool, Source)>, String)> {
+fn dto_cells(entity: &'static Entity, rows: &[Row], was_array: bool) -> Result<(Layout, String)> {
     // Known once per call, not once per row.
     let keys = dto_keys(entity)?;
     let rows = if was_array {
