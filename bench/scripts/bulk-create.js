@@ -18,6 +18,9 @@
 //           movements: two COPYs (inventory_level, then inventory_movement) in one
 //           transaction, against ours through the JS facade and the core call alone
 //           (JSON text in and out, `--only=levels`)
+// With --baseline=DIR (another checkout of this repository, built), that build's
+// InventoryService runs beside ours in the same process and rounds, as `base` (items)
+// and `baseLevels`: a before/after that host drift cannot tilt.
 // Everything runs in a schema of its own, dropped at the end.
 
 const path = require('node:path')
@@ -34,6 +37,7 @@ const ROUNDS = arg('rounds', 30)
 const BATCH = arg('batch', 1000)
 const SINGLE = arg('single', 300)
 const only = process.argv.find((x) => x.startsWith('--only='))?.split('=')[1]
+const baselineDir = process.argv.find((x) => x.startsWith('--baseline='))?.split('=')[1]
 
 let seq = 0
 const tag = `${process.pid.toString(36)}${Date.now().toString(36)}`
@@ -67,6 +71,8 @@ async function main() {
   const schema = `bulk_bench_${tag}`
   const inventory = await InventoryService.connect({ url, schema, maxConnections: 2 })
   await inventory.migrate()
+  const Baseline = baselineDir && require(path.resolve(baselineDir, 'lib')).InventoryService
+  const baseline = Baseline && (await Baseline.connect({ url, schema, maxConnections: 2 }))
   const db = new Client({ connectionString: url })
   await db.connect()
   await db.query(`SET search_path TO "${schema}"`)
@@ -91,6 +97,12 @@ async function main() {
       const rows = rowsOf(BATCH)
       return timed(() => copyRows(db, rows))
     },
+    ...(baseline && {
+      base: () => {
+        const rows = rowsOf(BATCH).map(({ sku, title }) => ({ sku, title }))
+        return timed(() => baseline.createInventoryItems(rows))
+      },
+    }),
     insert: () => {
       const rows = rowsOf(BATCH)
       const cols = [rows.map((r) => r.id), rows.map((r) => r.sku), rows.map((r) => r.title)]
@@ -153,7 +165,7 @@ async function main() {
   }
 
   // 1000 levels per call, each contender on items of its own made before the round.
-  const levelBatch = { oursLevels: [], coreLevels: [], copyLevels: [] }
+  const levelBatch = { oursLevels: [], coreLevels: [], copyLevels: [], ...(baseline && { baseLevels: [] }) }
   const levelRows = (items) =>
     items.map((id) => ({ inventory_item_id: id, location_id: 'sloc_bulk', stocked_quantity: 10 }))
   const bulkLevels = {
@@ -165,6 +177,12 @@ async function main() {
       const args = JSON.stringify([levelRows(levelBatch.coreLevels)])
       return timed(() => inventory._native.call('createInventoryLevels', args, '{"columns":true}'))
     },
+    ...(baseline && {
+      baseLevels: () => {
+        const rows = levelRows(levelBatch.baseLevels)
+        return timed(() => baseline.createInventoryLevels(rows))
+      },
+    }),
     copyLevels: () => {
       const rows = levelBatch.copyLevels.map((item) => ({ id: `ilev_${nextKey()}`, item }))
       const raw = (v) => `{"value": "${v}", "precision": 20}`
@@ -274,14 +292,17 @@ async function main() {
     )
   }
   ratio('ours', 'copy')
+  ratio('base', 'copy')
   ratio('core', 'copy')
   ratio('ours', 'insert')
   ratio('ours1', 'pg1')
   ratio('oursLevel1', 'pgLevel1')
   ratio('oursLevels', 'copyLevels')
+  ratio('baseLevels', 'copyLevels')
   ratio('coreLevels', 'copyLevels')
 
   await inventory.close()
+  await baseline?.close()
   await db.query(`DROP SCHEMA "${schema}" CASCADE`)
   await db.end()
 }
