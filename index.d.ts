@@ -17,11 +17,14 @@ export declare class NativeInventory {
   /**
    * Calls a manifest method by name; `args` is the JSON array of its positional
    * arguments, `options` JSON `{ reason?, actor?, reference?, idempotencyKey?,
-   * metadata?, expectedStockedQuantity?, trace? }` (or null). Resolves to JSON `{ result,
-   * changes: [[object, action, ids], …] }`, changes being what the committed call did
-   * (the Medusa adapter turns them into events). With `trace: true` it also has
-   * `trace: { duration, spans: [{ name, start, end, … }] }` (ns; a rejection has it,
-   * as JSON text, in its property `trace`).
+   * metadata?, expectedStockedQuantity?, trace?, columns? }` (or null). Resolves to
+   * JSON `{ result, changes: [[object, action, ids], …] }`, changes being what the
+   * committed call did (the Medusa adapter turns them into events). With `columns:
+   * true` a bulk create's DTOs come as `columns` and `rows: [[cell, …], …]` in place
+   * of `result` (docs/options.md: a column is `name`, `[name, precision]` for a
+   * BigNumber raw, or `{ name, precision?, value }` for a value all DTOs share). With
+   * `trace: true` it also has `trace: { duration, spans: [{ name, start, end, … }] }`
+   * (ns; a rejection has it, as JSON text, in its property `trace`).
    */
   call(method: string, args: string, options?: string | undefined | null): Promise<string>
   /**

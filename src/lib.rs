@@ -256,11 +256,11 @@ impl NativeInventory {
     /// metadata?, expectedStockedQuantity?, trace?, columns? }` (or null). Resolves to
     /// JSON `{ result, changes: [[object, action, ids], …] }`, changes being what the
     /// committed call did (the Medusa adapter turns them into events). With `columns:
-    /// true` a bulk create's DTOs come as `columns: [name | [name, precision], …]` and
-    /// `rows: [[cell, …], …]` in place of `result`; a `[name, precision]` column is a
-    /// BigNumber raw's value. With `trace: true` it also has `trace: { duration, spans:
-    /// [{ name, start, end, … }] }` (ns; a rejection has it, as JSON text, in its
-    /// property `trace`).
+    /// true` a bulk create's DTOs come as `columns` and `rows: [[cell, …], …]` in place
+    /// of `result` (docs/options.md: a column is `name`, `[name, precision]` for a
+    /// BigNumber raw, or `{ name, precision?, value }` for a value all DTOs share). With
+    /// `trace: true` it also has `trace: { duration, spans: [{ name, start, end, … }] }`
+    /// (ns; a rejection has it, as JSON text, in its property `trace`).
     #[napi]
     pub fn call<'env>(
         &self,
