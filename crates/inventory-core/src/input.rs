@@ -67,6 +67,13 @@ pub(crate) fn get_text(row: &Row, name: &str) -> Option<String> {
     get(row, name).and_then(|f| f.text.clone())
 }
 
+/// Whether some row gives field `name` a value (not null): where none does, a
+/// create stores the column's default in every row.
+pub(crate) fn given_by_any(rows: &[Row], name: &str) -> bool {
+    rows.iter()
+        .any(|r| get(r, name).is_some_and(|f| f.text.is_some()))
+}
+
 /// A numeric field's value, when given and not null.
 pub(crate) fn get_quantity(row: &Row, name: &str) -> Option<Decimal> {
     match get(row, name)?.typed {

@@ -13,7 +13,7 @@ use crate::args::{
     Adjustment, Adjustments, Confirmation, Creates, CycleCounts, Ids, IdsWithConfig,
     ItemAtLocations, LevelAt, LevelLocations, LevelSet, LevelUpdates, LinkableConfig,
 };
-use crate::input::{get, get_text, shape};
+use crate::input::{get, get_text, given_by_any, shape};
 use crate::outcome::{ids_in, Outcome, Table, LEVEL, RESERVATION};
 use crate::quantity::sql_level_fits;
 use crate::service::InventoryService;
@@ -335,7 +335,7 @@ impl InventoryService {
         // move (a stock of 0 does not either; the filter drops it).
         let moved: Vec<Quantity> = ALL_QUANTITIES
             .into_iter()
-            .filter(|q| rows.iter().any(|r| get_text(r, q.column()).is_some()))
+            .filter(|q| given_by_any(&rows, q.column()))
             .collect();
         let movements = |params: &mut Params| {
             format!("mv AS ({})", record(&pivot(&opened, &moved), params, audit))

@@ -3,7 +3,7 @@
 
 use crate::entity::{Column, Entity, Kind};
 use crate::error::{Error, Result};
-use crate::input::{get, get_text, Row};
+use crate::input::{get, get_text, given_by_any, Row};
 use crate::outcome::{Table, TableColumn};
 use crate::sql::{self, Params};
 use deadpool_postgres::GenericClient;
@@ -272,13 +272,7 @@ fn dto_cells(entity: &'static Entity, rows: &[Row], was_array: bool) -> Result<(
     } else {
         &rows[..rows.len().min(1)]
     };
-    let mut given: Vec<&str> = Vec::new();
-    for field in rows.iter().flatten() {
-        if field.text.is_some() && !given.contains(&field.name) {
-            given.push(field.name);
-        }
-    }
-    let given = |name: &str| given.contains(&name);
+    let given = |name: &str| given_by_any(rows, name);
     let mut layout = Vec::with_capacity(keys.len());
     let mut varying = Vec::with_capacity(keys.len());
     for (name, key) in keys {
